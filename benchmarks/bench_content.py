@@ -1,0 +1,238 @@
+"""Content inspection speed: detectors over text, PDF pages, one typical message.
+
+Run by hand (not in CI timing):  python benchmarks/bench_content.py [--mb 20]
+
+Prints MB/s of extracted text with every detector on, against a naive baseline in the
+same run (one ``re.finditer`` per detector over the whole text, then validate), PDF
+pages per second, and the time to scan one typical clinic message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from email.message import EmailMessage
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from docs_factory import make_docx, make_pdf  # noqa: E402
+from leakguard.api import scan  # noqa: E402
+from leakguard.content import scan_chunks  # noqa: E402
+from leakguard.core import Fingerprinter  # noqa: E402
+from leakguard.detectors import HEALTH, find_identifiers, naive_find_identifiers  # noqa: E402
+from leakguard.message import document_content  # noqa: E402
+
+WORDS = [
+    "le",
+    "patient",
+    "est",
+    "venu",
+    "en",
+    "consultation",
+    "pour",
+    "un",
+    "contrôle",
+    "de",
+    "la",
+    "vue",
+    "et",
+    "nous",
+    "avons",
+    "convenu",
+    "d'un",
+    "rendez-vous",
+    "le",
+    "mardi",
+    "suivant",
+    "afin",
+    "de",
+    "revoir",
+    "la",
+    "correction",
+    "des",
+    "verres",
+    "la",
+    "mutuelle",
+    "prendra",
+    "en",
+    "charge",
+    "une",
+    "partie",
+    "du",
+    "montant",
+    "restant",
+    "selon",
+    "le",
+    "contrat",
+    "merci",
+    "de",
+    "nous",
+    "retourner",
+    "le",
+    "formulaire",
+    "signé",
+    "avant",
+    "la",
+    "fin",
+    "du",
+    "mois",
+    "en",
+    "cours",
+    "bonne",
+    "journée",
+    "cordialement",
+    "le",
+    "secrétariat",
+    "du",
+    "centre",
+    "tél",
+    "02",
+    "35",
+    "12",
+    "34",
+    "56",
+    "facture",
+    "n°",
+    "2024-118",
+    "du",
+    "12/03/2024",
+    "montant",
+    "145,50",
+    "euros",
+    "code",
+    "postal",
+    "76600",
+    "le",
+    "havre",
+]
+
+VALUES = [
+    "1 85 05 75 112 345 29",
+    "FR76 3000 6000 0112 3456 7890 189",
+    "30006 00001 12345678901 89",
+    "85.07.30-033.28",
+    "TREM 5211 2512",
+    "NAS : 130 692 544",
+    "diagnostic : F32.1 (CIM-10), arrêt de travail",
+]
+
+
+def make_text(megabytes: float, seed: int = 7) -> str:
+    rnd = random.Random(seed)
+    target = int(megabytes * 1024 * 1024)
+    parts: list[str] = []
+    size = 0
+    while size < target:
+        sentence = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(8, 30)))
+        if rnd.random() < 0.05:
+            sentence += " " + rnd.choice(VALUES)
+        sentence += ".\n"
+        parts.append(sentence)
+        size += len(sentence)
+    return "".join(parts)
+
+
+def best_of(fn: object, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()  # type: ignore[operator]
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_text(mb: float) -> None:
+    text = make_text(mb)
+    size_mb = len(text.encode("utf-8")) / 1e6
+
+    def ours() -> None:
+        find_identifiers(text)
+        list(HEALTH.find(text))
+
+    def naive() -> None:
+        naive_find_identifiers(text)
+        list(HEALTH.find(text))
+
+    n_ours = len(find_identifiers(text))
+    n_naive = len(naive_find_identifiers(text))
+    t_ours = best_of(ours, 3)
+    t_naive = best_of(naive, 3)
+    t_ids = best_of(lambda: find_identifiers(text), 3)
+    t_ids_naive = best_of(lambda: naive_find_identifiers(text), 3)
+    print(f"text: {size_mb:.1f} MB, {n_ours} identifiers (naive finds {n_naive})")
+    for label, t_a, t_b in (
+        ("identifiers only", t_ids, t_ids_naive),
+        ("all detectors   ", t_ours, t_naive),
+    ):
+        print(
+            f"  {label}: leakguard {size_mb / t_a:7.1f} MB/s | "
+            f"naive {size_mb / t_b:7.1f} MB/s | x{t_b / t_a:.2f}"
+        )
+
+
+def bench_pdf(pages: int) -> None:
+    lines = [" ".join(WORDS[i : i + 12]) for i in range(0, len(WORDS) - 12, 3)]
+    pdf = make_pdf(lines * 2 + [VALUES[0]], pages=pages)
+    fp = Fingerprinter()
+
+    def run() -> None:
+        scan_chunks(document_content(pdf, name="x.pdf"), fingerprinter=fp)
+
+    t = best_of(run, 3)
+    print(f"pdf: {pages} pages in {t * 1000:.0f} ms -> {pages / t:.0f} pages/s")
+
+
+def typical_message() -> bytes:
+    msg = EmailMessage()
+    msg["From"] = "secretariat@clinique-exemple.fr"
+    msg["To"] = "Dr Martin <dr.martin@cabinet-exemple.fr>"
+    msg["Subject"] = "Dossier patient et facture"
+    msg.set_content(" ".join(WORDS) + "\nCordialement,\nLe secrétariat\n")
+    lines = [" ".join(WORDS[i : i + 12]) for i in range(0, len(WORDS) - 12, 4)]
+    pdf = make_pdf([*lines, "NIR : 1 85 05 75 112 345 29"], pages=3)
+    docx = make_docx([*lines[:10], "IBAN FR76 3000 6000 0112 3456 7890 189"])
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="compte-rendu.pdf")
+    msg.add_attachment(
+        docx,
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename="courrier.docx",
+    )
+    return msg.as_bytes()
+
+
+def bench_message(runs: int) -> None:
+    raw = typical_message()
+    fp = Fingerprinter()
+    scan(raw, fingerprinter=fp)  # warm-up: imports, regex compilation
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        scan(raw, fingerprinter=fp)
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    print(
+        f"typical message (body + 3-page PDF + DOCX, {len(raw) / 1024:.0f} KB): "
+        f"median {statistics.median(times) * 1000:.1f} ms, "
+        f"p95 {times[int(len(times) * 0.95) - 1] * 1000:.1f} ms (target < 30 ms)"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--mb", type=float, default=20.0, help="size of the text corpus")
+    ap.add_argument("--pages", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=50)
+    args = ap.parse_args()
+    bench_text(args.mb)
+    bench_pdf(args.pages)
+    bench_message(args.runs)
+
+
+if __name__ == "__main__":
+    main()

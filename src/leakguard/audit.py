@@ -1,0 +1,85 @@
+"""The audit trail: one JSON line per decision, sent through ``logging``.
+
+Records hold the decision, finding kinds, masked values and fingerprints — never a
+body, never an identifier in clear. Attach any handler (rotating file, syslog) to the
+``leakguard.audit`` logger; nothing is printed unless the application configures it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from email.message import Message
+
+from leakguard.core import Verdict
+
+__all__ = ["AuditLog", "audit_record"]
+
+
+def _domains(msg: Message) -> list[str]:
+    values = [str(v) for h in ("to", "cc", "bcc") for v in msg.get_all(h, [])]
+    domains = {
+        addr.rpartition("@")[2].lower()
+        for _, addr in email.utils.getaddresses(values)
+        if "@" in addr
+    }
+    return sorted(domains)
+
+
+def audit_record(
+    verdict: Verdict, msg: Message, /, *, now: datetime | None = None
+) -> dict[str, object]:
+    """The audit record of one decision, as a JSON-ready dict."""
+    sender = email.utils.parseaddr(str(msg.get("From", "")))[1]
+    when = now or datetime.now(UTC)
+    return {
+        "time": when.isoformat(timespec="seconds"),
+        "message_id": str(msg.get("Message-ID", "")) or None,
+        "sender": sender or None,
+        "recipient_domains": _domains(msg),
+        "action": verdict.action.value,
+        "encrypted": verdict.encrypted,
+        "kinds": sorted(verdict.kinds()),
+        "findings": [
+            {
+                k: v
+                for k, v in (
+                    ("kind", f.kind),
+                    ("location", str(f.location)),
+                    ("masked", f.masked),
+                    ("fingerprint", f.fingerprint),
+                    ("count", f.count),
+                    ("detail", f.detail),
+                )
+                if v is not None
+            }
+            for f in verdict.findings
+        ],
+    }
+
+
+class AuditLog:
+    """Writes one JSON line per decision to a logger (default ``leakguard.audit``)."""
+
+    def __init__(
+        self,
+        logger: logging.Logger | None = None,
+        /,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.logger = logger or logging.getLogger("leakguard.audit")
+        self._clock = clock
+
+    def record(self, verdict: Verdict, msg: Message, /) -> None:
+        if not self.logger.isEnabledFor(logging.INFO):
+            return
+        now = self._clock() if self._clock else None
+        line = json.dumps(audit_record(verdict, msg, now=now), ensure_ascii=False)
+        self.logger.info(line)
+
+    def __repr__(self) -> str:
+        return f"AuditLog(logger={self.logger.name!r})"

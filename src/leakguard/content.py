@@ -1,0 +1,129 @@
+"""The content inspector: run every detector over the text a message carries.
+
+Turns extracted text chunks and unreadable parts into contract findings, one per
+distinct value per location, with masked values and keyed fingerprints only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from leakguard.core import Finding, Fingerprinter, Location, Severity
+from leakguard.detectors import HEALTH, find_identifiers, get
+from leakguard.extract._types import Problem, TextChunk
+
+__all__ = ["ContentReport", "scan_chunks", "scan_text"]
+
+_SEVERITY = {
+    "nir": Severity.HIGH,
+    "be_niss": Severity.HIGH,
+    "qc_nam": Severity.HIGH,
+    "ca_sin": Severity.HIGH,
+    "rib": Severity.MEDIUM,
+    "iban": Severity.MEDIUM,
+}
+
+# Identifiers that name one person; bank accounts are counted apart (one patient often
+# comes with both a NIR and a RIB, and must not count twice).
+PERSON_KINDS = frozenset({"nir", "be_niss", "qc_nam", "ca_sin"})
+BANK_KINDS = frozenset({"rib", "iban"})
+
+
+@dataclass(slots=True)
+class ContentReport:
+    """Everything the content inspector saw in one message.
+
+    ``texts`` keeps the extracted text per top-level attachment for the checks that
+    need to read it again (the other-person check); it never leaves the process.
+    """
+
+    findings: list[Finding] = field(default_factory=list)
+    texts: dict[Location, list[str]] = field(default_factory=dict)
+    encrypted_parts: list[Location] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return f"ContentReport(findings={len(self.findings)}, parts={len(self.texts)})"
+
+    @property
+    def identifier_findings(self) -> list[Finding]:
+        return [f for f in self.findings if f.masked is not None]
+
+    def distinct_people(self) -> int:
+        """How many different people the identifiers point to (a lower bound)."""
+        persons = {f.fingerprint for f in self.findings if f.kind in PERSON_KINDS}
+        accounts = {f.fingerprint for f in self.findings if f.kind in BANK_KINDS}
+        return max(len(persons), len(accounts))
+
+
+def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter) -> list[Finding]:
+    """Findings for one piece of text: identifiers first, then health categories."""
+    out: list[Finding] = []
+    seen: set[tuple[str, str]] = set()
+    for m in find_identifiers(text):
+        key = (m.kind, m.compact)
+        if key in seen:
+            continue
+        seen.add(key)
+        detector = get(m.kind)
+        out.append(
+            Finding(
+                kind=m.kind,
+                location=location,
+                severity=_SEVERITY.get(m.kind, Severity.MEDIUM),
+                masked=detector.mask(m.compact),
+                fingerprint=fingerprinter(m.kind, m.compact),
+                confidence=m.confidence,
+            )
+        )
+    categories: list[str] = []
+    for m in HEALTH.find(text):
+        if m.compact not in categories:
+            categories.append(m.compact)
+    out.extend(
+        Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
+        for cat in categories
+    )
+    return out
+
+
+def _top_level(location: Location) -> Location:
+    """The top-level attachment a nested location belongs to."""
+    where = location.where
+    if not where.startswith("attachment:"):
+        return location
+    return Location(where.split("/", 1)[0])
+
+
+def scan_chunks(
+    chunks: Iterable[TextChunk | Problem],
+    /,
+    *,
+    fingerprinter: Fingerprinter,
+    keep_texts: bool = False,
+) -> ContentReport:
+    """Scan every chunk; identical values met twice in one location count once."""
+    report = ContentReport()
+    seen: set[tuple[str, str, str]] = set()
+    for chunk in chunks:
+        if isinstance(chunk, Problem):
+            if chunk.reason == "encrypted":
+                report.encrypted_parts.append(chunk.location)
+            report.findings.append(
+                Finding(
+                    kind="unscannable_attachment",
+                    location=chunk.location,
+                    severity=Severity.LOW if chunk.reason == "encrypted" else Severity.MEDIUM,
+                    detail=chunk.reason,
+                )
+            )
+            continue
+        if keep_texts and chunk.location.is_attachment:
+            report.texts.setdefault(_top_level(chunk.location), []).append(chunk.text)
+        for f in scan_text(chunk.text, chunk.location, fingerprinter=fingerprinter):
+            key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
+            if key in seen:
+                continue
+            seen.add(key)
+            report.findings.append(f)
+    return report

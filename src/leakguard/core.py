@@ -1,0 +1,459 @@
+"""Core types shared by every layer: actions, locations, findings, verdicts, masking.
+
+This module imports nothing else of the package. Nothing defined here ever holds or
+prints an identifier in clear: findings carry a masked form and a keyed fingerprint.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "CONTENT_KINDS",
+    "IDENTIFIER_KINDS",
+    "KINDS",
+    "Action",
+    "Finding",
+    "Fingerprinter",
+    "Lang",
+    "Location",
+    "Severity",
+    "Verdict",
+    "describe",
+    "fingerprint",
+    "highest",
+]
+
+Lang = Literal["fr", "en"]
+
+
+class Action(enum.Enum):
+    """What may happen to a message, ordered ``allow < warn < encrypt < block``."""
+
+    ALLOW = "allow"
+    WARN = "warn"
+    ENCRYPT = "encrypt"
+    BLOCK = "block"
+
+    @property
+    def rank(self) -> int:
+        return _ACTION_RANK[self]
+
+    def __lt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank < other.rank
+
+    def __le__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank <= other.rank
+
+    def __gt__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank > other.rank
+
+    def __ge__(self, other: object) -> bool:
+        if not isinstance(other, Action):
+            return NotImplemented
+        return self.rank >= other.rank
+
+    @classmethod
+    def parse(cls, value: str) -> Action:
+        """Read an action name (``"allow"``, ``"warn"``, ``"encrypt"``, ``"block"``)."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            allowed = ", ".join(a.value for a in cls)
+            raise ValueError(f"unknown action {value!r}; allowed: {allowed}") from None
+
+
+_ACTION_RANK = {Action.ALLOW: 0, Action.WARN: 1, Action.ENCRYPT: 2, Action.BLOCK: 3}
+
+
+class Severity(enum.Enum):
+    """How bad a single finding is on its own."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+    @property
+    def rank(self) -> int:
+        return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+
+IDENTIFIER_KINDS = frozenset({"nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin"})
+CONTENT_KINDS = IDENTIFIER_KINDS | {"health_data", "unscannable_attachment"}
+KINDS = CONTENT_KINDS | {
+    "many_people",
+    "other_person_data",
+    "lookalike_recipient",
+    "lookalike_domain",
+    "display_name_mismatch",
+    "bulk_visible_recipients",
+    "unencrypted_sensitive",
+}
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Location:
+    """Where a finding sits, printed as in the contract.
+
+    ``body``, ``subject``, ``header:to``, ``attachment:<name>`` or
+    ``attachment:<archive>/<member>`` for nested parts.
+    """
+
+    where: str
+
+    @classmethod
+    def body(cls) -> Location:
+        return cls("body")
+
+    @classmethod
+    def subject(cls) -> Location:
+        return cls("subject")
+
+    @classmethod
+    def header(cls, name: str) -> Location:
+        return cls(f"header:{name.lower()}")
+
+    @classmethod
+    def attachment(cls, *path: str) -> Location:
+        clean = [p.replace("\n", " ").replace("\r", " ") for p in path if p]
+        return cls("attachment:" + "/".join(clean or ["(unnamed)"]))
+
+    def child(self, name: str) -> Location:
+        """The location of a member inside this attachment (or inside the body)."""
+        name = name.replace("\n", " ").replace("\r", " ") or "(unnamed)"
+        if self.where.startswith("attachment:"):
+            return Location(f"{self.where}/{name}")
+        return Location(f"attachment:{name}")
+
+    @property
+    def is_attachment(self) -> bool:
+        return self.where.startswith("attachment:")
+
+    def __str__(self) -> str:
+        return self.where
+
+
+# --------------------------------------------------------------------------- fingerprints
+
+
+class Fingerprinter:
+    """Keyed hash (HMAC-SHA256) of compact identifier values.
+
+    The key is random per process unless given (or set in ``LEAKGUARD_FINGERPRINT_KEY``),
+    so equal values give equal fingerprints within one run and cannot be reversed by
+    hashing every possible number without the key.
+    """
+
+    __slots__ = ("_key",)
+
+    def __init__(self, key: bytes | str | None = None) -> None:
+        if key is None:
+            env = os.environ.get("LEAKGUARD_FINGERPRINT_KEY")
+            key = env if env else secrets.token_bytes(32)
+        self._key = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+
+    def __call__(self, kind: str, compact: str) -> str:
+        msg = f"{kind}:{compact}".encode()
+        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:20]
+
+    def __repr__(self) -> str:
+        return "Fingerprinter(key=<hidden>)"
+
+
+_default_fingerprinter = Fingerprinter()
+
+
+def fingerprint(kind: str, compact: str) -> str:
+    """Fingerprint with the process-wide key."""
+    return _default_fingerprinter(kind, compact)
+
+
+# --------------------------------------------------------------------------- findings
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One thing leakguard noticed. Never holds an identifier in clear.
+
+    ``detail`` is a short machine word that refines the kind (the health-data category,
+    the reason a part was unreadable, the encryption seen) and is never free text from
+    the message.
+    """
+
+    kind: str
+    location: Location
+    severity: Severity
+    masked: str | None = None
+    fingerprint: str | None = None
+    count: int | None = None
+    recipient: str | None = None
+    similar_to: str | None = None
+    distance: int | None = None
+    detail: str | None = None
+    confidence: float = 1.0
+
+    def message(self, lang: Lang = "en") -> str:
+        """A sentence for a person, in French or English."""
+        return describe(self, lang)
+
+    def to_dict(self, lang: Lang = "en") -> dict[str, Any]:
+        """The JSON shape of the contract (design §5)."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "location": str(self.location),
+            "severity": self.severity.value,
+        }
+        for name in ("masked", "fingerprint", "count", "recipient", "similar_to", "distance"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        if self.detail is not None:
+            out["detail"] = self.detail
+        out["message"] = self.message(lang)
+        return out
+
+    def __repr__(self) -> str:
+        parts = [f"kind={self.kind!r}", f"location={self.location.where!r}"]
+        for name in ("masked", "count", "recipient", "similar_to", "distance", "detail"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value!r}")
+        return "Finding(" + ", ".join(parts) + ")"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The one answer for a message: an action and the findings that led to it."""
+
+    action: Action
+    findings: tuple[Finding, ...] = ()
+    encrypted: bool = False
+    source: str | None = None
+
+    def kinds(self) -> frozenset[str]:
+        return frozenset(f.kind for f in self.findings)
+
+    def explain(self, lang: Lang = "en") -> str:
+        """A short text for a person: the decision, then one line per finding."""
+        head = _ACTION_TEXT[lang][self.action]
+        if not self.findings:
+            return head
+        lines = [head]
+        lines.extend(f"- [{f.location}] {f.message(lang)}" for f in self.findings)
+        return "\n".join(lines)
+
+    def to_dict(self, lang: Lang = "en") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.source is not None:
+            out["source"] = self.source
+        out["action"] = self.action.value
+        out["findings"] = [f.to_dict(lang) for f in self.findings]
+        return out
+
+    def __repr__(self) -> str:
+        return (
+            f"Verdict(action={self.action.value!r}, kinds={sorted(self.kinds())!r}, "
+            f"findings={len(self.findings)})"
+        )
+
+    __str__ = __repr__
+
+
+_ACTION_TEXT: Mapping[str, Mapping[Action, str]] = {
+    "en": {
+        Action.ALLOW: "Allowed: nothing to stop this message.",
+        Action.WARN: "Warning: please check this message before sending it.",
+        Action.ENCRYPT: "Encrypt: this message may leave only encrypted or through secure "
+        "health messaging.",
+        Action.BLOCK: "Blocked: this message must not be sent.",
+    },
+    "fr": {
+        Action.ALLOW: "Autorisé : rien n'empêche l'envoi de ce message.",
+        Action.WARN: "Attention : vérifiez ce message avant de l'envoyer.",
+        Action.ENCRYPT: "Chiffrement requis : ce message ne peut partir que chiffré ou par "
+        "une messagerie sécurisée de santé.",
+        Action.BLOCK: "Bloqué : ce message ne doit pas être envoyé.",
+    },
+}
+
+_NAMES: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "nir": "a French social security number (NIR)",
+        "rib": "French bank details (RIB)",
+        "iban": "a bank account number (IBAN)",
+        "be_niss": "a Belgian national register number (NISS)",
+        "qc_nam": "a Québec health insurance number (NAM)",
+        "ca_sin": "a Canadian social insurance number (SIN)",
+    },
+    "fr": {
+        "nir": "un numéro de sécurité sociale (NIR)",
+        "rib": "des coordonnées bancaires (RIB)",
+        "iban": "un numéro de compte bancaire (IBAN)",
+        "be_niss": "un numéro de registre national belge (NISS)",
+        "qc_nam": "un numéro d'assurance maladie du Québec (NAM)",
+        "ca_sin": "un numéro d'assurance sociale canadien (NAS)",
+    },
+}
+
+_HEALTH: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "diagnosis": "a diagnosis",
+        "prescription": "a prescription",
+        "sick_leave": "sick leave or work incapacity",
+        "work_accident": "a work accident",
+        "medical_act": "medical acts",
+        "medical_report": "a medical report",
+        "coverage": "health-cover rights revealing a condition",
+        "medical_code": "medical codes (ICD-10 or CCAM)",
+        "care": "medical care",
+    },
+    "fr": {
+        "diagnosis": "un diagnostic",
+        "prescription": "une ordonnance",
+        "sick_leave": "un arrêt de travail ou une incapacité",
+        "work_accident": "un accident du travail",
+        "medical_act": "des actes médicaux",
+        "medical_report": "un compte rendu médical",
+        "coverage": "des droits de santé révélant une affection",
+        "medical_code": "des codes médicaux (CIM-10 ou CCAM)",
+        "care": "des soins médicaux",
+    },
+}
+
+_UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "encrypted": "it is encrypted, so its content could not be checked",
+        "too_large": "it is larger than the size limit",
+        "too_many_members": "the archive holds too many files",
+        "compression_ratio": "it expands far more than a normal file (possible zip bomb)",
+        "too_deep": "archives are nested too deeply",
+        "timeout": "reading it took longer than the time limit",
+        "corrupt": "it is damaged or not in the format it claims",
+        "unsupported": "its format cannot be read",
+        "no_text": "it holds no readable text (scanned image?)",
+    },
+    "fr": {
+        "encrypted": "il est chiffré, son contenu n'a pas pu être vérifié",
+        "too_large": "il dépasse la taille maximale",
+        "too_many_members": "l'archive contient trop de fichiers",
+        "compression_ratio": "il se décompresse bien plus qu'un fichier normal "
+        "(bombe de décompression ?)",
+        "too_deep": "les archives sont imbriquées trop profondément",
+        "timeout": "sa lecture a dépassé le temps maximal",
+        "corrupt": "il est endommagé ou n'est pas au format annoncé",
+        "unsupported": "son format ne peut pas être lu",
+        "no_text": "il ne contient aucun texte lisible (image numérisée ?)",
+    },
+}
+
+
+def _t(lang: str, en: str, fr: str) -> str:
+    return fr if lang == "fr" else en
+
+
+def describe(finding: Finding, lang: Lang = "en") -> str:
+    """Render a finding as a sentence; only masked values ever appear."""
+    lang = "fr" if lang == "fr" else "en"
+    k = finding.kind
+    if k in IDENTIFIER_KINDS:
+        name = _NAMES[lang][k]
+        return _t(
+            lang,
+            f"Contains {name}: {finding.masked}.",
+            f"Contient {name} : {finding.masked}.",
+        )
+    if k == "health_data":
+        what = _HEALTH[lang].get(finding.detail or "", _HEALTH[lang]["care"])
+        return _t(
+            lang,
+            f"Contains health information: {what}.",
+            f"Contient des données de santé : {what}.",
+        )
+    if k == "unscannable_attachment":
+        why = _UNSCANNABLE[lang].get(finding.detail or "", _UNSCANNABLE[lang]["corrupt"])
+        return _t(
+            lang,
+            f"This attachment could not be checked: {why}.",
+            f"Cette pièce jointe n'a pas pu être vérifiée : {why}.",
+        )
+    if k == "many_people":
+        return _t(
+            lang,
+            f"Identifiers of {finding.count} different people are leaving the organisation.",
+            f"Des identifiants de {finding.count} personnes différentes sortent de "
+            "l'établissement.",
+        )
+    if k == "other_person_data":
+        return _t(
+            lang,
+            "The attachment concerns someone other than its single recipient "
+            "(mail-merge mistake?).",
+            "La pièce jointe concerne une autre personne que son unique destinataire "
+            "(erreur de publipostage ?).",
+        )
+    if k == "lookalike_recipient":
+        return _t(
+            lang,
+            f"{finding.recipient} is not a colleague but is {finding.distance} keystroke(s) "
+            f"away from {finding.similar_to}: autocomplete error?",
+            f"{finding.recipient} n'est pas un collègue mais ne diffère que de "
+            f"{finding.distance} caractère(s) de {finding.similar_to} : erreur "
+            "d'autocomplétion ?",
+        )
+    if k == "lookalike_domain":
+        return _t(
+            lang,
+            f"The domain of {finding.recipient} looks like {finding.similar_to} "
+            "but is not the same.",
+            f"Le domaine de {finding.recipient} ressemble à {finding.similar_to} "
+            "sans être le même.",
+        )
+    if k == "display_name_mismatch":
+        return _t(
+            lang,
+            f"{finding.recipient} carries the name of colleague {finding.similar_to} "
+            "but is not that colleague's address.",
+            f"{finding.recipient} porte le nom du collègue {finding.similar_to} "
+            "mais n'est pas son adresse.",
+        )
+    if k == "bulk_visible_recipients":
+        return _t(
+            lang,
+            f"{finding.count} outside addresses are visible to each other in To/Cc: "
+            "use Bcc or a mailing tool.",
+            f"{finding.count} adresses externes sont visibles de tous en À/Cc : "
+            "utilisez Cci ou un outil de diffusion.",
+        )
+    if k == "unencrypted_sensitive":
+        return _t(
+            lang,
+            "Sensitive data would leave unencrypted to an outside recipient: encrypt it or "
+            "use secure health messaging (MSSanté).",
+            "Des données sensibles partiraient en clair vers un destinataire externe : "
+            "chiffrez-les ou utilisez une messagerie sécurisée de santé (MSSanté).",
+        )
+    return _t(lang, f"Finding of kind {k}.", f"Constat de type {k}.")
+
+
+def highest(actions: Iterable[Action]) -> Action:
+    """The strongest of some actions (``allow`` when there are none)."""
+    best = Action.ALLOW
+    for a in actions:
+        if a > best:
+            best = a
+    return best

@@ -1,0 +1,142 @@
+"""The identifier detectors and the medical-context detector, run together quickly.
+
+:func:`find_identifiers` gives the same answer as running every detector over the
+whole text (:func:`naive_find_identifiers`), but first finds the few places where
+digits cluster and runs the detailed patterns only there.
+"""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from collections.abc import Iterable
+from types import ModuleType
+from typing import cast
+
+from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
+from leakguard.detectors._base import GAP_CHARS, MAX_GAP, MIN_DIGITS, RUN3, Detector, Match
+
+__all__ = [
+    "HEALTH",
+    "IDENTIFIER_DETECTORS",
+    "Detector",
+    "Match",
+    "find_identifiers",
+    "get",
+    "naive_find_identifiers",
+]
+
+IDENTIFIER_DETECTORS: tuple[Detector, ...] = (
+    cast(Detector, iban),
+    cast(Detector, rib),
+    cast(Detector, nir),
+    cast(Detector, be_niss),
+    cast(Detector, qc_nam),
+    cast(Detector, ca_sin),
+)
+HEALTH: ModuleType = health_data
+
+_BY_KIND: dict[str, Detector] = {d.KIND: d for d in IDENTIFIER_DETECTORS}
+# When two kinds claim the same span, the more specific one wins (lower rank).
+_RANK = {d.KIND: i for i, d in enumerate(IDENTIFIER_DETECTORS)}
+_MODULES = (iban, rib, nir, be_niss, qc_nam, ca_sin)
+
+# A stretch holding at least MIN_DIGITS digits, each at most MAX_GAP letters or
+# separators from the previous one. Every detector rejects matches outside this shape
+# (see ``_base.fits_fast_path``), so a match always lies inside one such stretch widened
+# by MAX_GAP on each side (the widening also covers a key after a slash). Stretches
+# without three digits in a row (phone numbers) are skipped, as the contract allows.
+_DENSE = re.compile(f"[0-9](?:[{GAP_CHARS}]{{0,{MAX_GAP}}}+[0-9]){{{MIN_DIGITS - 1},}}+")
+_WORD = re.compile(r"[^\W_]")
+# Joins the windows: no pattern crosses it, and it reads as a boundary (not a letter).
+_JOIN = "\x00"
+# Stands for a letter cut off at a window edge: a word character no pattern uses, so
+# look-arounds see "glued" exactly as they would in the whole text.
+_GLUED = "\u00e9"
+
+
+def get(kind: str, /) -> Detector:
+    """The detector module of an identifier kind (``"nir"``, ``"iban"``…)."""
+    try:
+        return _BY_KIND[kind]
+    except KeyError:
+        allowed = ", ".join(sorted(_BY_KIND))
+        raise KeyError(f"unknown identifier kind {kind!r}; known: {allowed}") from None
+
+
+def _resolve(found: Iterable[Match]) -> list[Match]:
+    """Keep one finding per place: the longest, then the most specific kind."""
+    ordered = sorted(found, key=lambda m: (m.start, -(m.end - m.start), _RANK[m.kind]))
+    out: list[Match] = []
+    for m in ordered:
+        # Sorted by start: only the last kept match can overlap this one.
+        if out and m.start < out[-1].end:
+            last = out[-1]
+            if (m.end - m.start, -_RANK[m.kind]) > (last.end - last.start, -_RANK[last.kind]):
+                out[-1] = m
+            continue
+        out.append(m)
+    return out
+
+
+def _windows(text: str) -> tuple[str, list[int], list[int]]:
+    """The digit-dense stretches of ``text`` (widened), joined into one short string.
+
+    Returns the joined string, where each piece starts in it, and the shift that turns
+    a position inside that piece back into a position in ``text``.
+    """
+    n = len(text)
+    spans: list[tuple[int, int]] = []
+    has_run = RUN3.search
+    for m in _DENSE.finditer(text):
+        if has_run(text, m.start(), m.end()) is None:
+            continue
+        lo = max(0, m.start() - MAX_GAP)
+        hi = min(n, m.end() + MAX_GAP)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    pieces: list[str] = []
+    starts: list[int] = []
+    shifts: list[int] = []
+    at = 0
+    word = _WORD.match
+    for lo, hi in spans:
+        left = _GLUED if lo > 0 and word(text, lo - 1) else _JOIN
+        right = _GLUED if hi < n and word(text, hi) else _JOIN
+        piece = left + text[lo:hi] + right
+        starts.append(at)
+        shifts.append(lo - at - 1)
+        pieces.append(piece)
+        at += len(piece)
+    return "".join(pieces), starts, shifts
+
+
+def find_identifiers(text: str, /) -> list[Match]:
+    """Every valid identifier in ``text``, one per place, sorted by start; never raises."""
+    if not isinstance(text, str) or not text:
+        return []
+    joined, starts, shifts = _windows(text)
+    found: list[Match] = []
+    if joined:
+        for module in _MODULES:
+            for c in module.candidates(joined, 0, len(joined)):
+                shift = shifts[bisect_right(starts, c.start) - 1]
+                moved = Match(c.kind, c.start + shift, c.end + shift, c.compact, c.confidence)
+                kept = module.decide(text, moved)
+                if kept is not None:
+                    found.append(kept)
+    if "uichet" in text or "UICHET" in text:
+        found.extend(rib.find_labelled(text))
+    return _resolve(found)
+
+
+def naive_find_identifiers(text: str, /) -> list[Match]:
+    """The same answer by brute force: every detector over the whole text."""
+    if not isinstance(text, str) or not text:
+        return []
+    found: list[Match] = []
+    for detector in IDENTIFIER_DETECTORS:
+        found.extend(detector.find(text))
+    return _resolve(found)

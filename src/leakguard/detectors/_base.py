@@ -1,0 +1,197 @@
+"""The shared interface of every detector, and the pieces of pattern they share.
+
+A detector is a module that exposes ``KIND``, ``find``, ``compact``, ``is_valid`` and
+``mask`` (see :class:`Detector`). A regular expression proposes candidates; the checksum
+or the structure decides.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+__all__ = [
+    "AFTER_FIRST",
+    "GAP_CHARS",
+    "KEYSEP",
+    "LEFT",
+    "MAX_GAP",
+    "MIN_DIGITS",
+    "OSEP",
+    "RIGHT",
+    "RUN3",
+    "SEP",
+    "Detector",
+    "InvalidChecksum",
+    "InvalidComponent",
+    "InvalidFormat",
+    "InvalidLength",
+    "Match",
+    "ValidationError",
+    "fits_fast_path",
+    "from_stdnum",
+    "mask_keep",
+    "near",
+    "strip_separators",
+]
+
+# Separators allowed between the groups of a number: spaces (normal, no-break, narrow
+# no-break), dot, dash, a table-cell boundary (tab) or one line break inside a row.
+# At most a few in a row, so a number spread over a whole page is not joined up.
+# The spaces around a line break are bounded so that the pattern stays linear.
+SEP = r"(?:[ \u00a0\u202f\t.\-]{1,3}|[ \u00a0\u202f\t]{0,4}\r?\n[ \u00a0\u202f\t]{0,4})"
+# Optional separator (zero or one of the above).
+OSEP = SEP + "?"
+# Before a check key a slash is also seen (``… 345 / 29``).
+KEYSEP = r"(?:[ \u00a0\u202f\t.\-/]{1,3}|[ \u00a0\u202f\t]{0,4}\r?\n[ \u00a0\u202f\t]{0,4})"
+# A candidate glued to a letter or a digit on either side is not a match.
+LEFT = r"(?<![^\W_])"
+# The same check written after a pattern's first character, so that the regex engine
+# can still skip ahead to that character quickly (a leading look-behind defeats it).
+AFTER_FIRST = r"(?<![^\W_].)"
+RIGHT = r"(?![^\W_])"
+
+
+class ValidationError(ValueError):
+    """A value is not a valid identifier; the message never repeats the value.
+
+    ValidationError
+    ├── InvalidFormat      characters or layout that this identifier never has
+    ├── InvalidLength      too short or too long
+    ├── InvalidChecksum    the check key does not match
+    └── InvalidComponent   a part (date, sex digit, country…) is impossible
+    """
+
+    default = "The value is not a valid identifier."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.default)
+
+
+class InvalidFormat(ValidationError):
+    default = "The value contains characters or a layout this identifier never has."
+
+
+class InvalidLength(ValidationError):
+    default = "The value has the wrong number of characters."
+
+
+class InvalidChecksum(ValidationError):
+    default = "The check key does not match the rest of the number."
+
+
+class InvalidComponent(ValidationError):
+    default = "A part of the number (date, sex digit, country…) is impossible."
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A validated identifier (or a health-data category) found in a text.
+
+    ``compact`` is the normalised value: it is never shown by ``repr``/``str``.
+    For ``health_data`` it is the category word (e.g. ``"diagnosis"``).
+    """
+
+    kind: str
+    start: int
+    end: int
+    compact: str = field(repr=False)
+    confidence: float = 1.0
+
+    def __repr__(self) -> str:
+        return f"Match(kind={self.kind!r}, start={self.start}, end={self.end})"
+
+    __str__ = __repr__
+
+
+class Detector(Protocol):
+    """What every detector module offers (python-stdnum style, plus ``find``)."""
+
+    KIND: str
+
+    def find(self, text: str, /) -> Iterator[Match]:
+        """Every valid occurrence in ``text``, left to right, never raising."""
+        ...
+
+    def compact(self, value: str, /) -> str:
+        """The value without separators, upper case."""
+        ...
+
+    def is_valid(self, value: str, /) -> bool:
+        """True when ``value`` (in any accepted layout) is valid; never raises."""
+        ...
+
+    def mask(self, compact: str, /) -> str:
+        """A form that lets a person recognise the number without revealing it."""
+        ...
+
+
+def mask_keep(compact: str, groups: tuple[int, ...], keep_last: int, keep_first: int = 0) -> str:
+    """Mask ``compact`` laid out in ``groups``, keeping a few first and last characters."""
+    n = len(compact)
+    chars = [c if (i < keep_first or i >= n - keep_last) else "*" for i, c in enumerate(compact)]
+    out: list[str] = []
+    pos = 0
+    for g in groups:
+        out.append("".join(chars[pos : pos + g]))
+        pos += g
+    if pos < n:
+        out.append("".join(chars[pos:]))
+    return " ".join(part for part in out if part)
+
+
+# Characters removed by every ``compact``: the separators above, plus a few a person
+# types inside a number without thinking.
+_STRIP = str.maketrans("", "", " \u00a0\u202f\u2009\t\r\n.-/:")
+
+# Fast-path contract (see ``leakguard.detectors.find_identifiers``): every match holds at
+# least ``MIN_DIGITS`` digits before any slash, no run of more than ``MAX_GAP``
+# non-digit characters between, before or after its digits, and nothing between its
+# digits but ASCII letters and the separators of ``SEP`` (a slash only before the key),
+# and at least one run of three digits in a row (a phone number "01 23 45 67 89" has
+# none, and no identifier layout lacks one). Detectors reject candidates outside it.
+MIN_DIGITS = 8
+MAX_GAP = 16
+GAP_CHARS = "A-Za-z \u00a0\u202f\t.\\-\r\n"
+_GAP = re.compile(f"[^0-9]{{{MAX_GAP + 1}}}")
+_DIGIT = re.compile("[0-9]")
+RUN3 = re.compile("[0-9]{3}")
+
+
+def strip_separators(value: object) -> str | None:
+    """``value`` without separators, upper case, or ``None`` if it is not ASCII text."""
+    if not isinstance(value, str):
+        return None
+    out = value.translate(_STRIP).upper()
+    if not out.isascii() or not out.isalnum():
+        return None
+    return out
+
+
+def fits_fast_path(candidate: str) -> bool:
+    """True when ``candidate`` keeps the fast-path contract (digits and gaps)."""
+    head = candidate.split("/", 1)[0]
+    return (
+        len(_DIGIT.findall(head)) >= MIN_DIGITS
+        and _GAP.search(candidate) is None
+        and RUN3.search(candidate) is not None
+    )
+
+
+def near(text: str, start: int, end: int, pattern: re.Pattern[str], radius: int) -> bool:
+    """True when ``pattern`` (a whole-word lexicon) occurs within ``radius`` of a span."""
+    return pattern.search(text, max(0, start - radius), min(len(text), end + radius)) is not None
+
+
+def from_stdnum(error: Exception, what: str) -> ValidationError:
+    """Our error for a python-stdnum one, with our own message (never the value)."""
+    name = type(error).__name__
+    if name == "InvalidLength":
+        return InvalidLength(f"This {what} has the wrong number of characters.")
+    if name == "InvalidChecksum":
+        return InvalidChecksum(f"The check key of this {what} does not match.")
+    if name == "InvalidComponent":
+        return InvalidComponent(f"A part of this {what} is impossible.")
+    return InvalidFormat(f"This {what} has characters or a layout it never has.")

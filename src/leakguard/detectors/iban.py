@@ -1,0 +1,221 @@
+"""International bank account number (IBAN, ISO 13616), any country.
+
+The first four characters move to the end, letters count 10–35, the number must be 1
+modulo 97, and the account part must follow the country's layout (python-stdnum checks
+both). A French-style account (FR, MC and the French territories) must also carry a
+right RIB key. Found grouped by four, compact, grouped by RIB field, with dots or
+dashes, after ``IBAN:``, in lower case.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+
+from stdnum import numdb as _numdb
+
+from leakguard.detectors import rib as _rib
+from leakguard.detectors._base import (
+    AFTER_FIRST,
+    OSEP,
+    RIGHT,
+    SEP,
+    InvalidChecksum,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    Match,
+    fits_fast_path,
+    mask_keep,
+    strip_separators,
+)
+
+__all__ = [
+    "KIND",
+    "PATTERN",
+    "candidates",
+    "compact",
+    "decide",
+    "find",
+    "find_in",
+    "is_valid",
+    "mask",
+    "validate",
+]
+
+KIND = "iban"
+
+# Between the country code and the check digits (``FR 76``): at most two of these.
+_CC_SEP_CHARS = "[ \u00a0\u202f.\\-]"
+_CC_SEP = _CC_SEP_CHARS + "{0,2}"
+# Country code, check digits, then groups of letters and digits between separators. The
+# pattern may run past the number into following words; the country's length trims it.
+PATTERN = re.compile(
+    "[A-Za-z]"
+    + AFTER_FIRST
+    + "[A-Za-z]"
+    + _CC_SEP
+    + "[0-9]{2}"
+    + OSEP
+    + "[0-9A-Za-z]{1,30}"
+    + f"(?:{SEP}[0-9A-Za-z]{{1,30}}){{0,11}}"
+    + RIGHT
+)
+# The check digits, seen from their first digit: the regex engine skips quickly to
+# digits, while a pattern starting with a letter would be tried at every letter of prose.
+_ANCHOR = re.compile(
+    "[0-9]"
+    + "(?:"
+    + "|".join(f"(?<=[A-Za-z]{{2}}{_CC_SEP_CHARS}{{{n}}}.)" for n in range(3))
+    + ")[0-9]"
+)
+
+
+_LAYOUT_PART = {"n": "[0-9]", "a": "[A-Z]", "c": "[0-9A-Z]", "e": " "}
+
+
+def _layout_re(bban: str) -> re.Pattern[str]:
+    """A regex for an account layout written the registry's way (``5!n5!n11!c2!n``)."""
+    parts = re.findall(r"([0-9]+)!?([nace])", bban)
+    return re.compile("".join(f"{_LAYOUT_PART[kind]}{{{size}}}" for size, kind in parts))
+
+
+def _countries() -> Mapping[str, tuple[int, str, re.Pattern[str]]]:
+    """Country code -> (IBAN length, account layout, its regex), from python-stdnum."""
+    out: dict[str, tuple[int, str, re.Pattern[str]]] = {}
+    for _length, low, _high, props, _children in _numdb.get("iban").prefixes:
+        bban = str(props.get("bban", ""))
+        size = sum(int(n) for n in re.findall(r"[0-9]+", bban))
+        if size:
+            out[str(low)] = (4 + size, bban, _layout_re(bban))
+    return out
+
+
+_COUNTRIES = _countries()
+# ISO 7064 mod 97-10: letters count 10 (A) to 35 (Z).
+_TO_DIGITS = {ord(c): str(i) for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZ", start=10)}
+# An account laid out as a French RIB (bank 5, branch 5, account 11, key 2).
+_RIB_LAYOUT = "5!n5!n11!c2!n"
+_CC_SEP_SET = frozenset(" \u00a0\u202f.-")
+_WHAT = "IBAN"
+
+
+def compact(value: str, /) -> str:
+    """The IBAN without separators nor ``IBAN`` prefix, upper case."""
+    out = strip_separators(value)
+    if out is None:
+        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
+    if out.startswith("IBAN"):
+        out = out[4:]
+    return out
+
+
+def validate(value: str, /) -> str:
+    """The compact IBAN if it is valid (mod 97, layout, RIB key for French accounts)."""
+    number = compact(value)
+    info = _COUNTRIES.get(number[:2])
+    if info is None:
+        raise InvalidComponent(f"This {_WHAT} has an unknown country code.")
+    length, layout, layout_re = info
+    if len(number) != length:
+        raise InvalidLength(f"This {_WHAT} has the wrong number of characters for its country.")
+    # The same checks as python-stdnum's ``iban.validate(check_country=False)`` (tests
+    # compare them), without its per-call registry look-ups; its national checks are
+    # left out because they include bank lists that age.
+    if not number[2:4].isdigit() or layout_re.fullmatch(number, 4) is None:
+        raise InvalidFormat(f"This {_WHAT} does not follow its country's layout.")
+    if int((number[4:] + number[:4]).translate(_TO_DIGITS)) % 97 != 1:
+        raise InvalidChecksum(f"The check digits of this {_WHAT} do not match.")
+    if layout == _RIB_LAYOUT and not _rib.key_ok(number[4:]):
+        raise InvalidChecksum(f"The RIB key inside this {_WHAT} does not match.")
+    return number
+
+
+def _ok(number: str) -> bool:
+    """``validate`` for a value already compact, without exceptions (the hot path)."""
+    info = _COUNTRIES.get(number[:2])
+    if info is None or len(number) != info[0]:
+        return False
+    if not number[2:4].isdigit() or info[2].fullmatch(number, 4) is None:
+        return False
+    if int((number[4:] + number[:4]).translate(_TO_DIGITS)) % 97 != 1:
+        return False
+    return info[1] != _RIB_LAYOUT or _rib.key_ok(number[4:])
+
+
+def is_valid(value: str, /) -> bool:
+    """True for a valid IBAN in any layout; never raises."""
+    try:
+        validate(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def mask(compact: str, /) -> str:
+    """Country, check digits and last four: ``FR76 **** **** **** **** ***0 189``."""
+    return mask_keep(compact, (4,) * 9, keep_last=4, keep_first=4)
+
+
+def _trim(raw: str) -> int:
+    """Where the IBAN inside candidate ``raw`` ends (0 when none fits)."""
+    info = _COUNTRIES.get(raw[:2].upper())
+    if info is None:
+        return 0
+    want = info[0]
+    seen = 0
+    for i, ch in enumerate(raw):
+        if ch.isascii() and ch.isalnum():
+            seen += 1
+            if seen == want:
+                end = i + 1
+                # The number must stop at a group boundary, not inside a group.
+                if end < len(raw) and raw[end].isalnum():
+                    return 0
+                return end
+    return 0
+
+
+def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid IBANs whose candidates lie in ``text[pos:endpos]``."""
+    anchor = _ANCHOR.search
+    match = PATTERN.match
+    while True:
+        a = anchor(text, pos, endpos)
+        if a is None:
+            return
+        digits = a.start()
+        # Back over the separator (at most two) and the two letters of the country.
+        start = digits
+        while start > digits - 2 and start > 0 and text[start - 1] in _CC_SEP_SET:
+            start -= 1
+        start -= 2
+        m = match(text, start, endpos) if start >= 0 else None
+        end = _trim(m.group()) if m is not None else 0
+        raw = text[start : start + end]
+        number = strip_separators(raw) if end else None
+        if number is not None and _ok(number) and fits_fast_path(raw):
+            yield Match(KIND, start, start + end, number)
+            pos = start + end
+        else:
+            pos = digits + 1
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """No context needed: the key decides."""
+    return match
+
+
+def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
+    for c in candidates(text, pos, endpos):
+        m = decide(text, c)
+        if m is not None:
+            yield m
+
+
+def find(text: str, /) -> Iterator[Match]:
+    """Every valid IBAN in ``text``, left to right."""
+    if not isinstance(text, str):
+        return iter(())
+    return find_in(text, 0, len(text))

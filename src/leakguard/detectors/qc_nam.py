@@ -1,0 +1,132 @@
+"""Québec health insurance number (NAM, RAMQ card), kind ``qc_nam``.
+
+Four capital letters (three of the surname, one of the given name), then ``YYMMDD``
+with 50 added to the month for women, then two administrative digits: ``TREM 5211
+2512``. RAMQ publishes no check digit: valid means this structure with a real date.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from collections.abc import Iterator
+
+from leakguard.detectors._base import (
+    AFTER_FIRST,
+    OSEP,
+    RIGHT,
+    InvalidComponent,
+    InvalidFormat,
+    InvalidLength,
+    Match,
+    fits_fast_path,
+    mask_keep,
+    near,
+    strip_separators,
+)
+from leakguard.detectors._lexicon import context_pattern
+
+__all__ = [
+    "KIND",
+    "PATTERN",
+    "candidates",
+    "compact",
+    "decide",
+    "find",
+    "find_in",
+    "is_valid",
+    "mask",
+    "validate",
+]
+
+KIND = "qc_nam"
+CONTEXT_RADIUS = 60
+# The structure alone is weak evidence; a RAMQ word nearby makes it sure.
+BARE_CONFIDENCE = 0.7
+
+# Capitals only, as printed on the card: a lower-case word before eight digits is prose.
+PATTERN = re.compile(
+    "[A-Z]" + AFTER_FIRST + "[A-Z]{3}" + OSEP + "[0-9]{4}" + OSEP + "[0-9]{4}" + RIGHT
+)
+_CONTEXT = context_pattern("qc_nam")
+_WHAT = "health insurance number"
+
+
+def compact(value: str, /) -> str:
+    """The number without separators, upper case."""
+    out = strip_separators(value)
+    if out is None:
+        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
+    return out
+
+
+def _real_date(yy: int, mm: int, dd: int) -> bool:
+    # The century is not written: a date real in either one is accepted.
+    for century in (1900, 2000):
+        try:
+            datetime.date(century + yy, mm, dd)
+        except ValueError:
+            continue
+        return True
+    return False
+
+
+def validate(value: str, /) -> str:
+    """The compact NAM if its structure and birth date are right, else raise."""
+    number = compact(value)
+    if len(number) != 12:
+        raise InvalidLength(f"A {_WHAT} has twelve characters.")
+    if not (number[:4].isalpha() and number[4:].isdigit()):
+        raise InvalidFormat(f"A {_WHAT} is four letters then eight digits.")
+    yy, mm, dd = int(number[4:6]), int(number[6:8]), int(number[8:10])
+    if mm > 50:
+        mm -= 50
+    if not _real_date(yy, mm, dd):
+        raise InvalidComponent(f"The birth date inside this {_WHAT} does not exist.")
+    return number
+
+
+def is_valid(value: str, /) -> bool:
+    """True for a NAM with a real birth date in any layout; never raises."""
+    try:
+        validate(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def mask(compact: str, /) -> str:
+    """No letter of the name, no date: only the two administrative digits."""
+    return mask_keep(compact, (4, 4, 4), keep_last=2)
+
+
+def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid NAMs whose candidates lie in ``text[pos:endpos]``."""
+    for m in PATTERN.finditer(text, pos, endpos):
+        raw = m.group()
+        number = strip_separators(raw)
+        if number is None or not fits_fast_path(raw) or not is_valid(number):
+            continue
+        yield Match(KIND, m.start(), m.end(), number)
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """Full confidence with a context word nearby in ``text``, a little less without."""
+    if near(text, match.start, match.end, _CONTEXT, CONTEXT_RADIUS):
+        return match
+    return Match(KIND, match.start, match.end, match.compact, confidence=BARE_CONFIDENCE)
+
+
+def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
+    for c in candidates(text, pos, endpos):
+        m = decide(text, c)
+        if m is not None:
+            yield m
+
+
+def find(text: str, /) -> Iterator[Match]:
+    """Every valid NAM in ``text``, left to right."""
+    if not isinstance(text, str):
+        return iter(())
+    return find_in(text, 0, len(text))

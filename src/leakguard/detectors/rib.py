@@ -1,0 +1,168 @@
+"""French bank details (RIB, "relevé d'identité bancaire"): bank, branch, account, key.
+
+Bank (5 digits), branch (5), account (11 letters or digits), key (2). Letters of the
+account count as digits (A,J→1 B,K,S→2 … I,R,Z→9) and the whole 23-digit number must be
+0 modulo 97. Found written in a row, compact, or as four labelled table fields
+("Code banque", "Code guichet", "N° de compte", "Clé RIB"). python-stdnum has no RIB.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from leakguard.detectors._base import (
+    AFTER_FIRST,
+    KEYSEP,
+    OSEP,
+    RIGHT,
+    InvalidChecksum,
+    InvalidFormat,
+    InvalidLength,
+    Match,
+    fits_fast_path,
+    mask_keep,
+    strip_separators,
+)
+
+__all__ = [
+    "KIND",
+    "LABELLED",
+    "PATTERN",
+    "calc_key",
+    "candidates",
+    "compact",
+    "decide",
+    "find",
+    "find_in",
+    "find_labelled",
+    "key_ok",
+    "is_valid",
+    "mask",
+    "validate",
+]
+
+KIND = "rib"
+
+PATTERN = re.compile(
+    "[0-9]"
+    + AFTER_FIRST
+    + "[0-9]{4}"
+    + OSEP
+    + "[0-9]{5}"
+    + OSEP
+    + "[0-9A-Za-z]{11}"
+    + KEYSEP
+    + "?[0-9]{2}"
+    + RIGHT
+)
+
+# Between a label and its value, or a value and the next label: a colon, spaces, a
+# table-cell boundary, at most one line break.
+_L = r"[ \t\u00a0:]{0,6}(?:\r?\n[ \t\u00a0:]{0,6})?"
+LABELLED = re.compile(
+    r"(?i:code[ \u00a0]{0,2}banque)" + _L + "(?P<bank>[0-9]{5})" + _L
+    + r"(?i:code[ \u00a0]{0,2})(?:guichet|Guichet|GUICHET)" + _L + "(?P<branch>[0-9]{5})" + _L
+    + r"(?i:(?:n[°º]|no\.?|num[ée]ro)?[ \u00a0]{0,2}(?:de[ \u00a0]{1,2})?compte)"
+    + _L + "(?P<account>[0-9A-Za-z]{11})" + _L
+    + r"(?i:cl[ée](?:[ \u00a0]{1,2}rib)?)" + _L + "(?P<key>[0-9]{2})"
+    + RIGHT
+)  # fmt: skip
+
+_LETTERS = str.maketrans(
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+    "12345678912345678923456789",
+)
+_WHAT = "RIB"
+
+
+def compact(value: str, /) -> str:
+    """The RIB without separators, upper case."""
+    out = strip_separators(value)
+    if out is None:
+        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
+    return out
+
+
+def calc_key(bank: str, branch: str, account: str, /) -> str:
+    """The two-digit key of a RIB (account letters converted to digits)."""
+    acc = int(account.upper().translate(_LETTERS))
+    return f"{97 - (89 * int(bank) + 15 * int(branch) + 3 * acc) % 97:02d}"
+
+
+def key_ok(number: str, /) -> bool:
+    """True when compact ``number`` (23 characters, upper case) is a RIB with a right key."""
+    return (
+        len(number) == 23
+        and number[:10].isdigit()
+        and number[21:].isdigit()
+        and number[10:21].isalnum()
+        and number.isascii()
+        and calc_key(number[:5], number[5:10], number[10:21]) == number[21:]
+    )
+
+
+def validate(value: str, /) -> str:
+    """The compact RIB if its structure and key are right, else raise."""
+    number = compact(value)
+    if len(number) != 23:
+        raise InvalidLength(f"A {_WHAT} has twenty-three characters.")
+    if not (number[:10].isdigit() and number[21:].isdigit()):
+        raise InvalidFormat(f"This {_WHAT} has letters where only digits may be.")
+    if calc_key(number[:5], number[5:10], number[10:21]) != number[21:]:
+        raise InvalidChecksum(f"The check key of this {_WHAT} does not match.")
+    return number
+
+
+def is_valid(value: str, /) -> bool:
+    """True for a valid RIB in any layout; never raises."""
+    try:
+        validate(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def mask(compact: str, /) -> str:
+    """Only the last four characters: ``***** ***** *********01 89``."""
+    return mask_keep(compact, (5, 5, 11, 2), keep_last=4)
+
+
+def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid RIBs written in a row whose candidates lie in ``text[pos:endpos]``."""
+    for m in PATTERN.finditer(text, pos, endpos):
+        raw = m.group()
+        if not fits_fast_path(raw):
+            continue
+        number = strip_separators(raw)
+        if number is not None and key_ok(number):
+            yield Match(KIND, m.start(), m.end(), number)
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """No context needed: the key decides."""
+    return match
+
+
+def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
+    """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
+    for c in candidates(text, pos, endpos):
+        m = decide(text, c)
+        if m is not None:
+            yield m
+
+
+def find_labelled(text: str, /) -> Iterator[Match]:
+    """Valid RIBs laid out as labelled fields ("Code banque … Clé RIB …")."""
+    for m in LABELLED.finditer(text):
+        number = m["bank"] + m["branch"] + m["account"].upper() + m["key"]
+        if is_valid(number):
+            yield Match(KIND, m.start("bank"), m.end("key"), number)
+
+
+def find(text: str, /) -> Iterator[Match]:
+    """Every valid RIB in ``text``, in a row or as labelled fields."""
+    if not isinstance(text, str):
+        return
+    yield from find_in(text, 0, len(text))
+    yield from find_labelled(text)

@@ -1,0 +1,137 @@
+"""Text extraction from documents: find what a document really is, then read its text
+under the message's limits.
+
+:func:`sniff` names the family of a document from its bytes; :func:`extract` yields its
+text chunks, or :class:`Problem` records for whatever could not be read. Neither ever
+raises on bad input: an unexpected failure inside a reader becomes ``corrupt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from leakguard.core import Location
+from leakguard.extract._common import Context, Item, Unreadable
+from leakguard.extract._types import Budget, Limits, Problem, TextChunk
+from leakguard.extract.sniff import FAMILIES, sniff
+
+__all__ = [
+    "FAMILIES",
+    "Budget",
+    "Limits",
+    "Problem",
+    "TextChunk",
+    "extract",
+    "sniff",
+]
+
+
+def _charset(declared_type: str | None) -> str | None:
+    """The ``charset`` parameter of a declared content type, if any."""
+    if not declared_type:
+        return None
+    for param in declared_type.split(";")[1:]:
+        key, _, value = param.partition("=")
+        if key.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
+
+
+def _read(
+    family: str, data: bytes, location: Location, ctx: Context, declared_type: str | None
+) -> Iterator[Item]:
+    charset = _charset(declared_type)
+    if family == "pdf":
+        from leakguard.extract.pdf import read_pdf
+
+        return read_pdf(data, location, ctx)
+    if family == "docx":
+        from leakguard.extract.office import read_docx
+
+        return read_docx(data, location, ctx)
+    if family == "xlsx":
+        from leakguard.extract.office import read_xlsx
+
+        return read_xlsx(data, location, ctx)
+    if family == "pptx":
+        from leakguard.extract.office import read_pptx
+
+        return read_pptx(data, location, ctx)
+    if family == "ole":
+        from leakguard.extract.office import read_ole
+
+        return read_ole(data, location, ctx)
+    if family in ("odt", "ods", "odp"):
+        from leakguard.extract.odf import read_odf
+
+        return read_odf(data, location, ctx)
+    if family == "zip":
+        from leakguard.extract.archive import read_zip
+
+        return read_zip(data, location, ctx)
+    if family == "gzip":
+        from leakguard.extract.archive import read_gzip
+
+        return read_gzip(data, location, ctx)
+    if family == "rtf":
+        from leakguard.extract.rtf import read_rtf
+
+        return read_rtf(data, location, ctx)
+    if family == "html":
+        from leakguard.extract.html import read_html
+
+        return read_html(data, location, ctx, charset)
+    if family == "csv":
+        from leakguard.extract.text import read_csv
+
+        return read_csv(data, location, ctx, charset)
+    if family == "text":
+        from leakguard.extract.text import read_text
+
+        return read_text(data, location, ctx, charset)
+    if family == "eml":
+        from leakguard.message import iter_embedded
+
+        return iter_embedded(data, location, budget=ctx.budget, depth=ctx.depth)
+    if family == "image":
+        # No OCR: a picture may show anything, so it is reported, not passed as clean.
+        return iter([Problem(location, "no_text")])
+    return iter([Problem(location, "unsupported")])
+
+
+def extract(
+    data: bytes,
+    location: Location,
+    /,
+    *,
+    budget: Budget,
+    filename: str | None = None,
+    declared_type: str | None = None,
+    depth: int = 0,
+) -> Iterator[TextChunk | Problem]:
+    """Text chunks of one document, or the problems that stopped it being read.
+
+    ``depth`` counts the archives and forwarded messages around the document; past
+    ``limits.max_depth`` it is reported ``too_deep``. Over any limit, or damaged, the
+    document yields a :class:`Problem` for its location and the caller goes on with the
+    rest of the message. Never raises.
+    """
+    limits = budget.limits
+    if depth > limits.max_depth:
+        yield Problem(location, "too_deep")
+        return
+    if budget.expired():
+        yield Problem(location, "timeout")
+        return
+    if len(data) > limits.max_part_bytes:
+        yield Problem(location, "too_large")
+        return
+    ctx = Context(budget=budget, depth=depth, filename=filename)
+    try:
+        family = sniff(data, filename=filename, declared_type=declared_type)
+        yield from _read(family, data, location, ctx, declared_type)
+    except Unreadable as err:
+        yield Problem(location, err.reason, err.container)
+    except Exception:
+        # Whatever a reader trips over on hostile input, the message goes on being read.
+        yield Problem(location, "corrupt")

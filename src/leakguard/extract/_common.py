@@ -1,0 +1,58 @@
+"""Pieces shared by the format readers: the reading context, the text budget, and the
+exception a reader raises to say a part cannot be read (and why).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from leakguard.core import Location
+from leakguard.extract._types import Budget, Problem, TextChunk
+
+__all__ = ["Context", "Item", "Unreadable", "text_items"]
+
+Item = TextChunk | Problem
+
+
+class Unreadable(Exception):
+    """Raised inside a reader: the whole part is reported with ``reason``.
+
+    The message is never shown to anyone; only ``reason`` and ``container`` travel on.
+    """
+
+    def __init__(self, reason: str, container: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.container = container
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What a reader needs besides the bytes: the running budget and where it sits."""
+
+    budget: Budget
+    depth: int = 0
+    filename: str | None = None
+
+
+def text_items(
+    text: str, location: Location, budget: Budget, content_type: str = "text/plain"
+) -> Iterator[Item]:
+    """Yield ``text`` as a chunk, cut to what the message's character budget still allows.
+
+    Past the budget the part is reported ``too_large`` so nobody believes it was fully read.
+    """
+    if not text.strip():
+        return
+    room = budget.limits.max_text_chars - budget.chars_used
+    if room <= 0:
+        yield Problem(location, "too_large")
+        return
+    if len(text) > room:
+        budget.chars_used += room
+        yield TextChunk(location, text[:room], content_type)
+        yield Problem(location, "too_large")
+        return
+    budget.chars_used += len(text)
+    yield TextChunk(location, text, content_type)

@@ -1,0 +1,94 @@
+"""What text extraction yields: readable text chunks, or problems, under limits."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from leakguard.core import Location
+
+__all__ = ["Budget", "Limits", "Problem", "TextChunk"]
+
+MB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Bounds on what one message may cost to inspect.
+
+    Past any of them, the part concerned is reported unscannable and the rest of the
+    message is still inspected.
+    """
+
+    max_part_bytes: int = 50 * MB
+    """Largest single part or archive member (decoded size)."""
+    max_total_bytes: int = 200 * MB
+    """Total decoded and decompressed bytes for one message."""
+    max_members: int = 2000
+    """Most members read from one archive."""
+    max_ratio: float = 200.0
+    """Highest compression ratio accepted for an archive member."""
+    max_depth: int = 8
+    """Deepest nesting of archives / forwarded messages."""
+    max_seconds: float = 20.0
+    """Wall-clock budget for one message."""
+    max_text_chars: int = 50_000_000
+    """Most extracted characters kept for one message."""
+    max_pdf_pages: int = 2000
+    """Most PDF pages read from one document."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextChunk:
+    """Readable text from one location of a message.
+
+    Table rows come out as cells joined by a tab, one row per line, so that a number
+    split over the cells of one row reads as one.
+    """
+
+    location: Location
+    text: str
+    content_type: str = "text/plain"
+
+    def __repr__(self) -> str:
+        return f"TextChunk(location={self.location.where!r}, chars={len(self.text)})"
+
+    __str__ = __repr__
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """A part that could not be (fully) read.
+
+    ``reason`` is one of: ``encrypted``, ``too_large``, ``too_many_members``,
+    ``compression_ratio``, ``too_deep``, ``timeout``, ``corrupt``, ``unsupported``,
+    ``no_text``. ``container`` names the encryption seen when ``reason == "encrypted"``
+    (``pdf``, ``zip``, ``office``, ``smime``, ``pgp``).
+    """
+
+    location: Location
+    reason: str
+    container: str | None = None
+
+
+@dataclass(slots=True)
+class Budget:
+    """Running totals for one message, checked against :class:`Limits`."""
+
+    limits: Limits = field(default_factory=Limits)
+    started: float = field(default_factory=time.monotonic)
+    bytes_used: int = 0
+    chars_used: int = 0
+
+    def expired(self) -> bool:
+        return time.monotonic() - self.started > self.limits.max_seconds
+
+    def remaining_seconds(self) -> float:
+        return max(0.0, self.limits.max_seconds - (time.monotonic() - self.started))
+
+    def take_bytes(self, n: int) -> bool:
+        """Account ``n`` decoded bytes; False when the message total would be exceeded."""
+        if self.bytes_used + n > self.limits.max_total_bytes:
+            return False
+        self.bytes_used += n
+        return True

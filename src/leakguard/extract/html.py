@@ -1,0 +1,108 @@
+"""HTML to text with the standard library parser: scripts and styles dropped, block
+elements on their own lines, table cells joined by a tab so a table row reads as one line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+
+from leakguard.core import Location
+from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract.text import decode_text
+
+__all__ = ["html_to_text", "read_html"]
+
+_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "math", "head"})
+_BLOCK = frozenset(
+    {
+        "address", "article", "aside", "blockquote", "body", "caption", "dd", "details",
+        "div", "dl", "dt", "fieldset", "figcaption", "figure", "footer", "form", "h1", "h2",
+        "h3", "h4", "h5", "h6", "header", "hr", "html", "li", "main", "nav", "ol", "p", "pre",
+        "section", "summary", "table", "tbody", "tfoot", "thead", "title", "ul",
+    }
+)  # fmt: skip
+_CELL = frozenset({"td", "th"})
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
+     "source", "track", "wbr"}
+)  # fmt: skip
+_FEED = 64 * 1024
+_SPACES = re.compile(r"[^\S\t\n]+")
+_TAB_SPACES = re.compile(r" ?\t ?")
+
+
+class _TextParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skip = 0
+        self.cell = 0
+        self.row_has_cell = False
+
+    def _newline(self) -> None:
+        # Inside a cell a block boundary is only a space: a cell's paragraphs stay on its row.
+        self.out.append(" " if self.cell else "\n")
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _SKIP:
+            self.skip += 1
+            return
+        if tag in _CELL:
+            if self.row_has_cell:
+                self.out.append("\t")
+            self.row_has_cell = True
+            self.cell += 1
+        elif tag == "tr":
+            self.out.append("\n")
+            self.row_has_cell = False
+        elif tag == "br" or tag in _BLOCK:
+            self._newline()
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "br" or tag in _BLOCK:
+            self._newline()
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in _SKIP:
+            self.skip = max(0, self.skip - 1)
+        elif tag in _CELL:
+            self.cell = max(0, self.cell - 1)
+        elif tag == "tr":
+            self.out.append("\n")
+            self.row_has_cell = False
+        elif tag in _BLOCK:
+            self._newline()
+
+    def handle_data(self, data: str) -> None:
+        if self.skip:
+            return
+        if self.cell:
+            data = data.replace("\n", " ").replace("\r", " ")
+        self.out.append(data)
+
+
+def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str:
+    """Readable text of an HTML document or fragment. Never raises on bad markup.
+
+    ``expired`` is asked between slices of input so a huge page stops on time
+    (:class:`Unreadable` ``timeout``).
+    """
+    parser = _TextParser()
+    for start in range(0, len(html), _FEED):
+        if expired is not None and expired():
+            raise Unreadable("timeout")
+        parser.feed(html[start : start + _FEED])
+    parser.close()
+    text = "".join(parser.out)
+    lines = (_TAB_SPACES.sub("\t", _SPACES.sub(" ", line)).strip(" ") for line in text.split("\n"))
+    return "\n".join(line for line in lines if line.strip())
+
+
+def read_html(
+    data: bytes, location: Location, ctx: Context, declared: str | None = None
+) -> Iterator[Item]:
+    """An HTML file: its visible text."""
+    text = html_to_text(decode_text(data, declared), expired=ctx.budget.expired)
+    yield from text_items(text, location, ctx.budget, "text/html")

@@ -1,0 +1,134 @@
+"""OpenDocument text, spreadsheet and presentation files (ODT, ODS, ODP) read as zipped
+XML: paragraphs in order, table rows as tab-joined cells, repeated cells and rows capped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from xml.etree.ElementTree import Element
+
+from leakguard.core import Location
+from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._types import Problem
+from leakguard.extract._xml import MAX_NESTING, attr, local, parse
+from leakguard.extract.archive import open_zip, read_member
+
+__all__ = ["odf_lines", "read_odf"]
+
+# A spreadsheet may say "this cell repeats 16384 times": beyond a few copies, a repeat
+# brings nothing new to read.
+_MAX_REPEAT = 20
+_MAX_SPACES = 8
+# Elements whose content is not text a reader sees (embedded pictures, form controls).
+_SKIP = frozenset({"binary-data", "note-citation", "forms", "sequence-decls", "script"})
+_NESTED = frozenset({"p", "h", "table", "frame", "note-body", "annotation", "list"})
+
+
+def _repeat(elem: Element, name: str) -> int:
+    value = attr(elem, name)
+    try:
+        return max(1, min(int(value or 1), _MAX_REPEAT))
+    except ValueError:
+        return 1
+
+
+class _Lines:
+    """Collects the lines of an ODF XML part in document order."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def block(self, elem: Element, depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        name = local(elem.tag)
+        if name in ("p", "h"):
+            parts: list[str] = []
+            nested: list[Element] = []
+            self.inline(elem, parts, nested, depth + 1)
+            self.lines.extend("".join(parts).split("\n"))
+            for child in nested:
+                self.block(child, depth + 1)
+        elif name == "table":
+            self.lines.extend(self.rows(elem, depth + 1))
+        elif name not in _SKIP:
+            for child in elem:
+                self.block(child, depth + 1)
+
+    def inline(self, elem: Element, parts: list[str], nested: list[Element], depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        if elem.text:
+            parts.append(elem.text)
+        for child in elem:
+            name = local(child.tag)
+            if name == "tab":
+                parts.append("\t")
+            elif name == "s":
+                parts.append(" " * min(_repeat(child, "c"), _MAX_SPACES))
+            elif name == "line-break":
+                parts.append("\n")
+            elif name in _NESTED:
+                nested.append(child)
+            elif name not in _SKIP:
+                self.inline(child, parts, nested, depth + 1)
+            if child.tail:
+                parts.append(child.tail)
+
+    def rows(self, table: Element, depth: int) -> Iterator[str]:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        for child in table:
+            name = local(child.tag)
+            if name == "table-row":
+                line = "\t".join(self.cells(child, depth + 1))
+                if line:
+                    for _ in range(_repeat(child, "number-rows-repeated")):
+                        yield line
+            elif name in ("table-header-rows", "table-rows", "table-row-group"):
+                yield from self.rows(child, depth + 1)
+
+    def cells(self, row: Element, depth: int) -> Iterator[str]:
+        for cell in row:
+            if local(cell.tag) != "table-cell":
+                continue
+            inner = _Lines()
+            for child in cell:
+                inner.block(child, depth + 1)
+            text = " ".join(" ".join(line.split()) for line in inner.lines if line.strip())
+            if not text:
+                # A value with no displayed paragraph (some writers omit it).
+                text = attr(cell, "value") or attr(cell, "string-value") or ""
+            if text:
+                for _ in range(_repeat(cell, "number-columns-repeated")):
+                    yield text
+
+
+def odf_lines(xml: bytes) -> list[str]:
+    """The text lines of one ODF XML part (``content.xml``, ``styles.xml``)."""
+    walker = _Lines()
+    walker.block(parse(xml), 0)
+    return [line for line in walker.lines if line.strip()]
+
+
+def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """An ODT/ODS/ODP document: body text, then headers and footers from the styles."""
+    budget = ctx.budget
+    with open_zip(data, budget) as zf:
+        names = zf.namelist()
+        if "META-INF/manifest.xml" in names:
+            manifest = read_member(zf, zf.getinfo("META-INF/manifest.xml"), budget)
+            if b"encryption-data" in manifest:
+                raise Unreadable("encrypted", "office")
+        if "content.xml" not in names:
+            raise Unreadable("corrupt")
+        for name in ("content.xml", "styles.xml"):
+            if name not in names:
+                continue
+            if budget.expired():
+                yield Problem(location, "timeout")
+                return
+            lines = odf_lines(read_member(zf, zf.getinfo(name), budget))
+            yield from text_items(
+                "\n".join(lines), location, budget, "application/vnd.oasis.opendocument"
+            )

@@ -1,0 +1,310 @@
+"""Office Open XML (DOCX, XLSX, PPTX) read as zipped XML, and OLE compound files
+(password-protected Office documents, legacy .doc/.xls/.ppt).
+
+Reading order is kept; a table row comes out as its cells joined by a tab, one row per
+line, and the paragraphs of one cell are joined by a space.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from xml.etree.ElementTree import Element
+
+from leakguard.core import Location
+from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._types import Budget, Problem
+from leakguard.extract._xml import MAX_NESTING, iter_end, local, parse
+from leakguard.extract.archive import open_zip, read_member
+
+__all__ = ["ooxml_lines", "read_docx", "read_ole", "read_pptx", "read_xlsx"]
+
+# Property, layout and field-code elements carry no readable text (a ``w:tab`` inside
+# ``w:pPr`` is a tab stop, not a tab character).
+_SKIP = frozenset({"tblGrid", "lstStyle", "Fallback", "instrText", "delInstrText", "rPh"})
+_NESTED = frozenset({"txbxContent", "p", "tbl"})
+
+
+def _skipped(name: str) -> bool:
+    return name in _SKIP or name.endswith("Pr")
+
+
+class _Lines:
+    """Collects the lines of an OOXML part, walking its tree in document order."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def block(self, elem: Element, depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        name = local(elem.tag)
+        if name == "p":
+            self.paragraph(elem, depth)
+        elif name == "tbl":
+            self.lines.extend(self.rows(elem, depth))
+        elif not _skipped(name):
+            for child in elem:
+                self.block(child, depth + 1)
+
+    def paragraph(self, para: Element, depth: int) -> None:
+        parts: list[str] = []
+        nested: list[Element] = []
+        self.runs(para, parts, nested, depth + 1)
+        self.lines.extend("".join(parts).split("\n"))
+        for elem in nested:
+            self.block(elem, depth + 1)
+
+    def runs(self, elem: Element, parts: list[str], nested: list[Element], depth: int) -> None:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        for child in elem:
+            name = local(child.tag)
+            if name in ("t", "delText"):
+                parts.append(child.text or "")
+            elif name in ("tab", "ptab"):
+                parts.append("\t")
+            elif name in ("br", "cr"):
+                parts.append("\n")
+            elif name == "noBreakHyphen":
+                parts.append("-")
+            elif name in _NESTED:
+                # A text box or a table anchored in the paragraph: its own lines, after.
+                nested.append(child)
+            elif not _skipped(name):
+                self.runs(child, parts, nested, depth + 1)
+
+    def rows(self, table: Element, depth: int) -> Iterator[str]:
+        for child in table:
+            name = local(child.tag)
+            if name == "tr":
+                yield "\t".join(self.cells(child, depth + 1))
+            elif not _skipped(name) and name != "tbl":
+                # Rows wrapped in content controls or custom XML.
+                yield from self.rows(child, depth + 1)
+
+    def cells(self, row: Element, depth: int) -> Iterator[str]:
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        for child in row:
+            name = local(child.tag)
+            if name == "tc":
+                inner = _Lines()
+                for elem in child:
+                    inner.block(elem, depth + 1)
+                yield " ".join(" ".join(line.split()) for line in inner.lines if line.strip())
+            elif not _skipped(name):
+                yield from self.cells(child, depth + 1)
+
+
+def ooxml_lines(xml: bytes) -> list[str]:
+    """The text lines of one WordprocessingML or DrawingML part, in reading order."""
+    walker = _Lines()
+    walker.block(parse(xml), 0)
+    return [line for line in walker.lines if line.strip()]
+
+
+def _numbered(names: list[str], pattern: str) -> list[str]:
+    regex = re.compile(pattern, re.IGNORECASE)
+    found = []
+    for name in names:
+        m = regex.fullmatch(name)
+        if m:
+            found.append((int(m.group(1) or 0), name))
+    return [name for _, name in sorted(found)]
+
+
+def _member(zf: zipfile.ZipFile, name: str, budget: Budget) -> bytes:
+    try:
+        info = zf.getinfo(name)
+    except KeyError:
+        raise Unreadable("corrupt") from None
+    return read_member(zf, info, budget)
+
+
+def _read_parts(
+    data: bytes, location: Location, ctx: Context, main: str, extra: list[str], kind: str
+) -> Iterator[Item]:
+    budget = ctx.budget
+    with open_zip(data, budget) as zf:
+        names = zf.namelist()
+        if main not in names:
+            raise Unreadable("corrupt")
+        for name in [main, *extra]:
+            if budget.expired():
+                yield Problem(location, "timeout")
+                return
+            lines = ooxml_lines(_member(zf, name, budget))
+            yield from text_items("\n".join(lines), location, budget, kind)
+
+
+_DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+_PPTX = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
+_XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def read_docx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """A Word document: body, then headers, footers, notes and comments."""
+    with open_zip(data, ctx.budget) as zf:
+        names = zf.namelist()
+    extra = [
+        *_numbered(names, r"word/header(\d*)\.xml"),
+        *_numbered(names, r"word/footer(\d*)\.xml"),
+        *[
+            n
+            for n in ("word/footnotes.xml", "word/endnotes.xml", "word/comments.xml")
+            if n in names
+        ],
+    ]
+    yield from _read_parts(data, location, ctx, "word/document.xml", extra, _DOCX)
+
+
+def read_pptx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """A presentation: slides in order, then speaker notes."""
+    with open_zip(data, ctx.budget) as zf:
+        names = zf.namelist()
+    slides = _numbered(names, r"ppt/slides/slide(\d+)\.xml")
+    notes = _numbered(names, r"ppt/notesSlides/notesSlide(\d+)\.xml")
+    if not slides:
+        if "ppt/presentation.xml" not in names:
+            raise Unreadable("corrupt")
+        return
+    yield from _read_parts(data, location, ctx, slides[0], [*slides[1:], *notes], _PPTX)
+
+
+# --------------------------------------------------------------------------- spreadsheets
+
+
+def _cell_number(value: str) -> str:
+    """Spreadsheets store long numbers in exponent form; write integral ones out in full."""
+    if "E" not in value and "e" not in value:
+        return value
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        return value
+    if number.is_finite() and number == number.to_integral_value() and abs(number) < 10**22:
+        return str(int(number))
+    return value
+
+
+def _text_of(elem: Element) -> str:
+    """Concatenated ``t`` texts under ``elem``, leaving out phonetic guides."""
+    parts: list[str] = []
+    stack = [elem]
+    while stack:
+        node = stack.pop()
+        name = local(node.tag)
+        if name == "rPh":
+            continue
+        if name == "t":
+            parts.append(node.text or "")
+        stack.extend(reversed(list(node)))
+    return "".join(parts)
+
+
+def _shared_strings(xml: bytes) -> list[str]:
+    return [_text_of(si) for si in iter_end(xml, frozenset({"si"}))]
+
+
+def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
+    for n, row in enumerate(iter_end(xml, frozenset({"row"}))):
+        if n % 1000 == 0 and budget.expired():
+            raise Unreadable("timeout")
+        cells: list[str] = []
+        for cell in row:
+            if local(cell.tag) != "c":
+                continue
+            kind = cell.get("t", "n")
+            value = ""
+            if kind == "inlineStr":
+                value = _text_of(cell)
+            else:
+                v = next((child for child in cell if local(child.tag) == "v"), None)
+                raw = (v.text or "") if v is not None else ""
+                if kind == "s":
+                    index = int(raw) if raw.strip().isdigit() else -1
+                    value = shared[index] if 0 <= index < len(shared) else ""
+                elif kind == "n":
+                    value = _cell_number(raw.strip())
+                else:
+                    value = raw
+            value = " ".join(value.split())
+            if value:
+                cells.append(value)
+        if cells:
+            yield "\t".join(cells)
+
+
+def _sheet_order(zf: zipfile.ZipFile, names: list[str], budget: Budget) -> list[str]:
+    """Worksheets in the workbook's tab order, from the workbook and its relationships."""
+    fallback = _numbered(names, r"xl/worksheets/sheet(\d+)\.xml")
+    if "xl/workbook.xml" not in names or "xl/_rels/workbook.xml.rels" not in names:
+        return fallback
+    try:
+        targets = {
+            rel.get("Id"): rel.get("Target", "")
+            for rel in parse(_member(zf, "xl/_rels/workbook.xml.rels", budget)).iter()
+            if local(rel.tag) == "Relationship"
+        }
+        order: list[str] = []
+        for sheet in parse(_member(zf, "xl/workbook.xml", budget)).iter():
+            if local(sheet.tag) != "sheet":
+                continue
+            rid = next((v for k, v in sheet.attrib.items() if local(k) == "id"), None)
+            target = targets.get(rid, "")
+            path = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            if path in names and path not in order:
+                order.append(path)
+    except Unreadable:
+        return fallback
+    return order + [n for n in fallback if n not in order]
+
+
+def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """A workbook: each sheet's rows (shared and inline strings resolved), then comments."""
+    budget = ctx.budget
+    with open_zip(data, budget) as zf:
+        names = zf.namelist()
+        if "xl/workbook.xml" not in names and not any(
+            n.startswith("xl/worksheets/") for n in names
+        ):
+            raise Unreadable("corrupt")
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            shared = _shared_strings(_member(zf, "xl/sharedStrings.xml", budget))
+        for sheet in _sheet_order(zf, names, budget):
+            if budget.expired():
+                yield Problem(location, "timeout")
+                return
+            rows = "\n".join(_sheet_rows(_member(zf, sheet, budget), shared, budget))
+            yield from text_items(rows, location, budget, _XLSX)
+        for name in _numbered(names, r"xl/comments(\d*)\.xml"):
+            text = "\n".join(
+                _text_of(c) for c in iter_end(_member(zf, name, budget), frozenset({"comment"}))
+            )
+            yield from text_items(text, location, budget, _XLSX)
+
+
+# --------------------------------------------------------------------------- OLE
+
+_OLE_ENCRYPTED = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
+_ASCII_RUN = re.compile(rb"[\x20-\x7e\xa0-\xff\t]{6,}")
+_UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){6,}")
+
+
+def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """An OLE compound file.
+
+    A password-protected DOCX/XLSX/PPTX is an OLE file holding ``EncryptionInfo`` and
+    ``EncryptedPackage`` streams: reported encrypted. Legacy binary Office files are only
+    skimmed for text runs and reported ``unsupported``, so nobody takes them as checked.
+    """
+    if all(marker in data for marker in _OLE_ENCRYPTED):
+        raise Unreadable("encrypted", "office")
+    runs = [m.group().decode("cp1252", errors="replace") for m in _ASCII_RUN.finditer(data)]
+    runs += [m.group().decode("utf-16-le", errors="replace") for m in _UTF16_RUN.finditer(data)]
+    yield from text_items("\n".join(runs), location, ctx.budget, "application/x-ole-storage")
+    yield Problem(location, "unsupported")

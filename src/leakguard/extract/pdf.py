@@ -1,0 +1,61 @@
+"""PDF text with pypdfium2, page by page in the order PDFium reads it.
+
+A password-protected PDF is reported encrypted, a damaged one corrupt, one without any
+text (a scan) ``no_text``; pages beyond the limit are reported, not silently dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from leakguard.core import Location
+from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._types import Problem
+
+__all__ = ["read_pdf"]
+
+# PDFium's load errors (FPDF_ERR_PASSWORD, FPDF_ERR_SECURITY): the document is
+# encrypted with a password we do not have, or with a handler PDFium cannot open.
+_ENCRYPTED_ERRORS = frozenset({4, 6})
+# PDFium marks hyphenation points and unknown glyphs with these.
+_NOISE = str.maketrans({"\ufffe": "", "\x02": "", "\r": None})
+
+
+def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """Every page's text; the page count is capped by the limits."""
+    import pypdfium2 as pdfium
+
+    budget = ctx.budget
+    try:
+        doc = pdfium.PdfDocument(data)
+    except pdfium.PdfiumError as err:
+        if getattr(err, "err_code", None) in _ENCRYPTED_ERRORS:
+            raise Unreadable("encrypted", "pdf") from None
+        raise Unreadable("corrupt") from None
+    try:
+        pages = len(doc)
+        readable = min(pages, budget.limits.max_pdf_pages)
+        found_text = False
+        for index in range(readable):
+            if budget.expired():
+                yield Problem(location, "timeout")
+                return
+            page = doc[index]
+            try:
+                textpage = page.get_textpage()
+                try:
+                    text = str(textpage.get_text_range())
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+            text = text.translate(_NOISE)
+            if text.strip():
+                found_text = True
+                yield from text_items(text, location, budget, "application/pdf")
+        if pages > readable:
+            yield Problem(location, "too_large")
+        elif not found_text:
+            yield Problem(location, "no_text")
+    finally:
+        doc.close()

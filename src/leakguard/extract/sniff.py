@@ -1,0 +1,164 @@
+"""Tell what a document really is from its first bytes (and, for ZIP containers, their
+member names), using the file name and declared type only to settle plain-text cases.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+from leakguard.extract.text import looks_utf16
+
+__all__ = ["FAMILIES", "sniff"]
+
+FAMILIES = frozenset(
+    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "html", "csv", "text",
+     "eml", "ole", "gzip", "image", "binary"}
+)  # fmt: skip
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_IMAGES = (
+    b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
+    b"\x00\x00\x01\x00",
+)  # fmt: skip
+_ODF = {
+    "application/vnd.oasis.opendocument.text": "odt",
+    "application/vnd.oasis.opendocument.spreadsheet": "ods",
+    "application/vnd.oasis.opendocument.presentation": "odp",
+}
+_HTML_START = re.compile(
+    rb"\s*(?:<!--.{0,2000}?-->\s*)?<(?:!doctype\s+html|html|head|body|table|div|p|span|br|meta"
+    rb"|font|style|title|h[1-6]|a\s|b>|i>|ul|ol)[\s>/]",
+    re.IGNORECASE | re.DOTALL,
+)
+_HEADER_LINE = re.compile(rb"[!-9;-~]{1,76}:[^\r\n]*(?:\r?\n|\Z)")
+_KNOWN_HEADERS = frozenset(
+    {b"from", b"to", b"cc", b"subject", b"date", b"message-id", b"mime-version", b"received",
+     b"return-path", b"content-type", b"reply-to", b"sender", b"delivered-to", b"x-mailer",
+     b"user-agent", b"in-reply-to", b"references"}
+)  # fmt: skip
+_STRONG_HEADERS = frozenset(
+    {b"from", b"message-id", b"mime-version", b"received", b"return-path", b"content-type"}
+)
+_CSV_NAMES = (".csv", ".tsv", ".tab")
+_CSV_TYPES = frozenset({"text/csv", "text/tab-separated-values", "application/csv"})
+_HTML_NAMES = (".html", ".htm", ".xhtml")
+_EML_NAMES = (".eml", ".msg822", ".mht", ".mhtml")
+_EML_TYPES = frozenset({"message/rfc822", "message/global"})
+_CONTROL = frozenset(set(range(0x20)) - {0x09, 0x0A, 0x0C, 0x0D, 0x1B}) | {0x7F}
+_SAMPLE = 8192
+
+
+def _zip_family(data: bytes) -> str:
+    names: list[str] = []
+    mimetype = b""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+            if "mimetype" in names:
+                info = zf.getinfo("mimetype")
+                if info.file_size < 200 and not info.flag_bits & 1:
+                    mimetype = zf.read(info)
+    except Exception:
+        # No readable central directory (truncated): look at the raw local headers.
+        head = data[:65536]
+        if head[30:38] == b"mimetype":
+            mimetype = head[38 : 38 + 100].split(b"PK", 1)[0]
+        for marker in (b"word/", b"xl/", b"ppt/"):
+            if marker in data[:1_000_000]:
+                names.append(marker.decode() + "?")
+    kind = mimetype.decode("ascii", errors="replace").strip()
+    for prefix, family in _ODF.items():
+        if kind.startswith(prefix):
+            return family
+    lowered = {n.lower() for n in names}
+    if "word/document.xml" in lowered or "word/?" in lowered:
+        return "docx"
+    if (
+        "xl/workbook.xml" in lowered
+        or "xl/?" in lowered
+        or any(n.startswith("xl/worksheets/") for n in lowered)
+    ):
+        return "xlsx"
+    if "ppt/presentation.xml" in lowered or "ppt/?" in lowered:
+        return "pptx"
+    return "zip"
+
+
+def _looks_like_message(head: bytes) -> bool:
+    if head.startswith(b"From ") and b"\n" in head[:1000]:
+        head = head.split(b"\n", 1)[1]
+    known = 0
+    strong = False
+    pos = 0
+    for _ in range(40):
+        m = _HEADER_LINE.match(head, pos)
+        if m is None:
+            break
+        name = head[pos : m.end()].split(b":", 1)[0].lower()
+        known += name in _KNOWN_HEADERS
+        strong = strong or name in _STRONG_HEADERS
+        pos = m.end()
+        while pos < len(head) and head[pos : pos + 1] in (b" ", b"\t"):
+            # A folded continuation line.
+            nl = head.find(b"\n", pos)
+            pos = len(head) if nl < 0 else nl + 1
+    # Two ordinary words followed by a colon do not make a message: one header that
+    # only mail carries is required.
+    return known >= 2 and strong
+
+
+def _is_textual(sample: bytes) -> bool:
+    if not sample:
+        return True
+    if sample.startswith((b"\xff\xfe", b"\xfe\xff", b"\xef\xbb\xbf")):
+        return True
+    if looks_utf16(sample):
+        return True
+    controls = sum(1 for b in sample if b in _CONTROL)
+    return controls <= len(sample) // 100
+
+
+def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | None = None) -> str:
+    """The real family of a document; one of :data:`FAMILIES`.
+
+    The bytes decide first: a PDF named ``scan.bin`` is ``"pdf"``, a DOCX named ``.txt``
+    is ``"docx"``. The name and declared type only choose between the text families
+    (CSV, HTML, plain text). Never raises.
+    """
+    name = (filename or "").lower()
+    ctype = (declared_type or "").lower().split(";", 1)[0].strip()
+    head = data[:_SAMPLE]
+    stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if b"%PDF-" in data[:1024]:
+        return "pdf"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _zip_family(data)
+    if head.startswith(_OLE):
+        return "ole"
+    if stripped.startswith(b"{\\rtf"):
+        return "rtf"
+    if head.startswith(b"\x1f\x8b"):
+        return "gzip"
+    if (
+        head.startswith(_IMAGES)
+        or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
+        or (head[4:8] == b"ftyp" and head[8:12] in (b"heic", b"heix", b"avif", b"mif1"))
+    ):
+        return "image"
+    if not _is_textual(head):
+        return "binary"
+    if _looks_like_message(stripped) or (
+        (ctype in _EML_TYPES or name.endswith(_EML_NAMES)) and _HEADER_LINE.match(stripped)
+    ):
+        return "eml"
+    if (
+        _HTML_START.match(stripped[:4096])
+        or ctype in ("text/html", "application/xhtml+xml")
+        or (name.endswith(_HTML_NAMES))
+    ):
+        return "html"
+    if ctype in _CSV_TYPES or name.endswith(_CSV_NAMES):
+        return "csv"
+    return "text"

@@ -1,0 +1,472 @@
+"""The guard: one verdict per message, and the protection that verdict asks for.
+
+``Guard.check`` combines what the content, recipient and protection inspectors saw,
+adds the message-level findings (unencrypted sensitive data, many people, another
+person's document, bulk visible recipients) and lets the policy pick one action.
+``Guard.protect`` returns the message ready to send or raises ``LeakBlocked``.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import os
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from email.message import EmailMessage, Message
+from typing import TYPE_CHECKING, BinaryIO
+
+from leakguard.audit import AuditLog
+from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
+from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict
+from leakguard.errors import LeakBlocked, ProtectionError
+from leakguard.extract._types import Budget, Limits
+from leakguard.message import iter_content, load_message
+from leakguard.policy import Policy
+from leakguard.protection import (
+    CallableCertificates,
+    CertificateStore,
+    FolderCertificates,
+    new_password,
+    protection_state,
+    smime_encrypt,
+    zip_attachments,
+)
+from leakguard.recipients import Directory, RecipientGuard
+from leakguard.register import PatientRegister
+
+if TYPE_CHECKING:
+    from cryptography.x509 import Certificate
+
+__all__ = ["Guard", "PasswordNotice", "Recipient"]
+
+log = logging.getLogger("leakguard")
+
+MessageSource = bytes | str | os.PathLike[str] | Message | BinaryIO
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """One recipient as the guard sees it."""
+
+    name: str
+    address: str
+    location: Location
+
+    @property
+    def domain(self) -> str:
+        return self.address.rpartition("@")[2].lower()
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordNotice:
+    """Handed to the password callback when attachments were put in an encrypted ZIP.
+
+    Send ``password`` to the recipients through another channel (SMS, phone). It is
+    never written into the message or any log, and ``repr`` hides it.
+    """
+
+    recipients: tuple[str, ...]
+    archive_name: str
+    password: str
+    message_id: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"PasswordNotice(recipients={self.recipients!r}, archive_name={self.archive_name!r}, "
+            "password=<hidden>)"
+        )
+
+    __str__ = __repr__
+
+
+class Guard:
+    """Checks messages against a policy; thread-safe once built."""
+
+    def __init__(
+        self,
+        policy: Policy | None = None,
+        /,
+        *,
+        directory: Directory | None = None,
+        register: PatientRegister | None = None,
+        certificates: CertificateStore | Callable[[str], Certificate | None] | None = None,
+        on_password: Callable[[PasswordNotice], None] | None = None,
+        fingerprinter: Fingerprinter | None = None,
+        limits: Limits | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
+        self.policy = policy if policy is not None else Policy.default()
+        self.fingerprinter = fingerprinter or Fingerprinter()
+        self.limits = limits or Limits()
+        if directory is None and self.policy.directory_path is not None:
+            directory = Directory.load(self.policy.directory_path)
+        self.directory = directory if directory is not None else Directory.from_addresses(())
+        long_len = self.policy.long_address_length
+        self._recipients = RecipientGuard(
+            self.directory,
+            max_distance=self.policy.lookalike_distance,
+            long_address_distance=2 if long_len else None,
+            long_address_length=long_len or 24,
+            acknowledged=self.policy.acknowledged,
+        )
+        if register is None and self.policy.register_path is not None:
+            register = PatientRegister.load(
+                self.policy.register_path, fingerprinter=self.fingerprinter
+            )
+        self.register = register
+        if certificates is None and self.policy.certificates_path is not None:
+            certificates = FolderCertificates(self.policy.certificates_path)
+        store: CertificateStore | None
+        if certificates is None or isinstance(certificates, CertificateStore):
+            store = certificates
+        else:
+            store = CallableCertificates(certificates)
+        self.certificates = store
+        self.on_password = on_password
+        self.audit = audit if audit is not None else AuditLog()
+
+    @classmethod
+    def from_policy(cls, path: str | os.PathLike[str], /, **options: object) -> Guard:
+        """A guard with the policy read from a TOML file."""
+        return cls(Policy.load(path), **options)  # type: ignore[arg-type]
+
+    def __repr__(self) -> str:
+        return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)})"
+
+    # ------------------------------------------------------------------ check
+
+    def check(
+        self,
+        message: MessageSource,
+        /,
+        *,
+        envelope_recipients: Sequence[str] | None = None,
+        source: str | None = None,
+    ) -> Verdict:
+        """Inspect ``message`` (bytes, ``EmailMessage``, path or binary file) and decide."""
+        msg = load_message(message)
+        verdict = self._decide(msg, envelope_recipients, source)
+        self.audit.record(verdict, msg)
+        return verdict
+
+    def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
+        policy = self.policy
+        state = protection_state(msg)
+        budget = Budget(self.limits)
+        report = scan_chunks(
+            iter_content(msg, limits=self.limits, budget=budget),
+            fingerprinter=self.fingerprinter,
+            keep_texts=True,
+        )
+        if state.encrypted:
+            # The whole message is enveloped: the content inspector saw only ciphertext.
+            report.findings[:] = [
+                f
+                for f in report.findings
+                if not (f.kind == "unscannable_attachment" and f.detail == "encrypted")
+            ]
+        recipients = _recipients(msg, envelope)
+        outside = [r for r in recipients if not policy.is_internal(r.domain)]
+        unprotected = [r for r in outside if not policy.is_secure(r.domain)]
+        sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
+
+        findings: list[Finding] = []
+        findings.extend(
+            self._recipients.check([(r.name, r.address, r.location) for r in recipients])
+        )
+        findings.extend(report.findings)
+
+        protected = state.encrypted or not unprotected
+        if sensitive and unprotected and not state.encrypted:
+            findings.append(
+                Finding(
+                    kind="unencrypted_sensitive",
+                    location=unprotected[0].location,
+                    severity=Severity.HIGH,
+                )
+            )
+        people = report.distinct_people()
+        if outside and people >= policy.many_people_threshold:
+            bulk = people >= policy.bulk_export_threshold
+            findings.append(
+                Finding(
+                    kind="many_people",
+                    location=_where_people(report),
+                    severity=Severity.HIGH if bulk else Severity.MEDIUM,
+                    count=people,
+                    detail="bulk_export" if bulk else None,
+                )
+            )
+        if len(outside) == 1 and not state.encrypted:
+            other = self._other_person(outside[0], report)
+            if other is not None:
+                findings.append(other)
+        visible = [r for r in outside if r.location.where in ("header:to", "header:cc")]
+        if len(visible) >= policy.bulk_visible_threshold:
+            findings.append(
+                Finding(
+                    kind="bulk_visible_recipients",
+                    location=Location.header("to"),
+                    severity=Severity.MEDIUM,
+                    count=len(visible),
+                )
+            )
+
+        action = Action.ALLOW
+        for f in findings:
+            a = policy.action_for(f.kind, sensitive=sensitive, detail=f.detail)
+            if f.kind == "many_people" and f.detail == "bulk_export":
+                a = Action.BLOCK
+            if a is Action.ENCRYPT and protected:
+                continue  # already leaves encrypted or through secure messaging
+            if a > action:
+                action = a
+        return Verdict(
+            action=action, findings=tuple(findings), encrypted=state.encrypted, source=source
+        )
+
+    def _other_person(self, recipient: Recipient, report: ContentReport) -> Finding | None:
+        attachment_people = [
+            f for f in report.findings if f.kind in PERSON_KINDS and f.location.is_attachment
+        ]
+        if self.register is not None:
+            patient = self.register.get(recipient.address)
+            if patient is not None and patient.nir_fingerprint is not None:
+                for f in attachment_people:
+                    if f.kind == "nir" and f.fingerprint != patient.nir_fingerprint:
+                        return _other(f.location, "register")
+                return None
+        if recipient.address in self.directory:
+            return None  # colleagues receive other people's documents as part of their job
+        display = _name_tokens(recipient.name)
+        if len(display) < 2 or display & _ROLE_WORDS:
+            return None  # not a person's name: a service, a mailbox, a single word
+        for location, texts in report.texts.items():
+            has_personal = any(
+                f.location.where.split("/", 1)[0] == location.where
+                for f in report.findings
+                if f.kind in PERSON_KINDS or f.kind == "health_data"
+            )
+            if not has_personal:
+                continue
+            named = _distinct_people(_named_people("\n".join(texts)))
+            # A personal document names one person; a list of many is many_people's case.
+            if len(named) == 1 and not (display & named[0]):
+                return _other(location, "display_name")
+        return None
+
+    # ------------------------------------------------------------------ protect
+
+    def protect(
+        self,
+        message: MessageSource,
+        /,
+        *,
+        envelope_recipients: Sequence[str] | None = None,
+    ) -> EmailMessage:
+        """The message ready to send, encrypted when the verdict asks for it.
+
+        Raises ``LeakBlocked`` (with the verdict) when the message must not leave or
+        cannot be protected.
+        """
+        msg = load_message(message)
+        verdict = self.check(msg, envelope_recipients=envelope_recipients)
+        return self.enforce(msg, verdict, envelope_recipients=envelope_recipients)
+
+    def enforce(
+        self,
+        msg: EmailMessage,
+        verdict: Verdict,
+        /,
+        *,
+        envelope_recipients: Sequence[str] | None = None,
+    ) -> EmailMessage:
+        """Apply an already computed verdict to ``msg`` (see :meth:`protect`)."""
+        if verdict.action is Action.BLOCK:
+            raise LeakBlocked(verdict)
+        if verdict.action < Action.ENCRYPT or verdict.encrypted:
+            return msg
+        recipients = [r.address for r in _recipients(msg, envelope_recipients)]
+        if self.certificates is not None:
+            certs = [self.certificates.certificate_for(a) for a in recipients]
+            if recipients and all(c is not None for c in certs):
+                try:
+                    return smime_encrypt(msg, [c for c in certs if c is not None])
+                except ProtectionError as exc:
+                    log.warning("S/MIME encryption failed: %s", exc)
+        return self._zip_protect(msg, verdict, recipients, envelope_recipients)
+
+    def _zip_protect(
+        self,
+        msg: EmailMessage,
+        verdict: Verdict,
+        recipients: list[str],
+        envelope: Sequence[str] | None,
+    ) -> EmailMessage:
+        policy = self.policy
+        in_text = [
+            f
+            for f in verdict.findings
+            if f.kind in policy.sensitive_kinds and not f.location.is_attachment
+        ]
+        if in_text:
+            raise LeakBlocked(
+                verdict,
+                "Sensitive data is in the message text and no certificate is available for "
+                "every recipient: move it into an attachment or use secure messaging. / "
+                "Des données sensibles figurent dans le texte du message et aucun certificat "
+                "n'est disponible pour chaque destinataire : placez-les en pièce jointe ou "
+                "utilisez une messagerie sécurisée.",
+            )
+        if self.on_password is None:
+            raise LeakBlocked(
+                verdict,
+                "Encryption is required, no certificate is available for every recipient and "
+                "no password channel is configured (on_password). / Le chiffrement est "
+                "requis, aucun certificat n'est disponible pour chaque destinataire et aucun "
+                "canal pour le mot de passe n'est configuré (on_password).",
+            )
+        names = sorted(
+            {
+                f.location.where.split("/", 1)[0].removeprefix("attachment:")
+                for f in verdict.findings
+                if f.kind in policy.sensitive_kinds and f.location.is_attachment
+            }
+        )
+        password = new_password()
+        archive = "documents-chiffres.zip"
+        try:
+            protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
+        except ProtectionError as exc:
+            raise LeakBlocked(verdict, str(exc)) from None
+        after = self._decide(protected, envelope, None)
+        if after.action >= Action.ENCRYPT:
+            raise LeakBlocked(after)
+        self.on_password(
+            PasswordNotice(
+                recipients=tuple(recipients),
+                archive_name=archive,
+                password=password,
+                message_id=msg.get("Message-ID"),
+            )
+        )
+        return protected
+
+
+# ---------------------------------------------------------------------- helpers
+
+
+def _recipients(msg: Message, envelope: Sequence[str] | None) -> list[Recipient]:
+    out: list[Recipient] = []
+    seen: set[str] = set()
+    for header in ("to", "cc", "bcc"):
+        values = [str(v) for v in msg.get_all(header, [])]
+        for name, addr in email.utils.getaddresses(values):
+            addr = addr.strip()
+            if "@" not in addr or addr.lower() in seen:
+                continue
+            seen.add(addr.lower())
+            out.append(Recipient(name.strip(), addr, Location.header(header)))
+    for addr in envelope or ():
+        a = email.utils.parseaddr(addr)[1].strip() or addr.strip()
+        if "@" in a and a.lower() not in seen:
+            seen.add(a.lower())
+            out.append(Recipient("", a, Location.header("bcc")))
+    return out
+
+
+def _where_people(report: ContentReport) -> Location:
+    counts: dict[Location, int] = {}
+    for f in report.findings:
+        if f.kind in PERSON_KINDS:
+            counts[f.location] = counts.get(f.location, 0) + 1
+    if not counts:
+        return Location.body()
+    return max(counts, key=lambda loc: counts[loc])
+
+
+def _other(location: Location, how: str) -> Finding:
+    return Finding(kind="other_person_data", location=location, severity=Severity.HIGH, detail=how)
+
+
+def _fold(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+_TOKEN = re.compile(r"[^\W\d_]{2,}")
+_TITLES = frozenset(
+    {"dr", "docteur", "pr", "mme", "mlle", "madame", "monsieur", "mr", "mrs", "ms", "m"}
+)
+
+
+def _name_tokens(name: str) -> frozenset[str]:
+    return frozenset(t for t in _TOKEN.findall(_fold(name)) if t not in _TITLES)
+
+
+# A person named by a label in a document: "Patient : Jean DURAND", "Nom: Durand",
+# "Madame Lucie Martin". Capitalised words only, at most three.
+_NAMED = re.compile(
+    r"\b(?:Nom(?: du patient| de l'assuré| de naissance)?|Patient(?:e)?|Assuré(?:e)?|"
+    r"Bénéficiaire|Madame|Monsieur|Mme|Mlle|M\.|Mr\.?|Mrs\.?|Ms\.?|Name|Naam|Dhr\.|Mevr\.)"
+    r"[ \t]*:?[ \t]+((?:[A-ZÀ-Ý][A-Za-zÀ-ÿ'\-]+[ \t]?){1,3})"
+)
+
+
+_ROLE_WORDS = frozenset(
+    {
+        "service",
+        "secretariat",
+        "accueil",
+        "contact",
+        "facturation",
+        "rh",
+        "campagne",
+        "gestion",
+        "partenaire",
+        "mutuelle",
+        "cabinet",
+        "clinique",
+        "hopital",
+        "centre",
+        "equipe",
+        "direction",
+        "comptabilite",
+        "info",
+        "admin",
+        "support",
+        "team",
+        "office",
+        "billing",
+        "reception",
+        "fondation",
+        "laboratoire",
+        "pharmacie",
+        "medecine",
+    }
+)
+
+
+def _distinct_people(named: list[frozenset[str]]) -> list[frozenset[str]]:
+    """Merge mentions that share a word ("Paul DURAND", "M. Durand") into one person."""
+    people: list[frozenset[str]] = []
+    for tokens in named:
+        for i, known in enumerate(people):
+            if known & tokens:
+                people[i] = known | tokens
+                break
+        else:
+            people.append(tokens)
+    return people
+
+
+def _named_people(text: str) -> list[frozenset[str]]:
+    out = []
+    for m in _NAMED.finditer(text[:200_000]):
+        tokens = _name_tokens(m.group(1))
+        if tokens:
+            out.append(tokens)
+    return out

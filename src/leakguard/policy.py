@@ -1,0 +1,318 @@
+"""Policy: which action each finding leads to, read from TOML or the embedded default.
+
+A ``Policy`` is a frozen value passed to the guard; nothing here is global. A wrong key
+or value fails at load time with the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
+from leakguard.errors import PolicyError
+
+__all__ = ["DEFAULT_POLICY_TOML", "Policy"]
+
+DEFAULT_POLICY_TOML = """\
+# leakguard's embedded default policy. Copy this file and change what you need:
+#   leakguard check --policy my-policy.toml out/*.eml
+
+[organisation]
+# Your own mail domains: recipients there are colleagues' mailboxes.
+internal_domains = []
+# Secure health messaging: sensitive content may go there unencrypted.
+secure_domains = ["*.mssante.fr", "mssante.fr"]
+
+[directory]
+# CSV (email, name), plain list, vCard or LDIF of the colleagues allowed to receive
+# patient data. Relative paths are read from the policy file's folder.
+# path = "colleagues.csv"
+lookalike_distance = 1
+# Edit distance 2 for addresses at least this long (0 = never).
+long_address_length = 0
+# Pairs of (recipient, colleague) that are known to be different people.
+acknowledged = []
+
+[register]
+# Patient register (CSV with email, name, nir) for the other-person check.
+# path = "patients.csv"
+
+[thresholds]
+# A finding "many_people" from this many distinct people going outside.
+many_people = 2
+# From this many distinct people the message is a bulk export and is blocked.
+bulk_export = 50
+# Warn when this many outside addresses are visible to each other in To/Cc.
+bulk_visible_recipients = 10
+
+[actions]
+# What each finding kind leads to: allow, warn, encrypt or block.
+nir = "allow"
+rib = "allow"
+iban = "allow"
+be_niss = "allow"
+qc_nam = "allow"
+ca_sin = "allow"
+health_data = "allow"
+unencrypted_sensitive = "encrypt"
+many_people = "encrypt"
+other_person_data = "block"
+lookalike_recipient = "warn"
+lookalike_domain = "warn"
+display_name_mismatch = "warn"
+bulk_visible_recipients = "warn"
+unscannable_attachment = "warn"
+# An attachment that is itself encrypted cannot be read, but it is protected.
+unscannable_encrypted = "allow"
+
+[actions.with_sensitive]
+# Used instead of [actions] when the message carries sensitive content.
+lookalike_recipient = "block"
+lookalike_domain = "block"
+display_name_mismatch = "block"
+
+[protection]
+# Folder of recipients' certificates (<address>.pem or .der) for S/MIME.
+# certificates = "certificates/"
+# What counts as sensitive content.
+sensitive_kinds = ["nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin", "health_data"]
+"""
+
+_ACTION_KEYS = KINDS | {"unscannable_encrypted"}
+
+_SCHEMA: Mapping[str, Mapping[str, str]] = {
+    "organisation": {"internal_domains": "list of domains", "secure_domains": "list of domains"},
+    "directory": {
+        "path": "a file path",
+        "lookalike_distance": "1 or 2",
+        "long_address_length": "a whole number ≥ 0",
+        "acknowledged": "list of [recipient, colleague] pairs",
+    },
+    "register": {"path": "a file path"},
+    "thresholds": {
+        "many_people": "a whole number ≥ 2",
+        "bulk_export": "a whole number ≥ 2",
+        "bulk_visible_recipients": "a whole number ≥ 1",
+    },
+    "actions": dict.fromkeys(sorted(_ACTION_KEYS), "allow, warn, encrypt or block")
+    | {"with_sensitive": "a table of kind = action"},
+    "protection": {"certificates": "a folder path", "sensitive_kinds": "list of finding kinds"},
+}
+
+
+def _frozen(mapping: Mapping[str, Action]) -> Mapping[str, Action]:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """Every setting the guard applies. Build with :meth:`load`, :meth:`default` or
+    :meth:`from_toml`; change with :meth:`replace`."""
+
+    internal_domains: tuple[str, ...] = ()
+    secure_domains: tuple[str, ...] = ("*.mssante.fr", "mssante.fr")
+    directory_path: Path | None = None
+    lookalike_distance: int = 1
+    long_address_length: int = 0
+    acknowledged: tuple[tuple[str, str], ...] = ()
+    register_path: Path | None = None
+    many_people_threshold: int = 2
+    bulk_export_threshold: int = 50
+    bulk_visible_threshold: int = 10
+    actions: Mapping[str, Action] = field(default_factory=lambda: _frozen({}))
+    actions_with_sensitive: Mapping[str, Action] = field(default_factory=lambda: _frozen({}))
+    certificates_path: Path | None = None
+    sensitive_kinds: frozenset[str] = IDENTIFIER_KINDS | {"health_data"}
+    source: str = "<default>"
+
+    # ------------------------------------------------------------------ building
+
+    @classmethod
+    def default(cls) -> Policy:
+        """The embedded default policy."""
+        return cls.from_toml(DEFAULT_POLICY_TOML, source="<default>")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str], /) -> Policy:
+        """Read a policy file; settings it leaves out keep their default value."""
+        p = Path(path)
+        try:
+            text = p.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise PolicyError(
+                f"{p}: cannot read the policy file ({exc.strerror or exc}). / "
+                f"{p} : impossible de lire le fichier de politique."
+            ) from None
+        except UnicodeDecodeError:
+            raise PolicyError(
+                f"{p}: the policy file is not UTF-8 text. / "
+                f"{p} : le fichier de politique n'est pas du texte UTF-8."
+            ) from None
+        return cls.from_toml(text, source=str(p), base=p.parent)
+
+    @classmethod
+    def from_toml(
+        cls, text: str, /, *, source: str = "<string>", base: Path | None = None
+    ) -> Policy:
+        """Parse policy TOML on top of the embedded default."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise PolicyError(
+                f"{source}: not valid TOML ({exc}). / {source} : TOML invalide ({exc})."
+            ) from None
+        if source != "<default>":
+            defaults = tomllib.loads(DEFAULT_POLICY_TOML)
+            data = _merge(defaults, data)
+        return _build(data, source=source, base=base)
+
+    def replace(self, **changes: Any) -> Policy:
+        """A copy with some settings changed (the original stays as it is)."""
+        return replace(self, **changes)
+
+    # ------------------------------------------------------------------ queries
+
+    def is_internal(self, domain: str) -> bool:
+        d = domain.lower().rstrip(".")
+        return any(d == x or d.endswith("." + x) for x in self.internal_domains)
+
+    def is_secure(self, domain: str) -> bool:
+        d = domain.lower().rstrip(".")
+        return any(fnmatch.fnmatchcase(d, pat) for pat in self.secure_domains)
+
+    def action_for(self, kind: str, *, sensitive: bool, detail: str | None = None) -> Action:
+        """The action a finding of ``kind`` leads to."""
+        if kind == "unscannable_attachment" and detail == "encrypted":
+            kind = "unscannable_encrypted"
+        if sensitive and kind in self.actions_with_sensitive:
+            return self.actions_with_sensitive[kind]
+        return self.actions.get(kind, Action.WARN)
+
+    def __repr__(self) -> str:
+        return f"Policy(source={self.source!r})"
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _err(source: str, key: str, allowed: str, got: object = None) -> PolicyError:
+    shown = "" if got is None else f" (got {got!r})"
+    return PolicyError(
+        f"{source}: setting '{key}' is not valid{shown}; allowed: {allowed}. / "
+        f"{source} : le réglage '{key}' n'est pas valide ; valeurs permises : {allowed}."
+    )
+
+
+def _check_keys(data: Mapping[str, Any], source: str) -> None:
+    for section, value in data.items():
+        if section not in _SCHEMA:
+            raise _err(source, section, "sections " + ", ".join(sorted(_SCHEMA)))
+        if not isinstance(value, dict):
+            raise _err(source, section, "a table [" + section + "]", value)
+        for key in value:
+            if key not in _SCHEMA[section]:
+                raise _err(source, f"{section}.{key}", ", ".join(sorted(_SCHEMA[section])))
+
+
+def _str_list(data: Mapping[str, Any], section: str, key: str, source: str) -> tuple[str, ...]:
+    value = data.get(section, {}).get(key, [])
+    if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
+        raise _err(source, f"{section}.{key}", _SCHEMA[section][key], value)
+    return tuple(x.strip().lower() for x in value)
+
+
+def _int(data: Mapping[str, Any], section: str, key: str, source: str, low: int) -> int:
+    value = data.get(section, {}).get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _err(source, f"{section}.{key}", _SCHEMA[section][key], value)
+    return value
+
+
+def _path(
+    data: Mapping[str, Any], section: str, key: str, source: str, base: Path | None
+) -> Path | None:
+    value = data.get(section, {}).get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _err(source, f"{section}.{key}", _SCHEMA[section][key], value)
+    p = Path(value).expanduser()
+    if base is not None and not p.is_absolute():
+        p = base / p
+    return p
+
+
+def _actions(table: Mapping[str, Any], prefix: str, source: str) -> dict[str, Action]:
+    out: dict[str, Action] = {}
+    for kind, value in table.items():
+        if kind == "with_sensitive" and prefix == "actions":
+            continue
+        if kind not in _ACTION_KEYS:
+            raise _err(
+                source, f"{prefix}.{kind}", "finding kinds " + ", ".join(sorted(_ACTION_KEYS))
+            )
+        if not isinstance(value, str):
+            raise _err(source, f"{prefix}.{kind}", "allow, warn, encrypt or block", value)
+        try:
+            out[kind] = Action.parse(value)
+        except ValueError:
+            raise _err(source, f"{prefix}.{kind}", "allow, warn, encrypt or block", value) from None
+    return out
+
+
+def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
+    _check_keys(data, source)
+    distance = _int(data, "directory", "lookalike_distance", source, 1)
+    if distance > 2:
+        raise _err(source, "directory.lookalike_distance", "1 or 2", distance)
+    ack_raw = data["directory"].get("acknowledged", [])
+    if not isinstance(ack_raw, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in ack_raw
+    ):
+        raise _err(source, "directory.acknowledged", _SCHEMA["directory"]["acknowledged"], ack_raw)
+    actions_table = data.get("actions", {})
+    with_sensitive = actions_table.get("with_sensitive", {})
+    if not isinstance(with_sensitive, dict):
+        raise _err(source, "actions.with_sensitive", "a table of kind = action", with_sensitive)
+    sensitive = _str_list(data, "protection", "sensitive_kinds", source)
+    unknown = [k for k in sensitive if k not in KINDS]
+    if unknown:
+        raise _err(
+            source,
+            "protection.sensitive_kinds",
+            "finding kinds " + ", ".join(sorted(KINDS)),
+            unknown,
+        )
+    many = _int(data, "thresholds", "many_people", source, 2)
+    bulk_export = _int(data, "thresholds", "bulk_export", source, 2)
+    return Policy(
+        internal_domains=_str_list(data, "organisation", "internal_domains", source),
+        secure_domains=_str_list(data, "organisation", "secure_domains", source),
+        directory_path=_path(data, "directory", "path", source, base),
+        lookalike_distance=distance,
+        long_address_length=_int(data, "directory", "long_address_length", source, 0),
+        acknowledged=tuple((a.strip().lower(), b.strip().lower()) for a, b in ack_raw),
+        register_path=_path(data, "register", "path", source, base),
+        many_people_threshold=many,
+        bulk_export_threshold=bulk_export,
+        bulk_visible_threshold=_int(data, "thresholds", "bulk_visible_recipients", source, 1),
+        actions=_frozen(_actions(actions_table, "actions", source)),
+        actions_with_sensitive=_frozen(_actions(with_sensitive, "actions.with_sensitive", source)),
+        certificates_path=_path(data, "protection", "certificates", source, base),
+        sensitive_kinds=frozenset(sensitive),
+        source=source,
+    )

@@ -1,0 +1,1071 @@
+"""Is a message protected, and protecting it: S/MIME enveloping and AES-256 ZIP archives.
+
+Recognises S/MIME enveloped data, PGP/MIME, inline PGP and encrypted attachments (PDF,
+ZIP, Office, ODF); finds recipients' certificates in a folder or through a callable;
+builds S/MIME messages (AES-256-CBC) and password ZIP archives (WinZip AES-256).
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import email.message
+import email.policy
+import email.utils
+import html
+import io
+import os
+import re
+import secrets
+import struct
+import zipfile
+from collections.abc import Callable, Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
+
+from leakguard.core import Lang
+from leakguard.errors import ProtectionError
+from leakguard.extract._types import Limits
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "CallableCertificates",
+    "CertificateProblem",
+    "CertificateStore",
+    "FolderCertificates",
+    "ProtectionState",
+    "container_encrypted",
+    "new_password",
+    "protection_state",
+    "smime_encrypt",
+    "zip_attachments",
+]
+
+Method = Literal["smime", "pgp"]
+
+# --------------------------------------------------------------------------- state
+
+
+@dataclass(frozen=True, slots=True)
+class ProtectionState:
+    """What encryption a message carries.
+
+    ``encrypted`` is true when the whole content travels inside S/MIME or PGP
+    encryption (``method`` says which). ``attachments_encrypted`` names the attachments
+    that are encrypted containers on their own (password PDF, AES or ZipCrypto ZIP,
+    password Office or ODF document, PGP or S/MIME file), whether or not the rest of
+    the message is encrypted.
+    """
+
+    encrypted: bool
+    method: Method | None = None
+    attachments_encrypted: tuple[str, ...] = ()
+
+
+_SIGNATURE_TYPES = frozenset(
+    {
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+        "application/pgp-signature",
+    }
+)
+_SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
+
+# DER bodies of the CMS content-type OIDs that matter here.
+_OID_ENVELOPED = bytes.fromhex("2a864886f70d010703")  # 1.2.840.113549.1.7.3
+_OID_AUTH_ENVELOPED = bytes.fromhex("2a864886f70d0109100117")  # 1.2.840.113549.1.9.16.1.23
+_OID_SIGNED = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
+
+_PGP_BEGIN = "-----BEGIN PGP MESSAGE-----"
+_PGP_END = "-----END PGP MESSAGE-----"
+_TAG = re.compile(r"<[^<>]{0,2000}>")
+
+
+def protection_state(
+    msg: email.message.Message, /, *, limits: Limits | None = None
+) -> ProtectionState:
+    """Say whether ``msg`` is encrypted as a whole, and which attachments are.
+
+    A signed-only message (``multipart/signed`` or ``smime-type=signed-data``) is not
+    encrypted. Attachments larger than ``limits.max_part_bytes`` are not opened and
+    count as not encrypted.
+    """
+    lim = limits or Limits()
+    try:
+        return _state(msg, lim)
+    except _MALFORMED:
+        # A message too broken to read is not vouched for as encrypted.
+        return ProtectionState(False)
+
+
+# What the email package and the byte parsers here may raise on a malformed message.
+_MALFORMED = (
+    ValueError,
+    LookupError,
+    TypeError,
+    AttributeError,
+    UnicodeError,
+    struct.error,
+    RecursionError,
+)
+
+
+def _state(msg: email.message.Message, lim: Limits) -> ProtectionState:
+    root = _peel_signed(msg, lim.max_depth)
+    method = _envelope_method(root)
+    if method is not None:
+        return ProtectionState(True, method)
+
+    bodies_armoured: list[bool] = []
+    attachments_covered: list[bool] = []
+    encrypted_names: list[str] = []
+    for role, part, depth in _leaves(root, lim):
+        if role == "body":
+            bodies_armoured.append(_is_pgp_armour(_text_of(part, lim)))
+            continue
+        if role == "unread":
+            attachments_covered.append(False)
+            continue
+        covered = _attachment_encrypted(part, lim, depth)
+        attachments_covered.append(covered)
+        if covered:
+            encrypted_names.append(_short_name(part.get_filename()) or "(unnamed)")
+    inline_pgp = bool(bodies_armoured) and all(bodies_armoured) and all(attachments_covered)
+    return ProtectionState(
+        inline_pgp,
+        "pgp" if inline_pgp else None,
+        tuple(encrypted_names),
+    )
+
+
+def _short_name(name: str | None) -> str | None:
+    """A file name as findings locate it: its last path component, at most 200 characters."""
+    if not name:
+        return None
+    return re.split(r"[\\/]", name)[-1].strip()[:200] or None
+
+
+def _peel_signed(part: email.message.Message, max_depth: int) -> email.message.Message:
+    """Skip ``multipart/signed`` layers: what they sign is what counts."""
+    for _ in range(max_depth):
+        if part.get_content_type() != "multipart/signed":
+            break
+        children = part.get_payload()
+        if not isinstance(children, list) or not children:
+            break
+        first = children[0]
+        if not isinstance(first, email.message.Message):
+            break
+        part = first
+    return part
+
+
+def _envelope_method(part: email.message.Message) -> Method | None:
+    """``smime`` or ``pgp`` when this part is an encryption envelope, else None."""
+    ctype = part.get_content_type()
+    if ctype == "multipart/encrypted":
+        protocol = _param(part, "protocol")
+        return "pgp" if protocol == "application/pgp-encrypted" else None
+    if _smime_kind(part) == "enveloped":
+        return "smime"
+    return None
+
+
+def _smime_kind(part: email.message.Message) -> str | None:
+    """``enveloped``, ``signed`` or None for a part that may hold CMS data.
+
+    The ``smime-type`` parameter decides when present; otherwise the CMS content type
+    inside the DER; otherwise the conventional file name ``smime.p7m`` means enveloped.
+    """
+    ctype = part.get_content_type()
+    name = (part.get_filename() or _param(part, "name")).strip().lower()
+    if ctype not in _SMIME_TYPES and not name.endswith(".p7m"):
+        return None
+    if ctype in _SMIME_TYPES:
+        smime_type = _param(part, "smime-type")
+        if smime_type in ("enveloped-data", "authenveloped-data"):
+            return "enveloped"
+        if smime_type in ("signed-data", "certs-only", "compressed-data"):
+            return "signed"
+    payload = part.get_payload(decode=True)
+    if isinstance(payload, bytes):
+        oid = _cms_content_type(payload)
+        if oid in (_OID_ENVELOPED, _OID_AUTH_ENVELOPED):
+            return "enveloped"
+        if oid is not None:
+            return "signed" if oid == _OID_SIGNED else None
+    return "enveloped" if name == "smime.p7m" else None
+
+
+def _param(part: email.message.Message, name: str) -> str:
+    """A Content-Type parameter as plain lower-case text ("" when absent)."""
+    value = part.get_param(name)
+    if value is None:
+        return ""
+    return str(email.utils.collapse_rfc2231_value(value)).strip().lower()
+
+
+def _cms_content_type(data: bytes) -> bytes | None:
+    """The contentType OID (DER body) at the head of a CMS ContentInfo, if readable."""
+    if len(data) < 4 or data[0] != 0x30:
+        return None
+    pos = 1
+    first = data[pos]
+    pos += 1
+    if first & 0x80 and first != 0x80:  # long form; 0x80 alone is BER indefinite length
+        pos += first & 0x7F
+    if pos + 2 > len(data) or data[pos] != 0x06:
+        return None
+    length = data[pos + 1]
+    if length > 32 or pos + 2 + length > len(data):
+        return None
+    return bytes(data[pos + 2 : pos + 2 + length])
+
+
+def _leaves(
+    root: email.message.Message, lim: Limits
+) -> Iterator[tuple[str, email.message.Message, int]]:
+    """Content leaves as ``(role, part, depth)``; role is ``body``, ``attachment``, or
+    ``unread`` once the part limit is reached.
+
+    Signatures are skipped; nested envelopes and forwarded messages are leaves.
+    """
+    stack: list[tuple[email.message.Message, int]] = [(root, 0)]
+    seen = 0
+    while stack and seen < lim.max_members:
+        part, depth = stack.pop()
+        seen += 1
+        ctype = part.get_content_type()
+        if ctype in _SIGNATURE_TYPES:
+            continue
+        if (
+            part.is_multipart()
+            and ctype != "message/rfc822"
+            and ctype != "multipart/encrypted"
+            and depth < lim.max_depth
+        ):
+            children = part.get_payload()
+            if isinstance(children, list):
+                stack.extend(
+                    (c, depth + 1)
+                    for c in reversed(children)
+                    if isinstance(c, email.message.Message)
+                )
+            continue
+        disposition = (part.get_content_disposition() or "").lower()
+        is_text = part.get_content_maintype() == "text"
+        if is_text and disposition != "attachment" and part.get_filename() is None:
+            yield "body", part, depth
+        else:
+            yield "attachment", part, depth
+    if stack:
+        # Past the part limit nothing more is looked at, so nothing more is vouched for.
+        yield "unread", stack[-1][0], stack[-1][1]
+
+
+def _text_of(part: email.message.Message, lim: Limits) -> str:
+    raw = part.get_payload(decode=True)
+    if not isinstance(raw, bytes) or len(raw) > lim.max_part_bytes:
+        return ""
+    charset = part.get_content_charset() or "utf-8"
+    try:
+        text = raw.decode(charset, errors="replace")
+    except LookupError:
+        text = raw.decode("utf-8", errors="replace")
+    if part.get_content_subtype() == "html":
+        text = html.unescape(_TAG.sub(" ", text))
+    return text
+
+
+def _is_pgp_armour(text: str) -> bool:
+    body = text.strip()
+    return body.startswith(_PGP_BEGIN) and body.endswith(_PGP_END)
+
+
+def _attachment_encrypted(part: email.message.Message, lim: Limits, depth: int) -> bool:
+    ctype = part.get_content_type()
+    if ctype == "multipart/encrypted":
+        return _envelope_method(part) is not None
+    if ctype == "message/rfc822":
+        inner = part.get_payload()
+        if isinstance(inner, list) and inner and depth < lim.max_depth:
+            first = inner[0]
+            if isinstance(first, email.message.Message):
+                deeper = Limits(max_depth=lim.max_depth - depth - 1)
+                return protection_state(first, limits=deeper).encrypted
+        return False
+    if _smime_kind(part) == "enveloped":
+        return True
+    data = part.get_payload(decode=True)
+    if not isinstance(data, bytes) or len(data) > lim.max_part_bytes:
+        return False
+    return container_encrypted(data, content_type=ctype, limits=lim)
+
+
+def container_encrypted(
+    data: bytes, /, *, content_type: str = "application/octet-stream", limits: Limits | None = None
+) -> bool:
+    """Whether these file bytes are an encrypted container that needs a key to open.
+
+    Recognised from the bytes, not the name: PDF with a user password, ZIP whose every
+    file is encrypted (WinZip AES or ZipCrypto), ODF with encrypted parts, Office files
+    encrypted with a password (OOXML ``EncryptedPackage``, legacy Word, Excel,
+    PowerPoint), OpenPGP armour or binary packets. A PDF with only an owner password
+    opens for anyone, so it is not counted.
+    """
+    lim = limits or Limits()
+    head = data[:1024]
+    if data.startswith(b"PK\x03\x04"):
+        return _zip_encrypted(data, lim)
+    if b"%PDF-" in head:
+        return _pdf_encrypted(data)
+    if data.startswith(_OLE_MAGIC):
+        return _ole_encrypted(data)
+    if content_type == "application/pgp-encrypted":
+        return True
+    return _openpgp_encrypted(data)
+
+
+def _zip_encrypted(data: bytes, lim: Limits) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            infos = archive.infolist()
+            if len(infos) > lim.max_members:
+                return False
+            files = [i for i in infos if not i.is_dir()]
+            if files and all(i.flag_bits & 0x1 for i in files):
+                return True
+            return _odf_encrypted(archive, infos)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return False
+
+
+def _odf_encrypted(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
+    """ODF files keep the ZIP clear and encrypt members listed in the manifest."""
+    by_name = {i.filename: i for i in infos}
+    manifest = by_name.get("META-INF/manifest.xml")
+    mimetype = by_name.get("mimetype")
+    if manifest is None or mimetype is None or manifest.file_size > 4 * 1024 * 1024:
+        return False
+    if mimetype.file_size > 200 or manifest.flag_bits & 0x1:
+        return False
+    if not archive.read(mimetype).startswith(b"application/vnd.oasis.opendocument"):
+        return False
+    return b"encryption-data" in archive.read(manifest)
+
+
+def _pdf_encrypted(data: bytes) -> bool:
+    if b"/Encrypt" not in data:
+        return False
+    import pypdfium2
+
+    try:
+        document = pypdfium2.PdfDocument(data)
+    except pypdfium2.PdfiumError as exc:
+        return getattr(exc, "err_code", None) == _PDFIUM_ERR_PASSWORD
+    document.close()
+    return False
+
+
+_PDFIUM_ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD in PDFium's public header
+
+
+def _openpgp_encrypted(data: bytes) -> bool:
+    head = data[:4096].lstrip()
+    if head.startswith(_PGP_BEGIN.encode()):
+        return True
+    return _openpgp_session_packet(data)
+
+
+def _openpgp_session_packet(data: bytes) -> bool:
+    """Whether the bytes open with an OpenPGP session-key packet (RFC 9580 §4-5).
+
+    An encrypted OpenPGP message starts with a public-key (tag 1) or symmetric-key
+    (tag 3) encrypted session key; the version byte that follows the header is checked
+    too, so that arbitrary binary files are rarely mistaken for one.
+    """
+    if len(data) < 16 or not data[0] & 0x80:
+        return False
+    first = data[0]
+    if first & 0x40:  # new packet format: tag in the low six bits, then a length
+        tag = first & 0x3F
+        octet = data[1]
+        if octet < 192:
+            body = 2
+        elif octet < 224:
+            body = 3
+        elif octet == 255:
+            body = 6
+        else:  # a partial length cannot start a session-key packet
+            return False
+    else:  # old format: tag in bits 2-5, length size in bits 0-1
+        tag = (first >> 2) & 0x0F
+        length_type = first & 0x03
+        if length_type == 3:
+            return False
+        body = 1 + (1, 2, 4)[length_type]
+    version = data[body]
+    if tag == 1:
+        return version in (3, 6)
+    if tag == 3:
+        return version in (4, 5, 6)
+    return False
+
+
+# --------------------------------------------------------------- OLE compound files
+
+_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
+_END_OF_CHAIN = 0xFFFFFFFE
+_FREE = 0xFFFFFFFF
+_MINI_CUTOFF = 4096
+
+
+def _ole_encrypted(data: bytes) -> bool:
+    """Read the directory of a compound file (MS-CFB) and look for encryption marks."""
+    try:
+        ole = _Ole(data)
+        names = ole.stream_names()
+    except (ValueError, struct.error, IndexError):
+        return False
+    if "EncryptedPackage" in names or "EncryptedSummary" in names:
+        return True
+    try:
+        word = ole.stream_head("WordDocument")
+        if word is not None and len(word) >= 12:
+            # FIB base: flags word at offset 0x0A, fEncrypted is bit 8.
+            return bool(struct.unpack_from("<H", word, 0x0A)[0] & 0x0100)
+        book = ole.stream_head("Workbook") or ole.stream_head("Book")
+        if book is not None and len(book) >= 8:
+            kind, length = struct.unpack_from("<HH", book, 0)
+            # A FILEPASS record (0x002F) right after the BOF (0x0809) marks encryption.
+            if kind == 0x0809 and 4 + length + 2 <= len(book):
+                following: int = struct.unpack_from("<H", book, 4 + length)[0]
+                return following == 0x002F
+    except (ValueError, struct.error, IndexError):
+        return False
+    return False
+
+
+class _Ole:
+    """Just enough of MS-CFB to list streams and read the start of one."""
+
+    __slots__ = ("_data", "_entries", "_fat", "_shift")
+
+    def __init__(self, data: bytes) -> None:
+        if len(data) < 512 or not data.startswith(_OLE_MAGIC):
+            raise ValueError("not a compound file")
+        self._data = data
+        self._shift: int = struct.unpack_from("<H", data, 0x1E)[0]
+        if self._shift not in (9, 12):
+            raise ValueError("bad sector size")
+        n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
+        first_difat, n_difat = struct.unpack_from("<II", data, 0x44)
+        max_sectors = len(data) >> self._shift
+        if n_fat > max_sectors or n_difat > max_sectors:
+            raise ValueError("bad header")
+        fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < max_sectors]
+        per_sector = (1 << self._shift) // 4
+        sector = first_difat
+        for _ in range(n_difat):
+            if sector >= max_sectors:
+                break
+            values = struct.unpack_from(f"<{per_sector}I", data, self._offset(sector))
+            fat_sectors.extend(v for v in values[:-1] if v < max_sectors)
+            sector = values[-1]
+        fat: list[int] = []
+        for s in fat_sectors[:n_fat]:
+            fat.extend(struct.unpack_from(f"<{per_sector}I", data, self._offset(s)))
+        self._fat = fat
+        self._entries: list[tuple[str, int, int, int]] = []
+        for sector_data in self._chain(first_dir):
+            for off in range(0, len(sector_data) - 127, 128):
+                entry = sector_data[off : off + 128]
+                name_len = min(struct.unpack_from("<H", entry, 0x40)[0], 64)
+                kind = entry[0x42]
+                start, size = struct.unpack_from("<II", entry, 0x74)
+                name = entry[: max(name_len - 2, 0)].decode("utf-16-le", errors="replace")
+                self._entries.append((name, kind, start, size))
+
+    def _offset(self, sector: int) -> int:
+        off = (sector + 1) << self._shift
+        if off + (1 << self._shift) > len(self._data):
+            raise ValueError("sector out of range")
+        return off
+
+    def _chain(self, start: int) -> Iterator[bytes]:
+        seen: set[int] = set()
+        sector = start
+        size = 1 << self._shift
+        while sector not in (_END_OF_CHAIN, _FREE) and sector < len(self._fat):
+            if sector in seen:
+                raise ValueError("loop in sector chain")
+            seen.add(sector)
+            off = self._offset(sector)
+            yield self._data[off : off + size]
+            sector = self._fat[sector]
+
+    def stream_names(self) -> set[str]:
+        return {name for name, kind, _, _ in self._entries if kind == 2}
+
+    def stream_head(self, name: str) -> bytes | None:
+        """The first sector of a stream stored in regular sectors, or None."""
+        for entry_name, kind, start, size in self._entries:
+            if kind == 2 and entry_name == name:
+                if size < _MINI_CUTOFF:
+                    return None
+                return next(self._chain(start), None)
+        return None
+
+
+# --------------------------------------------------------------------------- certificates
+
+
+@runtime_checkable
+class CertificateStore(Protocol):
+    """Where recipients' encryption certificates come from."""
+
+    def certificate_for(self, address: str, /) -> x509.Certificate | None:
+        """A usable certificate for ``address``, or None."""
+        ...
+
+
+CertificateReason = Literal[
+    "missing",
+    "expired",
+    "not_yet_valid",
+    "no_key_encipherment",
+    "unsupported_key",
+    "unreadable",
+    "no_address",
+    "too_large",
+]
+
+_REASON_TEXT: dict[str, tuple[str, str]] = {
+    "missing": ("no certificate was found", "aucun certificat n'a été trouvé"),
+    "expired": ("the certificate has expired", "le certificat a expiré"),
+    "not_yet_valid": ("the certificate is not valid yet", "le certificat n'est pas encore valide"),
+    "no_key_encipherment": (
+        "the certificate may not be used for encryption (no keyEncipherment)",
+        "le certificat ne permet pas le chiffrement (pas de keyEncipherment)",
+    ),
+    "unsupported_key": (
+        "the certificate's key is not RSA, which S/MIME enveloping here requires",
+        "la clé du certificat n'est pas RSA, ce qu'exige le chiffrement S/MIME ici",
+    ),
+    "unreadable": (
+        "the file is not a PEM or DER certificate",
+        "le fichier n'est pas un certificat PEM ou DER",
+    ),
+    "no_address": (
+        "neither the file name nor the certificate gives an e-mail address",
+        "ni le nom du fichier ni le certificat ne donnent d'adresse électronique",
+    ),
+    "too_large": ("the file is too large to be a certificate", "le fichier est trop gros"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CertificateProblem:
+    """A certificate file, or a certificate in it, that cannot be used, and why."""
+
+    file: str
+    reason: CertificateReason
+    address: str | None = None
+
+    def message(self, lang: Lang = "en") -> str:
+        """A sentence for a person, naming the address (when known) and the file."""
+        en, fr = _REASON_TEXT[self.reason]
+        subject = self.address or self.file
+        where = f" ({self.file})" if self.address and self.file != _NO_FILE else ""
+        if lang == "fr":
+            return f"{subject} : {fr}{where}."
+        return f"{subject}: {en}{where}."
+
+
+_NO_FILE = "(none)"
+
+
+_CERT_SUFFIXES = frozenset({".pem", ".der", ".crt", ".cer"})
+_ADDRESS = re.compile(r"[^@\s/\\]{1,64}@[^@\s/\\]{1,255}")
+_MAX_CERT_FILE = 1024 * 1024
+
+
+def _normalise(address: str) -> str:
+    return address.strip().strip("<>").strip().lower()
+
+
+class FolderCertificates:
+    """Certificates from a folder of PEM or DER files, found by recipient address.
+
+    A file named ``<address>.pem`` (``.der``, ``.crt``, ``.cer``; address case-
+    insensitive) belongs to that address. Any other file is indexed under the
+    addresses the certificate itself names (rfc822Name SAN, subject emailAddress).
+    Certificates that are expired, not yet valid, not RSA, or whose KeyUsage lacks
+    keyEncipherment are skipped; :attr:`problems` and :meth:`why_missing` say why.
+    The folder is read once, at construction; validity is checked at each lookup
+    against ``clock`` (default: now, UTC).
+    """
+
+    __slots__ = ("_clock", "_folder", "_index", "_load_problems")
+
+    def __init__(
+        self,
+        folder: str | os.PathLike[str],
+        /,
+        *,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
+        self._folder = Path(folder)
+        self._clock = _aware(clock or (lambda: dt.datetime.now(dt.UTC)))
+        self._index: dict[str, list[tuple[str, x509.Certificate]]] = {}
+        self._load_problems: list[CertificateProblem] = []
+        if not self._folder.is_dir():
+            raise ProtectionError(
+                f"The certificate folder {self._folder} does not exist or is not a folder."
+            )
+        for path in sorted(self._folder.iterdir()):
+            if path.suffix.lower() in _CERT_SUFFIXES and path.is_file():
+                self._load(path)
+
+    def _load(self, path: Path) -> None:
+        from cryptography import x509
+
+        name = path.name
+        try:
+            if path.stat().st_size > _MAX_CERT_FILE:
+                self._load_problems.append(CertificateProblem(name, "too_large"))
+                return
+            raw = path.read_bytes()
+        except OSError:
+            self._load_problems.append(CertificateProblem(name, "unreadable"))
+            return
+        certs: list[x509.Certificate]
+        try:
+            if b"-----BEGIN" in raw:
+                certs = x509.load_pem_x509_certificates(raw)
+            else:
+                certs = [x509.load_der_x509_certificate(raw)]
+        except ValueError:
+            self._load_problems.append(CertificateProblem(name, "unreadable"))
+            return
+        stem = path.stem.strip()
+        if _ADDRESS.fullmatch(stem):
+            address = _normalise(stem)
+            # A file may carry the chain as well: keep the certificates that name the
+            # address, else the ones that are not a certification authority's.
+            naming = [c for c in certs if address in _certificate_addresses(c)]
+            if naming:
+                certs = naming
+            elif len(certs) > 1:
+                certs = [c for c in certs if not _is_authority(c)] or certs
+            for cert in certs:
+                self._index.setdefault(address, []).append((name, cert))
+            return
+        for cert in certs:
+            addresses = _certificate_addresses(cert)
+            if not addresses:
+                self._load_problems.append(CertificateProblem(name, "no_address"))
+            for address in addresses:
+                self._index.setdefault(address, []).append((name, cert))
+
+    @property
+    def folder(self) -> Path:
+        return self._folder
+
+    @property
+    def problems(self) -> tuple[CertificateProblem, ...]:
+        """Every file or certificate that cannot be used right now, with the reason."""
+        out = list(self._load_problems)
+        now = self._clock()
+        for address, candidates in sorted(self._index.items()):
+            for file, cert in candidates:
+                reason = _unusable(cert, now)
+                if reason is not None:
+                    out.append(CertificateProblem(file, reason, address))
+        return tuple(out)
+
+    def addresses(self) -> frozenset[str]:
+        """Addresses that have at least one certificate file (usable or not)."""
+        return frozenset(self._index)
+
+    def certificate_for(self, address: str, /) -> x509.Certificate | None:
+        best = self._best(address)
+        return best[1] if best is not None else None
+
+    def why_missing(self, address: str, /) -> CertificateProblem | None:
+        """None when a usable certificate exists, else why there is none."""
+        candidates = self._index.get(_normalise(address), [])
+        if not candidates:
+            return CertificateProblem(_NO_FILE, "missing", _normalise(address))
+        if self._best(address) is not None:
+            return None
+        now = self._clock()
+        file, cert = candidates[-1]
+        return CertificateProblem(file, _unusable(cert, now) or "missing", _normalise(address))
+
+    def _best(self, address: str) -> tuple[str, x509.Certificate] | None:
+        now = self._clock()
+        usable = [
+            (file, cert)
+            for file, cert in self._index.get(_normalise(address), [])
+            if _unusable(cert, now) is None
+        ]
+        if not usable:
+            return None
+        # Of several usable certificates, the one that stays valid longest.
+        return max(usable, key=lambda fc: fc[1].not_valid_after_utc)
+
+    def __repr__(self) -> str:
+        return f"FolderCertificates({str(self._folder)!r}, addresses={len(self._index)})"
+
+
+def _aware(clock: Callable[[], dt.datetime]) -> Callable[[], dt.datetime]:
+    """A clock giving aware times; a naive time is taken as UTC."""
+
+    def now() -> dt.datetime:
+        value = clock()
+        return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
+
+    return now
+
+
+def _certificate_addresses(cert: x509.Certificate) -> list[str]:
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    found: list[str] = []
+    try:
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        found.extend(_normalise(a) for a in san.get_values_for_type(x509.RFC822Name))
+    except x509.ExtensionNotFound:
+        pass
+    for attr in cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS):
+        value = attr.value if isinstance(attr.value, str) else attr.value.decode("ascii", "replace")
+        found.append(_normalise(value))
+    return list(dict.fromkeys(a for a in found if _ADDRESS.fullmatch(a)))
+
+
+def _is_authority(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
+    try:
+        return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return False
+
+
+def _unusable(cert: x509.Certificate, now: dt.datetime) -> CertificateReason | None:
+    """Why this certificate cannot be used to encrypt to its holder now, or None."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    if now < cert.not_valid_before_utc:
+        return "not_yet_valid"
+    if now > cert.not_valid_after_utc:
+        return "expired"
+    if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+        return "unsupported_key"
+    try:
+        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None
+    return None if usage.key_encipherment else "no_key_encipherment"
+
+
+class CallableCertificates:
+    """A certificate store backed by a function (a directory lookup, an LDAP query...)."""
+
+    __slots__ = ("_lookup",)
+
+    def __init__(self, lookup: Callable[[str], x509.Certificate | None], /) -> None:
+        self._lookup = lookup
+
+    def certificate_for(self, address: str, /) -> x509.Certificate | None:
+        return self._lookup(address.strip())
+
+    def __repr__(self) -> str:
+        return f"CallableCertificates({getattr(self._lookup, '__qualname__', 'lookup')})"
+
+
+# --------------------------------------------------------------------------- S/MIME
+
+# Headers that describe the content travel inside the envelope; the rest stay outside
+# so that the message can still be routed, threaded and listed.
+_INNER_PREFIX = "content-"
+
+
+def smime_encrypt(
+    msg: email.message.EmailMessage, certificates: Sequence[x509.Certificate], /
+) -> email.message.EmailMessage:
+    """An S/MIME enveloped copy of ``msg`` (AES-256-CBC, RSA key transport).
+
+    The whole MIME entity (content headers and body) is encrypted for every
+    certificate given; the transport headers (From, To, Cc, Subject, Date, Message-ID
+    and the others that are not ``Content-*``) stay outside. The result is
+    ``application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m``.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    if not certificates:
+        raise ProtectionError(
+            "S/MIME encryption needs at least one recipient certificate / "
+            "le chiffrement S/MIME demande au moins un certificat de destinataire."
+        )
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_inner_entity(msg))
+    for cert in certificates:
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            raise ProtectionError(
+                "A recipient certificate has a non-RSA key, which S/MIME enveloping here "
+                "cannot use / un certificat de destinataire n'a pas de clé RSA."
+            )
+        builder = builder.add_recipient(cert)
+    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
+    # The entity is already in canonical CRLF form, so it must be taken byte for byte.
+    der = builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+
+    outer = email.message.EmailMessage(policy=email.policy.default)
+    for name, value in msg.items():
+        if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
+            outer[name] = value
+    outer.set_content(
+        der,
+        maintype="application",
+        subtype="pkcs7-mime",
+        cte="base64",
+        disposition="attachment",
+        filename="smime.p7m",
+        params={"smime-type": "enveloped-data", "name": "smime.p7m"},
+    )
+    return outer
+
+
+def _inner_entity(msg: email.message.EmailMessage) -> bytes:
+    """The MIME entity to encrypt: the content headers and body, CRLF line ends."""
+    inner = copy.deepcopy(msg)
+    for name in {n.lower() for n in inner}:
+        if not name.startswith(_INNER_PREFIX):
+            del inner[name]
+    if inner.get("Content-Type") is None:
+        inner["Content-Type"] = "text/plain; charset=us-ascii"
+    policy = email.policy.SMTP.clone(max_line_length=998)
+    return inner.as_bytes(policy=policy)
+
+
+# --------------------------------------------------------------------------- ZIP
+
+_NOTE = (
+    "\n\n--\n"
+    "Les pièces jointes de ce message ont été placées dans une archive chiffrée "
+    "(AES-256) : {archive}. Le mot de passe vous est communiqué séparément.\n"
+    "The attachments of this message have been placed in an encrypted archive "
+    "(AES-256): {archive}. The password is sent to you separately.\n"
+)
+
+
+def zip_attachments(
+    msg: email.message.EmailMessage,
+    /,
+    *,
+    password: str,
+    names: Collection[str] | None = None,
+    archive_name: str = "documents-chiffres.zip",
+) -> email.message.EmailMessage:
+    """A copy of ``msg`` whose attachments are replaced by one AES-256 ZIP archive.
+
+    ``names`` selects attachments by file name (default: every attachment; inline
+    parts of an HTML body stay). A short note in French and English is added to the
+    body; the password itself is never written into the message.
+    """
+    import pyzipper
+
+    if len(password) < 8:
+        raise ValueError(
+            "The archive password is too short (at least 8 characters) / "
+            "le mot de passe de l'archive est trop court (8 caractères au moins)."
+        )
+    out = copy.deepcopy(msg)
+    wanted = None if names is None else set(names)
+    chosen = _select_attachments(out, wanted)
+    if not chosen:
+        raise ProtectionError(
+            "There is no attachment to put in an encrypted archive / "
+            "aucune pièce jointe à placer dans une archive chiffrée."
+        )
+    if wanted is not None:
+        present = {_part_name(p, 0) for _, p in chosen}
+        present |= {_short_name(n) or "" for n in present}
+        missing = len(wanted - present)
+        if missing:
+            raise ProtectionError(
+                f"{missing} attachment(s) asked for are not in the message / "
+                f"{missing} pièce(s) jointe(s) demandée(s) absente(s) du message."
+            )
+
+    buffer = io.BytesIO()
+    used: set[str] = set()
+    with pyzipper.AESZipFile(
+        buffer, "w", compression=pyzipper.ZIP_DEFLATED, encryption=pyzipper.WZ_AES
+    ) as archive:
+        archive.setpassword(password.encode("utf-8"))
+        archive.setencryption(pyzipper.WZ_AES, nbits=256)
+        for index, (_, part) in enumerate(chosen, start=1):
+            member = _unique(_safe_member_name(_part_name(part, index)), used)
+            payload = part.get_payload(decode=True)
+            if part.get_content_type() == "message/rfc822" or not isinstance(payload, bytes):
+                payload = _part_bytes(part)
+            archive.writestr(member, payload)
+
+    for parent, part in chosen:
+        _detach(parent, part)
+    _prune_empty(out)
+    _add_note(out, archive_name)
+    out.add_attachment(
+        buffer.getvalue(),
+        maintype="application",
+        subtype="zip",
+        filename=archive_name,
+    )
+    return out
+
+
+def _select_attachments(
+    msg: email.message.EmailMessage, wanted: set[str] | None
+) -> list[tuple[email.message.Message, email.message.Message]]:
+    """``(parent, part)`` pairs of the attachments to move into the archive."""
+    chosen: list[tuple[email.message.Message, email.message.Message]] = []
+    stack: list[email.message.Message] = [msg]
+    while stack:
+        parent = stack.pop()
+        if not parent.is_multipart() or parent.get_content_type() == "message/rfc822":
+            continue
+        children = parent.get_payload()
+        if not isinstance(children, list):
+            continue
+        for child in children:
+            if not isinstance(child, email.message.Message):
+                continue
+            if child.is_multipart() and child.get_content_type() != "message/rfc822":
+                stack.append(child)
+                continue
+            disposition = (child.get_content_disposition() or "").lower()
+            filename = child.get_filename()
+            if wanted is not None:
+                if filename is not None and (filename in wanted or _short_name(filename) in wanted):
+                    chosen.append((parent, child))
+            elif disposition == "attachment" or (filename is not None and disposition != "inline"):
+                chosen.append((parent, child))
+    return chosen
+
+
+def _part_name(part: email.message.Message, index: int) -> str:
+    name = part.get_filename()
+    if name:
+        return name
+    return (
+        f"message-{index}.eml"
+        if part.get_content_type() == "message/rfc822"
+        else (f"piece-jointe-{index}.bin")
+    )
+
+
+def _part_bytes(part: email.message.Message) -> bytes:
+    inner = part.get_payload()
+    if isinstance(inner, list) and inner and isinstance(inner[0], email.message.Message):
+        return inner[0].as_bytes(policy=email.policy.SMTP)
+    raw = part.get_payload(decode=True)
+    return raw if isinstance(raw, bytes) else b""
+
+
+def _safe_member_name(name: str) -> str:
+    # Keep only the last path component: a member must never unpack outside its folder.
+    base = re.split(r"[\\/]", name)[-1].strip().lstrip(".")
+    base = "".join(ch for ch in base if ch.isprintable())
+    return base[:200] or "piece-jointe"
+
+
+def _unique(name: str, used: set[str]) -> str:
+    candidate = name
+    stem, dot, ext = name.rpartition(".")
+    if not dot:
+        stem, ext = name, ""
+    n = 2
+    while candidate.lower() in used:
+        candidate = f"{stem} ({n}).{ext}" if ext else f"{stem} ({n})"
+        n += 1
+    used.add(candidate.lower())
+    return candidate
+
+
+def _detach(parent: email.message.Message, part: email.message.Message) -> None:
+    children = parent.get_payload()
+    if isinstance(children, list):
+        parent.set_payload([c for c in children if c is not part])
+
+
+def _prune_empty(part: email.message.Message) -> bool:
+    """Drop multiparts left empty; True when ``part`` itself is now empty."""
+    if not part.is_multipart() or part.get_content_type() == "message/rfc822":
+        return False
+    children = part.get_payload()
+    if not isinstance(children, list):
+        return False
+    kept: list[email.message.Message[str, str] | str] = [
+        c for c in children if isinstance(c, email.message.Message) and not _prune_empty(c)
+    ]
+    part.set_payload(kept)
+    return not kept
+
+
+def _add_note(msg: email.message.EmailMessage, archive_name: str) -> None:
+    note = _NOTE.format(archive=archive_name)
+    if msg.is_multipart() and not msg.get_payload():
+        # Only attachments were there: the note becomes the body.
+        for name in [n for n in msg if n.lower().startswith(_INNER_PREFIX)]:
+            del msg[name]
+        msg.set_content(note.lstrip())
+        return
+    plain = msg.get_body(preferencelist=("plain",))
+    rich = msg.get_body(preferencelist=("html",))
+    try:
+        if isinstance(plain, email.message.EmailMessage):
+            plain.set_content(str(plain.get_content()) + note, subtype="plain")
+        if isinstance(rich, email.message.EmailMessage):
+            text = str(rich.get_content())
+            block = "<p>" + html.escape(note.strip()).replace("\n", "<br>\n") + "</p>"
+            cut = text.lower().rfind("</body>")
+            text = text[:cut] + block + text[cut:] if cut >= 0 else text + block
+            rich.set_content(text, subtype="html")
+    except (LookupError, UnicodeError, ValueError):
+        # A body in an unknown charset is left alone; the note travels beside it.
+        plain = rich = None
+    if plain is None and rich is None:
+        if msg.get_content_type() != "multipart/mixed":
+            msg.make_mixed()
+        msg.attach(_note_part(note))
+
+
+def _note_part(note: str) -> email.message.EmailMessage:
+    part = email.message.EmailMessage()
+    part.set_content(note.lstrip())
+    return part
+
+
+# --------------------------------------------------------------------------- passwords
+
+_ALPHABET = "abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+def new_password() -> str:
+    """A random password for an archive: 20 symbols (about 115 bits) in groups of four.
+
+    The alphabet leaves out look-alikes (0/O/o, 1/l/I/i) so it can be read out or
+    typed from a text message.
+    """
+    symbols = [secrets.choice(_ALPHABET) for _ in range(20)]
+    return "-".join("".join(symbols[i : i + 4]) for i in range(0, 20, 4))

@@ -1,0 +1,173 @@
+"""Guarded sending for scripts: a drop-in ``smtplib.SMTP`` and a hook for legacy code.
+
+Every message is checked and protected before the SMTP transaction starts, so a
+blocked message never reaches the server: not one byte of DATA, not even MAIL FROM.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+
+from leakguard.core import Action, Verdict
+from leakguard.errors import LeakBlocked
+from leakguard.guard import Guard
+from leakguard.message import load_message
+
+__all__ = ["GuardedSMTP", "GuardedSMTP_SSL", "SmtpHook", "WarnNotice", "hook_smtplib"]
+
+log = logging.getLogger("leakguard")
+
+
+@dataclass(frozen=True, slots=True)
+class WarnNotice:
+    """Handed to the warn callback; return False from the callback to stop the send."""
+
+    verdict: Verdict
+    sender: str
+    recipients: tuple[str, ...]
+
+
+WarnCallback = Callable[[WarnNotice], bool | None]
+
+
+def _log_and_send(notice: WarnNotice) -> bool:
+    log.warning(
+        "leakguard: sending despite a warning (%s) to %d recipient(s)",
+        ", ".join(sorted(notice.verdict.kinds())),
+        len(notice.recipients),
+    )
+    return True
+
+
+def _to_list(to_addrs: str | Sequence[str]) -> list[str]:
+    return [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+
+
+def _guarded_payload(
+    guard: Guard,
+    on_warn: WarnCallback,
+    from_addr: str,
+    to_addrs: str | Sequence[str],
+    msg: bytes | str,
+) -> bytes:
+    """Check and protect the raw message; the bytes to hand to the server."""
+    raw = msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)
+    recipients = _to_list(to_addrs)
+    parsed = load_message(raw)
+    verdict = guard.check(parsed, envelope_recipients=recipients)
+    if verdict.action is Action.WARN:
+        notice = WarnNotice(verdict=verdict, sender=from_addr, recipients=tuple(recipients))
+        if on_warn(notice) is False:
+            raise LeakBlocked(
+                verdict, "The warning was not confirmed. / L'alerte n'a pas été confirmée."
+            )
+        return raw
+    if verdict.action is Action.ALLOW:
+        return raw
+    protected = guard.enforce(parsed, verdict, envelope_recipients=recipients)
+    # smtplib sends bytes as they are: the wire needs CRLF line ends.
+    return protected.as_bytes(policy=protected.policy.clone(linesep="\r\n"))
+
+
+class GuardedSMTP(smtplib.SMTP):
+    """``smtplib.SMTP`` that checks and protects every message before sending it."""
+
+    def __init__(
+        self,
+        *args: Any,
+        guard: Guard | None = None,
+        on_warn: WarnCallback | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.guard = guard if guard is not None else Guard()
+        self.on_warn = on_warn or _log_and_send
+        super().__init__(*args, **kwargs)
+
+    def sendmail(  # type: ignore[override]
+        self,
+        from_addr: str,
+        to_addrs: str | Sequence[str],
+        msg: bytes | str,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        payload = _guarded_payload(self.guard, self.on_warn, from_addr, to_addrs, msg)
+        return super().sendmail(from_addr, to_addrs, payload, mail_options, rcpt_options)
+
+
+class GuardedSMTP_SSL(smtplib.SMTP_SSL):
+    """``smtplib.SMTP_SSL`` that checks and protects every message before sending it."""
+
+    def __init__(
+        self,
+        *args: Any,
+        guard: Guard | None = None,
+        on_warn: WarnCallback | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.guard = guard if guard is not None else Guard()
+        self.on_warn = on_warn or _log_and_send
+        super().__init__(*args, **kwargs)
+
+    sendmail = GuardedSMTP.sendmail  # type: ignore[assignment]
+
+
+class SmtpHook:
+    """An installed hook on ``smtplib``; undo it with :meth:`unhook` or ``with``."""
+
+    def __init__(self, guard: Guard, on_warn: WarnCallback | None) -> None:
+        self.guard = guard
+        self.on_warn = on_warn or _log_and_send
+        self._original = smtplib.SMTP.sendmail
+        hook = self
+
+        def sendmail(
+            smtp: smtplib.SMTP,
+            from_addr: str,
+            to_addrs: str | Sequence[str],
+            msg: bytes | str,
+            mail_options: Sequence[str] = (),
+            rcpt_options: Sequence[str] = (),
+        ) -> dict[str, tuple[int, bytes]]:
+            payload = _guarded_payload(hook.guard, hook.on_warn, from_addr, to_addrs, msg)
+            return hook._original(smtp, from_addr, to_addrs, payload, mail_options, rcpt_options)
+
+        sendmail.__leakguard_hook__ = True  # type: ignore[attr-defined]
+        smtplib.SMTP.sendmail = sendmail  # type: ignore[method-assign,assignment]
+        self.active = True
+
+    def unhook(self) -> None:
+        """Give ``smtplib`` its original behaviour back."""
+        if self.active:
+            smtplib.SMTP.sendmail = self._original  # type: ignore[method-assign]
+            self.active = False
+
+    def __enter__(self) -> SmtpHook:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.unhook()
+
+    def __repr__(self) -> str:
+        return f"SmtpHook(active={self.active})"
+
+
+def hook_smtplib(guard: Guard | None = None, /, *, on_warn: WarnCallback | None = None) -> SmtpHook:
+    """Guard every ``smtplib.SMTP``/``SMTP_SSL``/``LMTP`` send of an unchanged script.
+
+    ``send_message`` goes through ``sendmail``, so both are covered. Installing a second
+    hook while one is active raises ``RuntimeError``.
+    """
+    if getattr(smtplib.SMTP.sendmail, "__leakguard_hook__", False):
+        raise RuntimeError("smtplib is already hooked by leakguard / smtplib est déjà protégé")
+    return SmtpHook(guard if guard is not None else Guard(), on_warn)

@@ -1,0 +1,299 @@
+"""Property tests: numbers built from the rules (structure + computed key), laid out as
+people write them and dropped into French prose, are found once with the right kind;
+the same numbers with a wrong key are not; the fast path equals the naive one.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from leakguard.detectors import find_identifiers, naive_find_identifiers
+from leakguard.detectors import rib as rib_module
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+DIGIT = "0123456789"
+UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+WORDS = (
+    "le la les du de des un une et à pour patient dossier madame monsieur numéro "
+    "référence rendez-vous facture remboursement envoyé reçu cordialement bonjour "
+    "été très hôpital médecin semaine mois année ci-joint pièce voici merci suite "
+    "date montant euros rue avenue ville téléphone courriel"
+).split()
+
+
+def _digits(n: int) -> st.SearchStrategy[str]:
+    return st.text(DIGIT, min_size=n, max_size=n)
+
+
+def _iban_check(country: str, bban: str) -> str:
+    table = {ord(c): str(i) for i, c in enumerate(UPPER, start=10)}
+    return f"{98 - int((bban + country + '00').translate(table)) % 97:02d}"
+
+
+def _group(value: str, sizes: tuple[int, ...], sep: str) -> str:
+    out, pos = [], 0
+    for size in sizes:
+        out.append(value[pos : pos + size])
+        pos += size
+    if pos < len(value):
+        out.append(value[pos:])
+    return sep.join(p for p in out if p)
+
+
+SEPS = st.sampled_from([" ", "\u00a0", "\u202f", ".", "-", "\t"])
+
+
+# --------------------------------------------------------------------------- generators
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A generated number; its repr (printed by hypothesis on failure) hides the digits."""
+
+    kind: str
+    compact: str
+    written: str
+    wrong: str
+
+    def __repr__(self) -> str:
+        return f"Sample(kind={self.kind!r}, layout={len(self.written)} chars)"
+
+
+def _sample(t: tuple[str, str, str, str]) -> Sample:
+    return Sample(*t)
+
+
+# Each yields (kind, compact, written form, written form with a wrong key or date).
+
+
+@st.composite
+def nirs(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    sex = draw(st.sampled_from("123478"))
+    year = draw(_digits(2))
+    month = f"{draw(st.one_of(st.integers(1, 12), st.integers(20, 99))):02d}"
+    place = draw(
+        st.one_of(
+            st.builds(
+                lambda d, c: d + c, st.sampled_from(["75", "13", "01", "69", "99"]), _digits(3)
+            ),
+            st.builds(lambda d, c: d + c, st.sampled_from(["2A", "2B"]), _digits(3)),
+            st.builds(lambda d, c: d + c, st.sampled_from(["971", "974", "987"]), _digits(2)),
+        )
+    )
+    order = draw(_digits(3))
+    body = sex + year + month + place + order
+    numeric = body.replace("2A", "19", 1) if body[5:7] == "2A" else body
+    numeric = numeric.replace("2B", "18", 1) if body[5:7] == "2B" else numeric
+    key = 97 - int(numeric) % 97
+    wrong = key % 97 + 1
+    sep = draw(SEPS)
+    style = draw(st.sampled_from(["compact", "groups", "key", "slash"]))
+
+    def write(k: int) -> str:
+        full = f"{body}{k:02d}"
+        if style == "compact":
+            return full
+        if style == "key":
+            return f"{body} {k:02d}"
+        if style == "slash":
+            return _group(body, (1, 2, 2, 2, 3, 3), " ") + f" / {k:02d}"
+        return _group(full, (1, 2, 2, 2, 3, 3, 2), sep)
+
+    return "nir", f"{body}{key:02d}", write(key), write(wrong)
+
+
+@st.composite
+def ribs(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    bank, branch = draw(_digits(5)), draw(_digits(5))
+    account = draw(
+        st.text(DIGIT * 6 + UPPER, min_size=11, max_size=11).filter(
+            lambda a: sum(c.isdigit() for c in a) >= 6
+        )
+    )
+    key = rib_module.calc_key(bank, branch, account)
+    wrong = f"{(int(key) % 97) + 1:02d}"
+    sep = draw(st.sampled_from([" ", "\u00a0", "-", "\t", ""]))
+    compact = bank + branch + account + key
+    return (
+        "rib",
+        compact,
+        sep.join((bank, branch, account, key)),
+        sep.join((bank, branch, account, wrong)),
+    )
+
+
+@st.composite
+def ibans(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    if draw(st.booleans()):
+        _, rib_compact, _, _ = draw(ribs())
+        country, bban = draw(st.sampled_from(["FR", "MC"])), rib_compact
+    else:
+        country, bban = "BE", draw(_digits(10))
+        bban += f"{int(bban) % 97 or 97:02d}"
+    check = _iban_check(country, bban)
+    compact = country + check + bban
+    bad_check = f"{(int(check) + 1 - 2) % 97 + 2:02d}"
+    wrong = country + bad_check + bban
+    style = draw(
+        st.sampled_from(["fours", "compact", "cc-space", "dots", "dashes", "lower", "prefix"])
+    )
+
+    def write(v: str) -> str:
+        if style == "compact":
+            return v
+        if style == "cc-space":
+            return v[:2] + " " + v[2:4] + " " + _group(v[4:], (4,) * 8, " ")
+        if style == "dots":
+            return _group(v, (4,) * 9, ".")
+        if style == "dashes":
+            return _group(v, (4,) * 9, "-")
+        if style == "lower":
+            return _group(v.lower(), (4,) * 9, " ")
+        if style == "prefix":
+            return "IBAN: " + _group(v, (4,) * 9, " ")
+        return _group(v, (4,) * 9, " ")
+
+    return "iban", compact, write(compact), write(wrong)
+
+
+@st.composite
+def nisses(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    y2k = draw(st.booleans())
+    # Born from 2000 means a year already past (python-stdnum, like the registry, does
+    # not give the 2000s reading to a year still to come).
+    year = f"{draw(st.integers(0, 24)):02d}" if y2k else draw(_digits(2))
+    month = draw(st.integers(0, 12)) + draw(st.sampled_from([0, 20, 40]))
+    day = draw(st.integers(0, 28))
+    counter = f"{draw(st.integers(1, 997)):03d}"
+    first9 = f"{year}{month:02d}{day:02d}{counter}"
+    base = int(("2" if y2k else "") + first9)
+    key = 97 - base % 97
+    # A wrong key that is not the other century's right key either.
+    other = 97 - int(("" if y2k else "2") + first9) % 97
+    wrong = next(k for k in range(1, 98) if k not in (key, other))
+    style = draw(st.sampled_from(["dotted", "spaced", "compact"]))
+
+    def write(k: int) -> str:
+        v = f"{first9}{k:02d}"
+        if style == "dotted":
+            return f"{v[:2]}.{v[2:4]}.{v[4:6]}-{v[6:9]}.{v[9:]}"
+        if style == "spaced":
+            return _group(v, (2, 2, 2, 3, 2), " ")
+        return v
+
+    return "be_niss", f"{first9}{key:02d}", write(key), write(wrong)
+
+
+@st.composite
+def nams(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    letters = draw(st.text(UPPER, min_size=4, max_size=4))
+    year = draw(_digits(2))
+    month = draw(st.integers(1, 12))
+    day = draw(st.integers(1, calendar.monthrange(2001, month)[1]))
+    female = draw(st.booleans())
+    admin = draw(_digits(2))
+    mm = month + (50 if female else 0)
+    compact = f"{letters}{year}{mm:02d}{day:02d}{admin}"
+    wrong = f"{letters}{year}{mm:02d}{draw(st.integers(32, 99))}{admin}"
+    sep = draw(st.sampled_from([" ", "\u00a0", ""]))
+    return "qc_nam", compact, _group(compact, (4, 4, 4), sep), _group(wrong, (4, 4, 4), sep)
+
+
+def _luhn_digit(body: str) -> int:
+    total = 0
+    for i, ch in enumerate(reversed(body)):
+        d = int(ch)
+        if i % 2 == 0:
+            d *= 2
+            d = d - 9 if d > 9 else d
+        total += d
+    return (10 - total % 10) % 10
+
+
+@st.composite
+def sins(draw: st.DrawFn) -> tuple[str, str, str, str]:
+    body = draw(st.sampled_from("1234567")) + draw(_digits(7))
+    check = _luhn_digit(body)
+    compact, wrong = f"{body}{check}", f"{body}{(check + 1) % 10}"
+    sep = draw(st.sampled_from([" ", "-", ""]))
+    return (
+        "ca_sin",
+        compact,
+        "NAS : " + _group(compact, (3, 3, 3), sep),
+        "NAS : " + _group(wrong, (3, 3, 3), sep),
+    )
+
+
+NUMBERS = st.one_of(nirs(), ribs(), ibans(), nisses(), nams(), sins()).map(_sample)
+PROSE = st.lists(st.sampled_from(WORDS), min_size=0, max_size=12).map(" ".join)
+
+
+# --------------------------------------------------------------------------- properties
+
+
+@SETTINGS
+@given(NUMBERS, PROSE, PROSE)
+def test_valid_number_in_prose_found_once(number: Sample, before: str, after: str) -> None:
+    kind, compact, written = number.kind, number.compact, number.written
+    text = f"{before} {written} {after}."
+    found = find_identifiers(text)
+    got = [(m.kind, m.compact == compact) for m in found]
+    assert got == [(kind, True)], f"{kind}: got kinds {[k for k, _ in got]}"
+    assert found == naive_find_identifiers(text)
+    span = text[found[0].start : found[0].end]
+    assert span.strip() == span, "a finding starts or ends with a separator"
+
+
+@SETTINGS
+@given(NUMBERS, PROSE, PROSE)
+def test_wrong_key_not_found(number: Sample, before: str, after: str) -> None:
+    kind, wrong = number.kind, number.wrong
+    text = f"{before} {wrong} {after}."
+    start = len(before) + 1
+    found = find_identifiers(text)
+    # A part of the number may by chance be another valid identifier, but nothing of
+    # the same kind and nothing covering the whole number.
+    assert not any(m.kind == kind for m in found), kind
+    assert not any(m.start <= start and m.end >= start + len(wrong) for m in found)
+    assert found == naive_find_identifiers(text)
+
+
+PIECES = st.one_of(
+    NUMBERS.map(lambda n: n.written),
+    NUMBERS.map(lambda n: n.wrong),
+    st.sampled_from(WORDS),
+    st.text(DIGIT + " ./-", min_size=1, max_size=20),
+    st.sampled_from(["\n", "\t", " ", "  ", "/", ":", "NAS", "NIR", "RAMQ", "IBAN", "FR", "2A"]),
+    st.text(max_size=8),
+)
+
+
+@SETTINGS
+@given(st.lists(PIECES, max_size=25), st.sampled_from(["", " ", "\n", "\t"]))
+def test_fast_path_equals_naive(pieces: list[str], joiner: str) -> None:
+    text = joiner.join(pieces)
+    assert find_identifiers(text) == naive_find_identifiers(text)
+
+
+@SETTINGS
+@given(st.text(max_size=400))
+def test_junk_never_raises(text: str) -> None:
+    found = find_identifiers(text)
+    assert found == naive_find_identifiers(text)
+    assert all(0 <= m.start < m.end <= len(text) for m in found)
+
+
+@SETTINGS
+@given(st.lists(NUMBERS, min_size=2, max_size=6), PROSE)
+def test_many_numbers_each_found(numbers: list[Sample], filler: str) -> None:
+    text = f" {filler} ; ".join(n.written for n in numbers)
+    found = find_identifiers(text)
+    same = sorted((m.kind, m.compact) for m in found) == sorted(
+        (n.kind, n.compact) for n in numbers
+    )
+    assert same, f"kinds expected {[n.kind for n in numbers]}, got {[m.kind for m in found]}"

@@ -1,0 +1,237 @@
+"""One generic test over every detector module (the shared interface, junk input, masks,
+error messages), the public surface of ``leakguard.detectors``, and the medical words.
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import leakguard.detectors as detectors
+from leakguard.detectors import (
+    HEALTH,
+    IDENTIFIER_DETECTORS,
+    be_niss,
+    ca_sin,
+    find_identifiers,
+    get,
+    iban,
+    nir,
+    qc_nam,
+    rib,
+)
+from leakguard.detectors._base import Match, ValidationError
+
+# One valid compact value per module, to check masks and messages against.
+VALID: dict[str, str] = {
+    "nir": "185057511234529",
+    "rib": "30006000011234567890189",
+    "iban": "FR7630006000011234567890189",
+    "be_niss": "85073003328",
+    "qc_nam": "TREM80521417",
+    "ca_sin": "130692544",
+}
+MODULES: list[ModuleType] = [nir, rib, iban, be_niss, qc_nam, ca_sin]
+JUNK: list[object] = [
+    None,
+    b"185057511234529",
+    bytearray(b"30006"),
+    12345678901,
+    3.14,
+    [],
+    {},
+    object(),
+    "",
+    " ",
+    "😀" * 20,
+    "¹⁸⁵⁰⁵⁷⁵¹¹²³⁴⁵²⁹",
+    "١٨٥٠٥٧٥١١٢٣٤٥٢٩",
+    "１８５０５７５１１２３４５２９",
+    "\x00" * 30,
+    "FR76" + "\u0301" * 30,
+    "9" * 10_000,
+]
+
+
+def test_public_surface() -> None:
+    assert set(detectors.__all__) == {
+        "HEALTH",
+        "IDENTIFIER_DETECTORS",
+        "Detector",
+        "Match",
+        "find_identifiers",
+        "get",
+        "naive_find_identifiers",
+    }
+    assert {d.KIND for d in IDENTIFIER_DETECTORS} == set(VALID)
+    assert HEALTH.KIND == "health_data"
+    for kind in VALID:
+        assert get(kind).KIND == kind
+    with pytest.raises(KeyError):
+        get("passport")
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.KIND)
+def test_protocol_conformance(module: ModuleType) -> None:
+    for name in ("find", "compact", "is_valid", "mask", "validate"):
+        assert callable(getattr(module, name)), name
+    assert module in IDENTIFIER_DETECTORS
+    value = VALID[module.KIND]
+    assert module.is_valid(value)
+    assert module.validate(value) == value
+    assert module.compact(value) == value
+    found = list(module.find(f"voir {value} ici"))
+    assert [type(m) for m in found] in ([], [Match])
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.KIND)
+@pytest.mark.parametrize("junk", JUNK, ids=lambda j: type(j).__name__)
+def test_is_valid_never_raises(module: ModuleType, junk: object) -> None:
+    assert module.is_valid(junk) is False
+    with pytest.raises(ValidationError):
+        module.validate(junk)
+    assert list(module.find(junk)) == [] or isinstance(junk, str)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.KIND)
+def test_mask_hides_value_and_birth_date(module: ModuleType) -> None:
+    value = VALID[module.KIND]
+    masked = module.mask(value)
+    assert value not in masked.replace(" ", "")
+    kept = sum(c != "*" for c in masked.replace(" ", ""))
+    # Country and check digits of an IBAN are part of its shape, not of the value, and so
+    # is the sex digit of a NIR in the rules' own example (``1 ** ** ** *** *45 29``).
+    assert kept <= {"iban": 8, "nir": 5}.get(module.KIND, 4)
+    digits = re.sub(r"\D", "", value)
+    dates = {"nir": digits[1:5], "be_niss": digits[:6], "qc_nam": digits[:6]}
+    date = dates.get(module.KIND)
+    if date:
+        assert date not in re.sub(r"\D", "", masked)
+    if module is qc_nam:
+        assert not any(c.isalpha() for c in masked)
+
+
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.KIND)
+def test_error_messages_never_hold_the_value(module: ModuleType) -> None:
+    value = VALID[module.KIND]
+    broken = [
+        value[:-1] + ("0" if value[-1] != "0" else "1"),
+        value[:-3],
+        value + "7",
+        "Z" + value,
+        value[:8] + "99" + value[10:],
+    ]
+    invalid = [b for b in broken if not module.is_valid(b)]
+    assert len(invalid) >= 3
+    for bad in invalid:
+        with pytest.raises(ValidationError) as info:
+            module.validate(bad)
+        text = str(info.value)
+        assert text and bad not in text and value[:8] not in text, module.KIND
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=60), st.binary(max_size=30), st.none(), st.integers()))
+def test_every_detector_survives_junk(junk: object) -> None:
+    for module in MODULES:
+        assert isinstance(module.is_valid(junk), bool)
+        for m in module.find(junk):
+            assert m.kind == module.KIND
+    assert isinstance(find_identifiers(junk), list)  # type: ignore[arg-type]
+    list(HEALTH.find(junk))
+
+
+# --------------------------------------------------------------------------- health words
+
+
+def _categories(text: str) -> list[str]:
+    return [m.compact for m in HEALTH.find(text)]
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Le diagnostic est posé.", "diagnosis"),
+        ("Voir l'ordonnance jointe.", "prescription"),
+        ("Arrêt de travail du 3 au 10 mars.", "sick_leave"),
+        ("ARRET DE TRAVAIL prolongé", "sick_leave"),
+        ("Taux d'incapacité : 12 %", "sick_leave"),
+        ("Incapacité de travail temporaire.", "sick_leave"),
+        ("Déclaration d'accident du travail.", "work_accident"),
+        ("Compte rendu opératoire ci-joint.", "medical_report"),
+        ("Certificat médical initial.", "medical_report"),
+        ("Prise en charge en affection de longue durée.", "coverage"),
+        ("Patient en ALD depuis 2019.", "coverage"),
+        ("Bénéficiaire de l'AME.", "coverage"),
+        ("Droits à la complémentaire santé solidaire.", "coverage"),
+        ("Son médecin traitant est le Dr Martin.", "care"),
+        ("Prescription médicale de kinésithérapie.", "prescription"),
+    ],
+)
+def test_french_vocabulary(text: str, category: str) -> None:
+    assert category in _categories(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("Attest van arbeidsongeschiktheid.", "sick_leave"),
+        ("Aangifte van een arbeidsongeval.", "work_accident"),
+        ("De diagnose werd bevestigd.", "diagnosis"),
+        ("Medisch attest bijgevoegd.", "medical_report"),
+        ("Uw huisarts werd verwittigd.", "care"),
+    ],
+)
+def test_dutch_vocabulary(text: str, category: str) -> None:
+    assert category in _categories(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("The diagnosis was confirmed.", "diagnosis"),
+        ("Sick leave until Monday.", "sick_leave"),
+        ("Please find the medical report attached.", "medical_report"),
+        ("She was hospitalized in May.", "medical_act"),
+        ("Work accident declared on site.", "work_accident"),
+    ],
+)
+def test_english_vocabulary(text: str, category: str) -> None:
+    assert category in _categories(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # French law: "prescription" is a time limit, and alone it is not medical.
+        "La prescription de la créance est acquise.",
+        "Please send a duplicate licence.",
+        "Il a rendu l'âme en 1900.",  # "âme", not the acronym AME
+        "Nous avons une ame et un ald.",  # acronyms count in capitals only
+        "Le diagnostiqueurimmobilier passe demain.",  # whole words only
+        "Le patient attend avec patience.",
+        "Route A12 puis B52 vers Lyon.",  # code shapes without a diagnosis word
+        "Réf. ABCD123 et commande.",  # one CCAM-shaped token, no act word
+    ],
+)
+def test_innocent_texts(text: str) -> None:
+    assert _categories(text) == []
+
+
+def test_medical_codes() -> None:
+    assert _categories("Diagnostic principal (CIM-10) : E11.9") == ["diagnosis", "medical_code"]
+    assert "medical_code" in _categories("ICD-10 code J45.0 recorded")
+    assert _categories("Actes CCAM : HBLD036.") == ["medical_code"]
+    assert _categories("Codes HBLD036, HBMD044 et LFQK002.").count("medical_code") == 3
+
+
+def test_health_positions_and_no_text() -> None:
+    text = "Bonjour, arrêt de travail de 5 jours."
+    (m,) = HEALTH.find(text)
+    assert text[m.start : m.end].lower() == "arrêt de travail"
+    assert m.kind == "health_data" and m.compact == "sick_leave"
+    assert "arrêt" not in repr(m)
