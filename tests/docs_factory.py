@@ -458,20 +458,10 @@ def write_zero_bomb(path: Path, size: int, *, name: str = "zeros.bin") -> Path:
             out.write(whole)
         out.write(tail)
         directory_at = out.tell()
-        out.write(central + encoded + extra)
-        out.write(
-            struct.pack(
-                "<4sHHHHIIH",
-                b"PK\x05\x06",
-                0,
-                0,
-                1,
-                1,
-                len(central) + len(encoded) + len(extra),
-                directory_at,
-                0,
-            )  # fmt: skip
-        )
+        record = central + encoded + extra
+        out.write(record)
+        end = (b"PK\x05\x06", 0, 0, 1, 1, len(record), directory_at, 0)
+        out.write(struct.pack("<4sHHHHIIH", *end))
     return path
 
 

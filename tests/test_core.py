@@ -132,3 +132,18 @@ def test_import_is_cheap() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_homoglyph_lookalike_is_described_as_looking_identical() -> None:
+    f = Finding(
+        kind="lookalike_recipient",
+        location=Location.header("to"),
+        severity=Severity.HIGH,
+        recipient="раul@clinique.fr",
+        similar_to="paul@clinique.fr",
+        distance=2,
+        detail="homoglyph",
+    )
+    assert "looks identical" in f.message("en")
+    assert "autre alphabet" in f.message("fr")
+    assert "keystroke" not in f.message("en")

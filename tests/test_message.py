@@ -324,6 +324,20 @@ def test_wrong_and_missing_charsets_are_recovered(encoding: str, declared: str) 
     assert texts(items)["body"].strip() == WORDS
 
 
+def test_a_message_built_in_python_with_8bit_unicode() -> None:
+    msg = EmailMessage()
+    msg["Subject"] = "Arrêt"
+    msg.set_content(f"{WORDS} € {NIR}\n")
+    items = walk(msg)
+    assert texts(items)["body"].startswith("\n" + WORDS + " €")
+    assert found_at(items, "body", NIR)
+
+
+def test_body_over_the_part_limit_is_reported() -> None:
+    items = walk(make_eml(body="x" * 5000), limits=Limits(max_part_bytes=1000))
+    assert problems(items) == [("body", "too_large", None)]
+
+
 def test_encoded_and_raw_8bit_subjects() -> None:
     raw = b"Subject: =?utf-8?q?Arr=C3=AAt?= de travail\r\n\r\nx"
     assert texts(walk(raw))["subject"].strip() == "Arrêt de travail"

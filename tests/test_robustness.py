@@ -4,10 +4,12 @@ unscannable with the right reason, and leave the rest of the message scanned."""
 from __future__ import annotations
 
 import base64
+import io
 import random
 import resource
 import time
 import tracemalloc
+import zipfile
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -104,6 +106,14 @@ def test_corrupt_docx() -> None:
     assert problems(doc(flipped, "b.docx")) == [("attachment:b.docx", "corrupt")]
     fake = b"PK\x03\x04" + bytes(2000)
     assert problems(doc(fake, "c.docx")) == [("attachment:c.docx", "corrupt")]
+
+
+def test_the_bomb_is_real(gigabyte_bomb: bytes) -> None:
+    with zipfile.ZipFile(io.BytesIO(gigabyte_bomb)) as zf:
+        (info,) = zf.infolist()
+        assert info.file_size > 1 << 30 and info.compress_size < 2 << 20
+        with zf.open(info) as stream:
+            assert stream.read(16 << 20) == bytes(16 << 20)
 
 
 def test_zip_member_expanding_past_one_gigabyte(gigabyte_bomb: bytes) -> None:

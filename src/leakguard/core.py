@@ -406,6 +406,14 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             "La pièce jointe concerne une autre personne que son unique destinataire "
             "(erreur de publipostage ?).",
         )
+    if k == "lookalike_recipient" and finding.detail == "homoglyph":
+        return _t(
+            lang,
+            f"{finding.recipient} is not a colleague but looks identical to "
+            f"{finding.similar_to} (look-alike letters from another alphabet).",
+            f"{finding.recipient} n'est pas un collègue mais s'affiche comme "
+            f"{finding.similar_to} (lettres d'un autre alphabet qui se ressemblent).",
+        )
     if k == "lookalike_recipient":
         return _t(
             lang,

@@ -403,9 +403,13 @@ def _part_items(
         if (
             damaged
             and isinstance(item, Problem)
-            and item.location == where
-            and (item.reason == "corrupt")
+            and (item.location, item.reason)
+            == (
+                where,
+                "corrupt",
+            )
         ):
+            # Already said above.
             continue
         yield item
 
@@ -457,7 +461,7 @@ def _body_items(
     where: Location,
     budget: Budget,
 ) -> Iterator[Item]:
-    if not budget.take_bytes(len(data)):
+    if len(data) > budget.limits.max_part_bytes or not budget.take_bytes(len(data)):
         yield Problem(where, "too_large")
         return
     if damaged:

@@ -123,7 +123,7 @@ class Directory:
                 continue
             seen[address] = len(addresses)
             addresses.append(address)
-            names.append(entry.name.strip() or None if entry.name else None)
+            names.append((entry.name.strip() or None) if entry.name else None)
             first_line.append(entry.line)
         del seen
         return cls(addresses, names, issues, source)
@@ -144,9 +144,9 @@ class Directory:
                 first = directory.issues[0]
                 raise DirectoryLoadError(
                     f"{shown}: no valid e-mail address; first problem at line "
-                    f"{first.line}: {first.reason}.",
+                    f"{first.line}: {first.reason.rstrip('.')}.",
                     f"{shown} : aucune adresse électronique valide ; premier problème à la "
-                    f"ligne {first.line} : {first.reason_fr}.",
+                    f"ligne {first.line} : {first.reason_fr.rstrip('.')}.",
                 )
             raise DirectoryLoadError(
                 f"{shown}: no e-mail address found.",

@@ -15,14 +15,20 @@ from rapidfuzz.distance import OSA
 
 from leakguard._recipients import addresses as _addr
 from leakguard._recipients.directory import Directory
-from leakguard._recipients.index import DeletionIndex, HashIndex, variant_hashes
+from leakguard._recipients.index import (
+    DeletionIndex,
+    HashIndex,
+    string_hash,
+    variant_hash_array,
+    variant_hashes,
+)
 from leakguard._recipients.skeleton import skeleton, skeletons
 from leakguard._recipients.typo_domains import TRUE_DOMAINS, typo_domains
 from leakguard.core import Finding, Location, Severity
 
 __all__ = ["Lookalike", "RecipientGuard", "name_key"]
 
-_MASK = (1 << 64) - 1
+_MAX_DISPLAY = 1000  # no person is named that long; bounds the work on a hostile header
 _TITLES = frozenset(
     {
         "dr",
@@ -57,10 +63,6 @@ def name_key(name: str, /) -> str:
     return key if sum(len(w) for w in words) >= 3 else ""
 
 
-def _hash(text: str) -> int:
-    return hash(text) & _MASK
-
-
 @dataclass(frozen=True, slots=True, order=True)
 class Lookalike:
     """A colleague's address close to a recipient: edit distance, and whether only the
@@ -93,6 +95,7 @@ class RecipientGuard:
         "_ids",
         "_long_distance",
         "_long_length",
+        "_longest",
         "_max_distance",
         "_name_index",
         "_names",
@@ -129,6 +132,7 @@ class RecipientGuard:
         self._addresses = addresses
         self._names = names
         size = len(addresses)
+        self._longest = max(map(len, addresses), default=0)
         if long_address_distance is None:
             depths: list[int] | int = max_distance
         else:
@@ -196,14 +200,23 @@ class RecipientGuard:
         found: dict[int, Lookalike] = {}
         uniform = self._long_distance is None
         depth = self._max_distance if uniform else self._query_depth(r)
-        for i in self._edits.lookup(variant_hashes(r, depth)):
+        # Longer than every colleague's address by more than the distance: nothing can
+        # be near, and an absurdly long recipient costs no work.
+        if len(r) > self._longest + depth:
+            candidates: set[int] = set()
+        elif depth >= 2:
+            # Hundreds of variants: vector operations beat a Python loop.
+            candidates = self._edits.lookup_many(variant_hash_array(r, depth))
+        else:
+            candidates = self._edits.lookup(variant_hashes(r, depth))
+        for i in candidates:
             c = addresses[i]
             limit = self._max_distance if uniform else self._threshold(c)
             d = OSA.distance(r, c, score_cutoff=limit)
             if d <= limit and c != r:
                 found[i] = Lookalike(d, c)
         sk = skeleton(r)
-        for i in self._skeletons.lookup((_hash(sk),)):
+        for i in self._skeletons.lookup((string_hash(sk),)):
             c = addresses[i]
             if i not in found and c != r and skeleton(c) == sk:
                 found[i] = Lookalike(OSA.distance(r, c), c, homoglyph=True)
@@ -291,7 +304,7 @@ class RecipientGuard:
     def _named_colleague(self, display: str, r: str) -> str | None:
         """The colleague whose name (or address) the display name shows, if not ``r``'s."""
         display = display.strip().strip("\"'")
-        if not display:
+        if not display or len(display) > _MAX_DISPLAY:
             return None
         if "@" in display:
             shown = _addr.lenient(display.strip("<>"))
@@ -302,7 +315,7 @@ class RecipientGuard:
         if not key:
             return None
         best: tuple[str, str] | None = None
-        for i in self._name_index.lookup((_hash(key),)):
+        for i in self._name_index.lookup((string_hash(key),)):
             name = self._names[i]
             c = self._addresses[i]
             if (

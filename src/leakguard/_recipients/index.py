@@ -18,13 +18,20 @@ computes the very same values column by column with numpy, where multiplying by
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["DeletionIndex", "HashIndex", "variant_hashes"]
+__all__ = [
+    "DeletionIndex",
+    "HashIndex",
+    "string_hash",
+    "variant_hash_array",
+    "variant_hashes",
+]
 
 _MASK = (1 << 64) - 1
 _P = (1 << 61) - 1  # the modulus of Python's integer hash on 64-bit builds
@@ -33,8 +40,6 @@ _MAX_DEPTH = 2
 _MAX_LENGTH = 1100
 # Cells hashed at once: bounds the temporary arrays of a build whatever its size.
 _CELLS_PER_CHUNK = 1 << 21
-# Padding after the last key, so that reading a few keys past a bucket never overflows.
-_WINDOW = 8
 
 U64 = npt.NDArray[np.uint64]
 
@@ -58,6 +63,11 @@ def variant_hashes(text: str, depth: int, /) -> list[int]:
                 tail = (x >> sh[j + 1]) << sh[j - 1]
                 out.append((hash(head | mid | tail) * _MIX) & _MASK)
     return out
+
+
+def string_hash(text: str, /) -> int:
+    """The 64-bit hash of ``text`` used by every index (``variant_hashes(text, 0)[0]``)."""
+    return (hash(int.from_bytes(text.encode("utf-32-le"), "little")) * _MIX) & _MASK
 
 
 _P64 = np.uint64(_P)
@@ -136,7 +146,6 @@ class HashIndex:
         "_keys",
         "_off_view",
         "_offsets",
-        "_padded",
         "_shift",
     )
 
@@ -144,15 +153,26 @@ class HashIndex:
         self._id_bits = max(1, (max(size, 1) - 1).bit_length())
         self._id_mask = (1 << self._id_bits) - 1
         self._keys: U64 = np.zeros(0, dtype=np.uint64)
-        self._padded: U64 = self._keys
         self._offsets: npt.NDArray[np.unsignedinteger[Any]] = np.zeros(2, dtype=np.uint32)
         self._shift = 63
         self._key_view: memoryview = self._keys.data
         self._off_view: memoryview = self._offsets.data
 
+    # Memory views cannot be pickled: keep the arrays and make the views again.
+    def __getstate__(self) -> tuple[int, U64, npt.NDArray[np.unsignedinteger[Any]], int]:
+        return (self._id_bits, self._keys, self._offsets, self._shift)
+
+    def __setstate__(
+        self, state: tuple[int, U64, npt.NDArray[np.unsignedinteger[Any]], int]
+    ) -> None:
+        self._id_bits, self._keys, self._offsets, self._shift = state
+        self._id_mask = (1 << self._id_bits) - 1
+        self._key_view = self._keys.data
+        self._off_view = self._offsets.data
+
     @property
     def nbytes(self) -> int:
-        return int(self._padded.nbytes + self._offsets.nbytes)
+        return int(self._keys.nbytes + self._offsets.nbytes)
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -161,13 +181,9 @@ class HashIndex:
         bits = np.uint64(self._id_bits)
         out[:] = ((hashes >> bits) << bits) | ids.astype(np.uint64)
 
-    def _finish(self, buffer: U64) -> None:
-        """Sort the keys held in ``buffer`` but its last ``_WINDOW`` slots (padding)."""
-        keys = buffer[: len(buffer) - _WINDOW]
+    def _finish(self, keys: U64) -> None:
+        """Sort the keys in place and build the bucket table over them."""
         keys.sort()
-        # Zeros after the last key let every window be read without bounds checks; a
-        # zero can only add candidate number 0, which the caller's exact check rejects.
-        buffer[len(keys) :] = 0
         bucket_bits = max(1, min(30, len(keys).bit_length()))
         shift = 64 - bucket_bits
         buckets = 1 << bucket_bits
@@ -181,7 +197,6 @@ class HashIndex:
             offsets[start:stop] = np.searchsorted(keys, bounds, side="left")
         offsets[buckets] = len(keys)
         self._keys = keys
-        self._padded = buffer
         self._offsets = offsets
         self._shift = shift
         self._key_view = keys.data
@@ -189,9 +204,20 @@ class HashIndex:
 
     @classmethod
     def from_strings(cls, strings: Iterable[str], ids: Iterable[int], /, *, size: int) -> HashIndex:
-        """An index of Python's own string hashes (stable within one process)."""
-        signed = np.fromiter(map(hash, strings), dtype=np.int64)
-        return cls.from_hashes(signed.view(np.uint64), ids, size=size)
+        """An index of ``string_hash`` values (the same in every process, unlike ``hash``
+        of a string, so a pickled index stays right)."""
+        texts = list(strings)
+        hashes = np.empty(len(texts), dtype=np.uint64)
+        by_length: dict[int, list[int]] = {}
+        for i, text in enumerate(texts):
+            by_length.setdefault(len(text), []).append(i)
+        for n, positions in by_length.items():
+            step = max(1, _CELLS_PER_CHUNK // max(n, 1))
+            for start in range(0, len(positions), step):
+                chunk = positions[start : start + step]
+                block = _hash_block([texts[i] for i in chunk], n, 0)
+                hashes[np.asarray(chunk, dtype=np.intp)] = block[:, 0]
+        return cls.from_hashes(hashes, ids, size=size)
 
     @classmethod
     def from_hashes(
@@ -200,8 +226,8 @@ class HashIndex:
         index = cls(size)
         h = hashes if isinstance(hashes, np.ndarray) else np.fromiter(hashes, dtype=np.uint64)
         i = np.fromiter(ids, dtype=np.int64, count=len(h))
-        keys = np.empty(len(h) + _WINDOW, dtype=np.uint64)
-        index._pack_into(keys[: len(h)], h, i)
+        keys = np.empty(len(h), dtype=np.uint64)
+        index._pack_into(keys, h, i)
         index._finish(keys)
         return index
 
@@ -222,11 +248,85 @@ class HashIndex:
             if lo == hi:
                 continue
             top = h >> bits
-            for k in range(lo, hi):
-                key = keys[k]
+            # Most buckets hold one key: test it before paying for a loop.
+            key = keys[lo]
+            if key >> bits == top:
+                found.add(key & mask)
+            lo += 1
+            while lo < hi:
+                key = keys[lo]
                 if key >> bits == top:
                     found.add(key & mask)
+                lo += 1
         return found
+
+    def lookup_many(self, hashes: U64, /) -> set[int]:
+        """``lookup`` with vector operations: cheaper past a few dozen hashes."""
+        if not len(self._keys) or not len(hashes):
+            return set()
+        buckets = (hashes >> np.uint64(self._shift)).astype(np.intp)
+        lo = self._offsets[buckets].astype(np.intp)
+        counts = self._offsets[buckets + 1].astype(np.intp) - lo
+        total = int(counts.sum())
+        if not total:
+            return set()
+        # Positions of every key of every probed bucket, bucket after bucket.
+        starts = np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        keys = self._keys[starts + np.arange(total)]
+        bits = np.uint64(self._id_bits)
+        hit = (keys >> bits) == np.repeat(hashes >> bits, counts)
+        return set((keys[hit] & np.uint64(self._id_mask)).tolist())
+
+
+_M31 = np.uint64((1 << 31) - 1)
+_B31 = np.uint64(31)
+_B30 = np.uint64(30)
+
+
+def _running_sums(terms: U64) -> U64:
+    """Running sums modulo 2**61 - 1, with a leading 0 (exclusive prefix sums).
+
+    Summing 61-bit terms would overflow 64 bits, so the low and high 31-bit halves
+    are summed apart and joined again (the high half times 2**31 is a rotation).
+    """
+    low = np.cumsum(terms & _M31)
+    high = np.cumsum(terms >> _B31)
+    joined = _fold(low + (((high << _B31) & _P64) | (high >> _B30)))
+    return np.concatenate((np.zeros(1, dtype=np.uint64), joined))
+
+
+@functools.cache
+def _pairs(n: int) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    first, second = np.triu_indices(n, k=1)
+    return first.astype(np.intp), second.astype(np.intp)
+
+
+def variant_hash_array(text: str, depth: int, /) -> U64:
+    """``variant_hashes`` of one string as an array, in a fixed number of vector steps.
+
+    Worth it for depth 2, where a string of 30 characters has over 400 variants.
+    """
+    n = len(text)
+    if n == 0 or depth == 0:
+        return np.array(variant_hashes(text, depth), dtype=np.uint64)
+    codes = np.frombuffer(text.encode("utf-32-le"), dtype="<u4").astype(np.uint64)
+    k = np.arange(n, dtype=np.int64)
+    prefix = _running_sums(_rotate(codes, ((32 * k) % 61).astype(np.uint64)))
+    parts = [prefix[n:]]
+    # suffix[s][i]: the characters from i on, each moved s places left.
+    suffix = [prefix]
+    for s in range(1, depth + 1):
+        running = _running_sums(_rotate(codes, ((32 * (k - s)) % 61).astype(np.uint64)))
+        suffix.append(_fold(running[n] + (np.uint64(4 * _P) - running)))
+    parts.append(_fold(prefix[:n] + suffix[1][1:]))
+    if depth >= 2 and n >= 2:
+        first, second = _pairs(n)
+        s1, s2 = suffix[1], suffix[2]
+        mid = _fold(s1[first + 1] + (np.uint64(4 * _P) - s1[second]))
+        parts.append(_fold(_fold(prefix[first] + mid) + s2[second + 1]))
+    out = _fold(np.concatenate(parts))
+    out[out >= _P64] -= _P64
+    return out * np.uint64(_MIX)
 
 
 class DeletionIndex(HashIndex):
@@ -250,7 +350,7 @@ class DeletionIndex(HashIndex):
         for i, (s, d) in enumerate(zip(strings, each, strict=True)):
             groups.setdefault((len(s), d), []).append(i)
         total = sum(_variant_count(n, d) * len(ids) for (n, d), ids in groups.items())
-        keys = np.empty(total + _WINDOW, dtype=np.uint64)
+        keys = np.empty(total, dtype=np.uint64)
         at = 0
         for (n, d), ids in sorted(groups.items()):
             width = _variant_count(n, d)

@@ -158,7 +158,7 @@ def _parse_csv(text: str, shown: str) -> Parsed:
     entries: list[RawEntry] = []
     problems: list[RawProblem] = []
     cols: _Columns | None = None
-    header_line = 0
+    headerless = False
     try:
         for row in reader:
             line = reader.line_num
@@ -166,15 +166,8 @@ def _parse_csv(text: str, shown: str) -> Parsed:
                 continue
             if cols is None:
                 cols = _columns(row)
-                header_line = line
                 if cols is None:
-                    if any("@" in cell for cell in row):
-                        # No header: the first cell holding an '@' is the address.
-                        at = next(i for i, cell in enumerate(row) if "@" in cell)
-                        names = [i for i, c in enumerate(row) if i != at and c.strip()]
-                        cols = _Columns((at,), names[0] if names else None, None, None, None)
-                        header_line = 0
-                    else:
+                    if not any("@" in cell for cell in row):
                         raise DirectoryLoadError(
                             f"{shown}, line {line}: no e-mail column; name one column "
                             "email (or E-mail Address, Adresse de messagerie, courriel).",
@@ -182,8 +175,16 @@ def _parse_csv(text: str, shown: str) -> Parsed:
                             "colonne email (ou E-mail Address, Adresse de messagerie, "
                             "courriel).",
                         )
-                if header_line:
+                    headerless = True
+                    cols = _Columns((), None, None, None, None)
+                else:
                     continue
+            if headerless:
+                # No header: the first cell holding an '@' is the address, the first
+                # other filled cell the name.
+                at = next((i for i, cell in enumerate(row) if "@" in cell), 0)
+                others = [i for i, cell in enumerate(row) if i != at and cell.strip()]
+                cols = _Columns((at,), others[0] if others else None, None, None, None)
             name = _row_name(row, cols)
             cells = [_cell(row, i) for i in cols.addresses]
             cells = [c for c in cells if c]
@@ -437,10 +438,9 @@ def _sniff(text: str, suffix: str) -> str:
         return "vcard"
     if first.lower().startswith(("dn:", "version:")):
         return "ldif"
-    if any(d in first for d in (",", ";", "\t")):
-        cells = next(csv.reader([first], delimiter=_delimiter(first)))
-        if _columns(cells) is not None:
-            return "csv"
+    cells = next(csv.reader([first], delimiter=_delimiter(first)), [])
+    if "@" not in first and _columns(cells) is not None:
+        return "csv"  # a header row naming an address column, even a lone "email"
     return "list"
 
 

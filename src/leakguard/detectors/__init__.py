@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import cast
 
 from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
-from leakguard.detectors._base import GAP_CHARS, MAX_GAP, MIN_DIGITS, RUN3, Detector, Match
+from leakguard.detectors._base import DENSE, MAX_GAP, RUN3, TAIL_CHARS, Detector, Match
 
 __all__ = [
     "HEALTH",
@@ -41,12 +41,9 @@ _BY_KIND: dict[str, Detector] = {d.KIND: d for d in IDENTIFIER_DETECTORS}
 _RANK = {d.KIND: i for i, d in enumerate(IDENTIFIER_DETECTORS)}
 _MODULES = (iban, rib, nir, be_niss, qc_nam, ca_sin)
 
-# A stretch holding at least MIN_DIGITS digits, each at most MAX_GAP letters or
-# separators from the previous one. Every detector rejects matches outside this shape
-# (see ``_base.fits_fast_path``), so a match always lies inside one such stretch widened
-# by MAX_GAP on each side (the widening also covers a key after a slash). Stretches
-# without three digits in a row (phone numbers) are skipped, as the contract allows.
-_DENSE = re.compile(f"[0-9](?:[{GAP_CHARS}]{{0,{MAX_GAP}}}+[0-9]){{{MIN_DIGITS - 1},}}+")
+# Every match lies within MAX_GAP of a dense stretch of digits (``_base.DENSE``, the
+# fast-path contract that every detector enforces): only those places are searched.
+_DENSE = DENSE
 _WORD = re.compile(r"[^\W_]")
 # Joins the windows: no pattern crosses it, and it reads as a boundary (not a letter).
 _JOIN = "\x00"
@@ -92,7 +89,9 @@ def _windows(text: str) -> tuple[str, list[int], list[int]]:
         if has_run(text, m.start(), m.end()) is None:
             continue
         lo = max(0, m.start() - MAX_GAP)
-        hi = min(n, m.end() + MAX_GAP)
+        # Past the stretch a candidate may go on through letters and digits (TAIL).
+        tail = TAIL_CHARS.match(text, m.end())
+        hi = min(n, max(m.end() + MAX_GAP, tail.end() if tail is not None else 0))
         if spans and lo <= spans[-1][1]:
             spans[-1] = (spans[-1][0], hi)
         else:

@@ -1,8 +1,8 @@
 """The shared interface of every detector, and the pieces of pattern they share.
 
-A detector is a module that exposes ``KIND``, ``find``, ``compact``, ``is_valid`` and
-``mask`` (see :class:`Detector`). A regular expression proposes candidates; the checksum
-or the structure decides.
+A detector is a module that exposes ``KIND``, ``find``, ``compact``, ``is_valid``,
+``validate`` and ``mask`` (see :class:`Detector`). A regular expression proposes
+candidates; the checksum or the structure decides.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Protocol
 
 __all__ = [
     "AFTER_FIRST",
+    "DENSE",
     "GAP_CHARS",
     "KEYSEP",
     "LEFT",
@@ -23,6 +24,8 @@ __all__ = [
     "RIGHT",
     "RUN3",
     "SEP",
+    "TAIL",
+    "TAIL_CHARS",
     "Detector",
     "InvalidChecksum",
     "InvalidComponent",
@@ -123,6 +126,10 @@ class Detector(Protocol):
         """True when ``value`` (in any accepted layout) is valid; never raises."""
         ...
 
+    def validate(self, value: str, /) -> str:
+        """The compact value if valid, else a :class:`ValidationError` (never the value)."""
+        ...
+
     def mask(self, compact: str, /) -> str:
         """A form that lets a person recognise the number without revealing it."""
         ...
@@ -146,17 +153,17 @@ def mask_keep(compact: str, groups: tuple[int, ...], keep_last: int, keep_first:
 # types inside a number without thinking.
 _STRIP = str.maketrans("", "", " \u00a0\u202f\u2009\t\r\n.-/:")
 
-# Fast-path contract (see ``leakguard.detectors.find_identifiers``): every match holds at
-# least ``MIN_DIGITS`` digits before any slash, no run of more than ``MAX_GAP``
-# non-digit characters between, before or after its digits, and nothing between its
-# digits but ASCII letters and the separators of ``SEP`` (a slash only before the key),
-# and at least one run of three digits in a row (a phone number "01 23 45 67 89" has
-# none, and no identifier layout lacks one). Detectors reject candidates outside it.
+# Fast-path contract (see ``leakguard.detectors.find_identifiers``). A "dense stretch"
+# is a run of at least MIN_DIGITS digits, each at most MAX_GAP capitals or separators of
+# ``SEP`` from the previous one, holding three digits in a row somewhere (a phone number
+# "01 23 45 67 89" has none; no identifier layout lacks one). Lower-case letters and
+# slashes end a stretch, so ordinary words do not chain the numbers of a text together.
+# Every match must hold a dense stretch that starts within MAX_GAP of its start and ends
+# within MAX_GAP of its end; detectors reject candidates that do not.
 MIN_DIGITS = 8
-MAX_GAP = 16
-GAP_CHARS = "A-Za-z \u00a0\u202f\t.\\-\r\n"
-_GAP = re.compile(f"[^0-9]{{{MAX_GAP + 1}}}")
-_DIGIT = re.compile("[0-9]")
+MAX_GAP = 12
+GAP_CHARS = "A-Z \u00a0\u202f\t.\\-\r\n"
+DENSE = re.compile(f"[0-9](?:[{GAP_CHARS}]{{0,{MAX_GAP}}}+[0-9]){{{MIN_DIGITS - 1},}}+")
 RUN3 = re.compile("[0-9]{3}")
 
 
@@ -170,14 +177,25 @@ def strip_separators(value: object) -> str | None:
     return out
 
 
+# A candidate may run on past its dense stretch through letters of any case (a
+# lower-case IBAN such as ``fr14 … 3m02 606``); windows are widened over such a tail.
+TAIL = 40
+TAIL_CHARS = re.compile(f"[0-9A-Za-z{GAP_CHARS[3:]}]{{0,{TAIL}}}")
+
+
 def fits_fast_path(candidate: str) -> bool:
-    """True when ``candidate`` keeps the fast-path contract (digits and gaps)."""
-    head = candidate.split("/", 1)[0]
-    return (
-        len(_DIGIT.findall(head)) >= MIN_DIGITS
-        and _GAP.search(candidate) is None
-        and RUN3.search(candidate) is not None
-    )
+    """True when ``candidate`` keeps the fast-path contract (see ``DENSE``).
+
+    It must hold a dense stretch (as written) starting within MAX_GAP of its start,
+    with three digits in a row, and end at most TAIL characters after that stretch.
+    """
+    n = len(candidate)
+    for m in DENSE.finditer(candidate):
+        if m.start() > MAX_GAP:
+            return False
+        if n - m.end() <= TAIL and RUN3.search(candidate, m.start(), m.end()) is not None:
+            return True
+    return False
 
 
 def near(text: str, start: int, end: int, pattern: re.Pattern[str], radius: int) -> bool:

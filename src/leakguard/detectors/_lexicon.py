@@ -24,6 +24,7 @@ __all__ = [
     "bare",
     "context_pattern",
     "fold_pattern",
+    "fold_tokens",
     "words",
 ]
 
@@ -51,13 +52,14 @@ def bare(phrase: str) -> str:
     )
 
 
-def fold_pattern(phrase: str, *, cased: bool = False) -> str:
-    """A regex fragment for ``phrase``, insensitive to accents and flexible in spacing.
+def fold_tokens(phrase: str, *, cased: bool = False) -> list[str]:
+    """One regex fragment per character of ``phrase``, insensitive to accents.
 
-    ``°`` stands for "n°" style abbreviations and may be typed as ``º`` or ``o``. With
-    ``cased``, every letter becomes an explicit class of both cases (for use without
-    ``re.IGNORECASE``, whose Unicode folding also accepts look-alikes such as the
-    Kelvin sign: the medical prefilter must see exactly what the pattern sees).
+    Spaces, apostrophes and hyphens accept their usual variants; ``°`` stands for "n°"
+    style abbreviations and may be typed as ``º`` or ``o``. With ``cased``, every letter
+    becomes an explicit class of both cases (for use without ``re.IGNORECASE``, whose
+    Unicode folding also accepts look-alikes such as the Kelvin sign: the medical
+    prefilter must see exactly what the pattern sees).
     """
     out: list[str] = []
     # Written with or without accents here, matched with or without them in the text.
@@ -77,7 +79,12 @@ def fold_pattern(phrase: str, *, cased: bool = False) -> str:
             out.append(r"(?:[°º]|o\.?|\.)")
         else:
             out.append(re.escape(ch))
-    return "".join(out)
+    return out
+
+
+def fold_pattern(phrase: str, *, cased: bool = False) -> str:
+    """A regex fragment for ``phrase`` (see :func:`fold_tokens`)."""
+    return "".join(fold_tokens(phrase, cased=cased))
 
 
 def _alternation(phrases: Iterable[str]) -> str:
@@ -375,7 +382,18 @@ HEALTH_ACRONYMS: Mapping[str, tuple[str, ...]] = {
 # Words that make a letter+digits token an ICD-10 code, or a 4+3 token a CCAM act code.
 ICD_WORDS = ("code diagnostic", "diagnostic", "diagnostics", "diagnosis", "diagnose")
 ICD_ACRONYMS = ("CIM-10", "CIM10", "CIM", "ICD-10", "ICD10", "ICD")
-CCAM_WORDS = ("acte", "actes", "act", "acts", "code acte", "codes actes", "prestation")
+# "acte" alone is too common ("acte de naissance", "prendre acte"): only act phrases.
+CCAM_WORDS = (
+    "code acte",
+    "codes actes",
+    "code de l'acte",
+    "acte médical",
+    "actes médicaux",
+    "acte technique",
+    "actes techniques",
+    "actes CCAM",
+    "acte CCAM",
+)
 CCAM_ACRONYMS = ("CCAM", "NGAP")
 ICD_CONTEXT = words(ICD_WORDS, ICD_ACRONYMS, cased=True)
 CCAM_CONTEXT = words(CCAM_WORDS, CCAM_ACRONYMS, cased=True)

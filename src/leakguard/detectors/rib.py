@@ -36,8 +36,8 @@ __all__ = [
     "find",
     "find_in",
     "find_labelled",
-    "key_ok",
     "is_valid",
+    "key_ok",
     "mask",
     "validate",
 ]
