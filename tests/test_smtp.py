@@ -217,3 +217,43 @@ def test_zip_fallback_hands_the_password_to_the_callback(server: tuple[Recorder,
         zf.setpassword(password.encode())
         assert zf.read(zf.namelist()[0]) == pdf_bytes
     assert guard.check(raw).action < Action.ENCRYPT
+
+
+def test_guarded_smtp_ssl_over_implicit_tls(tmp_path: Path, guard: Guard) -> None:
+    import ssl
+
+    from leakguard.smtp import GuardedSMTP_SSL
+
+    key = make_rsa_key()
+    cert = make_certificate(key, None, common_name="127.0.0.1")
+    cert_file = write_certificate(cert, tmp_path / "server.pem")
+    key_file = write_private_key(key, tmp_path / "server.key")
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(cert_file, key_file)
+    client_ctx = ssl.create_default_context(cafile=str(cert_file))
+    client_ctx.check_hostname = False
+    rec = Recorder()
+    port = _free_port()
+    ctl = Controller(rec, hostname="127.0.0.1", port=port, ssl_context=server_ctx, ready_timeout=10)
+    ctl.start()
+    try:
+        with GuardedSMTP_SSL("127.0.0.1", port, guard=guard, context=client_ctx) as smtp:
+            smtp.send_message(message(body="Bonjour\n"))
+            with pytest.raises(LeakBlocked):
+                smtp.send_message(alliance_vision())
+    finally:
+        ctl.stop()
+    assert len(rec.messages) == 1
+    assert len(rec.mail_from) == 1
+
+
+def test_sendmail_with_a_str_message_keeps_smtplib_line_handling(
+    server: tuple[Recorder, int], guard: Guard
+) -> None:
+    rec, port = server
+    text = message(to="accueil@clinique-exemple.fr", body="Bonjour\n").as_string()
+    assert "\r\n" not in text
+    with GuardedSMTP("127.0.0.1", port, guard=guard) as smtp:
+        smtp.sendmail("secretariat@clinique-exemple.fr", "accueil@clinique-exemple.fr", text)
+    assert len(rec.messages) == 1
+    assert b"Bonjour" in rec.messages[0][1]

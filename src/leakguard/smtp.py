@@ -11,12 +11,15 @@ import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from leakguard.core import Action, Verdict
 from leakguard.errors import LeakBlocked
 from leakguard.guard import Guard
 from leakguard.message import load_message
+
+if TYPE_CHECKING:
+    from _typeshed import SizedBuffer
 
 __all__ = ["GuardedSMTP", "GuardedSMTP_SSL", "SmtpHook", "WarnNotice", "hook_smtplib"]
 
@@ -53,9 +56,13 @@ def _guarded_payload(
     on_warn: WarnCallback,
     from_addr: str,
     to_addrs: str | Sequence[str],
-    msg: bytes | str,
-) -> bytes:
-    """Check and protect the raw message; the bytes to hand to the server."""
+    msg: SizedBuffer | str,
+) -> SizedBuffer | str:
+    """Check and protect the raw message; what to hand to smtplib.
+
+    A message that may leave as it is goes on untouched (smtplib then handles a ``str``
+    as it always does); a protected copy goes as bytes with CRLF line ends.
+    """
     raw = msg.encode("utf-8") if isinstance(msg, str) else bytes(msg)
     recipients = _to_list(to_addrs)
     parsed = load_message(raw)
@@ -66,16 +73,20 @@ def _guarded_payload(
             raise LeakBlocked(
                 verdict, "The warning was not confirmed. / L'alerte n'a pas été confirmée."
             )
-        return raw
+        return msg
     if verdict.action is Action.ALLOW:
-        return raw
+        return msg
     protected = guard.enforce(parsed, verdict, envelope_recipients=recipients)
     # smtplib sends bytes as they are: the wire needs CRLF line ends.
     return protected.as_bytes(policy=protected.policy.clone(linesep="\r\n"))
 
 
 class GuardedSMTP(smtplib.SMTP):
-    """``smtplib.SMTP`` that checks and protects every message before sending it."""
+    """``smtplib.SMTP`` that checks and protects every message before sending it.
+
+    Takes smtplib's arguments plus ``guard`` (default: the embedded policy) and
+    ``on_warn``. ``send_message`` goes through ``sendmail``, so both are guarded.
+    """
 
     def __init__(
         self,
@@ -88,11 +99,11 @@ class GuardedSMTP(smtplib.SMTP):
         self.on_warn = on_warn or _log_and_send
         super().__init__(*args, **kwargs)
 
-    def sendmail(  # type: ignore[override]
+    def sendmail(
         self,
         from_addr: str,
         to_addrs: str | Sequence[str],
-        msg: bytes | str,
+        msg: SizedBuffer | str,
         mail_options: Sequence[str] = (),
         rcpt_options: Sequence[str] = (),
     ) -> dict[str, tuple[int, bytes]]:
@@ -100,21 +111,8 @@ class GuardedSMTP(smtplib.SMTP):
         return super().sendmail(from_addr, to_addrs, payload, mail_options, rcpt_options)
 
 
-class GuardedSMTP_SSL(smtplib.SMTP_SSL):
+class GuardedSMTP_SSL(GuardedSMTP, smtplib.SMTP_SSL):
     """``smtplib.SMTP_SSL`` that checks and protects every message before sending it."""
-
-    def __init__(
-        self,
-        *args: Any,
-        guard: Guard | None = None,
-        on_warn: WarnCallback | None = None,
-        **kwargs: Any,
-    ) -> None:
-        self.guard = guard if guard is not None else Guard()
-        self.on_warn = on_warn or _log_and_send
-        super().__init__(*args, **kwargs)
-
-    sendmail = GuardedSMTP.sendmail  # type: ignore[assignment]
 
 
 class SmtpHook:
@@ -130,7 +128,7 @@ class SmtpHook:
             smtp: smtplib.SMTP,
             from_addr: str,
             to_addrs: str | Sequence[str],
-            msg: bytes | str,
+            msg: SizedBuffer | str,
             mail_options: Sequence[str] = (),
             rcpt_options: Sequence[str] = (),
         ) -> dict[str, tuple[int, bytes]]:
