@@ -27,7 +27,6 @@ __all__ = [
     "Severity",
     "Verdict",
     "describe",
-    "fingerprint",
     "highest",
 ]
 
@@ -171,14 +170,6 @@ class Fingerprinter:
 
     def __repr__(self) -> str:
         return "Fingerprinter(key=<hidden>)"
-
-
-_default_fingerprinter = Fingerprinter()
-
-
-def fingerprint(kind: str, compact: str) -> str:
-    """Fingerprint with the process-wide key."""
-    return _default_fingerprinter(kind, compact)
 
 
 # --------------------------------------------------------------------------- findings
