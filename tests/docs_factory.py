@@ -26,11 +26,15 @@ __all__ = [
     "Attachment",
     "compact",
     "contains_value",
+    "excel_globals",
+    "make_compound_file",
     "make_csv",
     "make_docx",
     "make_eml",
     "make_encrypted_office",
     "make_html",
+    "make_legacy_doc",
+    "make_legacy_xls",
     "make_nested_zip",
     "make_odp",
     "make_ods",
@@ -44,6 +48,7 @@ __all__ = [
     "make_xlsx",
     "make_zip",
     "mask",
+    "word_fib",
     "write_zero_bomb",
 ]
 
@@ -712,3 +717,85 @@ def make_encrypted_office(document: bytes, password: str) -> bytes:
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(document)).encrypt(password, out)
     return out.getvalue()
+
+
+# --------------------------------------------------------------- OLE compound files
+
+
+def make_compound_file(streams: Mapping[str, bytes]) -> bytes:
+    """A minimal version-3 compound file (MS-CFB) holding the given streams, at most
+    three; a shorter stream is padded to 4096 bytes so that it lives in regular sectors."""
+    sector = 512
+    padded = {n: d.ljust(4096, b"\x00") for n, d in streams.items()}
+    layout: list[tuple[str, int, int]] = []
+    next_sector = 2  # 0 = FAT, 1 = directory
+    for name, data in padded.items():
+        count = -(-len(data) // sector)
+        layout.append((name, next_sector, count))
+        next_sector += count
+    fat = [0xFFFFFFFF] * (sector // 4)
+    fat[0] = 0xFFFFFFFD  # FAT sector
+    fat[1] = 0xFFFFFFFE  # directory, one sector
+    for _, start, count in layout:
+        for s in range(start, start + count - 1):
+            fat[s] = s + 1
+        fat[start + count - 1] = 0xFFFFFFFE
+    assert next_sector <= len(fat)
+
+    def entry(name: str, kind: int, start: int, size: int, child: int, right: int) -> bytes:
+        encoded = name.encode("utf-16-le") + b"\x00\x00"
+        raw = encoded.ljust(64, b"\x00")
+        raw += struct.pack("<HBB", len(encoded), kind, 1)
+        raw += struct.pack("<III", 0xFFFFFFFF, right, child)
+        raw += bytes(16) + bytes(4) + bytes(16)
+        raw += struct.pack("<II", start, size) + bytes(4)
+        assert len(raw) == 128
+        return raw
+
+    entries = [entry("Root Entry", 5, 0xFFFFFFFE, 0, 1 if layout else 0xFFFFFFFF, 0xFFFFFFFF)]
+    for i, (name, start, _) in enumerate(layout):
+        right = i + 2 if i + 1 < len(layout) else 0xFFFFFFFF
+        entries.append(entry(name, 2, start, len(padded[name]), 0xFFFFFFFF, right))
+    directory = b"".join(entries).ljust(sector, b"\x00")
+    assert len(directory) == sector, "test builder holds at most four directory entries"
+
+    header = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
+    header += struct.pack("<HHHH", 0x3E, 3, 0xFFFE, 9)
+    header += struct.pack("<H", 6) + bytes(6)
+    header += struct.pack("<IIIIIIII", 0, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE)
+    header += struct.pack("<I", 0)
+    difat = [0] + [0xFFFFFFFF] * 108
+    header += struct.pack("<109I", *difat)
+    assert len(header) == 512
+    body = struct.pack(f"<{len(fat)}I", *fat) + directory
+    for name, _, _ in layout:
+        body += padded[name].ljust(-(-len(padded[name]) // sector) * sector, b"\x00")
+    return header + body
+
+
+def word_fib(encrypted: bool) -> bytes:
+    """The head of a Word ``WordDocument`` stream: the FIB base, ``fEncrypted`` set or not."""
+    flags = 0x0100 if encrypted else 0
+    return struct.pack("<HHHHHH", 0xA5EC, 0x00C1, 0, 0, 0, flags)
+
+
+def excel_globals(encrypted: bool) -> bytes:
+    """The head of an Excel ``Workbook`` stream: BOF, then FILEPASS when encrypted."""
+    bof = struct.pack("<HH", 0x0809, 16) + bytes(16)
+    following = struct.pack("<HH", 0x002F if encrypted else 0x00E1, 2) + bytes(2)
+    return bof + following
+
+
+def make_legacy_doc(text: str = "", *, encrypted: bool = False) -> bytes:
+    """A legacy Word file (.doc) whose ``WordDocument`` stream carries ``text`` in
+    UTF-16 after the FIB; with ``encrypted`` the FIB says the document is encrypted
+    (the text is left as is, so a reader that skims it anyway would be caught)."""
+    stream = word_fib(encrypted).ljust(512, b"\x00") + text.encode("utf-16-le")
+    return make_compound_file({"WordDocument": stream})
+
+
+def make_legacy_xls(text: str = "", *, encrypted: bool = False) -> bytes:
+    """A legacy Excel file (.xls) whose ``Workbook`` stream opens with BOF (and FILEPASS
+    when ``encrypted``) and carries ``text`` in UTF-16 further on."""
+    stream = excel_globals(encrypted).ljust(512, b"\x00") + text.encode("utf-16-le")
+    return make_compound_file({"Workbook": stream})

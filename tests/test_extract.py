@@ -20,6 +20,8 @@ from docs_factory import (
     make_docx,
     make_encrypted_office,
     make_html,
+    make_legacy_doc,
+    make_legacy_xls,
     make_nested_zip,
     make_odp,
     make_ods,
@@ -33,6 +35,7 @@ from docs_factory import (
 )
 from leakguard.core import Location
 from leakguard.extract import Budget, Limits, Problem, TextChunk, extract, sniff
+from leakguard.extract.encryption import container_encrypted, encrypted_container
 from leakguard.extract.html import html_to_text
 from leakguard.extract.text import csv_rows_text, decode_text
 
@@ -304,6 +307,97 @@ def test_legacy_ole_is_skimmed_and_reported_unsupported() -> None:
     items = run(ole, "old.doc")
     assert problems(items) == [("attachment:old.doc", "unsupported", None)]
     assert contains_value(text_of(items), NIR)
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [("old.doc", make_legacy_doc), ("old.xls", make_legacy_xls)],
+)
+def test_encrypted_legacy_office_is_reported_encrypted(
+    name: str, build: Callable[..., bytes]
+) -> None:
+    # The text lies in the stream as is: had the reader skimmed it, the NIR would show.
+    items = run(build(f"NIR {NIR}", encrypted=True), name)
+    assert problems(items) == [(f"attachment:{name}", "encrypted", "office")]
+    assert text_of(items) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [("old.doc", make_legacy_doc), ("old.xls", make_legacy_xls)],
+)
+def test_plain_legacy_office_is_still_skimmed(name: str, build: Callable[..., bytes]) -> None:
+    data = build(f"NIR {NIR}")
+    assert sniff(data) == "ole"
+    items = run(data, name)
+    assert problems(items) == [(f"attachment:{name}", "unsupported", None)]
+    assert contains_value(text_of(items), NIR), f"{mask(NIR)} not skimmed"
+
+
+def test_legacy_file_naming_the_encryption_streams_in_its_text_is_read() -> None:
+    # Words in the text are not streams: only the compound file's directory says so.
+    words = "EncryptionInfo EncryptedPackage"
+    items = run(make_legacy_doc(f"{words} NIR {NIR}"), "notes.doc")
+    assert problems(items) == [("attachment:notes.doc", "unsupported", None)]
+    assert contains_value(text_of(items), NIR), f"{mask(NIR)} not skimmed"
+
+
+ARMOUR = b"-----BEGIN PGP MESSAGE-----\n\nhQEMA1x2y3z4AQf/abc\n=XyZw\n-----END PGP MESSAGE-----\n"
+
+
+def test_openpgp_files_are_reported_encrypted() -> None:
+    session_packet = bytes([0x85, 0x01, 0x0C, 0x03]) + bytes(range(64))
+    for name, data in (("cr.asc", ARMOUR), ("cr.gpg", session_packet)):
+        assert problems(run(data, name)) == [(f"attachment:{name}", "encrypted", "pgp")], name
+        assert text_of(run(data, name)) == ""
+
+
+def test_clear_text_around_armour_is_read_and_not_encrypted() -> None:
+    # Armour first, readable lines after: the file is not protected, its text is read.
+    data = ARMOUR + f"Patient NIR {NIR}\n".encode()
+    items = run(data, "notes.txt")
+    assert problems(items) == []
+    assert contains_value(text_of(items), NIR), f"{mask(NIR)} not read"
+    assert not container_encrypted(data)
+
+
+def test_pdf_with_a_security_handler_pdfium_cannot_open_is_encrypted() -> None:
+    # Same encrypted PDF, its standard handler renamed: PDFium's "unsupported security
+    # scheme", as for certificate-encrypted PDFs.
+    locked = make_pdf([NIR], password="secret")
+    assert b"/Filter /Standard" in locked
+    foreign = locked.replace(b"/Filter /Standard", b"/Filter /PubSecXX")
+    assert problems(run(foreign, "x.pdf")) == [("attachment:x.pdf", "encrypted", "pdf")]
+    assert container_encrypted(foreign)
+
+
+# What a document is, and the encryption the reader reports for it (None: read clear).
+CONTAINERS: dict[str, tuple[Callable[[], bytes], str | None]] = {
+    "pdf": (lambda: make_pdf([NIR]), None),
+    "pdf-password": (lambda: make_pdf([NIR], password="secret"), "pdf"),
+    "zip": (lambda: make_zip({"a.txt": NIR.encode()}), None),
+    "zip-aes": (lambda: make_zip({"a.txt": NIR.encode()}, password="secret"), "zip"),
+    "docx": (lambda: make_docx([NIR]), None),
+    "docx-password": (lambda: make_encrypted_office(make_docx([NIR]), "secret"), "office"),
+    "odt": (lambda: make_odt([NIR]), None),
+    "odt-encrypted": (lambda: make_odt([NIR], encrypted=True), "office"),
+    "doc": (lambda: make_legacy_doc(NIR), None),
+    "doc-encrypted": (lambda: make_legacy_doc(NIR, encrypted=True), "office"),
+    "xls": (lambda: make_legacy_xls(NIR), None),
+    "xls-encrypted": (lambda: make_legacy_xls(NIR, encrypted=True), "office"),
+    "asc": (lambda: ARMOUR, "pgp"),
+    "text": (lambda: NIR.encode(), None),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONTAINERS))
+def test_reader_and_container_check_give_one_answer(kind: str) -> None:
+    build, expected = CONTAINERS[kind]
+    data = build()
+    reported = [c for _, reason, c in problems(run(data, "x")) if reason == "encrypted"]
+    assert reported == ([] if expected is None else [expected])
+    assert encrypted_container(data) == expected
+    assert container_encrypted(data) is (expected is not None)
 
 
 def test_utf16_text_without_bom_is_read() -> None:

@@ -31,6 +31,7 @@ from certs_factory import (
     write_certificate,
     write_private_key,
 )
+from docs_factory import excel_globals, make_compound_file, word_fib
 from leakguard.errors import ProtectionError
 from leakguard.protection import (
     CallableCertificates,
@@ -478,6 +479,23 @@ def test_state_of_pgp_mime_and_inline() -> None:
     assert not protection_state(quoted).encrypted
 
 
+def test_clear_text_between_armour_blocks_is_not_encrypted() -> None:
+    block = ARMOUR.decode().strip()
+    between = parse(f"To: x@y.fr\n\n{block}\nRappel : RDV lundi\n{block}\n".encode())
+    assert not protection_state(between).encrypted
+    trailing = with_attachment(ARMOUR + b"Rappel : RDV lundi\n", "notes.asc")
+    assert protection_state(trailing).attachments_encrypted == ()
+    assert protection_state(with_attachment(ARMOUR, "notes.asc")).attachments_encrypted == (
+        "notes.asc",
+    )
+
+
+def test_container_check_is_the_readers_own() -> None:
+    from leakguard.extract import encryption
+
+    assert container_encrypted is encryption.container_encrypted
+
+
 def test_pgp_mime_inside_signature_counts() -> None:
     signed = parse(
         b"To: x@y.fr\nMIME-Version: 1.0\n"
@@ -668,73 +686,11 @@ def test_state_never_raises_on_junk_smime(data: bytes, ctype: str) -> None:
 # --------------------------------------------------------------- compound files (MS-CFB)
 
 
-def compound_file(streams: dict[str, bytes]) -> bytes:
-    """A minimal version-3 compound file holding the given streams (each >= 4096 bytes
-    so they live in regular sectors; smaller ones are padded)."""
-    sector = 512
-    padded = {n: d.ljust(4096, b"\x00") for n, d in streams.items()}
-    layout: list[tuple[str, int, int]] = []
-    next_sector = 2  # 0 = FAT, 1 = directory
-    for name, data in padded.items():
-        count = -(-len(data) // sector)
-        layout.append((name, next_sector, count))
-        next_sector += count
-    fat = [0xFFFFFFFF] * (sector // 4)
-    fat[0] = 0xFFFFFFFD  # FAT sector
-    fat[1] = 0xFFFFFFFE  # directory, one sector
-    for _, start, count in layout:
-        for s in range(start, start + count - 1):
-            fat[s] = s + 1
-        fat[start + count - 1] = 0xFFFFFFFE
-    assert next_sector <= len(fat)
-
-    def entry(name: str, kind: int, start: int, size: int, child: int, right: int) -> bytes:
-        encoded = name.encode("utf-16-le") + b"\x00\x00"
-        raw = encoded.ljust(64, b"\x00")
-        raw += struct.pack("<HBB", len(encoded), kind, 1)
-        raw += struct.pack("<III", 0xFFFFFFFF, right, child)
-        raw += bytes(16) + bytes(4) + bytes(16)
-        raw += struct.pack("<II", start, size) + bytes(4)
-        assert len(raw) == 128
-        return raw
-
-    entries = [entry("Root Entry", 5, 0xFFFFFFFE, 0, 1 if layout else 0xFFFFFFFF, 0xFFFFFFFF)]
-    for i, (name, start, _) in enumerate(layout):
-        right = i + 2 if i + 1 < len(layout) else 0xFFFFFFFF
-        entries.append(entry(name, 2, start, len(padded[name]), 0xFFFFFFFF, right))
-    directory = b"".join(entries).ljust(sector, b"\x00")
-    assert len(directory) == sector, "test builder holds at most four directory entries"
-
-    header = bytes.fromhex("d0cf11e0a1b11ae1") + bytes(16)
-    header += struct.pack("<HHHH", 0x3E, 3, 0xFFFE, 9)
-    header += struct.pack("<H", 6) + bytes(6)
-    header += struct.pack("<IIIIIIII", 0, 1, 1, 0, 4096, 0xFFFFFFFE, 0, 0xFFFFFFFE)
-    header += struct.pack("<I", 0)
-    difat = [0] + [0xFFFFFFFF] * 108
-    header += struct.pack("<109I", *difat)
-    assert len(header) == 512
-    body = struct.pack(f"<{len(fat)}I", *fat) + directory
-    for name, _, _ in layout:
-        body += padded[name].ljust(-(-len(padded[name]) // sector) * sector, b"\x00")
-    return header + body
-
-
 def test_compound_file_builder_is_read_by_olefile() -> None:
     olefile = pytest.importorskip("olefile")
-    data = compound_file({"WordDocument": b"abc", "Data": b"xyz"})
+    data = make_compound_file({"WordDocument": b"abc", "Data": b"xyz"})
     ole = olefile.OleFileIO(io.BytesIO(data))
     assert sorted(e[0] for e in ole.listdir()) == ["Data", "WordDocument"]
-
-
-def word_fib(encrypted: bool) -> bytes:
-    flags = 0x0100 if encrypted else 0
-    return struct.pack("<HHHHHH", 0xA5EC, 0x00C1, 0, 0, 0, flags)
-
-
-def excel_globals(encrypted: bool) -> bytes:
-    bof = struct.pack("<HH", 0x0809, 16) + bytes(16)
-    following = struct.pack("<HH", 0x002F if encrypted else 0x00E1, 2) + bytes(2)
-    return bof + following
 
 
 @pytest.mark.parametrize(
@@ -750,7 +706,7 @@ def excel_globals(encrypted: bool) -> bytes:
     ],
 )
 def test_legacy_office_encryption(streams: dict[str, bytes], expected: bool) -> None:
-    assert container_encrypted(compound_file(streams)) is expected
+    assert container_encrypted(make_compound_file(streams)) is expected
 
 
 # --------------------------------------------------------------------------- certificates

@@ -18,7 +18,6 @@ import os
 import re
 import secrets
 import struct
-import zipfile
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 from leakguard.core import Lang
 from leakguard.errors import ProtectionError
 from leakguard.extract._types import Limits
+from leakguard.extract.encryption import container_encrypted, pgp_armoured
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -79,8 +79,6 @@ _OID_ENVELOPED = bytes.fromhex("2a864886f70d010703")  # 1.2.840.113549.1.7.3
 _OID_AUTH_ENVELOPED = bytes.fromhex("2a864886f70d0109100117")  # 1.2.840.113549.1.9.16.1.23
 _OID_SIGNED = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
 
-_PGP_BEGIN = "-----BEGIN PGP MESSAGE-----"
-_PGP_END = "-----END PGP MESSAGE-----"
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 
 
@@ -124,7 +122,7 @@ def _state(msg: email.message.Message, lim: Limits) -> ProtectionState:
     encrypted_names: list[str] = []
     for role, part, depth in _leaves(root, lim):
         if role == "body":
-            bodies_armoured.append(_is_pgp_armour(_text_of(part, lim)))
+            bodies_armoured.append(pgp_armoured(_text_of(part, lim)))
             continue
         if role == "unread":
             attachments_covered.append(False)
@@ -280,11 +278,6 @@ def _text_of(part: email.message.Message, lim: Limits) -> str:
     return text
 
 
-def _is_pgp_armour(text: str) -> bool:
-    body = text.strip()
-    return body.startswith(_PGP_BEGIN) and body.endswith(_PGP_END)
-
-
 def _attachment_encrypted(part: email.message.Message, lim: Limits, depth: int) -> bool:
     ctype = part.get_content_type()
     if ctype == "multipart/encrypted":
@@ -303,221 +296,6 @@ def _attachment_encrypted(part: email.message.Message, lim: Limits, depth: int) 
     if not isinstance(data, bytes) or len(data) > lim.max_part_bytes:
         return False
     return container_encrypted(data, content_type=ctype, limits=lim)
-
-
-def container_encrypted(
-    data: bytes, /, *, content_type: str = "application/octet-stream", limits: Limits | None = None
-) -> bool:
-    """Whether these file bytes are an encrypted container that needs a key to open.
-
-    Recognised from the bytes, not the name: PDF with a user password, ZIP whose every
-    file is encrypted (WinZip AES or ZipCrypto), ODF with encrypted parts, Office files
-    encrypted with a password (OOXML ``EncryptedPackage``, legacy Word, Excel,
-    PowerPoint), OpenPGP armour or binary packets. A PDF with only an owner password
-    opens for anyone, so it is not counted.
-    """
-    lim = limits or Limits()
-    head = data[:1024]
-    if data.startswith(b"PK\x03\x04"):
-        return _zip_encrypted(data, lim)
-    if b"%PDF-" in head:
-        return _pdf_encrypted(data)
-    if data.startswith(_OLE_MAGIC):
-        return _ole_encrypted(data)
-    if content_type == "application/pgp-encrypted":
-        return True
-    return _openpgp_encrypted(data)
-
-
-def _zip_encrypted(data: bytes, lim: Limits) -> bool:
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = archive.infolist()
-            if len(infos) > lim.max_members:
-                return False
-            files = [i for i in infos if not i.is_dir()]
-            if files and all(i.flag_bits & 0x1 for i in files):
-                return True
-            return _odf_encrypted(archive, infos)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
-        return False
-
-
-def _odf_encrypted(archive: zipfile.ZipFile, infos: list[zipfile.ZipInfo]) -> bool:
-    """ODF files keep the ZIP clear and encrypt members listed in the manifest."""
-    by_name = {i.filename: i for i in infos}
-    manifest = by_name.get("META-INF/manifest.xml")
-    mimetype = by_name.get("mimetype")
-    if manifest is None or mimetype is None or manifest.file_size > 4 * 1024 * 1024:
-        return False
-    if mimetype.file_size > 200 or manifest.flag_bits & 0x1:
-        return False
-    if not archive.read(mimetype).startswith(b"application/vnd.oasis.opendocument"):
-        return False
-    return b"encryption-data" in archive.read(manifest)
-
-
-def _pdf_encrypted(data: bytes) -> bool:
-    if b"/Encrypt" not in data:
-        return False
-    import pypdfium2
-
-    try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as exc:
-        return getattr(exc, "err_code", None) == _PDFIUM_ERR_PASSWORD
-    document.close()
-    return False
-
-
-_PDFIUM_ERR_PASSWORD = 4  # FPDF_ERR_PASSWORD in PDFium's public header
-
-
-def _openpgp_encrypted(data: bytes) -> bool:
-    head = data[:4096].lstrip()
-    if head.startswith(_PGP_BEGIN.encode()):
-        return True
-    return _openpgp_session_packet(data)
-
-
-def _openpgp_session_packet(data: bytes) -> bool:
-    """Whether the bytes open with an OpenPGP session-key packet (RFC 9580 §4-5).
-
-    An encrypted OpenPGP message starts with a public-key (tag 1) or symmetric-key
-    (tag 3) encrypted session key; the version byte that follows the header is checked
-    too, so that arbitrary binary files are rarely mistaken for one.
-    """
-    if len(data) < 16 or not data[0] & 0x80:
-        return False
-    first = data[0]
-    if first & 0x40:  # new packet format: tag in the low six bits, then a length
-        tag = first & 0x3F
-        octet = data[1]
-        if octet < 192:
-            body = 2
-        elif octet < 224:
-            body = 3
-        elif octet == 255:
-            body = 6
-        else:  # a partial length cannot start a session-key packet
-            return False
-    else:  # old format: tag in bits 2-5, length size in bits 0-1
-        tag = (first >> 2) & 0x0F
-        length_type = first & 0x03
-        if length_type == 3:
-            return False
-        body = 1 + (1, 2, 4)[length_type]
-    version = data[body]
-    if tag == 1:
-        return version in (3, 6)
-    if tag == 3:
-        return version in (4, 5, 6)
-    return False
-
-
-# --------------------------------------------------------------- OLE compound files
-
-_OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
-_END_OF_CHAIN = 0xFFFFFFFE
-_FREE = 0xFFFFFFFF
-_MINI_CUTOFF = 4096
-
-
-def _ole_encrypted(data: bytes) -> bool:
-    """Read the directory of a compound file (MS-CFB) and look for encryption marks."""
-    try:
-        ole = _Ole(data)
-        names = ole.stream_names()
-    except (ValueError, struct.error, IndexError):
-        return False
-    if "EncryptedPackage" in names or "EncryptedSummary" in names:
-        return True
-    try:
-        word = ole.stream_head("WordDocument")
-        if word is not None and len(word) >= 12:
-            # FIB base: flags word at offset 0x0A, fEncrypted is bit 8.
-            return bool(struct.unpack_from("<H", word, 0x0A)[0] & 0x0100)
-        book = ole.stream_head("Workbook") or ole.stream_head("Book")
-        if book is not None and len(book) >= 8:
-            kind, length = struct.unpack_from("<HH", book, 0)
-            # A FILEPASS record (0x002F) right after the BOF (0x0809) marks encryption.
-            if kind == 0x0809 and 4 + length + 2 <= len(book):
-                following: int = struct.unpack_from("<H", book, 4 + length)[0]
-                return following == 0x002F
-    except (ValueError, struct.error, IndexError):
-        return False
-    return False
-
-
-class _Ole:
-    """Just enough of MS-CFB to list streams and read the start of one."""
-
-    __slots__ = ("_data", "_entries", "_fat", "_shift")
-
-    def __init__(self, data: bytes) -> None:
-        if len(data) < 512 or not data.startswith(_OLE_MAGIC):
-            raise ValueError("not a compound file")
-        self._data = data
-        self._shift: int = struct.unpack_from("<H", data, 0x1E)[0]
-        if self._shift not in (9, 12):
-            raise ValueError("bad sector size")
-        n_fat, first_dir = struct.unpack_from("<II", data, 0x2C)
-        first_difat, n_difat = struct.unpack_from("<II", data, 0x44)
-        max_sectors = len(data) >> self._shift
-        if n_fat > max_sectors or n_difat > max_sectors:
-            raise ValueError("bad header")
-        fat_sectors = [s for s in struct.unpack_from("<109I", data, 0x4C) if s < max_sectors]
-        per_sector = (1 << self._shift) // 4
-        sector = first_difat
-        for _ in range(n_difat):
-            if sector >= max_sectors:
-                break
-            values = struct.unpack_from(f"<{per_sector}I", data, self._offset(sector))
-            fat_sectors.extend(v for v in values[:-1] if v < max_sectors)
-            sector = values[-1]
-        fat: list[int] = []
-        for s in fat_sectors[:n_fat]:
-            fat.extend(struct.unpack_from(f"<{per_sector}I", data, self._offset(s)))
-        self._fat = fat
-        self._entries: list[tuple[str, int, int, int]] = []
-        for sector_data in self._chain(first_dir):
-            for off in range(0, len(sector_data) - 127, 128):
-                entry = sector_data[off : off + 128]
-                name_len = min(struct.unpack_from("<H", entry, 0x40)[0], 64)
-                kind = entry[0x42]
-                start, size = struct.unpack_from("<II", entry, 0x74)
-                name = entry[: max(name_len - 2, 0)].decode("utf-16-le", errors="replace")
-                self._entries.append((name, kind, start, size))
-
-    def _offset(self, sector: int) -> int:
-        off = (sector + 1) << self._shift
-        if off + (1 << self._shift) > len(self._data):
-            raise ValueError("sector out of range")
-        return off
-
-    def _chain(self, start: int) -> Iterator[bytes]:
-        seen: set[int] = set()
-        sector = start
-        size = 1 << self._shift
-        while sector not in (_END_OF_CHAIN, _FREE) and sector < len(self._fat):
-            if sector in seen:
-                raise ValueError("loop in sector chain")
-            seen.add(sector)
-            off = self._offset(sector)
-            yield self._data[off : off + size]
-            sector = self._fat[sector]
-
-    def stream_names(self) -> set[str]:
-        return {name for name, kind, _, _ in self._entries if kind == 2}
-
-    def stream_head(self, name: str) -> bytes | None:
-        """The first sector of a stream stored in regular sectors, or None."""
-        for entry_name, kind, start, size in self._entries:
-            if kind == 2 and entry_name == name:
-                if size < _MINI_CUTOFF:
-                    return None
-                return next(self._chain(start), None)
-        return None
 
 
 # --------------------------------------------------------------------------- certificates

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
+from leakguard.extract.encryption import openpgp_encrypted
 from leakguard.extract.sniff import FAMILIES, sniff
 
 __all__ = [
@@ -41,6 +42,9 @@ def _read(
     family: str, data: bytes, location: Location, ctx: Context, declared_type: str | None
 ) -> Iterator[Item]:
     charset = _charset(declared_type)
+    if family in ("text", "binary") and openpgp_encrypted(data):
+        # An OpenPGP message saved as a file (.asc armour or .gpg packets).
+        return iter([Problem(location, "encrypted", "pgp")])
     if family == "pdf":
         from leakguard.extract.pdf import read_pdf
 

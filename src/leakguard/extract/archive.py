@@ -13,10 +13,12 @@ import io
 import posixpath
 import zipfile
 from collections.abc import Iterator
+from typing import Protocol
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable
 from leakguard.extract._types import Budget, Problem
+from leakguard.extract.encryption import zip_member_encrypted
 
 __all__ = ["open_zip", "read_gzip", "read_member", "read_zip"]
 
@@ -64,39 +66,51 @@ def _check_ratio(produced: int, compressed: int, budget: Budget) -> None:
         raise Unreadable("compression_ratio")
 
 
+class _Stream(Protocol):
+    """A decompressing stream (a ZIP member, a gzip file)."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> bytes:
     """The decompressed bytes of one member, within the part, total, ratio and time limits.
 
     The sizes written in the archive are checked first but not trusted: the stream is
     measured as it is inflated.
     """
-    if info.flag_bits & 0x1:
+    if zip_member_encrypted(info):
         raise Unreadable("encrypted", "zip")
     _check_ratio(info.file_size, info.compress_size, budget)
     cap = _cap(budget)
     if info.file_size > cap:
         raise Unreadable("too_large")
-    blocks: list[bytes] = []
-    produced = 0
     try:
         with zf.open(info) as stream:
-            while True:
-                if budget.expired():
-                    raise Unreadable("timeout")
-                block = stream.read(_BLOCK)
-                if not block:
-                    break
-                produced += len(block)
-                _check_ratio(produced, info.compress_size, budget)
-                if produced > cap:
-                    raise Unreadable("too_large")
-                blocks.append(block)
+            return _inflate(stream, info.compress_size, budget)
     except Unreadable:
         raise
     except NotImplementedError:
         raise Unreadable("unsupported") from None
     except Exception:
         raise Unreadable("corrupt") from None
+
+
+def _inflate(stream: _Stream, compressed: int, budget: Budget) -> bytes:
+    """A decompressing stream read to its end in blocks, stopped at the first limit passed."""
+    cap = _cap(budget)
+    blocks: list[bytes] = []
+    produced = 0
+    while True:
+        if budget.expired():
+            raise Unreadable("timeout")
+        block = stream.read(_BLOCK)
+        if not block:
+            break
+        produced += len(block)
+        _check_ratio(produced, compressed, budget)
+        if produced > cap:
+            raise Unreadable("too_large")
+        blocks.append(block)
     budget.take_bytes(produced)
     return b"".join(blocks)
 
@@ -117,7 +131,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            if info.flag_bits & 0x1:
+            if zip_member_encrypted(info):
                 # One report for the archive: the protection check wants to know it is
                 # encrypted, and a hundred identical lines would help nobody.
                 if not told_encrypted:
@@ -144,29 +158,15 @@ def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     from leakguard.extract import extract
 
     budget = ctx.budget
-    cap = _cap(budget)
-    blocks: list[bytes] = []
-    produced = 0
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
-            while True:
-                if budget.expired():
-                    raise Unreadable("timeout")
-                block = stream.read(_BLOCK)
-                if not block:
-                    break
-                produced += len(block)
-                _check_ratio(produced, len(data), budget)
-                if produced > cap:
-                    raise Unreadable("too_large")
-                blocks.append(block)
+            content = _inflate(stream, len(data), budget)
     except Unreadable:
         raise
     except Exception:
         raise Unreadable("corrupt") from None
-    budget.take_bytes(produced)
     inner = ctx.filename or ""
     inner = inner[:-3] if inner.lower().endswith(".gz") else inner
     yield from extract(
-        b"".join(blocks), location, budget=budget, filename=inner or None, depth=ctx.depth + 1
+        content, location, budget=budget, filename=inner or None, depth=ctx.depth + 1
     )

@@ -12,6 +12,7 @@ from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Problem
 from leakguard.extract._xml import MAX_NESTING, attr, local, parse
 from leakguard.extract.archive import open_zip, read_member
+from leakguard.extract.encryption import odf_encrypted
 
 __all__ = ["odf_lines", "read_odf"]
 
@@ -116,10 +117,8 @@ def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     budget = ctx.budget
     with open_zip(data, budget) as zf:
         names = zf.namelist()
-        if "META-INF/manifest.xml" in names:
-            manifest = read_member(zf, zf.getinfo("META-INF/manifest.xml"), budget)
-            if b"encryption-data" in manifest:
-                raise Unreadable("encrypted", "office")
+        if odf_encrypted(zf):
+            raise Unreadable("encrypted", "office")
         if "content.xml" not in names:
             raise Unreadable("corrupt")
         for name in ("content.xml", "styles.xml"):

@@ -18,6 +18,7 @@ from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import MAX_NESTING, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
+from leakguard.extract.encryption import ole_encrypted
 
 __all__ = ["ooxml_lines", "read_docx", "read_ole", "read_pptx", "read_xlsx"]
 
@@ -290,7 +291,6 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
 
 # --------------------------------------------------------------------------- OLE
 
-_OLE_ENCRYPTED = ("EncryptionInfo".encode("utf-16-le"), "EncryptedPackage".encode("utf-16-le"))
 _ASCII_RUN = re.compile(rb"[\x20-\x7e\xa0-\xff\t]{6,}")
 _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){6,}")
 
@@ -298,11 +298,12 @@ _UTF16_RUN = re.compile(rb"(?:[\x20-\x7e\xa0-\xff]\x00){6,}")
 def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """An OLE compound file.
 
-    A password-protected DOCX/XLSX/PPTX is an OLE file holding ``EncryptionInfo`` and
-    ``EncryptedPackage`` streams: reported encrypted. Legacy binary Office files are only
-    skimmed for text runs and reported ``unsupported``, so nobody takes them as checked.
+    A password-protected document is reported encrypted: a DOCX/XLSX/PPTX held in an
+    ``EncryptedPackage`` stream, or a legacy Word, Excel or PowerPoint file whose own
+    records say it is encrypted. Other legacy binary Office files are only skimmed for
+    text runs and reported ``unsupported``, so nobody takes them as checked.
     """
-    if all(marker in data for marker in _OLE_ENCRYPTED):
+    if ole_encrypted(data):
         raise Unreadable("encrypted", "office")
     runs = [m.group().decode("cp1252", errors="replace") for m in _ASCII_RUN.finditer(data)]
     runs += [m.group().decode("utf-16-le", errors="replace") for m in _UTF16_RUN.finditer(data)]

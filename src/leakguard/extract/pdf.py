@@ -11,12 +11,10 @@ from collections.abc import Iterator
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Problem
+from leakguard.extract.encryption import pdf_error_encrypted
 
 __all__ = ["read_pdf"]
 
-# PDFium's load errors (FPDF_ERR_PASSWORD, FPDF_ERR_SECURITY): the document is
-# encrypted with a password we do not have, or with a handler PDFium cannot open.
-_ENCRYPTED_ERRORS = frozenset({4, 6})
 # PDFium marks hyphenation points and unknown glyphs with these.
 _NOISE = str.maketrans({"\ufffe": "", "\x02": "", "\r": None})
 
@@ -29,7 +27,7 @@ def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     try:
         doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
-        if getattr(err, "err_code", None) in _ENCRYPTED_ERRORS:
+        if pdf_error_encrypted(err):
             raise Unreadable("encrypted", "pdf") from None
         raise Unreadable("corrupt") from None
     try:

@@ -8,6 +8,7 @@ import io
 import re
 import zipfile
 
+from leakguard.extract.encryption import OLE_MAGIC, zip_member_encrypted
 from leakguard.extract.text import looks_utf16
 
 __all__ = ["FAMILIES", "sniff"]
@@ -17,7 +18,6 @@ FAMILIES = frozenset(
      "eml", "ole", "gzip", "image", "binary"}
 )  # fmt: skip
 
-_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _IMAGES = (
     b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
     b"\x00\x00\x01\x00",
@@ -58,7 +58,7 @@ def _zip_family(data: bytes) -> str:
             names = zf.namelist()
             if "mimetype" in names:
                 info = zf.getinfo("mimetype")
-                if info.file_size < 200 and not info.flag_bits & 1:
+                if info.file_size < 200 and not zip_member_encrypted(info):
                     mimetype = zf.read(info)
     except Exception:
         # No readable central directory (truncated): look at the raw local headers.
@@ -135,7 +135,7 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
         return "pdf"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _zip_family(data)
-    if head.startswith(_OLE):
+    if head.startswith(OLE_MAGIC):
         return "ole"
     if stripped.startswith(b"{\\rtf"):
         return "rtf"
