@@ -161,3 +161,16 @@ def test_leakblocked_text_never_shows_identifiers(guard: Guard) -> None:
         guard.protect(message(to=typo, pdf_lines=[f"NIR {NIR}"]))
     assert err.value.verdict.action is Action.BLOCK
     assert not leaked(str(err.value) + repr(err.value), [NIR])
+
+
+def test_one_guard_checks_from_many_threads(guard: Guard) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    msgs = [message(pdf_lines=[f"Patient {i}", f"NIR {make_nir(i)}"]).as_bytes() for i in range(24)]
+    alone = [guard.check(m) for m in msgs]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        together = list(pool.map(guard.check, msgs))
+    assert [v.action for v in together] == [v.action for v in alone]
+    assert [[f.fingerprint for f in v.findings] for v in together] == [
+        [f.fingerprint for f in v.findings] for v in alone
+    ]

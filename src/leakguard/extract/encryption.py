@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import threading
 import zipfile
 from collections.abc import Iterator
 
@@ -15,6 +16,7 @@ from leakguard.extract._types import Limits
 
 __all__ = [
     "OLE_MAGIC",
+    "PDFIUM_LOCK",
     "PGP_BEGIN",
     "container_encrypted",
     "encrypted_container",
@@ -119,16 +121,21 @@ def pdf_error_encrypted(err: Exception, /) -> bool:
     return getattr(err, "err_code", None) in (raw.FPDF_ERR_PASSWORD, raw.FPDF_ERR_SECURITY)
 
 
+# PDFium is not thread-safe: every call into it, from any thread, holds this lock.
+PDFIUM_LOCK = threading.RLock()
+
+
 def _pdf_encrypted(data: bytes) -> bool:
     if b"/Encrypt" not in data:
         return False
     import pypdfium2
 
-    try:
-        document = pypdfium2.PdfDocument(data)
-    except pypdfium2.PdfiumError as err:
-        return pdf_error_encrypted(err)
-    document.close()
+    with PDFIUM_LOCK:
+        try:
+            document = pypdfium2.PdfDocument(data)
+        except pypdfium2.PdfiumError as err:
+            return pdf_error_encrypted(err)
+        document.close()
     return False
 
 

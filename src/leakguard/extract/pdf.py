@@ -7,11 +7,12 @@ text (a scan) ``no_text``; pages beyond the limit are reported, not silently dro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Problem
-from leakguard.extract.encryption import pdf_error_encrypted
+from leakguard.extract.encryption import PDFIUM_LOCK, pdf_error_encrypted
 
 __all__ = ["read_pdf"]
 
@@ -25,29 +26,22 @@ def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
 
     budget = ctx.budget
     try:
-        doc = pdfium.PdfDocument(data)
+        with PDFIUM_LOCK:
+            doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
         if pdf_error_encrypted(err):
             raise Unreadable("encrypted", "pdf") from None
         raise Unreadable("corrupt") from None
     try:
-        pages = len(doc)
+        with PDFIUM_LOCK:
+            pages = len(doc)
         readable = min(pages, budget.limits.max_pdf_pages)
         found_text = False
         for index in range(readable):
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            page = doc[index]
-            try:
-                textpage = page.get_textpage()
-                try:
-                    text = str(textpage.get_text_range())
-                finally:
-                    textpage.close()
-            finally:
-                page.close()
-            text = text.translate(_NOISE)
+            text = _page_text(doc, index)
             if text.strip():
                 found_text = True
                 yield from text_items(text, location, budget, "application/pdf")
@@ -56,4 +50,20 @@ def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         elif not found_text:
             yield Problem(location, "no_text")
     finally:
-        doc.close()
+        with PDFIUM_LOCK:
+            doc.close()
+
+
+def _page_text(doc: Any, index: int) -> str:
+    # The lock is never held across a yield: a slow reader must not stall other threads.
+    with PDFIUM_LOCK:
+        page = doc[index]
+        try:
+            textpage = page.get_textpage()
+            try:
+                text = str(textpage.get_text_range())
+            finally:
+                textpage.close()
+        finally:
+            page.close()
+    return text.translate(_NOISE)
