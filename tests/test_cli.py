@@ -282,3 +282,67 @@ def test_no_planted_value_in_any_cli_output(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0 and not leaked(proc.stdout + proc.stderr, values)
+
+
+def test_protect_policy_flag_and_allowed_message_is_written_as_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    policy = tmp_path / "p.toml"
+    policy.write_text(
+        '[organisation]\ninternal_domains = ["cabinet-exemple.fr"]\n', encoding="utf-8"
+    )
+    src = write(tmp_path / "in.eml", message(pdf_lines=[f"NIR {NIR}"]).as_bytes())
+    out_file = tmp_path / "out.eml"
+    code, out, _ = run(
+        capsys,
+        "protect",
+        "--certificates",
+        str(certs),
+        "--policy",
+        str(policy),
+        str(src),
+        "-o",
+        str(out_file),
+    )
+    assert code == 0 and str(out_file) in out
+    assert b"application/pkcs7-mime" not in out_file.read_bytes()
+    assert b"bordereau.pdf" in out_file.read_bytes()
+
+
+def test_protect_password_file_allows_the_zip_fallback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    src = write(
+        tmp_path / "in.eml", message(to="x@example.org", pdf_lines=[f"NIR {NIR}"]).as_bytes()
+    )
+    out_file, pw = tmp_path / "out.eml", tmp_path / "pw.txt"
+    code, out, err = run(
+        capsys,
+        "protect",
+        "--certificates",
+        str(certs),
+        "--password-file",
+        str(pw),
+        str(src),
+        "-o",
+        str(out_file),
+    )
+    assert code == 0, err
+    password = pw.read_text(encoding="utf-8").strip()
+    assert len(password) >= 16
+    assert oct(pw.stat().st_mode & 0o777) == "0o600"
+    assert password not in out and password.encode() not in out_file.read_bytes()
+    assert b"documents-chiffres.zip" in out_file.read_bytes()
+
+
+def test_folder_without_messages_is_an_unreadable_input(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out, _ = run(capsys, "check", str(empty))
+    assert code == 2 and "no file to check" in out
