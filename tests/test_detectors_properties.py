@@ -11,7 +11,11 @@ from dataclasses import dataclass
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import leakguard.detectors as detectors
+from leakguard.detectors import be_niss as be_niss_module
+from leakguard.detectors import ca_sin as ca_sin_module
 from leakguard.detectors import find_identifiers, naive_find_identifiers
+from leakguard.detectors import nir as nir_module
 from leakguard.detectors import rib as rib_module
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -311,3 +315,74 @@ def test_many_numbers_each_found(numbers: list[Sample], filler: str) -> None:
         (n.kind, n.compact) for n in numbers
     )
     assert same, f"kinds expected {[n.kind for n in numbers]}, got {[m.kind for m in found]}"
+
+
+# The hot path of the candidate search uses quick checks (``_ok``) for values already
+# compact; they must say exactly what ``is_valid`` (python-stdnum's checks) says.
+QUICK_CHECKED = {"nir": nir_module, "be_niss": be_niss_module, "ca_sin": ca_sin_module}
+
+
+@st.composite
+def near_valid(draw: st.DrawFn) -> tuple[str, str]:
+    """A compact value that is valid, off by its key, or broken in one place."""
+    kind = draw(st.sampled_from(sorted(QUICK_CHECKED)))
+    value = draw({"nir": nirs(), "be_niss": nisses(), "ca_sin": sins()}[kind])[
+        draw(st.sampled_from([1, 1, 3]))
+    ]
+    compact = "".join(c for c in value.upper() if c.isalnum()).removeprefix("NAS")
+    if draw(st.booleans()) and compact:
+        at = draw(st.integers(0, len(compact) - 1))
+        compact = compact[:at] + draw(st.sampled_from([*DIGIT, "A", "B"])) + compact[at + 1 :]
+    if draw(st.integers(0, 9)) == 0:
+        compact = draw(st.text(DIGIT + "AB", max_size=16))
+    return kind, compact
+
+
+class Hidden(tuple[str, str]):
+    """A (kind, value) pair whose repr (printed by hypothesis) hides the value."""
+
+    def __repr__(self) -> str:
+        return f"Hidden(kind={self[0]!r}, {len(self[1])} chars)"
+
+
+@SETTINGS
+@given(near_valid().map(Hidden))
+def test_quick_checks_agree_with_is_valid(pair: Hidden) -> None:
+    kind, compact = pair
+    module = QUICK_CHECKED[kind]
+    same = module._ok(compact) == module.is_valid(compact)
+    assert same, f"{kind}: quick check and is_valid disagree on {len(compact)} characters"
+
+
+def test_quick_checks_on_the_rules_vectors() -> None:
+    for module, good in (
+        (nir_module, "185057511234529"),
+        (nir_module, "253072B07300470"),
+        (be_niss_module, "85073003328"),
+        (ca_sin_module, "130692544"),
+    ):
+        assert module._ok(good), module.KIND
+        broken = good[:-1] + str((int(good[-1]) + 1) % 10)
+        assert not module._ok(broken), module.KIND
+    # Corner cases of the national number: zero-padded, an impossible month, a key that
+    # is right only for a birth in 2099 (a year still to come: not valid).
+    first9 = "990101001"
+    future = first9 + f"{97 - int('2' + first9) % 97:02d}"
+    for value in ("00000000097", "00000000000", "85133003328", future):
+        same = be_niss_module._ok(value) == be_niss_module.is_valid(value)
+        assert same, "be_niss: quick check and is_valid disagree on a corner case"
+    assert not be_niss_module._ok(future)
+
+
+@SETTINGS
+@given(MIXES, st.sampled_from([1, 2, 7, 40]))
+def test_fast_path_equals_naive_in_small_pieces(text: Opaque, piece: int) -> None:
+    # The digit search copies the text a piece at a time; tiny pieces put a piece
+    # boundary inside every number.
+    saved = detectors._PIECE
+    detectors._PIECE = piece
+    try:
+        same = find_identifiers(text) == naive_find_identifiers(text)
+    finally:
+        detectors._PIECE = saved
+    assert same, f"fast and naive paths disagree on a {len(text)}-character text"

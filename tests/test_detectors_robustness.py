@@ -19,6 +19,7 @@ from leakguard.detectors import (
     ca_sin,
     find_identifiers,
     get,
+    health_data,
     iban,
     nir,
     qc_nam,
@@ -288,3 +289,67 @@ def test_health_long_text_far_apart() -> None:
     text = filler + "Arrêt de travail prescrit." + filler + "Diagnostic CIM-10 : E11.9." + filler
     cats = _categories(text)
     assert cats == ["sick_leave", "diagnosis", "medical_code"]
+
+
+def _anchor_places(text: str) -> list[int]:
+    """Where the medical prefilter must stop: every anchor in the folded copy (found one
+    by one with ``str.find``), and every acronym looked for as written."""
+    folded = text.encode("latin-1", "replace").translate(health_data._FOLD_TABLE)
+    places: list[int] = []
+    for word in [a.encode("ascii") for a in health_data.ANCHORS]:
+        at = folded.find(word)
+        while at != -1:
+            places.append(at)
+            at = folded.find(word, at + 1)
+    for acronym in health_data._AS_WRITTEN:
+        at = text.find(acronym)
+        while at != -1:
+            places.append(at)
+            at = text.find(acronym, at + 1)
+    return sorted(places)
+
+
+ANCHOR_PIECES = st.one_of(
+    st.sampled_from(health_data.ANCHORS),
+    st.sampled_from(health_data.ANCHORS).map(str.upper),
+    st.sampled_from(["ARRÊT", "Diagnostiqué", "CIM", "ICD", "c2s", "AME", "ALD", "AMEAME"]),
+    st.text(alphabet="acdeimnotrsé’\u202f\x00 ", max_size=6),
+    st.text(max_size=4),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(ANCHOR_PIECES, max_size=15), st.sampled_from(["", " ", "x"]))
+def test_anchor_prefilter_finds_every_anchor(pieces: list[str], joiner: str) -> None:
+    text = joiner.join(pieces)
+    same = health_data._anchor_positions(text) == _anchor_places(text)
+    assert same, f"the anchor table misses or invents places in {len(text)} characters"
+
+
+def test_anchor_prefilter_edges() -> None:
+    # A three-letter anchor at the very end, across a step boundary, and nothing at all.
+    for text in ("", "c", "cim", "xcim", "x" * 5 + "icd", "ab\x00cim"):
+        assert health_data._anchor_positions(text) == _anchor_places(text)
+    step = health_data._STEP
+    text = "x" * (step - 2) + "diagnostic" + "y" * 10 + "cmu"
+    found = health_data._anchor_positions(text)
+    assert found == [step - 2, len(text) - 3]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.one_of(HEALTH_PIECES, ANCHOR_PIECES), max_size=20),
+    st.sampled_from([1, 3, 5, 16]),
+)
+def test_health_prefilter_in_small_steps(pieces: list[str], step: int) -> None:
+    # The folded copy is made a step at a time; tiny steps cut through every word.
+    text = " ".join(pieces)
+    saved = health_data._STEP
+    health_data._STEP = step
+    try:
+        places = health_data._anchor_positions(text)
+        fast = [(m.start, m.end, m.compact) for m in HEALTH.find(text)]
+    finally:
+        health_data._STEP = saved
+    assert places == _anchor_places(text)
+    assert fast == [(m.start, m.end, m.compact) for m in HEALTH.naive_find(text)]

@@ -9,12 +9,21 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_right
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import cast
 
 from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
-from leakguard.detectors._base import DENSE, MAX_GAP, RUN3, TAIL_CHARS, Detector, Match
+from leakguard.detectors._base import (
+    DENSE,
+    GAP_CHARS,
+    MAX_GAP,
+    MIN_DIGITS,
+    RUN3,
+    TAIL_CHARS,
+    Detector,
+    Match,
+)
 
 __all__ = [
     "HEALTH",
@@ -44,12 +53,45 @@ _MODULES = (iban, rib, nir, be_niss, qc_nam, ca_sin)
 # Every match lies within MAX_GAP of a dense stretch of digits (``_base.DENSE``, the
 # fast-path contract that every detector enforces): only those places are searched.
 _DENSE = DENSE
+
+
+def _coarse_table() -> bytes:
+    """Latin-1 byte -> ``0`` for a digit, a space for what may sit between the digits
+    of a dense stretch, ``x`` for the rest."""
+    gap = re.compile(f"[{GAP_CHARS}]")
+    out = bytearray(b"x" * 256)
+    for i in range(256):
+        if chr(i).isascii() and chr(i).isdigit():
+            out[i] = ord("0")
+        elif gap.fullmatch(chr(i)) or chr(i) == "?":
+            # "?" also stands for every character beyond Latin-1 (some are gaps).
+            out[i] = ord(" ")
+    return bytes(out)
+
+
+# The same search over a one-byte copy where every digit is the same byte: the regex
+# engine then skips to digits at memory speed. A gap there is a superset of a real gap,
+# so each dense stretch of the text lies inside one of the coarse stretches found.
+_COARSE = _coarse_table()
+# A stretch starts at a digit with no digit just before it: the look-behind spares the
+# engine a doomed try at every later digit of a short run.
+_COARSE_DENSE = re.compile(f"0(?<!00)(?: {{0,{MAX_GAP}}}+0){{{MIN_DIGITS - 1},}}+".encode())
+# The copy is made a piece at a time (small buffers stay in cache and are reused by the
+# allocator). A piece ends just before a character that can stop no coarse stretch
+# from crossing: one outside the digits, the gap characters and Latin-1 ("x" above).
+_PIECE = 1 << 16
+_STOP = re.compile(f"[^0-9{GAP_CHARS}?\u0100-\U0010ffff]")
 _WORD = re.compile(r"[^\W_]")
 # Joins the windows: no pattern crosses it, and it reads as a boundary (not a letter).
 _JOIN = "\x00"
 # Stands for a letter cut off at a window edge: a word character no pattern uses, so
 # look-arounds see "glued" exactly as they would in the whole text.
 _GLUED = "\u00e9"
+
+
+# A labelled RIB always says "guichet", "Guichet" or "GUICHET" (``rib.LABELLED``). Each
+# of these patterns starts with one fixed letter, which the regex engine skips to fast.
+_GUICHET = (re.compile("guichet"), re.compile("G(?:uichet|UICHET)"))
 
 
 def get(kind: str, /) -> Detector:
@@ -76,6 +118,20 @@ def _resolve(found: Iterable[Match]) -> list[Match]:
     return out
 
 
+def _coarse_stretches(text: str) -> Iterator[tuple[int, int, int]]:
+    """Where each piece starts, and the coarse stretches with three digits in a row in it."""
+    n = len(text)
+    at = 0
+    while at < n:
+        stop = _STOP.search(text, min(n, at + _PIECE))
+        end = n if stop is None else stop.start()
+        coarse = text[at:end].encode("latin-1", "replace").translate(_COARSE)
+        for c in _COARSE_DENSE.finditer(coarse):
+            if coarse.find(b"000", c.start(), c.end()) >= 0:
+                yield at, c.start(), c.end()
+        at = end
+
+
 def _windows(text: str) -> tuple[str, list[int], list[int]]:
     """The digit-dense stretches of ``text`` (widened), joined into one short string.
 
@@ -85,17 +141,18 @@ def _windows(text: str) -> tuple[str, list[int], list[int]]:
     n = len(text)
     spans: list[tuple[int, int]] = []
     has_run = RUN3.search
-    for m in _DENSE.finditer(text):
-        if has_run(text, m.start(), m.end()) is None:
-            continue
-        lo = max(0, m.start() - MAX_GAP)
-        # Past the stretch a candidate may go on through letters and digits (TAIL).
-        tail = TAIL_CHARS.match(text, m.end())
-        hi = min(n, max(m.end() + MAX_GAP, tail.end() if tail is not None else 0))
-        if spans and lo <= spans[-1][1]:
-            spans[-1] = (spans[-1][0], hi)
-        else:
-            spans.append((lo, hi))
+    for at, c_start, c_end in _coarse_stretches(text):
+        for m in _DENSE.finditer(text, at + c_start, at + c_end):
+            if has_run(text, m.start(), m.end()) is None:
+                continue
+            lo = max(0, m.start() - MAX_GAP)
+            # Past the stretch a candidate may go on through letters and digits (TAIL).
+            tail = TAIL_CHARS.match(text, m.end())
+            hi = min(n, max(m.end() + MAX_GAP, tail.end() if tail is not None else 0))
+            if spans and lo <= spans[-1][1]:
+                spans[-1] = (spans[-1][0], hi)
+            else:
+                spans.append((lo, hi))
     pieces: list[str] = []
     starts: list[int] = []
     shifts: list[int] = []
@@ -126,7 +183,7 @@ def find_identifiers(text: str, /) -> list[Match]:
                 kept = module.decide(text, moved)
                 if kept is not None:
                     found.append(kept)
-    if "uichet" in text or "UICHET" in text:
+    if any(word.search(text) for word in _GUICHET):
         found.extend(rib.find_labelled(text))
     return _resolve(found)
 

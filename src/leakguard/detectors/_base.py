@@ -8,9 +8,11 @@ candidates; the checksum or the structure decides.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
+
+from stdnum.exceptions import ValidationError as _StdnumError
 
 __all__ = [
     "AFTER_FIRST",
@@ -33,11 +35,19 @@ __all__ = [
     "InvalidLength",
     "Match",
     "ValidationError",
+    "compact_or_raise",
+    "decide_by_context",
+    "find_all",
+    "find_in_with",
     "fits_fast_path",
     "from_stdnum",
+    "keep",
     "mask_keep",
     "near",
+    "pattern_candidates",
+    "stdnum_check",
     "strip_separators",
+    "valid_by",
 ]
 
 # Separators allowed between the groups of a number: spaces (normal, no-break, narrow
@@ -213,3 +223,108 @@ def from_stdnum(error: Exception, what: str) -> ValidationError:
     if name == "InvalidComponent":
         return InvalidComponent(f"A part of this {what} is impossible.")
     return InvalidFormat(f"This {what} has characters or a layout it never has.")
+
+
+def stdnum_check(check: Callable[[str], object], number: str, what: str, /) -> str:
+    """``number`` as python-stdnum's ``check`` returns it, its errors turned into ours."""
+    try:
+        return str(check(number))
+    except _StdnumError as exc:
+        raise from_stdnum(exc, what) from None
+
+
+# ----------------------------------------------------------------- shared detector steps
+# Every detector module is the same pipeline around its own pattern and checks:
+# ``candidates`` (pattern, then the checks) -> ``decide`` (context in the whole text)
+# -> ``find_in`` / ``find``. These are the shared steps; the modules name their parts.
+
+
+def compact_or_raise(value: object, what: str, /) -> str:
+    """``value`` without separators, upper case, or :class:`InvalidFormat` for a ``what``."""
+    out = strip_separators(value)
+    if out is None:
+        raise InvalidFormat(f"This {what} has characters or a layout it never has.")
+    return out
+
+
+def valid_by(validate: Callable[[str], object], value: str, /) -> bool:
+    """True when ``validate(value)`` accepts ``value``; never raises."""
+    try:
+        validate(value)
+    except (ValueError, TypeError):
+        return False
+    return True
+
+
+def pattern_candidates(
+    pattern: re.Pattern[str],
+    kind: str,
+    text: str,
+    pos: int,
+    endpos: int,
+    accept: Callable[[str], bool],
+    /,
+    *,
+    confidence: Callable[[str], float] | None = None,
+) -> Iterator[Match]:
+    """Matches of ``pattern`` in ``text[pos:endpos]`` whose compact form ``accept`` takes.
+
+    A candidate must also keep the fast-path contract (:func:`fits_fast_path`).
+    ``confidence`` gives the confidence of an accepted compact form (1.0 without it).
+    """
+    for m in pattern.finditer(text, pos, endpos):
+        raw = m.group()
+        number = strip_separators(raw)
+        if number is None or not accept(number) or not fits_fast_path(raw):
+            continue
+        sure = 1.0 if confidence is None else confidence(number)
+        yield Match(kind, m.start(), m.end(), number, sure)
+
+
+def keep(text: str, match: Match, /) -> Match | None:
+    """The ``decide`` of a detector whose check key is enough: every candidate stays."""
+    return match
+
+
+def decide_by_context(
+    text: str,
+    match: Match,
+    context: re.Pattern[str],
+    radius: int,
+    /,
+    *,
+    bare: float | None = None,
+) -> Match | None:
+    """``match`` when a ``context`` word lies within ``radius`` of it in ``text``.
+
+    Without one: dropped when ``bare`` is ``None``, else kept with confidence ``bare``.
+    """
+    if near(text, match.start, match.end, context, radius):
+        return match
+    if bare is None:
+        return None
+    return Match(match.kind, match.start, match.end, match.compact, confidence=bare)
+
+
+def find_in_with(
+    candidates: Callable[[str, int, int], Iterator[Match]],
+    decide: Callable[[str, Match], Match | None],
+    text: str,
+    pos: int,
+    endpos: int,
+    /,
+) -> Iterator[Match]:
+    """What ``decide`` keeps of the ``candidates`` in ``text[pos:endpos]``."""
+    for c in candidates(text, pos, endpos):
+        m = decide(text, c)
+        if m is not None:
+            yield m
+
+
+def find_all(
+    find_in: Callable[[str, int, int], Iterator[Match]], text: object, /
+) -> Iterator[Match]:
+    """``find_in`` over the whole of ``text``; nothing when ``text`` is not a string."""
+    if not isinstance(text, str):
+        return iter(())
+    return find_in(text, 0, len(text))

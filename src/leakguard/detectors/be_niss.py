@@ -7,12 +7,12 @@ numbers add 20 or 40 to the month; month or day ``00`` means unknown.
 
 from __future__ import annotations
 
+import datetime
 import re
 from collections.abc import Iterator
 
 from stdnum.be import bis as _stdbis
 from stdnum.be import nn as _stdnn
-from stdnum.exceptions import ValidationError as _StdnumError
 
 from leakguard.detectors._base import (
     AFTER_FIRST,
@@ -22,12 +22,14 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
-    ValidationError,
-    fits_fast_path,
-    from_stdnum,
+    compact_or_raise,
+    decide_by_context,
+    find_all,
+    find_in_with,
     mask_keep,
-    near,
-    strip_separators,
+    pattern_candidates,
+    stdnum_check,
+    valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
 
@@ -69,10 +71,7 @@ _WHAT = "national register number"
 
 def compact(value: str, /) -> str:
     """The number without separators."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
-    return out
+    return compact_or_raise(value, _WHAT)
 
 
 def validate(value: str, /) -> str:
@@ -83,19 +82,31 @@ def validate(value: str, /) -> str:
     if not number.isdigit():
         raise InvalidFormat(f"A {_WHAT} has digits only.")
     module = _stdbis if 20 <= int(number[2:4]) <= 59 else _stdnn
-    try:
-        return str(module.validate(number))
-    except _StdnumError as exc:
-        raise from_stdnum(exc, _WHAT) from None
+    return stdnum_check(module.validate, number, _WHAT)
 
 
 def is_valid(value: str, /) -> bool:
     """True for a valid national or BIS number in any layout; never raises."""
-    try:
-        validate(value)
-    except (ValidationError, ValueError, TypeError):
+    return valid_by(validate, value)
+
+
+def _ok(number: str) -> bool:
+    """``is_valid`` for a value already compact, without exceptions (the hot path).
+
+    The same rules as python-stdnum's national and BIS checks: the key for a birth in
+    the 1900s, or in the 2000s when that year has come; a month (after the BIS shift)
+    of 1-12 or unknown.
+    """
+    if len(number) != 11 or not number.isdigit() or int(number) == 0:
         return False
-    return True
+    month = int(number[2:4])
+    if not (month <= 12 or 20 <= month <= 32 or 40 <= month <= 52):
+        return False
+    key = int(number[9:])
+    if 97 - int(number[:9]) % 97 == key:
+        return True
+    this_year = datetime.date.today().year
+    return int(number[:2]) + 2000 <= this_year and 97 - int("2" + number[:9]) % 97 == key
 
 
 def mask(compact: str, /) -> str:
@@ -105,31 +116,19 @@ def mask(compact: str, /) -> str:
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]``."""
-    for m in PATTERN.finditer(text, pos, endpos):
-        raw = m.group()
-        number = strip_separators(raw)
-        if number is None or not fits_fast_path(raw) or not is_valid(number):
-            continue
-        yield Match(KIND, m.start(), m.end(), number)
+    return pattern_candidates(PATTERN, KIND, text, pos, endpos, _ok)
 
 
 def decide(text: str, match: Match, /) -> Match | None:
     """Full confidence with a context word nearby in ``text``, a little less without."""
-    if near(text, match.start, match.end, _CONTEXT, CONTEXT_RADIUS):
-        return match
-    return Match(KIND, match.start, match.end, match.compact, confidence=BARE_CONFIDENCE)
+    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS, bare=BARE_CONFIDENCE)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find(text: str, /) -> Iterator[Match]:
     """Every valid national or BIS number in ``text``, left to right."""
-    if not isinstance(text, str):
-        return iter(())
-    return find_in(text, 0, len(text))
+    return find_all(find_in, text)

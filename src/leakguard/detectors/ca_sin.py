@@ -11,7 +11,6 @@ import re
 from collections.abc import Iterator
 
 from stdnum.ca import sin as _stdsin
-from stdnum.exceptions import ValidationError as _StdnumError
 
 from leakguard.detectors._base import (
     AFTER_FIRST,
@@ -20,11 +19,14 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
-    fits_fast_path,
-    from_stdnum,
+    compact_or_raise,
+    decide_by_context,
+    find_all,
+    find_in_with,
     mask_keep,
-    near,
-    strip_separators,
+    pattern_candidates,
+    stdnum_check,
+    valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
 
@@ -53,10 +55,7 @@ _WHAT = "social insurance number"
 
 def compact(value: str, /) -> str:
     """The number without separators."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
-    return out
+    return compact_or_raise(value, _WHAT)
 
 
 def validate(value: str, /) -> str:
@@ -66,19 +65,27 @@ def validate(value: str, /) -> str:
         raise InvalidLength(f"A {_WHAT} has nine digits.")
     if not number.isdigit():
         raise InvalidFormat(f"A {_WHAT} has digits only.")
-    try:
-        return str(_stdsin.validate(number))
-    except _StdnumError as exc:
-        raise from_stdnum(exc, _WHAT) from None
+    return stdnum_check(_stdsin.validate, number, _WHAT)
 
 
 def is_valid(value: str, /) -> bool:
     """True for a valid SIN in any layout (context not considered); never raises."""
-    try:
-        validate(value)
-    except (ValueError, TypeError):
+    return valid_by(validate, value)
+
+
+def _ok(number: str) -> bool:
+    """``is_valid`` for a value already compact, without exceptions (the hot path)."""
+    if len(number) != 9 or not number.isdigit() or number[0] in "08":
         return False
-    return True
+    # Luhn: from the right, every second digit doubled (minus 9 past 9).
+    total = 0
+    for i, ch in enumerate(reversed(number)):
+        digit = ord(ch) - 48
+        total += digit if i % 2 == 0 else _DOUBLED[digit]
+    return total % 10 == 0
+
+
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
 def mask(compact: str, /) -> str:
@@ -87,32 +94,20 @@ def mask(compact: str, /) -> str:
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
-    """Valid SINs next to a SIN word whose candidates lie in ``text[pos:endpos]``."""
-    for m in PATTERN.finditer(text, pos, endpos):
-        raw = m.group()
-        number = strip_separators(raw)
-        if number is None or not fits_fast_path(raw) or not is_valid(number):
-            continue
-        yield Match(KIND, m.start(), m.end(), number)
+    """Valid SINs whose candidates lie in ``text[pos:endpos]`` (context comes in ``decide``)."""
+    return pattern_candidates(PATTERN, KIND, text, pos, endpos, _ok)
 
 
 def decide(text: str, match: Match, /) -> Match | None:
     """A SIN counts only with a SIN word within ``CONTEXT_RADIUS`` in ``text``."""
-    if near(text, match.start, match.end, _CONTEXT, CONTEXT_RADIUS):
-        return match
-    return None
+    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find(text: str, /) -> Iterator[Match]:
     """Every valid SIN with context in ``text``, left to right."""
-    if not isinstance(text, str):
-        return iter(())
-    return find_in(text, 0, len(text))
+    return find_all(find_in, text)

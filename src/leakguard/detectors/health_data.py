@@ -7,16 +7,20 @@ with or without accents; acronyms (``ALD``, ``AME``) match in capitals only.
 
 Speed: one big alternation tried at every position of a long text is slow, so
 :func:`find` first looks for one anchor word per phrase in a lower-case, accent-free
-copy of the text, and runs the patterns only around the anchors it meets. It gives
-exactly the answer of :func:`naive_find`, which runs them over the whole text.
+one-byte copy of the text (a hashed table look-up per position, done by numpy), and
+runs the patterns only around the anchors it meets. It gives exactly the answer of
+:func:`naive_find`, which runs them over the whole text.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping
+
+import numpy as np
+import numpy.typing as npt
 
 from leakguard.detectors._base import AFTER_FIRST, LEFT, RIGHT, Match
 from leakguard.detectors._lexicon import (
@@ -155,6 +159,10 @@ _ALL_ACRONYMS = [a for acr in HEALTH_ACRONYMS.values() for a in acr]
 # Acronyms whose lower-case letters are common inside words ("madame", "Donald") are
 # looked for as written; the others join the folded anchors.
 _AS_WRITTEN = ("AME", "ALD")
+# Their places in one pass (a look-ahead, so that every occurrence counts).
+_AS_WRITTEN_AT = re.compile(
+    "|".join(f"{re.escape(w[0])}(?={re.escape(w[1:])})" for w in _AS_WRITTEN)
+)
 ANCHORS = _anchors(
     [*_ALL_WORDS, *ICD_WORDS, *CCAM_WORDS, *ICD_ACRONYMS, *CCAM_ACRONYMS]
     + [a for a in _ALL_ACRONYMS if a not in _AS_WRITTEN]
@@ -172,28 +180,70 @@ _SPAN = max(_width(p) for p in [*_ALL_WORDS, *ICD_WORDS, *CCAM_WORDS]) + 8
 _WORD_END = re.compile(r"[^\W_]*")
 
 
-# One Aho-Corasick pass (pyahocorasick, C) finds every anchor word at once.
-def _automaton() -> Any:
-    import ahocorasick
+# Every anchor word at once: the four bytes at each position of the folded copy, read
+# as one number, are hashed into a table that holds the first four bytes of every
+# anchor (a three-letter anchor with every possible fourth byte). The few positions the
+# table lets through are then compared with the anchors themselves. A small table
+# first (it stays in the processor's cache), then a larger one for the survivors.
+_MULTIPLIER = np.uint32(0x9E3779B1)
+_SMALL_BITS = 16
+_LARGE_BITS = 20
+# Positions hashed per step: the temporary arrays stay small (cache, memory).
+_STEP = 1 << 16
 
-    auto = ahocorasick.Automaton()
+
+def _anchor_heads() -> Mapping[int, tuple[bytes, ...]]:
+    """The first four bytes of each anchor, as a number -> the anchors starting so.
+
+    A three-letter anchor stands for every four bytes it may begin.
+    """
+    heads: dict[int, list[bytes]] = {}
     for anchor in ANCHORS:
-        auto.add_word(anchor, len(anchor))
-    auto.make_automaton()
-    return auto
+        word = anchor.encode("ascii")
+        for rest in itertools.product(range(256), repeat=max(0, 4 - len(word))):
+            head = (word + bytes(rest))[:4]
+            heads.setdefault(int.from_bytes(head, "little"), []).append(word)
+    return {head: tuple(words) for head, words in heads.items()}
 
 
-_AUTOMATON = _automaton()
+def _hash_table(bits: int) -> npt.NDArray[np.bool_]:
+    table = np.zeros(1 << bits, dtype=np.bool_)
+    for head in _HEADS:
+        table[((head * int(_MULTIPLIER)) & 0xFFFFFFFF) >> (32 - bits)] = True
+    return table
+
+
+_HEADS = _anchor_heads()
+_SHORT = tuple(a.encode("ascii") for a in ANCHORS if len(a) < 4)
+_LONGEST = max(len(a) for a in ANCHORS)
+_SMALL_TABLE = _hash_table(_SMALL_BITS)
+_LARGE_TABLE = _hash_table(_LARGE_BITS)
 
 
 def _anchor_positions(text: str) -> list[int]:
-    folded = text.encode("latin-1", "replace").translate(_FOLD_TABLE)
-    hits = [end - size + 1 for end, size in _AUTOMATON.iter(folded.decode("latin-1"))]
-    for word in _AS_WRITTEN:
-        at = text.find(word)
-        while at != -1:
-            hits.append(at)
-            at = text.find(word, at + 1)
+    hits: list[int] = []
+    for lo in range(0, len(text), _STEP):
+        # A folded piece per step, reaching far enough past it for a whole anchor: small
+        # buffers stay in the processor's cache and are reused by the allocator.
+        piece = text[lo : lo + _STEP + _LONGEST]
+        folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
+        count = min(_STEP, len(folded))
+        # Positions with four bytes to read; the last three of the text are checked
+        # one by one.
+        full = max(0, min(count, len(folded) - 3))
+        quads = np.ndarray(shape=(full,), dtype="<u4", buffer=folded, strides=(1,))
+        hashed = quads * _MULTIPLIER
+        hashed >>= np.uint32(32 - _SMALL_BITS)
+        where = np.flatnonzero(_SMALL_TABLE.take(hashed))
+        heads = quads[where]
+        keep = _LARGE_TABLE.take((heads * _MULTIPLIER) >> np.uint32(32 - _LARGE_BITS))
+        for at, head in zip(where[keep].tolist(), heads[keep].tolist(), strict=True):
+            for word in _HEADS.get(head, ()):
+                if folded.startswith(word, at):
+                    hits.append(lo + at)
+        for at in range(full, count):
+            hits.extend(lo + at for word in _SHORT if folded.startswith(word, at))
+    hits.extend(m.start() for m in _AS_WRITTEN_AT.finditer(text))
     hits.sort()
     return hits
 
@@ -285,6 +335,8 @@ def _check_anchors() -> None:
             raise RuntimeError("a medical phrase has no anchor")
     if any(unicodedata.combining(c) for c in "".join(ANCHORS)):  # pragma: no cover
         raise RuntimeError("anchors must be plain ASCII")
+    if min(len(a) for a in ANCHORS) < 3:  # pragma: no cover - the table would be huge
+        raise RuntimeError("anchors must have three characters or more")
 
 
 _check_anchors()

@@ -25,9 +25,14 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
+    compact_or_raise,
+    find_all,
+    find_in_with,
     fits_fast_path,
+    keep,
     mask_keep,
     strip_separators,
+    valid_by,
 )
 
 __all__ = [
@@ -102,9 +107,7 @@ _WHAT = "IBAN"
 
 def compact(value: str, /) -> str:
     """The IBAN without separators nor ``IBAN`` prefix, upper case."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
+    out = compact_or_raise(value, _WHAT)
     if out.startswith("IBAN"):
         out = out[4:]
     return out
@@ -145,11 +148,7 @@ def _ok(number: str) -> bool:
 
 def is_valid(value: str, /) -> bool:
     """True for a valid IBAN in any layout; never raises."""
-    try:
-        validate(value)
-    except (ValueError, TypeError):
-        return False
-    return True
+    return valid_by(validate, value)
 
 
 def mask(compact: str, /) -> str:
@@ -203,19 +202,14 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 
 def decide(text: str, match: Match, /) -> Match | None:
     """No context needed: the key decides."""
-    return match
+    return keep(text, match)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find(text: str, /) -> Iterator[Match]:
     """Every valid IBAN in ``text``, left to right."""
-    if not isinstance(text, str):
-        return iter(())
-    return find_in(text, 0, len(text))
+    return find_all(find_in, text)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stdnum.exceptions import ValidationError as _StdnumError
 from stdnum.fr import nir as _stdnir
 
 from leakguard.detectors._base import (
@@ -23,11 +22,14 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
-    fits_fast_path,
-    from_stdnum,
+    compact_or_raise,
+    decide_by_context,
+    find_all,
+    find_in_with,
     mask_keep,
-    near,
-    strip_separators,
+    pattern_candidates,
+    stdnum_check,
+    valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
 
@@ -72,10 +74,7 @@ _WHAT = "social security number"
 
 def compact(value: str, /) -> str:
     """The number without separators, upper case (``2a`` becomes ``2A``)."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
-    return out
+    return compact_or_raise(value, _WHAT)
 
 
 def _check_body(number: str) -> None:
@@ -97,29 +96,43 @@ def validate(value: str, /) -> str:
     if len(number) != 15:
         raise InvalidLength(f"A {_WHAT} has fifteen characters.")
     _check_body(number)
-    try:
-        return str(_stdnir.validate(number))
-    except _StdnumError as exc:
-        raise from_stdnum(exc, _WHAT) from None
+    return stdnum_check(_stdnir.validate, number, _WHAT)
 
 
 def is_valid(value: str, /) -> bool:
     """True for a valid fifteen-character NIR in any layout; never raises."""
-    try:
-        validate(value)
-    except (ValueError, TypeError):
-        return False
-    return True
+    return valid_by(validate, value)
 
 
-def _short_ok(number: str) -> bool:
-    if len(number) != 13:
+# For the key only, Corsica counts as department 19 (2A) or 18 (2B).
+_CORSICA = {"2A": "19", "2B": "18"}
+
+
+def _ok(number: str) -> bool:
+    """``is_valid`` for a value already compact, without exceptions (the hot path)."""
+    if len(number) != 15 or number[0] not in "123478":
         return False
-    try:
-        _check_body(number)
-    except ValueError:
+    if not (number[:5].isdigit() and number[7:].isdigit()):
         return False
-    return True
+    place = number[5:7]
+    place = _CORSICA.get(place, place)
+    if not place.isdigit():
+        return False
+    month = int(number[3:5])
+    if not (1 <= month <= 12 or 20 <= month <= 99):
+        return False
+    return 97 - int(number[:5] + place + number[7:13]) % 97 == int(number[13:])
+
+
+def _acceptable(number: str) -> bool:
+    """A valid NIR, or a well-formed key-less one (the pattern gives 13 or 15 characters)."""
+    if len(number) == 15:
+        return _ok(number)
+    return len(number) == 13 and valid_by(_check_body, number)
+
+
+def _confidence(number: str) -> float:
+    return 1.0 if len(number) == 15 else SHORT_CONFIDENCE
 
 
 def mask(compact: str, /) -> str:
@@ -131,37 +144,21 @@ def mask(compact: str, /) -> str:
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """NIRs with a right key, and well-formed key-less ones, in ``text[pos:endpos]``."""
-    for m in PATTERN.finditer(text, pos, endpos):
-        raw = m.group()
-        if not fits_fast_path(raw):
-            continue
-        number = strip_separators(raw)
-        if number is None:
-            continue
-        if len(number) == 15:
-            if is_valid(number):
-                yield Match(KIND, m.start(), m.end(), number)
-        elif _short_ok(number):
-            yield Match(KIND, m.start(), m.end(), number, confidence=SHORT_CONFIDENCE)
+    return pattern_candidates(PATTERN, KIND, text, pos, endpos, _acceptable, confidence=_confidence)
 
 
 def decide(text: str, match: Match, /) -> Match | None:
     """A key-less number counts only with a NIR word nearby in ``text``."""
-    if len(match.compact) == 15 or near(text, match.start, match.end, _CONTEXT, CONTEXT_RADIUS):
+    if len(match.compact) == 15:
         return match
-    return None
+    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find(text: str, /) -> Iterator[Match]:
     """Every valid NIR in ``text``, left to right."""
-    if not isinstance(text, str):
-        return iter(())
-    return find_in(text, 0, len(text))
+    return find_all(find_in, text)

@@ -19,10 +19,13 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
-    fits_fast_path,
+    compact_or_raise,
+    decide_by_context,
+    find_all,
+    find_in_with,
     mask_keep,
-    near,
-    strip_separators,
+    pattern_candidates,
+    valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
 
@@ -54,10 +57,7 @@ _WHAT = "health insurance number"
 
 def compact(value: str, /) -> str:
     """The number without separators, upper case."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
-    return out
+    return compact_or_raise(value, _WHAT)
 
 
 def _real_date(yy: int, mm: int, dd: int) -> bool:
@@ -88,11 +88,7 @@ def validate(value: str, /) -> str:
 
 def is_valid(value: str, /) -> bool:
     """True for a NAM with a real birth date in any layout; never raises."""
-    try:
-        validate(value)
-    except (ValueError, TypeError):
-        return False
-    return True
+    return valid_by(validate, value)
 
 
 def mask(compact: str, /) -> str:
@@ -102,31 +98,19 @@ def mask(compact: str, /) -> str:
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid NAMs whose candidates lie in ``text[pos:endpos]``."""
-    for m in PATTERN.finditer(text, pos, endpos):
-        raw = m.group()
-        number = strip_separators(raw)
-        if number is None or not fits_fast_path(raw) or not is_valid(number):
-            continue
-        yield Match(KIND, m.start(), m.end(), number)
+    return pattern_candidates(PATTERN, KIND, text, pos, endpos, is_valid)
 
 
 def decide(text: str, match: Match, /) -> Match | None:
     """Full confidence with a context word nearby in ``text``, a little less without."""
-    if near(text, match.start, match.end, _CONTEXT, CONTEXT_RADIUS):
-        return match
-    return Match(KIND, match.start, match.end, match.compact, confidence=BARE_CONFIDENCE)
+    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS, bare=BARE_CONFIDENCE)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find(text: str, /) -> Iterator[Match]:
     """Every valid NAM in ``text``, left to right."""
-    if not isinstance(text, str):
-        return iter(())
-    return find_in(text, 0, len(text))
+    return find_all(find_in, text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from itertools import chain
 
 from leakguard.detectors._base import (
     AFTER_FIRST,
@@ -20,9 +21,12 @@ from leakguard.detectors._base import (
     InvalidFormat,
     InvalidLength,
     Match,
-    fits_fast_path,
+    compact_or_raise,
+    find_in_with,
+    keep,
     mask_keep,
-    strip_separators,
+    pattern_candidates,
+    valid_by,
 )
 
 __all__ = [
@@ -78,10 +82,7 @@ _WHAT = "RIB"
 
 def compact(value: str, /) -> str:
     """The RIB without separators, upper case."""
-    out = strip_separators(value)
-    if out is None:
-        raise InvalidFormat(f"This {_WHAT} has characters or a layout it never has.")
-    return out
+    return compact_or_raise(value, _WHAT)
 
 
 def calc_key(bank: str, branch: str, account: str, /) -> str:
@@ -116,11 +117,7 @@ def validate(value: str, /) -> str:
 
 def is_valid(value: str, /) -> bool:
     """True for a valid RIB in any layout; never raises."""
-    try:
-        validate(value)
-    except (ValueError, TypeError):
-        return False
-    return True
+    return valid_by(validate, value)
 
 
 def mask(compact: str, /) -> str:
@@ -130,26 +127,17 @@ def mask(compact: str, /) -> str:
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid RIBs written in a row whose candidates lie in ``text[pos:endpos]``."""
-    for m in PATTERN.finditer(text, pos, endpos):
-        raw = m.group()
-        if not fits_fast_path(raw):
-            continue
-        number = strip_separators(raw)
-        if number is not None and key_ok(number):
-            yield Match(KIND, m.start(), m.end(), number)
+    return pattern_candidates(PATTERN, KIND, text, pos, endpos, key_ok)
 
 
 def decide(text: str, match: Match, /) -> Match | None:
     """No context needed: the key decides."""
-    return match
+    return keep(text, match)
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
-    for c in candidates(text, pos, endpos):
-        m = decide(text, c)
-        if m is not None:
-            yield m
+    return find_in_with(candidates, decide, text, pos, endpos)
 
 
 def find_labelled(text: str, /) -> Iterator[Match]:
@@ -163,6 +151,5 @@ def find_labelled(text: str, /) -> Iterator[Match]:
 def find(text: str, /) -> Iterator[Match]:
     """Every valid RIB in ``text``, in a row or as labelled fields."""
     if not isinstance(text, str):
-        return
-    yield from find_in(text, 0, len(text))
-    yield from find_labelled(text)
+        return iter(())
+    return chain(find_in(text, 0, len(text)), find_labelled(text))
