@@ -155,11 +155,15 @@ class Guard:
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
         policy = self.policy
         state = protection_state(msg)
-        budget = Budget(self.limits)
+        recipients = _recipients(msg, envelope)
+        outside = [r for r in recipients if not policy.is_internal(r.domain)]
+        unprotected = [r for r in outside if not policy.is_secure(r.domain)]
+        single_outside = len(outside) == 1 and not state.encrypted
         report = scan_chunks(
-            iter_content(msg, limits=self.limits, budget=budget),
+            iter_content(msg, limits=self.limits, budget=Budget(self.limits)),
             fingerprinter=self.fingerprinter,
-            keep_texts=True,
+            # Attachment texts are kept only for the other-person check, which needs them.
+            keep_texts=single_outside,
         )
         if state.encrypted:
             # The whole message is enveloped: the content inspector saw only ciphertext.
@@ -168,9 +172,6 @@ class Guard:
                 for f in report.findings
                 if not (f.kind == "unscannable_attachment" and f.detail == "encrypted")
             ]
-        recipients = _recipients(msg, envelope)
-        outside = [r for r in recipients if not policy.is_internal(r.domain)]
-        unprotected = [r for r in outside if not policy.is_secure(r.domain)]
         sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
 
         findings: list[Finding] = []
@@ -200,7 +201,7 @@ class Guard:
                     detail="bulk_export" if bulk else None,
                 )
             )
-        if len(outside) == 1 and not state.encrypted:
+        if single_outside:
             other = self._other_person(outside[0], report)
             if other is not None:
                 findings.append(other)
