@@ -13,11 +13,14 @@ import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from leakguard import __version__
 from leakguard.core import Action, Finding, Fingerprinter, Lang, Verdict
 from leakguard.errors import LeakBlocked, LeakguardError
+
+if TYPE_CHECKING:
+    from leakguard.guard import Guard
 
 __all__ = ["main"]
 
@@ -79,6 +82,18 @@ def _read(item: _Input) -> bytes:
     if item.path is None:
         return sys.stdin.buffer.read()
     return item.path.read_bytes()
+
+
+def _readable(paths: Sequence[str], *, only_eml: bool) -> Iterator[tuple[_Input, bytes] | _Result]:
+    """Each input with its bytes, or a result that says why it could not be read."""
+    for item in _inputs(paths, only_eml=only_eml):
+        if isinstance(item, _Result):
+            yield item
+            continue
+        try:
+            yield item, _read(item)
+        except OSError as exc:
+            yield _Result(item.source, error=exc.strerror or type(exc).__name__)
 
 
 # ---------------------------------------------------------------------- output
@@ -217,17 +232,12 @@ def _cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     fp = Fingerprinter()
     results: list[_Result] = []
     status = EXIT_OK
-    for item in _inputs(args.paths, only_eml=False):
-        if isinstance(item, _Result):
-            results.append(item)
+    for got in _readable(args.paths, only_eml=False):
+        if isinstance(got, _Result):
+            results.append(got)
             status = EXIT_ERROR
             continue
-        try:
-            data = _read(item)
-        except OSError as exc:
-            results.append(_Result(item.source, error=exc.strerror or type(exc).__name__))
-            status = EXIT_ERROR
-            continue
+        item, data = got
         name = "stdin" if item.path is None else item.path.name
         if item.path is None or item.path.suffix.lower() in (".eml", ".msg822", ".mbox"):
             chunks = iter_content(load_message(data))
@@ -244,28 +254,22 @@ def _cmd_scan(args: argparse.Namespace, out: TextIO) -> int:
     return status
 
 
-def _build_guard(args: argparse.Namespace) -> Any:
+def _build_guard(args: argparse.Namespace) -> Guard:
     from leakguard.guard import Guard
     from leakguard.policy import Policy
+    from leakguard.protection import FolderCertificates
     from leakguard.recipients import Directory
 
     policy = Policy.load(args.policy) if args.policy else Policy.default()
-    domains = tuple(
-        d.strip().lower() for d in getattr(args, "internal_domain", None) or () if d.strip()
-    )
+    domains = tuple(d.strip().lower() for d in args.internal_domain if d.strip())
     if domains:
         policy = policy.replace(
             internal_domains=tuple(dict.fromkeys(policy.internal_domains + domains))
         )
-    directory = Directory.load(args.directory) if getattr(args, "directory", None) else None
-    certificates = getattr(args, "certificates", None)
-    return Guard(policy, directory=directory, certificates=certificates and _folder(certificates))
-
-
-def _folder(path: str) -> Any:
-    from leakguard.protection import FolderCertificates
-
-    return FolderCertificates(path)
+    directory = Directory.load(args.directory) if args.directory else None
+    folder = getattr(args, "certificates", None)  # only `protect` takes certificates
+    certificates = FolderCertificates(folder) if folder else None
+    return Guard(policy, directory=directory, certificates=certificates)
 
 
 def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
@@ -274,17 +278,12 @@ def _cmd_check(args: argparse.Namespace, out: TextIO) -> int:
     results: list[_Result] = []
     status = EXIT_OK
     unreadable = False
-    for item in _inputs(args.paths, only_eml=True):
-        if isinstance(item, _Result):
-            results.append(item)
+    for got in _readable(args.paths, only_eml=True):
+        if isinstance(got, _Result):
+            results.append(got)
             unreadable = True
             continue
-        try:
-            data = _read(item)
-        except OSError as exc:
-            results.append(_Result(item.source, error=exc.strerror or type(exc).__name__))
-            unreadable = True
-            continue
+        item, data = got
         verdict = guard.check(data, source=item.source)
         results.append(_Result(item.source, verdict=verdict))
         if verdict.action >= fail_on:
