@@ -132,7 +132,10 @@ def _read_stream(stream: BinaryIO, what: object) -> bytes:
     try:
         data: bytes | str = stream.read()
     except OSError as err:
-        raise InputError(f"Cannot read the message from {what}: {err.strerror or err}.") from err
+        raise InputError(
+            f"Cannot read the message from {what}: {err.strerror or err}. / "
+            f"Impossible de lire le message depuis {what}."
+        ) from err
     if isinstance(data, str):
         return data.encode("utf-8", "surrogateescape")
     return bytes(data)
@@ -143,14 +146,17 @@ def _read_path(path: str) -> bytes:
         with open(path, "rb") as fh:  # noqa: PTH123 - a plain path string is the input here
             return fh.read()
     except FileNotFoundError:
-        why = "there is no such file"
+        why, pourquoi = "there is no such file", "ce fichier n'existe pas"
     except IsADirectoryError:
-        why = "it is a folder, not a file"
+        why, pourquoi = "it is a folder, not a file", "c'est un dossier, pas un fichier"
     except PermissionError:
-        why = "permission denied"
+        why, pourquoi = "permission denied", "accès refusé"
     except OSError as err:
-        why = (err.strerror or "read error").lower()
-    raise InputError(f"Cannot read the message file {path!r}: {why}.")
+        why, pourquoi = (err.strerror or "read error").lower(), "erreur de lecture"
+    raise InputError(
+        f"Cannot read the message file {path!r}: {why}. / "
+        f"Impossible de lire le fichier de message {path!r} : {pourquoi}."
+    )
 
 
 # --------------------------------------------------------------------------- walking
