@@ -40,14 +40,9 @@ class ContentReport:
 
     findings: list[Finding] = field(default_factory=list)
     texts: dict[Location, list[str]] = field(default_factory=dict)
-    encrypted_parts: list[Location] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"ContentReport(findings={len(self.findings)}, parts={len(self.texts)})"
-
-    @property
-    def identifier_findings(self) -> list[Finding]:
-        return [f for f in self.findings if f.masked is not None]
 
     def distinct_people(self) -> int:
         """How many different people the identifiers point to (a lower bound)."""
@@ -107,8 +102,6 @@ def scan_chunks(
     seen: set[tuple[str, str, str]] = set()
     for chunk in chunks:
         if isinstance(chunk, Problem):
-            if chunk.reason == "encrypted":
-                report.encrypted_parts.append(chunk.location)
             report.findings.append(
                 Finding(
                     kind="unscannable_attachment",

@@ -83,9 +83,6 @@ class Budget:
     def expired(self) -> bool:
         return time.monotonic() - self.started > self.limits.max_seconds
 
-    def remaining_seconds(self) -> float:
-        return max(0.0, self.limits.max_seconds - (time.monotonic() - self.started))
-
     def take_bytes(self, n: int) -> bool:
         """Account ``n`` decoded bytes; False when the message total would be exceeded."""
         if self.bytes_used + n > self.limits.max_total_bytes:
