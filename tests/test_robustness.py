@@ -239,3 +239,19 @@ def test_the_rest_of_the_message_is_scanned_after_bad_parts(gigabyte_bomb: bytes
     assert reasons["body"] == "corrupt"
     assert found(items, "attachment:good.pdf"), "a good part after bad ones was not read"
     assert found(items, "attachment:last.txt"), "the last part was not read"
+
+
+def test_multipart_nested_past_what_the_parser_copes_with() -> None:
+    depth = 2000
+    head = b"From: a@clinique.fr\r\nTo: b@example.org\r\nSubject: deep\r\nMIME-Version: 1.0\r\n"
+    opening = b"".join(
+        f"Content-Type: multipart/mixed; boundary=b{i}\r\n\r\n--b{i}\r\n".encode()
+        for i in range(depth)
+    )
+    closing = b"".join(f"--b{i}--\r\n".encode() for i in reversed(range(depth)))
+    raw = head + opening + f"Content-Type: text/plain\r\n\r\nNIR {NIR}\r\n".encode() + closing
+    msg = load_message(raw)
+    assert msg["To"] == "b@example.org"  # the recipients survive for the guard
+    items = mail(raw)
+    assert ("body", "too_deep") in problems(items)
+    assert found(items, "body")

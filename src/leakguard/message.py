@@ -6,6 +6,7 @@ why it could not be read; a bad part never stops the rest of the message being r
 from __future__ import annotations
 
 import binascii
+import email.errors
 import email.header
 import email.message
 import email.utils
@@ -88,14 +89,34 @@ class _ParsePolicy(policy.EmailPolicy):
 _POLICY = _ParsePolicy()
 
 
+class UnparsedStructure(email.errors.MessageDefect):
+    """The MIME structure could not be parsed (nested too deeply, or broken beyond what
+    the parser copes with): the message is read as headers plus one plain-text body."""
+
+
+# More multipart containers than any real message holds: the structure is hostile (the
+# parser would recurse once per level) and the message is read flat straight away.
+_MAX_MULTIPARTS = 256
+
+
 def _parse(data: bytes) -> EmailMessage:
     try:
+        if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
+            raise RecursionError("too many nested multipart containers")
         return cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data))
     except Exception:
-        # The parser is tolerant by design; should it still fail, keep the bytes readable
-        # as a plain body rather than losing them.
-        msg = EmailMessage()
-        msg.set_payload(data.decode("utf-8", "surrogateescape"))
+        # The parser is tolerant by design; should it still fail, keep the headers (the
+        # recipients must still be checked) and the bytes readable as a plain body.
+        try:
+            msg = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data, headersonly=True))
+            body = msg.get_payload()
+        except Exception:
+            msg, body = EmailMessage(), None
+        for name in _MIME_HEADERS:
+            del msg[name]
+        text = body if isinstance(body, str) else data.decode("utf-8", "surrogateescape")
+        msg.set_payload(text)
+        msg.defects.append(UnparsedStructure())
         return msg
 
 
@@ -178,6 +199,9 @@ def iter_content(
     """
     if budget is None:
         budget = Budget(limits if limits is not None else Limits())
+    if any(isinstance(d, UnparsedStructure) for d in msg.defects):
+        # Its attachments could not be told apart: say so, then read what text there is.
+        yield Problem(Location.body(), "too_deep")
     yield from _message_items(msg, None, budget, 0)
 
 
