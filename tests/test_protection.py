@@ -898,6 +898,15 @@ def gpg(tmp_path: Path, *args: str) -> bytes:
         check=False,
         timeout=60,
     )
+    # gpg starts an agent for this home folder: stop it, or it outlives the test run.
+    gpgconf = shutil.which("gpgconf")
+    if gpgconf is not None:
+        subprocess.run(
+            [gpgconf, "--homedir", str(home), "--kill", "gpg-agent"],
+            capture_output=True,
+            check=False,
+            timeout=30,
+        )
     if done.returncode != 0:
         pytest.skip("gpg could not encrypt here")
     return done.stdout

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from leakguard.detectors import find_identifiers
+from leakguard.detectors import be_niss, find_identifiers
 
 MESSY_FRENCH_IBANS = [
     "FR1420041010050500013M02606",
@@ -218,3 +218,28 @@ def test_belgian_national_numbers_with_unknown_dates(written: str) -> None:
 @pytest.mark.parametrize("written", ["12345678901", "85133000105"])
 def test_belgian_numbers_that_are_not(written: str) -> None:
     assert find_identifiers(f"numéro national : {written}.") == []
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def test_professional_and_order_numbers_are_not_people() -> None:
+    # An RPPS number (doctor) that happens to pass the Belgian NISS check, an INAMI
+    # number, an order number that passes the NIR key: labelled, they are nobody's.
+    rpps = next(
+        f"10{n:09d}"
+        for n in range(10**6)
+        if _luhn_ok(f"10{n:09d}") and be_niss.is_valid(f"10{n:09d}")
+    )
+    assert [m.kind for m in find_identifiers(f"Dr Martin, RPPS {rpps}")] == []
+    assert [m.kind for m in find_identifiers(f"Dr Peeters, INAMI : {rpps}")] == []
+    assert [m.kind for m in find_identifiers(f"N° de commande {NIR_VALID[0]} expédiée")] == []
+    assert [m.kind for m in find_identifiers(f"SIRET {NIR_VALID[0]}")] == []
+    # With an identifier word near, the label does not hide the number.
+    assert [m.kind for m in find_identifiers(f"Assuré : n° de facture {NIR_VALID[0]}")] == ["nir"]
+    assert [m.kind for m in find_identifiers(f"RPPS du médecin ; NISS {rpps}")] == ["be_niss"]

@@ -19,6 +19,7 @@ __all__ = [
     "DENSE",
     "GAP_CHARS",
     "KEYSEP",
+    "LABEL_RADIUS",
     "LEFT",
     "MAX_GAP",
     "MIN_DIGITS",
@@ -42,6 +43,7 @@ __all__ = [
     "fits_fast_path",
     "from_stdnum",
     "keep",
+    "labelled_otherwise",
     "mask_keep",
     "near",
     "pattern_candidates",
@@ -304,6 +306,20 @@ def decide_by_context(
     if bare is None:
         return None
     return Match(match.kind, match.start, match.end, match.compact, confidence=bare)
+
+
+# How far before a number a label such as "RPPS" or "SIRET" still names it.
+LABEL_RADIUS = 24
+
+
+def labelled_otherwise(
+    text: str, match: Match, context: re.Pattern[str], radius: int, labels: re.Pattern[str], /
+) -> bool:
+    """True when a non-person label ("RPPS :", "SIRET", "commande n°") stands just
+    before ``match`` and no identifier word is near it: the number is not a person's."""
+    if labels.search(text, max(0, match.start - LABEL_RADIUS), match.start) is None:
+        return False
+    return not near(text, match.start, match.end, context, radius)
 
 
 def find_in_with(

@@ -163,6 +163,27 @@ CONTEXT: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 }
 
 
+# Labels of numbers that belong to no patient: professional, company and order numbers.
+# A checksum-valid number right after one of them (and with no identifier word near) is
+# that number, not a person's: a doctor's RPPS or INAMI number in a signature passes the
+# NISS check about once in a hundred.
+OTHER_NUMBER_LABELS: Mapping[str, tuple[str, ...]] = {
+    "fr": (
+        "RPPS", "ADELI", "FINESS", "SIRET", "SIREN", "RCS", "TVA", "TVA intracommunautaire",
+        "INAMI", "n° de commande", "n° de facture", "n° de suivi", "EAN", "IMEI",
+    ),
+    "nl": ("RIZIV", "ondernemingsnummer", "btw-nummer", "BTW", "KBO"),
+    "en": ("order number", "invoice number", "tracking number", "VAT number"),
+}  # fmt: skip
+
+
+def other_number_labels() -> re.Pattern[str]:
+    """The whole-word pattern of every label in :data:`OTHER_NUMBER_LABELS`."""
+    phrases = [p for lang in OTHER_NUMBER_LABELS.values() for p in lang]
+    acr = [p for p in phrases if p.isupper() and " " not in p]
+    return words([p for p in phrases if p not in acr], acr)
+
+
 def context_pattern(kind: str) -> re.Pattern[str]:
     """The whole-word pattern of every context word for ``kind``, all languages."""
     phrases = [p for lang in CONTEXT[kind].values() for p in lang]

@@ -26,12 +26,13 @@ from leakguard.detectors._base import (
     decide_by_context,
     find_all,
     find_in_with,
+    labelled_otherwise,
     mask_keep,
     pattern_candidates,
     stdnum_check,
     valid_by,
 )
-from leakguard.detectors._lexicon import context_pattern
+from leakguard.detectors._lexicon import context_pattern, other_number_labels
 
 __all__ = [
     "KIND",
@@ -66,6 +67,7 @@ PATTERN = re.compile(
     + RIGHT
 )
 _CONTEXT = context_pattern("be_niss")
+_OTHER = other_number_labels()
 _WHAT = "national register number"
 
 
@@ -121,6 +123,8 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 
 def decide(text: str, match: Match, /) -> Match | None:
     """Full confidence with a context word nearby in ``text``, a little less without."""
+    if labelled_otherwise(text, match, _CONTEXT, CONTEXT_RADIUS, _OTHER):
+        return None  # "RPPS …", "INAMI …": a professional's number, not a person's NISS
     return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS, bare=BARE_CONFIDENCE)
 
 

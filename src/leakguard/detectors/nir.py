@@ -26,12 +26,13 @@ from leakguard.detectors._base import (
     decide_by_context,
     find_all,
     find_in_with,
+    labelled_otherwise,
     mask_keep,
     pattern_candidates,
     stdnum_check,
     valid_by,
 )
-from leakguard.detectors._lexicon import context_pattern
+from leakguard.detectors._lexicon import context_pattern, other_number_labels
 
 __all__ = [
     "KIND",
@@ -69,6 +70,7 @@ PATTERN = re.compile(
     + RIGHT
 )
 _CONTEXT = context_pattern("nir")
+_OTHER = other_number_labels()
 _WHAT = "social security number"
 
 
@@ -149,6 +151,8 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 
 def decide(text: str, match: Match, /) -> Match | None:
     """A key-less number counts only with a NIR word nearby in ``text``."""
+    if labelled_otherwise(text, match, _CONTEXT, CONTEXT_RADIUS, _OTHER):
+        return None  # "commande n° …", "SIRET …": a number that is nobody's NIR
     if len(match.compact) == 15:
         return match
     return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS)
