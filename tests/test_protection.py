@@ -40,6 +40,7 @@ from leakguard.protection import (
     FolderCertificates,
     ProtectionState,
     container_encrypted,
+    message_encrypted,
     new_password,
     protection_state,
     smime_encrypt,
@@ -488,6 +489,28 @@ def test_clear_text_between_armour_blocks_is_not_encrypted() -> None:
     assert protection_state(with_attachment(ARMOUR, "notes.asc")).attachments_encrypted == (
         "notes.asc",
     )
+
+
+def test_message_level_answer_matches_the_full_state(bob: Party) -> None:
+    armoured_with_gpg = EmailMessage()
+    armoured_with_gpg.set_content(ARMOUR.decode())
+    armoured_with_gpg.add_attachment(
+        ARMOUR, maintype="application", subtype="octet-stream", filename="cr.pdf.asc"
+    )
+    half = EmailMessage()
+    half.set_content(ARMOUR.decode())
+    half.add_attachment(b"%PDF-1.4 plain", maintype="application", subtype="pdf", filename="a.pdf")
+    cases = [
+        parse(b"To: x@y.fr\nContent-Type: text/plain\n\n\n" + ARMOUR + b"\n\n"),
+        parse(b"To: x@y.fr\n\nSee below\n" + ARMOUR),
+        armoured_with_gpg,
+        half,
+        with_attachment(ARMOUR, "notes.asc"),
+        parse(b"\xff\xfe garbage"),
+    ]
+    for msg in cases:
+        assert message_encrypted(msg) == protection_state(msg).encrypted
+    assert message_encrypted(armoured_with_gpg) and not message_encrypted(half)
 
 
 def test_container_check_is_the_readers_own() -> None:

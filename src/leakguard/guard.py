@@ -29,8 +29,8 @@ from leakguard.protection import (
     CallableCertificates,
     CertificateStore,
     FolderCertificates,
+    message_encrypted,
     new_password,
-    protection_state,
     smime_encrypt,
     zip_attachments,
 )
@@ -154,18 +154,18 @@ class Guard:
 
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
         policy = self.policy
-        state = protection_state(msg)
+        encrypted = message_encrypted(msg)
         recipients = _recipients(msg, envelope)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
         unprotected = [r for r in outside if not policy.is_secure(r.domain)]
-        single_outside = len(outside) == 1 and not state.encrypted
+        single_outside = len(outside) == 1 and not encrypted
         report = scan_chunks(
             iter_content(msg, limits=self.limits, budget=Budget(self.limits)),
             fingerprinter=self.fingerprinter,
             # Attachment texts are kept only for the other-person check, which needs them.
             keep_texts=single_outside,
         )
-        if state.encrypted:
+        if encrypted:
             # The whole message is enveloped: the content inspector saw only ciphertext.
             report.findings[:] = [
                 f
@@ -180,8 +180,8 @@ class Guard:
         )
         findings.extend(report.findings)
 
-        protected = state.encrypted or not unprotected
-        if sensitive and unprotected and not state.encrypted:
+        protected = encrypted or not unprotected
+        if sensitive and unprotected and not encrypted:
             findings.append(
                 Finding(
                     kind="unencrypted_sensitive",
@@ -225,9 +225,7 @@ class Guard:
                 continue  # already leaves encrypted or through secure messaging
             if a > action:
                 action = a
-        return Verdict(
-            action=action, findings=tuple(findings), encrypted=state.encrypted, source=source
-        )
+        return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
 
     def _other_person(self, recipient: Recipient, report: ContentReport) -> Finding | None:
         attachment_people = [

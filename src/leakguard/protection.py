@@ -38,6 +38,7 @@ __all__ = [
     "FolderCertificates",
     "ProtectionState",
     "container_encrypted",
+    "message_encrypted",
     "new_password",
     "protection_state",
     "smime_encrypt",
@@ -111,27 +112,42 @@ _MALFORMED = (
 )
 
 
-def _state(msg: email.message.Message, lim: Limits) -> ProtectionState:
+def message_encrypted(msg: email.message.Message, /, *, limits: Limits | None = None) -> bool:
+    """Whether ``msg`` leaves encrypted as a whole (S/MIME, PGP/MIME or inline PGP).
+
+    The same answer as ``protection_state(msg).encrypted``, without opening the
+    attachments unless every text body is PGP armour (the content inspector reads them
+    anyway, and sees which are encrypted containers).
+    """
+    try:
+        return _state(msg, limits or Limits(), name_attachments=False).encrypted
+    except _MALFORMED:
+        return False
+
+
+def _state(
+    msg: email.message.Message, lim: Limits, *, name_attachments: bool = True
+) -> ProtectionState:
     root = _peel_signed(msg, lim.max_depth)
     method = _envelope_method(root)
     if method is not None:
         return ProtectionState(True, method)
 
-    bodies_armoured: list[bool] = []
+    leaves = list(_leaves(root, lim))
+    bodies_armoured = [pgp_armoured(_text_of(p, lim)) for role, p, _ in leaves if role == "body"]
+    maybe_inline = bool(bodies_armoured) and all(bodies_armoured)
+    if not maybe_inline and not name_attachments:
+        return ProtectionState(False)
     attachments_covered: list[bool] = []
     encrypted_names: list[str] = []
-    for role, part, depth in _leaves(root, lim):
+    for role, part, depth in leaves:
         if role == "body":
-            bodies_armoured.append(pgp_armoured(_text_of(part, lim)))
             continue
-        if role == "unread":
-            attachments_covered.append(False)
-            continue
-        covered = _attachment_encrypted(part, lim, depth)
+        covered = role != "unread" and _attachment_encrypted(part, lim, depth)
         attachments_covered.append(covered)
         if covered:
             encrypted_names.append(_short_name(part.get_filename()) or "(unnamed)")
-    inline_pgp = bool(bodies_armoured) and all(bodies_armoured) and all(attachments_covered)
+    inline_pgp = maybe_inline and all(attachments_covered)
     return ProtectionState(
         inline_pgp,
         "pgp" if inline_pgp else None,
