@@ -147,3 +147,9 @@ def test_homoglyph_lookalike_is_described_as_looking_identical() -> None:
     assert "looks identical" in f.message("en")
     assert "autre alphabet" in f.message("fr")
     assert "keystroke" not in f.message("en")
+
+
+def test_top_level_attachment_of_a_nested_location() -> None:
+    assert Location.attachment("a.zip", "d/b.pdf").top_level == Location.attachment("a.zip")
+    assert Location.attachment("c.pdf").top_level == Location.attachment("c.pdf")
+    assert Location.body().top_level == Location.body()

@@ -82,14 +82,6 @@ def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter)
     return out
 
 
-def _top_level(location: Location) -> Location:
-    """The top-level attachment a nested location belongs to."""
-    where = location.where
-    if not where.startswith("attachment:"):
-        return location
-    return Location(where.split("/", 1)[0])
-
-
 def scan_chunks(
     chunks: Iterable[TextChunk | Problem],
     /,
@@ -112,7 +104,7 @@ def scan_chunks(
             )
             continue
         if keep_texts and chunk.location.is_attachment:
-            report.texts.setdefault(_top_level(chunk.location), []).append(chunk.text)
+            report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)
         for f in scan_text(chunk.text, chunk.location, fingerprinter=fingerprinter):
             key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
             if key in seen:

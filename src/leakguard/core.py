@@ -141,6 +141,13 @@ class Location:
     def is_attachment(self) -> bool:
         return self.where.startswith("attachment:")
 
+    @property
+    def top_level(self) -> Location:
+        """The attachment of the message this location lies in (itself when not nested)."""
+        if not self.is_attachment:
+            return self
+        return Location(self.where.split("/", 1)[0])
+
     def __str__(self) -> str:
         return self.where
 

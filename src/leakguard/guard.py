@@ -245,7 +245,7 @@ class Guard:
             return None  # not a person's name: a service, a mailbox, a single word
         for location, texts in report.texts.items():
             has_personal = any(
-                f.location.where.split("/", 1)[0] == location.where
+                f.location.top_level == location
                 for f in report.findings
                 if f.kind in PERSON_KINDS or f.kind == "health_data"
             )
@@ -330,7 +330,7 @@ class Guard:
             )
         names = sorted(
             {
-                f.location.where.split("/", 1)[0].removeprefix("attachment:")
+                f.location.top_level.where.removeprefix("attachment:")
                 for f in verdict.findings
                 if f.kind in policy.sensitive_kinds and f.location.is_attachment
             }
