@@ -1,0 +1,5 @@
+"""``python -m leakguard.cli``."""
+
+from leakguard.cli import main
+
+raise SystemExit(main())
