@@ -7,7 +7,9 @@
     ├── ProtectionError            (code: "protection")    encryption could not be applied
     └── LeakBlocked                (code: "blocked")       the message must not leave as it is
 
-Every message is a sentence a person can act on and never contains an identifier.
+Every message is a sentence a person can act on and never contains an identifier. It is
+written in English and, when ``fr`` is given, in French: ``str(exc)`` is the English text,
+``exc.message("fr")`` the French one.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from leakguard.core import Verdict
+    from leakguard.core import Lang, Verdict
 
 __all__ = [
     "DirectoryError",
@@ -31,6 +33,16 @@ class LeakguardError(Exception):
     """Base of every leakguard error; ``code`` is stable for scripts."""
 
     code = "leakguard"
+
+    def __init__(self, message: str = "", /, *, fr: str | None = None) -> None:
+        super().__init__(message)
+        self.fr = fr
+
+    def message(self, lang: Lang = "en") -> str:
+        """The message in one language (English when no French text was given)."""
+        if lang == "fr" and self.fr:
+            return self.fr
+        return str(self.args[0]) if self.args else ""
 
 
 class PolicyError(LeakguardError, ValueError):
@@ -62,7 +74,10 @@ class LeakBlocked(LeakguardError):
 
     code = "blocked"
 
-    def __init__(self, verdict: Verdict, reason: str | None = None) -> None:
+    def __init__(
+        self, verdict: Verdict, reason: str | None = None, *, fr: str | None = None
+    ) -> None:
         self.verdict = verdict
-        text = reason or verdict.explain("en")
-        super().__init__(text)
+        if reason is None:
+            reason, fr = verdict.explain("en"), verdict.explain("fr")
+        super().__init__(reason, fr=fr)
