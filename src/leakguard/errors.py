@@ -64,9 +64,27 @@ class InputError(LeakguardError, OSError):
 
 
 class ProtectionError(LeakguardError):
-    """Encryption was needed but could not be applied."""
+    """Encryption was needed but could not be applied.
+
+    ``reason`` is a stable machine code for the cause (for example
+    ``"certificate_expired"``, ``"certificate_unreadable"``, ``"no_password_channel"``) and
+    ``path`` the file at fault when there is one, so an interface can name its own option.
+    """
 
     code = "protection"
+
+    def __init__(
+        self,
+        message: str = "",
+        /,
+        *,
+        fr: str | None = None,
+        reason: str | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message, fr=fr)
+        self.reason = reason
+        self.path = path
 
 
 class LeakBlocked(LeakguardError):
