@@ -14,18 +14,22 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import Message
 
+from leakguard._headers import read_address_list
 from leakguard.core import Verdict
+from leakguard.extract._types import Limits
 
 __all__ = ["AuditLog", "audit_record"]
 
 
 def _domains(msg: Message) -> list[str]:
-    values = [str(v) for h in ("to", "cc", "bcc") for v in msg.get_all(h, [])]
-    domains = {
-        addr.rpartition("@")[2].lower()
-        for _, addr in email.utils.getaddresses(values)
-        if "@" in addr
-    }
+    # The raw header text, read by the same bounded reader as the guard: the structured
+    # parser can raise or take minutes on a hostile header.
+    values = [str(v) for k, v in msg.raw_items() if k.lower() in ("to", "cc", "bcc")]
+    domains: set[str] = set()
+    for value in values:
+        found = read_address_list(value, max_chars=Limits().max_header_chars)
+        for addr in [a for _, a in found.mailboxes] + list(found.tokens):
+            domains.add(addr.rpartition("@")[2].lower())
     return sorted(domains)
 
 
@@ -33,11 +37,12 @@ def audit_record(
     verdict: Verdict, msg: Message, /, *, now: datetime | None = None
 ) -> dict[str, object]:
     """The audit record of one decision, as a JSON-ready dict."""
-    sender = email.utils.parseaddr(str(msg.get("From", "")))[1]
+    raw = {k.lower(): str(v) for k, v in reversed(list(msg.raw_items()))}
+    sender = email.utils.parseaddr(raw.get("from", "")[:1000])[1]
     when = now or datetime.now(UTC)
     return {
         "time": when.isoformat(timespec="seconds"),
-        "message_id": str(msg.get("Message-ID", "")) or None,
+        "message_id": raw.get("message-id", "").strip()[:1000] or None,
         "sender": sender or None,
         "recipient_domains": _domains(msg),
         "action": verdict.action.value,

@@ -100,6 +100,7 @@ KINDS = CONTENT_KINDS | {
     "display_name_mismatch",
     "bulk_visible_recipients",
     "unencrypted_sensitive",
+    "unreadable_recipients",
 }
 
 
@@ -445,6 +446,8 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             f"{finding.count} adresses externes sont visibles de tous en À/Cc : "
             "utilisez Cci ou un outil de diffusion.",
         )
+    if k == "unreadable_recipients":
+        return _unreadable_recipients(finding, lang)
     if k == "unencrypted_sensitive":
         return _t(
             lang,
@@ -454,6 +457,29 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             "chiffrez-les ou utilisez une messagerie sécurisée de santé (MSSanté).",
         )
     return _t(lang, f"Finding of kind {k}.", f"Constat de type {k}.")
+
+
+def _unreadable_recipients(finding: Finding, lang: str) -> str:
+    shown = f" ({finding.recipient})" if finding.recipient else ""
+    if finding.detail == "none":
+        return _t(
+            lang,
+            f"No recipient could be read{shown}: nobody can say where this message goes.",
+            f"Aucun destinataire lisible{shown} : impossible de savoir où part ce message.",
+        )
+    if finding.detail == "too_long":
+        return _t(
+            lang,
+            "The recipient header is longer than the size limit: only its beginning was checked.",
+            "L'en-tête de destinataires dépasse la taille maximale : seul son début a été vérifié.",
+        )
+    return _t(
+        lang,
+        f"The recipient header{shown} is malformed: check each address before sending "
+        "(the addresses found in it were still checked).",
+        f"L'en-tête de destinataires{shown} est mal formé : vérifiez chaque adresse avant "
+        "l'envoi (les adresses qu'il contient ont tout de même été vérifiées).",
+    )
 
 
 def highest(actions: Iterable[Action]) -> Action:

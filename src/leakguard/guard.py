@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, BinaryIO
 
+from leakguard._headers import mask_header, read_address_list
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
 from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict
@@ -155,7 +156,7 @@ class Guard:
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
         policy = self.policy
         encrypted = message_encrypted(msg)
-        recipients = _recipients(msg, envelope)
+        recipients, unreadable = _read_recipients(msg, envelope, self.limits.max_header_chars)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
         unprotected = [r for r in outside if not policy.is_secure(r.domain)]
         single_outside = len(outside) == 1 and not encrypted
@@ -174,7 +175,7 @@ class Guard:
             ]
         sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
 
-        findings: list[Finding] = []
+        findings: list[Finding] = list(unreadable)
         findings.extend(
             self._recipients.check([(r.name, r.address, r.location) for r in recipients])
         )
@@ -288,7 +289,8 @@ class Guard:
             raise LeakBlocked(verdict)
         if verdict.action < Action.ENCRYPT or verdict.encrypted:
             return msg
-        recipients = [r.address for r in _recipients(msg, envelope_recipients)]
+        found, _ = _read_recipients(msg, envelope_recipients, self.limits.max_header_chars)
+        recipients = [r.address for r in found]
         if self.certificates is not None:
             certs = [self.certificates.certificate_for(a) for a in recipients]
             if recipients and all(c is not None for c in certs):
@@ -358,23 +360,65 @@ class Guard:
 # ---------------------------------------------------------------------- helpers
 
 
-def _recipients(msg: Message, envelope: Sequence[str] | None) -> list[Recipient]:
+_RECIPIENT_HEADERS = ("to", "cc", "bcc")
+
+
+def _read_recipients(
+    msg: Message, envelope: Sequence[str] | None, max_chars: int
+) -> tuple[list[Recipient], list[Finding]]:
+    """The recipients of ``msg`` read from the raw To/Cc/Bcc text (whatever policy the
+    message was parsed with) and the envelope, and an ``unreadable_recipients`` finding
+    for each header that does not follow the grammar or is longer than ``max_chars``
+    (all of them together), or when no recipient can be read at all. The address-like
+    words of an unreadable header are still recipients, so they are still checked."""
     out: list[Recipient] = []
+    findings: dict[tuple[str, str], Finding] = {}
     seen: set[str] = set()
-    for header in ("to", "cc", "bcc"):
-        values = [str(v) for v in msg.get_all(header, [])]
-        for name, addr in email.utils.getaddresses(values):
-            addr = addr.strip()
-            if "@" not in addr or addr.lower() in seen:
+
+    def add(name: str, address: str, location: Location) -> None:
+        address = address.strip()
+        if "@" in address and address.lower() not in seen:
+            seen.add(address.lower())
+            out.append(Recipient(name.strip(), address, location))
+
+    try:
+        raw = [(k.lower(), str(v)) for k, v in msg.raw_items() if k.lower() in _RECIPIENT_HEADERS]
+    except Exception:
+        raw = []
+    room = max_chars
+    for header in _RECIPIENT_HEADERS:
+        location = Location.header(header)
+        for name, value in raw:
+            if name != header:
                 continue
-            seen.add(addr.lower())
-            out.append(Recipient(name.strip(), addr, Location.header(header)))
+            parsed = read_address_list(value, max_chars=room)
+            room = max(0, room - len(value))
+            for display, address in parsed.mailboxes:
+                add(display, address, location)
+            for address in parsed.tokens:
+                add("", address, location)
+            if parsed.truncated or not parsed.clean:
+                detail = "too_long" if parsed.truncated else "malformed"
+                findings.setdefault(
+                    (header, detail), _unreadable(location, detail, mask_header(value))
+                )
     for addr in envelope or ():
         a = email.utils.parseaddr(addr)[1].strip() or addr.strip()
-        if "@" in a and a.lower() not in seen:
-            seen.add(a.lower())
-            out.append(Recipient("", a, Location.header("bcc")))
-    return out
+        add("", a, Location.header("bcc"))
+    if not out and not findings:
+        shown = next((mask_header(v) for k, v in raw if k == "to" and v.strip()), None)
+        findings[("to", "none")] = _unreadable(Location.header("to"), "none", shown)
+    return out, list(findings.values())
+
+
+def _unreadable(location: Location, detail: str, shown: str | None) -> Finding:
+    return Finding(
+        kind="unreadable_recipients",
+        location=location,
+        severity=Severity.MEDIUM,
+        recipient=shown,
+        detail=detail,
+    )
 
 
 def _where_people(report: ContentReport) -> Location:

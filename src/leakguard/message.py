@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import binascii
 import email.errors
-import email.header
+import email.headerregistry
 import email.message
 import email.utils
 import functools
@@ -20,6 +20,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
+from leakguard._headers import decode_words, readable_text, unfold
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
@@ -30,7 +31,14 @@ from leakguard.extract.html import html_to_text
 from leakguard.extract.pkcs7 import cms_kind, signed_content
 from leakguard.extract.text import decode_text
 
-__all__ = ["document_content", "iter_content", "iter_embedded", "load_message"]
+__all__ = [
+    "document_content",
+    "is_message",
+    "iter_content",
+    "iter_embedded",
+    "load_message",
+    "require_message",
+]
 
 _SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
 _SMIME_ENCRYPTED = frozenset({"enveloped-data", "authenveloped-data"})
@@ -60,7 +68,10 @@ _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\-_\s]")
 _B64_KEEP = re.compile(rb"[^A-Za-z0-9+/=]")
 _PADDING = re.compile(rb"=+")
 _MAX_NAME = 200
-_MAX_HEADER = 128 * 1024
+_EIGHT_BIT = re.compile("[\udc80-\udcff]")
+# Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
+# 2231 sections, takes about 3 KB); the parsers are quadratic in its parameters.
+_MAX_HEADER = 16 * 1024
 _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 
 
@@ -72,18 +83,41 @@ def _parsed_header(name: str, value: str) -> Any:
     return policy.default.header_fetch_parse(name, value)
 
 
+_UNSTRUCTURED = email.headerregistry.HeaderRegistry(use_default_map=False)
+
+
+def _unparsed(name: str, value: str) -> Any:
+    """A header the structured parser refused, as plain text."""
+    try:
+        return _UNSTRUCTURED(name, "".join(value.splitlines()))
+    except Exception:
+        return value
+
+
 class _ParsePolicy(policy.EmailPolicy):
-    """The default policy, with parsed header values shared.
+    """The default policy, with parsed header values shared, and never failing.
 
     The email package parses a header again each time it is read, and the inspectors
     read the same Content-Type several times per part; parsed headers are immutable,
     so equal raw values can share one parsed object (this halves the time of a check).
+    A value the structured parser cannot read (it raises ``AttributeError`` on some
+    groups, ``IndexError`` on some local parts) is returned as unstructured text, and
+    a MIME header is parsed only up to a length no honest one needs (the parser is
+    quadratic in the number of RFC 2231 parameters). What is sent is not affected:
+    generating the message uses the raw values.
     """
 
     def header_fetch_parse(self, name: str, value: str) -> Any:
-        if hasattr(value, "name") or len(value) > 1024:
-            return super().header_fetch_parse(name, value)
-        return _parsed_header(name, value)
+        if hasattr(value, "name"):
+            return value
+        if len(value) > _MAX_HEADER and name.lower() in _MIME_HEADERS:
+            value = value[:_MAX_HEADER]
+        try:
+            if len(value) > 1024:
+                return super().header_fetch_parse(name, value)
+            return _parsed_header(name, value)
+        except Exception:
+            return _unparsed(name, value)
 
 
 _POLICY = _ParsePolicy()
@@ -100,6 +134,8 @@ _MAX_MULTIPARTS = 256
 
 
 def _parse(data: bytes) -> EmailMessage:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]  # a byte-order mark written by some editors before the headers
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
@@ -130,13 +166,22 @@ def load_message(
     never raises (what can be parsed is parsed, defects are recorded on the parts); a
     path that cannot be read raises :class:`~leakguard.errors.InputError`.
     """
-    if isinstance(source, EmailMessage):
+    if isinstance(source, EmailMessage) and isinstance(source.policy, _ParsePolicy):
         return source
     if isinstance(source, email.message.Message):
+        # Whatever policy it was parsed with, the message is read under one policy, so
+        # that it gets the verdict its bytes would get.
+        try:
+            return _rehome(source, 0)
+        except Exception:
+            pass
         try:
             raw = source.as_bytes(policy=policy.compat32)
         except Exception:
-            raw = source.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+            try:
+                raw = source.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
+            except Exception:
+                raw = b""
         return _parse(raw)
     if isinstance(source, bytes | bytearray | memoryview):
         return _parse(bytes(source))
@@ -147,6 +192,36 @@ def load_message(
     if hasattr(source, "read"):
         return _parse(_read_stream(source, getattr(source, "name", "the input stream")))
     raise TypeError(f"cannot read a message from {type(source).__name__}")
+
+
+_MAX_REHOME_DEPTH = 64
+
+
+def _rehome(msg: email.message.Message, depth: int) -> EmailMessage:
+    """The same tree of parts under the reading policy, without generating the message
+    and parsing it again (which would run the generator on hostile headers).
+
+    The email package keeps a part's state in a handful of attributes that every policy
+    shares; headers stay as they are (raw text, or header objects the program made).
+    """
+    if depth > _MAX_REHOME_DEPTH:
+        raise RecursionError("parts nested too deeply")
+    state = dict(vars(msg))
+    state["policy"] = _POLICY
+    state["_headers"] = [
+        (key, value if isinstance(value, str) else str(value))
+        for key, value in state.get("_headers", [])
+    ]
+    state["defects"] = list(state.get("defects", []))
+    payload = state.get("_payload")
+    if isinstance(payload, list):
+        state["_payload"] = [
+            _rehome(part, depth + 1) if isinstance(part, email.message.Message) else part
+            for part in payload
+        ]
+    out = EmailMessage.__new__(EmailMessage)
+    vars(out).update(state)
+    return out
 
 
 def _read_stream(stream: BinaryIO, what: object) -> bytes:
@@ -177,6 +252,90 @@ def _read_path(path: str) -> bytes:
     raise InputError(
         f"Cannot read the message file {path!r}: {why}. / "
         f"Impossible de lire le fichier de message {path!r} : {pourquoi}."
+    )
+
+
+# --------------------------------------------------------------------------- is it mail?
+
+# A header field line: a name of printable ASCII without a colon or a space, then ":".
+_FIELD = re.compile(rb"[!-9;-~]{1,76}[ \t]*:")
+# Fields that only mail carries: one of them must open the message.
+_MAIL_FIELDS = frozenset(
+    {b"from", b"to", b"cc", b"bcc", b"subject", b"date", b"message-id", b"mime-version",
+     b"received", b"return-path", b"content-type", b"reply-to", b"sender", b"delivered-to",
+     b"x-mailer", b"user-agent", b"in-reply-to", b"references", b"dkim-signature",
+     b"authentication-results", b"arc-seal", b"x-original-to", b"envelope-to", b"resent-to",
+     b"resent-from", b"x-sender", b"x-receiver", b"thread-topic", b"importance"}
+)  # fmt: skip
+_MAX_HEAD_LINES = 200
+_BINARY_FAMILIES = frozenset(
+    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image"}
+)
+_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _not_message_reason(data: bytes) -> tuple[str, str] | None:
+    """Why ``data`` is not an e-mail message (English, French), or None when it is one."""
+    head = data[:65536]
+    if head.startswith(b"\xef\xbb\xbf"):
+        head = head[3:]
+    if not head.strip():
+        return "it is empty", "il est vide"
+    family = sniff(head)
+    if family in _BINARY_FAMILIES:
+        shown = family.upper() if family in ("pdf", "rtf", "zip") else family
+        return f"it is a {shown} document", f"c'est un document {shown}"
+    if family == "binary" or b"\x00" in head:
+        return "it holds binary data", "il contient des données binaires"
+    lines = head.lstrip(b"\r\n").splitlines()
+    if lines and lines[0].startswith(b"From "):
+        lines = lines[1:]  # the separator line of an mbox file
+    mail_field = False
+    for number, line in enumerate(lines[:_MAX_HEAD_LINES]):
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t") and number:
+            continue  # a folded continuation of the field above
+        m = _FIELD.match(line)
+        if m is None:
+            break  # the body starts without a blank line: the parser copes
+        if _CONTROLS.search(line):
+            return "it holds binary data", "il contient des données binaires"
+        name = line[: m.end()].rstrip(b": \t").lower()
+        mail_field = mail_field or name in _MAIL_FIELDS
+    if not mail_field:
+        return (
+            "it does not start with mail headers (From:, To:, Subject:…)",
+            "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
+        )
+    return None
+
+
+def is_message(data: bytes, /) -> bool:
+    """Whether ``data`` is an e-mail message: a block of header fields at the start, one of
+    them a field only mail carries (From, To, Subject, Received…), not binary, not a
+    document. Looks at the first 64 KB only; never raises."""
+    try:
+        return _not_message_reason(bytes(data)) is None
+    except Exception:
+        return False
+
+
+def require_message(data: bytes, /) -> None:
+    """Raise :class:`~leakguard.errors.InputError` with a sentence saying why ``data`` is
+    not an e-mail message (see :func:`is_message`); return when it is one."""
+    try:
+        reason = _not_message_reason(bytes(data))
+    except Exception:
+        reason = ("it cannot be read", "il est illisible")
+    if reason is None:
+        return
+    why, pourquoi = reason
+    raise InputError(
+        f"not an e-mail message: {why}. To look for identifiers in a document, use "
+        "`leakguard scan`.",
+        fr=f"ce n'est pas un message électronique : {pourquoi}. Pour chercher des "
+        "identifiants dans un document, utilisez `leakguard scan`.",
     )
 
 
@@ -262,23 +421,30 @@ def _subject_items(
     msg: email.message.Message, base: Location | None, budget: Budget
 ) -> Iterator[Item]:
     location = base or Location.subject()
+    room = budget.limits.max_header_chars
     for key, value in msg.raw_items():
-        if key.lower() == "subject":
-            yield from text_items(_header_text(str(value)), location, budget)
+        if key.lower() != "subject":
+            continue
+        raw = str(value)
+        if len(raw) > room:
+            # Read up to the limit and say the rest was not.
+            yield from text_items(_header_text(raw[:room]), location, budget)
+            yield Problem(location, "too_large")
+            return
+        room -= len(raw)
+        yield from text_items(_header_text(raw), location, budget)
 
 
 def _header_text(raw: str) -> str:
-    """A header's text with encoded words decoded; raw text when they are broken."""
-    raw = re.sub(r"\r?\n(?=[ \t])", "", raw)
-    if any("\udc80" <= ch <= "\udcff" for ch in raw):
+    """A header's text with encoded words decoded (in linear time, whatever the input)."""
+    raw = unfold(raw)
+    if _EIGHT_BIT.search(raw):
         # Unencoded 8-bit bytes in the header, kept by the parser as surrogates.
-        return decode_text(raw.encode("utf-8", "surrogateescape"))
-    if "=?" not in raw:
-        return raw
-    try:
-        return str(email.header.make_header(email.header.decode_header(raw)))
-    except Exception:
-        return raw
+        try:
+            raw = decode_text(raw.encode("utf-8", "surrogateescape"))
+        except UnicodeEncodeError:
+            raw = readable_text(raw)
+    return decode_words(raw)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:

@@ -69,6 +69,8 @@ lookalike_domain = "warn"
 display_name_mismatch = "warn"
 bulk_visible_recipients = "warn"
 unscannable_attachment = "warn"
+# A recipient header that cannot be read cleanly, or no readable recipient at all.
+unreadable_recipients = "warn"
 # An attachment that is itself encrypted cannot be read, but it is protected.
 unscannable_encrypted = "allow"
 
@@ -77,6 +79,7 @@ unscannable_encrypted = "allow"
 lookalike_recipient = "block"
 lookalike_domain = "block"
 display_name_mismatch = "block"
+unreadable_recipients = "block"
 
 [protection]
 # Folder of recipients' certificates (<address>.pem or .der) for S/MIME.

@@ -15,9 +15,12 @@ from leakguard.cli._common import (
     build_guard,
     lang,
     readable,
+    t,
 )
 from leakguard.cli._output import json_doc, print_text, sarif_doc
 from leakguard.core import Action
+from leakguard.errors import InputError
+from leakguard.message import require_message
 
 
 def add_parser(sub: Any) -> None:
@@ -45,7 +48,18 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             unreadable = True
             continue
         item, data = got
-        verdict = guard.check(data, source=item.source)
+        try:
+            # Not an e-mail (empty, binary, a document): a usage error for this input only.
+            require_message(data)
+            verdict = guard.check(data, source=item.source)
+        except InputError as exc:
+            results.append(Result(item.source, error=exc.message(lang())))
+            unreadable = True
+            continue
+        except Exception as exc:  # one bad input never costs the others their results
+            results.append(Result(item.source, error=_internal_error(exc)))
+            unreadable = True
+            continue
         results.append(Result(item.source, verdict=verdict))
         if verdict.action >= fail_on:
             status = EXIT_FAIL
@@ -58,3 +72,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print_text(results, lang(), out, with_action=True)
     return EXIT_ERROR if unreadable else status
+
+
+def _internal_error(exc: Exception) -> str:
+    # The exception's text may quote the message: only its type is shown.
+    name = type(exc).__name__
+    return t(
+        f"this message could not be checked (internal error {name}); please report it",
+        f"ce message n'a pas pu être vérifié (erreur interne {name}) ; merci de la signaler",
+    )

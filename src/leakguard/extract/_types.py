@@ -36,6 +36,9 @@ class Limits:
     """Most extracted characters kept for one message."""
     max_pdf_pages: int = 2000
     """Most PDF pages read from one document."""
+    max_header_chars: int = 128 * 1024
+    """Most characters read from one header of the message (Subject, To, Cc, Bcc, all
+    their occurrences together); what lies past it is reported unread."""
 
 
 @dataclass(frozen=True, slots=True)

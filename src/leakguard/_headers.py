@@ -1,0 +1,360 @@
+"""Reading raw header text in linear time: encoded words and address lists.
+
+The standard library's header parsers are fine on honest headers but can take minutes
+on hostile ones (``decode_header`` pops from the front of a list, the modern address
+parser backtracks) and raise ``AttributeError`` or ``IndexError`` on some mangled
+values. Everything here works on the raw text, one left-to-right pass, never raises,
+and says when a value did not follow the grammar so that a caller can report it.
+"""
+
+from __future__ import annotations
+
+import binascii
+import codecs
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "AddressList",
+    "address_tokens",
+    "decode_words",
+    "mask_header",
+    "read_address_list",
+    "readable_text",
+    "unfold",
+]
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\s]*)\?=")
+_BLANK = re.compile(r"[ \t\r\n]*")
+_Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
+
+
+def unfold(raw: str, /) -> str:
+    """The header value on one line (folding line breaks removed)."""
+    return _FOLD.sub("", raw)
+
+
+def _codec(charset: str) -> str:
+    # RFC 2231 lets an encoded word carry a language: "utf-8*fr".
+    name = charset.partition("*")[0].strip().lower()
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return "utf-8"
+
+
+def _decode_payload(encoding: str, text: str) -> bytes:
+    data = text.encode("ascii", "surrogateescape")
+    if encoding in "bB":
+        data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
+        data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
+        data += b"=" * (-len(data) % 4)
+        try:
+            return binascii.a2b_base64(data)
+        except binascii.Error:
+            return b""
+    data = data.replace(b"_", b" ")
+    return _Q_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), data)
+
+
+def decode_words(raw: str, /) -> str:
+    """A header's text with RFC 2047 encoded words decoded, in one pass.
+
+    Blanks between two encoded words are dropped, adjacent words of one charset are
+    joined before decoding (a character may be split across them), bytes that do not
+    decode are replaced. Text that is not an encoded word is kept as it is.
+    """
+    if "=?" not in raw:
+        return raw
+    out: list[str] = []
+    pending: list[bytes] = []
+    pending_codec = ""
+    pos = 0
+
+    def flush() -> None:
+        if pending:
+            out.append(b"".join(pending).decode(pending_codec, "replace"))
+            pending.clear()
+
+    for m in _ENCODED_WORD.finditer(raw):
+        gap = raw[pos : m.start()]
+        codec = _codec(m.group(1))
+        if gap and not (pending and _BLANK.fullmatch(gap)):
+            flush()
+            out.append(gap)
+        elif pending and codec != pending_codec:
+            flush()
+        pending_codec = codec
+        pending.append(_decode_payload(m.group(2), m.group(3)))
+        pos = m.end()
+    flush()
+    out.append(raw[pos:])
+    return "".join(out)
+
+
+# --------------------------------------------------------------------------- addresses
+
+# One lexical token of an address list: blanks, a quoted string, a domain literal, one
+# special character, or a run of other characters (an atom). Comments are handled apart
+# (they nest). Each alternative is a plain character class: no backtracking.
+_LEX = re.compile(
+    r"""(?P<ws>[ \t\r\n]+)"""
+    r"""|(?P<q>"(?:[^"\\]|\\.)*")"""
+    r"""|(?P<lit>\[(?:[^\[\]\\]|\\.)*\])"""
+    r"""|(?P<sp>[<>,:;@.\[\]"\\])"""
+    r"""|(?P<atom>[^ \t\r\n<>,:;@.()\[\]"\\]+)""",
+    re.DOTALL,
+)
+_SEPARATORS = re.compile(r"""[\s<>,;:"'()\[\]\\]+""")
+_LONG_NUMBER = re.compile(r"\d[\d .\-/]{4,}\d")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class AddressList:
+    """What one recipient header holds.
+
+    ``mailboxes`` are the ``(display name, address)`` pairs read by the grammar;
+    ``clean`` is False when some of the text did not follow it (then ``tokens`` holds
+    every address-like word of the raw text, so that nothing is left unchecked);
+    ``truncated`` says the value was longer than the limit and only its beginning read.
+    """
+
+    mailboxes: tuple[tuple[str, str], ...]
+    clean: bool
+    truncated: bool = False
+    tokens: tuple[str, ...] = ()
+
+
+def _comment_end(text: str, start: int) -> int:
+    """The index after the comment opening at ``start``, or -1 when it never closes."""
+    depth = 0
+    i = start
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "\\":
+            i += 2
+            continue
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return -1
+
+
+def _lex(text: str) -> tuple[list[tuple[str, str]], bool]:
+    """Tokens (kind, text) without blanks or comments, and whether the lexing was clean."""
+    tokens: list[tuple[str, str]] = []
+    clean = True
+    pos = 0
+    n = len(text)
+    while pos < n:
+        if text[pos] == "(":
+            end = _comment_end(text, pos)
+            if end < 0:
+                return tokens, False
+            pos = end
+            continue
+        if text[pos] == ")":
+            clean = False
+            pos += 1
+            continue
+        m = _LEX.match(text, pos)
+        if m is None:  # pragma: no cover - every character matches one alternative
+            clean = False
+            pos += 1
+            continue
+        kind = m.lastgroup or "sp"
+        if kind == "sp" and m.group() in '"[':
+            # An unclosed quote or literal: what follows cannot be split into tokens
+            # reliably (and trying again at each quote would be quadratic).
+            return tokens, False
+        if kind == "sp" and m.group() in "]\\":
+            clean = False
+        elif kind != "ws":
+            tokens.append((kind, m.group()))
+        pos = m.end()
+    return tokens, clean
+
+
+def _unquote(word: str) -> str:
+    return re.sub(r"\\(.)", r"\1", word[1:-1], flags=re.DOTALL)
+
+
+def _phrase(tokens: list[tuple[str, str]]) -> str | None:
+    """A display name from its words (``None`` when it is not made of words)."""
+    words: list[str] = []
+    for kind, text in tokens:
+        if kind == "atom":
+            words.append(text)
+        elif kind == "q":
+            words.append(_unquote(text))
+        elif text == ".":  # obsolete syntax, common in practice: "J. Durand"
+            if words:
+                words[-1] += "."
+            else:
+                words.append(".")
+        else:
+            return None
+    return decode_words(" ".join(words))
+
+
+def _addr_spec(tokens: list[tuple[str, str]]) -> str | None:
+    """``local@domain`` from its tokens, or ``None`` when they are not one address."""
+    ats = [i for i, (_, text) in enumerate(tokens) if text == "@"]
+    if len(ats) != 1:
+        return None
+    local, domain = tokens[: ats[0]], tokens[ats[0] + 1 :]
+    local_text = _dotted(local, quoted_ok=True)
+    if not local_text:
+        return None
+    if len(domain) == 1 and domain[0][0] == "lit":
+        return f"{local_text}@{domain[0][1]}"
+    domain_text = _dotted(domain, quoted_ok=False)
+    if not domain_text:
+        return None
+    return f"{local_text}@{domain_text}"
+
+
+def _dotted(tokens: list[tuple[str, str]], *, quoted_ok: bool) -> str | None:
+    """Words separated by single dots (``dot-atom``), joined; ``None`` otherwise."""
+    if not tokens or len(tokens) % 2 == 0:
+        return None
+    parts: list[str] = []
+    for i, (kind, text) in enumerate(tokens):
+        if i % 2:
+            if text != ".":
+                return None
+        elif kind == "atom" or (quoted_ok and kind == "q"):
+            parts.append(text)
+        else:
+            return None
+    return ".".join(parts)
+
+
+def _mailbox(tokens: list[tuple[str, str]]) -> tuple[str, str] | None:
+    """One mailbox: ``[phrase] <addr-spec>`` or a bare ``addr-spec``."""
+    opens = [i for i, (_, text) in enumerate(tokens) if text == "<"]
+    closes = [i for i, (_, text) in enumerate(tokens) if text == ">"]
+    if not opens and not closes:
+        spec = _addr_spec(tokens)
+        return None if spec is None else ("", spec)
+    if len(opens) != 1 or len(closes) != 1 or closes[0] != len(tokens) - 1:
+        return None
+    start = opens[0]
+    name = _phrase(tokens[:start])
+    inner = tokens[start + 1 : -1]
+    # An obsolete source route ("<@relay.example:user@host>") precedes the address.
+    colons = [i for i, (_, text) in enumerate(inner) if text == ":"]
+    if colons and inner[0][1] == "@":
+        inner = inner[colons[-1] + 1 :]
+    spec = _addr_spec(inner)
+    if name is None or spec is None:
+        return None
+    return name, spec
+
+
+def read_address_list(raw: str, /, *, max_chars: int) -> AddressList:
+    """The mailboxes of a To/Cc/Bcc value, read by the RFC 5322 grammar.
+
+    At most ``max_chars`` characters of the unfolded value are read. Groups
+    (``name: a@x, b@y;``) give their members; an empty group is clean and gives none.
+    Linear in the length read, never raises.
+    """
+    text = unfold(raw)
+    truncated = len(text) > max_chars
+    if truncated:
+        text = text[:max_chars]
+    text = readable_text(text)
+    tokens, clean = _lex(text)
+    mailboxes: list[tuple[str, str]] = []
+    item: list[tuple[str, str]] = []
+    in_group = False
+    in_angle = False
+
+    def finish() -> None:
+        nonlocal clean
+        if item:
+            found = _mailbox(item)
+            if found is None:
+                clean = False
+            else:
+                mailboxes.append(found)
+            item.clear()
+
+    for kind, tok in tokens:
+        if kind == "sp" and not in_angle:
+            if tok == ",":
+                finish()
+                continue
+            if tok == ":" and not in_group:
+                if _phrase(item) is None or not item:
+                    clean = False
+                item.clear()
+                in_group = True
+                continue
+            if tok == ";" and in_group:
+                finish()
+                in_group = False
+                continue
+            if tok in ":;":
+                clean = False
+                item.clear()
+                continue
+        if tok == "<":
+            if in_angle:
+                clean = False
+            in_angle = True
+        elif tok == ">":
+            in_angle = False
+        item.append((kind, tok))
+    finish()
+    if in_group or in_angle:
+        clean = False
+    if clean and not truncated:
+        return AddressList(tuple(mailboxes), True)
+    known = {address.lower() for _, address in mailboxes}
+    extra = tuple(t for t in address_tokens(text) if t.lower() not in known)
+    return AddressList(tuple(mailboxes), clean, truncated, extra)
+
+
+def address_tokens(text: str, /) -> list[str]:
+    """Every word of ``text`` that looks like an address (``something@something``)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    for word in _SEPARATORS.split(text):
+        word = word.strip(".")
+        local, at, domain = word.rpartition("@")
+        if not at or not local.strip("@") or not domain:
+            continue
+        key = word.lower()
+        if key not in seen:
+            seen.add(key)
+            out.append(word)
+    return out
+
+
+def readable_text(raw: str, /) -> str:
+    """Header text with unencoded 8-bit bytes (kept by the parser as surrogates) read as
+    UTF-8, and anything undecodable replaced."""
+    if not _SURROGATE.search(raw):
+        return raw
+    try:
+        return raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return _SURROGATE.sub("\ufffd", raw)
+
+
+def mask_header(raw: str, /, *, width: int = 80) -> str:
+    """A short, printable form of a raw header value for a finding: folded on one line,
+    control characters removed, long numbers (possible identifiers) starred, cut."""
+    text = _CONTROL.sub(" ", readable_text(unfold(raw[: width * 8])))
+    text = " ".join(text.split())
+    text = _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+    return text if len(text) <= width else text[: width - 1] + "…"
