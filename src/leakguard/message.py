@@ -70,8 +70,8 @@ _PADDING = re.compile(rb"=+")
 _MAX_NAME = 200
 _EIGHT_BIT = re.compile("[\udc80-\udcff]")
 # Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
-# 2231 sections, takes about 3 KB); the parsers are quadratic in its parameters.
-_MAX_HEADER = 16 * 1024
+# 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
+_MAX_HEADER = 4096
 _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
 
 
@@ -81,6 +81,21 @@ _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-trans
 @functools.lru_cache(maxsize=4096)
 def _parsed_header(name: str, value: str) -> Any:
     return policy.default.header_fetch_parse(name, value)
+
+
+@functools.lru_cache(maxsize=32)
+def _parsed_long_header(name: str, value: str) -> Any:
+    # Few entries: a long header's parse tree is large.
+    return policy.default.header_fetch_parse(name, value)
+
+
+def _mime_cut(value: str) -> str:
+    """A MIME header cut to a length no honest one needs, at a parameter boundary."""
+    if len(value) <= _MAX_HEADER:
+        return value
+    cut = value[:_MAX_HEADER]
+    end = cut.rfind(";")
+    return cut[:end] if end > 0 else cut
 
 
 _UNSTRUCTURED = email.headerregistry.HeaderRegistry(use_default_map=False)
@@ -110,12 +125,14 @@ class _ParsePolicy(policy.EmailPolicy):
     def header_fetch_parse(self, name: str, value: str) -> Any:
         if hasattr(value, "name"):
             return value
-        if len(value) > _MAX_HEADER and name.lower() in _MIME_HEADERS:
-            value = value[:_MAX_HEADER]
+        if name.lower() in _MIME_HEADERS:
+            value = _mime_cut(value)
         try:
-            if len(value) > 1024:
-                return super().header_fetch_parse(name, value)
-            return _parsed_header(name, value)
+            if len(value) <= 1024:
+                return _parsed_header(name, value)
+            if len(value) <= _MAX_HEADER:
+                return _parsed_long_header(name, value)
+            return super().header_fetch_parse(name, value)
         except Exception:
             return _unparsed(name, value)
 
@@ -458,8 +475,8 @@ def _shadow(part: email.message.Message) -> email.message.Message:
     shadow.set_default_type(part.get_default_type())
     for key, value in part.raw_items():
         if key.lower() in _MIME_HEADERS:
-            text = re.sub(r"\r?\n(?=[ \t])", "", str(value))
-            shadow[key] = text[:_MAX_HEADER]
+            # Folding adds at most a few characters per line: cut before unfolding.
+            shadow[key] = _mime_cut(unfold(str(value)[: 4 * _MAX_HEADER]))
     return shadow
 
 
