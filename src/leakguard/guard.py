@@ -155,7 +155,10 @@ class Guard:
 
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
         policy = self.policy
-        encrypted = message_encrypted(msg)
+        try:
+            encrypted = message_encrypted(msg)
+        except Exception:  # a part no reader copes with: judged as not encrypted
+            encrypted = False
         recipients, unreadable = _read_recipients(msg, envelope, self.limits.max_header_chars)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
         unprotected = [r for r in outside if not policy.is_secure(r.domain)]
