@@ -249,6 +249,12 @@ def test_unreadable_recipients_alone_warns_and_blocks_with_sensitive_data(guard:
     )
 
 
+def test_default_policy_warns_and_blocks_with_sensitive_data() -> None:
+    p = Policy.default()
+    assert p.action_for("unreadable_recipients", sensitive=False) is Action.WARN
+    assert p.action_for("unreadable_recipients", sensitive=True) is Action.BLOCK
+
+
 def test_the_raw_header_is_masked_in_the_finding(guard: Guard) -> None:
     verdict = guard.check(mail(f'"{NIR_SPACED}" <<x@y.fr'.encode()))
     f = next(f for f in verdict.findings if f.kind == "unreadable_recipients")

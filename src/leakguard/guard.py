@@ -394,17 +394,20 @@ def _read_recipients(
         for name, value in raw:
             if name != header:
                 continue
+            if room <= 0:
+                if (header, "too_long") not in findings:
+                    findings[header, "too_long"] = _unreadable(location, "too_long", None)
+                continue
             parsed = read_address_list(value, max_chars=room)
-            room = max(0, room - len(value))
+            room -= len(value)
             for display, address in parsed.mailboxes:
                 add(display, address, location)
             for address in parsed.tokens:
                 add("", address, location)
             if parsed.truncated or not parsed.clean:
                 detail = "too_long" if parsed.truncated else "malformed"
-                findings.setdefault(
-                    (header, detail), _unreadable(location, detail, mask_header(value))
-                )
+                if (header, detail) not in findings:
+                    findings[header, detail] = _unreadable(location, detail, mask_header(value))
     for addr in envelope or ():
         a = email.utils.parseaddr(addr)[1].strip() or addr.strip()
         add("", a, Location.header("bcc"))
