@@ -363,6 +363,14 @@ SAME_BYTES = {
     "dsn": mail(b"unlisted-recipients:; (no To-header on input)"),
     "clean lookalike": mail(b"Marc Lecompte <m.lecompte@gmail.com>"),
     "no to": mail(None),
+    # Found by the fuzz test: the policies split this multipart differently (compat32
+    # keeps the quote in the boundary), so the attachment got another name.
+    "unclosed boundary quote": HEAD
+    + b"To: dr.martin@cabinet-exemple.fr\n"
+    + b'Content-Type: multipart/mixed; boundary="==b1== \n\n'
+    + b"--==b1==\nContent-Type: text/plain\n\nBonjour\n--==b1==\nContent-Type: text/plain\n"
+    + b'Content-Disposition: attachment; filename="releve.txt"\n\n'
+    + f"NIR {NIR_SPACED}\n--==b1==--\n".encode(),
 }
 
 

@@ -6,16 +6,20 @@ why it could not be read; a bad part never stops the rest of the message being r
 from __future__ import annotations
 
 import binascii
+import contextlib
 import email.errors
+import email.header
 import email.headerregistry
 import email.message
 import email.utils
 import functools
+import io
 import os
 import re
 import sys
 from collections.abc import Iterator
 from email import policy
+from email.generator import BytesGenerator
 from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
@@ -186,20 +190,17 @@ def load_message(
     if isinstance(source, EmailMessage) and isinstance(source.policy, _ParsePolicy):
         return source
     if isinstance(source, email.message.Message):
-        # Whatever policy it was parsed with, the message is read under one policy, so
-        # that it gets the verdict its bytes would get.
+        # Whatever policy it was parsed with, the message is read from the bytes it stands
+        # for, so that it gets the verdict those bytes get (the policies disagree on
+        # broken MIME parameters, hence on where the parts are).
         try:
-            return _rehome(source, 0)
+            return _parse(_raw_bytes(_rehome(source, 0, rebuilt=True)))
         except Exception:
             pass
         try:
-            raw = source.as_bytes(policy=policy.compat32)
+            return _rehome(source, 0)
         except Exception:
-            try:
-                raw = source.as_string(policy=policy.compat32).encode("utf-8", "surrogateescape")
-            except Exception:
-                raw = b""
-        return _parse(raw)
+            return _parse(b"")
     if isinstance(source, bytes | bytearray | memoryview):
         return _parse(bytes(source))
     if isinstance(source, str) and source == "-":
@@ -211,10 +212,72 @@ def load_message(
     raise TypeError(f"cannot read a message from {type(source).__name__}")
 
 
+class _RawGenerator(BytesGenerator):
+    """Writes a message back as it was read: header values as they came (folding, broken
+    syntax and all), parts split where the parser that built them split them.
+
+    The standard generator would refold long headers through the structured parser,
+    which can raise or take minutes on a hostile value.
+    """
+
+    def _write_headers(self, msg: email.message.Message) -> None:
+        newline = self._NL  # type: ignore[attr-defined]
+        for name, value in msg.raw_items():
+            if isinstance(value, email.header.Header):
+                text = f"{name}: {value.encode(linesep=newline)}"
+            elif hasattr(value, "fold") and hasattr(value, "name"):
+                # A header object a program made (already parsed when it was set).
+                try:
+                    text = value.fold(policy=_WRITE_POLICY).rstrip("\r\n")
+                except Exception:
+                    text = f"{name}: {value}"
+            else:
+                text = f"{name}: {value}"
+            self._fp.write(text.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+            self._fp.write(newline.encode("ascii"))  # type: ignore[attr-defined]
+        self._fp.write(newline.encode("ascii"))  # type: ignore[attr-defined]
+
+
+_WRITE_POLICY = policy.default.clone(linesep="\n")
+
+
+def _raw_bytes(msg: email.message.Message) -> bytes:
+    out = io.BytesIO()
+    _RawGenerator(out, mangle_from_=False, policy=_WRITE_POLICY).flatten(msg, linesep="\n")
+    return out.getvalue()
+
+
 _MAX_REHOME_DEPTH = 64
 
 
-def _rehome(msg: email.message.Message, depth: int) -> EmailMessage:
+class _Rebuilt(EmailMessage):
+    """A part of a message parsed by someone else, read under the reading policy, that
+    still answers the two questions which decided how its parser split it (the content
+    type and the boundary) as that parser's policy answers them, from the header cut to
+    a length no honest one needs. The generator then writes the parts back between the
+    very delimiter lines they were found between."""
+
+    _origin: policy.Policy
+
+    def _origin_view(self) -> email.message.Message:
+        view = email.message.Message(policy=self._origin)
+        view.set_default_type(self.get_default_type())
+        for key, value in self.raw_items():
+            if key.lower() == "content-type":
+                # A value that policy refuses to hold is read as text/plain.
+                with contextlib.suppress(Exception):
+                    view[key] = _mime_cut(unfold(str(value)[: 4 * _MAX_HEADER]))
+                break
+        return view
+
+    def get_content_type(self) -> str:
+        return self._origin_view().get_content_type()
+
+    def get_boundary(self, failobj: Any = None) -> Any:
+        return self._origin_view().get_boundary(failobj)
+
+
+def _rehome(msg: email.message.Message, depth: int, *, rebuilt: bool = False) -> EmailMessage:
     """The same tree of parts under the reading policy, without generating the message
     and parsing it again (which would run the generator on hostile headers).
 
@@ -225,6 +288,8 @@ def _rehome(msg: email.message.Message, depth: int) -> EmailMessage:
         raise RecursionError("parts nested too deeply")
     state = dict(vars(msg))
     state["policy"] = _POLICY
+    if rebuilt:
+        state["_origin"] = msg.policy
     state["_headers"] = [
         (key, value if isinstance(value, str) else str(value))
         for key, value in state.get("_headers", [])
@@ -233,10 +298,12 @@ def _rehome(msg: email.message.Message, depth: int) -> EmailMessage:
     payload = state.get("_payload")
     if isinstance(payload, list):
         state["_payload"] = [
-            _rehome(part, depth + 1) if isinstance(part, email.message.Message) else part
+            _rehome(part, depth + 1, rebuilt=rebuilt)
+            if isinstance(part, email.message.Message)
+            else part
             for part in payload
         ]
-    out = EmailMessage.__new__(EmailMessage)
+    out = _Rebuilt.__new__(_Rebuilt) if rebuilt else EmailMessage.__new__(EmailMessage)
     vars(out).update(state)
     return out
 
