@@ -237,6 +237,15 @@ class _RawGenerator(BytesGenerator):
             self._fp.write(newline.encode("ascii"))  # type: ignore[attr-defined]
         self._fp.write(newline.encode("ascii"))  # type: ignore[attr-defined]
 
+    def _handle_multipart(self, msg: email.message.Message) -> None:
+        payload = vars(msg).get("_payload")
+        if isinstance(payload, str):
+            # A multipart whose parts could not be found: its text as it was read (the
+            # standard generator decodes it first and then cannot write 8-bit bytes).
+            self._fp.write(payload.encode("utf-8", "surrogateescape"))  # type: ignore[attr-defined]
+            return
+        super()._handle_multipart(msg)  # type: ignore[misc]
+
 
 _WRITE_POLICY = policy.default.clone(linesep="\n")
 
