@@ -213,6 +213,8 @@ MALFORMED = {
     "empty domain": (b"m.lecompte@gmail.com, =?utf-8?q?x?=@", "m.lecompte@gmail.com"),
     "semicolons": (b"jean@x.fr; m.lecompte@gmail.com", "m.lecompte@gmail.com"),
 }
+# Found by the fuzz test: raw 8-bit bytes inside an encoded word of a display name.
+EIGHT_BIT_WORD = b"=?utf-8?q?\xff\xfeM=C3=A9decine?= du travail <m.lecompte@gmail.com>"
 
 
 @pytest.mark.parametrize("name", sorted(MALFORMED))
@@ -228,6 +230,15 @@ def test_malformed_recipient_header_is_reported_and_its_addresses_checked(
     assert verdict.action is Action.BLOCK
     quiet = guard.check(mail(header, body=b"La reunion est a 14 h.\r\n"))
     assert quiet.action is Action.WARN
+
+
+def test_eight_bit_bytes_inside_an_encoded_word(guard: Guard) -> None:
+    got = read_address_list(EIGHT_BIT_WORD.decode("ascii", "surrogateescape"), max_chars=1000)
+    assert got.mailboxes == (("\ufffd\ufffdMédecine du travail", "m.lecompte@gmail.com"),)
+    verdict = guard.check(mail(EIGHT_BIT_WORD))
+    assert [f.recipient for f in verdict.findings if f.kind == "lookalike_recipient"] == [
+        "m.lecompte@gmail.com"
+    ]
 
 
 def test_unreadable_recipients_alone_warns_and_blocks_with_sensitive_data(guard: Guard) -> None:

@@ -45,7 +45,10 @@ def _codec(charset: str) -> str:
 
 
 def _decode_payload(encoding: str, text: str) -> bytes:
-    data = text.encode("ascii", "surrogateescape")
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate the parser did not make
+        data = text.encode("utf-8", "replace")
     if encoding in "bB":
         data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
         data = data[: len(data) - len(data) % 4] if len(data) % 4 == 1 else data
@@ -267,6 +270,14 @@ def read_address_list(raw: str, /, *, max_chars: int) -> AddressList:
     (``name: a@x, b@y;``) give their members; an empty group is clean and gives none.
     Linear in the length read, never raises.
     """
+    try:
+        return _read_address_list(raw, max_chars)
+    except Exception:  # a defect here must never stop a check
+        text = readable_text(unfold(raw)[:max_chars])
+        return AddressList((), False, len(raw) > max_chars, tuple(address_tokens(text)))
+
+
+def _read_address_list(raw: str, max_chars: int) -> AddressList:
     text = unfold(raw)
     truncated = len(text) > max_chars
     if truncated:
