@@ -19,6 +19,7 @@ import time
 from email.message import Message
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -111,6 +112,7 @@ def user_parse(data: bytes, policy: email.policy.Policy) -> Message | None:
         return None
 
 
+@pytest.mark.timeout(max(120, EXAMPLES))
 @settings(
     max_examples=EXAMPLES,
     deadline=None,

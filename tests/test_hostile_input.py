@@ -362,6 +362,35 @@ def test_content_type_with_many_rfc2231_parameters(guard: Guard) -> None:
     assert verdict.action is Action.ENCRYPT
 
 
+def multipart(content_type: bytes) -> bytes:
+    return (
+        HEAD
+        + b"To: dr.martin@cabinet-exemple.fr\r\nContent-Type: "
+        + content_type
+        + b"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n--b1\r\n"
+        + b"Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n"
+        + b'Content-Disposition: attachment; filename="releve.txt"\r\n\r\n'
+        + base64.b64encode(f"NIR {NIR_SPACED}\n".encode())
+        + b"\r\n--b1--\r\n"
+    )
+
+
+def test_padding_the_content_type_does_not_hide_the_boundary(guard: Guard) -> None:
+    padding = b";\r\n ".join(b"x%d=%s" % (i, b"y" * 40) for i in range(400))
+    raw = multipart(b"multipart/mixed; " + padding + b';\r\n boundary="b1"')
+    verdict, elapsed = timed(guard, raw)
+    assert elapsed < MAX_SECONDS
+    assert kinds(verdict)["nir"] == {"attachment:releve.txt"}
+
+
+def test_a_multipart_whose_parts_cannot_be_found_is_reported(guard: Guard) -> None:
+    verdict = guard.check(multipart(b'multipart/mixed; boundary="other"'))
+    assert kinds(verdict)["unscannable_attachment"] == {"corrupt"}
+    assert verdict.action is Action.WARN
+    found = guard.check(multipart(b'multipart/mixed; boundary="b1"'))
+    assert "unscannable_attachment" not in found.kinds()
+
+
 # --------------------------------------------------------------------------- entry points
 
 

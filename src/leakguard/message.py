@@ -93,13 +93,34 @@ def _parsed_long_header(name: str, value: str) -> Any:
     return policy.default.header_fetch_parse(name, value)
 
 
+# Parameters a reader needs, kept from past the cut: without the boundary a multipart's
+# attachments would be read as one text, so padding the header must not hide it.
+_KEY_PARAMS = frozenset(
+    {"boundary", "charset", "name", "filename", "smime-type", "protocol", "type", "format",
+     "delsp", "report-type", "micalg"}
+)  # fmt: skip
+_MAX_KEY_PARAMS = 64
+
+
 def _mime_cut(value: str) -> str:
-    """A MIME header cut to a length no honest one needs, at a parameter boundary."""
+    """A MIME header cut to a length no honest one needs, at parameter boundaries, with
+    the parameters readers need still kept from the rest (a few, each short)."""
     if len(value) <= _MAX_HEADER:
         return value
-    cut = value[:_MAX_HEADER]
-    end = cut.rfind(";")
-    return cut[:end] if end > 0 else cut
+    pieces = value.split(";")
+    kept = [pieces[0][:_MAX_HEADER]]
+    size = len(kept[0])
+    extra = 0
+    for piece in pieces[1:]:
+        if size + len(piece) < _MAX_HEADER:
+            kept.append(piece)
+            size += len(piece) + 1
+            continue
+        name = piece.partition("=")[0].strip().lower().partition("*")[0]
+        if name in _KEY_PARAMS and extra < _MAX_KEY_PARAMS and len(piece) <= 1024:
+            kept.append(piece)
+            extra += 1
+    return ";".join(kept)
 
 
 _UNSTRUCTURED = email.headerregistry.HeaderRegistry(use_default_map=False)
@@ -275,7 +296,7 @@ class _Rebuilt(EmailMessage):
             if key.lower() == "content-type":
                 # A value that policy refuses to hold is read as text/plain.
                 with contextlib.suppress(Exception):
-                    view[key] = _mime_cut(unfold(str(value)[: 4 * _MAX_HEADER]))
+                    view[key] = unfold(_mime_cut(str(value)))
                 break
         return view
 
@@ -551,8 +572,7 @@ def _shadow(part: email.message.Message) -> email.message.Message:
     shadow.set_default_type(part.get_default_type())
     for key, value in part.raw_items():
         if key.lower() in _MIME_HEADERS:
-            # Folding adds at most a few characters per line: cut before unfolding.
-            shadow[key] = _mime_cut(unfold(str(value)[: 4 * _MAX_HEADER]))
+            shadow[key] = unfold(_mime_cut(str(value)))
     return shadow
 
 
@@ -671,6 +691,10 @@ def _part_items(
             if isinstance(child, email.message.Message):
                 yield from _safe(_part_items(child, base, budget, depth, counter), here)
         return
+    if ctype.startswith("multipart/") and not isinstance(payload, list):
+        # Its parts could not be found (no boundary, or no line with it): what it holds
+        # is read as text, and its attachments are said to be unreadable.
+        yield Problem(here, "corrupt")
     counter[0] += 1
     index = counter[0]
     if ctype in _NO_CONTENT:
