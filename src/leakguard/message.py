@@ -100,6 +100,7 @@ _KEY_PARAMS = frozenset(
      "delsp", "report-type", "micalg"}
 )  # fmt: skip
 _MAX_KEY_PARAMS = 64
+_MAX_KEY_CHARS = 128 * 1024
 
 
 def _mime_cut(value: str) -> str:
@@ -110,16 +111,23 @@ def _mime_cut(value: str) -> str:
     pieces = value.split(";")
     kept = [pieces[0][:_MAX_HEADER]]
     size = len(kept[0])
-    extra = 0
+    extra = extra_size = 0
     for piece in pieces[1:]:
         if size + len(piece) < _MAX_HEADER:
             kept.append(piece)
             size += len(piece) + 1
             continue
         name = piece.partition("=")[0].strip().lower().partition("*")[0]
-        if name in _KEY_PARAMS and extra < _MAX_KEY_PARAMS and len(piece) <= 1024:
+        # One long value (a file name of 50,000 characters) costs little to parse; many
+        # parameters are what the parsers are quadratic in.
+        if (
+            name in _KEY_PARAMS
+            and extra < _MAX_KEY_PARAMS
+            and extra_size + len(piece) <= _MAX_KEY_CHARS
+        ):
             kept.append(piece)
             extra += 1
+            extra_size += len(piece)
     return ";".join(kept)
 
 
@@ -150,12 +158,13 @@ class _ParsePolicy(policy.EmailPolicy):
     def header_fetch_parse(self, name: str, value: str) -> Any:
         if hasattr(value, "name"):
             return value
-        if name.lower() in _MIME_HEADERS:
+        mime = name.lower() in _MIME_HEADERS
+        if mime:
             value = _mime_cut(value)
         try:
             if len(value) <= 1024:
                 return _parsed_header(name, value)
-            if len(value) <= _MAX_HEADER:
+            if mime:
                 return _parsed_long_header(name, value)
             return super().header_fetch_parse(name, value)
         except Exception:
