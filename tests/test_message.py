@@ -86,13 +86,15 @@ def test_unreadable_paths_raise_input_error_with_a_sentence(tmp_path: Path) -> N
     with pytest.raises(InputError) as info:
         load_message(missing)
     assert str(info.value) == (
-        f"Cannot read the message file {str(missing)!r}: there is no such file. / "
+        f"Cannot read the message file {str(missing)!r}: there is no such file."
+    )
+    assert info.value.message("fr") == (
         f"Impossible de lire le fichier de message {str(missing)!r} : ce fichier n'existe pas."
     )
     with pytest.raises(InputError) as info:
         load_message(tmp_path)
-    assert "it is a folder, not a file. / " in str(info.value)
-    assert str(info.value).endswith("c'est un dossier, pas un fichier.")
+    assert str(info.value).endswith("it is a folder, not a file.")
+    assert info.value.message("fr").endswith("c'est un dossier, pas un fichier.")
     assert info.value.code == "input"
 
 

@@ -154,8 +154,8 @@ def _read_stream(stream: BinaryIO, what: object) -> bytes:
         data: bytes | str = stream.read()
     except OSError as err:
         raise InputError(
-            f"Cannot read the message from {what}: {err.strerror or err}. / "
-            f"Impossible de lire le message depuis {what}."
+            f"Cannot read the message from {what}: {err.strerror or err}.",
+            fr=f"Impossible de lire le message depuis {what}.",
         ) from err
     if isinstance(data, str):
         return data.encode("utf-8", "surrogateescape")
@@ -175,8 +175,8 @@ def _read_path(path: str) -> bytes:
     except OSError as err:
         why, pourquoi = (err.strerror or "read error").lower(), "erreur de lecture"
     raise InputError(
-        f"Cannot read the message file {path!r}: {why}. / "
-        f"Impossible de lire le fichier de message {path!r} : {pourquoi}."
+        f"Cannot read the message file {path!r}: {why}.",
+        fr=f"Impossible de lire le fichier de message {path!r} : {pourquoi}.",
     )
 
 
