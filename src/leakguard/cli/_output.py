@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from leakguard import __version__
-from leakguard.cli._common import Result, t
-from leakguard.core import Lang
+from leakguard.cli._common import EXIT_ERROR, Result, lang, t
+from leakguard.core import Action, Finding, Lang, Severity, group_findings
 
 
 def json_doc(results: list[Result], lang: Lang, *, with_action: bool) -> dict[str, Any]:
@@ -108,20 +110,60 @@ def _uri(source: str) -> str:
     return Path(source).as_posix().replace(" ", "%20")
 
 
-def print_text(results: list[Result], lang: Lang, out: TextIO, *, with_action: bool) -> None:
+#: Findings of one kind listed in text output without ``--verbose``.
+SHOWN_PER_KIND = 5
+#: Hex digits of a fingerprint shown in text output: enough to tell values apart.
+SHORT_FINGERPRINT = 8
+
+
+def _finding_line(f: Finding, lang: Lang) -> str:
+    line = f"{f.location}{t(': ', ' : ')}{f.message(lang)}"
+    if f.fingerprint:
+        line += f" (#{f.fingerprint[:SHORT_FINGERPRINT]})"
+    return line
+
+
+def _print_findings(findings: Sequence[Finding], lang: Lang, out: TextIO, *, verbose: bool) -> None:
+    """Findings gathered by kind, most severe first; at most a few per kind unless verbose."""
+    for kind, group in group_findings(findings):
+        severity = max((f.severity for f in group), key=lambda s: s.rank).label(lang)
+        if len(group) == 1:
+            out.write(f"  - [{severity}] {kind} @ {_finding_line(group[0], lang)}\n")
+            continue
+        shown = group if verbose else group[:SHOWN_PER_KIND]
+        count = f"{kind} ×{len(group)}"
+        if len(shown) < len(group):
+            out.write(
+                t(
+                    f"  - [{severity}] {count}, first {len(shown)} shown (--verbose for all):\n",
+                    f"  - [{severity}] {count}, {len(shown)} premiers affichés "
+                    "(--verbose pour tout voir) :\n",
+                )
+            )
+        else:
+            out.write(f"  - [{severity}] {count}{t(':', ' :')}\n")
+        for f in shown:
+            out.write(f"      {_finding_line(f, lang)}\n")
+
+
+def print_text(
+    results: list[Result], lang: Lang, out: TextIO, *, with_action: bool, verbose: bool = False
+) -> None:
+    colon = t(": ", " : ")
     for r in results:
         if r.error is not None:
-            out.write(f"{r.source}: {t('error', 'erreur')}: {r.error}\n")
+            out.write(f"{r.source}{colon}{t('error', 'erreur')}{colon}{r.error}\n")
             continue
         if r.verdict is not None and with_action:
-            out.write(f"{r.source}: {r.verdict.action.value.upper()}\n")
+            out.write(f"{r.source}{colon}{r.verdict.action.label(lang)}\n")
             out.write("  " + r.verdict.explain(lang).splitlines()[0] + "\n")
             findings = r.verdict.findings
         else:
             findings = r.findings
             count = len(findings)
             out.write(
-                f"{r.source}: "
+                r.source
+                + colon
                 + (
                     t(f"{count} finding(s)", f"{count} constat(s)")
                     if count
@@ -129,5 +171,93 @@ def print_text(results: list[Result], lang: Lang, out: TextIO, *, with_action: b
                 )
                 + "\n"
             )
-        for f in findings:
-            out.write(f"  - [{f.severity.value}] {f.kind} @ {f.location}: {f.message(lang)}\n")
+        _print_findings(findings, lang, out, verbose=verbose)
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def check_summary(results: list[Result], status: int, fail_on: Action) -> str:
+    """The closing line of ``check``: messages per action and why the exit status."""
+    unreadable = sum(r.error is not None for r in results)
+    by_action = Counter(r.verdict.action for r in results if r.verdict is not None)
+    checked = sum(by_action.values())
+    counts = ", ".join(f"{by_action[a]} {a.label(lang())}" for a in Action if by_action[a])
+    reaching = sum(n for a, n in by_action.items() if a >= fail_on)
+    threshold = f"--fail-on {fail_on.value}"
+    if lang() == "fr":
+        text = "Bilan : " + _plural(checked, "message vérifié", "messages vérifiés")
+        text += f" ({counts})" if counts else ""
+        if unreadable:
+            text += " ; " + _plural(unreadable, "entrée illisible", "entrées illisibles")
+        if status == EXIT_ERROR:
+            why = (
+                _plural(unreadable, "entrée n'a pas pu être lue", "entrées n'ont pas pu être lues")
+                + " (les autres ont été vérifiées)"
+            )
+        elif reaching:
+            why = _plural(reaching, "message atteint", "messages atteignent") + f" {threshold}"
+        else:
+            why = f"aucun message n'atteint {threshold}"
+        return f"{text}. Code de sortie {status} : {why}.\n"
+    text = "Summary: " + _plural(checked, "message checked", "messages checked")
+    text += f" ({counts})" if counts else ""
+    if unreadable:
+        text += "; " + _plural(unreadable, "input unreadable", "inputs unreadable")
+    if status == EXIT_ERROR:
+        why = (
+            _plural(unreadable, "input could not be read", "inputs could not be read")
+            + " (the others were checked)"
+        )
+    elif reaching:
+        why = _plural(reaching, "message reaches", "messages reach") + f" {threshold}"
+    else:
+        why = f"no message reaches {threshold}"
+    return f"{text}. Exit status {status}: {why}.\n"
+
+
+def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -> str:
+    """The closing line of ``scan``: findings per severity and why the exit status."""
+    unreadable = sum(r.error is not None for r in results)
+    scanned = len(results) - unreadable
+    found = [f for r in results for f in r.findings]
+    by_severity = Counter(f.severity for f in found)
+    levels = ", ".join(
+        f"{s.label(lang())} {by_severity[s]}"
+        for s in sorted(Severity, key=lambda s: -s.rank)
+        if by_severity[s]
+    )
+    reaching = 0 if fail_on is None else sum(f.severity.rank >= fail_on.rank for f in found)
+    threshold = "" if fail_on is None else f"--fail-on {fail_on.value}"
+    if lang() == "fr":
+        text = "Bilan : " + _plural(scanned, "fichier analysé", "fichiers analysés") + ", "
+        text += _plural(len(found), "constat", "constats")
+        text += f" (gravité {levels})" if levels else ""
+        if unreadable:
+            text += " ; " + _plural(unreadable, "entrée illisible", "entrées illisibles")
+        if status == EXIT_ERROR:
+            why = _plural(
+                unreadable, "entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"
+            )
+        elif fail_on is None:
+            why = "sans --fail-on, scan ne signale pas d'échec"
+        elif reaching:
+            why = _plural(reaching, "constat atteint", "constats atteignent") + f" {threshold}"
+        else:
+            why = f"aucun constat n'atteint {threshold}"
+        return f"{text}. Code de sortie {status} : {why}.\n"
+    text = "Summary: " + _plural(scanned, "file scanned", "files scanned") + ", "
+    text += _plural(len(found), "finding", "findings")
+    text += f" ({levels})" if levels else ""
+    if unreadable:
+        text += "; " + _plural(unreadable, "input unreadable", "inputs unreadable")
+    if status == EXIT_ERROR:
+        why = _plural(unreadable, "input could not be read", "inputs could not be read")
+    elif fail_on is None:
+        why = "scan fails only when --fail-on is given"
+    elif reaching:
+        why = _plural(reaching, "finding reaches", "findings reach") + f" {threshold}"
+    else:
+        why = f"no finding reaches {threshold}"
+    return f"{text}. Exit status {status}: {why}.\n"
