@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 import pytest
@@ -217,3 +218,25 @@ def test_english_locale_and_lang_fr(
     # The choice lasts for one command only.
     _, out, _ = run(capsys, "check", str(mail))
     assert "ENCRYPT" in out
+
+
+def test_readme_synopses_name_every_option_of_every_command() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Command line", 1)[1]
+    synopsis = section.split("```", 2)[1]
+    blocks: dict[str, str] = {}
+    for chunk in synopsis.split("leakguard [--lang fr|en] ")[1:]:
+        name, _, rest = chunk.partition(" ")
+        blocks[name] = rest
+    assert set(blocks) == {"check", "scan", "protect"}
+    for name, parser in _commands("en").items():
+        if name == "leakguard":
+            continue
+        for key, action in _options(parser).items():
+            if key in ("--help", "--lang"):
+                continue
+            shown = action.option_strings or [str(action.metavar)]
+            if action.choices and action.option_strings:
+                shown = [f"{key} {'|'.join(map(str, action.choices))}"]
+            found = [re.search(re.escape(s) + r"(?![\w-])", blocks[name]) for s in shown]
+            assert any(found), f"README synopsis of {name} lacks {shown}"
