@@ -197,8 +197,10 @@ def test_check_output_follows_lang_over_the_locale(
     assert code == 1 and err == ""
     assert out.startswith(f"{mail} : À CHIFFRER\n  Chiffrement requis : ")
     assert "Bilan : 1 message vérifié (1 À CHIFFRER). Code de sortie 1 : 1 message atteint" in out
+    assert "  - [haute] nir @ pièce jointe bordereau.pdf : Contient un numéro de sécurité" in out
     assert [w for w in ENGLISH if w in out] == []
     code, out_en, _ = run(capsys, "check", "--lang", "en", str(mail))
+    assert "  - [high] nir @ attachment:bordereau.pdf: Contains a French social security" in out_en
     assert code == 1
     assert out_en.startswith(f"{mail}: ENCRYPT\n  Encrypt: ")
     assert "Summary: 1 message checked (1 ENCRYPT). Exit status 1: 1 message reaches" in out_en

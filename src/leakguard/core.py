@@ -159,6 +159,20 @@ class Location:
             return self
         return Location(self.where.split("/", 1)[0])
 
+    def label(self, lang: Lang = "en") -> str:
+        """The location for a reader: the contract form in English, French words in French."""
+        if lang != "fr":
+            return self.where
+        if self.where == "body":
+            return "corps du message"
+        if self.where == "subject":
+            return "objet"
+        if self.where.startswith("header:"):
+            return "en-tête " + self.where.removeprefix("header:").capitalize()
+        if self.is_attachment:
+            return "pièce jointe " + self.where.removeprefix("attachment:")
+        return self.where
+
     def __str__(self) -> str:
         return self.where
 
@@ -270,7 +284,7 @@ class Verdict:
         lines = [head or _ACTION_TEXT[lang][self.action]]
         for kind, group in group_findings(self.findings):
             shown = group if limit is None else group[:limit]
-            lines.extend(f"- [{f.location}] {f.message(lang)}" for f in shown)
+            lines.extend(f"- [{f.location.label(lang)}] {f.message(lang)}" for f in shown)
             more = len(group) - len(shown)
             if more:
                 lines.append(

@@ -117,7 +117,7 @@ SHORT_FINGERPRINT = 8
 
 
 def _finding_line(f: Finding, lang: Lang) -> str:
-    line = f"{f.location}{t(': ', ' : ')}{f.message(lang)}"
+    line = f"{f.location.label(lang)}{t(': ', ' : ')}{f.message(lang)}"
     if f.fingerprint:
         line += f" (#{f.fingerprint[:SHORT_FINGERPRINT]})"
     return line
