@@ -30,17 +30,10 @@ ENGLISH = (
 
 
 @pytest.fixture
-def french(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
-
-
-@pytest.fixture
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+def nir_mail(tmp_path: Path) -> Path:
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(message(pdf_lines=[f"NIR {NIR}"]).as_bytes())
+    return mail
 
 
 def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -189,10 +182,9 @@ def test_usage_errors_in_french(capsys: pytest.CaptureFixture[str], french: None
 
 
 def test_check_output_follows_lang_over_the_locale(
-    capsys: pytest.CaptureFixture[str], french: None, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], french: None, nir_mail: Path
 ) -> None:
-    mail = tmp_path / "m.eml"
-    mail.write_bytes(message(pdf_lines=[f"NIR {NIR}"]).as_bytes())
+    mail = nir_mail
     code, out, err = run(capsys, "check", str(mail))
     assert code == 1 and err == ""
     assert out.startswith(f"{mail} : À CHIFFRER\n  Chiffrement requis : ")
@@ -209,10 +201,9 @@ def test_check_output_follows_lang_over_the_locale(
 
 
 def test_english_locale_and_lang_fr(
-    capsys: pytest.CaptureFixture[str], english: None, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], english: None, nir_mail: Path
 ) -> None:
-    mail = tmp_path / "m.eml"
-    mail.write_bytes(message(pdf_lines=[f"NIR {NIR}"]).as_bytes())
+    mail = nir_mail
     _, out, _ = run(capsys, "check", str(mail))
     assert "ENCRYPT" in out
     _, out, _ = run(capsys, "--lang", "fr", "check", str(mail))

@@ -9,15 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from helpers import NIR, NIR_SPACED, RIB, leaked, make_nir, message
+from helpers import NIR, RIB, leaked, make_nir, message
 from leakguard.cli import main
 from leakguard.core import Action, Finding, Location, Severity, Verdict
 
 
 @pytest.fixture(autouse=True)
-def english(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE"):
-        monkeypatch.delenv(var, raising=False)
+def english_and_one_key(english: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKGUARD_FINGERPRINT_KEY", "test-key-for-one-run")
 
 
@@ -110,25 +108,6 @@ def test_allowed_message_with_findings_does_not_say_nothing(
     assert not leaked(out, [NIR])
 
 
-@pytest.fixture
-def mails(tmp_path: Path) -> Path:
-    d = tmp_path / "out"
-    d.mkdir()
-    (d / "1-plain.eml").write_bytes(message(body="La réunion est à 14 h.\n").as_bytes())
-    (d / "2-nir.eml").write_bytes(message(pdf_lines=[f"NIR {NIR_SPACED}"]).as_bytes())
-    (d / "3-typo.eml").write_bytes(
-        message(to="m.lecompte@gmail.com", pdf_lines=[f"NIR {NIR}"]).as_bytes()
-    )
-    return d
-
-
-@pytest.fixture
-def colleagues(tmp_path: Path) -> Path:
-    f = tmp_path / "colleagues.csv"
-    f.write_text("email,name\nm.lecomte@gmail.com,Marc Lecomte\n", encoding="utf-8")
-    return f
-
-
 def last(text: str) -> str:
     return text.splitlines()[-1]
 
@@ -217,7 +196,10 @@ def test_scan_fail_on_high_fails_on_a_nir_and_unreadable_input_wins(
     )
     code, out, _ = run(capsys, "scan", "--fail-on", "high", str(export), str(tmp_path / "no.pdf"))
     assert code == 2
-    assert last(out).endswith("Exit status 2: 1 input could not be read.")
+    assert last(out) == (
+        "Summary: 1 file scanned, 13 findings (high 12, medium 1); 1 input unreadable. "
+        "Exit status 2: 1 input could not be read (the others were checked)."
+    )
     code, out, _ = run(capsys, "--lang", "fr", "scan", "--fail-on", "medium", str(export))
     assert last(out) == (
         "Bilan : 1 fichier analysé, 13 constats (gravité haute 12, moyenne 1). "

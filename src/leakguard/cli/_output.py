@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -174,53 +175,59 @@ def print_text(
         _print_findings(findings, lang, out, verbose=verbose)
 
 
-def _plural(count: int, one: str, many: str) -> str:
+def dump_json(doc: dict[str, Any], out: TextIO) -> None:
+    json.dump(doc, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
+    """``1 message`` / ``3 messages`` in the output language (singular, plural)."""
+    one, many = fr if lang() == "fr" else en
     return f"{count} {one if count == 1 else many}"
+
+
+def _closing(head: str, unreadable: int, status: int, why: str) -> str:
+    """``Summary: … . Exit status N: why.`` with the unreadable inputs counted."""
+    text = t("Summary: ", "Bilan : ") + head
+    if unreadable:
+        text += t("; ", " ; ")
+        text += _count(unreadable, ("input unreadable",) * 2, ("entrée illisible",) * 2)
+    if status == EXIT_ERROR:
+        why = _count(
+            unreadable,
+            ("input could not be read", "inputs could not be read"),
+            ("entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"),
+        ) + t(" (the others were checked)", " (les autres ont été vérifiées)")
+    return text + t(f". Exit status {status}: {why}.\n", f". Code de sortie {status} : {why}.\n")
+
+
+def _reach(count: int, noun_en: str, noun_fr: str, threshold: str) -> str:
+    """``2 messages reach --fail-on encrypt`` / ``aucun constat n'atteint --fail-on high``."""
+    if not count:
+        return t(f"no {noun_en} reaches {threshold}", f"aucun {noun_fr} n'atteint {threshold}")
+    en = (f"{noun_en} reaches", f"{noun_en}s reach")
+    fr = (f"{noun_fr} atteint", f"{noun_fr}s atteignent")
+    return f"{_count(count, en, fr)} {threshold}"
 
 
 def check_summary(results: list[Result], status: int, fail_on: Action) -> str:
     """The closing line of ``check``: messages per action and why the exit status."""
-    unreadable = sum(r.error is not None for r in results)
     by_action = Counter(r.verdict.action for r in results if r.verdict is not None)
-    checked = sum(by_action.values())
+    head = _count(
+        sum(by_action.values()),
+        ("message checked", "messages checked"),
+        ("message vérifié", "messages vérifiés"),
+    )
     counts = ", ".join(f"{by_action[a]} {a.label(lang())}" for a in Action if by_action[a])
+    head += f" ({counts})" if counts else ""
     reaching = sum(n for a, n in by_action.items() if a >= fail_on)
-    threshold = f"--fail-on {fail_on.value}"
-    if lang() == "fr":
-        text = "Bilan : " + _plural(checked, "message vérifié", "messages vérifiés")
-        text += f" ({counts})" if counts else ""
-        if unreadable:
-            text += " ; " + _plural(unreadable, "entrée illisible", "entrées illisibles")
-        if status == EXIT_ERROR:
-            why = (
-                _plural(unreadable, "entrée n'a pas pu être lue", "entrées n'ont pas pu être lues")
-                + " (les autres ont été vérifiées)"
-            )
-        elif reaching:
-            why = _plural(reaching, "message atteint", "messages atteignent") + f" {threshold}"
-        else:
-            why = f"aucun message n'atteint {threshold}"
-        return f"{text}. Code de sortie {status} : {why}.\n"
-    text = "Summary: " + _plural(checked, "message checked", "messages checked")
-    text += f" ({counts})" if counts else ""
-    if unreadable:
-        text += "; " + _plural(unreadable, "input unreadable", "inputs unreadable")
-    if status == EXIT_ERROR:
-        why = (
-            _plural(unreadable, "input could not be read", "inputs could not be read")
-            + " (the others were checked)"
-        )
-    elif reaching:
-        why = _plural(reaching, "message reaches", "messages reach") + f" {threshold}"
-    else:
-        why = f"no message reaches {threshold}"
-    return f"{text}. Exit status {status}: {why}.\n"
+    why = _reach(reaching, "message", "message", f"--fail-on {fail_on.value}")
+    return _closing(head, sum(r.error is not None for r in results), status, why)
 
 
 def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -> str:
     """The closing line of ``scan``: findings per severity and why the exit status."""
     unreadable = sum(r.error is not None for r in results)
-    scanned = len(results) - unreadable
     found = [f for r in results for f in r.findings]
     by_severity = Counter(f.severity for f in found)
     levels = ", ".join(
@@ -228,36 +235,23 @@ def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -
         for s in sorted(Severity, key=lambda s: -s.rank)
         if by_severity[s]
     )
-    reaching = 0 if fail_on is None else sum(f.severity.rank >= fail_on.rank for f in found)
-    threshold = "" if fail_on is None else f"--fail-on {fail_on.value}"
-    if lang() == "fr":
-        text = "Bilan : " + _plural(scanned, "fichier analysé", "fichiers analysés") + ", "
-        text += _plural(len(found), "constat", "constats")
-        text += f" (gravité {levels})" if levels else ""
-        if unreadable:
-            text += " ; " + _plural(unreadable, "entrée illisible", "entrées illisibles")
-        if status == EXIT_ERROR:
-            why = _plural(
-                unreadable, "entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"
-            )
-        elif fail_on is None:
-            why = "sans --fail-on, scan ne signale pas d'échec"
-        elif reaching:
-            why = _plural(reaching, "constat atteint", "constats atteignent") + f" {threshold}"
-        else:
-            why = f"aucun constat n'atteint {threshold}"
-        return f"{text}. Code de sortie {status} : {why}.\n"
-    text = "Summary: " + _plural(scanned, "file scanned", "files scanned") + ", "
-    text += _plural(len(found), "finding", "findings")
-    text += f" ({levels})" if levels else ""
-    if unreadable:
-        text += "; " + _plural(unreadable, "input unreadable", "inputs unreadable")
-    if status == EXIT_ERROR:
-        why = _plural(unreadable, "input could not be read", "inputs could not be read")
-    elif fail_on is None:
-        why = "scan fails only when --fail-on is given"
-    elif reaching:
-        why = _plural(reaching, "finding reaches", "findings reach") + f" {threshold}"
-    else:
-        why = f"no finding reaches {threshold}"
-    return f"{text}. Exit status {status}: {why}.\n"
+    head = _count(
+        len(results) - unreadable,
+        ("file scanned", "files scanned"),
+        ("fichier analysé", "fichiers analysés"),
+    )
+    head += ", " + _count(len(found), ("finding", "findings"), ("constat", "constats"))
+    head += t(f" ({levels})", f" (gravité {levels})") if levels else ""
+    if fail_on is None:
+        return _closing(
+            head,
+            unreadable,
+            status,
+            t(
+                "scan fails only when --fail-on is given",
+                "sans --fail-on, scan ne signale pas d'échec",
+            ),
+        )
+    reaching = sum(f.severity.rank >= fail_on.rank for f in found)
+    why = _reach(reaching, "finding", "constat", f"--fail-on {fail_on.value}")
+    return _closing(head, unreadable, status, why)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from leakguard.cli._common import (
@@ -19,7 +18,7 @@ from leakguard.cli._common import (
     readable,
     t,
 )
-from leakguard.cli._output import check_summary, json_doc, print_text, sarif_doc
+from leakguard.cli._output import check_summary, dump_json, json_doc, print_text, sarif_doc
 from leakguard.core import Action
 
 
@@ -90,11 +89,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             status = EXIT_FAIL
     status = EXIT_ERROR if unreadable else status
     if args.format == "json":
-        json.dump(json_doc(results, lang(), with_action=True), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        dump_json(json_doc(results, lang(), with_action=True), out)
     elif args.format == "sarif":
-        json.dump(sarif_doc(results, lang()), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        dump_json(sarif_doc(results, lang()), out)
     else:
         print_text(results, lang(), out, with_action=True, verbose=args.verbose)
         out.write(check_summary(results, status, fail_on))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from leakguard.cli._common import (
@@ -17,7 +16,7 @@ from leakguard.cli._common import (
     readable,
     t,
 )
-from leakguard.cli._output import json_doc, print_text, scan_summary
+from leakguard.cli._output import dump_json, json_doc, print_text, scan_summary
 from leakguard.core import Fingerprinter, Severity
 
 
@@ -97,8 +96,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             status = EXIT_FAIL
     status = EXIT_ERROR if unreadable else status
     if args.format == "json":
-        json.dump(json_doc(results, lang(), with_action=False), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        dump_json(json_doc(results, lang(), with_action=False), out)
     else:
         print_text(results, lang(), out, with_action=False, verbose=args.verbose)
         out.write(scan_summary(results, status, fail_on))
