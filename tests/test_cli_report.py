@@ -8,10 +8,12 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import NIR, RIB, leaked, make_nir, message
 from leakguard.cli import main
-from leakguard.core import Action, Finding, Location, Severity, Verdict
+from leakguard.core import Action, Finding, Location, Severity, Verdict, group_findings
 
 
 @pytest.fixture(autouse=True)
@@ -263,3 +265,33 @@ def test_strict_directory_makes_unusable_rows_an_error(
         capsys, "check", "--directory", str(clean), "--strict-directory", str(mails / "3-typo.eml")
     )
     assert code == 1 and err == ""
+
+
+_KINDS = ("nir", "rib", "health_data", "many_people", "lookalike_recipient")
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(_KINDS), st.sampled_from(list(Severity)), st.integers(0, 3)),
+        max_size=40,
+    )
+)
+def test_grouping_keeps_every_finding_once_in_kind_and_severity_order(
+    specs: list[tuple[str, Severity, int]],
+) -> None:
+    findings = [
+        Finding(kind, Location.attachment(f"f{n}.pdf"), severity, masked=f"m{i}")
+        for i, (kind, severity, n) in enumerate(specs)
+    ]
+    groups = group_findings(findings)
+    kinds = [kind for kind, _ in groups]
+    assert sorted(kinds) == sorted({f.kind for f in findings})  # one place per kind
+    flat = [f for _, group in groups for f in group]
+    assert sorted(flat, key=findings.index) == findings  # nothing lost, nothing doubled
+    for kind, group in groups:
+        assert all(f.kind == kind for f in group)
+        assert group == [f for f in findings if f.kind == kind]  # order of appearance kept
+    worst = [max(f.severity.rank for f in group) for _, group in groups]
+    assert worst == sorted(worst, reverse=True)
+    explained = Verdict(Action.WARN, tuple(findings)).explain("en", limit=2)
+    assert len(explained.splitlines()) == 1 + sum(min(len(g), 2) + (len(g) > 2) for _, g in groups)
