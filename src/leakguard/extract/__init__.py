@@ -98,8 +98,10 @@ def _read(
 
         return iter_embedded(data, location, budget=ctx.budget, depth=ctx.depth)
     if family == "image":
-        # No OCR: a picture may show anything, so it is reported, not passed as clean.
-        return iter([Problem(location, "no_text")])
+        # Read by OCR when installed; otherwise reported, never passed as clean.
+        from leakguard.extract.ocr import read_image
+
+        return read_image(data, location, ctx)
     return iter([Problem(location, "unsupported")])
 
 
