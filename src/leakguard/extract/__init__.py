@@ -65,6 +65,14 @@ def _read(
         from leakguard.extract.office import read_ole
 
         return read_ole(data, location, ctx)
+    if family == "msg":
+        from leakguard.extract.outlook_msg import read_msg
+
+        return read_msg(data, location, ctx)
+    if family == "tnef":
+        from leakguard.extract.tnef import read_tnef
+
+        return read_tnef(data, location, ctx)
     if family in ("odt", "ods", "odp"):
         from leakguard.extract.odf import read_odf
 

@@ -25,7 +25,8 @@ class Limits:
     max_total_bytes: int = 200 * MB
     """Total decoded and decompressed bytes for one message."""
     max_members: int = 2000
-    """Most members read from one archive."""
+    """Most members read from one archive, or attachments from one Outlook item
+    (``.msg``) or ``winmail.dat``."""
     max_ratio: float = 200.0
     """Highest compression ratio accepted for an archive member."""
     max_depth: int = 8
@@ -43,8 +44,6 @@ class Limits:
     first, and one over three times this size is not decoded at all (``too_large``)."""
     max_ocr_seconds: float = 15.0
     """Time OCR may take for one message, all pictures together (within ``max_seconds``)."""
-    max_embedded_items: int = 200
-    """Most attachments read from one Outlook item or ``winmail.dat``."""
 
 
 @dataclass(frozen=True, slots=True)
