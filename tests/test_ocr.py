@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import struct
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
@@ -150,6 +152,30 @@ def test_ocr_pixel_limit_scales_down_then_refuses() -> None:
     assert "nir" in kinds_found(items)
     items = run(encode(scan, "PNG"), "s.png", Limits(max_ocr_pixels=pixels // 4))
     assert problems(items) == [("attachment:s.png", "too_large")]
+
+
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG announcing ``width`` × ``height`` pixels but carrying almost none."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = struct.pack(">I", zlib.crc32(kind + body))
+        return struct.pack(">I", len(body)) + kind + body + crc
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(bytes(64)))
+        + chunk(b"IEND", b"")
+    )
+
+
+@needs_ocr
+@pytest.mark.parametrize("side", [9_000, 10_000, 20_000])
+def test_huge_pictures_are_refused_before_decoding(side: int) -> None:
+    assert problems(run(_png_header(side, side), "big.png")) == [
+        ("attachment:big.png", "too_large")
+    ]
 
 
 @needs_ocr

@@ -229,7 +229,9 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     except UnidentifiedImageError:
         # Pillow reads every common format itself; only HEIC/AVIF photos need a plug-in.
         raise Unreadable("unsupported" if data[4:8] == b"ftyp" else "corrupt") from None
-    except Image.DecompressionBombError:
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        # Pillow's own guard against huge pictures (the warning counts when a host
+        # application turns warnings into errors).
         raise Unreadable("too_large") from None
     with picture:
         width, height = picture.size
@@ -238,7 +240,8 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         if picture.format == "JPEG" and width * height > budget.limits.max_ocr_pixels:
             # Decode a large photograph straight at a reduced scale.
             picture.draft("L", (width // 2, height // 2))
-        frames = getattr(picture, "n_frames", 1)
+        # A TIFF's frames are the pages of a fax; a GIF's are an animation, read once.
+        frames = getattr(picture, "n_frames", 1) if picture.format == "TIFF" else 1
         for frame in range(frames):
             try:
                 picture.seek(frame)

@@ -131,6 +131,8 @@ def _properties(data: bytes) -> Iterator[_Prop]:
                 if multi:
                     (n,) = struct.unpack_from("<I", data, pos)
                     pos += 4
+                if pos + n * _FIXED[base] > len(data):
+                    raise Unreadable("corrupt")
                 for _ in range(n):
                     values.append(data[pos : pos + _FIXED[base]])
                     pos += _FIXED[base]
