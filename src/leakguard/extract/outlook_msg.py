@@ -13,28 +13,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
+from leakguard.extract import _mapi as mapi
 from leakguard.extract._common import Context, Item, Unreadable
-from leakguard.extract._mapi import (
-    PR_ATTACH_DATA,
-    PR_ATTACH_FILENAME,
-    PR_ATTACH_LONG_FILENAME,
-    PR_BODY,
-    PR_DISPLAY_CC,
-    PR_DISPLAY_NAME,
-    PR_DISPLAY_TO,
-    PR_HTML,
-    PR_RTF_COMPRESSED,
-    PR_SUBJECT,
-    PR_TRANSPORT_MESSAGE_HEADERS,
-    PT_BINARY,
-    PT_OBJECT,
-    PT_STRING8,
-    PT_UNICODE,
-    Attachment,
-    MapiMessage,
-    decode_string,
-    message_items,
-)
+from leakguard.extract._mapi import Attachment, MapiMessage, decode_string, message_items
 
 __all__ = ["looks_like_msg", "read_msg"]
 
@@ -101,10 +82,10 @@ class _Folder:
         return data
 
     def _string(self, prop: int) -> str:
-        raw = self._raw(prop, PT_UNICODE)
+        raw = self._raw(prop, mapi.PT_UNICODE)
         if raw is not None:
             return decode_string(raw, True)
-        raw = self._raw(prop, PT_STRING8)
+        raw = self._raw(prop, mapi.PT_STRING8)
         return decode_string(raw, False) if raw is not None else ""
 
     def _sub(self, name: str) -> _Folder:
@@ -112,16 +93,16 @@ class _Folder:
 
     def message(self) -> MapiMessage:
         recipients = "\n".join(
-            filter(None, (self._string(PR_DISPLAY_TO), self._string(PR_DISPLAY_CC)))
+            filter(None, (self._string(mapi.PR_DISPLAY_TO), self._string(mapi.PR_DISPLAY_CC)))
         )
-        html = self._raw(PR_HTML, PT_BINARY) or self._string(PR_HTML).encode("utf-8")
+        html = self._raw(mapi.PR_HTML, mapi.PT_BINARY) or self._string(mapi.PR_HTML).encode("utf-8")
         return MapiMessage(
-            subject=self._string(PR_SUBJECT),
-            headers=self._string(PR_TRANSPORT_MESSAGE_HEADERS),
+            subject=self._string(mapi.PR_SUBJECT),
+            headers=self._string(mapi.PR_TRANSPORT_MESSAGE_HEADERS),
             recipients=recipients,
-            body=self._string(PR_BODY),
+            body=self._string(mapi.PR_BODY),
             html=html,
-            rtf_compressed=self._raw(PR_RTF_COMPRESSED, PT_BINARY) or b"",
+            rtf_compressed=self._raw(mapi.PR_RTF_COMPRESSED, mapi.PT_BINARY) or b"",
             attachments=[
                 self._sub(name).attachment()
                 for name in self._children()
@@ -130,14 +111,14 @@ class _Folder:
         )
 
     def attachment(self) -> Attachment:
-        name = self._string(PR_ATTACH_LONG_FILENAME) or self._string(PR_ATTACH_FILENAME)
-        item = f"__substg1.0_{PR_ATTACH_DATA:04X}{PT_OBJECT:04X}"
+        name = self._string(mapi.PR_ATTACH_LONG_FILENAME) or self._string(mapi.PR_ATTACH_FILENAME)
+        item = f"__substg1.0_{mapi.PR_ATTACH_DATA:04X}{mapi.PT_OBJECT:04X}"
         if item in self._children() and self._ole.get_type([*self._prefix, item]) == 1:
             inner = self._sub(item)
-            title = self._string(PR_DISPLAY_NAME) or name or "item"
+            title = self._string(mapi.PR_DISPLAY_NAME) or name or "item"
             if self._ole.exists("/".join([*self._prefix, item, _PROPERTIES])):
                 return Attachment(f"{title}.msg", embedded=inner.message)
             # An embedded OLE object (a drawing, a legacy document): not a message.
             return Attachment(title, embedded=_unsupported)
-        return Attachment(name or self._string(PR_DISPLAY_NAME) or None,
-                          data=self._raw(PR_ATTACH_DATA, PT_BINARY) or b"")  # fmt: skip
+        return Attachment(name or self._string(mapi.PR_DISPLAY_NAME) or None,
+                          data=self._raw(mapi.PR_ATTACH_DATA, mapi.PT_BINARY) or b"")  # fmt: skip

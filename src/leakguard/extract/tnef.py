@@ -16,26 +16,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from leakguard.core import Location
+from leakguard.extract import _mapi as mapi
 from leakguard.extract._common import Context, Item, Unreadable
-from leakguard.extract._mapi import (
-    PR_ATTACH_DATA,
-    PR_ATTACH_LONG_FILENAME,
-    PR_BODY,
-    PR_DISPLAY_NAME,
-    PR_HTML,
-    PR_INTERNET_CPID,
-    PR_RTF_COMPRESSED,
-    PR_SUBJECT,
-    PR_TRANSPORT_MESSAGE_HEADERS,
-    PT_BINARY,
-    PT_OBJECT,
-    PT_STRING8,
-    PT_UNICODE,
-    Attachment,
-    MapiMessage,
-    decode_string,
-    message_items,
-)
+from leakguard.extract._mapi import Attachment, MapiMessage, decode_string, message_items
 
 __all__ = ["MAGIC", "read_tnef"]
 
@@ -59,7 +42,7 @@ _FIXED = {
     0x0002: 4, 0x0003: 4, 0x0004: 4, 0x0005: 8, 0x0006: 8, 0x0007: 8, 0x000A: 4,
     0x000B: 4, 0x0014: 8, 0x0040: 8, 0x0048: 16,
 }  # fmt: skip
-_VARIABLE = frozenset({PT_STRING8, PT_UNICODE, PT_BINARY, PT_OBJECT})
+_VARIABLE = frozenset({mapi.PT_STRING8, mapi.PT_UNICODE, mapi.PT_BINARY, mapi.PT_OBJECT})
 _MULTI = 0x1000
 # IID_IMessage: a PR_ATTACH_DATA_OBJ holding an attached message.
 _IID_IMESSAGE = bytes.fromhex("0703020000000000c000000000000046")
@@ -177,30 +160,32 @@ def _parse(data: bytes) -> MapiMessage:
 def _text(prop: _Prop, codepage: int | None) -> str:
     if not prop.values:
         return ""
-    if prop.kind in (PT_UNICODE, PT_STRING8):
-        return decode_string(prop.values[0], prop.kind == PT_UNICODE, codepage)
+    if prop.kind in (mapi.PT_UNICODE, mapi.PT_STRING8):
+        return decode_string(prop.values[0], prop.kind == mapi.PT_UNICODE, codepage)
     return ""
 
 
 def _message_properties(message: MapiMessage, value: bytes, codepage: int | None) -> None:
     props = list(_properties(value))
     for prop in props:
-        if prop.ident == PR_INTERNET_CPID and prop.values:
+        if prop.ident == mapi.PR_INTERNET_CPID and prop.values:
             codepage = struct.unpack_from("<I", prop.values[0].ljust(4, b"\0"))[0]
     for prop in props:
         if not prop.values:
             continue
-        if prop.ident == PR_BODY:
+        if prop.ident == mapi.PR_BODY:
             message.body = message.body or _text(prop, codepage)
-        elif prop.ident == PR_SUBJECT:
+        elif prop.ident == mapi.PR_SUBJECT:
             message.subject = message.subject or _text(prop, codepage)
-        elif prop.ident == PR_TRANSPORT_MESSAGE_HEADERS:
+        elif prop.ident == mapi.PR_TRANSPORT_MESSAGE_HEADERS:
             message.headers = _text(prop, codepage)
-        elif prop.ident == PR_HTML:
+        elif prop.ident == mapi.PR_HTML:
             message.html = (
-                prop.values[0] if prop.kind == PT_BINARY else _text(prop, codepage).encode("utf-8")
+                prop.values[0]
+                if prop.kind == mapi.PT_BINARY
+                else _text(prop, codepage).encode("utf-8")
             )
-        elif prop.ident == PR_RTF_COMPRESSED and prop.kind == PT_BINARY:
+        elif prop.ident == mapi.PR_RTF_COMPRESSED and prop.kind == mapi.PT_BINARY:
             message.rtf_compressed = prop.values[0]
 
 
@@ -209,11 +194,11 @@ def _attachment_properties(attachment: Attachment, value: bytes, codepage: int |
     for prop in _properties(value):
         if not prop.values:
             continue
-        if prop.ident == PR_ATTACH_LONG_FILENAME:
+        if prop.ident == mapi.PR_ATTACH_LONG_FILENAME:
             long_name = _text(prop, codepage)
-        elif prop.ident == PR_DISPLAY_NAME:
+        elif prop.ident == mapi.PR_DISPLAY_NAME:
             display = _text(prop, codepage)
-        elif prop.ident == PR_ATTACH_DATA and prop.kind == PT_OBJECT:
+        elif prop.ident == mapi.PR_ATTACH_DATA and prop.kind == mapi.PT_OBJECT:
             inner = prop.values[0]
             if inner[:16] == _IID_IMESSAGE:
                 attachment.embedded = functools.partial(_parse, inner[16:])
