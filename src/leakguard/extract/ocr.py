@@ -133,7 +133,7 @@ def ocr_picture(image: Any, budget: Budget) -> str:
     """The text of one decoded Pillow picture, within the message's OCR limits.
 
     Raises :class:`Unreadable` (``too_large`` past the page count, ``timeout`` past the
-    time limit). A blank picture costs no OCR and reads as no text.
+    time limit). A blank picture is not given to Tesseract and reads as no text.
     """
     engine = _engine()
     if engine is None:
@@ -141,13 +141,18 @@ def ocr_picture(image: Any, budget: Budget) -> str:
     limits = budget.limits
     if budget.ocr_pages >= limits.max_ocr_pages:
         raise Unreadable("too_large")
-    left = _seconds_left(budget)
-    if left <= 0:
+    if _seconds_left(budget) <= 0:
         raise Unreadable("timeout")
+    started = time.monotonic()
+    # Preparing counts in the OCR time: a median filter over 25 megapixels is not free.
     gray = _prepared(image, limits.max_ocr_pixels)
+    budget.ocr_seconds += time.monotonic() - started
     low, high = gray.getextrema()
     if high - low < _BLANK_SPREAD:
         return ""
+    left = _seconds_left(budget)
+    if left <= 0:
+        raise Unreadable("timeout")
     buffer = io.BytesIO()
     gray.save(buffer, format="PNG", compress_level=1)
     program, langs = engine
