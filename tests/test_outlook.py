@@ -109,6 +109,29 @@ def test_msg_depth_and_count_limits() -> None:
     assert problems(items) == [("attachment:many.msg", "too_many_members")]
 
 
+def test_msg_and_tnef_attachments_count_in_the_message_size() -> None:
+    """Each attachment's bytes count in the message total: past it, the attachment is
+    reported and the next ones are still tried."""
+    big, small = b"a" * 3000, f"NIR {NIR}".encode()
+    limits = Limits(max_total_bytes=4000)
+    msg = OutlookItem(
+        attachments=[
+            MsgAttachment(n, d) for n, d in (("a.txt", big), ("b.txt", big), ("c.txt", small))
+        ]
+    )
+    items = run(make_msg(msg), "m.msg", limits)
+    assert problems(items) == [("attachment:m.msg/b.txt", "too_large")]
+    assert contains_value(texts(items)["attachment:m.msg/c.txt"], NIR)
+    tnef = make_tnef(
+        attachments=[
+            TnefAttachment(n, d) for n, d in (("a.txt", big), ("b.txt", big), ("c.txt", small))
+        ]
+    )
+    items = run(tnef, "winmail.dat", limits)
+    assert problems(items) == [("attachment:winmail.dat/b.txt", "too_large")]
+    assert contains_value(texts(items)["attachment:winmail.dat/c.txt"], NIR)
+
+
 def test_msg_in_a_zip_and_an_ole_file_that_is_no_msg() -> None:
     data = make_zip({"mail.msg": make_msg(OutlookItem(body=f"NIR {NIR}"))})
     assert contains_value(texts(run(data, "a.zip"))["attachment:a.zip/mail.msg"], NIR)
