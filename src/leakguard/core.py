@@ -419,6 +419,8 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "corrupt": "it is damaged or not in the format it claims",
         "unsupported": "its format cannot be read",
         "no_text": "it holds no readable text (scanned image?)",
+        "no_ocr": "it is a picture or a scan, and text recognition (OCR) is not installed "
+        "(pip install 'leakguard[ocr]' and the tesseract program)",
     },
     "fr": {
         "encrypted": "il est chiffré, son contenu n'a pas pu être vérifié",
@@ -431,6 +433,8 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "corrupt": "il est endommagé ou n'est pas au format annoncé",
         "unsupported": "son format ne peut pas être lu",
         "no_text": "il ne contient aucun texte lisible (image numérisée ?)",
+        "no_ocr": "c'est une image ou un document numérisé, et la reconnaissance de texte "
+        "(OCR) n'est pas installée (pip install 'leakguard[ocr]' et le programme tesseract)",
     },
 }
 

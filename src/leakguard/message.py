@@ -49,12 +49,14 @@ _BODY_TYPES = frozenset({"text/plain", "text/html"})
 # What the bytes of a text part must not be for it to count as the body: a real document
 # sent as text/plain (a DOCX, a PDF) is an attachment whatever its label says.
 _DOCUMENT_FAMILIES = frozenset(
-    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image"}
-)
+    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image",
+     "msg", "tnef"}
+)  # fmt: skip
 _EXTENSIONS = {
     "pdf": ".pdf", "docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx", "odt": ".odt",
     "ods": ".ods", "odp": ".odp", "zip": ".zip", "rtf": ".rtf", "html": ".html", "csv": ".csv",
     "text": ".txt", "eml": ".eml", "gzip": ".gz", "image": ".img", "ole": ".ole",
+    "msg": ".msg", "tnef": ".dat",
 }  # fmt: skip
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\-_\s]")
 _B64_KEEP = re.compile(rb"[^A-Za-z0-9+/=]")
