@@ -211,7 +211,10 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
                 req = CheckRequest.model_validate_json(data)
             except ValidationError as exc:
                 first = exc.errors(include_input=False, include_url=False)
-                errors = [{"field": _field(e["loc"]), "message": e["msg"]} for e in first]
+                errors = [
+                    {"field": _field(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
+                    for e in first
+                ]
                 return _error(
                     422,
                     "invalid",
