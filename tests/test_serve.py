@@ -538,3 +538,30 @@ def test_an_eml_attachment_round_trips(base: str) -> None:
     kinds = {(f["kind"], f["location"]) for f in got["findings"]}
     assert ("nir", "attachment:fwd.eml") in kinds
     assert got["action"] == "encrypt"
+
+
+def test_serve_without_the_extra_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    monkeypatch.setenv("LEAKGUARD_TOKEN", TOKEN)
+    assert cli.main(["serve"]) == 2
+    assert capsys.readouterr().err == (
+        "leakguard : serve a besoin de l'extra serve : pip install 'leakguard[serve]'\n"
+    )
+
+
+def test_audit_context_adds_fields_inside_the_block_only() -> None:
+    from leakguard.audit import audit_context, audit_record
+    from leakguard.core import Action, Verdict
+
+    verdict, msg = Verdict(action=Action.ALLOW), EmailMessage()
+    with audit_context(verdict_id="v-1"):
+        with audit_context(gateway="relay"):
+            inner = audit_record(verdict, msg)
+        outer = audit_record(verdict, msg)
+    after = audit_record(verdict, msg)
+    assert (inner["verdict_id"], inner["gateway"]) == ("v-1", "relay")
+    assert outer["verdict_id"] == "v-1" and "gateway" not in outer
+    assert "verdict_id" not in after
