@@ -172,6 +172,16 @@ def test_streamed_body_over_the_limit_is_refused(base: str) -> None:
     assert answer.json()["error"] == "too_large"
 
 
+def _preflight(client: httpx.Client, origin: str) -> httpx.Response:
+    """What a browser asks before a cross-origin POST with a token."""
+    headers = {
+        "Origin": origin,
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "authorization,content-type",
+    }
+    return client.options("/v1/check", headers=headers)
+
+
 def test_other_origin_is_refused_and_listed_origin_allowed(base: str) -> None:
     with httpx.Client(base_url=base, timeout=30) as client:
         other = client.post(
@@ -181,24 +191,10 @@ def test_other_origin_is_refused_and_listed_origin_allowed(base: str) -> None:
         )
         assert other.status_code == 403
         assert "access-control-allow-origin" not in other.headers
-        refused = client.options(
-            "/v1/check",
-            headers={
-                "Origin": "https://evil.example",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type",
-            },
-        )
+        refused = _preflight(client, "https://evil.example")
         assert refused.status_code == 400
         assert "access-control-allow-origin" not in refused.headers
-        preflight = client.options(
-            "/v1/check",
-            headers={
-                "Origin": "https://outlook.clinique-exemple.fr",
-                "Access-Control-Request-Method": "POST",
-                "Access-Control-Request-Headers": "authorization,content-type",
-            },
-        )
+        preflight = _preflight(client, "https://outlook.clinique-exemple.fr")
         assert preflight.status_code == 200
         allowed = preflight.headers["access-control-allow-origin"]
         assert allowed == "https://outlook.clinique-exemple.fr"
@@ -252,23 +248,25 @@ def test_invalid_json_names_the_field(
     assert got["message"] == f"{field}: {message}"
 
 
-def test_broken_json_and_unknown_content_type(base: str) -> None:
-    broken = httpx.post(
-        f"{base}/v1/check",
-        content=b'{"to": [',
-        headers={**AUTH, "Content-Type": "application/json"},
-        timeout=30,
-    )
-    assert broken.status_code == 422
-    assert broken.json()["field"] == "body"
-    plain = httpx.post(
-        f"{base}/v1/check",
-        content=b"hello",
-        headers={**AUTH, "Content-Type": "text/plain"},
-        timeout=30,
-    )
-    assert plain.status_code == 415
-    assert plain.json()["message"] == "Send application/json or message/rfc822."
+@pytest.mark.parametrize(
+    ("content", "ctype", "status", "error"),
+    [
+        (b'{"to": [', "application/json", 422, {"field": "body"}),
+        (
+            b"hello",
+            "text/plain",
+            415,
+            {"field": "body", "message": "Send application/json or message/rfc822."},
+        ),
+    ],
+)
+def test_broken_json_and_unknown_content_type(
+    base: str, content: bytes, ctype: str, status: int, error: dict[str, str]
+) -> None:
+    headers = {**AUTH, "Content-Type": ctype}
+    answer = httpx.post(f"{base}/v1/check", content=content, headers=headers, timeout=30)
+    assert answer.status_code == status
+    assert error.items() <= answer.json().items()
 
 
 def test_healthz_and_openapi(base: str) -> None:
@@ -565,3 +563,26 @@ def test_audit_context_adds_fields_inside_the_block_only() -> None:
     assert (inner["verdict_id"], inner["gateway"]) == ("v-1", "relay")
     assert outer["verdict_id"] == "v-1" and "gateway" not in outer
     assert "verdict_id" not in after
+
+
+class _BrokenGuard(Guard):
+    """A real guard that fails the way a bug would, quoting what it was reading."""
+
+    def check(self, message: Any, /, **options: Any) -> Any:
+        raise ValueError(f"cannot read NIR {NIR}")
+
+
+def test_a_failing_check_answers_500_without_quoting_the_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with running(_BrokenGuard()) as url:
+        answer = httpx.post(f"{url}/v1/check", json={"to": []}, headers=AUTH, timeout=30)
+    assert answer.status_code == 500
+    assert answer.json() == {
+        "error": "internal",
+        "message": "The check failed; see the service's log.",
+    }
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "failed: ValueError" in logged
+    assert NIR not in logged and NIR not in answer.text

@@ -117,6 +117,9 @@ class _Service:
             chunks.append(chunk)
         return b"".join(chunks)
 
+    def finished(self) -> None:
+        self.pending -= 1
+
     def run_check(self, raw: bytes, verdict_id: str) -> Verdict:
         with audit_context(verdict_id=verdict_id):
             return self.guard.check(raw)
@@ -229,15 +232,19 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         if service.pending >= config.max_concurrent + config.max_waiting:
             return _error(503, "busy", "The service is busy; try again.")
         verdict_id = str(uuid.uuid4())
+        loop = asyncio.get_running_loop()
         service.pending += 1
+        future = service.pool.submit(service.run_check, raw, verdict_id)
+        # A check counts until it ends, even when its request gave up waiting for it.
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(service.finished))
         try:
-            future = service.pool.submit(service.run_check, raw, verdict_id)
             verdict = await asyncio.wait_for(asyncio.wrap_future(future), config.deadline)
         except TimeoutError:
             log.warning("check %s did not finish within %.0f s", verdict_id, config.deadline)
             return _error(503, "timeout", "The check did not finish in time.")
-        finally:
-            service.pending -= 1
+        except Exception as exc:  # never a traceback: it could quote the message
+            log.error("check %s failed: %s", verdict_id, type(exc).__name__)
+            return _error(500, "internal", "The check failed; see the service's log.")
         log.info(
             "check %s: %s in %.0f ms",
             verdict_id,
