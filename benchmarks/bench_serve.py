@@ -127,6 +127,15 @@ def main() -> None:
         f"  in-process Guard.check (baseline)  p50 {pct(local, 0.5):6.1f} ms"
         f"   p99 {pct(local, 0.99):6.1f} ms"
     )
+    from leakguard.serve._compose import compose
+    from leakguard.serve._schema import CheckRequest
+
+    body = httpx.Request("POST", "/", json=request).read()
+    parsed = timed(lambda: guard.check(compose(CheckRequest.model_validate_json(body))), args.runs)
+    print(
+        f"  in-process JSON -> message -> check    p50 {pct(parsed, 0.5):6.1f} ms"
+        f"   p99 {pct(parsed, 0.99):6.1f} ms   (what the JSON path does besides HTTP)"
+    )
     proc, base = start_service()
     try:
         with httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:

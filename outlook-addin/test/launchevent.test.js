@@ -3,7 +3,8 @@
 // each kind of attachment, and event.completed called exactly once every time.
 const test = require("node:test");
 const assert = require("node:assert/strict");
-const { SOURCE, send, fakeFetch, respond } = require("./handler.js");
+const acorn = require("acorn");
+const { SOURCE, send, fakeFetch, respond } = require("../testing/handler.js");
 
 const CONFIG = { service: "https://leakguard.test:8443", token: "t0k3n-0123456789abcdef", budgetMs: 300 };
 const MESSAGE = {
@@ -17,6 +18,12 @@ const MESSAGE = {
 function answer(action, message) {
   return respond(200, { action: action, findings: [], message: message, verdict_id: "v-1" });
 }
+
+test("the script is ES2017 and a classic script: it parses as such", () => {
+  // Classic Outlook's JavaScript-only runtime: no modules, nothing newer than ES2017.
+  assert.doesNotThrow(() => acorn.parse(SOURCE, { ecmaVersion: 2017, sourceType: "script" }));
+  assert.throws(() => acorn.parse("const { a, ...rest } = b;", { ecmaVersion: 2017 }));
+});
 
 test("the script is one classic script: no import, export or require", () => {
   assert.doesNotMatch(SOURCE, /^\s*(import|export)\b/m);

@@ -193,6 +193,8 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
     async def check(request: Request) -> Response:
         started = time.perf_counter()
         if not service.origin_allowed(request):
+            # The origin is logged (not a secret) so an administrator can list it if right.
+            log.warning("refused a request from origin %r", request.headers.get("origin"))
             return _error(403, "origin", "This origin may not call the service.")
         if not service.authorised(request):
             return _error(401, "unauthorized", "A valid bearer token is required.")
