@@ -586,3 +586,24 @@ def test_a_failing_check_answers_500_without_quoting_the_message(
     logged = "\n".join(r.getMessage() for r in caplog.records)
     assert "failed: ValueError" in logged
     assert NIR not in logged and NIR not in answer.text
+
+
+def test_serve_command_without_certificate_says_it_is_plain_http_on_loopback() -> None:
+    port = _free_port()
+    env = {**os.environ, "LANG": "en_US.UTF-8", "LEAKGUARD_TOKEN": TOKEN}
+    proc = subprocess.Popen(
+        [_leakguard(), "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        first = [proc.stdout.readline().decode() for _ in range(2)]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert first == [
+        "Plain HTTP on loopback only: Outlook needs HTTPS (--certfile, --keyfile).\n",
+        f"leakguard serve: http://127.0.0.1:{port}/v1/check\n",
+    ]
