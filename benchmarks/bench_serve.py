@@ -102,16 +102,6 @@ def start_service() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
-def timed(call: Any, runs: int) -> list[float]:
-    call()  # warm-up
-    out = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        call()
-        out.append(time.perf_counter() - t0)
-    return out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
@@ -122,20 +112,10 @@ def main() -> None:
     guard = Guard(Policy.default().replace(internal_domains=("clinique-exemple.fr",)))
     print(f"typical message: body + 3-page PDF, {len(raw) / 1024:.0f} KB; {os.cpu_count()} cores")
 
-    local = timed(lambda: guard.check(raw), args.runs)
-    print(
-        f"  in-process Guard.check (baseline)  p50 {pct(local, 0.5):6.1f} ms"
-        f"   p99 {pct(local, 0.99):6.1f} ms"
-    )
     from leakguard.serve._compose import compose
     from leakguard.serve._schema import CheckRequest
 
     body = httpx.Request("POST", "/", json=request).read()
-    parsed = timed(lambda: guard.check(compose(CheckRequest.model_validate_json(body))), args.runs)
-    print(
-        f"  in-process JSON -> message -> check    p50 {pct(parsed, 0.5):6.1f} ms"
-        f"   p99 {pct(parsed, 0.99):6.1f} ms   (what the JSON path does besides HTTP)"
-    )
     proc, base = start_service()
     try:
         with httpx.Client(base_url=base, headers=AUTH, timeout=60) as client:
@@ -150,14 +130,33 @@ def main() -> None:
                 r = client.post("/v1/check", json=request)
                 assert r.status_code == 200, r.text
 
-            for name, call in (("message/rfc822", post_eml), ("JSON (add-in)", post_json)):
-                took = timed(call, args.runs)
-                print(
-                    f"  POST /v1/check {name:16s}  p50 {pct(took, 0.5):6.1f} ms"
-                    f"   p99 {pct(took, 0.99):6.1f} ms   overhead p50 "
-                    f"{pct(took, 0.5) - pct(local, 0.5):+5.1f} ms"
-                    f"   p99 {pct(took, 0.99) - pct(local, 0.99):+5.1f} ms"
-                )
+            calls = {
+                "in-process Guard.check (baseline)": lambda: guard.check(raw),
+                "in-process JSON -> message -> check": lambda: guard.check(
+                    compose(CheckRequest.model_validate_json(body))
+                ),
+                "POST /v1/check message/rfc822": post_eml,
+                "POST /v1/check JSON (add-in)": post_json,
+            }
+            # Interleaved, so that the machine's other load weighs on every line alike.
+            took: dict[str, list[float]] = {name: [] for name in calls}
+            for call in calls.values():
+                call()  # warm-up
+            for _ in range(args.runs):
+                for name, call in calls.items():
+                    t0 = time.perf_counter()
+                    call()
+                    took[name].append(time.perf_counter() - t0)
+            local = took["in-process Guard.check (baseline)"]
+            for name, values in took.items():
+                p50, p99 = pct(values, 0.5), pct(values, 0.99)
+                line = f"  {name:36s}  p50 {p50:6.1f} ms   p99 {p99:6.1f} ms"
+                if name.startswith("POST"):
+                    line += (
+                        f"   overhead p50 {p50 - pct(local, 0.5):+5.1f} ms"
+                        f"   p99 {p99 - pct(local, 0.99):+5.1f} ms"
+                    )
+                print(line)
 
         workers = os.cpu_count() or 2
         count = args.requests
