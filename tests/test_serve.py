@@ -18,6 +18,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from helpers import NIR, NIR_SPACED, RIB, make_nir
 from leakguard import cli
@@ -607,3 +609,34 @@ def test_serve_command_without_certificate_says_it_is_plain_http_on_loopback() -
         "Plain HTTP on loopback only: Outlook needs HTTPS (--certfile, --keyfile).\n",
         f"leakguard serve: http://127.0.0.1:{port}/v1/check\n",
     ]
+
+
+@given(
+    names=st.lists(st.text(min_size=1, max_size=300), max_size=30),
+    lang=st.sampled_from(["fr", "en"]),
+)
+def test_person_message_is_the_head_and_whole_lines_within_500(names: list[str], lang: Any) -> None:
+    from leakguard.core import Action, Finding, Location, Severity, Verdict
+    from leakguard.serve._app import person_message
+
+    findings = tuple(
+        Finding(
+            kind="unscannable_attachment",
+            location=Location.attachment(n),
+            severity=Severity.MEDIUM,
+            detail="corrupt",
+        )
+        for n in names
+    )
+    verdict = Verdict(action=Action.WARN, findings=findings)
+    text = person_message(verdict, lang)
+    lines = list(dict.fromkeys(verdict.explain(lang).splitlines()))  # repeats said once
+    unique = "\n".join(lines)
+    assert len(text) <= 500
+    assert text.startswith(lines[0][:499])
+    if len(unique) <= 500:
+        assert text == unique
+    else:
+        assert text.endswith("…")
+        kept = text.removesuffix("…").splitlines()
+        assert kept == lines[: len(kept)]

@@ -59,13 +59,15 @@ def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
 def person_message(verdict: Verdict, lang: Lang, /) -> str:
     """The explanation for the person at the Send button, at most 500 characters."""
     lines = list(dict.fromkeys(verdict.explain(lang).splitlines()))
-    out = lines[0]
-    for line in lines[1:]:
-        if len(out) + 1 + len(line) > MAX_MESSAGE:
-            more = "…"
-            return out[: MAX_MESSAGE - len(more)] + more if len(out) >= MAX_MESSAGE else out + more
+    whole = "\n".join(lines)
+    if len(whole) <= MAX_MESSAGE:
+        return whole
+    out = lines[0][: MAX_MESSAGE - 1]
+    for line in lines[1:]:  # whole findings only, then "…" to say more exist
+        if len(out) + 1 + len(line) > MAX_MESSAGE - 1:
+            break
         out += "\n" + line
-    return out[:MAX_MESSAGE]
+    return out + "…"
 
 
 def _lang(request: Request) -> Lang:
