@@ -63,6 +63,19 @@ function leakguardSettings() {
       }
     }
   }
+  // Classic Outlook (Mailbox 1.14) also tells the script the address it was loaded from.
+  var urls = Office.context && Office.context.urls;
+  var runtime = urls && typeof urls.javascriptRuntimeUrl === "string" ? urls.javascriptRuntimeUrl : "";
+  if (runtime) {
+    var origin = /^(https:\/\/[^\/?#]+)/.exec(runtime);
+    if (!service && origin) {
+      service = origin[1];
+    }
+    var given = /[?&]token=([^&#]*)/.exec(runtime);
+    if (!token && given) {
+      token = decodeURIComponent(given[1]);
+    }
+  }
   return { service: service, token: token, budgetMs: config.budgetMs || LEAKGUARD_BUDGET_MS };
 }
 

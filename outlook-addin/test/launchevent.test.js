@@ -195,6 +195,25 @@ test("the runtime page's address gives the service and the token when the script
   assert.equal(net.requests[0].init.headers.Authorization, "Bearer from+page-0123456789");
 });
 
+test("classic Outlook: the script's own address (Mailbox 1.14) gives service and token", async () => {
+  const net = fakeFetch(() => answer("allow", "Allowed"));
+  const { calls } = await send(MESSAGE, {
+    fetch: net.fetch,
+    runtimeUrl: "https://lg.clinique.test:8443/addin/launchevent.js?token=abc%2Fdef-0123456789",
+  });
+  assert.deepEqual(calls, [{ allowEvent: true }]);
+  assert.equal(net.requests[0].url, "https://lg.clinique.test:8443/v1/check");
+  assert.equal(net.requests[0].headers.Authorization, "Bearer abc/def-0123456789");
+});
+
+test("no address and no token anywhere: the person is told, nothing is sent", async () => {
+  const net = fakeFetch(() => respond(401, {}));
+  const { calls } = await send(MESSAGE, { fetch: net.fetch });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].allowEvent, false);
+  assert.match(calls[0].errorMessage, /could not check this message/);
+});
+
 test("an exception inside the handler still completes the event once", async () => {
   const { calls } = await send(
     Object.assign({}, MESSAGE, { to: null }),

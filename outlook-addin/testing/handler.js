@@ -26,6 +26,7 @@ function mockOffice(message, options) {
     host: "outlook", // properties read as in Outlook: no load()/sync() needed
     context: {
       displayLanguage: opts.language || "en-US",
+      urls: opts.runtimeUrl ? { javascriptRuntimeUrl: opts.runtimeUrl } : undefined,
       requirements: {
         isSetSupported: (name, version) =>
           name === "Mailbox" && Number(version) <= (opts.mailbox === undefined ? 1.14 : opts.mailbox),
