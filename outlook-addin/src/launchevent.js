@@ -149,11 +149,8 @@ function leakguardPeople(field) {
   });
 }
 
+/* One attachment: a file's bytes, an attached message as EML, a cloud file's link. */
 function leakguardAttachment(item, details) {
-  var kind = String(details.attachmentType || "file").toLowerCase();
-  if (kind === "cloud") {
-    return Promise.resolve({ name: details.name, url: details.url || details.name });
-  }
   return leakguardAsync(function (done) {
     item.getAttachmentContentAsync(details.id, done);
   }).then(function (content) {

@@ -156,13 +156,14 @@ test("attachments: files in Base64, attached messages as EML, cloud links by nam
     attachments: [
       { id: "a1", name: "bilan.pdf", contentType: "application/pdf", attachmentType: "file", isInline: false },
       { id: "a2", name: "certificat.eml", contentType: "message/rfc822", attachmentType: "item", isInline: false },
-      { id: "a3", name: "radio.pdf", attachmentType: "cloud", url: "https://cloud.example/radio.pdf" },
+      { id: "a3", name: "radio.pdf", attachmentType: "cloud" },
       { id: "a4", name: "logo.png", contentType: "image/png", attachmentType: "file", isInline: true },
       { id: "a5", name: "rdv.ics", contentType: "text/calendar", attachmentType: "item", isInline: false },
     ],
     contents: {
       a1: { format: "base64", content: "JVBERi0xLjQK" },
       a2: { format: "eml", content: eml },
+      a3: { format: "url", content: "https://cloud.example/radio.pdf" },
       a4: { format: "base64", content: "iVBORw0KGgo=" },
       a5: { format: "iCalendar", content: "BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n" },
     },
