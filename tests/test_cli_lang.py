@@ -12,6 +12,9 @@ from helpers import NIR, leaked, message
 from leakguard.cli import COMMANDS, _parser, main
 from leakguard.cli._common import reset_lang, use_lang
 
+# Command names as typed: a module ``addin_manifest`` is the command ``addin-manifest``.
+NAMES = [module.replace("_", "-") for module in COMMANDS]
+
 # Words that only English output contains (argparse's own texts included).
 ENGLISH = (
     "usage:",
@@ -51,7 +54,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
-@pytest.mark.parametrize("command", [None, *COMMANDS])
+@pytest.mark.parametrize("command", [None, *NAMES])
 def test_help_is_french_with_a_french_locale(
     capsys: pytest.CaptureFixture[str], french: None, command: str | None
 ) -> None:
@@ -63,7 +66,7 @@ def test_help_is_french_with_a_french_locale(
     assert [w for w in ENGLISH if w in text] == []
 
 
-@pytest.mark.parametrize("command", [None, *COMMANDS])
+@pytest.mark.parametrize("command", [None, *NAMES])
 def test_help_in_english_names_exit_codes_and_defaults(
     capsys: pytest.CaptureFixture[str], french: None, command: str | None
 ) -> None:
@@ -97,7 +100,7 @@ def _options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
 
 def test_every_option_of_every_command_has_help_in_both_languages() -> None:
     en, fr = _commands("en"), _commands("fr")
-    assert set(en) == {"leakguard", *COMMANDS}
+    assert set(en) == {"leakguard", *NAMES}
     for name, parser in en.items():
         fr_options = _options(fr[name])
         for key, action in _options(parser).items():
@@ -221,7 +224,7 @@ def test_readme_synopses_name_every_option_of_every_command() -> None:
     for chunk in synopsis.split("leakguard [--lang fr|en] ")[1:]:
         name, _, rest = chunk.partition(" ")
         blocks[name] = rest
-    assert set(blocks) == {"check", "scan", "protect"}
+    assert set(blocks) == set(NAMES)
     for name, parser in _commands("en").items():
         if name == "leakguard":
             continue

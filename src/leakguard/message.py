@@ -408,6 +408,12 @@ def _part_items(
     if ctype == "multipart/encrypted":
         yield Problem(here, "encrypted", "pgp")
         return
+    if ctype == "message/external-body":
+        # The content lives elsewhere (a cloud link): nothing of it could be read here.
+        counter[0] += 1
+        elsewhere = _filename(part) or f"part-{counter[0]}"
+        yield Problem(_attachment_location(base, elsewhere), "unsupported")
+        return
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list) and ctype not in _MESSAGE_TYPES:
         for child in payload:
