@@ -26,6 +26,7 @@ from aiosmtpd.controller import Controller
 from hypothesis import given
 from hypothesis import strategies as st
 
+from docs_factory import make_docx
 from helpers import NIR, NIR_SPACED, leaked
 from leakguard._headers import decode_words, read_address_list, unfold
 from leakguard.audit import AuditLog
@@ -87,6 +88,7 @@ NOT_MAIL = {
         "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
     ),
     "pdf": (b"%PDF-1.7\n1 0 obj\n<<>>\nendobj\n", "it is a PDF document", "c'est un document PDF"),
+    "docx": (make_docx([f"NIR {NIR}"]), "it is a Word document", "c'est un document Word"),
     "text": (
         b"Compte rendu de consultation\nLe patient va bien.\n",
         "it does not start with mail headers (From:, To:, Subject:…)",

@@ -393,9 +393,23 @@ _MAIL_FIELDS = frozenset(
      b"resent-from", b"x-sender", b"x-receiver", b"thread-topic", b"importance"}
 )  # fmt: skip
 _MAX_HEAD_LINES = 200
-_BINARY_FAMILIES = frozenset(
-    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image"}
-)
+# What a document given to `check` is, said to its owner (English, French).
+_DOCUMENT_NAMES = {
+    "pdf": ("a PDF document", "un document PDF"),
+    "docx": ("a Word document", "un document Word"),
+    "xlsx": ("an Excel workbook", "un classeur Excel"),
+    "pptx": ("a PowerPoint presentation", "une présentation PowerPoint"),
+    "odt": ("an OpenDocument file", "un fichier OpenDocument"),
+    "ods": ("an OpenDocument file", "un fichier OpenDocument"),
+    "odp": ("an OpenDocument file", "un fichier OpenDocument"),
+    "zip": ("a ZIP archive", "une archive ZIP"),
+    "gzip": ("a gzip archive", "une archive gzip"),
+    "rtf": ("an RTF document", "un document RTF"),
+    "ole": ("an Office document", "un document Office"),
+    "msg": ("an Outlook item (.msg)", "un élément Outlook (.msg)"),
+    "tnef": ("a winmail.dat attachment", "une pièce jointe winmail.dat"),
+    "image": ("a picture", "une image"),
+}
 _CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -407,9 +421,9 @@ def _not_message_reason(data: bytes) -> tuple[str, str] | None:
     if not head.strip():
         return "it is empty", "il est vide"
     family = sniff(head)
-    if family in _BINARY_FAMILIES:
-        shown = family.upper() if family in ("pdf", "rtf", "zip") else family
-        return f"it is a {shown} document", f"c'est un document {shown}"
+    if family in _DOCUMENT_NAMES:
+        what, quoi = _DOCUMENT_NAMES[family]
+        return f"it is {what}", f"c'est {quoi}"
     if family == "binary" or b"\x00" in head:
         return "it holds binary data", "il contient des données binaires"
     lines = head.lstrip(b"\r\n").splitlines()
