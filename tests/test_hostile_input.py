@@ -17,12 +17,10 @@ import json
 import logging
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -38,7 +36,7 @@ from leakguard.message import is_message, require_message
 from leakguard.policy import Policy
 from leakguard.recipients import Directory
 from leakguard.smtp import GuardedSMTP
-from test_smtp import Recorder, _free_port
+from test_smtp import Recorder, server  # noqa: F401 - the real SMTP server fixture
 
 COLLEAGUES = ["m.lecomte@gmail.com", "m.lecomte@clinique-exemple.fr"]
 # Generous for a loaded two-core machine; before the bounded readers these took minutes.
@@ -472,18 +470,6 @@ class Decisions(logging.Handler):
         self.records.append(json.loads(record.getMessage()))
 
 
-@pytest.fixture
-def smtp_server() -> Iterator[tuple[Recorder, int]]:
-    rec = Recorder()
-    port = _free_port()
-    ctl = Controller(rec, hostname="127.0.0.1", port=port, ready_timeout=10)
-    ctl.start()
-    try:
-        yield rec, port
-    finally:
-        ctl.stop()
-
-
 ENVELOPES = {
     "double angle": ["m.lecompte@gmail.com"],
     "no angle brackets": ["m.lecomt@clinique-exemple.fr"],
@@ -496,9 +482,11 @@ ENVELOPES = {
 
 @pytest.mark.parametrize("name", sorted(ENVELOPES))
 def test_same_verdict_through_guarded_smtp(
-    smtp_server: tuple[Recorder, int], guard: Guard, name: str
+    server: tuple[Recorder, int],  # noqa: F811 - the fixture imported above
+    guard: Guard,
+    name: str,
 ) -> None:
-    rec, port = smtp_server
+    rec, port = server
     raw = SAME_BYTES[name]
     logger = logging.getLogger(f"leakguard.test.audit.{name}")
     logger.setLevel(logging.INFO)
