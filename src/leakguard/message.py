@@ -214,8 +214,9 @@ def load_message(
 ) -> EmailMessage:
     """Parse a message from bytes, a path, ``"-"`` (standard input) or a binary file.
 
-    An :class:`~email.message.EmailMessage` is returned as is; an old-style
-    :class:`~email.message.Message` is re-read with the modern policy. Malformed MIME
+    A message this function returned is returned as is; any other message object
+    (``compat32`` or ``email.policy.default``, parsed or built by a program) is written
+    back as it was read and parsed again, so it is judged as its bytes are. Malformed MIME
     never raises (what can be parsed is parsed, defects are recorded on the parts); a
     path that cannot be read raises :class:`~leakguard.errors.InputError`.
     """
