@@ -6,6 +6,7 @@ import argparse
 import json
 from typing import Any, TextIO
 
+from leakguard.cli._archives import add_batch_options, check_all
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
@@ -14,9 +15,10 @@ from leakguard.cli._common import (
     add_guard_options,
     build_guard,
     lang,
-    readable,
+    t,
 )
 from leakguard.cli._output import json_doc, print_text, sarif_doc
+from leakguard.cli._report import write_report
 from leakguard.core import Action
 
 
@@ -27,8 +29,15 @@ def add_parser(sub: Any) -> None:
     add_guard_options(p)
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--fail-on", choices=("warn", "encrypt", "block"), default="encrypt")
+    add_batch_options(p)  # --jobs, --report (archives)
     p.add_argument(
-        "paths", nargs="+", metavar="PATH", help=".eml file, folder, or - for standard input"
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=t(
+            ".eml file, folder, mbox, Maildir, PST, or - for standard input",
+            "fichier .eml, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+        ),
     )
     p.set_defaults(run=run)
 
@@ -39,16 +48,16 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     results: list[Result] = []
     status = EXIT_OK
     unreadable = False
-    for got in readable(args.paths, only_eml=True):
-        if isinstance(got, Result):
-            results.append(got)
+    checked = []
+    for done in check_all(guard, args):  # archives, --jobs and progress: cli/_archives.py
+        checked.append(done)
+        results.append(done.result)
+        if done.result.verdict is None:
             unreadable = True
-            continue
-        item, data = got
-        verdict = guard.check(data, source=item.source)
-        results.append(Result(item.source, verdict=verdict))
-        if verdict.action >= fail_on:
+        elif done.result.verdict.action >= fail_on:
             status = EXIT_FAIL
+    if args.report:
+        write_report(args.report, checked, lang(), with_action=True)
     if args.format == "json":
         json.dump(json_doc(results, lang(), with_action=True), out, ensure_ascii=False, indent=2)
         out.write("\n")

@@ -6,8 +6,10 @@ import argparse
 import json
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, Result, lang, readable
+from leakguard.cli._archives import add_batch_options, scan_all
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, Result, lang, t
 from leakguard.cli._output import json_doc, print_text
+from leakguard.cli._report import write_report
 from leakguard.core import Fingerprinter
 
 
@@ -16,30 +18,31 @@ def add_parser(sub: Any) -> None:
         "scan", help="content findings for .eml files or documents"
     )
     p.add_argument("--format", choices=("text", "json"), default="text")
-    p.add_argument("paths", nargs="+", metavar="PATH")
+    add_batch_options(p)  # --jobs, --report (archives)
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=t(
+            "file, folder, mbox, Maildir, PST, or - for standard input",
+            "fichier, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+        ),
+    )
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from leakguard.content import scan_chunks
-    from leakguard.message import document_content, iter_content, load_message
-
     fp = Fingerprinter()
     results: list[Result] = []
     status = EXIT_OK
-    for got in readable(args.paths, only_eml=False):
-        if isinstance(got, Result):
-            results.append(got)
+    checked = []
+    for done in scan_all(fp, args):  # archives, --jobs and progress: cli/_archives.py
+        checked.append(done)
+        results.append(done.result)
+        if done.result.error is not None:
             status = EXIT_ERROR
-            continue
-        item, data = got
-        name = "stdin" if item.path is None else item.path.name
-        if item.path is None or item.path.suffix.lower() in (".eml", ".msg822", ".mbox"):
-            chunks = iter_content(load_message(data))
-        else:
-            chunks = document_content(data, name=name)
-        report = scan_chunks(chunks, fingerprinter=fp)
-        results.append(Result(item.source, findings=tuple(report.findings)))
+    if args.report:
+        write_report(args.report, checked, lang(), with_action=False)
     if args.format == "json":
         json.dump(json_doc(results, lang(), with_action=False), out, ensure_ascii=False, indent=2)
         out.write("\n")

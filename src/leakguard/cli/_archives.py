@@ -1,0 +1,348 @@
+"""Archives as input to ``check`` and ``scan``: expansion, worker processes, progress bar.
+
+Each path on the command line becomes one or more items: a message file, a document
+(``scan`` only), or every message of an mbox file, a Maildir folder, a PST file or a
+directory tree. ``--jobs N`` checks them in N worker processes; results always come
+back in input order. A progress bar (count, rate, time left) is drawn on standard error
+when it is a terminal, and nothing at all otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from itertools import chain, islice
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from leakguard.archives import ArchiveError, archive_kind, iter_messages
+from leakguard.cli._common import Input, Result, lang, readable, t
+from leakguard.errors import LeakguardError
+
+if TYPE_CHECKING:
+    from leakguard.core import Fingerprinter
+    from leakguard.guard import Guard
+
+__all__ = ["Checked", "Entry", "add_batch_options", "check_all", "entries", "scan_all"]
+
+_ARCHIVES = frozenset({"mbox", "maildir", "pst"})
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One thing to check: a message (``is_message``) or a document, with its bytes."""
+
+    source: str
+    data: bytes
+    is_message: bool
+    name: str = "stdin"
+    date: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checked:
+    """A result with what the HTML report and ``affected`` need besides the verdict."""
+
+    result: Result
+    date: datetime | None = None
+    recipients: tuple[str, ...] = ()
+
+
+def add_batch_options(p: argparse.ArgumentParser) -> None:
+    """``--jobs`` and ``--report``, shared by ``check`` and ``scan``."""
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=_jobs,
+        default=0,
+        metavar="N",
+        help=t(
+            "worker processes (default: one per core); results stay in input order",
+            "processus de travail (par défaut : un par cœur) ; les résultats restent "
+            "dans l'ordre des entrées",
+        ),
+    )
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help=t(
+            "also write a self-contained HTML report (masked values only)",
+            "écrire aussi un rapport HTML autonome (valeurs masquées uniquement)",
+        ),
+    )
+
+
+def _jobs(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if n < 1:
+        raise argparse.ArgumentTypeError(
+            t(
+                f"expected a whole number ≥ 1, got {value!r}",
+                f"nombre entier ≥ 1 attendu : {value!r}",
+            )
+        )
+    return n
+
+
+def cores() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def entries(paths: Sequence[str], *, only_eml: bool) -> Iterator[Entry | Result]:
+    """Every item the paths hold, in order, or a result saying why one could not be read.
+
+    ``only_eml`` (``check``): a folder gives its ``.eml`` files and the archives in it.
+    Otherwise (``scan``): a folder gives every file, archives expanded into messages.
+    """
+    for raw in paths:
+        p = Path(raw)
+        try:
+            kind = archive_kind(p) if raw != "-" and p.exists() else None
+        except ArchiveError as exc:
+            yield Result(raw, error=exc.message(lang()))
+            continue
+        if kind in _ARCHIVES or (kind == "tree" and only_eml):
+            found = False
+            for item in _archive(raw):
+                found = True
+                yield item
+            if not found:
+                yield Result(raw, error=_empty(kind))
+        elif kind == "tree":
+            yield from _documents(p)
+        else:
+            yield from _plain(readable([raw], only_eml=only_eml))
+
+
+def _empty(kind: str | None) -> str:
+    if kind == "tree":
+        return t("no file to check in this folder", "aucun fichier à vérifier dans ce dossier")
+    return t("this archive holds no message", "cette archive ne contient aucun message")
+
+
+def _archive(raw: str) -> Iterator[Entry | Result]:
+    try:
+        for m in iter_messages(raw):
+            if m.error is not None:
+                yield Result(m.source, error=m.error.message(lang()))
+            else:
+                yield Entry(m.source, m.data, True, date=m.date)
+    except ArchiveError as exc:
+        yield Result(raw, error=exc.message(lang()))
+
+
+def _plain(items: Iterable[tuple[Input, bytes] | Result]) -> Iterator[Entry | Result]:
+    for got in items:
+        if isinstance(got, Result):
+            yield got
+            continue
+        item, data = got
+        path = item.path
+        is_message = path is None or path.suffix.lower() in (".eml", ".msg822")
+        yield Entry(item.source, data, is_message, "stdin" if path is None else path.name)
+
+
+def _documents(root: Path) -> Iterator[Entry | Result]:
+    """``scan`` of a folder: every file; mbox, PST and Maildir messages one by one."""
+    files = sorted(q for q in root.rglob("*") if q.is_file())
+    if not files:
+        yield Result(str(root), error=_empty("tree"))
+    done: set[Path] = set()
+    for q in files:
+        box = _maildir_of(q)
+        if box is not None:
+            if box not in done:
+                done.add(box)
+                yield from _archive(str(box))
+            continue
+        try:
+            kind = archive_kind(q)
+        except ArchiveError as exc:
+            yield Result(str(q), error=exc.message(lang()))
+            continue
+        if kind in _ARCHIVES:
+            yield from _archive(str(q))
+        else:
+            yield from _plain(readable([str(q)], only_eml=False))
+
+
+def _maildir_of(q: Path) -> Path | None:
+    parent = q.parent
+    if parent.name in ("cur", "new", "tmp") and archive_kind(parent.parent) == "maildir":
+        return parent.parent
+    return None
+
+
+def count(paths: Sequence[str]) -> int | None:
+    """How many messages and files the paths hold, cheaply (for the progress bar)."""
+    total = 0
+    for raw in paths:
+        p = Path(raw)
+        if raw == "-" or not p.exists():
+            total += 1
+            continue
+        try:
+            if p.is_dir():
+                for q in p.rglob("*"):
+                    if q.is_file():
+                        total += _count_file(q)
+            else:
+                total += _count_file(p)
+        except OSError:
+            return None
+    return total
+
+
+def _count_file(q: Path) -> int:
+    if q.parent.name == "tmp":
+        return 0
+    with q.open("rb") as fh:
+        head = fh.read(5)
+        if head != b"From ":
+            return 1
+        fh.seek(0)
+        return sum(1 for line in fh if line.startswith(b"From "))
+
+
+# --------------------------------------------------------------------------- workers
+
+# The guard of a worker process: set before the workers are forked, so each inherits
+# the parent's guard (policy, colleagues and fingerprint key) without pickling it.
+_GUARD: Guard | None = None
+_FINGERPRINTER: Fingerprinter | None = None
+
+
+def _check_one(item: Entry | Result) -> Checked:
+    if isinstance(item, Result):
+        return Checked(item)
+    assert _GUARD is not None
+    try:
+        verdict = _GUARD.check(item.data, source=item.source)
+    except LeakguardError as exc:
+        return Checked(Result(item.source, error=exc.message(lang())), item.date)
+    return Checked(Result(item.source, verdict=verdict), item.date, _recipients(item.data))
+
+
+def _scan_one(item: Entry | Result) -> Checked:
+    if isinstance(item, Result):
+        return Checked(item)
+    from leakguard.content import scan_chunks
+    from leakguard.message import document_content, iter_content, load_message
+
+    assert _FINGERPRINTER is not None
+    try:
+        if item.is_message:
+            chunks = iter_content(load_message(item.data))
+        else:
+            chunks = document_content(item.data, name=item.name)
+        report = scan_chunks(chunks, fingerprinter=_FINGERPRINTER)
+    except LeakguardError as exc:
+        return Checked(Result(item.source, error=exc.message(lang())), item.date)
+    recipients = _recipients(item.data) if item.is_message else ()
+    return Checked(Result(item.source, findings=tuple(report.findings)), item.date, recipients)
+
+
+def _recipients(data: bytes) -> tuple[str, ...]:
+    """The To/Cc/Bcc addresses of a raw message, lower-cased, from its header block."""
+    import email.utils
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
+    end = data.find(b"\n\n")
+    end2 = data.find(b"\r\n\r\n")
+    cut = min(e for e in (end, end2, len(data)) if e >= 0)
+    headers = BytesHeaderParser(policy=compat32).parsebytes(data[: cut + 2])
+    values = [str(v) for h in ("To", "Cc", "Bcc") for v in headers.get_all(h, [])]
+    return tuple(
+        dict.fromkeys(addr.strip().lower() for _, addr in email.utils.getaddresses(values) if addr)
+    )
+
+
+def _run(
+    work: Callable[[Entry | Result], Checked],
+    items: Iterator[Entry | Result],
+    jobs: int,
+    total: int | None,
+) -> Iterator[Checked]:
+    bar = _progress(total)
+    try:
+        head = list(islice(items, 2))
+        stream = chain(head, items)
+        can_fork = "fork" in multiprocessing.get_all_start_methods()
+        if jobs <= 1 or len(head) < 2 or not can_fork:
+            for item in stream:
+                yield work(item)
+                bar.update(1)
+            return
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(jobs) as pool:
+            for done in pool.imap(work, stream, chunksize=4):
+                yield done
+                bar.update(1)
+    finally:
+        bar.close()
+
+
+class _Progress(Protocol):
+    def update(self, n: int = 1) -> object: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int | None) -> _Progress:
+    if not sys.stderr.isatty():
+        return _Bar()
+    from tqdm import tqdm
+
+    bar: _Progress = tqdm(
+        total=total, unit=" msg", file=sys.stderr, dynamic_ncols=True, leave=False
+    )
+    return bar
+
+
+class _Bar:
+    """The progress bar when standard error is not a terminal: does nothing."""
+
+    def update(self, n: int = 1) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+def check_all(guard: Guard, args: argparse.Namespace) -> Iterator[Checked]:
+    """``check`` every item of ``args.paths`` with ``guard``, in input order."""
+    global _GUARD
+    jobs = args.jobs or cores()
+    total = count(args.paths) if sys.stderr.isatty() else None
+    _GUARD = guard
+    try:
+        yield from _run(_check_one, entries(args.paths, only_eml=True), jobs, total)
+    finally:
+        _GUARD = None
+
+
+def scan_all(fingerprinter: Fingerprinter, args: argparse.Namespace) -> Iterator[Checked]:
+    """``scan`` every item of ``args.paths``, in input order."""
+    global _FINGERPRINTER
+    jobs = args.jobs or cores()
+    total = count(args.paths) if sys.stderr.isatty() else None
+    _FINGERPRINTER = fingerprinter
+    try:
+        yield from _run(_scan_one, entries(args.paths, only_eml=False), jobs, total)
+    finally:
+        _FINGERPRINTER = None
