@@ -28,7 +28,18 @@ if TYPE_CHECKING:
     from leakguard.core import Fingerprinter
     from leakguard.guard import Guard
 
-__all__ = ["Checked", "Entry", "add_batch_options", "check_all", "entries", "scan_all"]
+__all__ = [
+    "Checked",
+    "Entry",
+    "add_batch_options",
+    "check_all",
+    "cores",
+    "entries",
+    "jobs_type",
+    "recipients_of",
+    "run_scan",
+    "scan_all",
+]
 
 _ARCHIVES = frozenset({"mbox", "maildir", "pst"})
 
@@ -58,7 +69,7 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--jobs",
         "-j",
-        type=_jobs,
+        type=jobs_type,
         default=0,
         metavar="N",
         help=t(
@@ -77,7 +88,7 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _jobs(value: str) -> int:
+def jobs_type(value: str) -> int:
     try:
         n = int(value)
     except ValueError:
@@ -235,7 +246,7 @@ def _check_one(item: Entry | Result) -> Checked:
         verdict = _GUARD.check(item.data, source=item.source)
     except LeakguardError as exc:
         return Checked(Result(item.source, error=exc.message(lang())), item.date)
-    return Checked(Result(item.source, verdict=verdict), item.date, _recipients(item.data))
+    return Checked(Result(item.source, verdict=verdict), item.date, recipients_of(item.data))
 
 
 def _scan_one(item: Entry | Result) -> Checked:
@@ -253,11 +264,11 @@ def _scan_one(item: Entry | Result) -> Checked:
         report = scan_chunks(chunks, fingerprinter=_FINGERPRINTER)
     except LeakguardError as exc:
         return Checked(Result(item.source, error=exc.message(lang())), item.date)
-    recipients = _recipients(item.data) if item.is_message else ()
+    recipients = recipients_of(item.data) if item.is_message else ()
     return Checked(Result(item.source, findings=tuple(report.findings)), item.date, recipients)
 
 
-def _recipients(data: bytes) -> tuple[str, ...]:
+def recipients_of(data: bytes) -> tuple[str, ...]:
     """The To/Cc/Bcc addresses of a raw message, lower-cased, from its header block."""
     import email.utils
     from email.parser import BytesHeaderParser
@@ -338,11 +349,21 @@ def check_all(guard: Guard, args: argparse.Namespace) -> Iterator[Checked]:
 
 def scan_all(fingerprinter: Fingerprinter, args: argparse.Namespace) -> Iterator[Checked]:
     """``scan`` every item of ``args.paths``, in input order."""
-    global _FINGERPRINTER
-    jobs = args.jobs or cores()
     total = count(args.paths) if sys.stderr.isatty() else None
+    items = entries(args.paths, only_eml=False)
+    yield from run_scan(fingerprinter, items, args.jobs or cores(), total)
+
+
+def run_scan(
+    fingerprinter: Fingerprinter,
+    items: Iterator[Entry | Result],
+    jobs: int,
+    total: int | None = None,
+) -> Iterator[Checked]:
+    """The content findings of each item, in input order, with ``jobs`` processes."""
+    global _FINGERPRINTER
     _FINGERPRINTER = fingerprinter
     try:
-        yield from _run(_scan_one, entries(args.paths, only_eml=False), jobs, total)
+        yield from _run(_scan_one, items, jobs, total)
     finally:
         _FINGERPRINTER = None
