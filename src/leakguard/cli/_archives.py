@@ -302,7 +302,7 @@ def _run(
             return
         ctx = multiprocessing.get_context("fork")
         with ctx.Pool(jobs) as pool:
-            for done in pool.imap(work, stream, chunksize=4):
+            for done in pool.imap(work, stream, chunksize=16):
                 yield done
                 bar.update(1)
     finally:
