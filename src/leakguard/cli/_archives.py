@@ -32,6 +32,7 @@ __all__ = [
     "Checked",
     "Entry",
     "add_batch_options",
+    "add_jobs_option",
     "check_all",
     "cores",
     "entries",
@@ -64,8 +65,35 @@ class Checked:
     recipients: tuple[str, ...] = ()
 
 
-def add_batch_options(p: argparse.ArgumentParser) -> None:
-    """``--jobs`` and ``--report``, shared by ``check`` and ``scan``."""
+def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
+    """The archive-aware ``PATH`` arguments, ``--jobs`` and ``--report`` of check and scan."""
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help=t(
+            "file, folder, mbox, Maildir, PST, or - for standard input",
+            "fichier, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+        )
+        if documents
+        else t(
+            ".eml file, folder, mbox, Maildir, PST, or - for standard input",
+            "fichier .eml, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+        ),
+    )
+    add_jobs_option(p)
+    p.add_argument(
+        "--report",
+        metavar="FILE.html",
+        help=t(
+            "also write a self-contained HTML report (masked values only)",
+            "écrire aussi un rapport HTML autonome (valeurs masquées uniquement)",
+        ),
+    )
+
+
+def add_jobs_option(p: argparse.ArgumentParser) -> None:
+    """``--jobs N``: worker processes, one per core by default."""
     p.add_argument(
         "--jobs",
         "-j",
@@ -76,14 +104,6 @@ def add_batch_options(p: argparse.ArgumentParser) -> None:
             "worker processes (default: one per core); results stay in input order",
             "processus de travail (par défaut : un par cœur) ; les résultats restent "
             "dans l'ordre des entrées",
-        ),
-    )
-    p.add_argument(
-        "--report",
-        metavar="FILE.html",
-        help=t(
-            "also write a self-contained HTML report (masked values only)",
-            "écrire aussi un rapport HTML autonome (valeurs masquées uniquement)",
         ),
     )
 
@@ -164,7 +184,7 @@ def _plain(items: Iterable[tuple[Input, bytes] | Result]) -> Iterator[Entry | Re
             continue
         item, data = got
         path = item.path
-        is_message = path is None or path.suffix.lower() in (".eml", ".msg822")
+        is_message = path is None or path.suffix.lower() in (".eml", ".msg822", ".mbox")
         yield Entry(item.source, data, is_message, "stdin" if path is None else path.name)
 
 

@@ -118,21 +118,26 @@ def render_report(
         parts.append(f"<h2>{_e(_tr('per_action', lang))}</h2>")
         parts.append(_bars([(a.value, actions[a], _ACTION_COLOUR[a]) for a in Action], lang))
     kinds: Counter[str] = Counter()
-    months: Counter[str] = Counter()
+    periods: Counter[str] = Counter()
     domains: Counter[str] = Counter()
+    # Days when the findings span two months at most, else months.
+    dates = [c.date.astimezone(UTC) for c in done if c.date is not None and _findings(c)]
+    by_day = bool(dates) and (max(dates) - min(dates)).days <= 62
     for c in done:
         findings = _findings(c)
         kinds.update(f.kind for f in findings)
         if findings:
-            months[c.date.astimezone(UTC).strftime("%Y-%m") if c.date else _tr("nodate", lang)] += (
-                len(findings)
-            )
+            if c.date is None:
+                period = _tr("nodate", lang)
+            else:
+                period = c.date.astimezone(UTC).strftime("%Y-%m-%d" if by_day else "%Y-%m")
+            periods[period] += len(findings)
             for d in dict.fromkeys(r.rpartition("@")[2] for r in c.recipients):
                 domains[d] += len(findings)
     parts.append(f"<h2>{_e(_tr('per_kind', lang))}</h2>")
     parts.append(_table([_tr("kind", lang), _tr("count", lang)], kinds.most_common(), lang))
     parts.append(f"<h2>{_e(_tr('over_time', lang))}</h2>")
-    parts.append(_bars([(m, months[m], "#5b6bbf") for m in sorted(months)], lang))
+    parts.append(_bars([(m, periods[m], "#5b6bbf") for m in sorted(periods)], lang))
     parts.append(f"<h2>{_e(_tr('per_domain', lang))}</h2>")
     parts.append(_bars([(d, n, "#8a4fbf") for d, n in domains.most_common(20)], lang))
     parts.append(f"<h2>{_e(_tr('to_review', lang))}</h2>")

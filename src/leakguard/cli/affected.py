@@ -29,9 +29,9 @@ from typing import Any, TextIO
 from leakguard.cli._archives import (
     Checked,
     Entry,
+    add_jobs_option,
     cores,
     entries,
-    jobs_type,
     recipients_of,
     run_scan,
 )
@@ -124,14 +124,7 @@ def add_parser(sub: Any) -> None:
         metavar="FILE.csv",
         help=t("write the CSV here (default: standard output)", "écrire le CSV ici"),
     )
-    p.add_argument(
-        "--jobs",
-        "-j",
-        type=jobs_type,
-        default=0,
-        metavar="N",
-        help=t("worker processes (default: one per core)", "processus (par défaut : un par cœur)"),
-    )
+    add_jobs_option(p)
     p.set_defaults(run=run)
 
 

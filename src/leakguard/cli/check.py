@@ -15,7 +15,6 @@ from leakguard.cli._common import (
     add_guard_options,
     build_guard,
     lang,
-    t,
 )
 from leakguard.cli._output import json_doc, print_text, sarif_doc
 from leakguard.cli._report import write_report
@@ -29,16 +28,7 @@ def add_parser(sub: Any) -> None:
     add_guard_options(p)
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--fail-on", choices=("warn", "encrypt", "block"), default="encrypt")
-    add_batch_options(p)  # --jobs, --report (archives)
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help=t(
-            ".eml file, folder, mbox, Maildir, PST, or - for standard input",
-            "fichier .eml, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
-        ),
-    )
+    add_batch_options(p, documents=False)  # PATH..., --jobs, --report
     p.set_defaults(run=run)
 
 

@@ -7,7 +7,7 @@ import json
 from typing import Any, TextIO
 
 from leakguard.cli._archives import add_batch_options, scan_all
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, Result, lang, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, Result, lang
 from leakguard.cli._output import json_doc, print_text
 from leakguard.cli._report import write_report
 from leakguard.core import Fingerprinter
@@ -18,16 +18,7 @@ def add_parser(sub: Any) -> None:
         "scan", help="content findings for .eml files or documents"
     )
     p.add_argument("--format", choices=("text", "json"), default="text")
-    add_batch_options(p)  # --jobs, --report (archives)
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar="PATH",
-        help=t(
-            "file, folder, mbox, Maildir, PST, or - for standard input",
-            "fichier, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
-        ),
-    )
+    add_batch_options(p, documents=True)  # PATH..., --jobs, --report
     p.set_defaults(run=run)
 
 
