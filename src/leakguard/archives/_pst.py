@@ -64,7 +64,8 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
             number += 1
             try:
                 msg = _rebuild(item)
-            except (OSError, ValueError, TypeError, UnicodeError) as exc:
+                data = msg.as_bytes()
+            except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
                 err = ArchiveError(
                     f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
                     fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
@@ -73,7 +74,7 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
                 continue
             message_id = clean_message_id(msg.get("Message-ID"))
             source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
-            yield ArchivedMessage(source, msg.as_bytes(), parse_date(msg.get("Date")))
+            yield ArchivedMessage(source, data, parse_date(msg.get("Date")))
     finally:
         pst.close()
 
@@ -124,8 +125,12 @@ def _rebuild(item: Any) -> EmailMessage:
     raw_headers = item.get_transport_headers()
     if raw_headers:
         for name, value in HeaderParser(policy=compat32).parsestr(str(raw_headers)).items():
-            if name.lower() not in _BODY_HEADERS:
+            if name.lower() in _BODY_HEADERS:
+                continue
+            try:
                 msg[name] = value.replace("\r", " ").replace("\n", " ")
+            except ValueError:
+                continue  # a second Date, Message-ID...: the first one stands
     if "From" not in msg:
         sender = _text(props.get(_SENDER_SMTP)) or _text(props.get(_SENDER_EMAIL))
         if sender:
@@ -158,9 +163,14 @@ def _rebuild(item: Any) -> EmailMessage:
 
 
 def _decode(body: bytes | str) -> str:
+    """A body as text: UTF-8 when it is, else Windows-1252 (what Outlook stores)."""
     if isinstance(body, str):
-        return body
-    return body.decode("utf-8", errors="replace").rstrip("\x00")
+        return body.rstrip("\x00")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")
+    return text.rstrip("\x00")
 
 
 def _recipients(item: Any) -> dict[str, list[str]]:
