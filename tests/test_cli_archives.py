@@ -295,3 +295,27 @@ def test_affected_writes_the_csv_file_and_refuses_a_register_without_ids(
         f"leakguard: {bad}: the patient register needs an 'id' column and at least one of "
         "nir, rib, iban, be_niss, qc_nam, ca_sin (found: email, name).\n"
     )
+
+
+def test_bad_jobs_and_unwritable_outputs_are_clear_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, sent: Path
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["check", "--jobs", "0", str(sent)])
+    assert caught.value.code == 2
+    assert capsys.readouterr().err.endswith(
+        "leakguard: error: argument --jobs/-j: expected a whole number ≥ 1, got '0'\n"
+    )
+    missing = tmp_path / "no-such-folder" / "report.html"
+    code, _, err = run(capsys, "check", "--report", str(missing), str(EXAMPLES[0]))
+    assert (code, err) == (
+        2,
+        f"leakguard: {missing}: cannot write the report (No such file or directory).\n",
+    )
+    out = tmp_path / "no-such-folder" / "affected.csv"
+    code, stdout, err = run(capsys, "affected", str(SEED / "sent-2023-06.mbox"), "-o", str(out))
+    assert (code, stdout, err) == (
+        2,
+        "",
+        f"leakguard: {out}: cannot write the list (No such file or directory).\n",
+    )

@@ -26,9 +26,10 @@ _HEADER_END = re.compile(rb"\r?\n\r?\n")
 
 
 class ArchiveError(InputError):
-    """An archive cannot be opened or read; the text names the file and what to do."""
+    """An archive cannot be opened or read; the text names the file and what to do.
 
-    code = "archive"
+    An :class:`~leakguard.errors.InputError` (``code`` ``"input"``), in English and French.
+    """
 
 
 @dataclass(frozen=True, slots=True)

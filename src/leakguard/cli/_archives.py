@@ -227,6 +227,8 @@ def count(paths: Sequence[str]) -> int | None:
         if raw == "-" or not p.exists():
             total += 1
             continue
+        if p.suffix.lower() in (".pst", ".ost"):
+            return None  # counting PST items means opening the file: no total, no ETA
         try:
             if p.is_dir():
                 for q in p.rglob("*"):

@@ -16,6 +16,7 @@ from pathlib import Path
 from leakguard import __version__
 from leakguard.cli._archives import Checked
 from leakguard.core import Action, Finding, Lang
+from leakguard.errors import LeakguardError
 
 __all__ = ["render_report", "write_report"]
 
@@ -86,7 +87,15 @@ def write_report(
     path: str | Path, checked: Sequence[Checked], lang: Lang, *, with_action: bool
 ) -> None:
     """Write the HTML report of a batch to ``path`` (UTF-8)."""
-    Path(path).write_text(render_report(checked, lang, with_action=with_action), encoding="utf-8")
+    page = render_report(checked, lang, with_action=with_action)
+    try:
+        Path(path).write_text(page, encoding="utf-8")
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise LeakguardError(
+            f"{path}: cannot write the report ({why}).",
+            fr=f"{path} : impossible d'écrire le rapport ({why}).",
+        ) from None
 
 
 def render_report(

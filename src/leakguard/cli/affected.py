@@ -260,6 +260,7 @@ def _wanted(
 def run(args: argparse.Namespace, out: TextIO) -> int:
     fp = Fingerprinter()
     register = Register.load(args.register, fingerprinter=fp) if args.register else None
+    sink = _open(args.output) if args.output else None  # before the work, not after
     items = _wanted(
         entries(args.archive, only_eml=True),
         recipient=args.recipient,
@@ -269,19 +270,30 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     values: dict[tuple[str, str], _Value] = {}
     messages: set[str] = set()
     errors: list[Result] = []
-    for done in run_scan(fp, items, args.jobs or cores()):
-        if done.result.error is not None:
-            errors.append(done.result)
-            continue
-        _collect(done, values, messages)
-    rows = sorted(values.values(), key=lambda v: (v.first or _NEVER, v.kind, v.masked))
-    if args.output:
-        with Path(args.output).open("w", encoding="utf-8", newline="") as fh:
-            _write(fh, rows, register)
-    else:
-        _write(out, rows, register)
+    try:
+        for done in run_scan(fp, items, args.jobs or cores()):
+            if done.result.error is not None:
+                errors.append(done.result)
+                continue
+            _collect(done, values, messages)
+        rows = sorted(values.values(), key=lambda v: (v.first or _NEVER, v.kind, v.masked))
+        _write(sink or out, rows, register)
+    finally:
+        if sink is not None:
+            sink.close()
     _summary(rows, messages, register, errors)
     return EXIT_ERROR if errors else EXIT_OK
+
+
+def _open(path: str) -> TextIO:
+    try:
+        return Path(path).open("w", encoding="utf-8", newline="")
+    except OSError as exc:
+        why = exc.strerror or type(exc).__name__
+        raise LeakguardError(
+            f"{path}: cannot write the list ({why}).",
+            fr=f"{path} : impossible d'écrire la liste ({why}).",
+        ) from None
 
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
