@@ -227,3 +227,15 @@ def test_every_example_gets_the_same_action_as_a_file_in_mbox_maildir_and_tree(
                 verdict.action,
                 sorted(map(str, verdict.findings)),
             ), f"{where}: {p.name}"
+
+
+@given(raw=st.text(max_size=300))
+def test_a_message_id_in_a_source_is_one_printable_word(raw: str) -> None:
+    from leakguard.archives._read import clean_message_id
+
+    value = clean_message_id(raw)
+    if value is not None:
+        assert len(value) <= 200
+        assert not any(c.isspace() or c in "<>" or ord(c) < 32 or ord(c) == 127 for c in value)
+    else:
+        assert all(c.isspace() or c in "<>" or ord(c) < 32 or ord(c) == 127 for c in raw)

@@ -103,6 +103,21 @@ def test_scan_expands_an_mbox_inside_a_folder(
     assert "nir" in {f["kind"] for f in doc[2]["findings"]}
 
 
+def test_scan_reads_a_maildir_in_a_folder_once_with_its_sub_folders(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    box = mailbox.Maildir(str(tmp_path / "Mail"), create=True)
+    box.add(EXAMPLES[0].read_bytes())
+    box.add_folder("Sent").add(EXAMPLES[1].read_bytes())
+    code, out, _ = run(capsys, "scan", "--format", "json", str(tmp_path))
+    sources = [m["source"] for m in json.loads(out)["messages"]]
+    assert code == 0
+    assert sources == [
+        f"{tmp_path / 'Mail'}#1 <example-1@clinique-exemple.fr>",
+        f"{tmp_path / 'Mail' / '.Sent'}#1 <example-2@clinique-exemple.fr>",
+    ]
+
+
 def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "leakguard.cli", *args]
 

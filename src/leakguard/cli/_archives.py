@@ -195,7 +195,7 @@ def _documents(root: Path) -> Iterator[Entry | Result]:
         yield Result(str(root), error=_empty("tree"))
     done: set[Path] = set()
     for q in files:
-        box = _maildir_of(q)
+        box = _maildir_of(q, root)
         if box is not None:
             if box not in done:
                 done.add(box)
@@ -212,11 +212,16 @@ def _documents(root: Path) -> Iterator[Entry | Result]:
             yield from _plain(readable([str(q)], only_eml=False))
 
 
-def _maildir_of(q: Path) -> Path | None:
-    parent = q.parent
-    if parent.name in ("cur", "new", "tmp") and archive_kind(parent.parent) == "maildir":
-        return parent.parent
-    return None
+def _maildir_of(q: Path, root: Path) -> Path | None:
+    """The outermost Maildir below ``root`` that holds file ``q`` (its messages, its
+    Maildir++ sub-folders and its index files alike), or ``None``."""
+    found = None
+    for folder in q.parents:
+        if folder == root:
+            break
+        if archive_kind(folder) == "maildir":
+            found = folder
+    return found
 
 
 def count(paths: Sequence[str]) -> int | None:
