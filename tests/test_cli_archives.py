@@ -334,3 +334,22 @@ def test_bad_jobs_and_unwritable_outputs_are_clear_errors(
         "",
         f"leakguard: {out}: cannot write the list (No such file or directory).\n",
     )
+
+
+def test_the_seed_sent_folder_blocks_what_went_to_the_ex_client(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "check",
+        "--format",
+        "json",
+        "--policy",
+        str(SEED / "policy.toml"),
+        str(SEED / "sent-2023-06.mbox"),
+    )
+    actions = [m["action"] for m in json.loads(out)["messages"]]
+    assert code == 1
+    # CPAM batch, ex-client 1/2, internal, real colleague, ex-client 2/2, ex-client
+    # reply without data, patient's appointment.
+    assert actions == ["encrypt", "block", "allow", "encrypt", "block", "warn", "allow"]
