@@ -13,10 +13,14 @@ import argparse
 import multiprocessing
 import os
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
+from multiprocessing.context import BaseContext
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -311,12 +315,40 @@ def recipients_of(data: bytes) -> tuple[str, ...]:
     )
 
 
+_BATCH = 16  # items per task sent to a worker: fewer round trips
+_AHEAD = 4  # batches in flight per worker: bounded memory, workers never idle
+
+
+def _work_batch(
+    work: Callable[[Entry | Result], Checked], batch: list[Entry | Result]
+) -> list[Checked]:
+    return [work(item) for item in batch]
+
+
+def _lost(item: Entry | Result) -> Checked:
+    """The result for a message whose worker process died (a crash in a native reader)."""
+    if isinstance(item, Result):
+        return Checked(item)
+    why = t(
+        "the worker process checking this message stopped unexpectedly",
+        "le processus qui vérifiait ce message s'est arrêté de façon inattendue",
+    )
+    return Checked(Result(item.source, error=why))
+
+
 def _run(
     work: Callable[[Entry | Result], Checked],
     items: Iterator[Entry | Result],
     jobs: int,
     total: int | None,
 ) -> Iterator[Checked]:
+    """``work`` over ``items`` in ``jobs`` forked processes, results in input order.
+
+    Items are read lazily, with at most ``jobs * _AHEAD`` batches in flight. When a
+    worker dies, the messages that were in flight are checked again one by one in fresh
+    workers: the one that kills its worker again is reported as an error, never dropped,
+    and the others get their answer.
+    """
     bar = _progress(total)
     try:
         head = list(islice(items, 2))
@@ -327,13 +359,52 @@ def _run(
                 yield work(item)
                 bar.update(1)
             return
-        ctx = multiprocessing.get_context("fork")
-        with ctx.Pool(jobs) as pool:
-            for done in pool.imap(work, stream, chunksize=16):
-                yield done
-                bar.update(1)
+        for done in _pooled(work, stream, jobs, multiprocessing.get_context("fork")):
+            yield done
+            bar.update(1)
     finally:
         bar.close()
+
+
+def _pooled(
+    work: Callable[[Entry | Result], Checked],
+    stream: Iterator[Entry | Result],
+    jobs: int,
+    ctx: BaseContext,
+) -> Iterator[Checked]:
+    pool = ProcessPoolExecutor(jobs, mp_context=ctx)
+    pending: deque[tuple[list[Entry | Result], Future[list[Checked]]]] = deque()
+    try:
+        while True:
+            batch = list(islice(stream, _BATCH))
+            retry: list[Entry | Result] | None = None
+            if batch:
+                try:
+                    pending.append((batch, pool.submit(_work_batch, work, batch)))
+                except BrokenProcessPool:  # a worker died since the last look
+                    retry = [item for b, _ in pending for item in b] + batch
+            if retry is None and pending and (not batch or len(pending) >= jobs * _AHEAD):
+                first, future = pending.popleft()
+                try:
+                    yield from future.result()
+                except BrokenProcessPool:
+                    retry = first + [item for b, _ in pending for item in b]
+            if retry is not None:
+                # Everything in flight died with the worker: check it again, one by one.
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(jobs, mp_context=ctx)
+                for item in retry:
+                    try:
+                        yield from pool.submit(_work_batch, work, [item]).result()
+                    except BrokenProcessPool:
+                        yield _lost(item)
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = ProcessPoolExecutor(jobs, mp_context=ctx)
+            elif not batch and not pending:
+                return
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Progress(Protocol):
