@@ -122,7 +122,10 @@ def add_parser(sub: Any) -> None:
         "-o",
         "--output",
         metavar="FILE.csv",
-        help=t("write the CSV here (default: standard output)", "écrire le CSV ici"),
+        help=t(
+            "write the CSV here (default: standard output)",
+            "écrire le CSV dans ce fichier (par défaut : la sortie standard)",
+        ),
     )
     add_jobs_option(p)
     p.set_defaults(run=run)
