@@ -40,6 +40,7 @@ __all__ = [
     "check_all",
     "cores",
     "entries",
+    "file_error",
     "jobs_type",
     "recipients_of",
     "run_scan",
@@ -125,6 +126,12 @@ def jobs_type(value: str) -> int:
             )
         )
     return n
+
+
+def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
+    """``path: <en> (<why>).`` in English, the same in French, for a file the CLI needs."""
+    why = exc.strerror or type(exc).__name__
+    return LeakguardError(f"{path}: {en} ({why}).", fr=f"{path} : {fr} ({why}).")
 
 
 def cores() -> int:

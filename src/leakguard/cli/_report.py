@@ -14,9 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from leakguard import __version__
-from leakguard.cli._archives import Checked
+from leakguard.cli._archives import Checked, file_error
 from leakguard.core import Action, Finding, Lang
-from leakguard.errors import LeakguardError
 
 __all__ = ["render_report", "write_report"]
 
@@ -91,10 +90,8 @@ def write_report(
     try:
         Path(path).write_text(page, encoding="utf-8")
     except OSError as exc:
-        why = exc.strerror or type(exc).__name__
-        raise LeakguardError(
-            f"{path}: cannot write the report ({why}).",
-            fr=f"{path} : impossible d'écrire le rapport ({why}).",
+        raise file_error(
+            path, exc, "cannot write the report", "impossible d'écrire le rapport"
         ) from None
 
 

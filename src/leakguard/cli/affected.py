@@ -32,6 +32,7 @@ from leakguard.cli._archives import (
     add_jobs_option,
     cores,
     entries,
+    file_error,
     recipients_of,
     run_scan,
 )
@@ -166,10 +167,11 @@ class Register:
         try:
             text = p.read_bytes().decode("utf-8-sig", errors="replace")
         except OSError as exc:
-            why = exc.strerror or type(exc).__name__
-            raise LeakguardError(
-                f"{p}: cannot read the patient register ({why}).",
-                fr=f"{p} : impossible de lire le registre des patients ({why}).",
+            raise file_error(
+                p,
+                exc,
+                "cannot read the patient register",
+                "impossible de lire le registre des patients",
             ) from None
         try:
             dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
@@ -292,10 +294,8 @@ def _open(path: str) -> TextIO:
     try:
         return Path(path).open("w", encoding="utf-8", newline="")
     except OSError as exc:
-        why = exc.strerror or type(exc).__name__
-        raise LeakguardError(
-            f"{path}: cannot write the list ({why}).",
-            fr=f"{path} : impossible d'écrire la liste ({why}).",
+        raise file_error(
+            path, exc, "cannot write the list", "impossible d'écrire la liste"
         ) from None
 
 
