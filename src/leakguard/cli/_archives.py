@@ -10,6 +10,7 @@ when it is a terminal, and nothing at all otherwise.
 from __future__ import annotations
 
 import argparse
+import gc
 import multiprocessing
 import os
 import sys
@@ -379,6 +380,7 @@ def _pooled(
     jobs: int,
     ctx: BaseContext,
 ) -> Iterator[Checked]:
+    gc.freeze()  # what the workers inherit is never scanned nor copied by their collector
     pool = ProcessPoolExecutor(jobs, mp_context=ctx)
     pending: deque[tuple[list[Entry | Result], Future[list[Checked]]]] = deque()
     try:
@@ -412,6 +414,7 @@ def _pooled(
                 return
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        gc.unfreeze()
 
 
 class _Progress(Protocol):
