@@ -86,9 +86,9 @@ def test_fail_on(
 def test_plain_message_exits_zero_and_internal_domain_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    f = write(
-        tmp_path / "m.eml", message(to="a@clinique-exemple.fr", body=f"NIR {NIR}\n").as_bytes()
-    )
+    # Sent from a public mailbox: no internal domain unless one is given.
+    sent = message(to="a@clinique-exemple.fr", sender="clinique@gmail.com", body=f"NIR {NIR}\n")
+    f = write(tmp_path / "m.eml", sent.as_bytes())
     assert run(capsys, "check", str(f))[0] == 1  # unknown domain: outside
     code, out, _ = run(
         capsys,
