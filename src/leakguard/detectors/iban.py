@@ -5,6 +5,11 @@ modulo 97, and the account part must follow the country's layout (python-stdnum 
 both). A French-style account (FR, MC and the French territories) must also carry a
 right RIB key. Found grouped by four, compact, grouped by RIB field, with dots or
 dashes, after ``IBAN:``, in lower case.
+
+A token laid out as an IBAN (a country's code in capitals, two check digits, the
+country's length and account layout) whose check fails is a mistyped IBAN, not a
+place where another number hides: :func:`wrong_check_covers` tells the other
+detectors so.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ __all__ = [
     "is_valid",
     "mask",
     "validate",
+    "wrong_check_covers",
 ]
 
 KIND = "iban"
@@ -198,6 +204,45 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
             pos = start + end
         else:
             pos = digits + 1
+
+
+# How far before a covered span an IBAN-shaped token may start: 34 characters and the
+# separators of twelve groups.
+_REACH = 34 + 12 * 10
+
+
+def wrong_check_covers(text: str, start: int, end: int, /) -> bool:
+    """True when ``text[start:end]`` lies inside a token laid out as an IBAN whose
+    check fails.
+
+    Laid out as an IBAN: a known country code written in capitals, two check digits,
+    then exactly that country's number of characters in groups, following its account
+    layout (``NL91 ABNA 0417 1643 00``).
+    """
+    for at in range(max(0, start - _REACH), start + 1):
+        code = text[at : at + 2]
+        if (
+            len(code) < 2
+            or not ("A" <= code[0] <= "Z" and "A" <= code[1] <= "Z")
+            or code not in _COUNTRIES
+            or (at > 0 and _WORD.match(text, at - 1))
+        ):
+            continue
+        m = PATTERN.match(text, at)
+        if m is None:
+            continue
+        size = _trim(m.group())
+        if at + size < end:
+            continue
+        number = strip_separators(m.group()[:size])
+        if number is None or not number[2:4].isdigit():
+            continue
+        if _COUNTRIES[code][2].fullmatch(number, 4) is not None and not _ok(number):
+            return True
+    return False
+
+
+_WORD = re.compile(r"[^\W_]")
 
 
 def decide(text: str, match: Match, /) -> Match | None:

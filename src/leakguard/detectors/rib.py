@@ -2,8 +2,13 @@
 
 Bank (5 digits), branch (5), account (11 letters or digits), key (2). Letters of the
 account count as digits (A,J→1 B,K,S→2 … I,R,Z→9) and the whole 23-digit number must be
-0 modulo 97. Found written in a row, compact, or as four labelled table fields
-("Code banque", "Code guichet", "N° de compte", "Clé RIB"). python-stdnum has no RIB.
+0 modulo 97. Found written in a row, compact, as four cells of a spreadsheet row
+(``12506;69891;17883976074;44``, or tab-separated) anywhere in a text, or as four
+labelled table fields ("Code banque", "Code guichet", "N° de compte", "Clé RIB").
+python-stdnum has no RIB.
+
+A token laid out as a RIB whose key is wrong is a mistyped RIB, not a place where
+another number hides: :func:`wrong_key_covers` tells the other detectors so.
 """
 
 from __future__ import annotations
@@ -15,8 +20,8 @@ from itertools import chain
 from leakguard.detectors._base import (
     AFTER_FIRST,
     KEYSEP,
-    OSEP,
     RIGHT,
+    SEP,
     InvalidChecksum,
     InvalidFormat,
     InvalidLength,
@@ -26,6 +31,7 @@ from leakguard.detectors._base import (
     keep,
     mask_keep,
     pattern_candidates,
+    strip_separators,
     valid_by,
 )
 
@@ -44,22 +50,29 @@ __all__ = [
     "key_ok",
     "mask",
     "validate",
+    "wrong_key_covers",
 ]
 
 KIND = "rib"
 
+# Between two cells of a spreadsheet row saved as text: a semicolon, maybe spaced.
+_CELL = "[ \t\u00a0]{0,2};[ \t\u00a0]{0,2}"
+_GSEP = f"(?:{SEP}|{_CELL})?"
+_KSEP = f"(?:{KEYSEP}|{_CELL})?"
 PATTERN = re.compile(
     "[0-9]"
     + AFTER_FIRST
     + "[0-9]{4}"
-    + OSEP
+    + _GSEP
     + "[0-9]{5}"
-    + OSEP
+    + _GSEP
     + "[0-9A-Za-z]{11}"
-    + KEYSEP
-    + "?[0-9]{2}"
+    + _KSEP
+    + "[0-9]{2}"
     + RIGHT
 )
+# The longest text PATTERN can match (four groups and three separators).
+_LONGEST = 23 + 3 * 10
 
 # Between a label and its value, or a value and the next label: a colon, spaces, a
 # table-cell boundary, at most one line break.
@@ -138,6 +151,25 @@ def decide(text: str, match: Match, /) -> Match | None:
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
     return find_in_with(candidates, decide, text, pos, endpos)
+
+
+def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
+    """True when ``text[start:end]`` lies inside a token laid out as a RIB (bank,
+    branch, account, key, as :data:`PATTERN` reads them) whose key is wrong."""
+    word = _WORD_BEFORE.match
+    for at in range(max(0, end - _LONGEST), start + 1):
+        if not text[at].isdigit() or (at > 0 and word(text, at - 1)):
+            continue
+        m = PATTERN.match(text, at)
+        if m is None or m.end() < end:
+            continue
+        number = strip_separators(m.group())
+        if number is not None and not key_ok(number):
+            return True
+    return False
+
+
+_WORD_BEFORE = re.compile(r"[^\W_]")
 
 
 def find_labelled(text: str, /) -> Iterator[Match]:
