@@ -219,30 +219,25 @@ def wrong_check_covers(text: str, start: int, end: int, /) -> bool:
     then exactly that country's number of characters in groups, following its account
     layout (``NL91 ABNA 0417 1643 00``).
     """
-    for at in range(max(0, start - _REACH), start + 1):
-        code = text[at : at + 2]
-        if (
-            len(code) < 2
-            or not ("A" <= code[0] <= "Z" and "A" <= code[1] <= "Z")
-            or code not in _COUNTRIES
-            or (at > 0 and _WORD.match(text, at - 1))
-        ):
-            continue
-        m = PATTERN.match(text, at)
-        if m is None:
+    for head in _HEAD.finditer(text, max(0, start - _REACH), min(len(text), start + 6)):
+        at = head.start()
+        if at > start:
+            break
+        info = _COUNTRIES.get(head[1])
+        m = PATTERN.match(text, at) if info is not None else None
+        if info is None or m is None:
             continue
         size = _trim(m.group())
         if at + size < end:
             continue
         number = strip_separators(m.group()[:size])
-        if number is None or not number[2:4].isdigit():
-            continue
-        if _COUNTRIES[code][2].fullmatch(number, 4) is not None and not _ok(number):
+        if number is not None and info[2].fullmatch(number, 4) and not _ok(number):
             return True
     return False
 
 
-_WORD = re.compile(r"[^\W_]")
+# Where an IBAN laid out in capitals may start: a country code, then check digits.
+_HEAD = re.compile(f"(?<![^\\W_])([A-Z]{{2}}){_CC_SEP}[0-9]{{2}}")
 
 
 def decide(text: str, match: Match, /) -> Match | None:

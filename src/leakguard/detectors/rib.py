@@ -156,11 +156,8 @@ def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
     """True when ``text[start:end]`` lies inside a token laid out as a RIB (bank,
     branch, account, key, as :data:`PATTERN` reads them) whose key is wrong."""
-    word = _WORD_BEFORE.match
-    for at in range(max(0, end - _LONGEST), start + 1):
-        if not text[at].isdigit() or (at > 0 and word(text, at - 1)):
-            continue
-        m = PATTERN.match(text, at)
+    for head in _HEAD.finditer(text, max(0, end - _LONGEST), start + 1):
+        m = PATTERN.match(text, head.start())
         if m is None or m.end() < end:
             continue
         number = strip_separators(m.group())
@@ -169,7 +166,8 @@ def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
     return False
 
 
-_WORD_BEFORE = re.compile(r"[^\W_]")
+# Where a RIB may start: a digit with no letter or digit just before it.
+_HEAD = re.compile("(?<![^\\W_])[0-9]")
 
 
 def find_labelled(text: str, /) -> Iterator[Match]:
