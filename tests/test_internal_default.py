@@ -28,11 +28,12 @@ def test_sender_domain_stands_for_the_internal_domains() -> None:
     assert p.internal_domains == ()
     assert p.internal_for("secretariat@Clinique-Exemple.FR") == ("clinique-exemple.fr",)
     assert p.internal_for("clinique-exemple.fr.") == ("clinique-exemple.fr",)
-    assert p.is_internal("clinique-exemple.fr", sender="a@clinique-exemple.fr")
-    assert p.is_internal("mail.clinique-exemple.fr", sender="a@clinique-exemple.fr")
-    assert not p.is_internal("clinique-exemple.fr.evil.com", sender="a@clinique-exemple.fr")
+    assert p.for_sender("a@clinique-exemple.fr").is_internal("clinique-exemple.fr")
+    assert p.for_sender("a@clinique-exemple.fr").is_internal("mail.clinique-exemple.fr")
+    assert not p.for_sender("a@clinique-exemple.fr").is_internal("clinique-exemple.fr.evil.com")
     assert not p.is_internal("clinique-exemple.fr")  # no sender, nothing configured
     assert p.internal_for(None) == () and p.internal_for("") == ()
+    assert p.for_sender(None) is p and p.internal_domains == ()
     assert p.internal_for("nobody") == ()
 
 
@@ -40,14 +41,14 @@ def test_sender_domain_stands_for_the_internal_domains() -> None:
 def test_public_mailbox_sender_gets_no_internal_domain(provider: str) -> None:
     p = Policy.default()
     assert p.internal_for(f"clinique@{provider.upper()}") == ()
-    assert not p.is_internal(provider, sender=f"clinique@{provider}")
+    assert not p.for_sender(f"clinique@{provider}").is_internal(provider)
 
 
 def test_configured_domains_replace_the_sender_default() -> None:
     p = Policy.from_toml('[organisation]\ninternal_domains = ["chu.fr"]\n')
     assert p.internal_for("a@clinique-exemple.fr") == ("chu.fr",)
-    assert not p.is_internal("clinique-exemple.fr", sender="a@clinique-exemple.fr")
-    assert p.is_internal("chu.fr", sender="a@clinique-exemple.fr")
+    assert not p.for_sender("a@clinique-exemple.fr").is_internal("clinique-exemple.fr")
+    assert p.for_sender("a@clinique-exemple.fr").is_internal("chu.fr")
 
 
 def test_one_list_of_public_providers_for_the_policy_and_the_typo_table() -> None:

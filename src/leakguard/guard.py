@@ -153,11 +153,10 @@ class Guard:
         return verdict
 
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
-        policy = self.policy
+        policy = self.policy.for_sender(_sender(msg))  # no internal domain set: the sender's
         encrypted = message_encrypted(msg)
         recipients = _recipients(msg, envelope)
-        sender = _sender(msg)
-        outside = [r for r in recipients if not policy.is_internal(r.domain, sender=sender)]
+        outside = [r for r in recipients if not policy.is_internal(r.domain)]
         unprotected = [r for r in outside if not policy.is_secure(r.domain)]
         single_outside = len(outside) == 1 and not encrypted
         report = scan_chunks(

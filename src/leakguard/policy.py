@@ -198,10 +198,17 @@ class Policy:
             return ()
         return (domain,)
 
-    def is_internal(self, domain: str, /, *, sender: str | None = None) -> bool:
-        """True when ``domain`` is one of the organisation's (see :meth:`internal_for`)."""
+    def for_sender(self, sender: str | None, /) -> Policy:
+        """This policy for a message from ``sender``: with no ``internal_domains`` set,
+        the sender's domain stands for them (see :meth:`internal_for`)."""
+        if self.internal_domains:
+            return self
+        domains = self.internal_for(sender)
+        return self.replace(internal_domains=domains) if domains else self
+
+    def is_internal(self, domain: str) -> bool:
         d = domain.lower().rstrip(".")
-        return any(d == x or d.endswith("." + x) for x in self.internal_for(sender))
+        return any(d == x or d.endswith("." + x) for x in self.internal_domains)
 
     def is_secure(self, domain: str) -> bool:
         d = domain.lower().rstrip(".")
