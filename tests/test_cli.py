@@ -1,4 +1,4 @@
-"""The command line, as the contract (design §5) says: flags, exit codes, JSON, SARIF."""
+"""The command line as documented (README, docs/output.md): flags, exit codes, JSON, SARIF."""
 
 from __future__ import annotations
 
