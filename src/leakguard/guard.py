@@ -116,7 +116,9 @@ class Guard:
                 self.policy.register_path, fingerprinter=self.fingerprinter
             )
         self.register = register
-        self._other_person = OtherPersonCheck(self.policy, self.directory, register)
+        self._other_person = OtherPersonCheck(
+            self.directory, register, is_secure=self.policy.is_secure
+        )
         if certificates is None and self.policy.certificates_path is not None:
             certificates = FolderCertificates(self.policy.certificates_path)
         store: CertificateStore | None

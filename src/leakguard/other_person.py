@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from leakguard.content import PERSON_KINDS, ContentReport
 from leakguard.core import Action, Finding, Location, Severity
-from leakguard.policy import Policy
 from leakguard.recipients import Directory
 from leakguard.register import PatientRegister
 
@@ -48,14 +47,21 @@ def capped(finding: Finding, action: Action, /) -> Action:
 class OtherPersonCheck:
     """Finds a document sent to a single outside person that concerns someone else."""
 
-    __slots__ = ("_directory", "_policy", "_register")
+    __slots__ = ("_directory", "_is_secure", "_register")
 
     def __init__(
-        self, policy: Policy, directory: Directory, register: PatientRegister | None
+        self,
+        directory: Directory,
+        register: PatientRegister | None,
+        /,
+        *,
+        is_secure: Callable[[str], bool],
     ) -> None:
-        self._policy = policy
+        """``is_secure(domain)`` says whether a domain is secure health messaging (the
+        policy's ``secure_domains``)."""
         self._directory = directory
         self._register = register
+        self._is_secure = is_secure
 
     def check(self, name: str, address: str, report: ContentReport, /) -> Finding | None:
         """The finding for the one recipient ``name <address>``, or ``None``.
@@ -73,7 +79,9 @@ class OtherPersonCheck:
                     ):
                         return _finding(f.location, REGISTER)
                 return None
-        if is_health_professional(name, address, self._policy, self._directory):
+        if is_health_professional(
+            name, address, is_secure=self._is_secure, directory=self._directory
+        ):
             return None
         display = _name_tokens(name)
         if len(display) < 2 or display & _ROLE_WORDS:
@@ -94,19 +102,25 @@ class OtherPersonCheck:
 
 
 def is_health_professional(
-    name: str, address: str, policy: Policy, directory: Directory, /
+    name: str,
+    address: str,
+    /,
+    *,
+    is_secure: Callable[[str], bool],
+    directory: Directory | None = None,
 ) -> bool:
     """True for a recipient who receives patients' documents as part of care.
 
     A doctor's or professor's title in the display name (``Dr``, ``Dre``, ``Pr``,
-    ``Docteur``, ``Professeur``), an address at a secure health-messaging domain of the
-    policy (``*.mssante.fr``), or a colleague or partner listed in the directory.
+    ``Docteur``, ``Professeur``), an address at a secure health-messaging domain
+    (``is_secure``: the policy's ``*.mssante.fr``…), or a colleague or partner listed in
+    the ``directory``.
     """
     if _words(name) & _CARE_TITLES:
         return True
-    if policy.is_secure(address.rpartition("@")[2]):
+    if is_secure(address.rpartition("@")[2]):
         return True
-    return address in directory
+    return directory is not None and address in directory
 
 
 def _finding(location: Location, how: str) -> Finding:
