@@ -379,13 +379,19 @@ def test_quick_checks_on_the_rules_vectors() -> None:
 def test_fast_path_equals_naive_in_small_pieces(text: Opaque, piece: int) -> None:
     # The digit search copies the text a piece at a time; tiny pieces put a piece
     # boundary inside every number.
+    assert _same_in_pieces(text, piece), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )
+
+
+def _same_in_pieces(text: str, piece: int) -> bool:
+    """Whether the fast path, copying ``piece`` characters at a time, equals the naive one."""
     saved = detectors._PIECE
     detectors._PIECE = piece
     try:
-        same = find_identifiers(text) == naive_find_identifiers(text)
+        return find_identifiers(text) == naive_find_identifiers(text)
     finally:
         detectors._PIECE = saved
-    assert same, f"fast and naive paths disagree on a {len(text)}-character text"
 
 
 # ------------------------------------------------------- layouts users met (issue gaps)
@@ -530,10 +536,6 @@ NEW_MIXES = st.builds(
 def test_fast_path_equals_naive_on_cells_corsica_and_failed_accounts(
     text: Opaque, piece: int
 ) -> None:
-    saved = detectors._PIECE
-    detectors._PIECE = piece
-    try:
-        same = find_identifiers(text) == naive_find_identifiers(text)
-    finally:
-        detectors._PIECE = saved
-    assert same, f"fast and naive paths disagree on a {len(text)}-character text"
+    assert _same_in_pieces(text, piece), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )
