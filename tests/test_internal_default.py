@@ -3,8 +3,10 @@ internal unless it is a public mailbox provider; Guard() and the CLI agree."""
 
 from __future__ import annotations
 
+import email
 import subprocess
 import sys
+from email import policy as email_policy
 from pathlib import Path
 
 import pytest
@@ -87,3 +89,35 @@ def test_cli_without_internal_domain_agrees_with_guard() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "ALLOW" in done.stdout
+
+
+def _raw(sender_line: bytes) -> bytes:
+    return (
+        sender_line + b"To: accueil@clinique-exemple.fr\r\nSubject: Dossier\r\n"
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\n"
+        b"Merci de classer le dossier, NIR " + NIR.encode() + b".\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("sender_line", "expected"),
+    [
+        (b"From: =?utf-8?q?Secr=C3=A9tariat?= <secretariat@clinique-exemple.fr>\r\n", "allow"),
+        (b"From: secretariat@CLINIQUE-EXEMPLE.fr (secretariat)\r\n", "allow"),
+        (b"From: secretariat.clinique@gmail.com\r\n", "encrypt"),
+        (b"", "encrypt"),  # no sender: no default
+        (b"From: undisclosed-senders:;\r\n", "encrypt"),
+        (b"From: <<<@@@>>>\r\n", "encrypt"),
+        (b"From: " + b"x" * 200_000 + b"@clinique-exemple.fr\r\n", "encrypt"),
+    ],
+    ids=["encoded-name", "comment", "gmail", "none", "group", "garbage", "huge"],
+)
+def test_sender_read_from_the_raw_header_whatever_the_parsing_policy(
+    sender_line: bytes, expected: str
+) -> None:
+    data = _raw(sender_line)
+    guard = Guard()
+    assert guard.check(data).action.value == expected
+    for parsing in (email_policy.compat32, email_policy.default):
+        parsed = email.message_from_bytes(data, policy=parsing)
+        assert guard.check(parsed).action.value == expected, parsing
