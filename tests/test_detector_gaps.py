@@ -60,8 +60,14 @@ def test_nothing_reported_inside_a_rib_with_a_wrong_key() -> None:
     wrong = f"{int(right) % 97 + 1:02d}"
     assert _kinds(f"NISS {niss}") == ["be_niss"]
     assert _kinds(f"Virement sur le compte 99999 99999 {niss} {wrong}.") == []
-    assert _kinds(f"Virement sur le compte 99999;99999;{niss};{wrong}.") == []
+    assert _kinds(f"Virement sur le compte 99999.99999.{niss}.{wrong}.") == []
     assert _kinds(f"Virement sur le compte 99999 99999 {niss} {right}.") == ["rib"]
+    # Cells of a table row are separate values: a person's number in the third cell of a
+    # row shaped like a RIB is still that person's number.
+    for cell in ("\t", ";"):
+        row = cell.join(("76600", "12345", niss, "42"))
+        assert rib_module.calc_key("76600", "12345", niss) != "42"
+        assert _kinds(f"code postal;dossier;NISS;âge\n{row}\n") == ["be_niss"]
 
 
 def test_nothing_reported_inside_an_iban_with_a_wrong_check() -> None:

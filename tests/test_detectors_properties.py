@@ -464,7 +464,7 @@ def wrong_ribs_hiding_a_niss(draw: st.DrawFn) -> Sample:
     bank, branch = draw(_digits(5)), draw(_digits(5))
     key = int(rib_module.calc_key(bank, branch, niss))
     wrong = f"{key % 97 + 1:02d}"
-    sep = draw(st.sampled_from([" ", "\u00a0", "\t", ";", " - "]))
+    sep = draw(st.sampled_from([" ", "\u00a0", ".", "-", " - ", ""]))
     right = sep.join((bank, branch, niss, f"{key:02d}"))
     return Sample(
         "rib", bank + branch + niss + f"{key:02d}", right, sep.join((bank, branch, niss, wrong))

@@ -7,8 +7,10 @@ account count as digits (A,J→1 B,K,S→2 … I,R,Z→9) and the whole 23-digit
 labelled table fields ("Code banque", "Code guichet", "N° de compte", "Clé RIB").
 python-stdnum has no RIB.
 
-A token laid out as a RIB whose key is wrong is a mistyped RIB, not a place where
-another number hides: :func:`wrong_key_covers` tells the other detectors so.
+A RIB written as one token (groups apart by spaces, dots or dashes) whose key is wrong
+is a mistyped RIB, not a place where another number hides: :func:`wrong_key_covers`
+tells the other detectors so. Table cells are not one token: a row of four cells shaped
+like a RIB may hold a person's number in its third cell.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ __all__ = [
     "KIND",
     "LABELLED",
     "PATTERN",
+    "TOKEN",
     "calc_key",
     "candidates",
     "compact",
@@ -71,8 +74,24 @@ PATTERN = re.compile(
     + "[0-9]{2}"
     + RIGHT
 )
-# The longest text PATTERN can match (four groups and three separators).
-_LONGEST = 23 + 3 * 10
+# A RIB written as one token: groups apart only by spaces, dots or dashes (a slash also
+# before the key), not by table cells or lines. Four cells of a table row shaped like a
+# RIB may be four different values (postcode, record number, a person's number, age).
+_TOKEN_SEP = "(?:[ \u00a0\u202f.\\-]{1,3})?"
+TOKEN = re.compile(
+    "[0-9]"
+    + AFTER_FIRST
+    + "[0-9]{4}"
+    + _TOKEN_SEP
+    + "[0-9]{5}"
+    + _TOKEN_SEP
+    + "[0-9A-Za-z]{11}"
+    + "(?:[ \u00a0\u202f.\\-/]{1,3})?"
+    + "[0-9]{2}"
+    + RIGHT
+)
+# The longest text TOKEN can match (four groups and three separators).
+_LONGEST = 23 + 3 * 3
 
 # Between a label and its value, or a value and the next label: a colon, spaces, a
 # table-cell boundary, at most one line break.
@@ -154,10 +173,10 @@ def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 
 
 def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
-    """True when ``text[start:end]`` lies inside a token laid out as a RIB (bank,
-    branch, account, key, as :data:`PATTERN` reads them) whose key is wrong."""
+    """True when ``text[start:end]`` lies inside one token laid out as a RIB (bank,
+    branch, account, key, see :data:`TOKEN`) whose key is wrong."""
     for head in _HEAD.finditer(text, max(0, end - _LONGEST), start + 1):
-        m = PATTERN.match(text, head.start())
+        m = TOKEN.match(text, head.start())
         if m is None or m.end() < end:
             continue
         number = strip_separators(m.group())
