@@ -175,18 +175,21 @@ def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
 def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
     """True when ``text[start:end]`` lies inside one token laid out as a RIB (bank,
     branch, account, key, see :data:`TOKEN`) whose key is wrong."""
-    for head in _HEAD.finditer(text, max(0, end - _LONGEST), start + 1):
-        m = TOKEN.match(text, head.start())
-        if m is None or m.end() < end:
+    # Every place a RIB-shaped token starts near the span, overlapping ones included.
+    stop = min(len(text), start + _LONGEST + 1)
+    for m in _TOKENS.finditer(text, max(0, end - _LONGEST), stop):
+        if m.start() > start:
+            break
+        token = m.group(1)
+        if m.start() + len(token) < end:
             continue
-        number = strip_separators(m.group())
+        number = strip_separators(token)
         if number is not None and not key_ok(number):
             return True
     return False
 
 
-# Where a RIB may start: a digit with no letter or digit just before it.
-_HEAD = re.compile("(?<![^\\W_])[0-9]")
+_TOKENS = re.compile(f"(?=({TOKEN.pattern}))")
 
 
 def find_labelled(text: str, /) -> Iterator[Match]:
