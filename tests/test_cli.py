@@ -25,27 +25,6 @@ def write(path: Path, data: bytes) -> Path:
     return path
 
 
-@pytest.fixture
-def mails(tmp_path: Path) -> Path:
-    d = tmp_path / "out"
-    d.mkdir()
-    write(d / "1-plain.eml", message(body="La réunion est à 14 h.\n").as_bytes())
-    write(d / "2-nir.eml", message(pdf_lines=["Bordereau", f"NIR {NIR_SPACED}"]).as_bytes())
-    write(
-        d / "3-typo.eml",
-        message(to="Marc Lecompte <m.lecompte@gmail.com>", pdf_lines=[f"NIR {NIR}"]).as_bytes(),
-    )
-    (d / "notes.txt").write_text("not a message", encoding="utf-8")
-    return d
-
-
-@pytest.fixture
-def colleagues(tmp_path: Path) -> Path:
-    f = tmp_path / "colleagues.csv"
-    f.write_text("email,name\nm.lecomte@gmail.com,Marc Lecomte\n", encoding="utf-8")
-    return f
-
-
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
     code = main(list(args))
     out, err = capsys.readouterr()
