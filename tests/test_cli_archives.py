@@ -238,7 +238,7 @@ def test_report_in_french(
 
 def _affected(capsys: pytest.CaptureFixture[str], *extra: str) -> tuple[list[dict[str, str]], str]:
     code, out, err = run(capsys, "affected", str(SEED / "sent-2023-06.mbox"), *extra)
-    assert code == 0, err
+    assert code == (1 if out.count("\n") > 1 else 0), err  # 1: identifiers were sent there
     rows = list(csv.DictReader(io.StringIO(out)))
     assert out.splitlines()[0] == ",".join(COLUMNS)
     _no_identifier(out + err)
@@ -262,6 +262,23 @@ def test_affected_names_exactly_the_twenty_patients_sent_to_the_ex_client(
     assert all(r["patient_name"] for r in rows)
     assert err == (
         "leakguard: 20 people from the register, in 2 message(s); 0 value(s) not in the register.\n"
+    )
+
+
+def test_affected_exits_0_when_nothing_went_to_that_recipient(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(
+        capsys,
+        "affected",
+        str(SEED / "sent-2023-06.mbox"),
+        "--recipient",
+        "jean.durand@exemple.fr",
+    )
+    assert (code, out) == (0, ",".join(COLUMNS) + "\n")
+    assert err == (
+        "leakguard: 0 people (distinct personal numbers) in 0 message(s); "
+        "0 identifier value(s) in all.\n"
     )
 
 
@@ -302,7 +319,7 @@ def test_affected_writes_the_csv_file_and_refuses_a_register_without_ids(
         "-o",
         str(out),
     )
-    assert code == 0 and stdout == ""
+    assert code == 1 and stdout == ""
     assert len(out.read_text(encoding="utf-8").splitlines()) == 41
     bad = tmp_path / "bad.csv"
     bad.write_text("name,email\nA,a@b.fr\n", encoding="utf-8")
@@ -321,7 +338,7 @@ def test_bad_jobs_and_unwritable_outputs_are_clear_errors(
         main(["check", "--jobs", "0", str(sent)])
     assert caught.value.code == 2
     assert capsys.readouterr().err.endswith(
-        "leakguard: error: argument --jobs/-j: expected a whole number ≥ 1, got '0'\n"
+        "leakguard check: error: argument --jobs/-j: expected a whole number ≥ 1, got '0'\n"
     )
     missing = tmp_path / "no-such-folder" / "report.html"
     code, _, err = run(capsys, "check", "--report", str(missing), str(EXAMPLES[0]))

@@ -418,7 +418,9 @@ class FolderCertificates:
         self._load_problems: list[CertificateProblem] = []
         if not self._folder.is_dir():
             raise ProtectionError(
-                f"The certificate folder {self._folder} does not exist or is not a folder."
+                f"The certificate folder {self._folder} does not exist or is not a folder.",
+                fr=f"Le dossier de certificats {self._folder} n'existe pas ou n'est pas un "
+                "dossier.",
             )
         for path in sorted(self._folder.iterdir()):
             if path.suffix.lower() in _CERT_SUFFIXES and path.is_file():
@@ -608,15 +610,17 @@ def smime_encrypt(
 
     if not certificates:
         raise ProtectionError(
-            "S/MIME encryption needs at least one recipient certificate / "
-            "le chiffrement S/MIME demande au moins un certificat de destinataire."
+            "S/MIME encryption needs at least one recipient certificate.",
+            fr="Le chiffrement S/MIME demande au moins un certificat de destinataire.",
         )
     builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_inner_entity(msg))
     for cert in certificates:
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
             raise ProtectionError(
                 "A recipient certificate has a non-RSA key, which S/MIME enveloping here "
-                "cannot use / un certificat de destinataire n'a pas de clé RSA."
+                "cannot use.",
+                fr="Un certificat de destinataire n'a pas de clé RSA, ce qu'exige le "
+                "chiffrement S/MIME ici.",
             )
         builder = builder.add_recipient(cert)
     builder = builder.set_content_encryption_algorithm(algorithms.AES256)
@@ -679,17 +683,14 @@ def zip_attachments(
     import pyzipper
 
     if len(password) < 8:
-        raise ValueError(
-            "The archive password is too short (at least 8 characters) / "
-            "le mot de passe de l'archive est trop court (8 caractères au moins)."
-        )
+        raise ValueError("The archive password is too short (at least 8 characters).")
     out = copy.deepcopy(msg)
     wanted = None if names is None else set(names)
     chosen = _select_attachments(out, wanted)
     if not chosen:
         raise ProtectionError(
-            "There is no attachment to put in an encrypted archive / "
-            "aucune pièce jointe à placer dans une archive chiffrée."
+            "There is no attachment to put in an encrypted archive.",
+            fr="Aucune pièce jointe à placer dans une archive chiffrée.",
         )
     if wanted is not None:
         present = {_part_name(p, 0) for _, p in chosen}
@@ -697,8 +698,8 @@ def zip_attachments(
         missing = len(wanted - present)
         if missing:
             raise ProtectionError(
-                f"{missing} attachment(s) asked for are not in the message / "
-                f"{missing} pièce(s) jointe(s) demandée(s) absente(s) du message."
+                f"{missing} attachment(s) asked for are not in the message.",
+                fr=f"{missing} pièce(s) jointe(s) demandée(s) absente(s) du message.",
             )
 
     buffer = io.BytesIO()

@@ -76,15 +76,20 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
     p.add_argument(
         "paths",
         nargs="+",
-        metavar="PATH",
+        metavar=t("PATH", "CHEMIN"),
         help=t(
-            "file, folder, mbox, Maildir, PST, or - for standard input",
-            "fichier, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+            "message or document, folder (every file in it; mbox, Maildir and PST "
+            "expanded), mbox file, Maildir, PST file, or - for a message on standard input",
+            "message ou document, dossier (tous ses fichiers ; mbox, Maildir et PST "
+            "dépliés), fichier mbox, Maildir, fichier PST, ou - pour un message sur "
+            "l'entrée standard",
         )
         if documents
         else t(
-            ".eml file, folder, mbox, Maildir, PST, or - for standard input",
-            "fichier .eml, dossier, mbox, Maildir, PST, ou - pour l'entrée standard",
+            ".eml file, mbox file, Maildir, PST file, folder (walked for all of these), "
+            "or - for standard input",
+            "fichier .eml, fichier mbox, Maildir, fichier PST, dossier (parcouru pour "
+            "tout cela), ou - pour l'entrée standard",
         ),
     )
     add_jobs_option(p)

@@ -36,7 +36,7 @@ from leakguard.cli._archives import (
     recipients_of,
     run_scan,
 )
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, Result, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Result, exit_codes, t
 from leakguard.core import IDENTIFIER_KINDS, Finding, Fingerprinter
 from leakguard.errors import LeakguardError
 
@@ -74,6 +74,26 @@ def add_parser(sub: Any) -> None:
             "list the people whose data an archive sent to a recipient or domain",
             "lister les personnes dont une archive a envoyé les données à un destinataire "
             "ou un domaine",
+        ),
+        description=t(
+            "After a misdirected send: read a Sent folder, keep the messages sent to a "
+            "recipient or a domain, and write one CSV row per identifier that left in them "
+            "(masked, with a fingerprint), named from the patient register when one is "
+            "given. A summary goes to standard error.",
+            "Après un envoi au mauvais destinataire : lit un dossier d'envoi, garde les "
+            "messages envoyés à un destinataire ou à un domaine, et écrit une ligne CSV par "
+            "identifiant parti dans ces messages (masqué, avec une empreinte), avec le "
+            "patient du registre quand il est donné. Un résumé va sur la sortie d'erreur.",
+        ),
+        epilog=exit_codes(
+            t(
+                "no identifier was sent to that recipient or domain",
+                "aucun identifiant n'a été envoyé à ce destinataire ou ce domaine",
+            ),
+            t(
+                "identifiers were sent there: the CSV lists them",
+                "des identifiants y ont été envoyés : le CSV les liste",
+            ),
         ),
     )
     p.add_argument(
@@ -287,7 +307,9 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         if sink is not None:
             sink.close()
     _summary(rows, messages, register, errors)
-    return EXIT_ERROR if errors else EXIT_OK
+    if errors:
+        return EXIT_ERROR
+    return EXIT_FAIL if rows else EXIT_OK
 
 
 def _open(path: str) -> TextIO:
