@@ -95,7 +95,7 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
     add_jobs_option(p)
     p.add_argument(
         "--report",
-        metavar="FILE.html",
+        metavar=t("FILE.html", "FICHIER.html"),
         help=t(
             "also write a self-contained HTML report (masked values only)",
             "écrire aussi un rapport HTML autonome (valeurs masquées uniquement)",

@@ -108,7 +108,7 @@ def add_parser(sub: Any) -> None:
     who = p.add_mutually_exclusive_group()
     who.add_argument(
         "--recipient",
-        metavar="ADDR",
+        metavar=t("ADDR", "ADRESSE"),
         help=t(
             "only messages sent to this address (To, Cc or Bcc)",
             "seulement les messages envoyés à cette adresse (À, Cc ou Cci)",
@@ -116,7 +116,7 @@ def add_parser(sub: Any) -> None:
     )
     who.add_argument(
         "--domain",
-        metavar="DOMAIN",
+        metavar=t("DOMAIN", "DOMAINE"),
         help=t(
             "only messages sent to an address of this domain or its sub-domains",
             "seulement les messages envoyés à une adresse de ce domaine ou de ses sous-domaines",
@@ -125,7 +125,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "--since",
         type=_since,
-        metavar="YYYY-MM-DD",
+        metavar=t("YYYY-MM-DD", "AAAA-MM-JJ"),
         help=t(
             "only messages dated on or after this day (undated messages are kept)",
             "seulement les messages datés de ce jour ou après (ceux sans date sont gardés)",
@@ -133,7 +133,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--register",
-        metavar="FILE",
+        metavar=t("FILE", "FICHIER"),
         help=t(
             "patient register CSV (id, name, and nir/rib/iban/... columns)",
             "registre des patients en CSV (id, name et colonnes nir/rib/iban/...)",
@@ -142,7 +142,7 @@ def add_parser(sub: Any) -> None:
     p.add_argument(
         "-o",
         "--output",
-        metavar="FILE.csv",
+        metavar=t("FILE.csv", "FICHIER.csv"),
         help=t(
             "write the CSV here (default: standard output)",
             "écrire le CSV dans ce fichier (par défaut : la sortie standard)",
