@@ -1,0 +1,179 @@
+"""The Postfix / Sendmail milter: every message is checked at end of data.
+
+Built on ``kilter.service`` (a pure-Python implementation of the milter protocol). The
+filter collects the envelope recipients (RCPT TO, so Bcc counts), the headers and the
+body, asks the :class:`~leakguard.gateway._decide.Gatekeeper`, and answers: accept with
+an ``X-Leakguard`` header, replace the message by its encrypted form, ``550 5.7.1`` with
+a masked reason, or ``451 4.7.1`` when the message could not be checked. Run with
+``milter_default_action = tempfail`` in Postfix so a milter that is down also defers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections import Counter
+from collections.abc import Callable
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+
+import anyio
+import anyio.abc
+from kilter.protocol.messages import (
+    Accept,
+    ActionFlags,
+    Header,
+    ProtocolFlags,
+    ReplyCode,
+)
+from kilter.service import END, Runner, Session
+from kilter.service.options import modify_flags
+from kilter.service.session import Filter, FilterResponse
+
+from leakguard.errors import LeakguardError
+from leakguard.gateway._decide import HEADER, Gatekeeper
+
+__all__ = ["filter_for", "parse_listen", "serve"]
+
+log = logging.getLogger("leakguard.gateway")
+
+#: Body replacement is sent in pieces no larger than libmilter's chunk size.
+_CHUNK = 65535
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    """``inet:HOST:PORT`` (Postfix's notation) or ``HOST:PORT`` → host and port."""
+    spec = value.removeprefix("inet:")
+    host, sep, port = spec.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+        raise LeakguardError(
+            f"--listen must look like inet:127.0.0.1:8899, not {value!r}",
+            fr=f"--listen doit ressembler à inet:127.0.0.1:8899, pas {value!r}",
+        )
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _unfold(value: str) -> str:
+    return " ".join(part.strip() for part in value.replace("\r\n", "\n").split("\n"))
+
+
+def _split(message: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    """Headers (name, unfolded value) and body (CRLF lines) of a serialised message."""
+    head, sep, body = message.partition(b"\r\n\r\n")
+    parsed = BytesHeaderParser(policy=compat32).parsebytes(head + b"\r\n\r\n")
+    headers = [(name, _unfold(str(value))) for name, value in parsed.items()]
+    return headers, body if sep else b""
+
+
+def _reply(text: str) -> ReplyCode:
+    return ReplyCode(text.encode("ascii", "replace") + b"\x00")
+
+
+def _bare(address: str) -> str:
+    return address.strip().removeprefix("<").removesuffix(">")
+
+
+def filter_for(keeper: Gatekeeper) -> Filter:
+    """The kilter filter that asks ``keeper`` about each message."""
+
+    @modify_flags(
+        # HELO and MAIL are not used, but the runner needs them to follow the session.
+        unset_options=ProtocolFlags.NO_HELO
+        | ProtocolFlags.NO_SENDER
+        | ProtocolFlags.NO_RECIPIENT
+        | ProtocolFlags.NO_HEADERS
+        | ProtocolFlags.NO_END_OF_HEADERS
+        | ProtocolFlags.NO_BODY,
+        set_actions=ActionFlags.ADD_HEADERS | ActionFlags.CHANGE_HEADERS | ActionFlags.CHANGE_BODY,
+    )
+    async def leakguard_filter(session: Session) -> FilterResponse:
+        recipients = [_bare(r) async for r in session.envelope_recipients()]
+        originals: list[Header] = []
+        async with session.headers as headers:
+            async for header in headers:
+                originals.append(header)
+        body = bytearray()
+        async with session.body as chunks:
+            async for chunk in chunks:
+                body += chunk
+        data = bytearray()
+        for h in originals:
+            value = bytes(h.value).replace(b"\r\n", b"\n").replace(b"\n", b"\r\n")
+            data += h.name.encode("ascii", "replace") + b": " + value + b"\r\n"
+        data += b"\r\n" + body
+        queue_id = session.macros.get("i")
+        decision = await keeper.decide(bytes(data), recipients, queue_id=queue_id)
+        if not decision.accepted:
+            return _reply(decision.reply)
+        try:
+            if decision.replacement is not None:
+                await _replace(session, originals, decision.replacement)
+            await session.headers.insert(Header(HEADER, decision.header.encode("ascii")), END)
+        except Exception as exc:  # the message could not be changed: it must not pass
+            log.error("leakguard milter: could not modify the message (%s)", type(exc).__name__)
+            return _reply(
+                f"451 4.7.1 leakguard could not change the message "
+                f"(leakguard {decision.verdict_id})"
+            )
+        return Accept()
+
+    return leakguard_filter
+
+
+async def _replace(session: Session, originals: list[Header], replacement: bytes) -> None:
+    """Turn the original message into ``replacement``: header edits, then a new body."""
+    new_headers, new_body = _split(replacement)
+    wanted = Counter((n.lower(), v) for n, v in new_headers)
+    kept: Counter[tuple[str, str]] = Counter()
+    for h in originals:
+        key = (h.name.lower(), _unfold(bytes(h.value).decode("utf-8", "replace")))
+        if kept[key] < wanted[key]:
+            kept[key] += 1
+            continue
+        await session.headers.delete(h)
+    for name, value in new_headers:
+        key = (name.lower(), value)
+        if kept[key] > 0:
+            kept[key] -= 1
+            continue
+        await session.headers.insert(Header(name, value.encode()), END)
+    for start in range(0, max(len(new_body), 1), _CHUNK):
+        await session.body.write(new_body[start : start + _CHUNK])
+
+
+async def serve(
+    keeper: Gatekeeper,
+    host: str,
+    port: int,
+    *,
+    ready: Callable[[], None] | None = None,
+) -> None:
+    """Serve the milter until SIGTERM or SIGINT; open sessions are closed on the way out."""
+    listener = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = Runner(filter_for(keeper))
+
+    async def handler(client: anyio.abc.ByteStream) -> None:
+        # One broken session closes its own connection (Postfix then defers that message),
+        # never the listener.
+        try:
+            await runner(client)
+        except Exception as exc:
+            log.error("leakguard milter: session ended on an error (%s)", type(exc).__name__)
+            with contextlib.suppress(Exception):
+                await client.aclose()
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(listener.serve, handler)
+        if ready is not None:
+            ready()
+        await stop.wait()
+        tasks.cancel_scope.cancel()
+    await listener.aclose()
+    keeper.close()
