@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -51,6 +52,21 @@ def postfix_available() -> bool:
 # ---------------------------------------------------------------------------- sink
 
 
+@dataclass(frozen=True)
+class Arrival:
+    """One message the sink accepted, with its envelope."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    smtputf8: bool
+    mail_options: list[str]
+
+    @property
+    def message_id(self) -> str:
+        return str(message_from_bytes(self.data, policy=SMTP).get("Message-ID", ""))
+
+
 @dataclass
 class Sink:
     """A sink SMTP server: stores what it accepts; faults are chosen per message.
@@ -62,7 +78,8 @@ class Sink:
     """
 
     port: int = 0
-    received: list[tuple[str, list[str], bytes]] = field(default_factory=list)
+    received: list[Arrival] = field(default_factory=list)
+    tls_context: Any = None
     hang_seconds: float = 3.0
     seen: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -84,7 +101,15 @@ class Sink:
             await asyncio.sleep(self.hang_seconds)
             return "451 4.3.0 sink was hung"
         with self.lock:
-            self.received.append((envelope.mail_from or "", list(envelope.rcpt_tos), data))
+            self.received.append(
+                Arrival(
+                    envelope.mail_from or "",
+                    list(envelope.rcpt_tos),
+                    data,
+                    bool(envelope.smtp_utf8),
+                    list(envelope.mail_options),
+                )
+            )
         return "250 2.0.0 stored"
 
     def start(self) -> Sink:
@@ -97,6 +122,8 @@ class Sink:
             enable_SMTPUTF8=True,
             decode_data=False,
             data_size_limit=50 * 1024 * 1024,
+            tls_context=self.tls_context,
+            require_starttls=self.tls_context is not None,
         )
         self.controller.start()
         return self
@@ -108,10 +135,7 @@ class Sink:
 
     def message_ids(self) -> list[str]:
         with self.lock:
-            return [
-                str(message_from_bytes(d, policy=SMTP).get("Message-ID", ""))
-                for _, _, d in self.received
-            ]
+            return [a.message_id for a in self.received]
 
     def wait_for(self, count: int, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
@@ -187,14 +211,24 @@ class PostfixInstance:
         self._postconf(*(f"{k}={v}" for k, v in settings.items()))
         # The listening service on our own port; every daemon outside a chroot.
         self._postconf("-M#", "smtp/inet")
-        self._postconf("-M", f"127.0.0.1:{self.port}/inet=127.0.0.1:{self.port} inet n - n - - smtpd")
+        self._postconf(
+            "-M", f"127.0.0.1:{self.port}/inet=127.0.0.1:{self.port} inet n - n - - smtpd"
+        )
         self._postconf("-F", "*/*/chroot = n")
 
     def start(self) -> PostfixInstance:
         self.setup()
-        subprocess.run(
-            [POSTFIX, "-c", str(self.config), "start"], check=True, capture_output=True, timeout=60
+        done = subprocess.run(
+            [POSTFIX, "-c", str(self.config), "start"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
         )
+        if done.returncode != 0:
+            raise RuntimeError(
+                "postfix start failed: " + (done.stderr or done.stdout).decode(errors="replace")
+            )
         wait_port(self.port)
         return self
 
@@ -226,14 +260,14 @@ class PostfixInstance:
 
 
 @contextlib.contextmanager
-def postfix(root: Path, sink_port: int, milter: str | None, **extra: str) -> Iterator[PostfixInstance]:
+def postfix(sink_port: int, milter: str | None, **extra: str) -> Iterator[PostfixInstance]:
+    """A started private Postfix; its folder (under /tmp, readable by the postfix user)
+    is removed after it stops."""
+    root = Path(tempfile.mkdtemp(prefix="leakguard-postfix-"))
     inst = PostfixInstance(root, free_port(), sink_port, milter, dict(extra))
     try:
         inst.start()
         yield inst
     finally:
         inst.stop()
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover
-    pass
+        shutil.rmtree(root, ignore_errors=True)

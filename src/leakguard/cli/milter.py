@@ -11,7 +11,7 @@ from leakguard.cli._common import EXIT_ERROR, EXIT_OK, t
 
 
 def add_parser(sub: Any) -> None:
-    from leakguard.gateway._options import add_gateway_options
+    from leakguard.cli._gateway import add_gateway_options
 
     p: argparse.ArgumentParser = sub.add_parser(
         "milter",
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
         return EXIT_ERROR
-    from leakguard.gateway._options import build_keeper
+    from leakguard.cli._gateway import build_keeper
 
     host, port = parse_listen(args.listen)
     keeper = build_keeper(args, "milter")

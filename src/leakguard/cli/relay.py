@@ -1,0 +1,117 @@
+"""``leakguard relay``: an SMTP filter between the mail server and the next hop."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ssl
+import sys
+from typing import Any, TextIO
+
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, t
+
+
+def add_parser(sub: Any) -> None:
+    from leakguard.cli._gateway import add_gateway_options
+
+    p: argparse.ArgumentParser = sub.add_parser(
+        "relay",
+        help=t(
+            "run an SMTP relay that checks each message before the next hop "
+            "(needs leakguard[gateway])",
+            "lancer un relais SMTP qui vérifie chaque message avant le serveur suivant "
+            "(nécessite leakguard[gateway])",
+        ),
+    )
+    p.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default="127.0.0.1:10025",
+        help=t(
+            "where clients connect (default: 127.0.0.1:10025)",
+            "où les clients se connectent (défaut : 127.0.0.1:10025)",
+        ),
+    )
+    p.add_argument(
+        "--next-hop",
+        metavar="HOST:PORT",
+        required=True,
+        help=t(
+            "the server that receives accepted messages",
+            "le serveur qui reçoit les messages acceptés",
+        ),
+    )
+    p.add_argument(
+        "--next-hop-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help=t(
+            "longest wait for one answer of the next hop before 451 (default: 30)",
+            "attente maximale d'une réponse du serveur suivant avant 451 (défaut : 30)",
+        ),
+    )
+    p.add_argument(
+        "--starttls",
+        action="store_true",
+        help=t("use STARTTLS towards the next hop", "utiliser STARTTLS vers le serveur suivant"),
+    )
+    p.add_argument(
+        "--tls-ca",
+        metavar="FILE",
+        help=t(
+            "CA certificates that sign the next hop's certificate (default: system ones)",
+            "certificats d'AC du serveur suivant (défaut : ceux du système)",
+        ),
+    )
+    p.add_argument(
+        "--size-limit",
+        type=int,
+        default=25 * 1024 * 1024,
+        metavar="BYTES",
+        help=t(
+            "largest message accepted, announced in EHLO (default: 25 MiB)",
+            "plus grand message accepté, annoncé dans EHLO (défaut : 25 Mio)",
+        ),
+    )
+    add_gateway_options(p)
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    try:
+        from leakguard.gateway.relay import NextHop, parse_hostport, serve
+    except ImportError:
+        sys.stderr.write(
+            t(
+                "leakguard: the relay needs the gateway extra: pip install 'leakguard[gateway]'\n",
+                "leakguard : le relais nécessite l'extra gateway : "
+                "pip install 'leakguard[gateway]'\n",
+            )
+        )
+        return EXIT_ERROR
+    from leakguard.cli._gateway import build_keeper
+
+    host, port = parse_hostport(args.listen, "--listen")
+    hop_host, hop_port = parse_hostport(args.next_hop, "--next-hop")
+    context = ssl.create_default_context(cafile=args.tls_ca) if args.starttls else None
+    hop = NextHop(
+        hop_host,
+        hop_port,
+        timeout=args.next_hop_timeout,
+        starttls=args.starttls,
+        tls_context=context,
+    )
+    keeper = build_keeper(args, "relay")
+
+    def ready() -> None:
+        out.write(
+            t(
+                f"leakguard relay listening on {host}:{port}\n",
+                f"leakguard relay à l'écoute sur {host}:{port}\n",
+            )
+        )
+        out.flush()
+
+    asyncio.run(serve(keeper, host, port, hop, size_limit=args.size_limit, ready=ready))
+    return EXIT_OK
