@@ -43,7 +43,7 @@ from gateway_parts import Sink, free_port, postfix, postfix_available, wait_port
 from helpers import IBAN, leaked, make_nir
 from leakguard.errors import LeakguardError
 from leakguard.gateway import Gatekeeper
-from leakguard.gateway._decide import smtp_text
+from leakguard.gateway._decide import HEADER, smtp_text, without_header
 from leakguard.gateway.relay import parse_hostport
 from leakguard.guard import Guard
 from leakguard.policy import Policy
@@ -238,6 +238,14 @@ def mail(workdir: Path, sink: Sink, secure_party: Party, policy_file: Path) -> I
 def test_milter_allowed_message_arrives_unchanged_but_for_the_header(mail: MailServer) -> None:
     msg = make_message("Bonjour,\nle rendez-vous de mardi est confirmé.\n")
     mail.send(msg)
+    forged = make_message("Bonjour.\n")
+    forged["X-Leakguard"] = "allow; id=0000000000000000"
+    mail.send(forged)
+    [value] = split(mail.arrival(str(forged["Message-ID"])))[0][-1:]
+    assert value[0] == "x-leakguard" and value[1] != "allow; id=0000000000000000"
+    assert [n for n, _ in split(mail.arrival(str(forged["Message-ID"])))[0]].count(
+        "x-leakguard"
+    ) == 1
     got = mail.arrival(str(msg["Message-ID"]))
     headers, body = split(got)
     sent_headers, sent_body = split(raw(msg))
@@ -393,9 +401,18 @@ def relay_command(
 
 
 @pytest.fixture(scope="module")
-def relay(workdir: Path, sink: Sink, policy_file: Path) -> Iterator[Relay]:
+def relay(workdir: Path, sink: Sink, policy_file: Path, secure_party: Party) -> Iterator[Relay]:
     limit = 200_000
-    cmd, audit = relay_command(workdir, "relay", sink.port, policy_file, "--size-limit", str(limit))
+    cmd, audit = relay_command(
+        workdir,
+        "relay",
+        sink.port,
+        policy_file,
+        "--size-limit",
+        str(limit),
+        "--certificates",
+        str(secure_party.cert_path.parent),
+    )
     cmd.start()
     yield Relay(cmd.port, cmd, sink, audit, limit)
     cmd.stop()
@@ -418,6 +435,31 @@ def test_relay_answers_250_only_after_the_next_hop_stored_it(relay: Relay) -> No
     got = relay.sink.received[-1].data
     assert got.startswith(b"X-Leakguard: allow; id=")
     assert got.partition(b"\r\n")[2] == raw(msg)
+
+
+def test_relay_sends_the_encrypted_message_and_drops_a_forged_header(
+    relay: Relay, secure_party: Party, tmp_path: Path
+) -> None:
+    if OPENSSL is None:
+        pytest.fail("openssl is needed to read the encrypted message")
+    text = f"NIR {NIR}\nCompte rendu opératoire.\n"
+    msg = make_message(text, to=SECURE)
+    msg["X-Leakguard"] = "allow; id=0000000000000000"
+    assert relay.send(msg) == {}
+    [got] = [a.data for a in relay.sink.received if a.message_id == str(msg["Message-ID"])]
+    assert got.startswith(b"X-Leakguard: encrypt; id=")
+    assert got.count(b"X-Leakguard") == 1
+    assert not leaked(got.decode("ascii", "replace"), [NIR])
+    src = tmp_path / "relayed.eml"
+    src.write_bytes(got)
+    done = subprocess.run(
+        [OPENSSL, "smime", "-decrypt", "-in", str(src), "-inkey", str(secure_party.key_path)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    assert text.encode() in done.stdout.replace(b"\r\n", b"\n")
 
 
 def test_relay_blocks_with_550_and_passes_next_hop_refusals(relay: Relay) -> None:
@@ -613,6 +655,7 @@ def test_relay_load_with_faults_loses_nothing_and_duplicates_nothing(
         f"{len(lost)} lost, {len(duplicated)} duplicated in {elapsed:.1f} s, "
         f"{sum(log.attempts.values()) - total} retries"
     )
+    print(summary)
     assert not unanswered, summary
     assert not lost and not duplicated and not refused_but_delivered and not unknown, summary
     assert set(refused) == expected_refused, summary
@@ -681,7 +724,45 @@ def test_gatekeeper_overload_answers_451_at_once() -> None:
     keeper.close()
 
 
+def test_gatekeeper_can_refuse_instead_of_encrypting(secure_party: Party, tmp_path: Path) -> None:
+    from leakguard.protection import FolderCertificates
+
+    policy = Policy.default().replace(internal_domains=("clinic.fr",))
+    guard = Guard(policy, certificates=FolderCertificates(secure_party.cert_path.parent))
+    msg = raw(make_message(f"NIR {NIR}, diagnostic : asthme.\n", to=SECURE, lang="en"))
+    protect = Gatekeeper(guard, interface="test")
+    assert asyncio.run(protect.decide(msg, [SECURE])).replacement is not None
+    reject = Gatekeeper(guard, interface="test", encrypt="reject")
+    decision = asyncio.run(reject.decide(msg, [SECURE]))
+    assert decision.code == 550 and decision.replacement is None
+    assert decision.text.startswith("Encryption required")
+    protect.close()
+    reject.close()
+
+
 # ------------------------------------------------------------------- small parts
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["X-Leakguard", "x-leakguard", "Subject", "X-Other", "To"]),
+            st.text(alphabet="abc ;=0123", max_size=20),
+            st.booleans(),
+        ),
+        max_size=8,
+    )
+)
+def test_without_header_removes_only_that_field(fields: list[tuple[str, str, bool]]) -> None:
+    lines = []
+    for name, value, folded in fields:
+        lines.append(f"{name}: {value}" + ("\r\n\tmore" if folded else ""))
+    data = ("\r\n".join(lines) + "\r\n\r\nbody X-Leakguard: stays\r\n").encode()
+    out = without_header(data, HEADER)
+    parsed = email.message_from_bytes(out, policy=email.policy.compat32)
+    want = [n for n, _, _ in fields if n.lower() != "x-leakguard"]
+    assert list(parsed.keys()) == want
+    assert out.endswith(b"\r\n\r\nbody X-Leakguard: stays\r\n")
 
 
 @given(st.text(max_size=600))

@@ -80,6 +80,29 @@ def smtp_text(text: str, limit: int = 400) -> str:
     return ascii_only if len(ascii_only) <= limit else ascii_only[: limit - 3] + "..."
 
 
+def without_header(data: bytes, name: str) -> bytes:
+    """``data`` with every ``name`` header field (and its folded lines) removed.
+
+    The gateway's own header must come from the gateway: a sender could otherwise add
+    ``X-Leakguard: allow`` themselves and mislead whatever reads it downstream.
+    """
+    head, sep, body = data.partition(b"\r\n\r\n")
+    if not sep:
+        return data
+    prefix = name.lower().encode("ascii") + b":"
+    kept: list[bytes] = []
+    dropping = False
+    for line in head.split(b"\r\n"):
+        if line[:1] in (b" ", b"\t"):
+            if not dropping:
+                kept.append(line)
+            continue
+        dropping = line.lower().startswith(prefix)
+        if not dropping:
+            kept.append(line)
+    return b"\r\n".join(kept) + sep + body
+
+
 def message_lang(msg: EmailMessage) -> Lang | None:
     """The language the message says it is written in (``Content-Language``), if any."""
     value = str(msg.get("Content-Language", "")).strip().lower()

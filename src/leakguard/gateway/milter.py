@@ -33,7 +33,7 @@ from kilter.service.options import modify_flags
 from kilter.service.session import Filter, FilterResponse
 
 from leakguard.errors import LeakguardError
-from leakguard.gateway._decide import HEADER, Gatekeeper
+from leakguard.gateway._decide import HEADER, Gatekeeper, without_header
 
 __all__ = ["filter_for", "parse_listen", "serve"]
 
@@ -104,12 +104,19 @@ def filter_for(keeper: Gatekeeper) -> Filter:
             data += h.name.encode("ascii", "replace") + b": " + value + b"\r\n"
         data += b"\r\n" + body
         queue_id = session.macros.get("i")
-        decision = await keeper.decide(bytes(data), recipients, queue_id=queue_id)
+        checked = without_header(bytes(data), HEADER)
+        decision = await keeper.decide(checked, recipients, queue_id=queue_id)
         if not decision.accepted:
             return _reply(decision.reply)
         try:
             if decision.replacement is not None:
+                # Built without any X-Leakguard field, so the edits remove a sender's own.
                 await _replace(session, originals, decision.replacement)
+            else:
+                # Only the gateway writes its header: a sender's own copy is removed.
+                for h in originals:
+                    if h.name.lower() == HEADER.lower():
+                        await session.headers.delete(h)
             await session.headers.insert(Header(HEADER, decision.header.encode("ascii")), END)
         except Exception as exc:  # the message could not be changed: it must not pass
             log.error("leakguard milter: could not modify the message (%s)", type(exc).__name__)

@@ -25,7 +25,7 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from leakguard.errors import LeakguardError
-from leakguard.gateway._decide import HEADER, Gatekeeper, smtp_text
+from leakguard.gateway._decide import HEADER, Gatekeeper, smtp_text, without_header
 
 __all__ = ["NextHop", "RelayHandler", "forward", "parse_hostport", "serve"]
 
@@ -163,7 +163,9 @@ class RelayHandler:
         if not decision.accepted:
             return decision.reply
         payload = decision.replacement if decision.replacement is not None else data
-        payload = f"{HEADER}: {decision.header}\r\n".encode("ascii") + payload
+        payload = f"{HEADER}: {decision.header}\r\n".encode("ascii") + without_header(
+            payload, HEADER
+        )
         options = [o.upper() for o in envelope.mail_options]
         loop = asyncio.get_running_loop()
         reply: str = await loop.run_in_executor(
