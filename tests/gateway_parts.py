@@ -28,6 +28,12 @@ from aiosmtpd.smtp import Envelope, Session
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
+SHARE = Path("/usr/share/postfix")
+ETC = Path("/etc/postfix")
+
+
+def _first(*paths: Path) -> Path:
+    return next((p for p in paths if p.exists()), paths[-1])
 
 
 def free_port() -> int:
@@ -172,10 +178,13 @@ class PostfixInstance:
             (self.root / d).mkdir()
         self.root.chmod(0o755)
         shutil.chown(self.root / "data", user="postfix")
-        shutil.copy("/etc/postfix/master.cf", self.config / "master.cf")
+        # The package's pristine files, not the machine's configuration (which, after
+        # "No configuration" in debconf, may not exist at all).
+        shutil.copy(_first(SHARE / "master.cf.dist", ETC / "master.cf"), self.config / "master.cf")
         (self.config / "main.cf").write_text("")
-        if Path("/etc/postfix/dynamicmaps.cf").exists():
-            shutil.copy("/etc/postfix/dynamicmaps.cf", self.config / "dynamicmaps.cf")
+        maps = _first(SHARE / "dynamicmaps.cf", ETC / "dynamicmaps.cf")
+        if maps.exists():
+            shutil.copy(maps, self.config / "dynamicmaps.cf")
         settings = {
             "compatibility_level": "3.6",
             "queue_directory": str(self.root / "queue"),
@@ -251,12 +260,6 @@ class PostfixInstance:
             except ProcessLookupError:
                 break
             time.sleep(0.05)
-
-    def queue_empty(self) -> bool:
-        out = subprocess.run(
-            ["postqueue", "-c", str(self.config), "-j"], capture_output=True, text=True
-        ).stdout
-        return not out.strip()
 
 
 @contextlib.contextmanager
