@@ -19,6 +19,7 @@ import random
 import shutil
 import signal
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -529,7 +530,7 @@ def test_relay_passes_smtputf8_and_8bitmime_and_announces_its_size(relay: Relay)
     assert arrival.data.partition(b"\r\n")[2] == data
 
 
-def test_relay_uses_starttls_towards_the_next_hop(
+def test_relay_offers_starttls_and_uses_it_towards_the_next_hop(
     workdir: Path, policy_file: Path, tmp_path: Path
 ) -> None:
     key = make_rsa_key()
@@ -555,12 +556,24 @@ def test_relay_uses_starttls_towards_the_next_hop(
     server_ctx.load_cert_chain(cert_file, key_file)
     tls_sink = Sink(tls_context=server_ctx).start()
     cmd, _ = relay_command(
-        workdir, "relay-tls", tls_sink.port, policy_file, "--starttls", "--tls-ca", str(cert_file)
+        workdir,
+        "relay-tls",
+        tls_sink.port,
+        policy_file,
+        "--starttls",
+        "--tls-ca",
+        str(cert_file),
+        "--tls-cert",
+        str(cert_file),
+        "--tls-key",
+        str(key_file),
     )
     cmd.start()
     try:
         msg = make_message("Chiffré en transit.\n")
         with smtplib.SMTP("127.0.0.1", cmd.port, timeout=30) as c:
+            c.starttls(context=ssl.create_default_context(cafile=str(cert_file)))
+            assert c.sock is not None and c.sock.version() is not None  # type: ignore[attr-defined]
             c.sendmail(str(msg["From"]), [str(msg["To"])], raw(msg))
         assert tls_sink.message_ids() == [str(msg["Message-ID"])]
     finally:
@@ -788,4 +801,41 @@ def test_parse_hostport_error_message() -> None:
         parse_hostport("mail.example.org", "--next-hop")
     assert str(err.value) == (
         "--next-hop must look like HOST:PORT (for example 127.0.0.1:10025), not 'mail.example.org'"
+    )
+
+
+def test_relay_command_says_what_is_wrong(tmp_path: Path) -> None:
+    def run(*argv: str) -> tuple[int, str]:
+        err = tmp_path / "err.txt"
+        with err.open("w") as fh:
+            done = subprocess.run(
+                [sys.executable, "-m", "leakguard.cli", *argv],
+                stderr=fh,
+                stdout=subprocess.DEVNULL,
+                env={**os.environ, "LANG": "C"},
+                timeout=30,
+                check=False,
+            )
+        return done.returncode, err.read_text()
+
+    code, err = run("relay", "--next-hop", "mail.example.org")
+    assert code == 2
+    assert err == (
+        "leakguard: --next-hop must look like HOST:PORT (for example 127.0.0.1:10025), "
+        "not 'mail.example.org'\n"
+    )
+    missing = tmp_path / "none.pem"
+    code, err = run("relay", "--next-hop", "127.0.0.1:25", "--tls-cert", str(missing))
+    assert (code, err) == (
+        2,
+        "leakguard: cannot load the TLS certificate or key: No such file or directory\n",
+    )
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, err = run("milter", "--listen", f"inet:127.0.0.1:{port}")
+    assert (code, err) == (
+        2,
+        f"leakguard: cannot listen on 127.0.0.1:{port}: Address already in use\n",
     )

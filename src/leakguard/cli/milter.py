@@ -59,5 +59,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
         out.flush()
 
-    asyncio.run(serve(keeper, host, port, ready=ready))
+    try:
+        asyncio.run(serve(keeper, host, port, ready=ready))
+    except OSError as exc:  # the address is taken or not ours
+        sys.stderr.write(
+            t(
+                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
+                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+            )
+        )
+        return EXIT_ERROR
     return EXIT_OK

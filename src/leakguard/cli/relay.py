@@ -65,6 +65,19 @@ def add_parser(sub: Any) -> None:
         ),
     )
     p.add_argument(
+        "--tls-cert",
+        metavar="FILE",
+        help=t(
+            "certificate chain (PEM) to offer STARTTLS to clients",
+            "chaîne de certificats (PEM) pour proposer STARTTLS aux clients",
+        ),
+    )
+    p.add_argument(
+        "--tls-key",
+        metavar="FILE",
+        help=t("private key (PEM) of --tls-cert", "clé privée (PEM) de --tls-cert"),
+    )
+    p.add_argument(
         "--size-limit",
         type=int,
         default=25 * 1024 * 1024,
@@ -94,7 +107,21 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
     host, port = parse_hostport(args.listen, "--listen")
     hop_host, hop_port = parse_hostport(args.next_hop, "--next-hop")
-    context = ssl.create_default_context(cafile=args.tls_ca) if args.starttls else None
+    try:
+        context = ssl.create_default_context(cafile=args.tls_ca) if args.starttls else None
+        server_tls = None
+        if args.tls_cert:
+            server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            server_tls.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+        sys.stderr.write(
+            t(
+                f"leakguard: cannot load the TLS certificate or key: {reason}\n",
+                f"leakguard : impossible de charger le certificat ou la clé TLS : {reason}\n",
+            )
+        )
+        return EXIT_ERROR
     hop = NextHop(
         hop_host,
         hop_port,
@@ -113,5 +140,24 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         )
         out.flush()
 
-    asyncio.run(serve(keeper, host, port, hop, size_limit=args.size_limit, ready=ready))
+    try:
+        asyncio.run(
+            serve(
+                keeper,
+                host,
+                port,
+                hop,
+                size_limit=args.size_limit,
+                tls_context=server_tls,
+                ready=ready,
+            )
+        )
+    except OSError as exc:  # the address is taken or not ours
+        sys.stderr.write(
+            t(
+                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
+                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+            )
+        )
+        return EXIT_ERROR
     return EXIT_OK

@@ -199,9 +199,14 @@ async def serve(
     hop: NextHop,
     *,
     size_limit: int = 25 * 1024 * 1024,
+    tls_context: ssl.SSLContext | None = None,
     ready: Callable[[], None] | None = None,
 ) -> None:
-    """Serve until SIGTERM or SIGINT; then finish the messages under way and stop."""
+    """Serve until SIGTERM or SIGINT; then finish the messages under way and stop.
+
+    With ``tls_context`` the relay offers STARTTLS to its clients (a Microsoft 365
+    connector, for one, wants TLS to its smart host).
+    """
     loop = asyncio.get_running_loop()
     handler = RelayHandler(keeper, hop)
 
@@ -212,6 +217,8 @@ async def serve(
             "decode_data": False,
             "ident": "leakguard relay",
         }
+        if tls_context is not None:
+            kwargs["tls_context"] = tls_context
         return SMTP(handler, **kwargs)
 
     server = await loop.create_server(factory, host, port)
