@@ -149,6 +149,22 @@ class Party:
     cert_path: Path
 
 
+def openssl_decrypt(data: bytes, party: Party, tmp_path: Path) -> bytes:
+    """The clear MIME entity of an S/MIME message, as the recipient's openssl reads it."""
+    if OPENSSL is None:
+        pytest.fail("openssl is needed to read the encrypted message")
+    src = tmp_path / "delivered.eml"
+    src.write_bytes(data)
+    done = subprocess.run(
+        [OPENSSL, "smime", "-decrypt", "-in", str(src), "-inkey", str(party.key_path)],
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout
+
+
 @pytest.fixture(scope="module")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gateway")
@@ -287,8 +303,6 @@ def test_milter_blocked_message_gets_550_in_the_senders_language_and_never_arriv
 def test_milter_encrypts_for_a_recipient_with_certificate(
     mail: MailServer, secure_party: Party, tmp_path: Path
 ) -> None:
-    if OPENSSL is None:
-        pytest.fail("openssl is needed to read the encrypted message")
     text = f"Patient : NIR {NIR}\nDiagnostic : diabète de type 2, arrêt de travail.\n"
     msg = make_message(text, to=SECURE)
     mail.send(msg)
@@ -299,16 +313,9 @@ def test_milter_encrypts_for_a_recipient_with_certificate(
     assert str(delivered["Subject"]) == "Compte rendu"
     assert str(delivered["To"]) == SECURE
     assert str(delivered["X-Leakguard"]).startswith("encrypt; id=")
-    src = tmp_path / "delivered.eml"
-    src.write_bytes(got)
-    done = subprocess.run(
-        [OPENSSL, "smime", "-decrypt", "-in", str(src), "-inkey", str(secure_party.key_path)],
-        capture_output=True,
-        timeout=30,
-        check=False,
+    inner = email.message_from_bytes(
+        openssl_decrypt(got, secure_party, tmp_path), policy=email.policy.default
     )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    inner = email.message_from_bytes(done.stdout, policy=email.policy.default)
     assert isinstance(inner, EmailMessage)
     part = inner.get_body(("plain",))
     assert part is not None
@@ -441,8 +448,6 @@ def test_relay_answers_250_only_after_the_next_hop_stored_it(relay: Relay) -> No
 def test_relay_sends_the_encrypted_message_and_drops_a_forged_header(
     relay: Relay, secure_party: Party, tmp_path: Path
 ) -> None:
-    if OPENSSL is None:
-        pytest.fail("openssl is needed to read the encrypted message")
     text = f"NIR {NIR}\nCompte rendu opératoire.\n"
     msg = make_message(text, to=SECURE)
     msg["X-Leakguard"] = "allow; id=0000000000000000"
@@ -451,16 +456,8 @@ def test_relay_sends_the_encrypted_message_and_drops_a_forged_header(
     assert got.startswith(b"X-Leakguard: encrypt; id=")
     assert got.count(b"X-Leakguard") == 1
     assert not leaked(got.decode("ascii", "replace"), [NIR])
-    src = tmp_path / "relayed.eml"
-    src.write_bytes(got)
-    done = subprocess.run(
-        [OPENSSL, "smime", "-decrypt", "-in", str(src), "-inkey", str(secure_party.key_path)],
-        capture_output=True,
-        timeout=30,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr.decode(errors="replace")
-    assert text.encode() in done.stdout.replace(b"\r\n", b"\n")
+    clear = openssl_decrypt(got, secure_party, tmp_path)
+    assert text.encode() in clear.replace(b"\r\n", b"\n")
 
 
 def test_relay_blocks_with_550_and_passes_next_hop_refusals(relay: Relay) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import sys
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
-from leakguard.cli._common import add_guard_options, build_guard, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, t
 
 if TYPE_CHECKING:
     from leakguard.gateway._decide import Gatekeeper
@@ -108,3 +110,45 @@ def build_keeper(args: argparse.Namespace, interface: str) -> Gatekeeper:
         lang=args.reply_lang,
         audit=audit,
     )
+
+
+def missing_extra(what_en: str, what_fr: str) -> int:
+    """Say that the gateway extra is not installed; the exit status for it."""
+    sys.stderr.write(
+        t(
+            f"leakguard: {what_en} needs the gateway extra: pip install 'leakguard[gateway]'\n",
+            f"leakguard : {what_fr} nécessite l'extra gateway : pip install 'leakguard[gateway]'\n",
+        )
+    )
+    return EXIT_ERROR
+
+
+def run_server(
+    name: str,
+    host: str,
+    port: int,
+    out: TextIO,
+    server: Callable[[Callable[[], None]], Coroutine[Any, Any, None]],
+) -> int:
+    """Run ``server(ready)`` until it stops; a clear message when it cannot listen."""
+
+    def ready() -> None:
+        out.write(
+            t(
+                f"leakguard {name} listening on {host}:{port}\n",
+                f"leakguard {name} à l'écoute sur {host}:{port}\n",
+            )
+        )
+        out.flush()
+
+    try:
+        asyncio.run(server(ready))
+    except OSError as exc:  # the address is taken or not ours
+        sys.stderr.write(
+            t(
+                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
+                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+            )
+        )
+        return EXIT_ERROR
+    return EXIT_OK

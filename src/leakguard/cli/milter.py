@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, t
+from leakguard.cli._common import t
 
 
 def add_parser(sub: Any) -> None:
@@ -34,39 +32,14 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    from leakguard.cli._gateway import build_keeper, missing_extra, run_server
+
     try:
         from leakguard.gateway.milter import parse_listen, serve
     except ImportError:
-        sys.stderr.write(
-            t(
-                "leakguard: the milter needs the gateway extra: pip install 'leakguard[gateway]'\n",
-                "leakguard : le milter nécessite l'extra gateway : "
-                "pip install 'leakguard[gateway]'\n",
-            )
-        )
-        return EXIT_ERROR
-    from leakguard.cli._gateway import build_keeper
-
+        return missing_extra("the milter", "le milter")
     host, port = parse_listen(args.listen)
     keeper = build_keeper(args, "milter")
-
-    def ready() -> None:
-        out.write(
-            t(
-                f"leakguard milter listening on {host}:{port}\n",
-                f"leakguard milter à l'écoute sur {host}:{port}\n",
-            )
-        )
-        out.flush()
-
-    try:
-        asyncio.run(serve(keeper, host, port, ready=ready))
-    except OSError as exc:  # the address is taken or not ours
-        sys.stderr.write(
-            t(
-                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
-                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
-            )
-        )
-        return EXIT_ERROR
-    return EXIT_OK
+    return run_server(
+        "milter", host, port, out, lambda ready: serve(keeper, host, port, ready=ready)
+    )

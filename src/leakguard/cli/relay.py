@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import ssl
 import sys
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, t
+from leakguard.cli._common import EXIT_ERROR, t
 
 
 def add_parser(sub: Any) -> None:
@@ -92,19 +91,12 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    from leakguard.cli._gateway import build_keeper, missing_extra, run_server
+
     try:
         from leakguard.gateway.relay import NextHop, parse_hostport, serve
     except ImportError:
-        sys.stderr.write(
-            t(
-                "leakguard: the relay needs the gateway extra: pip install 'leakguard[gateway]'\n",
-                "leakguard : le relais nécessite l'extra gateway : "
-                "pip install 'leakguard[gateway]'\n",
-            )
-        )
-        return EXIT_ERROR
-    from leakguard.cli._gateway import build_keeper
-
+        return missing_extra("the relay", "le relais")
     host, port = parse_hostport(args.listen, "--listen")
     hop_host, hop_port = parse_hostport(args.next_hop, "--next-hop")
     try:
@@ -130,34 +122,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         tls_context=context,
     )
     keeper = build_keeper(args, "relay")
-
-    def ready() -> None:
-        out.write(
-            t(
-                f"leakguard relay listening on {host}:{port}\n",
-                f"leakguard relay à l'écoute sur {host}:{port}\n",
-            )
-        )
-        out.flush()
-
-    try:
-        asyncio.run(
-            serve(
-                keeper,
-                host,
-                port,
-                hop,
-                size_limit=args.size_limit,
-                tls_context=server_tls,
-                ready=ready,
-            )
-        )
-    except OSError as exc:  # the address is taken or not ours
-        sys.stderr.write(
-            t(
-                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
-                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
-            )
-        )
-        return EXIT_ERROR
-    return EXIT_OK
+    return run_server(
+        "relay",
+        host,
+        port,
+        out,
+        lambda ready: serve(
+            keeper, host, port, hop, size_limit=args.size_limit, tls_context=server_tls, ready=ready
+        ),
+    )
