@@ -3,7 +3,7 @@ against sending straight to the next hop, measured in the same run.
 
 Run by hand, as root, with Postfix installed:
 
-    python benchmarks/bench_gateway.py [--messages 400] [--clients 8]
+    python benchmarks/bench_gateway.py [--messages 400] [--clients 8] [--processes 2]
 
 Each client keeps one SMTP connection and sends its share of typical clinic messages (a
 short letter with a one-page PDF, nothing to stop). Prints messages per second accepted
@@ -14,6 +14,7 @@ adds to each figure. Every accepted message is then awaited at the sink.
 from __future__ import annotations
 
 import argparse
+import multiprocessing as mp
 import smtplib
 import subprocess
 import sys
@@ -25,6 +26,7 @@ from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
@@ -89,15 +91,51 @@ def run_clients(port: int, messages: list[bytes], clients: int) -> tuple[float, 
     return wall, latencies
 
 
+class SinkProcess:
+    """The next hop in its own process, so it does not share the clients' interpreter."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._count = mp.Value("i", 0)
+        self._stop = mp.Event()
+        self._proc = mp.Process(target=_sink_main, args=(self.port, self._count, self._stop))
+
+    def start(self) -> SinkProcess:
+        self._proc.start()
+        wait_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._proc.join(10)
+
+    def received(self) -> int:
+        return int(self._count.value)
+
+    def wait_for(self, count: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.received() < count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        if self.received() < count:
+            raise SystemExit(f"only {self.received()} of {count} messages reached the sink")
+
+
+def _sink_main(port: int, count: Any, stop: Any) -> None:
+    sink = Sink(port=port).start()
+    while not stop.wait(0.01):
+        count.value = len(sink.received)
+    sink.stop()
+
+
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def measure(
-    label: str, port: int, sink: Sink, messages: list[bytes], clients: int
+    label: str, port: int, sink: SinkProcess, messages: list[bytes], clients: int
 ) -> tuple[float, float, float]:
-    before = len(sink.received)
+    before = sink.received()
     run_clients(port, messages[: max(clients, 10)], clients)  # warm-up: processes, imports
     wall, lat = run_clients(port, messages, clients)
     sink.wait_for(before + len(messages) + max(clients, 10), timeout=120)
@@ -137,17 +175,26 @@ def main() -> None:
     ap.add_argument("--messages", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
     ap.add_argument("--workers", type=int, default=2, help="leakguard check threads")
+    ap.add_argument("--processes", type=int, default=2, help="leakguard worker processes")
     args = ap.parse_args()
     messages = typical_messages(args.messages + max(args.clients, 10))
     work = Path(tempfile.mkdtemp(prefix="leakguard-bench-"))
-    sink = Sink().start()
-    audit = ["--audit-log", str(work / "audit.jsonl"), "--workers", str(args.workers)]
+    sink = SinkProcess().start()
+    audit = [
+        "--audit-log",
+        str(work / "audit.jsonl"),
+        "--workers",
+        str(args.workers),
+        "--processes",
+        str(args.processes),
+    ]
     procs: list[subprocess.Popen[bytes]] = []
     try:
         size = len(messages[0]) / 1024
         print(
             f"{args.messages} messages of {size:.0f} KB (letter + 1-page PDF), "
-            f"{args.clients} clients"
+            f"{args.clients} clients, leakguard with {args.processes} process(es) "
+            f"of {args.workers} check thread(s)"
         )
         relay_port = free_port()
         procs.append(

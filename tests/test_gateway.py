@@ -578,6 +578,30 @@ def test_relay_offers_starttls_and_uses_it_towards_the_next_hop(
         tls_sink.stop()
 
 
+def test_relay_in_several_processes_shares_the_port_and_stops_cleanly(
+    workdir: Path, policy_file: Path
+) -> None:
+    sink = Sink().start()
+    cmd, audit = relay_command(workdir, "relay-procs", sink.port, policy_file, "--processes", "2")
+    cmd.start()
+    try:
+        sent = [make_message(f"Message {i}.\n") for i in range(12)]
+        for msg in sent:
+            with smtplib.SMTP("127.0.0.1", cmd.port, timeout=30) as c:
+                c.sendmail(str(msg["From"]), [str(msg["To"])], raw(msg))
+        assert sorted(sink.message_ids()) == sorted(str(m["Message-ID"]) for m in sent)
+        assert cmd.proc is not None
+        cmd.proc.send_signal(signal.SIGTERM)
+        assert cmd.proc.wait(30) == 0
+        with socket.socket() as probe:
+            assert probe.connect_ex(("127.0.0.1", cmd.port)) != 0  # no worker left behind
+    finally:
+        cmd.stop()
+        sink.stop()
+    records = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    assert sorted(r["message_id"] for r in records) == sorted(str(m["Message-ID"]) for m in sent)
+
+
 # ------------------------------------------------------------------- load with faults
 
 
@@ -616,7 +640,9 @@ def test_relay_load_with_faults_loses_nothing_and_duplicates_nothing(
 ) -> None:
     total, clients = 1000, 50
     sink = Sink(hang_seconds=1.5).start()
-    cmd, audit = relay_command(workdir, "relay-load", sink.port, policy_file, "--workers", "2")
+    cmd, audit = relay_command(
+        workdir, "relay-load", sink.port, policy_file, "--workers", "2", "--processes", "2"
+    )
     cmd.start()
     rng = random.Random(20260302)
     faults = ["tempfail-once"] * 4 + ["hang-once"] * 1 + ["reject"] * 3 + ["block"] * 2

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
@@ -54,6 +57,16 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
         default=2,
         help=t(
             "checks run at the same time (default: 2)", "vérifications simultanées (défaut : 2)"
+        ),
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help=t(
+            "worker processes sharing the port, for machines with several cores (default: 1)",
+            "processus qui se partagent le port, pour les machines à plusieurs cœurs (défaut : 1)",
         ),
     )
     p.add_argument(
@@ -123,32 +136,72 @@ def missing_extra(what_en: str, what_fr: str) -> int:
     return EXIT_ERROR
 
 
+Server = Callable[[Callable[[], None], bool], Coroutine[Any, Any, None]]
+
+
 def run_server(
-    name: str,
-    host: str,
-    port: int,
-    out: TextIO,
-    server: Callable[[Callable[[], None]], Coroutine[Any, Any, None]],
+    name: str, host: str, port: int, out: TextIO, server: Server, *, processes: int = 1
 ) -> int:
-    """Run ``server(ready)`` until it stops; a clear message when it cannot listen."""
+    """Run ``server(ready, reuse_port)`` until it stops, in one or several processes.
+
+    With ``processes`` > 1 the workers are forked before any event loop or thread exists
+    and share the port (SO_REUSEPORT); SIGTERM/SIGINT go to every worker, and a worker
+    that fails stops the others, so a supervisor (systemd) restarts the whole service.
+    """
 
     def ready() -> None:
+        more = t(f" ({processes} processes)", f" ({processes} processus)") if processes > 1 else ""
         out.write(
             t(
-                f"leakguard {name} listening on {host}:{port}\n",
-                f"leakguard {name} à l'écoute sur {host}:{port}\n",
+                f"leakguard {name} listening on {host}:{port}{more}\n",
+                f"leakguard {name} à l'écoute sur {host}:{port}{more}\n",
             )
         )
         out.flush()
 
-    try:
-        asyncio.run(server(ready))
-    except OSError as exc:  # the address is taken or not ours
-        sys.stderr.write(
-            t(
-                f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
-                f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+    def one(announce: bool, reuse_port: bool) -> int:
+        try:
+            asyncio.run(server(ready if announce else lambda: None, reuse_port))
+        except OSError as exc:  # the address is taken or not ours
+            sys.stderr.write(
+                t(
+                    f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
+                    f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+                )
             )
-        )
-        return EXIT_ERROR
-    return EXIT_OK
+            return EXIT_ERROR
+        return EXIT_OK
+
+    if processes <= 1:
+        return one(True, False)
+    out.flush()
+    sys.stderr.flush()
+    workers: list[int] = []
+    for i in range(processes):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker, measured by its exit status
+            code = EXIT_ERROR
+            try:
+                code = one(i == 0, True)
+            finally:
+                out.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        workers.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = EXIT_OK
+    running = set(workers)
+    while running:
+        pid, wait_status = os.wait()
+        running.discard(pid)
+        if os.waitstatus_to_exitcode(wait_status) != 0 and status == EXIT_OK:
+            status = EXIT_ERROR
+            forward(signal.SIGTERM, None)
+    return status

@@ -41,5 +41,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     host, port = parse_listen(args.listen)
     keeper = build_keeper(args, "milter")
     return run_server(
-        "milter", host, port, out, lambda ready: serve(keeper, host, port, ready=ready)
+        "milter",
+        host,
+        port,
+        out,
+        lambda ready, reuse: serve(keeper, host, port, ready=ready, reuse_port=reuse),
+        processes=args.processes,
     )

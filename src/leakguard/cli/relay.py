@@ -127,7 +127,15 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         host,
         port,
         out,
-        lambda ready: serve(
-            keeper, host, port, hop, size_limit=args.size_limit, tls_context=server_tls, ready=ready
+        lambda ready, reuse: serve(
+            keeper,
+            host,
+            port,
+            hop,
+            size_limit=args.size_limit,
+            tls_context=server_tls,
+            ready=ready,
+            reuse_port=reuse,
         ),
+        processes=args.processes,
     )

@@ -196,9 +196,16 @@ async def serve(
     port: int,
     *,
     ready: Callable[[], None] | None = None,
+    reuse_port: bool = False,
 ) -> None:
-    """Serve the milter until SIGTERM or SIGINT; open sessions are closed on the way out."""
-    listener = await anyio.create_tcp_listener(local_host=host, local_port=port, reuse_port=False)
+    """Serve the milter until SIGTERM or SIGINT; open sessions are closed on the way out.
+
+    ``reuse_port`` lets several processes listen on the same port (SO_REUSEPORT), the
+    kernel sharing connections between them.
+    """
+    listener = await anyio.create_tcp_listener(
+        local_host=host, local_port=port, reuse_port=reuse_port
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -201,11 +201,13 @@ async def serve(
     size_limit: int = 25 * 1024 * 1024,
     tls_context: ssl.SSLContext | None = None,
     ready: Callable[[], None] | None = None,
+    reuse_port: bool = False,
 ) -> None:
     """Serve until SIGTERM or SIGINT; then finish the messages under way and stop.
 
     With ``tls_context`` the relay offers STARTTLS to its clients (a Microsoft 365
-    connector, for one, wants TLS to its smart host).
+    connector, for one, wants TLS to its smart host). ``reuse_port`` lets several
+    processes listen on the same port (SO_REUSEPORT).
     """
     loop = asyncio.get_running_loop()
     handler = RelayHandler(keeper, hop)
@@ -221,7 +223,7 @@ async def serve(
             kwargs["tls_context"] = tls_context
         return SMTP(handler, **kwargs)
 
-    server = await loop.create_server(factory, host, port)
+    server = await loop.create_server(factory, host, port, reuse_port=reuse_port or None)
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
