@@ -45,7 +45,7 @@ from helpers import IBAN, leaked, make_nir
 from leakguard.errors import LeakguardError
 from leakguard.gateway import Gatekeeper
 from leakguard.gateway._decide import HEADER, smtp_text, without_header
-from leakguard.gateway.relay import parse_hostport
+from leakguard.gateway.relay import parse_hostport, upstream_queue_id
 from leakguard.guard import Guard
 from leakguard.policy import Policy
 
@@ -817,6 +817,17 @@ def test_parse_hostport_accepts_only_host_and_port(value: str) -> None:
     else:
         assert host and 0 < port < 65536
         assert value.endswith(f":{value.rpartition(':')[2]}")
+
+
+def test_upstream_queue_id_comes_from_the_newest_received_field() -> None:
+    data = (
+        b"Received: from pc.clinic.fr (pc [10.0.0.5])\r\n\tby mx.clinic.fr (Postfix) with "
+        b"ESMTPSA id 4BcD5F2a1\r\n\tfor <a@b.fr>; Mon, 2 Mar 2026 09:30:00 +0000\r\n"
+        b"Received: by older.example with SMTP id OLDER12345\r\n"
+        b"Subject: x\r\n\r\nbody id NOTTHIS123\r\n"
+    )
+    assert upstream_queue_id(data) == "4BcD5F2a1"
+    assert upstream_queue_id(b"Subject: x\r\n\r\nReceived: by x id ABCDEF123\r\n") is None
 
 
 def test_parse_hostport_error_message() -> None:

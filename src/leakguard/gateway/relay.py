@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import signal
 import smtplib
 import ssl
@@ -27,7 +28,14 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from leakguard.errors import LeakguardError
 from leakguard.gateway._decide import HEADER, Gatekeeper, smtp_text, without_header
 
-__all__ = ["NextHop", "RelayHandler", "forward", "parse_hostport", "serve"]
+__all__ = [
+    "NextHop",
+    "RelayHandler",
+    "forward",
+    "parse_hostport",
+    "serve",
+    "upstream_queue_id",
+]
 
 log = logging.getLogger("leakguard.gateway")
 
@@ -115,6 +123,23 @@ def forward(
         return f"451 4.4.1 the next hop cannot be reached, try again later ({type(exc).__name__})"
 
 
+_RECEIVED = re.compile(rb"(?im)^received:([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)")
+_RECEIVED_ID = re.compile(rb"\bid ([A-Za-z0-9]{6,40})\b")
+
+
+def upstream_queue_id(data: bytes) -> str | None:
+    """The queue id the sending server wrote in its ``Received`` field, if any.
+
+    As a Postfix ``content_filter`` the relay gets each message from Postfix, whose
+    newest ``Received`` field says ``… with ESMTPSA id 4BcD5F2a1``: the audit record then
+    names the same queue id as the mail log.
+    """
+    head = data[: data.find(b"\r\n\r\n") if b"\r\n\r\n" in data else 8192]
+    newest = _RECEIVED.search(head)
+    found = _RECEIVED_ID.search(newest.group(1)) if newest else None
+    return found.group(1).decode("ascii") if found else None
+
+
 def _refused(code: int, text: bytes | str, stage: str) -> str:
     said = _status(code, text)
     if 500 <= code < 600:
@@ -159,7 +184,7 @@ class RelayHandler:
     async def _relay(self, envelope: Envelope) -> str:
         data = envelope.original_content or b""
         recipients = list(envelope.rcpt_tos)
-        decision = await self.keeper.decide(data, recipients)
+        decision = await self.keeper.decide(data, recipients, queue_id=upstream_queue_id(data))
         if not decision.accepted:
             return decision.reply
         payload = decision.replacement if decision.replacement is not None else data
