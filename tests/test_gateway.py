@@ -366,6 +366,33 @@ def test_milter_killed_mid_session_defers_then_delivers_once(mail: MailServer) -
     assert mail.sink.message_ids().count(str(msg["Message-ID"])) == 1
 
 
+def test_milter_that_cannot_finish_in_time_defers_with_its_reason(mail: MailServer) -> None:
+    fast = Command(
+        [*mail.milter.args, "--timeout", "0.05", "--reply-lang", "en"],
+        mail.milter.port,
+        mail.milter.log,
+    )
+    mail.milter.stop()
+    fast.start()
+    # A long report (2 MB) takes far longer than the 50 ms this milter may spend.
+    msg = make_message("Compte rendu de consultation, suivi post-opératoire. " * 40000)
+    try:
+        with pytest.raises(smtplib.SMTPDataError) as deferred:
+            mail.send(msg)
+    finally:
+        fast.stop()
+        mail.milter.start()
+    assert deferred.value.smtp_code == 451
+    assert deferred.value.smtp_error.decode() == (
+        "4.7.1 leakguard took too long to check this message, try again later"
+    )
+    record = mail.audit_for(str(msg["Message-ID"]))[0]
+    assert record["outcome"] == "tempfail" and record["error"] == "timeout"
+    assert record["queue_id"] and record["reply"] == 451
+    mail.send(msg)  # the retry, once the milter has its usual time again
+    mail.arrival(str(msg["Message-ID"]))
+
+
 # ------------------------------------------------------------------- relay
 
 

@@ -19,7 +19,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
-from email.policy import SMTP
+from email.parser import BytesHeaderParser
+from email.policy import SMTP, compat32
 from typing import Literal
 
 from leakguard.audit import AuditLog, audit_record
@@ -252,7 +253,7 @@ class Gatekeeper:
     def _tempfail(self, why: str, vid: str, queue_id: str | None, data: bytes) -> Decision:
         en, fr = _TEMPFAIL[why]
         decision = Decision(451, "4.7.1", smtp_text(self._pick(en, fr, None)), vid)
-        self._record(decision, queue_id, None, None, error=why, size=len(data))
+        self._record(decision, queue_id, None, None, error=why, data=data)
         return decision
 
     # ------------------------------------------------------------------ audit
@@ -265,7 +266,7 @@ class Gatekeeper:
         msg: EmailMessage | None,
         *,
         error: str | None = None,
-        size: int | None = None,
+        data: bytes = b"",
     ) -> None:
         if not self.audit.isEnabledFor(logging.INFO):
             return
@@ -273,7 +274,11 @@ class Gatekeeper:
         if verdict is not None and msg is not None:
             record = audit_record(verdict, msg)
         else:
-            record = {"time": datetime.now(UTC).isoformat(timespec="seconds"), "size": size}
+            record = {
+                "time": datetime.now(UTC).isoformat(timespec="seconds"),
+                "message_id": _message_id(data),
+                "size": len(data),
+            }
         record.update(
             {
                 "interface": self.interface,
@@ -286,6 +291,16 @@ class Gatekeeper:
         if error is not None:
             record["error"] = error
         self.audit.info(json.dumps(record, ensure_ascii=False))
+
+
+def _message_id(data: bytes) -> str | None:
+    """The Message-ID of a message that was not checked, read from its header only."""
+    try:
+        head = BytesHeaderParser(policy=compat32).parsebytes(data[:65536], headersonly=True)
+        value = head.get("Message-ID")
+    except Exception:  # a header too broken to read: the queue id still names the message
+        return None
+    return " ".join(str(value).split()) or None if value is not None else None
 
 
 def _outcome(decision: Decision) -> str:
