@@ -34,7 +34,7 @@ from leakguard.errors import LeakguardError
 __all__ = ["COMMANDS", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("check", "scan", "protect", "serve", "addin_manifest")
+COMMANDS = ("check", "scan", "protect", "serve", "addin_manifest", "milter", "relay")
 
 
 def _parser() -> argparse.ArgumentParser:
