@@ -1,4 +1,4 @@
-"""The command line, as the contract (design §5) says: flags, exit codes, JSON, SARIF."""
+"""The command line as documented (README, docs/output.md): flags, exit codes, JSON, SARIF."""
 
 from __future__ import annotations
 
@@ -65,9 +65,9 @@ def test_fail_on(
 def test_plain_message_exits_zero_and_internal_domain_flag(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    f = write(
-        tmp_path / "m.eml", message(to="a@clinique-exemple.fr", body=f"NIR {NIR}\n").as_bytes()
-    )
+    # Sent from a public mailbox: no internal domain unless one is given.
+    sent = message(to="a@clinique-exemple.fr", sender="clinique@gmail.com", body=f"NIR {NIR}\n")
+    f = write(tmp_path / "m.eml", sent.as_bytes())
     assert run(capsys, "check", str(f))[0] == 1  # unknown domain: outside
     code, out, _ = run(
         capsys,

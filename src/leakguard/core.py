@@ -234,7 +234,7 @@ class Finding:
         return describe(self, lang)
 
     def to_dict(self, lang: Lang = "en") -> dict[str, Any]:
-        """The JSON shape of the contract (design §5)."""
+        """The JSON shape of a finding (a stable contract, see docs/output.md)."""
         out: dict[str, Any] = {
             "kind": self.kind,
             "location": str(self.location),

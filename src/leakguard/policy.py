@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
 
@@ -26,7 +27,9 @@ DEFAULT_POLICY_TOML = """\
 #   leakguard check --policy my-policy.toml out/*.eml
 
 [organisation]
-# Your own mail domains: recipients there are colleagues' mailboxes.
+# Your own mail domains: recipients there are colleagues' mailboxes. Left empty, the
+# sender's (From) domain counts as internal, unless it is a public mailbox provider
+# (gmail.com, orange.fr...): then no recipient is internal.
 internal_domains = []
 # Secure health messaging: sensitive content may go there unencrypted.
 secure_domains = ["*.mssante.fr", "mssante.fr"]
@@ -183,6 +186,30 @@ class Policy:
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ queries
+
+    def internal_for(self, sender: str | None = None, /) -> tuple[str, ...]:
+        """The organisation's domains for a message from ``sender`` (address or domain).
+
+        The configured ``internal_domains`` when there are any. Otherwise the sender's
+        own domain, unless it is a public mailbox provider (anyone has a mailbox at
+        ``gmail.com``): then none.
+        """
+        if self.internal_domains:
+            return self.internal_domains
+        if not sender:
+            return ()
+        domain = sender.rpartition("@")[2].strip().lower().rstrip(".")
+        if "." not in domain or is_public_mailbox(domain):
+            return ()
+        return (domain,)
+
+    def for_sender(self, sender: str | None, /) -> Policy:
+        """This policy for a message from ``sender``: with no ``internal_domains`` set,
+        the sender's domain stands for them (see :meth:`internal_for`)."""
+        if self.internal_domains:
+            return self
+        domains = self.internal_for(sender)
+        return self.replace(internal_domains=domains) if domains else self
 
     def is_internal(self, domain: str) -> bool:
         d = domain.lower().rstrip(".")

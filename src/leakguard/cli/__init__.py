@@ -34,7 +34,16 @@ from leakguard.errors import LeakguardError
 __all__ = ["COMMANDS", "main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("check", "scan", "protect", "serve", "addin_manifest")
+COMMANDS = (
+    "check",
+    "scan",
+    "protect",
+    "serve",
+    "addin_manifest",
+    "milter",
+    "relay",
+    "affected",
+)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
+from leakguard.cli._archives import add_batch_options, check_all
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
@@ -15,13 +16,11 @@ from leakguard.cli._common import (
     build_guard,
     exit_codes,
     lang,
-    readable,
     t,
 )
 from leakguard.cli._output import check_summary, dump_json, json_doc, print_text, sarif_doc
+from leakguard.cli._report import write_report
 from leakguard.core import Action
-from leakguard.errors import InputError
-from leakguard.message import require_message
 
 
 def add_parser(sub: Any) -> None:
@@ -61,15 +60,7 @@ def add_parser(sub: Any) -> None:
             "(par défaut : encrypt)",
         ),
     )
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar=t("PATH", "CHEMIN"),
-        help=t(
-            ".eml file, folder (walked for *.eml), or - for standard input",
-            "fichier .eml, dossier (parcouru pour les *.eml), ou - pour l'entrée standard",
-        ),
-    )
+    add_batch_options(p, documents=False)  # PATH..., --jobs, --report (cli/_archives.py)
     p.set_defaults(run=run)
 
 
@@ -79,27 +70,16 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     results: list[Result] = []
     status = EXIT_OK
     unreadable = False
-    for got in readable(args.paths, only_eml=True):
-        if isinstance(got, Result):
-            results.append(got)
+    checked = []
+    for done in check_all(guard, args):  # archives, --jobs and progress: cli/_archives.py
+        checked.append(done)
+        results.append(done.result)
+        if done.result.verdict is None:
             unreadable = True
-            continue
-        item, data = got
-        try:
-            # Not an e-mail (empty, binary, a document): a usage error for this input only.
-            require_message(data)
-            verdict = guard.check(data, source=item.source)
-        except InputError as exc:
-            results.append(Result(item.source, error=exc.message(lang())))
-            unreadable = True
-            continue
-        except Exception as exc:  # one bad input never costs the others their results
-            results.append(Result(item.source, error=_internal_error(exc)))
-            unreadable = True
-            continue
-        results.append(Result(item.source, verdict=verdict))
-        if verdict.action >= fail_on:
+        elif done.result.verdict.action >= fail_on:
             status = EXIT_FAIL
+    if args.report:
+        write_report(args.report, checked, lang(), with_action=True)
     status = EXIT_ERROR if unreadable else status
     if args.format == "json":
         dump_json(json_doc(results, lang(), with_action=True), out)
@@ -109,12 +89,3 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         print_text(results, lang(), out, with_action=True, verbose=args.verbose)
         out.write(check_summary(results, status, fail_on))
     return status
-
-
-def _internal_error(exc: Exception) -> str:
-    # The exception's text may quote the message: only its type is shown.
-    name = type(exc).__name__
-    return t(
-        f"this message could not be checked (internal error {name}); please report it",
-        f"ce message n'a pas pu être vérifié (erreur interne {name}) ; merci de la signaler",
-    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
+from leakguard.cli._archives import add_batch_options, scan_all
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
@@ -13,10 +14,10 @@ from leakguard.cli._common import (
     add_output_options,
     exit_codes,
     lang,
-    readable,
     t,
 )
 from leakguard.cli._output import dump_json, json_doc, print_text, scan_summary
+from leakguard.cli._report import write_report
 from leakguard.core import Fingerprinter, Severity
 
 
@@ -57,43 +58,28 @@ def add_parser(sub: Any) -> None:
             "(par défaut : jamais d'échec pour des constats)",
         ),
     )
-    p.add_argument(
-        "paths",
-        nargs="+",
-        metavar=t("PATH", "CHEMIN"),
-        help=t(
-            "message or document, folder (every file in it), or - for a message on standard input",
-            "message ou document, dossier (tous ses fichiers), ou - pour un message sur "
-            "l'entrée standard",
-        ),
-    )
+    add_batch_options(p, documents=True)  # PATH..., --jobs, --report (cli/_archives.py)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from leakguard.content import scan_chunks
-    from leakguard.message import document_content, iter_content, load_message
-
     fp = Fingerprinter()
     fail_on = Severity(args.fail_on) if args.fail_on else None
     results: list[Result] = []
     status = EXIT_OK
     unreadable = False
-    for got in readable(args.paths, only_eml=False):
-        if isinstance(got, Result):
-            results.append(got)
+    checked = []
+    for done in scan_all(fp, args):  # archives, --jobs and progress: cli/_archives.py
+        checked.append(done)
+        results.append(done.result)
+        if done.result.error is not None:
             unreadable = True
-            continue
-        item, data = got
-        name = "stdin" if item.path is None else item.path.name
-        if item.path is None or item.path.suffix.lower() in (".eml", ".msg822", ".mbox"):
-            chunks = iter_content(load_message(data))
-        else:
-            chunks = document_content(data, name=name)
-        report = scan_chunks(chunks, fingerprinter=fp)
-        results.append(Result(item.source, findings=tuple(report.findings)))
-        if fail_on is not None and any(f.severity.rank >= fail_on.rank for f in report.findings):
+        elif fail_on is not None and any(
+            f.severity.rank >= fail_on.rank for f in done.result.findings
+        ):
             status = EXIT_FAIL
+    if args.report:
+        write_report(args.report, checked, lang(), with_action=False)
     status = EXIT_ERROR if unreadable else status
     if args.format == "json":
         dump_json(json_doc(results, lang(), with_action=False), out)

@@ -1,0 +1,204 @@
+"""Outlook PST/OST files through ``libpff-python`` (the optional ``pst`` extra).
+
+A PST item is not stored as an RFC 5322 message: it is rebuilt from what Outlook kept.
+The internet headers when the item came in by mail (they carry To, Cc, Date and
+Message-ID as sent), else the sender, recipients, subject and time from the item's
+properties; then the plain-text body (or the HTML one), and every attachment with its
+file name. The guard then reads it like any other message.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.parser import HeaderParser
+from email.policy import compat32
+from pathlib import Path
+from typing import Any
+
+from leakguard.archives._read import ArchivedMessage, ArchiveError, clean_message_id, parse_date
+
+# MAPI property tags (the high 16 bits of a property tag).
+_DISPLAY_NAME = 0x3001
+_EMAIL_ADDRESS = 0x3003
+_SMTP_ADDRESS = 0x39FE
+_RECIPIENT_TYPE = 0x0C15
+_SENDER_EMAIL = 0x0C1F
+_SENDER_SMTP = 0x5D01
+_MESSAGE_ID = 0x1035
+_ATTACH_MIME = 0x370E
+
+_RECIPIENT_HEADER = {1: "To", 2: "Cc", 3: "Bcc"}
+# Headers that describe the MIME body Outlook kept apart: the rebuilt body has its own.
+_BODY_HEADERS = frozenset({"content-type", "content-transfer-encoding", "mime-version"})
+
+
+def _missing() -> ArchiveError:
+    return ArchiveError(
+        "reading PST files needs the optional 'pst' extra: pip install 'leakguard[pst]' "
+        "(it installs libpff-python).",
+        fr="la lecture des fichiers PST demande l'extension facultative « pst » : "
+        "pip install 'leakguard[pst]' (elle installe libpff-python).",
+    )
+
+
+def read(path: Path) -> Iterator[ArchivedMessage]:
+    """Every message of every folder of a PST file, depth first in folder order."""
+    try:
+        import pypff
+    except ImportError:
+        raise _missing() from None
+    pst = pypff.file()
+    try:
+        pst.open(str(path))
+    except (OSError, ValueError) as exc:
+        raise ArchiveError(
+            f"{path}: cannot open this PST file ({exc}).",
+            fr=f"{path} : impossible d'ouvrir ce fichier PST ({exc}).",
+        ) from None
+    try:
+        number = 0
+        for item in _messages(pst.get_root_folder()):
+            number += 1
+            try:
+                msg = _rebuild(item)
+                data = msg.as_bytes()
+            except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
+                err = ArchiveError(
+                    f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
+                    fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
+                )
+                yield ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+                continue
+            message_id = clean_message_id(msg.get("Message-ID"))
+            source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
+            yield ArchivedMessage(source, data, parse_date(msg.get("Date")))
+    finally:
+        pst.close()
+
+
+def _messages(folder: Any) -> Iterator[Any]:
+    if folder is None:
+        return
+    for i in range(folder.get_number_of_sub_messages()):
+        yield folder.get_sub_message(i)
+    for i in range(folder.get_number_of_sub_folders()):
+        yield from _messages(folder.get_sub_folder(i))
+
+
+def _entries(item: Any) -> dict[int, Any]:
+    """The item's properties by tag, from its first record set."""
+    out: dict[int, Any] = {}
+    if item.get_number_of_record_sets() == 0:
+        return out
+    record_set = item.get_record_set(0)
+    for j in range(record_set.get_number_of_entries()):
+        entry = record_set.get_entry(j)
+        out.setdefault(entry.get_entry_type(), entry)
+    return out
+
+
+def _text(entry: Any) -> str | None:
+    if entry is None:
+        return None
+    try:
+        value = entry.get_data_as_string()
+    except (OSError, ValueError, TypeError):
+        return None
+    return str(value) if value else None
+
+
+def _number(entry: Any) -> int | None:
+    if entry is None:
+        return None
+    try:
+        return int(entry.get_data_as_integer())
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _rebuild(item: Any) -> EmailMessage:
+    props = _entries(item)
+    msg = EmailMessage()
+    raw_headers = item.get_transport_headers()
+    if raw_headers:
+        for name, value in HeaderParser(policy=compat32).parsestr(str(raw_headers)).items():
+            if name.lower() in _BODY_HEADERS:
+                continue
+            try:
+                msg[name] = value.replace("\r", " ").replace("\n", " ")
+            except ValueError:
+                continue  # a second Date, Message-ID...: the first one stands
+    if "From" not in msg:
+        sender = _text(props.get(_SENDER_SMTP)) or _text(props.get(_SENDER_EMAIL))
+        if sender:
+            msg["From"] = email.utils.formataddr((item.get_sender_name() or "", sender))
+    if not any(h in msg for h in ("To", "Cc", "Bcc")):
+        for header, addresses in _recipients(item).items():
+            msg[header] = ", ".join(addresses)
+    if "Subject" not in msg and item.get_subject():
+        msg["Subject"] = str(item.get_subject())
+    if "Date" not in msg:
+        when = item.get_client_submit_time() or item.get_delivery_time()
+        if isinstance(when, datetime):
+            aware = when if when.tzinfo else when.replace(tzinfo=UTC)
+            msg["Date"] = email.utils.format_datetime(aware)
+    if "Message-ID" not in msg:
+        message_id = _text(props.get(_MESSAGE_ID))
+        if message_id:
+            msg["Message-ID"] = message_id
+    plain = item.get_plain_text_body()
+    html = item.get_html_body()
+    if plain:
+        msg.set_content(_decode(plain))
+    elif html:
+        msg.set_content(_decode(html), subtype="html")
+    else:
+        msg.set_content("")
+    for i in range(item.get_number_of_attachments()):
+        _attach(msg, item.get_attachment(i), i)
+    return msg
+
+
+def _decode(body: bytes | str) -> str:
+    """A body as text: UTF-8 when it is, else Windows-1252 (what Outlook stores)."""
+    if isinstance(body, str):
+        return body.rstrip("\x00")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        text = body.decode("cp1252", errors="replace")
+    return text.rstrip("\x00")
+
+
+def _recipients(item: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    recipients = item.recipients
+    if recipients is None:
+        return out
+    for k in range(recipients.get_number_of_record_sets()):
+        record_set = recipients.get_record_set(k)
+        props: dict[int, Any] = {}
+        for j in range(record_set.get_number_of_entries()):
+            entry = record_set.get_entry(j)
+            props.setdefault(entry.get_entry_type(), entry)
+        address = _text(props.get(_SMTP_ADDRESS)) or _text(props.get(_EMAIL_ADDRESS))
+        if not address:
+            continue
+        header = _RECIPIENT_HEADER.get(_number(props.get(_RECIPIENT_TYPE)) or 1, "To")
+        name = _text(props.get(_DISPLAY_NAME)) or ""
+        out.setdefault(header, []).append(email.utils.formataddr((name, address)))
+    return out
+
+
+def _attach(msg: EmailMessage, attachment: Any, index: int) -> None:
+    size = attachment.get_size()
+    data = attachment.read_buffer(size) if size else b""
+    name = attachment.get_long_filename() or f"attachment-{index + 1}"
+    mime = _text(_entries(attachment).get(_ATTACH_MIME)) or "application/octet-stream"
+    maintype, _, subtype = mime.partition("/")
+    if maintype == "text" or not subtype:
+        maintype, subtype = "application", "octet-stream"
+    msg.add_attachment(bytes(data), maintype=maintype, subtype=subtype, filename=name)

@@ -1,0 +1,318 @@
+"""Readers for mbox files, Maildir folders, directory trees and (optionally) PST files."""
+
+from __future__ import annotations
+
+import email.utils
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.parser import BytesHeaderParser
+from email.policy import compat32
+from pathlib import Path
+from typing import Literal
+
+from leakguard.errors import InputError
+
+__all__ = ["ArchiveError", "ArchiveKind", "ArchivedMessage", "archive_kind", "iter_messages"]
+
+ArchiveKind = Literal["eml", "mbox", "maildir", "tree", "pst"]
+
+_PST_MAGIC = b"!BDN"
+_PST_SUFFIXES = frozenset({".pst", ".ost"})
+_ID_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
+_HEADER_END = re.compile(rb"\r?\n\r?\n")
+
+
+class ArchiveError(InputError):
+    """An archive cannot be opened or read; the text names the file and what to do.
+
+    An :class:`~leakguard.errors.InputError` (``code`` ``"input"``), in English and French.
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedMessage:
+    """One message of an archive.
+
+    ``source`` names where it is, for a person: the file, then ``#`` and the message's
+    position in it (from 1), then its Message-ID in angle brackets when it has one, for
+    example ``Sent.mbox#12 <abc@clinic.example>``. A single ``.eml`` file is named by its
+    path alone. ``data`` is the raw RFC 5322 message, as :meth:`Guard.check` reads it.
+    ``date`` is the message's ``Date`` header (or, failing that, the date its archive
+    recorded), timezone-aware, or ``None`` when neither can be read.
+
+    ``error`` is set, and ``data`` empty, for a message the archive lists but that could
+    not be taken out of it (a damaged PST item): it is reported, never skipped.
+    """
+
+    source: str
+    data: bytes
+    date: datetime | None
+    error: ArchiveError | None = None
+
+    def __repr__(self) -> str:
+        return (
+            f"ArchivedMessage(source={self.source!r}, size={len(self.data)}, "
+            f"date={self.date.isoformat() if self.date else None!r})"
+        )
+
+
+# --------------------------------------------------------------------------- detection
+
+
+def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
+    """What ``path`` is: ``mbox``, ``maildir``, ``tree``, ``pst`` or a single ``eml``.
+
+    A folder with ``cur`` and ``new`` sub-folders is a Maildir, any other folder a tree.
+    A file is a PST when it has the PST signature, an mbox when it starts with a
+    ``From`` line, else one message.
+    """
+    p = Path(path)
+    if p.is_dir():
+        return "maildir" if _is_maildir(p) else "tree"
+    head = _head(p)
+    if head.startswith(_PST_MAGIC) or (not head and p.suffix.lower() in _PST_SUFFIXES):
+        return "pst"
+    if head.startswith(b"From "):
+        return "mbox"
+    return "eml"
+
+
+def _is_maildir(p: Path) -> bool:
+    return (p / "cur").is_dir() and (p / "new").is_dir()
+
+
+def _head(p: Path) -> bytes:
+    try:
+        with p.open("rb") as fh:
+            return fh.read(5)
+    except OSError as exc:
+        raise _unreadable(p, exc) from None
+
+
+def _unreadable(p: Path | str, exc: OSError) -> ArchiveError:
+    why = exc.strerror or type(exc).__name__
+    return ArchiveError(
+        f"{p}: cannot read this archive ({why}).",
+        fr=f"{p} : impossible de lire cette archive ({why}).",
+    )
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def iter_messages(path: str | os.PathLike[str]) -> Iterator[ArchivedMessage]:
+    """Every message stored at ``path`` (mbox, Maildir, tree, PST or one ``.eml``), in order.
+
+    Raises :class:`ArchiveError` when ``path`` does not exist or cannot be read, and when
+    it is a PST file but ``libpff-python`` is not installed.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise ArchiveError(
+            f"{p}: no such file or folder.", fr=f"{p} : fichier ou dossier introuvable."
+        )
+    kind = archive_kind(p)
+    if kind == "tree":
+        yield from _tree(p)
+    elif kind == "maildir":
+        yield from _maildir(p)
+    elif kind == "mbox":
+        yield from _mbox(p)
+    elif kind == "pst":
+        yield from _pst(p)
+    else:
+        yield _eml(p)
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _eml(p: Path) -> ArchivedMessage:
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise _unreadable(p, exc) from None
+    _, date = _id_and_date(data)
+    return ArchivedMessage(str(p), data, date)
+
+
+def _tree(root: Path) -> Iterator[ArchivedMessage]:
+    """``.eml`` files, mbox files, PST files and Maildirs below ``root``, in path order.
+
+    A file or folder that cannot be read becomes an item with ``error`` set, and the
+    walk goes on.
+    """
+    try:
+        entries = sorted(root.iterdir())
+    except OSError as exc:
+        yield _failed(str(root), exc)
+        return
+    for f in entries:
+        if f.is_dir():
+            if _is_maildir(f):
+                yield from _guarded(f, _maildir(f))
+            else:
+                yield from _tree(f)
+        elif f.suffix.lower() == ".eml":
+            try:
+                item = _eml(f)
+            except ArchiveError as exc:
+                item = ArchivedMessage(str(f), b"", None, error=exc)
+            yield item
+        else:
+            try:
+                head = _head(f)
+            except ArchiveError as exc:
+                yield ArchivedMessage(str(f), b"", None, error=exc)
+                continue
+            if head.startswith(b"From "):
+                yield from _guarded(f, _mbox(f))
+            elif head.startswith(_PST_MAGIC):
+                yield from _guarded(f, _pst(f))
+
+
+def _guarded(where: Path, items: Iterator[ArchivedMessage]) -> Iterator[ArchivedMessage]:
+    """The items of one archive inside a tree; an error ends that archive, not the walk."""
+    try:
+        yield from items
+    except ArchiveError as exc:
+        yield ArchivedMessage(str(where), b"", None, error=exc)
+
+
+def _failed(where: str, exc: OSError) -> ArchivedMessage:
+    return ArchivedMessage(where, b"", None, error=_unreadable(where, exc))
+
+
+def _maildir(p: Path) -> Iterator[ArchivedMessage]:
+    """A Maildir, then its Maildir++ sub-folders (``.Sent``, ``.Archives.2026``)."""
+    yield from _maildir_only(p)
+    for sub in sorted(p.iterdir()):
+        if sub.name.startswith(".") and sub.is_dir() and _is_maildir(sub):
+            yield from _maildir_only(sub)
+
+
+def _maildir_only(p: Path) -> Iterator[ArchivedMessage]:
+    names: list[tuple[str, Path]] = []
+    for part in ("new", "cur"):
+        folder = p / part
+        try:
+            entries = list(folder.iterdir())
+        except OSError as exc:
+            raise _unreadable(folder, exc) from None
+        names.extend((f.name, f) for f in entries if not f.name.startswith(".") and f.is_file())
+    # Maildir names start with the delivery time: sorting them is the delivery order.
+    for number, (name, f) in enumerate(sorted(names), start=1):
+        try:
+            data = f.read_bytes()
+        except OSError as exc:
+            raise _unreadable(f, exc) from None
+        message_id, date = _id_and_date(data)
+        if date is None:
+            date = _maildir_date(name)
+        yield ArchivedMessage(_source(p, number, message_id), data, date)
+
+
+def _maildir_date(name: str) -> datetime | None:
+    stamp = name.split(".", 1)[0]
+    if stamp.isdigit() and 8 <= len(stamp) <= 11:
+        return datetime.fromtimestamp(int(stamp), tz=UTC)
+    return None
+
+
+def _mbox(p: Path) -> Iterator[ArchivedMessage]:
+    """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does.
+
+    The separator line is not part of the message; the blank line mbox writers put
+    before each separator is removed. ``>From`` quoting is left as it is (it only ever
+    touches lines that begin with ``From``).
+    """
+    try:
+        fh = p.open("rb")
+    except OSError as exc:
+        raise _unreadable(p, exc) from None
+    with fh:
+        number = 0
+        lines: list[bytes] = []
+        envelope: bytes | None = None
+        try:
+            for line in fh:
+                if line.startswith(b"From "):
+                    if envelope is not None:
+                        number += 1
+                        yield _mbox_message(p, number, envelope, lines)
+                    envelope, lines = line, []
+                elif envelope is not None:
+                    lines.append(line)
+        except OSError as exc:
+            raise _unreadable(p, exc) from None
+        if envelope is not None:
+            number += 1
+            yield _mbox_message(p, number, envelope, lines)
+
+
+def _mbox_message(p: Path, number: int, envelope: bytes, lines: list[bytes]) -> ArchivedMessage:
+    if lines and lines[-1] in (b"\n", b"\r\n"):
+        lines = lines[:-1]
+    data = b"".join(lines)
+    message_id, date = _id_and_date(data)
+    if date is None:
+        date = _envelope_date(envelope)
+    return ArchivedMessage(_source(p, number, message_id), data, date)
+
+
+def _envelope_date(line: bytes) -> datetime | None:
+    # "From sender@example Mon Nov 23 09:00:00 2026": the last five words are the date.
+    words = line.decode("ascii", "replace").split()
+    if len(words) < 7:
+        return None
+    try:
+        return datetime.strptime(" ".join(words[-5:]), "%a %b %d %H:%M:%S %Y").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+# --------------------------------------------------------------------------- PST
+
+
+def _pst(p: Path) -> Iterator[ArchivedMessage]:
+    from leakguard.archives import _pst as pst
+
+    yield from pst.read(p)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _source(container: Path, number: int, message_id: str | None) -> str:
+    base = f"{container}#{number}"
+    return f"{base} <{message_id}>" if message_id else base
+
+
+def _id_and_date(data: bytes) -> tuple[str | None, datetime | None]:
+    """The Message-ID and Date of a raw message, reading its header block only."""
+    end = _HEADER_END.search(data)
+    head = data[: end.end()] if end else data
+    headers = BytesHeaderParser(policy=compat32).parsebytes(head)
+    return clean_message_id(headers.get("Message-ID")), parse_date(headers.get("Date"))
+
+
+def clean_message_id(raw: object) -> str | None:
+    """A Message-ID fit to print: no brackets, spaces or control characters, 200 at most."""
+    if raw is None:
+        return None
+    value = _ID_JUNK.sub("", str(raw))[:200]
+    return value or None
+
+
+def parse_date(raw: object) -> datetime | None:
+    """An RFC 5322 date as an aware datetime (UTC when the zone is missing), or ``None``."""
+    if raw is None:
+        return None
+    try:
+        value = email.utils.parsedate_to_datetime(str(raw))
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
