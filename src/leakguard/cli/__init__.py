@@ -22,7 +22,7 @@ from leakguard.errors import LeakguardError
 __all__ = ["main"]
 
 #: Sub-command modules, in the order ``--help`` lists them.
-COMMANDS = ("check", "scan", "protect", "affected")
+COMMANDS = ("check", "scan", "protect", "affected", "learn")
 
 
 class _Parser(argparse.ArgumentParser):

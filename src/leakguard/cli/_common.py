@@ -118,4 +118,5 @@ def build_guard(args: argparse.Namespace) -> Guard:
     directory = Directory.load(args.directory) if args.directory else None
     folder = getattr(args, "certificates", None)  # only `protect` takes certificates
     certificates = FolderCertificates(folder) if folder else None
-    return Guard(policy, directory=directory, certificates=certificates)
+    store = getattr(args, "correspondents", None)  # only `check` takes a store
+    return Guard(policy, directory=directory, certificates=certificates, correspondents=store)

@@ -15,6 +15,7 @@ from leakguard.cli._common import (
     add_guard_options,
     build_guard,
     lang,
+    t,
 )
 from leakguard.cli._output import json_doc, print_text, sarif_doc
 from leakguard.cli._report import write_report
@@ -26,6 +27,16 @@ def add_parser(sub: Any) -> None:
         "check", help="decide allow / warn / encrypt / block for .eml messages"
     )
     add_guard_options(p)
+    p.add_argument(
+        "--correspondents",
+        metavar="FILE",
+        help=t(
+            "correspondents learned by leakguard learn: first-time, dormant and unusual "
+            "recipients (default: the policy's [recipients] correspondents, else none)",
+            "correspondants appris par leakguard learn : destinataires nouveaux, oubliés ou "
+            "inhabituels (par défaut : celui de la politique [recipients], sinon aucun)",
+        ),
+    )
     p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
     p.add_argument("--fail-on", choices=("warn", "encrypt", "block"), default="encrypt")
     add_batch_options(p, documents=False)  # PATH..., --jobs, --report
