@@ -215,7 +215,8 @@ class Correspondents:
     ) -> list[Lookalike]:
         """Every address written to at least ``frequent`` times that is within
         ``max_distance`` edits of ``address`` or shares its confusable skeleton, nearest
-        first; exactly what comparing with each of them would give."""
+        first; exactly what comparing with each of them would give. Empty when
+        ``address`` is itself written to that often."""
         return self._guard(frequent, max_distance).lookalikes(address)
 
     def _guard(self, frequent: int, max_distance: int) -> RecipientGuard:
