@@ -237,11 +237,15 @@ def test_first_time_recipient_warns_only_with_sensitive_data(book: Correspondent
         "nor to anyone at its domain."
     )
     assert f.message("fr").startswith("Premier message à inconnu@example.org : rien n'a")
-    sensitive = guard.check(message(to="inconnu@example.org", body=f"NIR {NIR}\n"))
-    assert "first_time_recipient" in sensitive.kinds()
+    # Secure health messaging: nothing else raises the action, the new recipient warns.
+    sensitive = guard.check(message(to="dr.x@chu.mssante.fr", body=f"NIR {NIR}\n"))
+    assert sorted(sensitive.kinds()) == ["first_time_recipient", "nir"]
+    assert sensitive.action is Action.WARN
     assert (
-        guard.policy.action_for("first_time_recipient", sensitive=True) is Action.WARN
-        and sensitive.action is Action.ENCRYPT  # unencrypted_sensitive still applies
+        guard_with(book, actions_with_sensitive={})
+        .check(message(to="dr.x@chu.mssante.fr", body=f"NIR {NIR}\n"))
+        .action
+        is Action.ALLOW
     )
     same_domain = guard.check(message(to="autre@gmail.com")).findings[0]
     assert same_domain.detail == "known_domain"
@@ -489,3 +493,20 @@ def test_learn_help_states_defaults_in_both_languages(
         with pytest.raises(SystemExit):
             main(["learn", "--help"])
         assert marker in " ".join(capsys.readouterr().out.split())
+
+
+def test_learn_reports_an_unusable_message_and_learns_the_others(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    folder = tmp_path / "Envoyes"
+    folder.mkdir()
+    (folder / "a.eml").write_bytes(b"To: Zoe <zoe@example.org>\nSubject: x\n\nBonjour\n")
+    (folder / "b.eml").write_bytes(b"")
+    out = tmp_path / "c.db"
+    assert main(["learn", str(folder), "-o", str(out), "-j", "1"]) == 2
+    text = capsys.readouterr().out
+    assert text.startswith(f"{folder / 'b.eml'} : illisible, non appris\n")
+    assert "1 nouveau(x) message(s) appris (0 avec des données sensibles)" in text
+    learned = Correspondents.open(out).get("zoe@example.org")
+    assert learned is not None and learned.messages == 1 and learned.last_sent is None
