@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 from leakguard._recipients import addresses as _addr
@@ -269,59 +270,34 @@ class Correspondents:
             if address in done or not is_outside(address) or is_colleague(address):
                 continue
             done.add(address)
+            found = partial(Finding, location=location, severity=Severity.MEDIUM, recipient=address)
             row = self._addresses.get(address)
             if row is None:
                 if not quiet:
-                    domain = self._domains.get(_addr.domain_of(address))
-                    findings.append(
-                        Finding(
-                            kind="first_time_recipient",
-                            location=location,
-                            severity=Severity.MEDIUM,
-                            recipient=address,
-                            detail="known_domain" if domain is not None else "new_domain",
-                        )
-                    )
+                    known = _addr.domain_of(address) in self._domains
+                    detail = "known_domain" if known else "new_domain"
+                    findings.append(found(kind="first_time_recipient", detail=detail))
             else:
                 last = row[4]
-                if last is not None:
-                    seen = datetime.fromtimestamp(last, UTC)
-                    if now >= add_months(seen, dormant_months):
-                        findings.append(
-                            Finding(
-                                kind="dormant_recipient",
-                                location=location,
-                                severity=Severity.MEDIUM,
-                                recipient=address,
-                                last_seen=seen.date().isoformat(),
-                            )
-                        )
+                seen = None if last is None else datetime.fromtimestamp(last, UTC)
+                if seen is not None and now >= add_months(seen, dormant_months):
+                    day = seen.date().isoformat()
+                    findings.append(found(kind="dormant_recipient", last_seen=day))
                 if sensitive and not quiet and row[2] == 0:
                     others = [a for a in everyone if a != address]
                     with_it, without = self.together(others, address)
                     if without >= usual_group and with_it < without:
-                        findings.append(
-                            Finding(
-                                kind="unusual_recipient",
-                                location=location,
-                                severity=Severity.MEDIUM,
-                                recipient=address,
-                                count=without,
-                            )
-                        )
+                        findings.append(found(kind="unusual_recipient", count=without))
             messages = 0 if row is None else row[1]
             if messages < frequent and address not in skip:
                 near = self._guard(frequent, lookalike_distance).lookalikes(address)
                 if near:
-                    match = near[0]
                     findings.append(
-                        Finding(
+                        found(
                             kind="lookalike_recipient",
-                            location=location,
                             severity=Severity.HIGH,
-                            recipient=address,
-                            similar_to=match.address,
-                            distance=match.distance,
+                            similar_to=near[0].address,
+                            distance=near[0].distance,
                             detail="correspondent",
                         )
                     )
