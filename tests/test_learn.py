@@ -210,6 +210,12 @@ def test_a_file_that_is_not_a_store_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(CorrespondentsError) as err:
         Correspondents.open(bad)
     assert str(err.value).startswith(f"{bad}: not a correspondents store made by leakguard learn")
+    # A mistyped -o naming the Sent folder itself is never overwritten.
+    sent = write_mbox(tmp_path / "Sent.mbox", history()[:2])
+    before = sent.read_bytes()
+    with pytest.raises(CorrespondentsError):
+        learn([sent], sent)
+    assert sent.read_bytes() == before
     missing = tmp_path / "none.db"
     with pytest.raises(CorrespondentsError) as err:
         Guard(correspondents=missing)

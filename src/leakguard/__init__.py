@@ -28,7 +28,6 @@ __version__ = "1.0.0"
 __all__ = [
     "Action",
     "AuditLog",
-    "Correspondents",
     "Directory",
     "DirectoryError",
     "Finding",
@@ -56,7 +55,6 @@ __all__ = [
 
 _LAZY = {
     "AuditLog": "leakguard.audit",
-    "Correspondents": "leakguard.correspondents",
     "Directory": "leakguard.recipients",
     "Guard": "leakguard.guard",
     "GuardedSMTP": "leakguard.smtp",
@@ -73,7 +71,6 @@ _LAZY = {
 if TYPE_CHECKING:
     from leakguard.api import scan
     from leakguard.audit import AuditLog
-    from leakguard.correspondents import Correspondents
     from leakguard.extract._types import Limits
     from leakguard.guard import Guard, PasswordNotice
     from leakguard.policy import Policy

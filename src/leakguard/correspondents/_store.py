@@ -264,6 +264,15 @@ def _connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         raise _read_error(p, exc) from None
 
 
+def check_store(path: str | os.PathLike[str]) -> None:
+    """Raise ``CorrespondentsError`` unless ``path`` is a store this version reads."""
+    db = _connect(path)
+    try:
+        read_meta(db, path)
+    finally:
+        db.close()
+
+
 def read_meta(db: sqlite3.Connection, path: str | os.PathLike[str]) -> dict[str, str]:
     """The ``meta`` table, after checking that the file is a store this version reads."""
     try:

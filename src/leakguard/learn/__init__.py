@@ -30,7 +30,7 @@ from leakguard.api import scan
 from leakguard.archives import ArchiveError, iter_messages
 from leakguard.core import CONTENT_KINDS
 from leakguard.correspondents import Clock
-from leakguard.correspondents._store import Tally, message_key
+from leakguard.correspondents._store import Tally, check_store, message_key
 from leakguard.errors import LeakguardError
 from leakguard.guard import Guard
 
@@ -87,6 +87,8 @@ def learn(
     global _GUARD, _SENSITIVE
     out = Path(output)
     now = (clock or (lambda: datetime.now(UTC)))()
+    if out.exists() and not update:
+        check_store(out)  # never overwrite a file that is not a store (a typo in -o)
     tally = Tally.load(out) if update and out.exists() else Tally()
     summary = LearnSummary(out)
     guard = guard if guard is not None else Guard()
@@ -130,6 +132,7 @@ def _items(
     for raw in paths:
         for m in iter_messages(raw):
             if not m.data:
+                summary.read += 1
                 summary.unreadable.append(m.source)
                 continue
             yield (m.source, m.data, m.date)
