@@ -19,6 +19,7 @@ __all__ = [
     "CONTENT_KINDS",
     "IDENTIFIER_KINDS",
     "KINDS",
+    "LEARNED_KINDS",
     "Action",
     "Finding",
     "Fingerprinter",
@@ -113,6 +114,9 @@ KINDS = CONTENT_KINDS | {
     "unencrypted_sensitive",
     "unreadable_recipients",
 }
+# Learned from the Sent folder (leakguard learn): only with a correspondents store.
+LEARNED_KINDS = frozenset({"first_time_recipient", "dormant_recipient", "unusual_recipient"})
+KINDS = KINDS | LEARNED_KINDS
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -228,6 +232,7 @@ class Finding:
     distance: int | None = None
     detail: str | None = None
     confidence: float = 1.0
+    last_seen: str | None = None  # ISO date of the last message to the recipient
 
     def message(self, lang: Lang = "en") -> str:
         """A sentence for a person, in French or English."""
@@ -240,7 +245,15 @@ class Finding:
             "location": str(self.location),
             "severity": self.severity.value,
         }
-        for name in ("masked", "fingerprint", "count", "recipient", "similar_to", "distance"):
+        for name in (
+            "masked",
+            "fingerprint",
+            "count",
+            "recipient",
+            "similar_to",
+            "distance",
+            "last_seen",
+        ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
@@ -251,7 +264,15 @@ class Finding:
 
     def __repr__(self) -> str:
         parts = [f"kind={self.kind!r}", f"location={self.location.where!r}"]
-        for name in ("masked", "count", "recipient", "similar_to", "distance", "detail"):
+        for name in (
+            "masked",
+            "count",
+            "recipient",
+            "similar_to",
+            "distance",
+            "last_seen",
+            "detail",
+        ):
             value = getattr(self, name)
             if value is not None:
                 parts.append(f"{name}={value!r}")
@@ -484,6 +505,8 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             "La pièce jointe concerne une autre personne que son unique destinataire "
             "(erreur de publipostage ?).",
         )
+    if k in LEARNED_KINDS or (k == "lookalike_recipient" and finding.detail == "correspondent"):
+        return _describe_learned(finding, lang)
     if k == "lookalike_recipient" and finding.detail == "homoglyph":
         return _t(
             lang,
@@ -558,6 +581,48 @@ def _unreadable_recipients(finding: Finding, lang: str) -> str:
         "(the addresses found in it were still checked).",
         f"L'en-tête de destinataires{shown} est mal formé : vérifiez chaque adresse avant "
         "l'envoi (les adresses qu'il contient ont tout de même été vérifiées).",
+    )
+
+
+def _describe_learned(finding: Finding, lang: str) -> str:
+    """The findings that come from the correspondents learned from the Sent folder."""
+    k, r = finding.kind, finding.recipient
+    if k == "first_time_recipient" and finding.detail == "new_domain":
+        return _t(
+            lang,
+            f"First message to {r}: nothing was ever sent to this address, nor to anyone "
+            "at its domain.",
+            f"Premier message à {r} : rien n'a jamais été envoyé à cette adresse, ni à "
+            "personne de son domaine.",
+        )
+    if k == "first_time_recipient":
+        return _t(
+            lang,
+            f"First message to {r}: nothing was ever sent to this address before.",
+            f"Premier message à {r} : rien n'a jamais été envoyé à cette adresse.",
+        )
+    if k == "dormant_recipient":
+        return _t(
+            lang,
+            f"First message to {r} since {finding.last_seen}: is this still the right person?",
+            f"Premier message à {r} depuis le {finding.last_seen} : est-ce toujours la "
+            "bonne personne ?",
+        )
+    if k == "unusual_recipient":
+        return _t(
+            lang,
+            f"{r} has never received sensitive data, and the other recipients were written "
+            f"to {finding.count} times without this address.",
+            f"{r} n'a jamais reçu de données sensibles, et les autres destinataires ont "
+            f"reçu {finding.count} messages sans cette adresse.",
+        )
+    return _t(
+        lang,
+        f"{r} has rarely or never been written to, but is {finding.distance} keystroke(s) "
+        f"away from {finding.similar_to}, an address often written to: autocomplete error?",
+        f"{r} n'a jamais ou presque jamais reçu de message, mais ne diffère que de "
+        f"{finding.distance} caractère(s) de {finding.similar_to}, une adresse souvent "
+        "utilisée : erreur d'autocomplétion ?",
     )
 
 

@@ -20,6 +20,7 @@ from leakguard._headers import mask_header, read_address_list
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
 from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict
+from leakguard.correspondents import Correspondents
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.extract._types import Budget, Limits
 from leakguard.message import iter_content, load_message
@@ -97,6 +98,7 @@ class Guard:
         fingerprinter: Fingerprinter | None = None,
         limits: Limits | None = None,
         audit: AuditLog | None = None,
+        correspondents: Correspondents | str | os.PathLike[str] | None = None,
     ) -> None:
         self.policy = policy if policy is not None else Policy.default()
         self.fingerprinter = fingerprinter or Fingerprinter()
@@ -130,6 +132,12 @@ class Guard:
         self.certificates = store
         self.on_password = on_password
         self.audit = audit if audit is not None else AuditLog()
+        if correspondents is None and self.policy.correspondents_path is not None:
+            correspondents = self.policy.correspondents_path
+        if correspondents is not None and not isinstance(correspondents, Correspondents):
+            correspondents = Correspondents.open(correspondents)
+        #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
+        self.correspondents = correspondents
 
     @classmethod
     def from_policy(cls, path: str | os.PathLike[str], /, **options: object) -> Guard:
@@ -184,6 +192,8 @@ class Guard:
         findings.extend(
             self._recipients.check([(r.name, r.address, r.location) for r in recipients])
         )
+        if self.correspondents is not None:
+            findings.extend(self._learned(policy, recipients, findings, sensitive))
         findings.extend(report.findings)
 
         protected = encrypted or not unprotected
@@ -233,6 +243,27 @@ class Guard:
             if a > action:
                 action = a
         return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
+
+    def _learned(
+        self, policy: Policy, recipients: list[Recipient], found: list[Finding], sensitive: bool
+    ) -> list[Finding]:
+        """First-time, dormant and unusual recipients, and look-alikes of frequent
+        correspondents, from the correspondents store."""
+        assert self.correspondents is not None
+        return self.correspondents.check(
+            [(r.name, r.address, r.location) for r in recipients],
+            sensitive=sensitive,
+            is_outside=lambda a: not policy.is_internal(a.rpartition("@")[2]),
+            is_colleague=self.directory.__contains__,
+            dormant_months=policy.dormant_months,
+            quiet_days=policy.quiet_days,
+            frequent=policy.frequent_messages,
+            usual_group=policy.usual_group_messages,
+            lookalike_distance=policy.lookalike_distance,
+            already_lookalike=[
+                f.recipient for f in found if f.kind == "lookalike_recipient" and f.recipient
+            ],
+        )
 
     # ------------------------------------------------------------------ protect
 

@@ -48,6 +48,19 @@ acknowledged = []
 # Patient register (CSV with email, name, nir) for the other-person check.
 # path = "patients.csv"
 
+[recipients]
+# Correspondents learned from the Sent folder with "leakguard learn" (none by default).
+# correspondents = "correspondents.db"
+# dormant_recipient: the last message to the address is older than this many months.
+dormant_months = 12
+# Quiet start: no first_time_recipient or unusual_recipient until this many days after
+# the oldest learned message.
+quiet_days = 30
+# Addresses written to at least this often are checked for look-alikes too.
+frequent_messages = 3
+# unusual_recipient: the other recipients were written to at least this often without it.
+usual_group_messages = 3
+
 [thresholds]
 # A finding "many_people" from this many distinct people going outside.
 many_people = 2
@@ -75,6 +88,9 @@ bulk_visible_recipients = "warn"
 unscannable_attachment = "warn"
 # A recipient header that cannot be read cleanly, or no readable recipient at all.
 unreadable_recipients = "warn"
+first_time_recipient = "allow"
+dormant_recipient = "warn"
+unusual_recipient = "warn"
 # An attachment that is itself encrypted cannot be read, but it is protected.
 unscannable_encrypted = "allow"
 
@@ -84,6 +100,7 @@ lookalike_recipient = "block"
 lookalike_domain = "block"
 display_name_mismatch = "block"
 unreadable_recipients = "block"
+first_time_recipient = "warn"
 
 [protection]
 # Folder of recipients' certificates (<address>.pem or .der) for S/MIME.
@@ -103,6 +120,13 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
         "acknowledged": "list of [recipient, colleague] pairs",
     },
     "register": {"path": "a file path"},
+    "recipients": {
+        "correspondents": "a file path",
+        "dormant_months": "a whole number ≥ 1",
+        "quiet_days": "a whole number ≥ 0",
+        "frequent_messages": "a whole number ≥ 1",
+        "usual_group_messages": "a whole number ≥ 1",
+    },
     "thresholds": {
         "many_people": "a whole number ≥ 2",
         "bulk_export": "a whole number ≥ 2",
@@ -138,6 +162,11 @@ class Policy:
     certificates_path: Path | None = None
     sensitive_kinds: frozenset[str] = IDENTIFIER_KINDS | {"health_data"}
     source: str = "<default>"
+    correspondents_path: Path | None = None
+    dormant_months: int = 12
+    quiet_days: int = 30
+    frequent_messages: int = 3
+    usual_group_messages: int = 3
 
     # ------------------------------------------------------------------ building
 
@@ -398,4 +427,9 @@ def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
         certificates_path=_path(data, "protection", "certificates", source, base),
         sensitive_kinds=frozenset(sensitive),
         source=source,
+        correspondents_path=_path(data, "recipients", "correspondents", source, base),
+        dormant_months=_int(data, "recipients", "dormant_months", source, 1),
+        quiet_days=_int(data, "recipients", "quiet_days", source, 0),
+        frequent_messages=_int(data, "recipients", "frequent_messages", source, 1),
+        usual_group_messages=_int(data, "recipients", "usual_group_messages", source, 1),
     )

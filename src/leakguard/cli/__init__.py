@@ -43,6 +43,7 @@ COMMANDS = (
     "milter",
     "relay",
     "affected",
+    "learn",
 )
 
 

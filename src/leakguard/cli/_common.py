@@ -402,4 +402,5 @@ def build_guard(args: argparse.Namespace) -> Guard:
                 fr=f"--certificates {folder} : ce dossier n'existe pas.",
             )
         certificates = FolderCertificates(folder)
-    return Guard(policy, directory=directory, certificates=certificates)
+    store = getattr(args, "correspondents", None)  # only `check` takes a store
+    return Guard(policy, directory=directory, certificates=certificates, correspondents=store)

@@ -49,6 +49,16 @@ def add_parser(sub: Any) -> None:
         ),
     )
     add_guard_options(p)
+    p.add_argument(
+        "--correspondents",
+        metavar="FILE",
+        help=t(
+            "correspondents learned by leakguard learn: first-time, dormant and unusual "
+            "recipients (default: the policy's [recipients] correspondents, else none)",
+            "correspondants appris par leakguard learn : destinataires nouveaux, oubliés ou "
+            "inhabituels (par défaut : celui de la politique [recipients], sinon aucun)",
+        ),
+    )
     add_output_options(p, ("text", "json", "sarif"))
     p.add_argument(
         "--fail-on",
