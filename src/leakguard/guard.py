@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
@@ -27,8 +27,11 @@ from leakguard.message import iter_content, load_message
 from leakguard.policy import Policy
 from leakguard.protection import (
     CallableCertificates,
+    CertificateProblem,
     CertificateStore,
     FolderCertificates,
+    exposed_headers,
+    find_certificate,
     message_encrypted,
     new_password,
     smime_encrypt,
@@ -283,20 +286,38 @@ class Guard:
         *,
         envelope_recipients: Sequence[str] | None = None,
     ) -> EmailMessage:
-        """Apply an already computed verdict to ``msg`` (see :meth:`protect`)."""
+        """Apply an already computed verdict to ``msg`` (see :meth:`protect`).
+
+        S/MIME when every recipient has a usable certificate (nothing about the
+        content stays outside: the real Subject travels inside, the outer one is the
+        policy's ``outer_subject``); else an AES-256 ZIP of the sensitive attachments
+        when a password channel is set and nothing sensitive shows in the text or the
+        headers; else ``LeakBlocked`` whose ``cause`` names the obstacle.
+        """
         if verdict.action is Action.BLOCK:
             raise LeakBlocked(verdict)
         if verdict.action < Action.ENCRYPT or verdict.encrypted:
             return msg
         recipients = [r.address for r in _recipients(msg, envelope_recipients)]
-        if self.certificates is not None:
-            certs = [self.certificates.certificate_for(a) for a in recipients]
-            if recipients and all(c is not None for c in certs):
-                try:
-                    return smime_encrypt(msg, [c for c in certs if c is not None])
-                except ProtectionError as exc:
-                    log.warning("S/MIME encryption failed: %s", exc)
-        return self._zip_protect(msg, verdict, recipients, envelope_recipients)
+        certs: list[Certificate] = []
+        problems: list[CertificateProblem] = []
+        for address in recipients:
+            cert, problem = find_certificate(self.certificates, address)
+            if cert is not None:
+                certs.append(cert)
+            elif problem is not None:
+                problems.append(problem)
+        smime_error: ProtectionError | None = None
+        if recipients and not problems:
+            try:
+                return smime_encrypt(msg, certs, outer_subject=self.policy.outer_subject)
+            except ProtectionError as exc:
+                if exc.reason == "identifier_in_routing_header":
+                    raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
+                log.warning("S/MIME encryption failed: %s", exc)
+                smime_error = exc
+        refusal = _Refusal(verdict, recipients, problems, smime_error, self.certificates)
+        return self._zip_protect(msg, verdict, recipients, envelope_recipients, refusal)
 
     def _zip_protect(
         self,
@@ -304,29 +325,42 @@ class Guard:
         verdict: Verdict,
         recipients: list[str],
         envelope: Sequence[str] | None,
+        refusal: _Refusal,
     ) -> EmailMessage:
         policy = self.policy
+        exposed = exposed_headers(msg)
+        if exposed:
+            shown = ", ".join(exposed)
+            refusal.fail(
+                "sensitive_in_headers",
+                f"The {shown} header carries an identifier or health information, which an "
+                "encrypted archive cannot hide (only S/MIME can): remove it from there, or "
+                "provide a certificate for every recipient.",
+                f"L'en-tête {shown} contient un identifiant ou une information de santé, "
+                "qu'une archive chiffrée ne peut pas cacher (seul S/MIME le peut) : "
+                "retirez-le, ou fournissez un certificat pour chaque destinataire.",
+            )
         in_text = [
             f
             for f in verdict.findings
             if f.kind in policy.sensitive_kinds and not f.location.is_attachment
         ]
         if in_text:
-            raise LeakBlocked(
-                verdict,
-                "Sensitive data is in the message text and no certificate is available for "
-                "every recipient: move it into an attachment or use secure messaging. / "
-                "Des données sensibles figurent dans le texte du message et aucun certificat "
-                "n'est disponible pour chaque destinataire : placez-les en pièce jointe ou "
-                "utilisez une messagerie sécurisée.",
+            refusal.fail(
+                "sensitive_in_text",
+                "Sensitive data is in the message text, which an encrypted archive cannot "
+                "protect: move it into an attachment or use secure messaging.",
+                "Des données sensibles figurent dans le texte du message, qu'une archive "
+                "chiffrée ne peut pas protéger : placez-les en pièce jointe ou utilisez une "
+                "messagerie sécurisée.",
             )
         if self.on_password is None:
-            raise LeakBlocked(
-                verdict,
-                "Encryption is required, no certificate is available for every recipient and "
-                "no password channel is configured (on_password). / Le chiffrement est "
-                "requis, aucun certificat n'est disponible pour chaque destinataire et aucun "
-                "canal pour le mot de passe n'est configuré (on_password).",
+            refusal.fail(
+                "no_password_channel",
+                "No channel is configured to hand over a password, so the sensitive "
+                "attachments cannot go in an encrypted archive instead.",
+                "Aucun canal n'est configuré pour transmettre un mot de passe : les pièces "
+                "jointes sensibles ne peuvent pas partir dans une archive chiffrée à la place.",
             )
         names = sorted(
             {
@@ -340,10 +374,17 @@ class Guard:
         try:
             protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
         except ProtectionError as exc:
-            raise LeakBlocked(verdict, str(exc)) from None
+            refusal.fail(exc.reason or "archive_failed", str(exc), exc.fr or str(exc))
         after = self._decide(protected, envelope, None)
         if after.action >= Action.ENCRYPT:
-            raise LeakBlocked(after)
+            refusal.fail(
+                "still_unprotected",
+                "Even with its sensitive attachments in an encrypted archive, the message "
+                "still needs encryption: " + after.explain("en"),
+                "Même avec ses pièces jointes sensibles dans une archive chiffrée, le message "
+                "doit encore être chiffré : " + after.explain("fr"),
+                verdict=after,
+            )
         self.on_password(
             PasswordNotice(
                 recipients=tuple(recipients),
@@ -353,6 +394,70 @@ class Guard:
             )
         )
         return protected
+
+
+class _Refusal:
+    """Builds the ``LeakBlocked`` raised when a message that needs encryption cannot
+    have it: why S/MIME was not possible, then why the archive was not either."""
+
+    def __init__(
+        self,
+        verdict: Verdict,
+        recipients: list[str],
+        problems: list[CertificateProblem],
+        smime_error: ProtectionError | None,
+        store: CertificateStore | None,
+    ) -> None:
+        self.verdict = verdict
+        self.recipients = recipients
+        self.problems = problems
+        self.smime_error = smime_error
+        self.store = store
+
+    def fail(self, cause: str, en: str, fr: str, *, verdict: Verdict | None = None) -> NoReturn:
+        """Raise ``LeakBlocked``; ``cause`` is the archive's obstacle, replaced by the
+        certificate's when a certificate exists but cannot be used (its real cause)."""
+        why_en, why_fr = self._why_not_smime()
+        unusable = [p for p in self.problems if p.reason != "missing"]
+        chained = unusable[0].error() if unusable else self.smime_error
+        if unusable:
+            cause = unusable[0].cause
+        raise LeakBlocked(
+            verdict or self.verdict,
+            f"This message must leave encrypted and cannot be. {why_en} {en}",
+            fr=f"Ce message doit partir chiffré et ne peut pas l'être. {why_fr} {fr}",
+            cause=cause,
+        ) from chained
+
+    def _why_not_smime(self) -> tuple[str, str]:
+        if not self.recipients:
+            return (
+                "It has no recipient address to encrypt for.",
+                "Il n'a aucune adresse de destinataire pour qui chiffrer.",
+            )
+        if self.smime_error is not None:
+            err = self.smime_error
+            return f"S/MIME failed: {err}", f"S/MIME a échoué : {err.message('fr')}"
+        if self.store is None:
+            return (
+                "No certificates are configured for S/MIME.",
+                "Aucun certificat n'est configuré pour S/MIME.",
+            )
+        shown = self.problems[:5]
+        more = len(self.problems) - len(shown)
+        en = " ".join(p.message("en") for p in shown)
+        fr = " ".join(p.message("fr") for p in shown)
+        if more:
+            en += f" And {more} more recipient(s) without a usable certificate."
+            fr += f" Et {more} autre(s) destinataire(s) sans certificat utilisable."
+        unreadable = (
+            self.store.unreadable_files() if isinstance(self.store, FolderCertificates) else ()
+        )
+        if unreadable and any(p.reason == "missing" for p in self.problems):
+            files = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
+            en += f" These certificate files could not be read: {files}."
+            fr += f" Ces fichiers de certificat n'ont pas pu être lus : {files}."
+        return f"S/MIME is not possible: {en}", f"S/MIME est impossible : {fr}"
 
 
 # ---------------------------------------------------------------------- helpers

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import email.header
 import email.message
 import email.policy
 import email.utils
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol, runtime_checkable
 
 from leakguard.core import Lang
+from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 from leakguard.extract._types import Limits
 from leakguard.extract.encryption import container_encrypted, pgp_armoured
@@ -331,19 +333,40 @@ CertificateReason = Literal[
     "expired",
     "not_yet_valid",
     "no_key_encipherment",
+    "no_email_protection",
     "unsupported_key",
     "unreadable",
     "no_address",
     "too_large",
+    "lookup_failed",
 ]
+
+# The stable code an interface sees (``ProtectionError.reason``, ``LeakBlocked.cause``)
+# for each reason a certificate cannot be used.
+CERTIFICATE_CAUSES: dict[str, str] = {
+    "missing": "certificate_missing",
+    "expired": "certificate_expired",
+    "not_yet_valid": "certificate_not_yet_valid",
+    "no_key_encipherment": "certificate_not_for_encryption",
+    "no_email_protection": "certificate_not_for_encryption",
+    "unsupported_key": "certificate_unsupported_key",
+    "unreadable": "certificate_unreadable",
+    "too_large": "certificate_unreadable",
+    "no_address": "certificate_no_address",
+    "lookup_failed": "certificate_lookup_failed",
+}
 
 _REASON_TEXT: dict[str, tuple[str, str]] = {
     "missing": ("no certificate was found", "aucun certificat n'a été trouvé"),
     "expired": ("the certificate has expired", "le certificat a expiré"),
     "not_yet_valid": ("the certificate is not valid yet", "le certificat n'est pas encore valide"),
     "no_key_encipherment": (
-        "the certificate may not be used for encryption (no keyEncipherment)",
-        "le certificat ne permet pas le chiffrement (pas de keyEncipherment)",
+        "the certificate may not be used for encryption (its key usage lacks keyEncipherment)",
+        "le certificat ne permet pas le chiffrement (son usage de clé n'a pas keyEncipherment)",
+    ),
+    "no_email_protection": (
+        "the certificate may not be used for e-mail (its extended key usage lacks emailProtection)",
+        "le certificat ne permet pas la messagerie (son usage étendu n'a pas emailProtection)",
     ),
     "unsupported_key": (
         "the certificate's key is not RSA, which S/MIME enveloping here requires",
@@ -357,26 +380,52 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
         "neither the file name nor the certificate gives an e-mail address",
         "ni le nom du fichier ni le certificat ne donnent d'adresse électronique",
     ),
-    "too_large": ("the file is too large to be a certificate", "le fichier est trop gros"),
+    "too_large": (
+        "the file is too large to be a certificate",
+        "le fichier est trop gros pour être un certificat",
+    ),
+    "lookup_failed": (
+        "the certificate lookup failed",
+        "la recherche du certificat a échoué",
+    ),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class CertificateProblem:
-    """A certificate file, or a certificate in it, that cannot be used, and why."""
+    """A certificate file, or a certificate in it, that cannot be used, and why.
+
+    ``file`` is the file's name, ``path`` its full path when it came from a folder.
+    """
 
     file: str
     reason: CertificateReason
     address: str | None = None
+    path: str | None = None
+
+    @property
+    def cause(self) -> str:
+        """The stable code for this reason, e.g. ``certificate_expired``."""
+        return CERTIFICATE_CAUSES[self.reason]
 
     def message(self, lang: Lang = "en") -> str:
         """A sentence for a person, naming the address (when known) and the file."""
         en, fr = _REASON_TEXT[self.reason]
-        subject = self.address or self.file
-        where = f" ({self.file})" if self.address and self.file != _NO_FILE else ""
+        shown = self.path or self.file
+        subject = self.address or shown
+        where = f" ({shown})" if self.address and self.file != _NO_FILE else ""
         if lang == "fr":
             return f"{subject} : {fr}{where}."
         return f"{subject}: {en}{where}."
+
+    def error(self) -> ProtectionError:
+        """This problem as the error an interface receives (``reason``, ``path``)."""
+        return ProtectionError(
+            self.message("en"),
+            fr=self.message("fr"),
+            reason=self.cause,
+            path=self.path if self.file != _NO_FILE else None,
+        )
 
 
 _NO_FILE = "(none)"
@@ -418,7 +467,11 @@ class FolderCertificates:
         self._load_problems: list[CertificateProblem] = []
         if not self._folder.is_dir():
             raise ProtectionError(
-                f"The certificate folder {self._folder} does not exist or is not a folder."
+                f"The certificate folder {self._folder} does not exist or is not a folder.",
+                fr=f"Le dossier de certificats {self._folder} n'existe pas "
+                "ou n'est pas un dossier.",
+                reason="certificate_folder_missing",
+                path=str(self._folder),
             )
         for path in sorted(self._folder.iterdir()):
             if path.suffix.lower() in _CERT_SUFFIXES and path.is_file():
@@ -428,13 +481,20 @@ class FolderCertificates:
         from cryptography import x509
 
         name = path.name
+        stem = path.stem.strip()
+        # A file named after an address belongs to it, even when it cannot be read.
+        owner = _normalise(stem) if _ADDRESS.fullmatch(stem) else None
+
+        def problem(reason: CertificateReason) -> None:
+            self._load_problems.append(CertificateProblem(name, reason, owner, str(path)))
+
         try:
             if path.stat().st_size > _MAX_CERT_FILE:
-                self._load_problems.append(CertificateProblem(name, "too_large"))
+                problem("too_large")
                 return
             raw = path.read_bytes()
         except OSError:
-            self._load_problems.append(CertificateProblem(name, "unreadable"))
+            problem("unreadable")
             return
         certs: list[x509.Certificate]
         try:
@@ -443,11 +503,10 @@ class FolderCertificates:
             else:
                 certs = [x509.load_der_x509_certificate(raw)]
         except ValueError:
-            self._load_problems.append(CertificateProblem(name, "unreadable"))
+            problem("unreadable")
             return
-        stem = path.stem.strip()
-        if _ADDRESS.fullmatch(stem):
-            address = _normalise(stem)
+        if owner is not None:
+            address = owner
             # A file may carry the chain as well: keep the certificates that name the
             # address, else the ones that are not a certification authority's.
             naming = [c for c in certs if address in _certificate_addresses(c)]
@@ -461,7 +520,7 @@ class FolderCertificates:
         for cert in certs:
             addresses = _certificate_addresses(cert)
             if not addresses:
-                self._load_problems.append(CertificateProblem(name, "no_address"))
+                self._load_problems.append(CertificateProblem(name, "no_address", path=str(path)))
             for address in addresses:
                 self._index.setdefault(address, []).append((name, cert))
 
@@ -478,7 +537,7 @@ class FolderCertificates:
             for file, cert in candidates:
                 reason = _unusable(cert, now)
                 if reason is not None:
-                    out.append(CertificateProblem(file, reason, address))
+                    out.append(CertificateProblem(file, reason, address, self._path(file)))
         return tuple(out)
 
     def addresses(self) -> frozenset[str]:
@@ -491,14 +550,27 @@ class FolderCertificates:
 
     def why_missing(self, address: str, /) -> CertificateProblem | None:
         """None when a usable certificate exists, else why there is none."""
-        candidates = self._index.get(_normalise(address), [])
+        wanted = _normalise(address)
+        candidates = self._index.get(wanted, [])
         if not candidates:
-            return CertificateProblem(_NO_FILE, "missing", _normalise(address))
+            for problem in self._load_problems:
+                if problem.address == wanted:
+                    return problem
+            return CertificateProblem(_NO_FILE, "missing", wanted)
         if self._best(address) is not None:
             return None
         now = self._clock()
         file, cert = candidates[-1]
-        return CertificateProblem(file, _unusable(cert, now) or "missing", _normalise(address))
+        return CertificateProblem(file, _unusable(cert, now) or "missing", wanted, self._path(file))
+
+    def unreadable_files(self) -> tuple[str, ...]:
+        """Paths of the files that could not be read as certificates at all."""
+        return tuple(
+            p.path or p.file for p in self._load_problems if p.reason in ("unreadable", "too_large")
+        )
+
+    def _path(self, file: str) -> str:
+        return str(self._folder / file)
 
     def _best(self, address: str) -> tuple[str, x509.Certificate] | None:
         now = self._clock()
@@ -555,18 +627,56 @@ def _unusable(cert: x509.Certificate, now: dt.datetime) -> CertificateReason | N
     """Why this certificate cannot be used to encrypt to its holder now, or None."""
     from cryptography import x509
     from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import ExtendedKeyUsageOID
 
-    if now < cert.not_valid_before_utc:
-        return "not_yet_valid"
-    if now > cert.not_valid_after_utc:
-        return "expired"
-    if not isinstance(cert.public_key(), rsa.RSAPublicKey):
-        return "unsupported_key"
     try:
-        usage = cert.extensions.get_extension_for_class(x509.KeyUsage).value
+        if now < cert.not_valid_before_utc:
+            return "not_yet_valid"
+        if now > cert.not_valid_after_utc:
+            return "expired"
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            return "unsupported_key"
+        extensions = cert.extensions
+    except ValueError:
+        # A field or extension the library cannot decode: not a certificate to trust.
+        return "unreadable"
+    try:
+        usage = extensions.get_extension_for_class(x509.KeyUsage).value
+        if not usage.key_encipherment:
+            return "no_key_encipherment"
+    except x509.ExtensionNotFound:
+        pass
+    try:
+        purposes = extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
     except x509.ExtensionNotFound:
         return None
-    return None if usage.key_encipherment else "no_key_encipherment"
+    allowed = {ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
+    return None if allowed & set(purposes) else "no_email_protection"
+
+
+def find_certificate(
+    store: CertificateStore | None, address: str, /
+) -> tuple[x509.Certificate | None, CertificateProblem | None]:
+    """A usable certificate for ``address`` from ``store``, or None and why not.
+
+    A certificate a callable store returns is checked like a folder's (validity dates,
+    key type, key usage); a lookup that raises counts as ``lookup_failed``.
+    """
+    wanted = _normalise(address)
+    if store is None:
+        return None, CertificateProblem(_NO_FILE, "missing", wanted)
+    try:
+        cert = store.certificate_for(address)
+    except Exception:  # a directory or LDAP lookup that failed: say so, never crash
+        return None, CertificateProblem(_NO_FILE, "lookup_failed", wanted)
+    if isinstance(store, FolderCertificates):
+        return (cert, None) if cert is not None else (None, store.why_missing(address))
+    if cert is None:
+        return None, CertificateProblem(_NO_FILE, "missing", wanted)
+    reason = _unusable(cert, dt.datetime.now(dt.UTC))
+    if reason is not None:
+        return None, CertificateProblem(_NO_FILE, reason, wanted)
+    return cert, None
 
 
 class CallableCertificates:
@@ -584,22 +694,185 @@ class CallableCertificates:
         return f"CallableCertificates({getattr(self._lookup, '__qualname__', 'lookup')})"
 
 
-# --------------------------------------------------------------------------- S/MIME
+# --------------------------------------------------------------------------- headers
 
-# Headers that describe the content travel inside the envelope; the rest stay outside
-# so that the message can still be routed, threaded and listed.
+# Headers describing the content travel inside the envelope only.
 _INNER_PREFIX = "content-"
+# Mailboxes the message is routed and answered by: they stay outside, reduced to bare
+# addresses when a display name carries an identifier or a health term.
+_ADDRESS_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+    }
+)
+# Other headers servers and clients need to route, thread and list the message.
+_ROUTING_HEADERS = frozenset(
+    {
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "received",
+        "return-path",
+        "resent-date",
+        "resent-message-id",
+    }
+)
+# Headers that say what the message is about: never outside an encrypted message.
+_TOPIC_HEADERS = frozenset({"subject", "keywords", "comments", "thread-topic"})
+# Headers a reader shows; when one is hidden outside, the decrypted text repeats it.
+_SHOWN_HEADERS = frozenset({"subject", "from", "to", "cc", "reply-to"})
+# A header longer than this is not scanned: it travels inside only.
+_MAX_SCANNED_HEADER = 64 * 1024
+
+DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
+
+
+def header_text(value: object) -> str:
+    """A header value as a reader sees it: unfolded, encoded words decoded."""
+    raw = re.sub(r"\r?\n(?=[ \t])", "", str(value))
+    if "=?" not in raw:
+        return raw
+    try:
+        return str(email.header.make_header(email.header.decode_header(raw)))
+    except Exception:  # broken encoded words: the raw text is what a reader gets
+        return raw
+
+
+def _identifiers_in(text: str) -> bool:
+    return bool(find_identifiers(text))
+
+
+def _sensitive(text: str) -> bool:
+    """Whether ``text`` carries an identifier or a health term."""
+    return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
+
+
+def exposed_headers(msg: email.message.Message, /) -> list[str]:
+    """Names of the headers that would show an identifier or a health term to anyone
+    on the way if the message left as it is: the Subject and every other header
+    except the content description, with address headers judged on their addresses
+    alone (display names can be dropped) and routing headers on identifiers alone.
+    """
+    out: list[str] = []
+    for name, value in msg.raw_items():
+        lname = name.lower()
+        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
+            continue
+        text = header_text(value)
+        if lname in _ADDRESS_HEADERS:
+            exposed = _sensitive(text)
+        elif lname in _ROUTING_HEADERS or lname.startswith("resent-"):
+            exposed = _identifiers_in(text[:_MAX_SCANNED_HEADER])
+        else:
+            exposed = len(text) > _MAX_SCANNED_HEADER or _sensitive(text)
+        if exposed and name not in out:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderPlan:
+    """Which headers go outside an encrypted message, and which shown ones are hidden."""
+
+    outer: list[tuple[str, object]]
+    hidden: list[tuple[str, str]]
+
+
+def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan:
+    outer: list[tuple[str, object]] = []
+    hidden: list[tuple[str, str]] = []
+    subject_placed = False
+    for name, value in msg.raw_items():
+        lname = name.lower()
+        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
+            continue
+        text = header_text(value)
+        if lname in _TOPIC_HEADERS:
+            if lname == "subject" and not subject_placed:
+                outer.append(("Subject", outer_subject))
+                subject_placed = True
+                if text.strip() and text.strip() != outer_subject:
+                    hidden.append((name, text))
+            continue
+        if lname in _ADDRESS_HEADERS:
+            if _sensitive(text):
+                bare = _bare_addresses(text)
+                if _identifiers_in(bare):
+                    raise _routing_error(name)
+                if bare:
+                    outer.append((name, bare))
+                if lname in _SHOWN_HEADERS:
+                    hidden.append((name, text))
+            else:
+                outer.append((name, value))
+            continue
+        if lname in _ROUTING_HEADERS or lname.startswith("resent-"):
+            if _identifiers_in(text):
+                raise _routing_error(name)
+            outer.append((name, value))
+            continue
+        if len(text) <= _MAX_SCANNED_HEADER and not _sensitive(text):
+            outer.append((name, value))
+    if not subject_placed:
+        outer.append(("Subject", outer_subject))
+    return _HeaderPlan(outer, hidden)
+
+
+def _bare_addresses(text: str) -> str:
+    try:
+        pairs = email.utils.getaddresses([text])
+    except Exception:  # a header the address parser cannot take apart: keep nothing
+        return ""
+    return ", ".join(addr for _, addr in pairs if "@" in addr)
+
+
+def _routing_error(name: str) -> ProtectionError:
+    return ProtectionError(
+        f"The {name} header carries an identifier that no encryption can hide: the "
+        "message needs it outside to be delivered. Remove the identifier from it.",
+        fr=f"L'en-tête {name} porte un identifiant qu'aucun chiffrement ne peut cacher : "
+        "le message en a besoin en clair pour être acheminé. Retirez-en l'identifiant.",
+        reason="identifier_in_routing_header",
+    )
+
+
+# --------------------------------------------------------------------------- S/MIME
 
 
 def smime_encrypt(
-    msg: email.message.EmailMessage, certificates: Sequence[x509.Certificate], /
+    msg: email.message.EmailMessage,
+    certificates: Sequence[x509.Certificate],
+    /,
+    *,
+    outer_subject: str = DEFAULT_OUTER_SUBJECT,
 ) -> email.message.EmailMessage:
-    """An S/MIME enveloped copy of ``msg`` (AES-256-CBC, RSA key transport).
+    """An S/MIME enveloped copy of ``msg`` (AES-256-CBC, RSA key transport) that shows
+    nothing of its content outside.
 
-    The whole MIME entity (content headers and body) is encrypted for every
-    certificate given; the transport headers (From, To, Cc, Subject, Date, Message-ID
-    and the others that are not ``Content-*``) stay outside. The result is
-    ``application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m``.
+    Header protection follows RFC 9788: the encrypted part carries the whole MIME
+    entity with every header of the message (the real Subject included) and an
+    ``HP-Outer`` line for each header left outside; it is marked ``hp="cipher"`` (and
+    ``protected-headers="v1"`` for the clients that know the older scheme). The main
+    text starts with a "Subject: …" line (``hp-legacy-display="1"``) so that readers
+    unaware of header protection still show the real subject once decrypted.
+
+    Outside stay the headers needed for delivery (From, To, Cc, Date, Message-ID…);
+    the Subject becomes ``outer_subject``; Keywords, Comments and Thread-Topic are
+    dropped; display names carrying an identifier or a health term are dropped (the
+    addresses stay); any other header carrying one travels inside only. An identifier
+    in an address or routing header cannot be hidden: ``ProtectionError`` with
+    reason ``identifier_in_routing_header``.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -608,25 +881,33 @@ def smime_encrypt(
 
     if not certificates:
         raise ProtectionError(
-            "S/MIME encryption needs at least one recipient certificate / "
-            "le chiffrement S/MIME demande au moins un certificat de destinataire."
+            "S/MIME encryption needs at least one recipient certificate.",
+            fr="Le chiffrement S/MIME demande au moins un certificat de destinataire.",
+            reason="certificate_missing",
         )
-    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_inner_entity(msg))
     for cert in certificates:
         if not isinstance(cert.public_key(), rsa.RSAPublicKey):
             raise ProtectionError(
                 "A recipient certificate has a non-RSA key, which S/MIME enveloping here "
-                "cannot use / un certificat de destinataire n'a pas de clé RSA."
+                "cannot use.",
+                fr="Un certificat de destinataire n'a pas de clé RSA, ce qu'exige le "
+                "chiffrement S/MIME ici.",
+                reason="certificate_unsupported_key",
             )
+    plan = _plan_headers(msg, outer_subject)
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_payload_entity(msg, plan))
+    for cert in certificates:
         builder = builder.add_recipient(cert)
     builder = builder.set_content_encryption_algorithm(algorithms.AES256)
     # The entity is already in canonical CRLF form, so it must be taken byte for byte.
     der = builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
 
     outer = email.message.EmailMessage(policy=email.policy.default)
-    for name, value in msg.items():
-        if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
-            outer[name] = value
+    for name, value in plan.outer:
+        if name == "Subject":
+            outer["Subject"] = str(value)
+        else:
+            outer.set_raw(name, value)
     outer.set_content(
         der,
         maintype="application",
@@ -639,16 +920,76 @@ def smime_encrypt(
     return outer
 
 
-def _inner_entity(msg: email.message.EmailMessage) -> bytes:
-    """The MIME entity to encrypt: the content headers and body, CRLF line ends."""
+def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes:
+    """The cryptographic payload: every header of ``msg``, the HP-Outer record of what
+    stays outside, then the content headers and body, in CRLF form."""
     inner = copy.deepcopy(msg)
-    for name in {n.lower() for n in inner}:
-        if not name.startswith(_INNER_PREFIX):
-            del inner[name]
+    items = list(inner.raw_items())
+    for name in {n.lower() for n, _ in items}:
+        del inner[name]
+    for name, value in items:
+        if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
+            inner.set_raw(name, value)
+    for name, value in plan.outer:
+        inner["HP-Outer"] = f"{name}: {header_text(value)}"
+    for name, value in items:
+        if name.lower().startswith(_INNER_PREFIX):
+            inner.set_raw(name, value)
     if inner.get("Content-Type") is None:
         inner["Content-Type"] = "text/plain; charset=us-ascii"
+    if plan.hidden:
+        lines = [f"{name}: {text}" for name, text in plan.hidden]
+        for part in _main_text_parts(inner, 0):
+            _lead_with(part, lines)
+    inner.set_param("hp", "cipher")
+    inner.set_param("protected-headers", "v1")
     policy = email.policy.SMTP.clone(max_line_length=998)
     return inner.as_bytes(policy=policy)
+
+
+def _main_text_parts(part: email.message.Message, depth: int) -> list[email.message.Message]:
+    """The parts a reader shows as the message text (RFC 9788's main body parts)."""
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        children = part.get_payload()
+        if not isinstance(children, list) or not children or depth > 8:
+            return []
+        kids = [c for c in children if isinstance(c, email.message.Message)]
+        if ctype == "multipart/alternative":
+            return [p for child in kids for p in _main_text_parts(child, depth + 1)]
+        if ctype in ("multipart/mixed", "multipart/related") and kids:
+            return _main_text_parts(kids[0], depth + 1)
+        return []
+    if ctype not in ("text/plain", "text/html") or part.get_filename() is not None:
+        return []
+    if (part.get_content_disposition() or "").lower() == "attachment":
+        return []
+    return [part]
+
+
+def _lead_with(part: email.message.Message, lines: list[str]) -> None:
+    """Start a text part with the hidden headers, marked as RFC 9788's legacy display."""
+    if not isinstance(part, email.message.EmailMessage):
+        return
+    try:
+        text = str(part.get_content())
+    except (LookupError, UnicodeError, ValueError, KeyError, AssertionError):
+        return  # a text in an unknown charset is left as it is
+    subtype = part.get_content_subtype()
+    if subtype == "html":
+        block = (
+            '<div class="header-protection-legacy-display"><pre>'
+            + html.escape("\n".join(lines))
+            + "</pre></div>"
+        )
+        opening = re.search(r"<body[^>]{0,2000}>", text, re.IGNORECASE)
+        cut = opening.end() if opening else 0
+        text = text[:cut] + block + text[cut:]
+    else:
+        text = "\n".join(lines) + "\n\n" + text
+    cte = None if text.isascii() else "quoted-printable"
+    part.set_content(text, subtype=subtype, charset="utf-8", cte=cte)
+    part.set_param("hp-legacy-display", "1")
 
 
 # --------------------------------------------------------------------------- ZIP
