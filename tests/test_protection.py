@@ -400,8 +400,12 @@ def test_zip_errors_never_show_the_password() -> None:
     with pytest.raises(ProtectionError) as missing:
         zip_attachments(clinic_message(attachments=0), password="Sup3rSecretPw")
     assert "Sup3rSecretPw" not in str(missing.value)
-    with pytest.raises(ProtectionError):
+    assert missing.value.reason == "no_attachment"
+    assert str(missing.value) == "There is no attachment to put in an encrypted archive."
+    with pytest.raises(ProtectionError) as absent:
         zip_attachments(clinic_message(), password="Sup3rSecretPw", names={"absent.pdf"})
+    assert absent.value.reason == "attachment_not_found"
+    assert absent.value.message("fr") == "1 pièce(s) jointe(s) demandée(s) absente(s) du message."
     with pytest.raises(ValueError) as short:
         zip_attachments(clinic_message(), password="short")
     assert "short" not in str(short.value).replace("too short", "").replace("trop court", "")
@@ -889,8 +893,13 @@ def test_folder_certificate_encrypts_for_openssl(bob: Party, tmp_path: Path) -> 
 
 
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ProtectionError):
+    with pytest.raises(ProtectionError) as caught:
         FolderCertificates(tmp_path / "absent")
+    assert caught.value.reason == "certificate_folder_missing"
+    assert caught.value.path == str(tmp_path / "absent")
+    assert caught.value.message("fr") == (
+        f"Le dossier de certificats {tmp_path / 'absent'} n'existe pas ou n'est pas un dossier."
+    )
 
 
 def test_callable_certificates(bob: Party) -> None:

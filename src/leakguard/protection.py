@@ -1027,20 +1027,22 @@ def zip_attachments(
     out = copy.deepcopy(msg)
     wanted = None if names is None else set(names)
     chosen = _select_attachments(out, wanted)
-    if not chosen:
-        raise ProtectionError(
-            "There is no attachment to put in an encrypted archive / "
-            "aucune pièce jointe à placer dans une archive chiffrée."
-        )
-    if wanted is not None:
+    if wanted:
         present = {_part_name(p, 0) for _, p in chosen}
         present |= {_short_name(n) or "" for n in present}
         missing = len(wanted - present)
         if missing:
             raise ProtectionError(
-                f"{missing} attachment(s) asked for are not in the message / "
-                f"{missing} pièce(s) jointe(s) demandée(s) absente(s) du message."
+                f"{missing} attachment(s) asked for are not in the message.",
+                fr=f"{missing} pièce(s) jointe(s) demandée(s) absente(s) du message.",
+                reason="attachment_not_found",
             )
+    if not chosen:
+        raise ProtectionError(
+            "There is no attachment to put in an encrypted archive.",
+            fr="Il n'y a aucune pièce jointe à placer dans une archive chiffrée.",
+            reason="no_attachment",
+        )
 
     buffer = io.BytesIO()
     used: set[str] = set()

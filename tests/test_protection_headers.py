@@ -1,0 +1,384 @@
+"""Protection leaves nothing in clear: after Guard.protect, no header outside the
+encryption carries an identifier or a health term (RFC 9788 header protection)."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+import subprocess
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs7
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from certs_factory import make_certificate, make_rsa_key, write_certificate, write_private_key
+from helpers import IBAN, NAM, NIR, NIR_SPACED, NISS, RIB, SIN, leaked, message
+from leakguard.core import IDENTIFIER_KINDS, Verdict
+from leakguard.errors import LeakBlocked, PolicyError, ProtectionError
+from leakguard.guard import Guard, PasswordNotice
+from leakguard.message import load_message
+from leakguard.policy import Policy
+from leakguard.protection import exposed_headers, header_text, smime_encrypt
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENSSL = shutil.which("openssl")
+PLANTED = [NIR, RIB, IBAN, NISS, NAM, SIN]
+CONTENT_KINDS = IDENTIFIER_KINDS | {"health_data"}
+OUTER = "Message chiffré / Encrypted message"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+class Keys:
+    """One RSA key, and a certificate made on demand for any address."""
+
+    def __init__(self) -> None:
+        self.key = make_rsa_key()
+        self.certs: dict[str, x509.Certificate] = {}
+
+    def lookup(self, address: str) -> x509.Certificate:
+        address = address.strip().lower()
+        if address not in self.certs:
+            self.certs[address] = make_certificate(self.key, address)
+        return self.certs[address]
+
+    def decrypt(self, out: EmailMessage) -> EmailMessage:
+        data = out.as_bytes()
+        for cert in self.certs.values():
+            try:
+                raw = pkcs7.pkcs7_decrypt_smime(data, cert, self.key, [])
+                break
+            except ValueError:
+                continue  # encrypted for other addresses
+        else:
+            raise AssertionError("no certificate of the test decrypts this message")
+        inner = email.message_from_bytes(raw, policy=email.policy.default)
+        assert isinstance(inner, EmailMessage)
+        return inner
+
+
+@pytest.fixture(scope="module")
+def keys() -> Keys:
+    return Keys()
+
+
+def everyone_outside() -> Policy:
+    """No internal or secure domain: sensitive content to anyone needs encryption."""
+    return Policy.default().replace(internal_domains=(), secure_domains=())
+
+
+def corpus() -> list[tuple[str, EmailMessage]]:
+    """Every example and seed message, and the messages of the protection tests."""
+    out: list[tuple[str, EmailMessage]] = []
+    files = sorted((ROOT / "examples").glob("*.eml")) + sorted(ROOT.glob("seeds/*/message.eml"))
+    for path in files:
+        out.append((str(path.relative_to(ROOT)), load_message(path)))
+    built = [
+        ("nir-in-subject", message(subject=f"Compte rendu NIR {NIR_SPACED}", pdf_lines=["CR"])),
+        ("health-in-subject", message(subject="Arrêt de travail Mme Durand", pdf_lines=["x"])),
+        ("rib-in-subject", message(subject=f"RIB {RIB}", body=f"IBAN {IBAN}\n")),
+        ("ids-in-pdf", message(pdf_lines=[f"NIR {NIR}", f"NISS {NISS}", f"NAM {NAM}"])),
+        ("sin-in-body", message(body=f"SIN {SIN}\nDiagnostic : diabète\n")),
+        (
+            "many-headers",
+            _with_headers(
+                message(subject=f"Dossier {NIR}", pdf_lines=[f"NIR {NIR}"]),
+                [
+                    ("X-Patient", NIR_SPACED),
+                    ("Thread-Topic", f"Dossier {NIR}"),
+                    ("Keywords", "diagnostic, ordonnance"),
+                    ("Comments", f"assuré {NISS}"),
+                    ("X-Mailer", "Logiciel de cabinet"),
+                ],
+            ),
+        ),
+        (
+            "display-names",
+            message(
+                to=f'"Patient {NIR_SPACED}" <patient@example.org>',
+                cc=['"Arrêt de travail" <rh@employeur-exemple.fr>'],
+                subject="Votre dossier",
+                pdf_lines=[f"NIR {NIR}"],
+            ),
+        ),
+    ]
+    out.extend(built)
+    return out
+
+
+def _with_headers(msg: EmailMessage, headers: list[tuple[str, str]]) -> EmailMessage:
+    for name, value in headers:
+        msg[name] = value
+    return msg
+
+
+CORPUS = corpus()
+
+
+def outer_header_block(out: EmailMessage) -> str:
+    """Every header outside the encryption, as a reader decodes it."""
+    return "\n".join(f"{k}: {header_text(v)}" for k, v in out.raw_items())
+
+
+def assert_nothing_in_clear(out: EmailMessage, guard: Guard) -> Verdict:
+    """The protected message shows no identifier or health term outside encryption."""
+    verdict = guard.check(out)
+    shown = sorted(f.kind for f in verdict.findings if f.kind in CONTENT_KINDS)
+    assert shown == [], f"in clear after protection: {shown}"
+    assert exposed_headers(out) == []
+    assert not leaked(outer_header_block(out), PLANTED), "a planted value is in a header"
+    return verdict
+
+
+def recipients_of(msg: EmailMessage) -> list[str]:
+    values = [str(v) for h in ("to", "cc", "bcc") for v in msg.get_all(h, [])]
+    return [a for _, a in email.utils.getaddresses(values) if "@" in a]
+
+
+# --------------------------------------------------------------------------- the bug
+
+
+def test_subject_with_a_nir_is_hidden_after_protect(keys: Keys) -> None:
+    """The first report: the NIR stayed in the Subject and check said ALLOW."""
+    guard = Guard(everyone_outside(), certificates=keys.lookup)
+    original = message(subject=f"Compte rendu NIR {NIR_SPACED}", pdf_lines=[f"NIR {NIR}"])
+    out = guard.protect(original)
+    assert out.get_content_type() == "application/pkcs7-mime"
+    assert out["Subject"] == OUTER
+    assert not leaked(out.as_string(), [NIR])
+    assert_nothing_in_clear(out, guard)
+    inner = keys.decrypt(out)
+    assert inner["Subject"] == original["Subject"]
+
+
+@pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed")
+@pytest.mark.parametrize("tool", ["smime", "cms"])
+def test_openssl_decrypts_and_finds_the_real_subject(keys: Keys, tmp_path: Path, tool: str) -> None:
+    assert OPENSSL is not None
+    guard = Guard(everyone_outside(), certificates=keys.lookup)
+    subject = f"Arrêt de travail — NIR {NIR_SPACED}"
+    original = message(subject=subject, pdf_lines=[f"NIR {NIR}"])
+    src = tmp_path / "out.eml"
+    src.write_bytes(guard.protect(original).as_bytes())
+    cert = keys.lookup("dr.martin@cabinet-exemple.fr")
+    key_file = write_private_key(keys.key, tmp_path / "key.pem")
+    cert_file = write_certificate(cert, tmp_path / "cert.pem")
+    done = subprocess.run(
+        [
+            OPENSSL,
+            tool,
+            "-decrypt",
+            "-in",
+            str(src),
+            "-inkey",
+            str(key_file),
+            "-recip",
+            str(cert_file),
+        ],
+        capture_output=True,
+        check=False,
+        timeout=30,
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    inner = email.message_from_bytes(done.stdout, policy=email.policy.default)
+    assert isinstance(inner, EmailMessage)
+    # A reader that knows RFC 9788 takes the Subject from the payload's headers...
+    assert inner["Subject"] == subject
+    assert inner.get_param("hp") == "cipher"
+    assert f"Subject: {OUTER}" in (inner.get_all("HP-Outer") or [])
+    # ...and one that does not (Outlook, Thunderbird for S/MIME) shows it above the text.
+    body = inner.get_body(preferencelist=("plain",))
+    assert isinstance(body, EmailMessage)
+    assert body.get_param("hp-legacy-display") == "1"
+    assert body.get_content().replace("\r\n", "\n").startswith(f"Subject: {subject}\n\n")
+    assert [a.get_filename() for a in inner.iter_attachments()] == ["bordereau.pdf"]
+
+
+# --------------------------------------------------------------------------- every message
+
+
+@pytest.mark.parametrize(("name", "msg"), CORPUS, ids=[n for n, _ in CORPUS])
+def test_smime_of_every_message_shows_nothing_outside(
+    keys: Keys, name: str, msg: EmailMessage
+) -> None:
+    certs = [keys.lookup(a) for a in recipients_of(msg)] or [keys.lookup("x@example.org")]
+    out = smime_encrypt(msg, certs)
+    guard = Guard(everyone_outside())
+    verdict = assert_nothing_in_clear(out, guard)
+    assert verdict.encrypted
+    inner = keys.decrypt(out)
+    assert header_text(inner["Subject"] or "") == header_text(msg["Subject"] or "")
+
+
+@pytest.mark.parametrize(("name", "msg"), CORPUS, ids=[n for n, _ in CORPUS])
+def test_guard_protect_of_every_message_shows_nothing_outside(
+    keys: Keys, name: str, msg: EmailMessage
+) -> None:
+    """Through Guard.protect, with a certificate for everyone, then without any
+    certificate (the ZIP fallback): either nothing in clear, or refused."""
+    with_certs = Guard(everyone_outside(), certificates=keys.lookup)
+    notices: list[PasswordNotice] = []
+    zip_only = Guard(everyone_outside(), on_password=notices.append)
+    for guard in (with_certs, zip_only):
+        before = guard.check(msg)
+        try:
+            out = guard.protect(msg)
+        except LeakBlocked:
+            continue  # refused: nothing leaves
+        if out is msg:
+            assert before.action.value in ("allow", "warn")
+            continue
+        assert_nothing_in_clear(out, guard)
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def test_display_names_with_an_identifier_are_dropped_outside(keys: Keys) -> None:
+    original = message(
+        to=f'"Patient {NIR_SPACED}" <patient@example.org>',
+        cc=['"Arrêt de travail" <rh@employeur-exemple.fr>', "Dr Martin <dr@cabinet.fr>"],
+        subject="Votre dossier",
+    )
+    out = smime_encrypt(original, [keys.lookup("patient@example.org")])
+    assert out["To"] == "patient@example.org"
+    assert out["Cc"] == "rh@employeur-exemple.fr, dr@cabinet.fr"
+    assert out["From"] == original["From"]
+    inner = keys.decrypt(out)
+    assert inner["To"] == original["To"] and inner["Cc"] == original["Cc"]
+    text = inner.get_content().replace("\r\n", "\n")
+    # The reader that ignores the payload's headers is shown what was hidden.
+    assert text.startswith(
+        f"To: Patient {NIR_SPACED} <patient@example.org>\n"
+        "Cc: Arrêt de travail <rh@employeur-exemple.fr>, Dr Martin <dr@cabinet.fr>\n"
+        "Subject: Votre dossier\n\n"
+    )
+
+
+def test_other_headers_with_sensitive_values_travel_inside_only(keys: Keys) -> None:
+    original = _with_headers(
+        message(subject="Dossier"),
+        [("X-Patient", NIR), ("X-Mailer", "Cabinet 4.2"), ("X-Motif", "certificat médical")],
+    )
+    out = smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+    assert out["X-Patient"] is None and out["X-Motif"] is None
+    assert out["X-Mailer"] == "Cabinet 4.2"
+    inner = keys.decrypt(out)
+    assert inner["X-Patient"] == NIR and inner["X-Motif"] == "certificat médical"
+    assert exposed_headers(original) == ["X-Patient", "X-Motif"]
+
+
+def test_identifier_in_a_routing_header_is_refused(keys: Keys) -> None:
+    original = message(pdf_lines=[f"NIR {NIR}"])
+    original.replace_header("Message-ID", f"<{NIR}@clinique-exemple.fr>")
+    with pytest.raises(ProtectionError) as caught:
+        smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+    assert caught.value.reason == "identifier_in_routing_header"
+    assert str(caught.value) == (
+        "The Message-ID header carries an identifier that no encryption can hide: the "
+        "message needs it outside to be delivered. Remove the identifier from it."
+    )
+    assert not leaked(str(caught.value) + caught.value.message("fr"), [NIR])
+    guard = Guard(everyone_outside(), certificates=keys.lookup)
+    with pytest.raises(LeakBlocked) as blocked:
+        guard.protect(original)
+    assert blocked.value.cause == "identifier_in_routing_header"
+
+
+def test_zip_fallback_refuses_a_subject_it_cannot_hide() -> None:
+    """A password archive leaves the Subject in clear: refused, even when the policy
+    does not count health terms as sensitive."""
+    notices: list[PasswordNotice] = []
+    policy = everyone_outside().replace(
+        sensitive_kinds=frozenset(IDENTIFIER_KINDS),
+    )
+    guard = Guard(policy, on_password=notices.append)
+    msg = message(subject="Arrêt de travail de Mme Durand", pdf_lines=[f"NIR {NIR}"])
+    with pytest.raises(LeakBlocked) as caught:
+        guard.protect(msg)
+    assert caught.value.cause == "sensitive_in_headers"
+    assert "The Subject header carries an identifier or health information" in str(caught.value)
+    assert "L'en-tête Subject contient" in caught.value.message("fr")
+    assert notices == []
+    # The same message with a plain Subject goes out as an archive.
+    msg.replace_header("Subject", "Documents")
+    out = guard.protect(msg)
+    assert len(notices) == 1
+    assert_nothing_in_clear(out, guard)
+
+
+# --------------------------------------------------------------------------- policy
+
+
+def test_outer_subject_is_a_policy_setting(keys: Keys) -> None:
+    policy = Policy.from_toml('[protection]\nouter_subject = "[...]"\n')
+    assert policy.outer_subject == "[...]"
+    assert Policy.default().outer_subject == OUTER
+    guard = Guard(policy.replace(internal_domains=(), secure_domains=()), certificates=keys.lookup)
+    out = guard.protect(message(subject="Dossier", pdf_lines=[f"NIR {NIR}"]))
+    assert out["Subject"] == "[...]"
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [('""', "''"), ("42", "42"), ('"a\\nb"', "'a\\nb'"), (f'"{"x" * 201}"', None)],
+)
+def test_outer_subject_must_be_one_short_line(value: str, shown: str | None) -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml(f"[protection]\nouter_subject = {value}\n", source="p.toml")
+    text = str(caught.value)
+    assert text.startswith(
+        "p.toml: setting 'protection.outer_subject' is not valid"
+        + (f" (got {shown})" if shown else "")
+    )
+    assert "allowed: one line of text, at most 200 characters" in text
+
+
+# --------------------------------------------------------------------------- property
+
+# A Canadian SIN is an identifier only next to its name (nine digits alone are not).
+_VALUES = st.sampled_from(
+    [NIR, NIR_SPACED, RIB, IBAN, NISS, NAM, f"SIN {SIN}", "diagnostic", "arrêt de travail"]
+)
+_WORDS = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_categories=("Cc", "Cs", "Zl", "Zp")),
+    max_size=30,
+)
+_NAMES = st.sampled_from(
+    ["Subject", "X-Patient", "Thread-Topic", "Keywords", "Comments", "Organization", "X-Ref"]
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    headers=st.lists(st.tuples(_NAMES, _WORDS, st.one_of(st.none(), _VALUES), _WORDS), max_size=6),
+    display=st.one_of(st.none(), _VALUES),
+)
+def test_no_header_outside_ever_carries_a_planted_value(
+    keys: Keys,
+    headers: list[tuple[str, str, str | None, str]],
+    display: str | None,
+) -> None:
+    to = f'"{display}" <bob@example.org>' if display else "bob@example.org"
+    msg = message(to=to, subject="x")
+    del msg["Subject"]
+    for name, before, value, after in headers:
+        text = " ".join(w for w in (before, value, after) if w)
+        try:
+            msg[name] = text
+        except (ValueError, TypeError):
+            continue  # a value the email package refuses to build
+    out = smime_encrypt(msg, [keys.lookup("bob@example.org")])
+    assert exposed_headers(out) == []
+    outer = outer_header_block(out)
+    assert not leaked(outer, PLANTED)
+    for term in ("diagnostic", "arrêt de travail"):
+        assert term not in outer.lower()
