@@ -7,6 +7,8 @@ builds S/MIME messages (AES-256-CBC) and password ZIP archives (WinZip AES-256).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import datetime as dt
 import email.header
@@ -739,14 +741,40 @@ DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
 
 
 def header_text(value: object) -> str:
-    """A header value as a reader sees it: unfolded, encoded words decoded."""
-    raw = re.sub(r"\r?\n(?=[ \t])", "", str(value))
+    """A header value as a reader sees it: unfolded, encoded words decoded.
+
+    Linear in the length of the value: a long value's encoded words are decoded one
+    by one rather than by the email package, whose decoder is quadratic.
+    """
+    raw = _FOLD.sub("", str(value))
     if "=?" not in raw:
         return raw
+    if len(raw) > _MAX_SCANNED_HEADER:
+        return _decode_words(raw)
     try:
         return str(email.header.make_header(email.header.decode_header(raw)))
     except Exception:  # broken encoded words: the raw text is what a reader gets
         return raw
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
+
+
+def _decode_words(raw: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        charset, encoding, data = m.groups()
+        try:
+            if encoding in "bB":
+                decoded = base64.b64decode(data + "=" * (-len(data) % 4))
+            else:
+                decoded = binascii.a2b_qp(data.replace("_", " "), header=True)
+            return decoded.decode(charset.partition("*")[0], "replace")
+        except (LookupError, ValueError, binascii.Error):
+            return m.group(0)
+
+    return _ENCODED_WORD.sub(one, _BETWEEN_WORDS.sub("", raw))
 
 
 def _identifiers_in(text: str) -> bool:
@@ -758,11 +786,17 @@ def _sensitive(text: str) -> bool:
     return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
 
 
+def _is_routing(lname: str) -> bool:
+    return lname in _ROUTING_HEADERS or lname.startswith("resent-")
+
+
 def exposed_headers(msg: email.message.Message, /) -> list[str]:
     """Names of the headers that would show an identifier or a health term to anyone
-    on the way if the message left as it is: the Subject and every other header
-    except the content description, with address headers judged on their addresses
-    alone (display names can be dropped) and routing headers on identifiers alone.
+    on the way if the message left as it is (the MIME headers aside).
+
+    Routing headers (Date, Message-ID, References…) are judged on identifiers alone;
+    a header too long to be read whole (other than an address or routing header)
+    counts as exposed.
     """
     out: list[str] = []
     for name, value in msg.raw_items():
@@ -772,8 +806,8 @@ def exposed_headers(msg: email.message.Message, /) -> list[str]:
         text = header_text(value)
         if lname in _ADDRESS_HEADERS:
             exposed = _sensitive(text)
-        elif lname in _ROUTING_HEADERS or lname.startswith("resent-"):
-            exposed = _identifiers_in(text[:_MAX_SCANNED_HEADER])
+        elif _is_routing(lname):
+            exposed = _identifiers_in(text)
         else:
             exposed = len(text) > _MAX_SCANNED_HEADER or _sensitive(text)
         if exposed and name not in out:
@@ -802,22 +836,23 @@ def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan
             if lname == "subject" and not subject_placed:
                 outer.append(("Subject", outer_subject))
                 subject_placed = True
-                if text.strip() and text.strip() != outer_subject:
-                    hidden.append((name, text))
+                shown = text.strip()[:_MAX_SHOWN]
+                if shown and shown != outer_subject:
+                    hidden.append((name, shown))
             continue
         if lname in _ADDRESS_HEADERS:
-            if _sensitive(text):
+            if len(text) > _MAX_SCANNED_HEADER or _sensitive(text):
                 bare = _bare_addresses(text)
-                if _identifiers_in(bare):
+                if _identifiers_in("\n".join(bare)):
                     raise _routing_error(name)
                 if bare:
-                    outer.append((name, bare))
+                    outer.append((name, _folded(name, bare)))
                 if lname in _SHOWN_HEADERS:
-                    hidden.append((name, text))
+                    hidden.append((name, text[:_MAX_SHOWN]))
             else:
                 outer.append((name, value))
             continue
-        if lname in _ROUTING_HEADERS or lname.startswith("resent-"):
+        if _is_routing(lname):
             if _identifiers_in(text):
                 raise _routing_error(name)
             outer.append((name, value))
@@ -829,12 +864,24 @@ def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan
     return _HeaderPlan(outer, hidden)
 
 
-def _bare_addresses(text: str) -> str:
+# What the decrypted text repeats of a hidden header, at most.
+_MAX_SHOWN = 2000
+
+
+def _bare_addresses(text: str) -> list[str]:
     try:
         pairs = email.utils.getaddresses([text])
     except Exception:  # a header the address parser cannot take apart: keep nothing
-        return ""
-    return ", ".join(addr for _, addr in pairs if "@" in addr)
+        return []
+    return [addr for _, addr in pairs if "@" in addr]
+
+
+def _folded(name: str, addresses: list[str]) -> object:
+    """Bare addresses as a header value, one per line so nothing needs refolding."""
+    value = ",\r\n ".join(addresses)
+    if value.isascii():
+        return value
+    return email.policy.default.header_factory(name, value)
 
 
 def _routing_error(name: str) -> ProtectionError:
@@ -902,7 +949,7 @@ def smime_encrypt(
     # The entity is already in canonical CRLF form, so it must be taken byte for byte.
     der = builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
 
-    outer = email.message.EmailMessage(policy=email.policy.default)
+    outer = email.message.EmailMessage(policy=_AS_GIVEN)
     for name, value in plan.outer:
         if name == "Subject":
             outer["Subject"] = str(value)
@@ -931,7 +978,11 @@ def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes
         if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
             inner.set_raw(name, value)
     for name, value in plan.outer:
-        inner["HP-Outer"] = f"{name}: {header_text(value)}"
+        record = f"{name}: {value}"
+        if record.isascii():
+            inner.set_raw("HP-Outer", record)
+        else:
+            inner["HP-Outer"] = record
     for name, value in items:
         if name.lower().startswith(_INNER_PREFIX):
             inner.set_raw(name, value)
@@ -943,8 +994,13 @@ def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes
             _lead_with(part, lines)
     inner.set_param("hp", "cipher")
     inner.set_param("protected-headers", "v1")
-    policy = email.policy.SMTP.clone(max_line_length=998)
-    return inner.as_bytes(policy=policy)
+    return inner.as_bytes(policy=_AS_GIVEN.clone(linesep="\r\n", max_line_length=998))
+
+
+# Header values copied from the message are written as they came (already folded):
+# refolding them would run the email package's parser over each again, which is slow
+# on long values and may change them.
+_AS_GIVEN = email.policy.default.clone(refold_source="none")
 
 
 def _main_text_parts(part: email.message.Message, depth: int) -> list[email.message.Message]:
