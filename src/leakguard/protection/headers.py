@@ -1,0 +1,216 @@
+"""Which headers may stay outside an encrypted message (RFC 9788 header protection):
+the routing ones, never the Subject, never one that carries an identifier or a health
+term."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import email.header
+import email.message
+import email.policy
+import email.utils
+import re
+from dataclasses import dataclass
+
+from leakguard.detectors import HEALTH, find_identifiers
+from leakguard.errors import ProtectionError
+
+__all__ = [
+    "exposed_headers",
+    "header_text",
+]
+
+
+# Headers describing the content travel inside the envelope only.
+_INNER_PREFIX = "content-"
+# Mailboxes the message is routed and answered by: they stay outside, reduced to bare
+# addresses when a display name carries an identifier or a health term.
+_ADDRESS_HEADERS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+    }
+)
+# Other headers servers and clients need to route, thread and list the message.
+_ROUTING_HEADERS = frozenset(
+    {
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "received",
+        "return-path",
+        "resent-date",
+        "resent-message-id",
+    }
+)
+# Headers that say what the message is about: never outside an encrypted message.
+_TOPIC_HEADERS = frozenset({"subject", "keywords", "comments", "thread-topic"})
+# Headers a reader shows; when one is hidden outside, the decrypted text repeats it.
+_SHOWN_HEADERS = frozenset({"subject", "from", "to", "cc", "reply-to"})
+# A header longer than this is not scanned: it travels inside only.
+_MAX_SCANNED_HEADER = 64 * 1024
+
+
+def header_text(value: object) -> str:
+    """A header value as a reader sees it: unfolded, encoded words decoded.
+
+    Linear in the length of the value: a long value's encoded words are decoded one
+    by one rather than by the email package, whose decoder is quadratic.
+    """
+    raw = _FOLD.sub("", str(value))
+    if "=?" not in raw:
+        return raw
+    if len(raw) > _MAX_SCANNED_HEADER:
+        return _decode_words(raw)
+    try:
+        return str(email.header.make_header(email.header.decode_header(raw)))
+    except Exception:  # broken encoded words: the raw text is what a reader gets
+        return raw
+
+
+_FOLD = re.compile(r"\r?\n(?=[ \t])")
+_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
+_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
+
+
+def _decode_words(raw: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        charset, encoding, data = m.groups()
+        try:
+            if encoding in "bB":
+                decoded = base64.b64decode(data + "=" * (-len(data) % 4))
+            else:
+                decoded = binascii.a2b_qp(data.replace("_", " "), header=True)
+            return decoded.decode(charset.partition("*")[0], "replace")
+        except (LookupError, ValueError, binascii.Error):
+            return m.group(0)
+
+    return _ENCODED_WORD.sub(one, _BETWEEN_WORDS.sub("", raw))
+
+
+def _identifiers_in(text: str) -> bool:
+    return bool(find_identifiers(text))
+
+
+def _sensitive(text: str) -> bool:
+    """Whether ``text`` carries an identifier or a health term."""
+    return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
+
+
+def _is_routing(lname: str) -> bool:
+    return lname in _ROUTING_HEADERS or lname.startswith("resent-")
+
+
+def exposed_headers(msg: email.message.Message, /) -> list[str]:
+    """Names of the headers that would show an identifier or a health term to anyone
+    on the way if the message left as it is (the MIME headers aside).
+
+    Routing headers (Date, Message-ID, References…) are judged on identifiers alone;
+    a header too long to be read whole (other than an address or routing header)
+    counts as exposed.
+    """
+    out: list[str] = []
+    for name, value in msg.raw_items():
+        lname = name.lower()
+        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
+            continue
+        text = header_text(value)
+        if lname in _ADDRESS_HEADERS:
+            exposed = _sensitive(text)
+        elif _is_routing(lname):
+            exposed = _identifiers_in(text)
+        else:
+            exposed = len(text) > _MAX_SCANNED_HEADER or _sensitive(text)
+        if exposed and name not in out:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class _HeaderPlan:
+    """Which headers go outside an encrypted message, and which shown ones are hidden."""
+
+    outer: list[tuple[str, object]]
+    hidden: list[tuple[str, str]]
+
+
+def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan:
+    outer: list[tuple[str, object]] = []
+    hidden: list[tuple[str, str]] = []
+    subject_placed = False
+    for name, value in msg.raw_items():
+        lname = name.lower()
+        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
+            continue
+        text = header_text(value)
+        if lname in _TOPIC_HEADERS:
+            if lname == "subject" and not subject_placed:
+                outer.append(("Subject", outer_subject))
+                subject_placed = True
+                shown = text.strip()[:_MAX_SHOWN]
+                if shown and shown != outer_subject:
+                    hidden.append((name, shown))
+            continue
+        if lname in _ADDRESS_HEADERS:
+            if len(text) > _MAX_SCANNED_HEADER or _sensitive(text):
+                bare = _bare_addresses(text)
+                if _identifiers_in("\n".join(bare)):
+                    raise _routing_error(name)
+                if bare:
+                    outer.append((name, _folded(name, bare)))
+                if lname in _SHOWN_HEADERS:
+                    hidden.append((name, text[:_MAX_SHOWN]))
+            else:
+                outer.append((name, value))
+            continue
+        if _is_routing(lname):
+            if _identifiers_in(text):
+                raise _routing_error(name)
+            outer.append((name, value))
+            continue
+        if len(text) <= _MAX_SCANNED_HEADER and not _sensitive(text):
+            outer.append((name, value))
+    if not subject_placed:
+        outer.append(("Subject", outer_subject))
+    return _HeaderPlan(outer, hidden)
+
+
+# What the decrypted text repeats of a hidden header, at most.
+_MAX_SHOWN = 2000
+
+
+def _bare_addresses(text: str) -> list[str]:
+    try:
+        pairs = email.utils.getaddresses([text])
+    except Exception:  # a header the address parser cannot take apart: keep nothing
+        return []
+    return [addr for _, addr in pairs if "@" in addr]
+
+
+def _folded(name: str, addresses: list[str]) -> object:
+    """Bare addresses as a header value, one per line so nothing needs refolding."""
+    value = ",\r\n ".join(addresses)
+    if value.isascii():
+        return value
+    return email.policy.default.header_factory(name, value)
+
+
+def _routing_error(name: str) -> ProtectionError:
+    return ProtectionError(
+        f"The {name} header carries an identifier that no encryption can hide: the "
+        "message needs it outside to be delivered. Remove the identifier from it.",
+        fr=f"L'en-tête {name} porte un identifiant qu'aucun chiffrement ne peut cacher : "
+        "le message en a besoin en clair pour être acheminé. Retirez-en l'identifiant.",
+        reason="identifier_in_routing_header",
+    )

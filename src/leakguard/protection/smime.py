@@ -1,0 +1,173 @@
+"""S/MIME enveloping (AES-256-CBC, RSA key transport) with header protection."""
+
+from __future__ import annotations
+
+import copy
+import email.message
+import email.policy
+import html
+import re
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from leakguard.errors import ProtectionError
+from leakguard.policy import DEFAULT_OUTER_SUBJECT
+from leakguard.protection.headers import _INNER_PREFIX, _HeaderPlan, _plan_headers
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+__all__ = [
+    "smime_encrypt",
+]
+
+
+def smime_encrypt(
+    msg: email.message.EmailMessage,
+    certificates: Sequence[x509.Certificate],
+    /,
+    *,
+    outer_subject: str = DEFAULT_OUTER_SUBJECT,
+) -> email.message.EmailMessage:
+    """An S/MIME enveloped copy of ``msg`` (AES-256-CBC, RSA key transport) that shows
+    nothing of its content outside.
+
+    Header protection follows RFC 9788: the encrypted part carries the whole MIME
+    entity with every header of the message (the real Subject included) and an
+    ``HP-Outer`` line for each header left outside; it is marked ``hp="cipher"`` (and
+    ``protected-headers="v1"`` for the clients that know the older scheme). The main
+    text starts with a "Subject: …" line (``hp-legacy-display="1"``) so that readers
+    unaware of header protection still show the real subject once decrypted.
+
+    Outside stay the headers needed for delivery (From, To, Cc, Date, Message-ID…);
+    the Subject becomes ``outer_subject``; Keywords, Comments and Thread-Topic are
+    dropped; display names carrying an identifier or a health term are dropped (the
+    addresses stay); any other header carrying one travels inside only. An identifier
+    in an address or routing header cannot be hidden: ``ProtectionError`` with
+    reason ``identifier_in_routing_header``.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.hazmat.primitives.ciphers import algorithms
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    if not certificates:
+        raise ProtectionError(
+            "S/MIME encryption needs at least one recipient certificate.",
+            fr="Le chiffrement S/MIME demande au moins un certificat de destinataire.",
+            reason="certificate_missing",
+        )
+    for cert in certificates:
+        if not isinstance(cert.public_key(), rsa.RSAPublicKey):
+            raise ProtectionError(
+                "A recipient certificate has a non-RSA key, which S/MIME enveloping here "
+                "cannot use.",
+                fr="Un certificat de destinataire n'a pas de clé RSA, ce qu'exige le "
+                "chiffrement S/MIME ici.",
+                reason="certificate_unsupported_key",
+            )
+    plan = _plan_headers(msg, outer_subject)
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_payload_entity(msg, plan))
+    for cert in certificates:
+        builder = builder.add_recipient(cert)
+    builder = builder.set_content_encryption_algorithm(algorithms.AES256)
+    # The entity is already in canonical CRLF form, so it must be taken byte for byte.
+    der = builder.encrypt(serialization.Encoding.DER, [pkcs7.PKCS7Options.Binary])
+
+    outer = email.message.EmailMessage(policy=_AS_GIVEN)
+    for name, value in plan.outer:
+        if name == "Subject":
+            outer["Subject"] = str(value)
+        else:
+            outer.set_raw(name, value)
+    outer.set_content(
+        der,
+        maintype="application",
+        subtype="pkcs7-mime",
+        cte="base64",
+        disposition="attachment",
+        filename="smime.p7m",
+        params={"smime-type": "enveloped-data", "name": "smime.p7m"},
+    )
+    return outer
+
+
+def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes:
+    """The cryptographic payload: every header of ``msg``, the HP-Outer record of what
+    stays outside, then the content headers and body, in CRLF form."""
+    inner = copy.deepcopy(msg)
+    items = list(inner.raw_items())
+    for name in {n.lower() for n, _ in items}:
+        del inner[name]
+    for name, value in items:
+        if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
+            inner.set_raw(name, value)
+    for name, value in plan.outer:
+        record = f"{name}: {value}"
+        if record.isascii():
+            inner.set_raw("HP-Outer", record)
+        else:
+            inner["HP-Outer"] = record
+    for name, value in items:
+        if name.lower().startswith(_INNER_PREFIX):
+            inner.set_raw(name, value)
+    if inner.get("Content-Type") is None:
+        inner["Content-Type"] = "text/plain; charset=us-ascii"
+    if plan.hidden:
+        lines = [f"{name}: {text}" for name, text in plan.hidden]
+        for part in _main_text_parts(inner, 0):
+            _lead_with(part, lines)
+    inner.set_param("hp", "cipher")
+    inner.set_param("protected-headers", "v1")
+    return inner.as_bytes(policy=_AS_GIVEN.clone(linesep="\r\n", max_line_length=998))
+
+
+# Header values copied from the message are written as they came (already folded):
+# refolding them would run the email package's parser over each again, which is slow
+# on long values and may change them.
+_AS_GIVEN = email.policy.default.clone(refold_source="none")
+
+
+def _main_text_parts(part: email.message.Message, depth: int) -> list[email.message.Message]:
+    """The parts a reader shows as the message text (RFC 9788's main body parts)."""
+    ctype = part.get_content_type()
+    if part.is_multipart():
+        children = part.get_payload()
+        if not isinstance(children, list) or not children or depth > 8:
+            return []
+        kids = [c for c in children if isinstance(c, email.message.Message)]
+        if ctype == "multipart/alternative":
+            return [p for child in kids for p in _main_text_parts(child, depth + 1)]
+        if ctype in ("multipart/mixed", "multipart/related") and kids:
+            return _main_text_parts(kids[0], depth + 1)
+        return []
+    if ctype not in ("text/plain", "text/html") or part.get_filename() is not None:
+        return []
+    if (part.get_content_disposition() or "").lower() == "attachment":
+        return []
+    return [part]
+
+
+def _lead_with(part: email.message.Message, lines: list[str]) -> None:
+    """Start a text part with the hidden headers, marked as RFC 9788's legacy display."""
+    if not isinstance(part, email.message.EmailMessage):
+        return
+    try:
+        text = str(part.get_content())
+    except (LookupError, UnicodeError, ValueError, KeyError, AssertionError):
+        return  # a text in an unknown charset is left as it is
+    subtype = part.get_content_subtype()
+    if subtype == "html":
+        block = (
+            '<div class="header-protection-legacy-display"><pre>'
+            + html.escape("\n".join(lines))
+            + "</pre></div>"
+        )
+        opening = re.search(r"<body[^>]{0,2000}>", text, re.IGNORECASE)
+        cut = opening.end() if opening else 0
+        text = text[:cut] + block + text[cut:]
+    else:
+        text = "\n".join(lines) + "\n\n" + text
+    cte = None if text.isascii() else "quoted-printable"
+    part.set_content(text, subtype=subtype, charset="utf-8", cte=cte)
+    part.set_param("hp-legacy-display", "1")
