@@ -11,6 +11,7 @@ import email.message
 import email.policy
 import email.utils
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from leakguard.detectors import HEALTH, find_identifiers
@@ -108,6 +109,14 @@ def _sensitive(text: str) -> bool:
     return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
 
 
+def _message_headers(msg: email.message.Message) -> Iterator[tuple[str, str, object, str]]:
+    """``(name, lower-case name, value, text)`` of every header but the MIME ones."""
+    for name, value in msg.raw_items():
+        lname = name.lower()
+        if not lname.startswith(_INNER_PREFIX) and lname != "mime-version":
+            yield name, lname, value, header_text(value)
+
+
 def _is_routing(lname: str) -> bool:
     return lname in _ROUTING_HEADERS or lname.startswith("resent-")
 
@@ -121,11 +130,7 @@ def exposed_headers(msg: email.message.Message, /) -> list[str]:
     counts as exposed.
     """
     out: list[str] = []
-    for name, value in msg.raw_items():
-        lname = name.lower()
-        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
-            continue
-        text = header_text(value)
+    for name, lname, _, text in _message_headers(msg):
         if lname in _ADDRESS_HEADERS:
             exposed = _sensitive(text)
         elif _is_routing(lname):
@@ -149,11 +154,7 @@ def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan
     outer: list[tuple[str, object]] = []
     hidden: list[tuple[str, str]] = []
     subject_placed = False
-    for name, value in msg.raw_items():
-        lname = name.lower()
-        if lname.startswith(_INNER_PREFIX) or lname == "mime-version":
-            continue
-        text = header_text(value)
+    for name, lname, value, text in _message_headers(msg):
         if lname in _TOPIC_HEADERS:
             if lname == "subject" and not subject_placed:
                 outer.append(("Subject", outer_subject))
