@@ -274,21 +274,54 @@ def test_other_headers_with_sensitive_values_travel_inside_only(keys: Keys) -> N
     assert exposed_headers(original) == ["X-Patient", "X-Motif"]
 
 
-def test_identifier_in_a_routing_header_is_refused(keys: Keys) -> None:
-    original = message(pdf_lines=[f"NIR {NIR}"])
-    original.replace_header("Message-ID", f"<{NIR}@clinique-exemple.fr>")
+def test_identifier_in_an_address_is_refused(keys: Keys) -> None:
+    original = message(to=f"{NIR}@example.org", pdf_lines=[f"NIR {NIR}"])
     with pytest.raises(ProtectionError) as caught:
-        smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+        smime_encrypt(original, [keys.lookup(f"{NIR}@example.org")])
     assert caught.value.reason == "identifier_in_routing_header"
     assert str(caught.value) == (
-        "The Message-ID header carries an identifier that no encryption can hide: the "
+        "The To header carries an identifier that no encryption can hide: the "
         "message needs it outside to be delivered. Remove the identifier from it."
     )
-    assert not leaked(str(caught.value) + caught.value.message("fr"), [NIR])
+    assert caught.value.message("fr") == (
+        "L'en-tête To porte un identifiant qu'aucun chiffrement ne peut cacher : le "
+        "message en a besoin en clair pour être acheminé. Retirez-en l'identifiant."
+    )
     guard = Guard(everyone_outside(), certificates=keys.lookup)
     with pytest.raises(LeakBlocked) as blocked:
         guard.protect(original)
     assert blocked.value.cause == "identifier_in_routing_header"
+    assert not leaked(str(blocked.value) + blocked.value.message("fr"), [NIR])
+
+
+def test_a_message_id_with_an_identifier_is_renewed(keys: Keys) -> None:
+    """Generated IDs sometimes hold digits that form an identifier: a message not yet
+    sent takes a new Message-ID, and references to others stay inside only."""
+    original = message(pdf_lines=[f"NIR {NIR}"])
+    original.replace_header("Message-ID", f"<{NIR}@clinique-exemple.fr>")
+    original["In-Reply-To"] = f"<1700000000.4242.{RIB.replace(' ', '')}@script>"
+    original["References"] = "<plain-1@clinique-exemple.fr> " + original["In-Reply-To"]
+    out = smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+    assert not leaked(out.as_string(), [NIR, RIB])
+    assert exposed_headers(out) == []
+    new_id = out["Message-ID"]
+    assert new_id.endswith("@clinique-exemple.fr>") and NIR not in new_id
+    assert out["In-Reply-To"] is None and out["References"] is None
+    inner = keys.decrypt(out)
+    assert inner["Message-ID"] == new_id
+    assert inner["In-Reply-To"] is None
+    assert original["Message-ID"] == f"<{NIR}@clinique-exemple.fr>", "the input was modified"
+    # The archive path renews it the same way, and the notice names the new ID.
+    notices: list[PasswordNotice] = []
+    zipped = Guard(everyone_outside(), on_password=notices.append).protect(original)
+    assert not leaked(outer_header_block(zipped), [NIR, RIB])
+    assert notices[0].message_id == zipped["Message-ID"] != original["Message-ID"]
+
+
+def test_generated_message_ids_pass_untouched(keys: Keys) -> None:
+    original = message(pdf_lines=[f"NIR {NIR}"])
+    out = smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+    assert out["Message-ID"] == original["Message-ID"] == keys.decrypt(out)["Message-ID"]
 
 
 def test_zip_fallback_refuses_a_subject_it_cannot_hide() -> None:
@@ -338,6 +371,16 @@ def test_outer_subject_must_be_one_short_line(value: str, shown: str | None) -> 
         + (f" (got {shown})" if shown else "")
     )
     assert "allowed: one line of text, at most 200 characters" in text
+
+
+def test_outer_subject_may_not_itself_be_sensitive() -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_toml('[protection]\nouter_subject = "Résultats d\'analyses"\n', source="p.toml")
+    # The wording around the key is the policy module's; what matters here is the key
+    # and what is allowed.
+    text = str(caught.value)
+    assert text.startswith("p.toml: setting 'protection.outer_subject' is not valid; allowed: ")
+    assert "a text without identifier or health term" in text
 
 
 # --------------------------------------------------------------------------- property

@@ -34,6 +34,7 @@ from leakguard.protection import (
     find_certificate,
     message_encrypted,
     new_password,
+    renew_ids,
     smime_encrypt,
     zip_attachments,
 )
@@ -328,6 +329,7 @@ class Guard:
         refusal: _Refusal,
     ) -> EmailMessage:
         policy = self.policy
+        msg = renew_ids(msg)
         exposed = exposed_headers(msg)
         if exposed:
             shown = ", ".join(exposed)

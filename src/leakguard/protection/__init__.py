@@ -23,7 +23,7 @@ from leakguard.protection.certificates import (
     FolderCertificates,
     find_certificate,
 )
-from leakguard.protection.headers import exposed_headers, header_text
+from leakguard.protection.headers import exposed_headers, header_text, renew_ids
 from leakguard.protection.recognition import (
     Method,
     ProtectionState,
@@ -49,6 +49,7 @@ __all__ = [
     "message_encrypted",
     "new_password",
     "protection_state",
+    "renew_ids",
     "smime_encrypt",
     "zip_attachments",
 ]

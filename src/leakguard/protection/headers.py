@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import email.header
 import email.message
 import email.policy
@@ -55,6 +56,8 @@ _ROUTING_HEADERS = frozenset(
         "resent-message-id",
     }
 )
+# Message identifiers, made of digits by some mail software.
+_ID_HEADERS = frozenset({"message-id", "in-reply-to", "references", "resent-message-id"})
 # Headers that say what the message is about: never outside an encrypted message.
 _TOPIC_HEADERS = frozenset({"subject", "keywords", "comments", "thread-topic"})
 # Headers a reader shows; when one is hidden outside, the decrypted text repeats it.
@@ -107,6 +110,37 @@ def _identifiers_in(text: str) -> bool:
 def _sensitive(text: str) -> bool:
     """Whether ``text`` carries an identifier or a health term."""
     return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
+
+
+def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
+    """``msg`` itself, or a copy whose Message-ID is new and whose In-Reply-To and
+    References are left out, when one of them carries an identifier.
+
+    That is nearly always the digits of a generated ID that happen to form one (Python's
+    ``make_msgid`` gives a RIB-shaped run about once in 4,000 messages); either way it
+    must not travel in clear, and a message not yet sent is free to take a new ID.
+    """
+    found = {
+        name.lower()
+        for name, value in msg.raw_items()
+        if name.lower() in _ID_HEADERS and _identifiers_in(header_text(value))
+    }
+    if not found:
+        return msg
+    out = copy.deepcopy(msg)
+    for lname in found:
+        del out[lname]
+    if "message-id" in found:
+        out["Message-ID"] = email.utils.make_msgid(domain=_sender_domain(msg))
+    return out
+
+
+def _sender_domain(msg: email.message.Message) -> str:
+    addresses = _bare_addresses(header_text(msg.get("From", "")))
+    domain = addresses[0].rpartition("@")[2] if addresses else ""
+    if not domain or not domain.isascii() or _identifiers_in(domain):
+        return "localhost"
+    return domain
 
 
 def _message_headers(msg: email.message.Message) -> Iterator[tuple[str, str, object, str]]:

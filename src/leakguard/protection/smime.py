@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from leakguard.errors import ProtectionError
 from leakguard.policy import DEFAULT_OUTER_SUBJECT
-from leakguard.protection.headers import _INNER_PREFIX, _HeaderPlan, _plan_headers
+from leakguard.protection.headers import _INNER_PREFIX, _HeaderPlan, _plan_headers, renew_ids
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -42,9 +42,10 @@ def smime_encrypt(
     Outside stay the headers needed for delivery (From, To, Cc, Date, Message-ID…);
     the Subject becomes ``outer_subject``; Keywords, Comments and Thread-Topic are
     dropped; display names carrying an identifier or a health term are dropped (the
-    addresses stay); any other header carrying one travels inside only. An identifier
-    in an address or routing header cannot be hidden: ``ProtectionError`` with
-    reason ``identifier_in_routing_header``.
+    addresses stay); any other header carrying one travels inside only. A Message-ID
+    carrying an identifier is replaced by a new one (see :func:`renew_ids`). An
+    identifier in an address itself cannot be hidden: ``ProtectionError`` with reason
+    ``identifier_in_routing_header``.
     """
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
@@ -66,6 +67,7 @@ def smime_encrypt(
                 "chiffrement S/MIME ici.",
                 reason="certificate_unsupported_key",
             )
+    msg = renew_ids(msg)
     plan = _plan_headers(msg, outer_subject)
     builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_payload_entity(msg, plan))
     for cert in certificates:
