@@ -346,6 +346,19 @@ def test_zip_fallback_refuses_a_subject_it_cannot_hide() -> None:
     assert_nothing_in_clear(out, guard)
 
 
+def test_zip_fallback_never_leaves_a_health_term_in_the_text() -> None:
+    """Even when the policy counts only NIRs as sensitive, the archive path does not
+    send a text that names a sick leave in clear."""
+    policy = everyone_outside().replace(sensitive_kinds=frozenset({"nir"}))
+    guard = Guard(policy, on_password=lambda _: None)
+    msg = message(body="Ci-joint l'arrêt de travail.\n", pdf_lines=[f"NIR {NIR}"])
+    with pytest.raises(LeakBlocked) as caught:
+        guard.protect(msg)
+    assert caught.value.cause == "sensitive_in_text"
+    msg = message(body="Ci-joint le document.\n", pdf_lines=[f"NIR {NIR}"])
+    assert_nothing_in_clear(guard.protect(msg), guard)
+
+
 # --------------------------------------------------------------------------- policy
 
 

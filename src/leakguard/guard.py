@@ -20,7 +20,15 @@ from typing import TYPE_CHECKING, BinaryIO, NoReturn
 
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
-from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict
+from leakguard.core import (
+    IDENTIFIER_KINDS,
+    Action,
+    Finding,
+    Fingerprinter,
+    Location,
+    Severity,
+    Verdict,
+)
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.extract._types import Budget, Limits
 from leakguard.message import iter_content, load_message
@@ -342,10 +350,13 @@ class Guard:
                 "qu'une archive chiffrée ne peut pas cacher (seul S/MIME le peut) : "
                 "retirez-le, ou fournissez un certificat pour chaque destinataire.",
             )
+        # Whatever the policy counts as sensitive, the archive never leaves an
+        # identifier or a health term readable in the text.
         in_text = [
             f
             for f in verdict.findings
-            if f.kind in policy.sensitive_kinds and not f.location.is_attachment
+            if (f.kind in policy.sensitive_kinds or f.kind in _CLEAR_TEXT_KINDS)
+            and not f.location.is_attachment
         ]
         if in_text:
             refusal.fail(
@@ -396,6 +407,9 @@ class Guard:
             )
         )
         return protected
+
+
+_CLEAR_TEXT_KINDS = IDENTIFIER_KINDS | {"health_data"}
 
 
 class _Refusal:
