@@ -16,7 +16,7 @@ import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
-from typing import TYPE_CHECKING, BinaryIO, NoReturn
+from typing import TYPE_CHECKING, BinaryIO
 
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
@@ -46,6 +46,7 @@ from leakguard.protection import (
     smime_encrypt,
     zip_attachments,
 )
+from leakguard.protection.refusal import Refusal
 from leakguard.recipients import Directory, RecipientGuard
 from leakguard.register import PatientRegister
 
@@ -325,7 +326,7 @@ class Guard:
                     raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
                 log.warning("S/MIME encryption failed: %s", exc)
                 smime_error = exc
-        refusal = _Refusal(verdict, recipients, problems, smime_error, self.certificates)
+        refusal = Refusal(verdict, recipients, problems, smime_error, self.certificates)
         return self._zip_protect(msg, verdict, recipients, envelope_recipients, refusal)
 
     def _zip_protect(
@@ -334,7 +335,7 @@ class Guard:
         verdict: Verdict,
         recipients: list[str],
         envelope: Sequence[str] | None,
-        refusal: _Refusal,
+        refusal: Refusal,
     ) -> EmailMessage:
         policy = self.policy
         msg = renew_ids(msg)
@@ -355,7 +356,7 @@ class Guard:
         in_text = [
             f
             for f in verdict.findings
-            if (f.kind in policy.sensitive_kinds or f.kind in _CLEAR_TEXT_KINDS)
+            if f.kind in policy.sensitive_kinds | IDENTIFIER_KINDS | {"health_data"}
             and not f.location.is_attachment
         ]
         if in_text:
@@ -407,73 +408,6 @@ class Guard:
             )
         )
         return protected
-
-
-_CLEAR_TEXT_KINDS = IDENTIFIER_KINDS | {"health_data"}
-
-
-class _Refusal:
-    """Builds the ``LeakBlocked`` raised when a message that needs encryption cannot
-    have it: why S/MIME was not possible, then why the archive was not either."""
-
-    def __init__(
-        self,
-        verdict: Verdict,
-        recipients: list[str],
-        problems: list[CertificateProblem],
-        smime_error: ProtectionError | None,
-        store: CertificateStore | None,
-    ) -> None:
-        self.verdict = verdict
-        self.recipients = recipients
-        self.problems = problems
-        self.smime_error = smime_error
-        self.store = store
-
-    def fail(self, cause: str, en: str, fr: str, *, verdict: Verdict | None = None) -> NoReturn:
-        """Raise ``LeakBlocked``; ``cause`` is the archive's obstacle, replaced by the
-        certificate's when a certificate exists but cannot be used (its real cause)."""
-        why_en, why_fr = self._why_not_smime()
-        unusable = [p for p in self.problems if p.reason != "missing"]
-        chained = unusable[0].error() if unusable else self.smime_error
-        if unusable:
-            cause = unusable[0].cause
-        raise LeakBlocked(
-            verdict or self.verdict,
-            f"This message must leave encrypted and cannot be. {why_en} {en}",
-            fr=f"Ce message doit partir chiffré et ne peut pas l'être. {why_fr} {fr}",
-            cause=cause,
-        ) from chained
-
-    def _why_not_smime(self) -> tuple[str, str]:
-        if not self.recipients:
-            return (
-                "It has no recipient address to encrypt for.",
-                "Il n'a aucune adresse de destinataire pour qui chiffrer.",
-            )
-        if self.smime_error is not None:
-            err = self.smime_error
-            return f"S/MIME failed: {err}", f"S/MIME a échoué : {err.message('fr')}"
-        if self.store is None:
-            return (
-                "No certificates are configured for S/MIME.",
-                "Aucun certificat n'est configuré pour S/MIME.",
-            )
-        shown = self.problems[:5]
-        more = len(self.problems) - len(shown)
-        en = " ".join(p.message("en") for p in shown)
-        fr = " ".join(p.message("fr") for p in shown)
-        if more:
-            en += f" And {more} more recipient(s) without a usable certificate."
-            fr += f" Et {more} autre(s) destinataire(s) sans certificat utilisable."
-        unreadable = (
-            self.store.unreadable_files() if isinstance(self.store, FolderCertificates) else ()
-        )
-        if unreadable and any(p.reason == "missing" for p in self.problems):
-            files = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
-            en += f" These certificate files could not be read: {files}."
-            fr += f" Ces fichiers de certificat n'ont pas pu être lus : {files}."
-        return f"S/MIME is not possible: {en}", f"S/MIME est impossible : {fr}"
 
 
 # ---------------------------------------------------------------------- helpers

@@ -7,6 +7,8 @@
 - :mod:`.headers` — which headers may stay outside an encrypted message.
 - :mod:`.smime` — S/MIME enveloping (AES-256-CBC) with RFC 9788 header protection.
 - :mod:`.archive` — attachments moved into a password AES-256 ZIP, and the passwords.
+- :mod:`.refusal` — the ``LeakBlocked`` raised when neither can be applied, naming
+  each obstacle and its ``cause`` code.
 
 Every public name is importable from ``leakguard.protection`` itself.
 """
