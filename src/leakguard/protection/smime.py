@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from cryptography import x509
 
 __all__ = [
+    "set_envelope",
     "smime_encrypt",
 ]
 
@@ -82,7 +83,13 @@ def smime_encrypt(
             outer["Subject"] = str(value)
         else:
             outer.set_raw(name, value)
-    outer.set_content(
+    set_envelope(outer, der)
+    return outer
+
+
+def set_envelope(msg: email.message.EmailMessage, der: bytes, /) -> None:
+    """Make ``der`` (CMS enveloped data) the body of ``msg``, as RFC 8551 names it."""
+    msg.set_content(
         der,
         maintype="application",
         subtype="pkcs7-mime",
@@ -91,7 +98,6 @@ def smime_encrypt(
         filename="smime.p7m",
         params={"smime-type": "enveloped-data", "name": "smime.p7m"},
     )
-    return outer
 
 
 def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes:
