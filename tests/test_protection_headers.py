@@ -261,6 +261,14 @@ def test_display_names_with_an_identifier_are_dropped_outside(keys: Keys) -> Non
     )
 
 
+def test_display_names_are_dropped_beside_a_non_ascii_address(keys: Keys) -> None:
+    original = message(to='"Arrêt de travail" <rh@employeur-exémple.fr>, "Dr" <a@b.fr>')
+    out = smime_encrypt(original, [keys.lookup("a@b.fr")])
+    assert out["To"] == "rh@employeur-exémple.fr, a@b.fr"
+    assert exposed_headers(out) == []
+    assert keys.decrypt(out)["To"] == original["To"]
+
+
 def test_other_headers_with_sensitive_values_travel_inside_only(keys: Keys) -> None:
     original = _with_headers(
         message(subject="Dossier"),

@@ -235,10 +235,9 @@ def _bare_addresses(text: str) -> list[str]:
 
 def _folded(name: str, addresses: list[str]) -> object:
     """Bare addresses as a header value, one per line so nothing needs refolding."""
-    value = ",\r\n ".join(addresses)
-    if value.isascii():
-        return value
-    return email.policy.default.header_factory(name, value)
+    if all(a.isascii() for a in addresses):
+        return ",\r\n ".join(addresses)
+    return email.policy.default.header_factory(name, ", ".join(addresses))
 
 
 def _routing_error(name: str) -> ProtectionError:
