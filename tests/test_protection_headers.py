@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from certs_factory import make_certificate, make_rsa_key, write_certificate, write_private_key
 from helpers import IBAN, NAM, NIR, NIR_SPACED, NISS, RIB, SIN, leaked, message
 from leakguard.core import IDENTIFIER_KINDS, Verdict
+from leakguard.detectors import find_identifiers
 from leakguard.errors import LeakBlocked, PolicyError, ProtectionError
 from leakguard.guard import Guard, PasswordNotice
 from leakguard.message import load_message
@@ -446,3 +447,81 @@ def test_no_header_outside_ever_carries_a_planted_value(
     assert not leaked(outer, PLANTED)
     for term in ("diagnostic", "arrêt de travail"):
         assert term not in outer.lower()
+
+
+# --------------------------------------------------------------------------- mutated mail
+
+_REAL = [p.read_bytes() for p in sorted((ROOT / "examples").glob("*.eml"))]
+_PIECES = [
+    b"\n",
+    b"\r",
+    b" ",
+    b"=?utf-8?b?",
+    b"?=",
+    b"<",
+    b",",
+    b":",
+    b'"',
+    b"\xff",
+    b"\xc3\xa9",
+    b"\n\t",
+    NIR.encode(),
+    b"Subject: NIR " + NIR.encode() + b"\n",
+    b"X-Patient: " + NIR.encode() + b"\n",
+]
+
+
+def _mutate(data: bytes, edits: list[tuple[float, int, int]]) -> bytes:
+    out = bytearray(data)
+    head = max(1, out.find(b"\n\n"))
+    for where, kind, piece in edits:
+        pos = int(where * head)
+        if kind == 0:
+            out[pos:pos] = _PIECES[piece % len(_PIECES)]
+        elif kind == 1:
+            del out[pos : pos + 1 + piece % 5]
+        else:
+            out[pos : pos + 1] = bytes([piece % 256])
+    return bytes(out)
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    source=st.sampled_from(_REAL),
+    edits=st.lists(
+        st.tuples(st.floats(0, 1, exclude_max=True), st.integers(0, 2), st.integers(0, 255)),
+        min_size=1,
+        max_size=6,
+    ),
+)
+def test_mutated_messages_are_protected_or_refused_never_leaked(
+    keys: Keys, source: bytes, edits: list[tuple[float, int, int]]
+) -> None:
+    """Damaged headers: the S/MIME output hides everything and decrypts, or a
+    ProtectionError says why; Guard.enforce raises nothing but LeakBlocked."""
+    msg = load_message(_mutate(source, edits))
+    try:
+        out = smime_encrypt(msg, [keys.lookup("x@example.org")])
+    except ProtectionError as exc:
+        assert exc.reason in ("identifier_in_routing_header", "message_unwritable")
+    else:
+        assert exposed_headers(out) == []
+        assert find_identifiers(outer_header_block(out)) == []
+        keys.decrypt(out)
+    guards = (
+        Guard(everyone_outside(), certificates=keys.lookup),
+        Guard(everyone_outside(), on_password=lambda _: None),
+    )
+    for guard in guards:
+        try:
+            verdict = guard.check(msg)
+        except Exception:  # the check of damaged input is not what this test is about
+            continue
+        try:
+            protected = guard.enforce(msg, verdict)
+        except LeakBlocked:
+            continue
+        if protected is not msg:
+            assert exposed_headers(protected) == []

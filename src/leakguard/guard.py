@@ -404,7 +404,10 @@ class Guard:
                 recipients=tuple(recipients),
                 archive_name=archive,
                 password=password,
-                message_id=msg.get("Message-ID"),
+                message_id=next(
+                    (str(v).strip() for k, v in msg.raw_items() if k.lower() == "message-id"),
+                    None,
+                ),
             )
         )
         return protected

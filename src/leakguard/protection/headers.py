@@ -62,6 +62,9 @@ _ID_HEADERS = frozenset({"message-id", "in-reply-to", "references", "resent-mess
 _TOPIC_HEADERS = frozenset({"subject", "keywords", "comments", "thread-topic"})
 # Headers a reader shows; when one is hidden outside, the decrypted text repeats it.
 _SHOWN_HEADERS = frozenset({"subject", "from", "to", "cc", "reply-to"})
+# What an ordinary header name looks like; anything else (a damaged header block can
+# glue text to a name) travels inside only.
+_PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z-]{0,75}(?:[0-9]{1,3}[A-Za-z-]*)?")
 # A header longer than this is not scanned: it travels inside only.
 _MAX_SCANNED_HEADER = 64 * 1024
 
@@ -170,7 +173,8 @@ def exposed_headers(msg: email.message.Message, /) -> list[str]:
         elif _is_routing(lname):
             exposed = _identifiers_in(text)
         else:
-            exposed = len(text) > _MAX_SCANNED_HEADER or _sensitive(text)
+            # A damaged header block can make a name of anything: the name counts too.
+            exposed = len(text) > _MAX_SCANNED_HEADER or _sensitive(f"{name}: {text}")
         if exposed and name not in out:
             out.append(name)
     return out
@@ -214,7 +218,11 @@ def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan
                 raise _routing_error(name)
             outer.append((name, value))
             continue
-        if len(text) <= _MAX_SCANNED_HEADER and not _sensitive(text):
+        if (
+            _PLAIN_NAME.fullmatch(name)
+            and len(text) <= _MAX_SCANNED_HEADER
+            and not _sensitive(f"{name}: {text}")
+        ):
             outer.append((name, value))
     if not subject_placed:
         outer.append(("Subject", outer_subject))

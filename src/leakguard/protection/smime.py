@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import email.header
 import email.message
 import email.policy
 import html
@@ -70,7 +71,15 @@ def smime_encrypt(
             )
     msg = renew_ids(msg)
     plan = _plan_headers(msg, outer_subject)
-    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(_payload_entity(msg, plan))
+    try:
+        payload = _payload_entity(msg, plan)
+    except _UNWRITABLE:
+        raise ProtectionError(
+            "The message is too damaged to be written out again for encryption.",
+            fr="Le message est trop abîmé pour être réécrit en vue du chiffrement.",
+            reason="message_unwritable",
+        ) from None
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(payload)
     for cert in certificates:
         builder = builder.add_recipient(cert)
     builder = builder.set_content_encryption_algorithm(algorithms.AES256)
@@ -82,7 +91,7 @@ def smime_encrypt(
         if name == "Subject":
             outer["Subject"] = str(value)
         else:
-            outer.set_raw(name, value)
+            outer.set_raw(name, _writable(value))
     set_envelope(outer, der)
     return outer
 
@@ -111,11 +120,7 @@ def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes
         if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
             inner.set_raw(name, value)
     for name, value in plan.outer:
-        record = f"{name}: {value}"
-        if record.isascii():
-            inner.set_raw("HP-Outer", record)
-        else:
-            inner["HP-Outer"] = record
+        inner.set_raw("HP-Outer", _writable(f"{name}: {value}"))
     for name, value in items:
         if name.lower().startswith(_INNER_PREFIX):
             inner.set_raw(name, value)
@@ -125,15 +130,63 @@ def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes
         lines = [f"{name}: {text}" for name, text in plan.hidden]
         for part in _main_text_parts(inner, 0):
             _lead_with(part, lines)
-    inner.set_param("hp", "cipher")
-    inner.set_param("protected-headers", "v1")
-    return inner.as_bytes(policy=_AS_GIVEN.clone(linesep="\r\n", max_line_length=998))
+    for param, mark in (("hp", "cipher"), ("protected-headers", "v1")):
+        try:
+            inner.set_param(param, mark)
+        except _UNWRITABLE:
+            break  # a Content-Type too damaged to take the marks: the text still shows it
+    for part in inner.walk():
+        _make_writable(part)
+    policy = _AS_GIVEN.clone(linesep="\r\n", max_line_length=998)
+    try:
+        return inner.as_bytes(policy=policy)
+    except UnicodeError:
+        # Text a damaged message was decoded into by the parser: written out as UTF-8.
+        text = inner.as_string(policy=policy.clone(utf8=True))
+        return text.encode("utf-8", "surrogateescape")
 
 
 # Header values copied from the message are written as they came (already folded):
 # refolding them would run the email package's parser over each again, which is slow
 # on long values and may change them.
 _AS_GIVEN = email.policy.default.clone(refold_source="none")
+
+
+# What a damaged message may raise while it is copied and written out.
+_UNWRITABLE = (ValueError, TypeError, LookupError, AttributeError, UnicodeError, RecursionError)
+
+
+def _writable(value: object) -> object:
+    """A header value the generator can write as it is: header objects fold
+    themselves; text that is not ASCII (nor raw 8-bit bytes kept by the parser)
+    becomes RFC 2047 encoded words."""
+    if hasattr(value, "name"):
+        try:
+            value.fold(policy=_AS_GIVEN)  # type: ignore[attr-defined]
+            return value
+        except _UNWRITABLE:
+            pass  # parsed from damaged text: written as plain encoded words below
+    text = str(value)
+    lines = text.splitlines()
+    if any(not line[:1].isspace() or not line.strip() for line in lines[1:]):
+        # A line break that does not continue the header would end it, or the block.
+        text = " ".join(line.strip() for line in lines)
+    try:
+        text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        clean = text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        return email.header.Header(clean, "utf-8").encode()
+    return text
+
+
+def _make_writable(part: email.message.Message) -> None:
+    items = list(part.raw_items())
+    fixed = [(name, _writable(value)) for name, value in items]
+    if any(a is not b for (_, a), (_, b) in zip(items, fixed, strict=True)):
+        for name in {n.lower() for n, _ in items}:
+            del part[name]
+        for name, value in fixed:
+            part.set_raw(name, value)  # type: ignore[arg-type]
 
 
 def _main_text_parts(part: email.message.Message, depth: int) -> list[email.message.Message]:
@@ -162,8 +215,10 @@ def _lead_with(part: email.message.Message, lines: list[str]) -> None:
         return
     try:
         text = str(part.get_content())
+        text.encode("utf-8")
     except (LookupError, UnicodeError, ValueError, KeyError, AssertionError):
-        return  # a text in an unknown charset is left as it is
+        return  # a text in an unknown charset, or with broken bytes, is left as it is
+    lines = [line.encode("utf-8", "replace").decode("utf-8") for line in lines]
     subtype = part.get_content_subtype()
     if subtype == "html":
         block = (
