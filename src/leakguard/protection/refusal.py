@@ -36,12 +36,15 @@ class Refusal:
 
     def fail(self, cause: str, en: str, fr: str, *, verdict: Verdict | None = None) -> NoReturn:
         """Raise ``LeakBlocked``; ``cause`` is the archive's obstacle, replaced by the
-        certificate's when a certificate exists but cannot be used (its real cause)."""
+        certificate's when a certificate exists but cannot be used, or by S/MIME's own
+        when it failed (the real cause)."""
         why_en, why_fr = self._why_not_smime()
         unusable = [p for p in self.problems if p.reason != "missing"]
         chained = unusable[0].error() if unusable else self.smime_error
         if unusable:
             cause = unusable[0].cause
+        elif self.smime_error is not None and self.smime_error.reason:
+            cause = self.smime_error.reason
         raise LeakBlocked(
             verdict or self.verdict,
             f"This message must leave encrypted and cannot be. {why_en} {en}",
