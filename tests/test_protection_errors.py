@@ -16,6 +16,7 @@ from certs_factory import make_certificate, make_ec_key, make_rsa_key, write_cer
 from helpers import NIR, leaked, message
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.guard import Guard, PasswordNotice
+from leakguard.message import load_message
 from leakguard.policy import Policy
 from leakguard.protection import FolderCertificates, find_certificate, smime_encrypt
 
@@ -256,3 +257,34 @@ def test_a_block_verdict_has_no_cause() -> None:
     assert caught.value.verdict.action.value == "block"
     assert caught.value.cause is None
     assert str(caught.value) == caught.value.verdict.explain("en")
+
+
+# A multipart whose boundary never appears, 8-bit text and a broken encoded word: the
+# parser keeps the body as text that cannot be written out again.
+DAMAGED = (
+    b"From: a@clinique-exemple.fr\nTo: " + DOCTOR.encode() + b"\n"
+    b"Subject: =?utf-8?q?T=C3=A9l=C3=A9transmis\xdcion?= juin\n"
+    b'Content-Type: multipart/mixed; boundary="b1"\n\n'
+    b"--b2\nContent-Type: text/plain; charset=utf-8\n\nNIR " + NIR.encode() + b" \xc3\xa9\n--b2--\n"
+)
+
+
+def test_a_message_too_damaged_to_rewrite_is_refused_with_its_cause(
+    key: rsa.RSAPrivateKey,
+) -> None:
+    cert = make_certificate(key, DOCTOR)
+    with pytest.raises(ProtectionError) as caught:
+        smime_encrypt(load_message(DAMAGED), [cert])
+    assert caught.value.reason == "message_unwritable"
+    assert str(caught.value) == (
+        "The message is too damaged to be written out again for encryption."
+    )
+    guard = Guard(needs_encryption(), certificates=lambda _: cert)
+    with pytest.raises(LeakBlocked) as blocked:
+        guard.protect(DAMAGED)
+    assert blocked.value.cause == "message_unwritable"
+    assert str(blocked.value).startswith(
+        f"{LEAD_EN} S/MIME failed: The message is too damaged to be written out again "
+        "for encryption. "
+    )
+    assert not leaked(str(blocked.value) + blocked.value.message("fr"), [NIR])
