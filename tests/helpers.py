@@ -8,7 +8,7 @@ from email.message import EmailMessage
 from docs_factory import make_pdf
 from leakguard.detectors import nir as nir_mod
 
-# Checked examples from identifiers.md.
+# Checked examples of each identifier (rules in docs/content.md and the detector modules).
 NIR = "185057511234529"
 NIR_SPACED = "1 85 05 75 112 345 29"
 RIB = "30006 00001 12345678901 89"

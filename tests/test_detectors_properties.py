@@ -379,10 +379,163 @@ def test_quick_checks_on_the_rules_vectors() -> None:
 def test_fast_path_equals_naive_in_small_pieces(text: Opaque, piece: int) -> None:
     # The digit search copies the text a piece at a time; tiny pieces put a piece
     # boundary inside every number.
+    assert _same_in_pieces(text, piece), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )
+
+
+def _same_in_pieces(text: str, piece: int) -> bool:
+    """Whether the fast path, copying ``piece`` characters at a time, equals the naive one."""
     saved = detectors._PIECE
     detectors._PIECE = piece
     try:
-        same = find_identifiers(text) == naive_find_identifiers(text)
+        return find_identifiers(text) == naive_find_identifiers(text)
     finally:
         detectors._PIECE = saved
-    assert same, f"fast and naive paths disagree on a {len(text)}-character text"
+
+
+# ------------------------------------------------------- layouts users met (issue gaps)
+
+CELL_SEPS = st.sampled_from([";", "; ", " ; ", "\t", ";\t"])
+
+
+@st.composite
+def rib_cells(draw: st.DrawFn) -> Sample:
+    """A RIB as four cells of a spreadsheet row saved as text (``a;b;c;d``)."""
+    _, compact, _, _ = draw(ribs())
+    sep = draw(CELL_SEPS)
+    bank, branch, account, key = compact[:5], compact[5:10], compact[10:21], compact[21:]
+    wrong = f"{(int(key) % 97) + 1:02d}"
+    return Sample(
+        "rib",
+        compact,
+        sep.join((bank, branch, account, key)),
+        sep.join((bank, branch, account, wrong)),
+    )
+
+
+@SETTINGS
+@given(rib_cells(), st.lists(st.sampled_from(WORDS), min_size=1, max_size=6), st.booleans())
+def test_rib_cells_on_one_line_anywhere_in_text(
+    number: Sample, header: list[str], csv_like: bool
+) -> None:
+    # The first lines are prose, not CSV: no extractor turned the cells into columns.
+    lines = [" ".join(header), "Coordonnées bancaires du patient :"]
+    row = f"Dupont;Jean;{number.written};Le Havre" if csv_like else number.written
+    text = "\n".join([*lines, row, "Merci."])
+    found = find_identifiers(text)
+    assert [(m.kind, m.compact == number.compact) for m in found] == [("rib", True)]
+    assert found == naive_find_identifiers(text)
+    wrong = "\n".join([*lines, row.replace(number.written, number.wrong), "Merci."])
+    assert find_identifiers(wrong) == [] == naive_find_identifiers(wrong)
+
+
+@st.composite
+def corsican_nirs(draw: st.DrawFn) -> Sample:
+    """A Corsican NIR (``2a``/``2b``, written in lower case), with or without its key."""
+    sex = draw(st.sampled_from("12"))
+    year, order, commune = draw(_digits(2)), draw(_digits(3)), draw(_digits(3))
+    month = f"{draw(st.integers(1, 12)):02d}"
+    dept = draw(st.sampled_from(["2a", "2b"]))
+    body = sex + year + month + dept + commune + order
+    key = 97 - int(body.replace("2a", "19").replace("2b", "18")) % 97
+    upper = body.upper()
+    sep = draw(st.sampled_from(["", " ", ".", "-"]))
+    grouped = _group(body, (1, 2, 2, 2, 3, 3), sep) if sep else body
+    if draw(st.booleans()):
+        keysep = draw(st.sampled_from(["", " ", " / "])) if sep else ""
+        return Sample("nir", f"{upper}{key:02d}", f"{grouped}{keysep}{key:02d}", "")
+    return Sample("nir", upper, grouped, "")
+
+
+@SETTINGS
+@given(corsican_nirs(), PROSE)
+def test_lower_case_corsican_nir_found(number: Sample, after: str) -> None:
+    text = f"NIR de l'assuré : {number.written} {after}."
+    found = find_identifiers(text)
+    assert [(m.kind, m.compact == number.compact) for m in found] == [("nir", True)]
+    assert found == naive_find_identifiers(text)
+
+
+@st.composite
+def wrong_ribs_hiding_a_niss(draw: st.DrawFn) -> Sample:
+    """A RIB with a wrong key whose 11-digit account group is a valid Belgian number."""
+    _, niss, _, _ = draw(nisses())
+    bank, branch = draw(_digits(5)), draw(_digits(5))
+    key = int(rib_module.calc_key(bank, branch, niss))
+    wrong = f"{key % 97 + 1:02d}"
+    sep = draw(st.sampled_from([" ", "\u00a0", ".", "-", " - ", ""]))
+    right = sep.join((bank, branch, niss, f"{key:02d}"))
+    return Sample(
+        "rib", bank + branch + niss + f"{key:02d}", right, sep.join((bank, branch, niss, wrong))
+    )
+
+
+def _nl_or_gb(draw: st.DrawFn, letters: str, eight: str) -> tuple[str, str]:
+    """(country, BBAN) whose bank code is ``letters`` followed by the digits ``eight``."""
+    if draw(st.booleans()):
+        return "NL", letters + eight + draw(_digits(2))  # 4!a10!n
+    return "GB", letters + eight + draw(_digits(6))  # 4!a6!n8!n
+
+
+@st.composite
+def wrong_ibans_hiding_a_nam(draw: st.DrawFn) -> Sample:
+    """A Dutch or British IBAN in groups of four, check digits wrong, whose bank code and
+    next eight digits (``AAAA 9999 9999``) form a valid Québec health number."""
+    _, nam, _, _ = draw(nams())
+    country, bban = _nl_or_gb(draw, nam[:4], nam[4:])
+    check = _iban_check(country, bban)
+    bad = f"{(int(check) + 1 - 2) % 97 + 2:02d}"
+    sep = draw(st.sampled_from([" ", "\u00a0", "-", "."]))
+    return Sample(
+        "iban",
+        country + check + bban,
+        _group(country + check + bban, (4,) * 9, sep),
+        _group(country + bad + bban, (4,) * 9, sep),
+    )
+
+
+ACCOUNTS_HIDING_NUMBERS = st.one_of(wrong_ribs_hiding_a_niss(), wrong_ibans_hiding_a_nam())
+
+
+@SETTINGS
+@given(ACCOUNTS_HIDING_NUMBERS, PROSE, PROSE, st.sampled_from(["", "NISS ", "RAMQ "]))
+def test_failed_account_is_one_token(number: Sample, before: str, after: str, word: str) -> None:
+    # Even with a context word of the hidden kind just before it.
+    head = f"{before} {word}"
+    wrong = f"{head}{number.wrong} {after}."
+    found = find_identifiers(wrong)
+    start, end = len(head), len(head) + len(number.wrong)
+    inside = [m.kind for m in found if m.start < end and m.end > start]
+    assert inside == [], f"{number.kind} with a failed check: got {inside} inside it"
+    assert found == naive_find_identifiers(wrong)
+    # The same account with its right check is found once, as itself.
+    right = f"{head}{number.written} {after}."
+    got = [(m.kind, m.compact == number.compact) for m in find_identifiers(right)]
+    assert got == [(number.kind, True)], f"expected one {number.kind}"
+    assert find_identifiers(right) == naive_find_identifiers(right)
+
+
+LAYOUTS = st.one_of(rib_cells(), corsican_nirs(), ACCOUNTS_HIDING_NUMBERS)
+NEW_PIECES = st.one_of(
+    PIECES,
+    LAYOUTS.map(lambda n: n.written),
+    ACCOUNTS_HIDING_NUMBERS.map(lambda n: n.wrong),
+    rib_cells().map(lambda n: n.wrong),
+    st.sampled_from([";", " ; ", "2a", "2b", "a", "b", "NL", "GB"]),
+)
+NEW_MIXES = st.builds(
+    lambda pieces, joiner: Opaque(joiner.join(pieces)),
+    st.lists(NEW_PIECES, max_size=25),
+    st.sampled_from(["", " ", "\n", "\t", ";"]),
+)
+
+
+@SETTINGS
+@given(NEW_MIXES, st.sampled_from([1, 3, 40, 1 << 16]))
+def test_fast_path_equals_naive_on_cells_corsica_and_failed_accounts(
+    text: Opaque, piece: int
+) -> None:
+    assert _same_in_pieces(text, piece), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )

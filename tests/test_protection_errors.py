@@ -234,11 +234,10 @@ def test_certificates_from_a_lookup_are_checked_too(key: rsa.RSAPrivateKey) -> N
     def broken(_: str) -> x509.Certificate | None:
         raise ConnectionError("annuaire injoignable")
 
+    # A directory out of reach is a passing failure, for the caller to retry.
     guard = Guard(needs_encryption(), certificates=broken)
-    with pytest.raises(LeakBlocked) as caught:
+    with pytest.raises(ConnectionError):
         guard.protect(sensitive_message())
-    assert caught.value.cause == "certificate_lookup_failed"
-    assert f"{DOCTOR}: the certificate lookup failed." in str(caught.value)
 
 
 def test_smime_without_certificate_has_a_reason() -> None:

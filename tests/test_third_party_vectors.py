@@ -144,8 +144,8 @@ MANGLED_IBANS = [
 ]
 
 
-# Valid under identifiers.md: Corsica with 2A/2B (either case) and the official key,
-# a 13-character form next to a NIR word, a temporary-number sex digit.
+# Valid under the NIR rules (docs/content.md): Corsica with 2A/2B (either case) and the
+# official key, a 13-character form next to a NIR word, a temporary-number sex digit.
 NIR_VALID = [
     "255081416802538",
     "2 84 05 88 321 025 32",

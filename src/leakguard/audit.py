@@ -3,20 +3,38 @@
 Records hold the decision, finding kinds, masked values and fingerprints — never a
 body, never an identifier in clear. Attach any handler (rotating file, syslog) to the
 ``leakguard.audit`` logger; nothing is printed unless the application configures it.
+An interface that hands out its own reference for a decision (the HTTPS service's
+``verdict_id``) wraps the check in :func:`audit_context` so the record carries it.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import email.utils
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import Message
 
 from leakguard.core import Verdict
 
-__all__ = ["AuditLog", "audit_record"]
+__all__ = ["AuditLog", "audit_context", "audit_record"]
+
+_CONTEXT: contextvars.ContextVar[tuple[tuple[str, str], ...]] = contextvars.ContextVar(
+    "leakguard_audit_context", default=()
+)
+
+
+@contextlib.contextmanager
+def audit_context(**fields: str) -> Iterator[None]:
+    """Add ``fields`` (for example ``verdict_id``) to the records made inside the block."""
+    token = _CONTEXT.set(_CONTEXT.get() + tuple(fields.items()))
+    try:
+        yield
+    finally:
+        _CONTEXT.reset(token)
 
 
 def _domains(msg: Message) -> list[str]:
@@ -37,6 +55,7 @@ def audit_record(
     when = now or datetime.now(UTC)
     return {
         "time": when.isoformat(timespec="seconds"),
+        **dict(_CONTEXT.get()),
         "message_id": str(msg.get("Message-ID", "")) or None,
         "sender": sender or None,
         "recipient_domains": _domains(msg),

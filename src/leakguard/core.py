@@ -27,6 +27,7 @@ __all__ = [
     "Severity",
     "Verdict",
     "describe",
+    "group_findings",
     "highest",
 ]
 
@@ -65,6 +66,10 @@ class Action(enum.Enum):
             return NotImplemented
         return self.rank >= other.rank
 
+    def label(self, lang: Lang = "en") -> str:
+        """The short upper-case label shown for this action (``ENCRYPT``, ``À CHIFFRER``)."""
+        return _ACTION_LABEL["fr" if lang == "fr" else "en"][self]
+
     @classmethod
     def parse(cls, value: str) -> Action:
         """Read an action name (``"allow"``, ``"warn"``, ``"encrypt"``, ``"block"``)."""
@@ -88,6 +93,12 @@ class Severity(enum.Enum):
     @property
     def rank(self) -> int:
         return {"low": 0, "medium": 1, "high": 2}[self.value]
+
+    def label(self, lang: Lang = "en") -> str:
+        """The severity as a word of the reader's language (``high``, ``haute``)."""
+        if lang == "fr":
+            return {"low": "basse", "medium": "moyenne", "high": "haute"}[self.value]
+        return self.value
 
 
 IDENTIFIER_KINDS = frozenset({"nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin"})
@@ -147,6 +158,20 @@ class Location:
         if not self.is_attachment:
             return self
         return Location(self.where.split("/", 1)[0])
+
+    def label(self, lang: Lang = "en") -> str:
+        """The location for a reader: the contract form in English, French words in French."""
+        if lang != "fr":
+            return self.where
+        if self.where == "body":
+            return "corps du message"
+        if self.where == "subject":
+            return "objet"
+        if self.where.startswith("header:"):
+            return "en-tête " + self.where.removeprefix("header:").capitalize()
+        if self.is_attachment:
+            return "pièce jointe " + self.where.removeprefix("attachment:")
+        return self.where
 
     def __str__(self) -> str:
         return self.where
@@ -208,7 +233,7 @@ class Finding:
         return describe(self, lang)
 
     def to_dict(self, lang: Lang = "en") -> dict[str, Any]:
-        """The JSON shape of the contract (design §5)."""
+        """The JSON shape of a finding (a stable contract, see docs/output.md)."""
         out: dict[str, Any] = {
             "kind": self.kind,
             "location": str(self.location),
@@ -246,13 +271,29 @@ class Verdict:
     def kinds(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.findings)
 
-    def explain(self, lang: Lang = "en") -> str:
-        """A short text for a person: the decision, then one line per finding."""
-        head = _ACTION_TEXT[lang][self.action]
+    def explain(self, lang: Lang = "en", *, limit: int | None = 5) -> str:
+        """A short text for a person: the decision, then the findings grouped by kind.
+
+        At most ``limit`` findings of one kind are listed (all when ``limit`` is None);
+        one line then says how many more of that kind there are.
+        """
+        lang = "fr" if lang == "fr" else "en"
         if not self.findings:
-            return head
-        lines = [head]
-        lines.extend(f"- [{f.location}] {f.message(lang)}" for f in self.findings)
+            return _ACTION_TEXT[lang][self.action]
+        head = _ALLOW_WITH_FINDINGS[lang] if self.action is Action.ALLOW else None
+        lines = [head or _ACTION_TEXT[lang][self.action]]
+        for kind, group in group_findings(self.findings):
+            shown = group if limit is None else group[:limit]
+            lines.extend(f"- [{f.location.label(lang)}] {f.message(lang)}" for f in shown)
+            more = len(group) - len(shown)
+            if more:
+                lines.append(
+                    _t(
+                        lang,
+                        f"- ... and {more} more finding(s) of kind {kind}.",
+                        f"- ... et {more} autre(s) constat(s) de type {kind}.",
+                    )
+                )
         return "\n".join(lines)
 
     def to_dict(self, lang: Lang = "en") -> dict[str, Any]:
@@ -272,16 +313,50 @@ class Verdict:
     __str__ = __repr__
 
 
+def group_findings(findings: Iterable[Finding]) -> list[tuple[str, list[Finding]]]:
+    """Findings gathered by kind: the most severe kinds first, then in order of appearance."""
+    groups: dict[str, list[Finding]] = {}
+    for f in findings:
+        groups.setdefault(f.kind, []).append(f)
+    order = sorted(
+        enumerate(groups.items()),
+        key=lambda item: (-max(f.severity.rank for f in item[1][1]), item[0]),
+    )
+    return [pair for _, pair in order]
+
+
+_ACTION_LABEL: Mapping[str, Mapping[Action, str]] = {
+    "en": {
+        Action.ALLOW: "ALLOW",
+        Action.WARN: "WARN",
+        Action.ENCRYPT: "ENCRYPT",
+        Action.BLOCK: "BLOCK",
+    },
+    "fr": {
+        Action.ALLOW: "AUTORISÉ",
+        Action.WARN: "À VÉRIFIER",
+        Action.ENCRYPT: "À CHIFFRER",
+        Action.BLOCK: "BLOQUÉ",
+    },
+}
+
+# An allowed message that still has findings must not read as if nothing was found.
+_ALLOW_WITH_FINDINGS: Mapping[str, str] = {
+    "en": "Allowed: the points below do not stop this message; read them before sending it.",
+    "fr": "Autorisé : les points ci-dessous n'empêchent pas l'envoi ; lisez-les avant "
+    "d'envoyer ce message.",
+}
+
 _ACTION_TEXT: Mapping[str, Mapping[Action, str]] = {
     "en": {
-        Action.ALLOW: "Allowed: nothing to stop this message.",
+        Action.ALLOW: "Allowed: nothing found that stops this message.",
         Action.WARN: "Warning: please check this message before sending it.",
         Action.ENCRYPT: "Encrypt: this message may leave only encrypted or through secure "
         "health messaging.",
         Action.BLOCK: "Blocked: this message must not be sent.",
     },
     "fr": {
-        Action.ALLOW: "Autorisé : rien n'empêche l'envoi de ce message.",
+        Action.ALLOW: "Autorisé : rien n'a été trouvé qui empêche l'envoi de ce message.",
         Action.WARN: "Attention : vérifiez ce message avant de l'envoyer.",
         Action.ENCRYPT: "Chiffrement requis : ce message ne peut partir que chiffré ou par "
         "une messagerie sécurisée de santé.",
@@ -344,6 +419,8 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "corrupt": "it is damaged or not in the format it claims",
         "unsupported": "its format cannot be read",
         "no_text": "it holds no readable text (scanned image?)",
+        "no_ocr": "it is a picture or a scan, and text recognition (OCR) is not installed "
+        "(pip install 'leakguard[ocr]' and the tesseract program)",
     },
     "fr": {
         "encrypted": "il est chiffré, son contenu n'a pas pu être vérifié",
@@ -356,6 +433,8 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "corrupt": "il est endommagé ou n'est pas au format annoncé",
         "unsupported": "son format ne peut pas être lu",
         "no_text": "il ne contient aucun texte lisible (image numérisée ?)",
+        "no_ocr": "c'est une image ou un document numérisé, et la reconnaissance de texte "
+        "(OCR) n'est pas installée (pip install 'leakguard[ocr]' et le programme tesseract)",
     },
 }
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
-import re
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
@@ -32,6 +30,7 @@ from leakguard.core import (
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.extract._types import Budget, Limits
 from leakguard.message import iter_content, load_message
+from leakguard.other_person import OtherPersonCheck, capped
 from leakguard.policy import Policy
 from leakguard.protection import (
     CallableCertificates,
@@ -130,6 +129,9 @@ class Guard:
                 self.policy.register_path, fingerprinter=self.fingerprinter
             )
         self.register = register
+        self._other_person = OtherPersonCheck(
+            self.directory, register, is_secure=self.policy.is_secure
+        )
         if certificates is None and self.policy.certificates_path is not None:
             certificates = FolderCertificates(self.policy.certificates_path)
         store: CertificateStore | None
@@ -166,7 +168,7 @@ class Guard:
         return verdict
 
     def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
-        policy = self.policy
+        policy = self.policy.for_sender(_sender(msg))  # no internal domain set: the sender's
         encrypted = message_encrypted(msg)
         recipients = _recipients(msg, envelope)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
@@ -215,7 +217,7 @@ class Guard:
                 )
             )
         if single_outside:
-            other = self._other_person(outside[0], report)
+            other = self._other_person.check(outside[0].name, outside[0].address, report)
             if other is not None:
                 findings.append(other)
         visible = [r for r in outside if r.location.where in ("header:to", "header:cc")]
@@ -234,41 +236,12 @@ class Guard:
             a = policy.action_for(f.kind, sensitive=sensitive, detail=f.detail)
             if f.kind == "many_people" and f.detail == "bulk_export":
                 a = Action.BLOCK
+            a = capped(f, a)  # a guess that another person is concerned never blocks
             if a is Action.ENCRYPT and protected:
                 continue  # already leaves encrypted or through secure messaging
             if a > action:
                 action = a
         return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
-
-    def _other_person(self, recipient: Recipient, report: ContentReport) -> Finding | None:
-        attachment_people = [
-            f for f in report.findings if f.kind in PERSON_KINDS and f.location.is_attachment
-        ]
-        if self.register is not None:
-            patient = self.register.get(recipient.address)
-            if patient is not None and patient.nir_fingerprint is not None:
-                for f in attachment_people:
-                    if f.kind == "nir" and f.fingerprint != patient.nir_fingerprint:
-                        return _other(f.location, "register")
-                return None
-        if recipient.address in self.directory:
-            return None  # colleagues receive other people's documents as part of their job
-        display = _name_tokens(recipient.name)
-        if len(display) < 2 or display & _ROLE_WORDS:
-            return None  # not a person's name: a service, a mailbox, a single word
-        for location, texts in report.texts.items():
-            has_personal = any(
-                f.location.top_level == location
-                for f in report.findings
-                if f.kind in PERSON_KINDS or f.kind == "health_data"
-            )
-            if not has_personal:
-                continue
-            named = _distinct_people(_named_people("\n".join(texts)))
-            # A personal document names one person; a list of many is many_people's case.
-            if len(named) == 1 and not (display & named[0]):
-                return _other(location, "display_name")
-        return None
 
     # ------------------------------------------------------------------ protect
 
@@ -445,85 +418,18 @@ def _where_people(report: ContentReport) -> Location:
     return max(counts, key=lambda loc: counts[loc])
 
 
-def _other(location: Location, how: str) -> Finding:
-    return Finding(kind="other_person_data", location=location, severity=Severity.HIGH, detail=how)
+# A From header longer than this is cut before its address is read (a sender's
+# address sits at its start; a hostile header must not cost time).
+_FROM_CHARS = 4096
 
 
-def _fold(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
-
-
-_TOKEN = re.compile(r"[^\W\d_]{2,}")
-_TITLES = frozenset(
-    {"dr", "docteur", "pr", "mme", "mlle", "madame", "monsieur", "mr", "mrs", "ms", "m"}
-)
-
-
-def _name_tokens(name: str) -> frozenset[str]:
-    return frozenset(t for t in _TOKEN.findall(_fold(name)) if t not in _TITLES)
-
-
-# A person named by a label in a document: "Patient : Jean DURAND", "Nom: Durand",
-# "Madame Lucie Martin". Capitalised words only, at most three.
-_NAMED = re.compile(
-    r"\b(?:Nom(?: du patient| de l'assuré| de naissance)?|Patient(?:e)?|Assuré(?:e)?|"
-    r"Bénéficiaire|Madame|Monsieur|Mme|Mlle|M\.|Mr\.?|Mrs\.?|Ms\.?|Name|Naam|Dhr\.|Mevr\.)"
-    r"[ \t]*:?[ \t]+((?:[A-ZÀ-Ý][A-Za-zÀ-ÿ'\-]+[ \t]?){1,3})"
-)
-
-
-_ROLE_WORDS = frozenset(
-    {
-        "service",
-        "secretariat",
-        "accueil",
-        "contact",
-        "facturation",
-        "rh",
-        "campagne",
-        "gestion",
-        "partenaire",
-        "mutuelle",
-        "cabinet",
-        "clinique",
-        "hopital",
-        "centre",
-        "equipe",
-        "direction",
-        "comptabilite",
-        "info",
-        "admin",
-        "support",
-        "team",
-        "office",
-        "billing",
-        "reception",
-        "fondation",
-        "laboratoire",
-        "pharmacie",
-        "medecine",
-    }
-)
-
-
-def _distinct_people(named: list[frozenset[str]]) -> list[frozenset[str]]:
-    """Merge mentions that share a word ("Paul DURAND", "M. Durand") into one person."""
-    people: list[frozenset[str]] = []
-    for tokens in named:
-        for i, known in enumerate(people):
-            if known & tokens:
-                people[i] = known | tokens
-                break
-        else:
-            people.append(tokens)
-    return people
-
-
-def _named_people(text: str) -> list[frozenset[str]]:
-    out = []
-    for m in _NAMED.finditer(text[:200_000]):
-        tokens = _name_tokens(m.group(1))
-        if tokens:
-            out.append(tokens)
-    return out
+def _sender(msg: Message) -> str | None:
+    """The From address as written (read raw: a header that does not parse is no sender)."""
+    for name, value in msg.raw_items():
+        if name.lower() == "from":
+            try:
+                address = email.utils.parseaddr(str(value)[:_FROM_CHARS])[1]
+            except Exception:  # a hostile header: no sender, so no default internal domain
+                return None
+            return address if "@" in address else None
+    return None

@@ -49,12 +49,14 @@ _BODY_TYPES = frozenset({"text/plain", "text/html"})
 # What the bytes of a text part must not be for it to count as the body: a real document
 # sent as text/plain (a DOCX, a PDF) is an attachment whatever its label says.
 _DOCUMENT_FAMILIES = frozenset(
-    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image"}
-)
+    {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image",
+     "msg", "tnef"}
+)  # fmt: skip
 _EXTENSIONS = {
     "pdf": ".pdf", "docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx", "odt": ".odt",
     "ods": ".ods", "odp": ".odp", "zip": ".zip", "rtf": ".rtf", "html": ".html", "csv": ".csv",
     "text": ".txt", "eml": ".eml", "gzip": ".gz", "image": ".img", "ole": ".ole",
+    "msg": ".msg", "tnef": ".dat",
 }  # fmt: skip
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\-_\s]")
 _B64_KEEP = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -154,8 +156,8 @@ def _read_stream(stream: BinaryIO, what: object) -> bytes:
         data: bytes | str = stream.read()
     except OSError as err:
         raise InputError(
-            f"Cannot read the message from {what}: {err.strerror or err}. / "
-            f"Impossible de lire le message depuis {what}."
+            f"Cannot read the message from {what}: {err.strerror or err}.",
+            fr=f"Impossible de lire le message depuis {what}.",
         ) from err
     if isinstance(data, str):
         return data.encode("utf-8", "surrogateescape")
@@ -175,8 +177,8 @@ def _read_path(path: str) -> bytes:
     except OSError as err:
         why, pourquoi = (err.strerror or "read error").lower(), "erreur de lecture"
     raise InputError(
-        f"Cannot read the message file {path!r}: {why}. / "
-        f"Impossible de lire le fichier de message {path!r} : {pourquoi}."
+        f"Cannot read the message file {path!r}: {why}.",
+        fr=f"Impossible de lire le fichier de message {path!r} : {pourquoi}.",
     )
 
 
@@ -405,6 +407,12 @@ def _part_items(
     ctype = _content_type(part)
     if ctype == "multipart/encrypted":
         yield Problem(here, "encrypted", "pgp")
+        return
+    if ctype == "message/external-body":
+        # The content lives elsewhere (a cloud link): nothing of it could be read here.
+        counter[0] += 1
+        elsewhere = _filename(part) or f"part-{counter[0]}"
+        yield Problem(_attachment_location(base, elsewhere), "unsupported")
         return
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list) and ctype not in _MESSAGE_TYPES:

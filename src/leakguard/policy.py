@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
 
@@ -25,7 +27,9 @@ DEFAULT_POLICY_TOML = """\
 #   leakguard check --policy my-policy.toml out/*.eml
 
 [organisation]
-# Your own mail domains: recipients there are colleagues' mailboxes.
+# Your own mail domains: recipients there are colleagues' mailboxes. Left empty, the
+# sender's (From) domain counts as internal, unless it is a public mailbox provider
+# (gmail.com, orange.fr...): then no recipient is internal.
 internal_domains = []
 # Secure health messaging: sensitive content may go there unencrypted.
 secure_domains = ["*.mssante.fr", "mssante.fr"]
@@ -157,13 +161,13 @@ class Policy:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise PolicyError(
-                f"{p}: cannot read the policy file ({exc.strerror or exc}). / "
-                f"{p} : impossible de lire le fichier de politique."
+                f"{p}: cannot read the policy file ({exc.strerror or exc}).",
+                fr=f"{p} : impossible de lire le fichier de politique ({_os_reason_fr(exc)}).",
             ) from None
         except UnicodeDecodeError:
             raise PolicyError(
-                f"{p}: the policy file is not UTF-8 text. / "
-                f"{p} : le fichier de politique n'est pas du texte UTF-8."
+                f"{p}: the policy file is not UTF-8 text.",
+                fr=f"{p} : le fichier de politique n'est pas du texte UTF-8.",
             ) from None
         return cls.from_toml(text, source=str(p), base=p.parent)
 
@@ -176,7 +180,8 @@ class Policy:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(
-                f"{source}: not valid TOML ({exc}). / {source} : TOML invalide ({exc})."
+                f"{source}: not valid TOML ({exc}).",
+                fr=f"{source} : ce n'est pas du TOML valide ({_toml_reason_fr(exc)}).",
             ) from None
         if source != "<default>":
             defaults = tomllib.loads(DEFAULT_POLICY_TOML)
@@ -188,6 +193,30 @@ class Policy:
         return replace(self, **changes)
 
     # ------------------------------------------------------------------ queries
+
+    def internal_for(self, sender: str | None = None, /) -> tuple[str, ...]:
+        """The organisation's domains for a message from ``sender`` (address or domain).
+
+        The configured ``internal_domains`` when there are any. Otherwise the sender's
+        own domain, unless it is a public mailbox provider (anyone has a mailbox at
+        ``gmail.com``): then none.
+        """
+        if self.internal_domains:
+            return self.internal_domains
+        if not sender:
+            return ()
+        domain = sender.rpartition("@")[2].strip().lower().rstrip(".")
+        if "." not in domain or is_public_mailbox(domain):
+            return ()
+        return (domain,)
+
+    def for_sender(self, sender: str | None, /) -> Policy:
+        """This policy for a message from ``sender``: with no ``internal_domains`` set,
+        the sender's domain stands for them (see :meth:`internal_for`)."""
+        if self.internal_domains:
+            return self
+        domains = self.internal_for(sender)
+        return self.replace(internal_domains=domains) if domains else self
 
     def is_internal(self, domain: str) -> bool:
         d = domain.lower().rstrip(".")
@@ -219,11 +248,62 @@ def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+# French for the descriptions of allowed values used in ``_SCHEMA`` and by ``_err`` callers.
+_ALLOWED_FR: Mapping[str, str] = {
+    "list of domains": "une liste de domaines",
+    "a file path": "un chemin de fichier",
+    "a folder path": "un chemin de dossier",
+    "1 or 2": "1 ou 2",
+    "a whole number ≥ 0": "un nombre entier ≥ 0",
+    "a whole number ≥ 1": "un nombre entier ≥ 1",
+    "a whole number ≥ 2": "un nombre entier ≥ 2",
+    "list of [recipient, colleague] pairs": "une liste de paires [destinataire, collègue]",
+    "allow, warn, encrypt or block": "allow, warn, encrypt ou block",
+    "a table of kind = action": "une table type = action",
+    "list of finding kinds": "une liste de types de constat",
+}
+
+_ALLOWED_PREFIX_FR = (
+    ("finding kinds ", "les types de constat "),
+    ("sections ", "les sections "),
+    ("a table [", "une table ["),
+)
+
+
+def _allowed_fr(allowed: str) -> str:
+    if allowed in _ALLOWED_FR:
+        return _ALLOWED_FR[allowed]
+    for en, fr in _ALLOWED_PREFIX_FR:
+        if allowed.startswith(en):
+            return fr + allowed[len(en) :]
+    return allowed
+
+
+def _os_reason_fr(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "fichier introuvable"
+    if isinstance(exc, IsADirectoryError):
+        return "c'est un dossier, pas un fichier"
+    if isinstance(exc, PermissionError):
+        return "accès refusé"
+    return "erreur de lecture"
+
+
+def _toml_reason_fr(exc: tomllib.TOMLDecodeError) -> str:
+    # tomllib's text is English; keep only its position "(at line L, column C)".
+    found = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+    if found is None:
+        return "erreur de syntaxe"
+    return f"erreur de syntaxe à la ligne {found[1]}, colonne {found[2]}"
+
+
 def _err(source: str, key: str, allowed: str, got: object = None) -> PolicyError:
     shown = "" if got is None else f" (got {got!r})"
+    shown_fr = "" if got is None else f" (valeur reçue : {got!r})"
     return PolicyError(
-        f"{source}: setting '{key}' is not valid{shown}; allowed: {allowed}. / "
-        f"{source} : le réglage '{key}' n'est pas valide ; valeurs permises : {allowed}."
+        f"{source}: setting '{key}' is not valid{shown}; allowed: {allowed}.",
+        fr=f"{source} : le réglage '{key}' n'est pas valide{shown_fr} ; valeurs permises : "
+        f"{_allowed_fr(allowed)}.",
     )
 
 

@@ -43,9 +43,10 @@ class PatientRegister:
         try:
             raw = p.read_bytes()
         except OSError as exc:
+            pourquoi = "fichier introuvable" if isinstance(exc, FileNotFoundError) else "erreur"
             raise DirectoryError(
-                f"{p}: cannot read the patient register ({exc.strerror or exc}). / "
-                f"{p} : impossible de lire le registre des patients."
+                f"{p}: cannot read the patient register ({exc.strerror or exc}).",
+                fr=f"{p} : impossible de lire le registre des patients ({pourquoi}).",
             ) from None
         text = raw.decode("utf-8-sig", errors="replace")
         try:
@@ -57,8 +58,9 @@ class PatientRegister:
         if "email" not in fields:
             raise DirectoryError(
                 f"{p}: the patient register needs an 'email' column (found: "
-                f"{', '.join(sorted(fields)) or 'none'}). / {p} : le registre des patients "
-                "doit avoir une colonne 'email'."
+                f"{', '.join(sorted(fields)) or 'none'}).",
+                fr=f"{p} : le registre des patients doit avoir une colonne 'email' (trouvé : "
+                f"{', '.join(sorted(fields)) or 'aucune'}).",
             )
         patients: dict[str, Patient] = {}
         for row in reader:

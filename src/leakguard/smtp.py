@@ -71,7 +71,9 @@ def _guarded_payload(
         notice = WarnNotice(verdict=verdict, sender=from_addr, recipients=tuple(recipients))
         if on_warn(notice) is False:
             raise LeakBlocked(
-                verdict, "The warning was not confirmed. / L'alerte n'a pas été confirmée."
+                verdict,
+                "The warning was not confirmed.",
+                fr="L'alerte n'a pas été confirmée.",
             )
         return msg
     if verdict.action is Action.ALLOW:

@@ -22,6 +22,7 @@ from leakguard._recipients.loaders import (
 __all__ = ["Colleague", "Directory", "DirectoryIssue", "DirectoryLoadError"]
 
 _SHOWN_MAX = 120
+_DIGITS_SHOWN_MAX = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,10 @@ class DirectoryIssue:
 
 def _shown(text: str) -> str:
     text = text.replace("\n", " ").replace("\r", " ")
+    if sum(c.isdigit() for c in text) >= _DIGITS_SHOWN_MAX:
+        # A cell full of digits may be a patient's number put in the wrong column:
+        # it is echoed in messages, so its digits are hidden.
+        text = "".join("•" if c.isdigit() else c for c in text)
     return text if len(text) <= _SHOWN_MAX else text[: _SHOWN_MAX - 1] + "…"
 
 

@@ -28,10 +28,13 @@ _MAX_FIELD = 1 << 20
 
 
 class DirectoryLoadError(DirectoryError):
-    """A colleagues' file that cannot be used at all; ``message_fr`` says it in French."""
+    """A colleagues' file that cannot be used at all.
+
+    ``message("fr")`` (also kept as ``message_fr``) says it in French.
+    """
 
     def __init__(self, message: str, message_fr: str) -> None:
-        super().__init__(message)
+        super().__init__(message, fr=message_fr)
         self.message_fr = message_fr
 
 

@@ -1,9 +1,13 @@
-"""Well-known mistyped domains of webmail services and French Internet providers.
+"""Public mailbox providers, and the well-known mistypings of their domains.
 
-The families are generated from the true domains by the slips a hand makes on a
-keyboard (a key dropped, doubled, swapped with its neighbour, or a neighbouring key
-struck instead, on AZERTY or QWERTY) plus the usual top-level-domain slips, rather than
-listed by hand; a true domain is never a typo of another.
+``PUBLIC_MAILBOX_DOMAINS`` is the one built-in list of webmail services and French
+Internet providers. Anyone can open a mailbox there, so such a domain never names an
+organisation (the policy does not take a sender's ``gmail.com`` for the clinic's own
+domain), and a recipient domain one slip away from one is a typo. The typo families
+are generated from the true domains by the slips a hand makes on a keyboard (a key
+dropped, doubled, swapped with its neighbour, or a neighbouring key struck instead, on
+AZERTY or QWERTY) plus the usual top-level-domain slips, rather than listed by hand; a
+true domain is never a typo of another.
 """
 
 from __future__ import annotations
@@ -11,9 +15,9 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Mapping
 
-__all__ = ["TRUE_DOMAINS", "typo_domains"]
+__all__ = ["PUBLIC_MAILBOX_DOMAINS", "TRUE_DOMAINS", "is_public_mailbox", "typo_domains"]
 
-TRUE_DOMAINS: tuple[str, ...] = (
+PUBLIC_MAILBOX_DOMAINS: tuple[str, ...] = (
     "gmail.com",
     "googlemail.com",
     "hotmail.fr",
@@ -35,6 +39,15 @@ TRUE_DOMAINS: tuple[str, ...] = (
     "protonmail.com",
     "proton.me",
 )
+# The name the typo table has always used for the same list.
+TRUE_DOMAINS = PUBLIC_MAILBOX_DOMAINS
+_PUBLIC = frozenset(PUBLIC_MAILBOX_DOMAINS)
+
+
+def is_public_mailbox(domain: str, /) -> bool:
+    """True when ``domain`` (any case, trailing dot allowed) is a public mailbox provider."""
+    return domain.strip().lower().rstrip(".") in _PUBLIC
+
 
 _ROWS = {
     "qwerty": ("1234567890-", "qwertyuiop", "asdfghjkl", "zxcvbnm"),

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from leakguard import __version__
-from leakguard.cli._common import Result, t
-from leakguard.core import Lang
+from leakguard.cli._common import EXIT_ERROR, Result, lang, t
+from leakguard.core import Action, Finding, Lang, Severity, group_findings
 
 
 def json_doc(results: list[Result], lang: Lang, *, with_action: bool) -> dict[str, Any]:
@@ -108,20 +111,60 @@ def _uri(source: str) -> str:
     return Path(source).as_posix().replace(" ", "%20")
 
 
-def print_text(results: list[Result], lang: Lang, out: TextIO, *, with_action: bool) -> None:
+#: Findings of one kind listed in text output without ``--verbose``.
+SHOWN_PER_KIND = 5
+#: Hex digits of a fingerprint shown in text output: enough to tell values apart.
+SHORT_FINGERPRINT = 8
+
+
+def _finding_line(f: Finding, lang: Lang) -> str:
+    line = f"{f.location.label(lang)}{t(': ', ' : ')}{f.message(lang)}"
+    if f.fingerprint:
+        line += f" (#{f.fingerprint[:SHORT_FINGERPRINT]})"
+    return line
+
+
+def _print_findings(findings: Sequence[Finding], lang: Lang, out: TextIO, *, verbose: bool) -> None:
+    """Findings gathered by kind, most severe first; at most a few per kind unless verbose."""
+    for kind, group in group_findings(findings):
+        severity = max((f.severity for f in group), key=lambda s: s.rank).label(lang)
+        if len(group) == 1:
+            out.write(f"  - [{severity}] {kind} @ {_finding_line(group[0], lang)}\n")
+            continue
+        shown = group if verbose else group[:SHOWN_PER_KIND]
+        count = f"{kind} ×{len(group)}"
+        if len(shown) < len(group):
+            out.write(
+                t(
+                    f"  - [{severity}] {count}, first {len(shown)} shown (--verbose for all):\n",
+                    f"  - [{severity}] {count}, {len(shown)} premiers affichés "
+                    "(--verbose pour tout voir) :\n",
+                )
+            )
+        else:
+            out.write(f"  - [{severity}] {count}{t(':', ' :')}\n")
+        for f in shown:
+            out.write(f"      {_finding_line(f, lang)}\n")
+
+
+def print_text(
+    results: list[Result], lang: Lang, out: TextIO, *, with_action: bool, verbose: bool = False
+) -> None:
+    colon = t(": ", " : ")
     for r in results:
         if r.error is not None:
-            out.write(f"{r.source}: {t('error', 'erreur')}: {r.error}\n")
+            out.write(f"{r.source}{colon}{t('error', 'erreur')}{colon}{r.error}\n")
             continue
         if r.verdict is not None and with_action:
-            out.write(f"{r.source}: {r.verdict.action.value.upper()}\n")
+            out.write(f"{r.source}{colon}{r.verdict.action.label(lang)}\n")
             out.write("  " + r.verdict.explain(lang).splitlines()[0] + "\n")
             findings = r.verdict.findings
         else:
             findings = r.findings
             count = len(findings)
             out.write(
-                f"{r.source}: "
+                r.source
+                + colon
                 + (
                     t(f"{count} finding(s)", f"{count} constat(s)")
                     if count
@@ -129,5 +172,86 @@ def print_text(results: list[Result], lang: Lang, out: TextIO, *, with_action: b
                 )
                 + "\n"
             )
-        for f in findings:
-            out.write(f"  - [{f.severity.value}] {f.kind} @ {f.location}: {f.message(lang)}\n")
+        _print_findings(findings, lang, out, verbose=verbose)
+
+
+def dump_json(doc: dict[str, Any], out: TextIO) -> None:
+    json.dump(doc, out, ensure_ascii=False, indent=2)
+    out.write("\n")
+
+
+def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
+    """``1 message`` / ``3 messages`` in the output language (singular, plural)."""
+    one, many = fr if lang() == "fr" else en
+    return f"{count} {one if count == 1 else many}"
+
+
+def _closing(head: str, unreadable: int, status: int, why: str) -> str:
+    """``Summary: … . Exit status N: why.`` with the unreadable inputs counted."""
+    text = t("Summary: ", "Bilan : ") + head
+    if unreadable:
+        text += t("; ", " ; ")
+        text += _count(unreadable, ("input unreadable",) * 2, ("entrée illisible",) * 2)
+    if status == EXIT_ERROR:
+        why = _count(
+            unreadable,
+            ("input could not be read", "inputs could not be read"),
+            ("entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"),
+        ) + t(" (the others were checked)", " (les autres ont été vérifiées)")
+    return text + t(f". Exit status {status}: {why}.\n", f". Code de sortie {status} : {why}.\n")
+
+
+def _reach(count: int, noun_en: str, noun_fr: str, threshold: str) -> str:
+    """``2 messages reach --fail-on encrypt`` / ``aucun constat n'atteint --fail-on high``."""
+    if not count:
+        return t(f"no {noun_en} reaches {threshold}", f"aucun {noun_fr} n'atteint {threshold}")
+    en = (f"{noun_en} reaches", f"{noun_en}s reach")
+    fr = (f"{noun_fr} atteint", f"{noun_fr}s atteignent")
+    return f"{_count(count, en, fr)} {threshold}"
+
+
+def check_summary(results: list[Result], status: int, fail_on: Action) -> str:
+    """The closing line of ``check``: messages per action and why the exit status."""
+    by_action = Counter(r.verdict.action for r in results if r.verdict is not None)
+    head = _count(
+        sum(by_action.values()),
+        ("message checked", "messages checked"),
+        ("message vérifié", "messages vérifiés"),
+    )
+    counts = ", ".join(f"{by_action[a]} {a.label(lang())}" for a in Action if by_action[a])
+    head += f" ({counts})" if counts else ""
+    reaching = sum(n for a, n in by_action.items() if a >= fail_on)
+    why = _reach(reaching, "message", "message", f"--fail-on {fail_on.value}")
+    return _closing(head, sum(r.error is not None for r in results), status, why)
+
+
+def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -> str:
+    """The closing line of ``scan``: findings per severity and why the exit status."""
+    unreadable = sum(r.error is not None for r in results)
+    found = [f for r in results for f in r.findings]
+    by_severity = Counter(f.severity for f in found)
+    levels = ", ".join(
+        f"{s.label(lang())} {by_severity[s]}"
+        for s in sorted(Severity, key=lambda s: -s.rank)
+        if by_severity[s]
+    )
+    head = _count(
+        len(results) - unreadable,
+        ("file scanned", "files scanned"),
+        ("fichier analysé", "fichiers analysés"),
+    )
+    head += ", " + _count(len(found), ("finding", "findings"), ("constat", "constats"))
+    head += t(f" ({levels})", f" (gravité {levels})") if levels else ""
+    if fail_on is None:
+        return _closing(
+            head,
+            unreadable,
+            status,
+            t(
+                "scan fails only when --fail-on is given",
+                "sans --fail-on, scan ne signale pas d'échec",
+            ),
+        )
+    reaching = sum(f.severity.rank >= fail_on.rank for f in found)
+    why = _reach(reaching, "finding", "constat", f"--fail-on {fail_on.value}")
+    return _closing(head, unreadable, status, why)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any, TextIO
 
 from leakguard.cli._common import (
@@ -12,23 +11,62 @@ from leakguard.cli._common import (
     EXIT_OK,
     Result,
     add_guard_options,
+    add_output_options,
     build_guard,
+    exit_codes,
     lang,
     readable,
+    t,
 )
-from leakguard.cli._output import json_doc, print_text, sarif_doc
+from leakguard.cli._output import check_summary, dump_json, json_doc, print_text, sarif_doc
 from leakguard.core import Action
 
 
 def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
-        "check", help="decide allow / warn / encrypt / block for .eml messages"
+        "check",
+        help=t(
+            "decide allow / warn / encrypt / block for .eml messages",
+            "décider allow / warn / encrypt / block pour des messages .eml",
+        ),
+        description=t(
+            "Decide for each message whether it may leave as it is: allow, warn, encrypt "
+            "or block, with the findings that led there.",
+            "Décide pour chaque message s'il peut partir tel quel : allow (autoriser), "
+            "warn (vérifier), encrypt (chiffrer) ou block (bloquer), avec les constats "
+            "qui y mènent.",
+        ),
+        epilog=exit_codes(
+            t(
+                "no message reaches the --fail-on action",
+                "aucun message n'atteint l'action --fail-on",
+            ),
+            t(
+                "at least one message reaches the --fail-on action",
+                "au moins un message atteint l'action --fail-on",
+            ),
+        ),
     )
     add_guard_options(p)
-    p.add_argument("--format", choices=("text", "json", "sarif"), default="text")
-    p.add_argument("--fail-on", choices=("warn", "encrypt", "block"), default="encrypt")
+    add_output_options(p, ("text", "json", "sarif"))
     p.add_argument(
-        "paths", nargs="+", metavar="PATH", help=".eml file, folder, or - for standard input"
+        "--fail-on",
+        choices=("warn", "encrypt", "block"),
+        default="encrypt",
+        help=t(
+            "exit 1 when a message gets this action or a stronger one (default: encrypt)",
+            "code de sortie 1 quand un message reçoit cette action ou une plus forte "
+            "(par défaut : encrypt)",
+        ),
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar=t("PATH", "CHEMIN"),
+        help=t(
+            ".eml file, folder (walked for *.eml), or - for standard input",
+            "fichier .eml, dossier (parcouru pour les *.eml), ou - pour l'entrée standard",
+        ),
     )
     p.set_defaults(run=run)
 
@@ -49,12 +87,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         results.append(Result(item.source, verdict=verdict))
         if verdict.action >= fail_on:
             status = EXIT_FAIL
+    status = EXIT_ERROR if unreadable else status
     if args.format == "json":
-        json.dump(json_doc(results, lang(), with_action=True), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        dump_json(json_doc(results, lang(), with_action=True), out)
     elif args.format == "sarif":
-        json.dump(sarif_doc(results, lang()), out, ensure_ascii=False, indent=2)
-        out.write("\n")
+        dump_json(sarif_doc(results, lang()), out)
     else:
-        print_text(results, lang(), out, with_action=True)
-    return EXIT_ERROR if unreadable else status
+        print_text(results, lang(), out, with_action=True, verbose=args.verbose)
+        out.write(check_summary(results, status, fail_on))
+    return status

@@ -103,6 +103,28 @@ def get(kind: str, /) -> Detector:
         raise KeyError(f"unknown identifier kind {kind!r}; known: {allowed}") from None
 
 
+# Bank kinds: a valid RIB may sit inside a mistyped IBAN and is still bank details.
+_ACCOUNT_KINDS = frozenset({rib.KIND, iban.KIND})
+
+
+def _not_in_failed_account(text: str, found: Iterable[Match]) -> list[Match]:
+    """``found`` without the numbers of other kinds that lie inside a token laid out as
+    a RIB or an IBAN whose own check fails: such a token is one mistyped account number,
+    and an 11-digit group of it that happens to be a valid Belgian number is not one.
+
+    Judged in the whole ``text`` for each match, so both paths drop the same ones.
+    """
+    return [
+        m
+        for m in found
+        if m.kind in _ACCOUNT_KINDS
+        or not (
+            rib.wrong_key_covers(text, m.start, m.end)
+            or iban.wrong_check_covers(text, m.start, m.end)
+        )
+    ]
+
+
 def _resolve(found: Iterable[Match]) -> list[Match]:
     """Keep one finding per place: the longest, then the most specific kind."""
     ordered = sorted(found, key=lambda m: (m.start, -(m.end - m.start), _RANK[m.kind]))
@@ -185,7 +207,7 @@ def find_identifiers(text: str, /) -> list[Match]:
                     found.append(kept)
     if any(word.search(text) for word in _GUICHET):
         found.extend(rib.find_labelled(text))
-    return _resolve(found)
+    return _resolve(_not_in_failed_account(text, found))
 
 
 def naive_find_identifiers(text: str, /) -> list[Match]:
@@ -195,4 +217,4 @@ def naive_find_identifiers(text: str, /) -> list[Match]:
     found: list[Match] = []
     for detector in IDENTIFIER_DETECTORS:
         found.extend(detector.find(text))
-    return _resolve(found)
+    return _resolve(_not_in_failed_account(text, found))

@@ -162,19 +162,21 @@ def mask_keep(compact: str, groups: tuple[int, ...], keep_last: int, keep_first:
 
 
 # Characters removed by every ``compact``: the separators above, plus a few a person
-# types inside a number without thinking.
-_STRIP = str.maketrans("", "", " \u00a0\u202f\u2009\t\r\n.-/:")
+# types inside a number without thinking, and the semicolon between spreadsheet cells.
+_STRIP = str.maketrans("", "", " \u00a0\u202f\u2009\t\r\n.-/:;")
 
 # Fast-path contract (see ``leakguard.detectors.find_identifiers``). A "dense stretch"
 # is a run of at least MIN_DIGITS digits, each at most MAX_GAP capitals or separators of
 # ``SEP`` from the previous one, holding three digits in a row somewhere (a phone number
-# "01 23 45 67 89" has none; no identifier layout lacks one). Lower-case letters and
-# slashes end a stretch, so ordinary words do not chain the numbers of a text together.
+# "01 23 45 67 89" has none; no identifier layout lacks one). A semicolon (cells of a
+# spreadsheet row) and the lower-case ``a`` and ``b`` (Corsican NIR ``2a``/``2b``) are
+# gaps too. Other lower-case letters and slashes end a stretch, so ordinary words do
+# not chain the numbers of a text together.
 # Every match must hold a dense stretch that starts within MAX_GAP of its start and ends
 # within MAX_GAP of its end; detectors reject candidates that do not.
 MIN_DIGITS = 8
 MAX_GAP = 12
-GAP_CHARS = "A-Z \u00a0\u202f\t.\\-\r\n"
+GAP_CHARS = "A-Zab \u00a0\u202f\t.\\-\r\n;"
 DENSE = re.compile(f"[0-9](?:[{GAP_CHARS}]{{0,{MAX_GAP}}}+[0-9]){{{MIN_DIGITS - 1},}}+")
 RUN3 = re.compile("[0-9]{3}")
 

@@ -5,6 +5,11 @@ modulo 97, and the account part must follow the country's layout (python-stdnum 
 both). A French-style account (FR, MC and the French territories) must also carry a
 right RIB key. Found grouped by four, compact, grouped by RIB field, with dots or
 dashes, after ``IBAN:``, in lower case.
+
+A token laid out as an IBAN (a country's code in capitals, two check digits, the
+country's length and account layout) whose check fails is a mistyped IBAN, not a
+place where another number hides: :func:`wrong_check_covers` tells the other
+detectors so.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ __all__ = [
     "is_valid",
     "mask",
     "validate",
+    "wrong_check_covers",
 ]
 
 KIND = "iban"
@@ -198,6 +204,41 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
             pos = start + end
         else:
             pos = digits + 1
+
+
+# How far before a covered span an IBAN-shaped token may start: 34 characters and the
+# separators of twelve groups.
+_REACH = 34 + 12 * 10
+
+
+def wrong_check_covers(text: str, start: int, end: int, /) -> bool:
+    """True when ``text[start:end]`` lies inside a token laid out as an IBAN whose
+    check fails.
+
+    Laid out as an IBAN: a known country code written in capitals, two check digits,
+    then exactly that country's number of characters in groups, following its account
+    layout (``NL91 ABNA 0417 1643 00``).
+    """
+    for head in _HEAD.finditer(text, max(0, start - _REACH), min(len(text), start + 6)):
+        at = head.start()
+        if at > start:
+            break
+        info = _COUNTRIES.get(head[1])
+        m = PATTERN.match(text, at) if info is not None else None
+        if info is None or m is None:
+            continue
+        size = _trim(m.group())
+        if at + size < end:
+            continue
+        number = strip_separators(m.group()[:size])
+        if number is not None and info[2].fullmatch(number, 4) and not _ok(number):
+            return True
+    return False
+
+
+# Where an IBAN laid out in capitals may start: a country code, then check digits.
+# (The look-behind comes after the first letter so that the engine skips to capitals.)
+_HEAD = re.compile(f"([A-Z]{AFTER_FIRST}[A-Z]){_CC_SEP}[0-9]{{2}}")
 
 
 def decide(text: str, match: Match, /) -> Match | None:

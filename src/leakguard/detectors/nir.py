@@ -1,9 +1,10 @@
 """French social security number (NIR, "numéro de sécurité sociale").
 
-Fifteen characters: sex, year, month, place of birth (five, ``2A``/``2B`` for Corsica),
-order number, then a key equal to 97 minus the first thirteen modulo 97 (Corsica counts
-as 19/18 for the key only). Sex 1–4, 7, 8; month 01–12 or 20–99. The key-less
-thirteen-character form is reported only next to a NIR word, with a lower confidence.
+Fifteen characters: sex, year, month, place of birth (five, ``2A``/``2B`` for Corsica,
+also written ``2a``/``2b``), order number, then a key equal to 97 minus the first
+thirteen modulo 97 (Corsica counts as 19/18 for the key only). Sex 1–4, 7, 8; month
+01–12 or 20–99. The key-less thirteen-character form is reported only next to a NIR
+word, with a lower confidence.
 """
 
 from __future__ import annotations

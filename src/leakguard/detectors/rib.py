@@ -2,8 +2,15 @@
 
 Bank (5 digits), branch (5), account (11 letters or digits), key (2). Letters of the
 account count as digits (A,J→1 B,K,S→2 … I,R,Z→9) and the whole 23-digit number must be
-0 modulo 97. Found written in a row, compact, or as four labelled table fields
-("Code banque", "Code guichet", "N° de compte", "Clé RIB"). python-stdnum has no RIB.
+0 modulo 97. Found written in a row, compact, as four cells of a spreadsheet row
+(``12506;69891;17883976074;44``, or tab-separated) anywhere in a text, or as four
+labelled table fields ("Code banque", "Code guichet", "N° de compte", "Clé RIB").
+python-stdnum has no RIB.
+
+A RIB written as one token (groups apart by spaces, dots or dashes) whose key is wrong
+is a mistyped RIB, not a place where another number hides: :func:`wrong_key_covers`
+tells the other detectors so. Table cells are not one token: a row of four cells shaped
+like a RIB may hold a person's number in its third cell.
 """
 
 from __future__ import annotations
@@ -15,8 +22,8 @@ from itertools import chain
 from leakguard.detectors._base import (
     AFTER_FIRST,
     KEYSEP,
-    OSEP,
     RIGHT,
+    SEP,
     InvalidChecksum,
     InvalidFormat,
     InvalidLength,
@@ -26,6 +33,7 @@ from leakguard.detectors._base import (
     keep,
     mask_keep,
     pattern_candidates,
+    strip_separators,
     valid_by,
 )
 
@@ -33,6 +41,7 @@ __all__ = [
     "KIND",
     "LABELLED",
     "PATTERN",
+    "TOKEN",
     "calc_key",
     "candidates",
     "compact",
@@ -44,22 +53,45 @@ __all__ = [
     "key_ok",
     "mask",
     "validate",
+    "wrong_key_covers",
 ]
 
 KIND = "rib"
 
+# Between two cells of a spreadsheet row saved as text: a semicolon, maybe spaced.
+_CELL = "[ \t\u00a0]{0,2};[ \t\u00a0]{0,2}"
+_GSEP = f"(?:{SEP}|{_CELL})?"
+_KSEP = f"(?:{KEYSEP}|{_CELL})?"
 PATTERN = re.compile(
     "[0-9]"
     + AFTER_FIRST
     + "[0-9]{4}"
-    + OSEP
+    + _GSEP
     + "[0-9]{5}"
-    + OSEP
+    + _GSEP
     + "[0-9A-Za-z]{11}"
-    + KEYSEP
-    + "?[0-9]{2}"
+    + _KSEP
+    + "[0-9]{2}"
     + RIGHT
 )
+# A RIB written as one token: groups apart only by spaces, dots or dashes (a slash also
+# before the key), not by table cells or lines. Four cells of a table row shaped like a
+# RIB may be four different values (postcode, record number, a person's number, age).
+_TOKEN_SEP = "(?:[ \u00a0\u202f.\\-]{1,3})?"
+TOKEN = re.compile(
+    "[0-9]"
+    + AFTER_FIRST
+    + "[0-9]{4}"
+    + _TOKEN_SEP
+    + "[0-9]{5}"
+    + _TOKEN_SEP
+    + "[0-9A-Za-z]{11}"
+    + "(?:[ \u00a0\u202f.\\-/]{1,3})?"
+    + "[0-9]{2}"
+    + RIGHT
+)
+# The longest text TOKEN can match (four groups and three separators).
+_LONGEST = 23 + 3 * 3
 
 # Between a label and its value, or a value and the next label: a colon, spaces, a
 # table-cell boundary, at most one line break.
@@ -138,6 +170,26 @@ def decide(text: str, match: Match, /) -> Match | None:
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     """Valid numbers whose candidates lie in ``text[pos:endpos]`` (context judged in ``text``)."""
     return find_in_with(candidates, decide, text, pos, endpos)
+
+
+def wrong_key_covers(text: str, start: int, end: int, /) -> bool:
+    """True when ``text[start:end]`` lies inside one token laid out as a RIB (bank,
+    branch, account, key, see :data:`TOKEN`) whose key is wrong."""
+    # Every place a RIB-shaped token starts near the span, overlapping ones included.
+    stop = min(len(text), start + _LONGEST + 1)
+    for m in _TOKENS.finditer(text, max(0, end - _LONGEST), stop):
+        if m.start() > start:
+            break
+        token = m.group(1)
+        if m.start() + len(token) < end:
+            continue
+        number = strip_separators(token)
+        if number is not None and not key_ok(number):
+            return True
+    return False
+
+
+_TOKENS = re.compile(f"(?=({TOKEN.pattern}))")
 
 
 def find_labelled(text: str, /) -> Iterator[Match]:

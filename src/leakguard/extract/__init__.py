@@ -65,6 +65,14 @@ def _read(
         from leakguard.extract.office import read_ole
 
         return read_ole(data, location, ctx)
+    if family == "msg":
+        from leakguard.extract.outlook_msg import read_msg
+
+        return read_msg(data, location, ctx)
+    if family == "tnef":
+        from leakguard.extract.tnef import read_tnef
+
+        return read_tnef(data, location, ctx)
     if family in ("odt", "ods", "odp"):
         from leakguard.extract.odf import read_odf
 
@@ -98,8 +106,10 @@ def _read(
 
         return iter_embedded(data, location, budget=ctx.budget, depth=ctx.depth)
     if family == "image":
-        # No OCR: a picture may show anything, so it is reported, not passed as clean.
-        return iter([Problem(location, "no_text")])
+        # Read by OCR when installed; otherwise reported, never passed as clean.
+        from leakguard.extract.ocr import read_image
+
+        return read_image(data, location, ctx)
     return iter([Problem(location, "unsupported")])
 
 

@@ -25,7 +25,8 @@ class Limits:
     max_total_bytes: int = 200 * MB
     """Total decoded and decompressed bytes for one message."""
     max_members: int = 2000
-    """Most members read from one archive."""
+    """Most members read from one archive, or attachments from one Outlook item
+    (``.msg``) or ``winmail.dat``."""
     max_ratio: float = 200.0
     """Highest compression ratio accepted for an archive member."""
     max_depth: int = 8
@@ -36,6 +37,13 @@ class Limits:
     """Most extracted characters kept for one message."""
     max_pdf_pages: int = 2000
     """Most PDF pages read from one document."""
+    max_ocr_pages: int = 20
+    """Most images, image-only PDF pages and TIFF frames read by OCR for one message."""
+    max_ocr_pixels: int = 25_000_000
+    """Largest picture handed to OCR, in pixels: a larger one is scaled down to this size
+    first, and one over three times this size is not decoded at all (``too_large``)."""
+    max_ocr_seconds: float = 15.0
+    """Time OCR may take for one message, all pictures together (within ``max_seconds``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +70,8 @@ class Problem:
 
     ``reason`` is one of: ``encrypted``, ``too_large``, ``too_many_members``,
     ``compression_ratio``, ``too_deep``, ``timeout``, ``corrupt``, ``unsupported``,
-    ``no_text``. ``container`` names the encryption seen when ``reason == "encrypted"``
+    ``no_text``, ``no_ocr`` (a picture or scan, and OCR is not installed).
+    ``container`` names the encryption seen when ``reason == "encrypted"``
     (``pdf``, ``zip``, ``office``, ``smime``, ``pgp``).
     """
 
@@ -79,9 +88,15 @@ class Budget:
     started: float = field(default_factory=time.monotonic)
     bytes_used: int = 0
     chars_used: int = 0
+    ocr_pages: int = 0
+    ocr_seconds: float = 0.0
 
     def expired(self) -> bool:
         return time.monotonic() - self.started > self.limits.max_seconds
+
+    def remaining(self) -> float:
+        """Seconds left before the message's time limit."""
+        return self.limits.max_seconds - (time.monotonic() - self.started)
 
     def take_bytes(self, n: int) -> bool:
         """Account ``n`` decoded bytes; False when the message total would be exceeded."""

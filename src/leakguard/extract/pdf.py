@@ -1,7 +1,9 @@
 """PDF text with pypdfium2, page by page in the order PDFium reads it.
 
-A password-protected PDF is reported encrypted, a damaged one corrupt, one without any
-text (a scan) ``no_text``; pages beyond the limit are reported, not silently dropped.
+A password-protected PDF is reported encrypted, a damaged one corrupt; pages beyond the
+limit are reported, not silently dropped. Pages without a text layer (scans) are rendered
+and read by OCR when it is installed; without OCR, a PDF with no text at all is reported
+``no_ocr``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from leakguard.extract.encryption import PDFIUM_LOCK, pdf_error_encrypted
 
 __all__ = ["read_pdf"]
 
+# Scanned pages are rendered at this resolution for OCR: that of a fax, enough for
+# ordinary print, and half the pixels (and OCR time) of 300 dpi.
+_OCR_DPI = 200
 # PDFium marks hyphenation points and unknown glyphs with these.
 _NOISE = str.maketrans({"\ufffe": "", "\x02": "", "\r": None})
 
@@ -36,22 +41,64 @@ def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         with PDFIUM_LOCK:
             pages = len(doc)
         readable = min(pages, budget.limits.max_pdf_pages)
-        found_text = False
+        scanned: list[int] = []
         for index in range(readable):
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
             text = _page_text(doc, index)
             if text.strip():
-                found_text = True
                 yield from text_items(text, location, budget, "application/pdf")
+            else:
+                scanned.append(index)
+        if scanned:
+            yield from _scanned_pages(doc, scanned, readable, location, ctx)
         if pages > readable:
             yield Problem(location, "too_large")
-        elif not found_text:
-            yield Problem(location, "no_text")
     finally:
         with PDFIUM_LOCK:
             doc.close()
+
+
+def _scanned_pages(
+    doc: Any, scanned: list[int], readable: int, location: Location, ctx: Context
+) -> Iterator[Item]:
+    """Pages without a text layer, read by OCR; without OCR, only a PDF that has no text
+    at all is reported (a blank back page in a typed letter is no cause for alarm)."""
+    from leakguard.extract import ocr
+
+    if not ocr.available():
+        if len(scanned) == readable:
+            yield Problem(location, "no_ocr")
+        return
+    budget = ctx.budget
+    for index in scanned:
+        if budget.expired():
+            yield Problem(location, "timeout")
+            return
+        try:
+            picture = _render(doc, index, budget.limits.max_ocr_pixels)
+            text = ocr.ocr_picture(picture, budget)
+        except Unreadable as err:
+            yield Problem(location, err.reason, err.container)
+            return
+        yield from text_items(ocr.normalise(text), location, budget, "application/pdf")
+
+
+def _render(doc: Any, index: int, max_pixels: int) -> Any:
+    """One page as a gray Pillow picture, at 200 dpi or less to stay within ``max_pixels``."""
+    with PDFIUM_LOCK:
+        page = doc[index]
+        try:
+            width, height = page.get_size()
+            scale = min(_OCR_DPI / 72, (max_pixels / max(width * height, 1.0)) ** 0.5)
+            bitmap = page.render(scale=scale, grayscale=True)
+            try:
+                return bitmap.to_pil().copy()
+            finally:
+                bitmap.close()
+        finally:
+            page.close()
 
 
 def _page_text(doc: Any, index: int) -> str:

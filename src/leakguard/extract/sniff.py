@@ -15,13 +15,15 @@ __all__ = ["FAMILIES", "sniff"]
 
 FAMILIES = frozenset(
     {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "html", "csv", "text",
-     "eml", "ole", "gzip", "image", "binary"}
+     "eml", "ole", "msg", "tnef", "gzip", "image", "binary"}
 )  # fmt: skip
 
 _IMAGES = (
     b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*",
     b"\x00\x00\x01\x00",
 )  # fmt: skip
+# TNEF (winmail.dat): the signature 0x223E9F78, little-endian.
+_TNEF_MAGIC = b"\x78\x9f\x3e\x22"
 _ODF = {
     "application/vnd.oasis.opendocument.text": "odt",
     "application/vnd.oasis.opendocument.spreadsheet": "ods",
@@ -131,12 +133,18 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
     ctype = (declared_type or "").lower().split(";", 1)[0].strip()
     head = data[:_SAMPLE]
     stripped = head.lstrip(b"\xef\xbb\xbf \t\r\n")
+    # A compound file or TNEF stream may hold a small PDF in its first kilobyte: their
+    # own signatures, at offset 0, decide first.
+    if head.startswith(OLE_MAGIC):
+        from leakguard.extract.outlook_msg import looks_like_msg
+
+        return "msg" if looks_like_msg(data) else "ole"
+    if head.startswith(_TNEF_MAGIC):
+        return "tnef"
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _zip_family(data)
-    if head.startswith(OLE_MAGIC):
-        return "ole"
     if stripped.startswith(b"{\\rtf"):
         return "rtf"
     if head.startswith(b"\x1f\x8b"):

@@ -47,7 +47,6 @@ CertificateReason = Literal[
     "unreadable",
     "no_address",
     "too_large",
-    "lookup_failed",
 ]
 
 # The stable code an interface sees (``ProtectionError.reason``, ``LeakBlocked.cause``)
@@ -62,7 +61,6 @@ CERTIFICATE_CAUSES: dict[str, str] = {
     "unreadable": "certificate_unreadable",
     "too_large": "certificate_unreadable",
     "no_address": "certificate_no_address",
-    "lookup_failed": "certificate_lookup_failed",
 }
 
 _REASON_TEXT: dict[str, tuple[str, str]] = {
@@ -92,10 +90,6 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "too_large": (
         "the file is too large to be a certificate",
         "le fichier est trop gros pour être un certificat",
-    ),
-    "lookup_failed": (
-        "the certificate lookup failed",
-        "la recherche du certificat a échoué",
     ),
 }
 
@@ -369,15 +363,13 @@ def find_certificate(
     """A usable certificate for ``address`` from ``store``, or None and why not.
 
     A certificate a callable store returns is checked like a folder's (validity dates,
-    key type, key usage); a lookup that raises counts as ``lookup_failed``.
+    key type, key usage). An error the lookup raises (a directory out of reach) is not
+    caught: it is a passing failure the caller may retry, not a reason to refuse.
     """
     wanted = _normalise(address)
     if store is None:
         return None, CertificateProblem(_NO_FILE, "missing", wanted)
-    try:
-        cert = store.certificate_for(address)
-    except Exception:  # a directory or LDAP lookup that failed: say so, never crash
-        return None, CertificateProblem(_NO_FILE, "lookup_failed", wanted)
+    cert = store.certificate_for(address)
     if isinstance(store, FolderCertificates):
         return (cert, None) if cert is not None else (None, store.why_missing(address))
     if cert is None:

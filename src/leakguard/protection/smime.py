@@ -231,6 +231,13 @@ def _lead_with(part: email.message.Message, lines: list[str]) -> None:
         text = text[:cut] + block + text[cut:]
     else:
         text = "\n".join(lines) + "\n\n" + text
-    cte = None if text.isascii() else "quoted-printable"
+    # Keep the part's own transfer encoding where the new text allows it.
+    original = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if text.isascii():
+        cte = None
+    elif original in ("8bit", "base64"):
+        cte = original
+    else:
+        cte = "quoted-printable"
     part.set_content(text, subtype=subtype, charset="utf-8", cte=cte)
     part.set_param("hp-legacy-display", "1")

@@ -1,0 +1,208 @@
+"""Command-line options and set-up shared by ``leakguard milter`` and ``leakguard relay``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, t
+
+if TYPE_CHECKING:
+    from leakguard.gateway._decide import Gatekeeper
+
+
+def add_gateway_options(p: argparse.ArgumentParser) -> None:
+    """Guard options, certificates, limits, reply language and audit file."""
+    add_guard_options(p)
+    p.add_argument(
+        "--certificates",
+        metavar="DIR",
+        help=t(
+            "folder of <address>.pem/.der certificates: messages that need encryption are "
+            "encrypted when every recipient has one",
+            "dossier de certificats <adresse>.pem/.der : les messages à chiffrer le sont "
+            "quand chaque destinataire en a un",
+        ),
+    )
+    p.add_argument(
+        "--on-encrypt",
+        choices=("protect", "reject"),
+        default="protect",
+        help=t(
+            "what to do with a message that must be encrypted (default: protect)",
+            "que faire d'un message à chiffrer (par défaut : protect)",
+        ),
+    )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help=t(
+            "longest check of one message before answering 451 (default: 20.0)",
+            "durée maximale de vérification d'un message avant de répondre 451 (par défaut : 20.0)",
+        ),
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help=t(
+            "checks run at the same time (default: 2)", "vérifications simultanées (par défaut : 2)"
+        ),
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        metavar="N",
+        help=t(
+            "worker processes sharing the port, for machines with several cores (default: 1)",
+            "processus qui se partagent le port, pour les machines à plusieurs cœurs "
+            "(par défaut : 1)",
+        ),
+    )
+    p.add_argument(
+        "--max-pending",
+        type=int,
+        default=64,
+        metavar="N",
+        help=t(
+            "messages checked or waiting before new ones get 451 (default: 64)",
+            "messages en cours ou en attente avant de répondre 451 aux suivants (par défaut : 64)",
+        ),
+    )
+    p.add_argument(
+        "--reply-lang",
+        choices=("fr", "en", "both"),
+        default="both",
+        help=t(
+            "language of refusals when the message does not name its own (default: both)",
+            "langue des refus quand le message n'indique pas la sienne (par défaut : both)",
+        ),
+    )
+    p.add_argument(
+        "--audit-log",
+        metavar="FILE",
+        help=t(
+            "append the audit (one JSON line per decision) to FILE (default: standard error)",
+            "ajouter l'audit (une ligne JSON par décision) à FILE (par défaut : erreur standard)",
+        ),
+    )
+
+
+def build_keeper(args: argparse.Namespace, interface: str) -> Gatekeeper:
+    """The gatekeeper the options describe, with the audit log attached."""
+    from leakguard.gateway._decide import Gatekeeper
+
+    audit = logging.getLogger("leakguard.audit")
+    audit.setLevel(logging.INFO)
+    audit.propagate = False
+    handler: logging.Handler
+    if args.audit_log:
+        handler = logging.FileHandler(Path(args.audit_log), encoding="utf-8")
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    audit.addHandler(handler)
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    return Gatekeeper(
+        build_guard(args),
+        interface=interface,
+        timeout=args.timeout,
+        workers=max(1, args.workers),
+        max_pending=max(1, args.max_pending),
+        encrypt=args.on_encrypt,
+        lang=args.reply_lang,
+        audit=audit,
+    )
+
+
+def missing_extra(what_en: str, what_fr: str) -> int:
+    """Say that the gateway extra is not installed; the exit status for it."""
+    sys.stderr.write(
+        t(
+            f"leakguard: {what_en} needs the gateway extra: pip install 'leakguard[gateway]'\n",
+            f"leakguard : {what_fr} nécessite l'extra gateway : pip install 'leakguard[gateway]'\n",
+        )
+    )
+    return EXIT_ERROR
+
+
+Server = Callable[[Callable[[], None], bool], Coroutine[Any, Any, None]]
+
+
+def run_server(
+    name: str, host: str, port: int, out: TextIO, server: Server, *, processes: int = 1
+) -> int:
+    """Run ``server(ready, reuse_port)`` until it stops, in one or several processes.
+
+    With ``processes`` > 1 the workers are forked before any event loop or thread exists
+    and share the port (SO_REUSEPORT); SIGTERM/SIGINT go to every worker, and a worker
+    that fails stops the others, so a supervisor (systemd) restarts the whole service.
+    """
+
+    def ready() -> None:
+        more = t(f" ({processes} processes)", f" ({processes} processus)") if processes > 1 else ""
+        out.write(
+            t(
+                f"leakguard {name} listening on {host}:{port}{more}\n",
+                f"leakguard {name} à l'écoute sur {host}:{port}{more}\n",
+            )
+        )
+        out.flush()
+
+    def one(announce: bool, reuse_port: bool) -> int:
+        try:
+            asyncio.run(server(ready if announce else lambda: None, reuse_port))
+        except OSError as exc:  # the address is taken or not ours
+            sys.stderr.write(
+                t(
+                    f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
+                    f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+                )
+            )
+            return EXIT_ERROR
+        return EXIT_OK
+
+    if processes <= 1:
+        return one(True, False)
+    out.flush()
+    sys.stderr.flush()
+    workers: list[int] = []
+    for i in range(processes):
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the worker, measured by its exit status
+            code = EXIT_ERROR
+            try:
+                code = one(i == 0, True)
+            finally:
+                out.flush()
+                sys.stderr.flush()
+                os._exit(code)
+        workers.append(pid)
+
+    def forward(signum: int, _frame: object) -> None:
+        for pid in workers:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    status = EXIT_OK
+    running = set(workers)
+    while running:
+        pid, wait_status = os.wait()
+        running.discard(pid)
+        if os.waitstatus_to_exitcode(wait_status) != 0 and status == EXIT_OK:
+            status = EXIT_ERROR
+            forward(signal.SIGTERM, None)
+    return status

@@ -1,0 +1,48 @@
+"""Fixtures shared by the command-line tests: the reader's locale and a few messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from helpers import NIR, NIR_SPACED, message
+
+_LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
+
+
+@pytest.fixture
+def french(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A French locale (``LANG=fr_FR.UTF-8``) and nothing that overrides it."""
+    for var in _LOCALE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An English locale (``LANG=en_GB.UTF-8``) and nothing that overrides it."""
+    for var in _LOCALE_VARS:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("LANG", "en_GB.UTF-8")
+
+
+@pytest.fixture
+def mails(tmp_path: Path) -> Path:
+    """A folder of three messages (allow, encrypt, block with ``colleagues``) and a note."""
+    d = tmp_path / "out"
+    d.mkdir()
+    (d / "1-plain.eml").write_bytes(message(body="La réunion est à 14 h.\n").as_bytes())
+    (d / "2-nir.eml").write_bytes(message(pdf_lines=["Bordereau", f"NIR {NIR_SPACED}"]).as_bytes())
+    (d / "3-typo.eml").write_bytes(
+        message(to="Marc Lecompte <m.lecompte@gmail.com>", pdf_lines=[f"NIR {NIR}"]).as_bytes()
+    )
+    (d / "notes.txt").write_text("not a message", encoding="utf-8")
+    return d
+
+
+@pytest.fixture
+def colleagues(tmp_path: Path) -> Path:
+    f = tmp_path / "colleagues.csv"
+    f.write_text("email,name\nm.lecomte@gmail.com,Marc Lecomte\n", encoding="utf-8")
+    return f

@@ -1,0 +1,276 @@
+"""Real parts for the gateway tests and benchmark: a private Postfix and a sink SMTP server.
+
+The Postfix instance runs from its own configuration, queue and data folders, listens on
+loopback only and relays everything to the sink; it is stopped at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from email.policy import SMTP
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import Envelope, Session
+
+POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
+POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
+SHARE = Path("/usr/share/postfix")
+ETC = Path("/etc/postfix")
+
+
+def _first(*paths: Path) -> Path:
+    return next((p for p in paths if p.exists()), paths[-1])
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout} s")
+
+
+def postfix_available() -> bool:
+    return Path(POSTFIX).is_file() and os.geteuid() == 0
+
+
+# ---------------------------------------------------------------------------- sink
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """One message the sink accepted, with its envelope."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    smtputf8: bool
+    mail_options: list[str]
+
+    @property
+    def message_id(self) -> str:
+        return str(message_from_bytes(self.data, policy=SMTP).get("Message-ID", ""))
+
+
+@dataclass
+class Sink:
+    """A sink SMTP server: stores what it accepts; faults are chosen per message.
+
+    A message whose ``X-Test-Fault`` header is ``tempfail-once`` gets 451 the first time
+    its Message-ID is seen, ``reject`` always gets 550, ``hang-once`` is held past the
+    sender's timeout the first time and then refused with 451 (a hung server that never
+    took the message). ``down`` (attribute) refuses every connection at the greeting.
+    """
+
+    port: int = 0
+    received: list[Arrival] = field(default_factory=list)
+    tls_context: Any = None
+    hang_seconds: float = 3.0
+    seen: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    controller: Controller | None = None
+
+    async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
+        data = envelope.original_content or b""
+        msg = message_from_bytes(data, policy=SMTP)
+        fault = str(msg.get("X-Test-Fault", "")).strip()
+        mid = str(msg.get("Message-ID", ""))
+        with self.lock:
+            first = mid not in self.seen
+            self.seen.add(mid)
+        if fault == "reject":
+            return "550 5.7.1 sink refuses this message"
+        if fault == "tempfail-once" and first:
+            return "451 4.3.0 sink busy, try later"
+        if fault == "hang-once" and first:
+            await asyncio.sleep(self.hang_seconds)
+            return "451 4.3.0 sink was hung"
+        with self.lock:
+            self.received.append(
+                Arrival(
+                    envelope.mail_from or "",
+                    list(envelope.rcpt_tos),
+                    data,
+                    bool(envelope.smtp_utf8),
+                    list(envelope.mail_options),
+                )
+            )
+        return "250 2.0.0 stored"
+
+    def start(self) -> Sink:
+        self.port = self.port or free_port()
+        self.controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            ready_timeout=15,
+            enable_SMTPUTF8=True,
+            decode_data=False,
+            data_size_limit=50 * 1024 * 1024,
+            tls_context=self.tls_context,
+            require_starttls=self.tls_context is not None,
+        )
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+    def message_ids(self) -> list[str]:
+        with self.lock:
+            return [a.message_id for a in self.received]
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if len(self.received) >= count:
+                    return
+            time.sleep(0.05)
+
+
+# ---------------------------------------------------------------------------- postfix
+
+
+@dataclass
+class PostfixInstance:
+    """A private Postfix: submission on ``port`` with a milter, relaying to the sink."""
+
+    root: Path
+    port: int
+    sink_port: int
+    milter: str | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "etc"
+
+    def _postconf(self, *args: str) -> None:
+        subprocess.run([POSTCONF, "-c", str(self.config), *args], check=True, capture_output=True)
+
+    def setup(self) -> None:
+        self.config.mkdir(parents=True)
+        for d in ("queue", "data"):
+            (self.root / d).mkdir()
+        self.root.chmod(0o755)
+        shutil.chown(self.root / "data", user="postfix")
+        # The package's pristine files, not the machine's configuration (which, after
+        # "No configuration" in debconf, may not exist at all).
+        shutil.copy(_first(SHARE / "master.cf.dist", ETC / "master.cf"), self.config / "master.cf")
+        (self.config / "main.cf").write_text("")
+        maps = _first(SHARE / "dynamicmaps.cf", ETC / "dynamicmaps.cf")
+        if maps.exists():
+            shutil.copy(maps, self.config / "dynamicmaps.cf")
+        settings = {
+            "compatibility_level": "3.6",
+            "queue_directory": str(self.root / "queue"),
+            "data_directory": str(self.root / "data"),
+            "mail_owner": "postfix",
+            "setgid_group": "postdrop",
+            "myhostname": "leakguard-test.localdomain",
+            "mydestination": "",
+            "inet_interfaces": "loopback-only",
+            "inet_protocols": "ipv4",
+            "mynetworks": "127.0.0.0/8",
+            "relayhost": f"[127.0.0.1]:{self.sink_port}",
+            "smtpd_relay_restrictions": "permit_mynetworks, reject",
+            "smtputf8_enable": "yes",
+            "syslog_name": f"postfix-lgtest-{self.port}",
+            "alias_maps": "",
+            "alias_database": "",
+            "local_recipient_maps": "",
+            "smtp_dns_support_level": "disabled",
+            "queue_run_delay": "1s",
+            "minimal_backoff_time": "1s",
+            "maximal_backoff_time": "2s",
+            "default_process_limit": "60",
+            "milter_default_action": "tempfail",
+            "milter_protocol": "6",
+            "milter_connect_timeout": "5s",
+            "milter_command_timeout": "10s",
+            "milter_content_timeout": "30s",
+            "smtpd_milters": self.milter or "",
+            "message_size_limit": str(20 * 1024 * 1024),
+        }
+        settings.update(self.extra)
+        self._postconf(*(f"{k}={v}" for k, v in settings.items()))
+        # The listening service on our own port; every daemon outside a chroot.
+        self._postconf("-M#", "smtp/inet")
+        self._postconf(
+            "-M", f"127.0.0.1:{self.port}/inet=127.0.0.1:{self.port} inet n - n - - smtpd"
+        )
+        self._postconf("-F", "*/*/chroot = n")
+
+    def start(self) -> PostfixInstance:
+        self.setup()
+        done = subprocess.run(
+            [POSTFIX, "-c", str(self.config), "start"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(
+                "postfix start failed: " + (done.stderr or done.stdout).decode(errors="replace")
+            )
+        wait_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        pid_file = self.root / "queue" / "pid" / "master.pid"
+        try:
+            pid = int(pid_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            pid = 0
+        subprocess.run(
+            [POSTFIX, "-c", str(self.config), "stop"],
+            capture_output=True,
+            stdin=subprocess.DEVNULL,
+            timeout=60,
+        )
+        deadline = time.monotonic() + 10
+        while pid and time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def postfix(sink_port: int, milter: str | None, **extra: str) -> Iterator[PostfixInstance]:
+    """A started private Postfix; its folder (under /tmp, readable by the postfix user)
+    is removed after it stops."""
+    root = Path(tempfile.mkdtemp(prefix="leakguard-postfix-"))
+    inst = PostfixInstance(root, free_port(), sink_port, milter, dict(extra))
+    try:
+        inst.start()
+        yield inst
+    finally:
+        inst.stop()
+        shutil.rmtree(root, ignore_errors=True)
