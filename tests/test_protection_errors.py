@@ -32,6 +32,14 @@ NO_CHANNEL_FR = (
     "Aucun canal n'est configuré pour transmettre un mot de passe : les pièces jointes "
     "sensibles ne peuvent pas partir dans une archive chiffrée à la place."
 )
+NOT_FOR_ENCRYPTION_EN = (
+    "the certificate may not be used for encryption (its key usage lacks keyEncipherment, "
+    "or its extended key usage lacks emailProtection)"
+)
+NOT_FOR_ENCRYPTION_FR = (
+    "le certificat ne permet pas le chiffrement (son usage de clé n'a pas keyEncipherment, "
+    "ou son usage étendu n'a pas emailProtection)"
+)
 # Names a person using the CLI or the Outlook add-in never sees.
 PYTHON_NAMES = re.compile(r"on_password|certificate_for|Guard\(|Exception|Traceback|None\b")
 
@@ -84,15 +92,14 @@ def one_certificate(folder: Path, cert: x509.Certificate, name: str = f"{DOCTOR}
         (
             {"key_usage": "sign"},
             "certificate_not_for_encryption",
-            "the certificate may not be used for encryption (its key usage lacks keyEncipherment)",
-            "le certificat ne permet pas le chiffrement (son usage de clé n'a pas keyEncipherment)",
+            NOT_FOR_ENCRYPTION_EN,
+            NOT_FOR_ENCRYPTION_FR,
         ),
         (
             {"purposes": [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]},
             "certificate_not_for_encryption",
-            "the certificate may not be used for e-mail (its extended key usage lacks "
-            "emailProtection)",
-            "le certificat ne permet pas la messagerie (son usage étendu n'a pas emailProtection)",
+            NOT_FOR_ENCRYPTION_EN,
+            NOT_FOR_ENCRYPTION_FR,
         ),
     ],
     ids=["expired", "not-yet-valid", "key-usage", "extended-key-usage"],

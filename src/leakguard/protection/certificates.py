@@ -42,7 +42,6 @@ CertificateReason = Literal[
     "expired",
     "not_yet_valid",
     "no_key_encipherment",
-    "no_email_protection",
     "unsupported_key",
     "unreadable",
     "no_address",
@@ -56,7 +55,6 @@ CERTIFICATE_CAUSES: dict[str, str] = {
     "expired": "certificate_expired",
     "not_yet_valid": "certificate_not_yet_valid",
     "no_key_encipherment": "certificate_not_for_encryption",
-    "no_email_protection": "certificate_not_for_encryption",
     "unsupported_key": "certificate_unsupported_key",
     "unreadable": "certificate_unreadable",
     "too_large": "certificate_unreadable",
@@ -67,13 +65,12 @@ _REASON_TEXT: dict[str, tuple[str, str]] = {
     "missing": ("no certificate was found", "aucun certificat n'a été trouvé"),
     "expired": ("the certificate has expired", "le certificat a expiré"),
     "not_yet_valid": ("the certificate is not valid yet", "le certificat n'est pas encore valide"),
+    # Both extensions are named: the certificate's owner knows which one to fix.
     "no_key_encipherment": (
-        "the certificate may not be used for encryption (its key usage lacks keyEncipherment)",
-        "le certificat ne permet pas le chiffrement (son usage de clé n'a pas keyEncipherment)",
-    ),
-    "no_email_protection": (
-        "the certificate may not be used for e-mail (its extended key usage lacks emailProtection)",
-        "le certificat ne permet pas la messagerie (son usage étendu n'a pas emailProtection)",
+        "the certificate may not be used for encryption (its key usage lacks "
+        "keyEncipherment, or its extended key usage lacks emailProtection)",
+        "le certificat ne permet pas le chiffrement (son usage de clé n'a pas "
+        "keyEncipherment, ou son usage étendu n'a pas emailProtection)",
     ),
     "unsupported_key": (
         "the certificate's key is not RSA, which S/MIME enveloping here requires",
@@ -354,7 +351,7 @@ def _unusable(cert: x509.Certificate, now: dt.datetime) -> CertificateReason | N
     except x509.ExtensionNotFound:
         return None
     allowed = {ExtendedKeyUsageOID.EMAIL_PROTECTION, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE}
-    return None if allowed & set(purposes) else "no_email_protection"
+    return None if allowed & set(purposes) else "no_key_encipherment"
 
 
 def find_certificate(
