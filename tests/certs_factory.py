@@ -44,6 +44,7 @@ def make_certificate(
     in_san: bool = True,
     in_subject: bool = False,
     authority: bool = False,
+    purposes: list[x509.ObjectIdentifier] | None = None,
 ) -> x509.Certificate:
     """A self-signed certificate for ``address``.
 
@@ -51,6 +52,7 @@ def make_certificate(
     (digitalSignature only) or ``None`` (no KeyUsage extension at all).
     ``in_san`` puts the address in an rfc822Name SAN; ``in_subject`` in the subject's
     emailAddress attribute. ``authority`` marks it as a CA (BasicConstraints ca=True).
+    ``purposes`` adds an ExtendedKeyUsage extension with these OIDs.
     """
     now = dt.datetime.now(dt.UTC)
     start = not_before or now - dt.timedelta(days=1)
@@ -76,6 +78,8 @@ def make_certificate(
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=True
         )
+    if purposes is not None:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(purposes), critical=False)
     if key_usage is not None:
         builder = builder.add_extension(
             x509.KeyUsage(

@@ -132,9 +132,9 @@ def test_sensitive_text_in_the_body_explains_why_a_zip_cannot_help(
     code, err, _ = protect(capsys, certs, src, "--password-file", str(tmp_path / "pw.txt"))
     assert code == 1
     assert err[2] == (
-        "leakguard: sensitive data is in the message text, which an encrypted ZIP "
-        "(--password-file) cannot protect: move it into an attachment, add the missing "
-        "certificates to --certificates, or use secure health messaging"
+        "leakguard: sensitive data is in the message text or its subject, which an "
+        "encrypted ZIP (--password-file) cannot protect: move it into an attachment, add "
+        "the missing certificates to --certificates, or use secure health messaging"
     )
     assert not (tmp_path / "pw.txt").exists()
 
@@ -153,3 +153,28 @@ def test_certificate_not_valid_yet(
         f"leakguard: --certificates: the certificate of {DOCTOR} is not valid yet "
         f"({certs / 'martin.der'})"
     )
+
+
+def test_a_refusal_the_library_explains_is_not_sent_to_password_file(
+    certs: Path, tmp_path: Path
+) -> None:
+    # An identifier in an address cannot be hidden by any encryption: advising
+    # --password-file would send the user down a path that refuses too.
+    import argparse
+
+    from leakguard.cli.protect import _why_not_protected
+    from leakguard.errors import LeakBlocked
+    from leakguard.guard import Guard
+
+    data = message(to=f"Dr Martin <{DOCTOR}>", pdf_lines=[f"NIR {NIR}"]).as_bytes()
+    guard = Guard()
+    refusal = LeakBlocked(
+        guard.check(data),
+        "The To header carries an identifier that no encryption can hide.",
+        fr="L'en-tête To porte un identifiant qu'aucun chiffrement ne peut cacher.",
+        cause="identifier_in_routing_header",
+    )
+    args = argparse.Namespace(certificates=str(certs), password_file=None)
+    lines = _why_not_protected(refusal, guard, data, args)
+    assert NO_PASSWORD.removeprefix("leakguard: ") not in lines
+    assert "The To header carries an identifier that no encryption can hide." in lines

@@ -310,16 +310,18 @@ def test_milter_encrypts_for_a_recipient_with_certificate(
     assert not leaked(got.decode("ascii", "replace"), [NIR])
     delivered = email.message_from_bytes(got, policy=email.policy.default)
     assert delivered.get_content_type() == "application/pkcs7-mime"
-    assert str(delivered["Subject"]) == "Compte rendu"
+    # The real Subject travels inside the encryption (header protection).
+    assert str(delivered["Subject"]) == "Message chiffré / Encrypted message"
     assert str(delivered["To"]) == SECURE
     assert str(delivered["X-Leakguard"]).startswith("encrypt; id=")
     inner = email.message_from_bytes(
         openssl_decrypt(got, secure_party, tmp_path), policy=email.policy.default
     )
     assert isinstance(inner, EmailMessage)
+    assert str(inner["Subject"]) == "Compte rendu"
     part = inner.get_body(("plain",))
     assert part is not None
-    assert part.get_content().replace("\r\n", "\n") == text
+    assert part.get_content().replace("\r\n", "\n") == "Subject: Compte rendu\n\n" + text
 
 
 def test_milter_refuses_encryption_without_certificate_and_says_what_to_do(

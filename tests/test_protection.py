@@ -115,9 +115,15 @@ def clinic_message(*, attachments: int = 1, html: bool = False) -> EmailMessage:
 def assert_same_content(decrypted: bytes, original: EmailMessage) -> None:
     inner = email.message_from_bytes(decrypted, policy=email.policy.default)
     assert isinstance(inner, EmailMessage)
+    # RFC 9788: the real headers travel inside, the payload says so, and the text
+    # starts with the real Subject for readers that do not know header protection.
+    assert inner["Subject"] == original["Subject"]
+    assert inner.get_param("hp") == "cipher"
     body = inner.get_body(preferencelist=("plain",))
     assert body is not None, "no text body in the decrypted entity"
-    assert body.get_content().replace("\r\n", "\n") == BODY_TEXT
+    assert body.get_param("hp-legacy-display") == "1"
+    legacy = f"Subject: {original['Subject']}\n\n"
+    assert body.get_content().replace("\r\n", "\n") == legacy + BODY_TEXT
     got = [(a.get_filename(), a.get_content()) for a in inner.iter_attachments()]
     want = [(a.get_filename(), a.get_content()) for a in original.iter_attachments()]
     assert [n for n, _ in got] == [n for n, _ in want]
@@ -171,14 +177,23 @@ def test_smime_decrypts_with_cryptography(bob: Party) -> None:
     assert_same_content(decrypted, original)
 
 
-def test_smime_envelope_is_exactly_the_original_entity(bob: Party) -> None:
-    """The decrypted entity is the original MIME tree byte for byte (CRLF form)."""
+def test_smime_payload_is_the_original_entity_with_its_headers(bob: Party) -> None:
+    """The decrypted entity is the original MIME tree (CRLF form) under every header of
+    the message, with one HP-Outer line per header left outside (RFC 9788)."""
     original = clinic_message()
+    original["X-Mailer"] = "Logiciel de cabinet 4.2"
     out = smime_encrypt(original, [bob.cert])
     decrypted = pkcs7.pkcs7_decrypt_smime(out.as_bytes(), bob.cert, bob.key, [])
     inner = email.message_from_bytes(decrypted, policy=email.policy.default)
     assert inner.get_content_type() == "multipart/mixed"
-    assert {k.lower() for k in inner} <= {"content-type", "content-transfer-encoding"}
+    assert inner.get_param("hp") == "cipher"
+    assert inner.get_param("protected-headers") == "v1"
+    for name in ("From", "To", "Cc", "Subject", "Date", "Message-ID", "X-Mailer"):
+        assert inner[name] == original[name], name
+    outside = [(k, v) for k, v in out.items() if not k.lower().startswith("content-")]
+    recorded = inner.get_all("HP-Outer") or []
+    assert recorded == [f"{k}: {v}" for k, v in outside if k != "MIME-Version"]
+    assert "Subject: Message chiffré / Encrypted message" in recorded
     again = email.message_from_bytes(original.as_bytes(), policy=email.policy.default)
     shape = [p.get_content_type() for p in inner.walk()]
     assert shape == [p.get_content_type() for p in again.walk()]
@@ -230,9 +245,17 @@ def test_outsider_cannot_decrypt(bob: Party, carol: Party) -> None:
 def test_smime_outer_headers_and_type(bob: Party) -> None:
     original = clinic_message()
     original["Bcc"] = "archives@clinique.fr"
+    original["Thread-Topic"] = "Compte rendu d'examen"
+    original["Keywords"] = "examen"
     out = smime_encrypt(original, [bob.cert])
-    for name in ("From", "To", "Cc", "Subject", "Date", "Message-ID", "Bcc"):
+    for name in ("From", "To", "Cc", "Date", "Message-ID", "Bcc"):
         assert out[name] == original[name], name
+    # What the message is about is only inside; outside, a neutral text.
+    assert out["Subject"] == "Message chiffré / Encrypted message"
+    assert out["Thread-Topic"] is None and out["Keywords"] is None
+    assert b"Compte rendu" not in out.as_bytes()
+    custom = smime_encrypt(original, [bob.cert], outer_subject="[...]")
+    assert custom["Subject"] == "[...]"
     assert out.get_content_type() == "application/pkcs7-mime"
     assert out.get_param("smime-type") == "enveloped-data"
     assert out.get_param("name") == "smime.p7m"
@@ -259,8 +282,11 @@ def test_smime_single_part_message(bob: Party) -> None:
         policy=email.policy.default,
     )
     assert isinstance(inner, EmailMessage)
-    assert inner.get_content() == "Une ligne accentuée : é.\r\n"
-    assert inner["Subject"] is None
+    assert inner.get_content() == "Subject: Simple\r\n\r\nUne ligne accentuée : é.\r\n"
+    assert inner["Subject"] == "Simple"
+    assert inner.get_param("hp") == "cipher"
+    assert inner.get_param("hp-legacy-display") == "1"
+    assert out["Subject"] == "Message chiffré / Encrypted message"
 
 
 def test_smime_refuses_no_certificate_and_non_rsa() -> None:
@@ -374,8 +400,12 @@ def test_zip_errors_never_show_the_password() -> None:
     with pytest.raises(ProtectionError) as missing:
         zip_attachments(clinic_message(attachments=0), password="Sup3rSecretPw")
     assert "Sup3rSecretPw" not in str(missing.value)
-    with pytest.raises(ProtectionError):
+    assert missing.value.reason == "no_attachment"
+    assert str(missing.value) == "There is no attachment to put in an encrypted archive."
+    with pytest.raises(ProtectionError) as absent:
         zip_attachments(clinic_message(), password="Sup3rSecretPw", names={"absent.pdf"})
+    assert absent.value.reason == "attachment_not_found"
+    assert absent.value.message("fr") == "1 pièce(s) jointe(s) demandée(s) absente(s) du message."
     with pytest.raises(ValueError) as short:
         zip_attachments(clinic_message(), password="short")
     assert "short" not in str(short.value).replace("too short", "").replace("trop court", "")
@@ -820,12 +850,10 @@ def test_folder_skips_unusable_certificates_with_reason(
     }
     problem = why["old@example.org"]
     assert problem is not None
-    assert problem.message("fr") == (
-        "old@example.org : le certificat a expiré (old@example.org.pem)."
-    )
-    assert problem.message("en") == (
-        "old@example.org: the certificate has expired (old@example.org.pem)."
-    )
+    old_file = tmp_path / "old@example.org.pem"
+    assert problem.message("fr") == f"old@example.org : le certificat a expiré ({old_file})."
+    assert problem.message("en") == f"old@example.org: the certificate has expired ({old_file})."
+    assert problem.cause == "certificate_expired"
     assert missing.message("en") == "nobody@example.org: no certificate was found."
     assert missing.message("fr") == "nobody@example.org : aucun certificat n'a été trouvé."
     junk = CertificateProblem("junk.pem", "unreadable")
@@ -865,8 +893,13 @@ def test_folder_certificate_encrypts_for_openssl(bob: Party, tmp_path: Path) -> 
 
 
 def test_missing_folder_is_an_error(tmp_path: Path) -> None:
-    with pytest.raises(ProtectionError):
+    with pytest.raises(ProtectionError) as caught:
         FolderCertificates(tmp_path / "absent")
+    assert caught.value.reason == "certificate_folder_missing"
+    assert caught.value.path == str(tmp_path / "absent")
+    assert caught.value.message("fr") == (
+        f"Le dossier de certificats {tmp_path / 'absent'} n'existe pas ou n'est pas un dossier."
+    )
 
 
 def test_callable_certificates(bob: Party) -> None:

@@ -88,14 +88,26 @@ class ProtectionError(LeakguardError):
 
 
 class LeakBlocked(LeakguardError):
-    """The message may not leave as it is; ``verdict`` says why."""
+    """The message may not leave as it is; ``verdict`` says why.
+
+    ``cause`` is a stable machine code when the message was stopped for another reason
+    than a ``block`` verdict (for example ``"no_password_channel"`` or
+    ``"certificate_expired"`` when encryption was needed and could not be applied), so
+    an interface can name its own option; None when the verdict itself blocks.
+    """
 
     code = "blocked"
 
     def __init__(
-        self, verdict: Verdict, reason: str | None = None, *, fr: str | None = None
+        self,
+        verdict: Verdict,
+        reason: str | None = None,
+        *,
+        fr: str | None = None,
+        cause: str | None = None,
     ) -> None:
         self.verdict = verdict
+        self.cause = cause
         if reason is None:
             reason, fr = verdict.explain("en"), verdict.explain("fr")
         super().__init__(reason, fr=fr)

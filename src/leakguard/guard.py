@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, BinaryIO
 from leakguard._headers import mask_header, read_address_list
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
-from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict
+from leakguard.core import (
+    IDENTIFIER_KINDS,
+    Action,
+    Finding,
+    Fingerprinter,
+    Location,
+    Severity,
+    Verdict,
+)
 from leakguard.correspondents import Correspondents
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.extract._types import Budget, Limits
@@ -28,13 +36,18 @@ from leakguard.other_person import OtherPersonCheck, capped
 from leakguard.policy import Policy
 from leakguard.protection import (
     CallableCertificates,
+    CertificateProblem,
     CertificateStore,
     FolderCertificates,
+    exposed_headers,
+    find_certificate,
     message_encrypted,
     new_password,
+    renew_ids,
     smime_encrypt,
     zip_attachments,
 )
+from leakguard.protection.refusal import Refusal
 from leakguard.recipients import Directory, RecipientGuard
 from leakguard.register import PatientRegister
 
@@ -291,21 +304,39 @@ class Guard:
         *,
         envelope_recipients: Sequence[str] | None = None,
     ) -> EmailMessage:
-        """Apply an already computed verdict to ``msg`` (see :meth:`protect`)."""
+        """Apply an already computed verdict to ``msg`` (see :meth:`protect`).
+
+        S/MIME when every recipient has a usable certificate (nothing about the
+        content stays outside: the real Subject travels inside, the outer one is the
+        policy's ``outer_subject``); else an AES-256 ZIP of the sensitive attachments
+        when a password channel is set and nothing sensitive shows in the text or the
+        headers; else ``LeakBlocked`` whose ``cause`` names the obstacle.
+        """
         if verdict.action is Action.BLOCK:
             raise LeakBlocked(verdict)
         if verdict.action < Action.ENCRYPT or verdict.encrypted:
             return msg
         found, _ = _read_recipients(msg, envelope_recipients, self.limits.max_header_chars)
         recipients = [r.address for r in found]
-        if self.certificates is not None:
-            certs = [self.certificates.certificate_for(a) for a in recipients]
-            if recipients and all(c is not None for c in certs):
-                try:
-                    return smime_encrypt(msg, [c for c in certs if c is not None])
-                except ProtectionError as exc:
-                    log.warning("S/MIME encryption failed: %s", exc)
-        return self._zip_protect(msg, verdict, recipients, envelope_recipients)
+        certs: list[Certificate] = []
+        problems: list[CertificateProblem] = []
+        for address in recipients:
+            cert, problem = find_certificate(self.certificates, address)
+            if cert is not None:
+                certs.append(cert)
+            elif problem is not None:
+                problems.append(problem)
+        smime_error: ProtectionError | None = None
+        if recipients and not problems:
+            try:
+                return smime_encrypt(msg, certs, outer_subject=self.policy.outer_subject)
+            except ProtectionError as exc:
+                if exc.reason == "identifier_in_routing_header":
+                    raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
+                log.warning("S/MIME encryption failed: %s", exc)
+                smime_error = exc
+        refusal = Refusal(verdict, recipients, problems, smime_error, self.certificates)
+        return self._zip_protect(msg, verdict, recipients, envelope_recipients, refusal)
 
     def _zip_protect(
         self,
@@ -313,29 +344,46 @@ class Guard:
         verdict: Verdict,
         recipients: list[str],
         envelope: Sequence[str] | None,
+        refusal: Refusal,
     ) -> EmailMessage:
         policy = self.policy
+        msg = renew_ids(msg)
+        exposed = exposed_headers(msg)
+        if exposed:
+            shown = ", ".join(exposed)
+            refusal.fail(
+                "sensitive_in_headers",
+                f"The {shown} header carries an identifier or health information, which an "
+                "encrypted archive cannot hide (only S/MIME can): remove it from there, or "
+                "provide a certificate for every recipient.",
+                f"L'en-tête {shown} contient un identifiant ou une information de santé, "
+                "qu'une archive chiffrée ne peut pas cacher (seul S/MIME le peut) : "
+                "retirez-le, ou fournissez un certificat pour chaque destinataire.",
+            )
+        # Whatever the policy counts as sensitive, the archive never leaves an
+        # identifier or a health term readable in the text.
         in_text = [
             f
             for f in verdict.findings
-            if f.kind in policy.sensitive_kinds and not f.location.is_attachment
+            if f.kind in policy.sensitive_kinds | IDENTIFIER_KINDS | {"health_data"}
+            and not f.location.is_attachment
         ]
         if in_text:
-            raise LeakBlocked(
-                verdict,
-                "Sensitive data is in the message text and no certificate is available for "
-                "every recipient: move it into an attachment or use secure messaging. / "
-                "Des données sensibles figurent dans le texte du message et aucun certificat "
-                "n'est disponible pour chaque destinataire : placez-les en pièce jointe ou "
-                "utilisez une messagerie sécurisée.",
+            refusal.fail(
+                "sensitive_in_text",
+                "Sensitive data is in the message text, which an encrypted archive cannot "
+                "protect: move it into an attachment or use secure messaging.",
+                "Des données sensibles figurent dans le texte du message, qu'une archive "
+                "chiffrée ne peut pas protéger : placez-les en pièce jointe ou utilisez une "
+                "messagerie sécurisée.",
             )
         if self.on_password is None:
-            raise LeakBlocked(
-                verdict,
-                "Encryption is required, no certificate is available for every recipient and "
-                "no password channel is configured (on_password). / Le chiffrement est "
-                "requis, aucun certificat n'est disponible pour chaque destinataire et aucun "
-                "canal pour le mot de passe n'est configuré (on_password).",
+            refusal.fail(
+                "no_password_channel",
+                "No channel is configured to hand over a password, so the sensitive "
+                "attachments cannot go in an encrypted archive instead.",
+                "Aucun canal n'est configuré pour transmettre un mot de passe : les pièces "
+                "jointes sensibles ne peuvent pas partir dans une archive chiffrée à la place.",
             )
         names = sorted(
             {
@@ -349,16 +397,26 @@ class Guard:
         try:
             protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
         except ProtectionError as exc:
-            raise LeakBlocked(verdict, str(exc)) from None
+            refusal.fail(exc.reason or "archive_failed", str(exc), exc.fr or str(exc))
         after = self._decide(protected, envelope, None)
         if after.action >= Action.ENCRYPT:
-            raise LeakBlocked(after)
+            refusal.fail(
+                "still_unprotected",
+                "Even with its sensitive attachments in an encrypted archive, the message "
+                "still needs encryption: " + after.explain("en"),
+                "Même avec ses pièces jointes sensibles dans une archive chiffrée, le message "
+                "doit encore être chiffré : " + after.explain("fr"),
+                verdict=after,
+            )
         self.on_password(
             PasswordNotice(
                 recipients=tuple(recipients),
                 archive_name=archive,
                 password=password,
-                message_id=msg.get("Message-ID"),
+                message_id=next(
+                    (str(v).strip() for k, v in msg.raw_items() if k.lower() == "message-id"),
+                    None,
+                ),
             )
         )
         return protected

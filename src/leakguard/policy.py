@@ -107,7 +107,12 @@ first_time_recipient = "warn"
 # certificates = "certificates/"
 # What counts as sensitive content.
 sensitive_kinds = ["nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin", "health_data"]
+# The Subject an S/MIME message shows outside its encryption; the real one travels
+# inside. Keep it neutral: it is readable by every server on the way.
+outer_subject = "Message chiffré / Encrypted message"
 """
+
+DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
 
 _ACTION_KEYS = KINDS | {"unscannable_encrypted"}
 
@@ -134,7 +139,11 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
     },
     "actions": dict.fromkeys(sorted(_ACTION_KEYS), "allow, warn, encrypt or block")
     | {"with_sensitive": "a table of kind = action"},
-    "protection": {"certificates": "a folder path", "sensitive_kinds": "list of finding kinds"},
+    "protection": {
+        "certificates": "a folder path",
+        "sensitive_kinds": "list of finding kinds",
+        "outer_subject": "one line of text, at most 200 characters",
+    },
 }
 
 
@@ -161,6 +170,7 @@ class Policy:
     actions_with_sensitive: Mapping[str, Action] = field(default_factory=lambda: _frozen({}))
     certificates_path: Path | None = None
     sensitive_kinds: frozenset[str] = IDENTIFIER_KINDS | {"health_data"}
+    outer_subject: str = DEFAULT_OUTER_SUBJECT
     source: str = "<default>"
     correspondents_path: Path | None = None
     dormant_months: int = 12
@@ -368,6 +378,29 @@ def _path(
     return p
 
 
+def _outer_subject(data: Mapping[str, Any], source: str) -> str:
+    value = data.get("protection", {}).get("outer_subject", DEFAULT_OUTER_SUBJECT)
+    if (
+        not isinstance(value, str)
+        or not value.strip()
+        or len(value) > 200
+        or any(not ch.isprintable() for ch in value)
+    ):
+        raise _err(
+            source, "protection.outer_subject", _SCHEMA["protection"]["outer_subject"], value
+        )
+    from leakguard.detectors import HEALTH, find_identifiers
+
+    if find_identifiers(value) or next(HEALTH.find(value), None) is not None:
+        # Shown in clear on every message: it must not say what the messages are about.
+        raise _err(
+            source,
+            "protection.outer_subject",
+            "a text without identifier or health term",
+        )
+    return value.strip()
+
+
 def _actions(table: Mapping[str, Any], prefix: str, source: str) -> dict[str, Action]:
     out: dict[str, Action] = {}
     for kind, value in table.items():
@@ -426,6 +459,7 @@ def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
         actions_with_sensitive=_frozen(_actions(with_sensitive, "actions.with_sensitive", source)),
         certificates_path=_path(data, "protection", "certificates", source, base),
         sensitive_kinds=frozenset(sensitive),
+        outer_subject=_outer_subject(data, source),
         source=source,
         correspondents_path=_path(data, "recipients", "correspondents", source, base),
         dormant_months=_int(data, "recipients", "dormant_months", source, 1),

@@ -263,16 +263,18 @@ def _why_not_protected(
     if in_text:
         lines.append(
             t(
-                "sensitive data is in the message text, which an encrypted ZIP "
-                "(--password-file) cannot protect: move it into an attachment, add the "
+                "sensitive data is in the message text or its subject, which an encrypted "
+                "ZIP (--password-file) cannot protect: move it into an attachment, add the "
                 "missing certificates to --certificates, or use secure health messaging",
-                "des données sensibles figurent dans le texte du message, qu'un ZIP "
-                "chiffré (--password-file) ne peut pas protéger : placez-les en pièce "
+                "des données sensibles figurent dans le texte ou l'objet du message, qu'un "
+                "ZIP chiffré (--password-file) ne peut pas protéger : placez-les en pièce "
                 "jointe, ajoutez les certificats manquants dans --certificates, ou "
                 "utilisez une messagerie sécurisée de santé",
             )
         )
-    elif code == "no_password_channel" or not args.password_file:
+    elif code == "no_password_channel" or (
+        not args.password_file and (code is None or code.startswith("certificate_"))
+    ):
         lines.append(
             t(
                 "no certificate for every recipient and no --password-file: give "

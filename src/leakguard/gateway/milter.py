@@ -41,8 +41,10 @@ __all__ = ["filter_for", "parse_listen", "serve"]
 
 log = logging.getLogger("leakguard.gateway")
 
-#: Body replacement is sent in pieces no larger than libmilter's chunk size.
-_CHUNK = 65535
+#: Body replacement is sent in pieces that fit the 1 KiB buffer kilter.service (0.3)
+#: encodes each milter message in (length, command byte and data); libmilter's own
+#: limit, 65535, would not fit and every body over 1 KiB would fail.
+_CHUNK = 1000
 
 
 def parse_listen(value: str) -> tuple[str, int]:
