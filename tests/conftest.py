@@ -1,12 +1,20 @@
-"""Fixtures shared by the command-line tests: the reader's locale and a few messages."""
+"""Shared test set-up: the property tests' CI profile, the reader's locale, a few messages."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from helpers import NIR, NIR_SPACED, message
+
+# In CI the property tests draw the same examples on every run, so a result depends on
+# the code and not on the draw; locally they explore new examples each time.
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 _LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 
