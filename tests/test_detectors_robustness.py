@@ -353,3 +353,51 @@ def test_health_prefilter_in_small_steps(pieces: list[str], step: int) -> None:
         health_data._STEP = saved
     assert places == _anchor_places(text)
     assert fast == [(m.start, m.end, m.compact) for m in HEALTH.naive_find(text)]
+
+
+# ------------------------------------------------------------------ categories fast path
+# ``categories`` reads only the places that may still bring a new category; it must give
+# the categories of ``naive_find`` in the order they first occur.
+CATEGORY_PIECES = st.one_of(
+    HEALTH_PIECES,
+    ANCHOR_PIECES,
+    st.sampled_from(
+        [
+            "médicale",
+            "suivi médical",
+            "consultation médicale",
+            "ordonnance",
+            "Diagnostic (CIM-10) : E11.9",
+            "actes CCAM : HBLD036, HBMD044",
+            ", ",
+            "; ",
+            "(",
+            ")",
+            ".\n",
+            "x" * 40,
+            " " * 30,
+        ]
+    ),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CATEGORY_PIECES, max_size=40), st.sampled_from(["", " ", "\n", ", "]))
+def test_categories_equal_naive(pieces: list[str], joiner: str) -> None:
+    text = joiner.join(pieces)
+    assert health_data.categories(text) == health_data.naive_categories(text)
+
+
+def test_categories_skip_what_is_known_and_keep_order() -> None:
+    line = "Consultation médicale, ordonnance jointe et suivi régulier.\n"
+    text = line * 3000 + "Arrêt de travail prolongé.\n" + line + "Code CIM-10 : F32.1\n"
+    assert health_data.categories(text) == health_data.naive_categories(text)
+    assert health_data.categories(text) == [
+        "medical_act",
+        "prescription",
+        "sick_leave",
+        "medical_code",
+    ]
+    # A code found late may still come first: it lies before its context word.
+    late = "E11.9 ordonnance, diagnostic"
+    assert health_data.categories(late) == ["medical_code", "prescription", "diagnosis"]

@@ -71,10 +71,7 @@ def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter)
                 confidence=m.confidence,
             )
         )
-    categories: list[str] = []
-    for m in HEALTH.find(text):
-        if m.compact not in categories:
-            categories.append(m.compact)
+    categories = HEALTH.categories(text)
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
         for cat in categories
