@@ -5,6 +5,7 @@ error messages), the public surface of ``leakguard.detectors``, and the medical 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -381,18 +382,52 @@ CATEGORY_PIECES = st.one_of(
 )
 
 
+def test_compiled_engine_is_installed_for_the_tests() -> None:
+    # The test extra installs the fast extra, so that both paths are checked here.
+    assert health_data.COMPILED
+
+
+def _compiled_categories(text: str) -> list[str]:
+    return health_data._fast_categories(text) if text else []
+
+
+PATHS = pytest.mark.parametrize(
+    "categories", [health_data.pure_categories, _compiled_categories], ids=["pure", "compiled"]
+)
+
+
+@PATHS
 @settings(max_examples=300, deadline=None)
 @given(st.lists(CATEGORY_PIECES, max_size=40), st.sampled_from(["", " ", "\n", ", "]))
-def test_categories_equal_naive(pieces: list[str], joiner: str) -> None:
+def test_categories_equal_naive(
+    categories: Callable[[str], list[str]], pieces: list[str], joiner: str
+) -> None:
     text = joiner.join(pieces)
-    assert health_data.categories(text) == health_data.naive_categories(text)
+    assert categories(text) == health_data.naive_categories(text)
 
 
-def test_categories_skip_what_is_known_and_keep_order() -> None:
+@PATHS
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["médicale", "ordonnance", "E11.9", "diagnostic", "AME"]), max_size=8),
+    st.integers(min_value=0, max_value=3000),
+)
+def test_categories_far_apart_equal_naive(
+    categories: Callable[[str], list[str]], words: list[str], gap: int
+) -> None:
+    # Words far apart: the windows around a place grow until they find clean edges.
+    text = ("lorem ipsum " * gap).join(["", *words, ""])
+    assert categories(text) == health_data.naive_categories(text)
+
+
+@PATHS
+def test_categories_skip_what_is_known_and_keep_order(
+    categories: Callable[[str], list[str]],
+) -> None:
     line = "Consultation médicale, ordonnance jointe et suivi régulier.\n"
     text = line * 3000 + "Arrêt de travail prolongé.\n" + line + "Code CIM-10 : F32.1\n"
-    assert health_data.categories(text) == health_data.naive_categories(text)
-    assert health_data.categories(text) == [
+    assert categories(text) == health_data.naive_categories(text)
+    assert categories(text) == [
         "medical_act",
         "prescription",
         "sick_leave",
@@ -400,4 +435,4 @@ def test_categories_skip_what_is_known_and_keep_order() -> None:
     ]
     # A code found late may still come first: it lies before its context word.
     late = "E11.9 ordonnance, diagnostic"
-    assert health_data.categories(late) == ["medical_code", "prescription", "diagnosis"]
+    assert categories(late) == ["medical_code", "prescription", "diagnosis"]

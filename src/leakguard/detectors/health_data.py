@@ -42,6 +42,7 @@ __all__ = [
     "find",
     "naive_categories",
     "naive_find",
+    "pure_categories",
 ]
 
 KIND = "health_data"
@@ -483,7 +484,17 @@ def categories(text: str, /) -> list[str]:
 
     The same answer as reading them off :func:`naive_find` (see :func:`naive_categories`),
     but on a long medical text it reads only the first few places of each category.
+    Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``).
     """
+    if not isinstance(text, str) or not text:
+        return []
+    if COMPILED:
+        return _fast_categories(text)
+    return pure_categories(text)
+
+
+def pure_categories(text: str, /) -> list[str]:
+    """:func:`categories` without the compiled engine (numpy and ``re`` only)."""
     if not isinstance(text, str) or not text:
         return []
     at, bits = _candidates(text)
@@ -522,6 +533,148 @@ def categories(text: str, /) -> list[str]:
                 break
         if need == before:
             break
+    return sorted(first, key=first.__getitem__)
+
+
+# ------------------------------------------------------------ the compiled fast path
+# With the ``fast`` extra (the ``hyperscan`` wheel: Vectorscan, BSD) every phrase is one
+# expression over the folded copy, loose enough to fire wherever the exact pattern
+# matches (letters without accents or case, any few non-letters between words). It
+# tells which category a place may bring, with no Python step per word: only the first
+# place of each still-missing category is read exactly, as in the pure path.
+_FAST_TABLE = _FOLD_TABLE.replace(b"_", b" ")  # "_" is a word character for the engine only
+_FAST_BLOCK = 1 << 20
+
+
+def _loose(phrase: str) -> bytes:
+    """An expression over the folded copy that fires wherever ``phrase`` matches."""
+    folded = bare(phrase)
+    other = "[^a-z0-9]"
+    parts: list[str] = []
+    for ch in folded:
+        if ch.isascii() and ch.isalnum():
+            parts.append(ch)
+        elif ch == " ":
+            parts.append(other + "{1,3}")
+        elif ch in "'’":
+            parts.append(other + "{0,3}")
+        elif ch == "-":
+            parts.append(other + "{0,2}")
+        elif ch == "°":
+            parts.append(f"(?:{other}|o\\.?)")
+        else:
+            parts.append(".")
+    left = "\\b" if folded[:1].isascii() and folded[:1].isalnum() else ""
+    right = "\\b" if folded[-1:].isascii() and folded[-1:].isalnum() else ""
+    return (left + "".join(parts) + right).encode("ascii")
+
+
+def _compile_fast() -> object | None:
+    try:
+        import hyperscan
+    except ImportError:
+        return None
+    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
+    database.compile(
+        expressions=[_loose(phrase) for phrase, _, _ in _PHRASES],
+        ids=list(range(len(_PHRASES))),
+        elements=len(_PHRASES),
+        flags=[flags] * len(_PHRASES),
+    )
+    return database
+
+
+_PHRASE_BITS = [_role_bits(name) for _, _, name in _PHRASES]
+_FAST_DB = _compile_fast()
+# True when the compiled fast path is installed; set it to False to use the pure path.
+COMPILED = _FAST_DB is not None
+
+
+def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
+    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end,
+    and the bits it may bring; ``None`` when there is none."""
+    import hyperscan
+
+    assert _FAST_DB is not None
+    database: hyperscan.Database = _FAST_DB  # type: ignore[assignment]
+    best: list[tuple[int, int]] = []
+
+    def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
+        bits = _PHRASE_BITS[number] & need
+        if bits and (not best or end < best[0][0]):
+            best[:] = [(end, bits)]
+
+    n = len(folded)
+    while pos < n:
+        # Blocks overlap by more than a match is long: every match lies whole in one.
+        block = folded[pos : pos + _FAST_BLOCK + _REACH]
+        database.scan(block, match_event_handler=seen)
+        if best:
+            end, bits = best[0]
+            return pos + end - 1, bits
+        pos += _FAST_BLOCK
+    return None
+
+
+def _local_stretch(text: str, here: int) -> tuple[int, int]:
+    """A stretch around ``here`` that no match crosses at either end, found from the
+    candidate places near it (the pure path's ``_stretch`` with the places of a window)."""
+    n = len(text)
+    radius = 4 * _REACH
+    while True:
+        u, v = max(0, here - radius), min(n, here + radius)
+        local, _ = _candidates(text[u:v])
+        trusted = v if v == n else v - 4  # an anchor crossing ``v`` is not seen
+        places = [u + int(p) for p in local.tolist() if u + p < trusted]
+        # Conservative: the edges of the window and ``here`` count as places too.
+        seq = sorted({*places, here, *([u] if u > 0 else []), *([trusted] if v < n else [])})
+        k = seq.index(here)
+        lo = 0 if u == 0 else -1
+        for j in range(k, 0, -1):
+            if seq[j] - seq[j - 1] >= 2 * _REACH + 1:
+                lo = seq[j - 1] + _REACH
+                break
+        hi = n if v == n else -1
+        for j in range(k, len(seq) - 1):
+            if seq[j + 1] - seq[j] >= 2 * _REACH + 1:
+                hi = seq[j] + _REACH
+                break
+        before = _LAST_BLOCKER.match(text, max(0, here - _BLOCKER_RADIUS), here)
+        if before is not None:
+            lo = max(lo, before.end() - 1)
+        after = _BLOCKER_AT.search(text, here, min(n, here + _BLOCKER_RADIUS))
+        if after is not None:
+            hi = after.start() if hi < 0 else min(hi, after.start())
+        if lo >= 0 and hi >= 0:
+            return lo, hi
+        radius *= 4
+
+
+def _fast_categories(text: str) -> list[str]:
+    folded = text.encode("latin-1", "replace").translate(_FAST_TABLE)
+    first: dict[str, tuple[int, int]] = {}
+    need = _ALL_BITS
+    pos = 0
+    code_cut = len(text)
+    while need:
+        got = _next_place(folded, pos, need)
+        if got is None:
+            break
+        here, _ = got
+        if here > code_cut and need & _CODE_BITS:
+            need &= ~_CODE_BITS
+            continue
+        lo, hi = _local_stretch(text, here)
+        for m in _scan(text, [(lo, hi)]):
+            key = (m.start, m.end)
+            if key < first.get(m.compact, (len(text), 0)):
+                first[m.compact] = key
+        pos = max(hi, here + 1)
+        for category in first:
+            need &= ~_BIT.get(category, 0)
+        if "medical_code" in first:
+            code_cut = first["medical_code"][0] + _REACH + CODE_RADIUS
     return sorted(first, key=first.__getitem__)
 
 
