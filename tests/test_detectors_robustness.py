@@ -67,6 +67,7 @@ def test_public_surface() -> None:
         "Match",
         "find_identifiers",
         "get",
+        "latin1_copy",
         "naive_find_identifiers",
     }
     assert {d.KIND for d in IDENTIFIER_DETECTORS} == set(VALID)

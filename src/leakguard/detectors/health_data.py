@@ -18,6 +18,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -479,17 +480,18 @@ def _stretch(
     return lo, hi
 
 
-def categories(text: str, /) -> list[str]:
+def categories(text: str, /, *, latin1: bytes | None = None) -> list[str]:
     """The categories of :func:`find`, each once, in the order they first occur.
 
     The same answer as reading them off :func:`naive_find` (see :func:`naive_categories`),
     but on a long medical text it reads only the first few places of each category.
-    Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``).
+    Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``);
+    ``latin1``, when given, is ``text`` encoded to Latin-1 with replacement.
     """
     if not isinstance(text, str) or not text:
         return []
-    if COMPILED:
-        return _fast_categories(text)
+    if COMPILED and len(text) >= _FAST_MIN:
+        return _fast_categories(text, latin1)
     return pure_categories(text)
 
 
@@ -539,11 +541,16 @@ def pure_categories(text: str, /) -> list[str]:
 # ------------------------------------------------------------ the compiled fast path
 # With the ``fast`` extra (the ``hyperscan`` wheel: Vectorscan, BSD) every phrase is one
 # expression over the folded copy, loose enough to fire wherever the exact pattern
-# matches (letters without accents or case, any few non-letters between words). It
-# tells which category a place may bring, with no Python step per word: only the first
-# place of each still-missing category is read exactly, as in the pure path.
-_FAST_TABLE = _FOLD_TABLE.replace(b"_", b" ")  # "_" is a word character for the engine only
+# matches (letters without accents or case, any few non-letters between words). It tells
+# which category a place may bring, with no Python step per word: only the first place
+# of each still-missing category is read exactly, as in the pure path.
 _FAST_BLOCK = 1 << 20
+# Below this many characters the pure path is as quick (and nothing is compiled).
+_FAST_MIN = 1 << 16
+
+
+# The folded copy the expressions read; "_" is a word character for the engine only.
+_FAST_TABLE = _FOLD_TABLE.replace(b"_", b" ")
 
 
 def _loose(phrase: str) -> bytes:
@@ -569,26 +576,37 @@ def _loose(phrase: str) -> bytes:
     return (left + "".join(parts) + right).encode("ascii")
 
 
-def _compile_fast() -> object | None:
-    try:
-        import hyperscan
-    except ImportError:
-        return None
-    database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
-    database.compile(
-        expressions=[_loose(phrase) for phrase, _, _ in _PHRASES],
-        ids=list(range(len(_PHRASES))),
-        elements=len(_PHRASES),
-        flags=[flags] * len(_PHRASES),
-    )
-    return database
-
-
 _PHRASE_BITS = [_role_bits(name) for _, _, name in _PHRASES]
-_FAST_DB = _compile_fast()
+
+
+def _installed() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 # True when the compiled fast path is installed; set it to False to use the pure path.
-COMPILED = _FAST_DB is not None
+COMPILED = _installed()
+_FAST_DB: list[object] = []
+
+
+def _database() -> object:
+    """The compiled expressions, built on first use (a tenth of a second)."""
+    if not _FAST_DB:
+        import hyperscan
+
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
+        database.compile(
+            expressions=[_loose(phrase) for phrase, _, _ in _PHRASES],
+            ids=list(range(len(_PHRASES))),
+            elements=len(_PHRASES),
+            flags=[flags] * len(_PHRASES),
+        )
+        _FAST_DB.append(database)
+    return _FAST_DB[0]
 
 
 def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
@@ -596,8 +614,7 @@ def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
     and the bits it may bring; ``None`` when there is none."""
     import hyperscan
 
-    assert _FAST_DB is not None
-    database: hyperscan.Database = _FAST_DB  # type: ignore[assignment]
+    database = cast(hyperscan.Database, _database())
     best: list[tuple[int, int]] = []
 
     def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
@@ -651,8 +668,9 @@ def _local_stretch(text: str, here: int) -> tuple[int, int]:
         radius *= 4
 
 
-def _fast_categories(text: str) -> list[str]:
-    folded = text.encode("latin-1", "replace").translate(_FAST_TABLE)
+def _fast_categories(text: str, latin1: bytes | None = None) -> list[str]:
+    raw = text.encode("latin-1", "replace") if latin1 is None else latin1
+    folded = raw.translate(_FAST_TABLE)
     first: dict[str, tuple[int, int]] = {}
     need = _ALL_BITS
     pos = 0
