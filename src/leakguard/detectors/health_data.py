@@ -480,6 +480,43 @@ def _stretch(
     return lo, hi
 
 
+class _FirstSeen:
+    """Where each category was first met in ``text``, and the bits still worth looking
+    for (shared by both paths)."""
+
+    __slots__ = ("code_cut", "first", "need", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.first: dict[str, tuple[int, int]] = {}
+        self.need = _ALL_BITS
+        # Once a code is known, a code found from a context word past this place cannot
+        # come first: places past it no longer need reading for codes.
+        self.code_cut = len(text)
+
+    def read(self, lo: int, hi: int) -> None:
+        """Read the stretch ``text[lo:hi]`` (no match crosses its ends) exactly."""
+        for m in _scan(self.text, [(lo, hi)]):
+            key = (m.start, m.end)
+            if key < self.first.get(m.compact, (len(self.text), 0)):
+                self.first[m.compact] = key
+        for category in self.first:
+            self.need &= ~_BIT.get(category, 0)
+        if "medical_code" in self.first:
+            self.code_cut = self.first["medical_code"][0] + _REACH + CODE_RADIUS
+
+    def past_codes(self, here: int) -> bool:
+        """Stop looking for codes at ``here`` if it is past the cut; True when the bits
+        still needed change."""
+        if here > self.code_cut and self.need & _CODE_BITS:
+            self.need &= ~_CODE_BITS
+            return True
+        return False
+
+    def categories(self) -> list[str]:
+        return sorted(self.first, key=self.first.__getitem__)
+
+
 def categories(text: str, /, *, latin1: bytes | None = None) -> list[str]:
     """The categories of :func:`find`, each once, in the order they first occur.
 
@@ -503,39 +540,27 @@ def pure_categories(text: str, /) -> list[str]:
     if not len(at):
         return []
     starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
-    first: dict[str, tuple[int, int]] = {}
-    need = _ALL_BITS
+    seen = _FirstSeen(text)
     pos = 0
-    # Once a code is known, a later code found from a context word past this place
-    # cannot come first: places past it no longer need reading for codes.
-    code_cut = len(text)
-    while need:
-        before = need
-        for i in np.flatnonzero(bits & need).tolist():
+    while seen.need:
+        before = seen.need
+        for i in np.flatnonzero(bits & before).tolist():
             here = int(at[i])
             if here < pos:
                 continue
-            if here > code_cut and need & _CODE_BITS:
-                need &= ~_CODE_BITS
+            if seen.past_codes(here):
                 break
-            wanted = int(bits[i]) & need
+            wanted = int(bits[i]) & before
             if not wanted or not _is_anchor(text, here) or not _may_bring(text, here, wanted):
                 continue
             lo, hi = _stretch(text, at, i, starts)
-            for m in _scan(text, [(lo, hi)]):
-                key = (m.start, m.end)
-                if key < first.get(m.compact, (len(text), 0)):
-                    first[m.compact] = key
+            seen.read(lo, hi)
             pos = hi
-            for category in first:
-                need &= ~_BIT.get(category, 0)
-            if "medical_code" in first:
-                code_cut = first["medical_code"][0] + _REACH + CODE_RADIUS
-            if need != before:
+            if seen.need != before:
                 break
-        if need == before:
+        if seen.need == before:
             break
-    return sorted(first, key=first.__getitem__)
+    return seen.categories()
 
 
 # ------------------------------------------------------------ the compiled fast path
@@ -671,29 +696,19 @@ def _local_stretch(text: str, here: int) -> tuple[int, int]:
 def _fast_categories(text: str, latin1: bytes | None = None) -> list[str]:
     raw = text.encode("latin-1", "replace") if latin1 is None else latin1
     folded = raw.translate(_FAST_TABLE)
-    first: dict[str, tuple[int, int]] = {}
-    need = _ALL_BITS
+    seen = _FirstSeen(text)
     pos = 0
-    code_cut = len(text)
-    while need:
-        got = _next_place(folded, pos, need)
+    while seen.need:
+        got = _next_place(folded, pos, seen.need)
         if got is None:
             break
         here, _ = got
-        if here > code_cut and need & _CODE_BITS:
-            need &= ~_CODE_BITS
+        if seen.past_codes(here):
             continue
         lo, hi = _local_stretch(text, here)
-        for m in _scan(text, [(lo, hi)]):
-            key = (m.start, m.end)
-            if key < first.get(m.compact, (len(text), 0)):
-                first[m.compact] = key
+        seen.read(lo, hi)
         pos = max(hi, here + 1)
-        for category in first:
-            need &= ~_BIT.get(category, 0)
-        if "medical_code" in first:
-            code_cut = first["medical_code"][0] + _REACH + CODE_RADIUS
-    return sorted(first, key=first.__getitem__)
+    return seen.categories()
 
 
 def naive_categories(text: str, /) -> list[str]:
