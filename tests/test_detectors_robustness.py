@@ -437,3 +437,18 @@ def test_categories_skip_what_is_known_and_keep_order(
     # A code found late may still come first: it lies before its context word.
     late = "E11.9 ordonnance, diagnostic"
     assert categories(late) == ["medical_code", "prescription", "diagnosis"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(CATEGORY_PIECES, max_size=40), st.sampled_from([" ", "\n", ", "]))
+def test_compiled_categories_in_tiny_blocks(pieces: list[str], joiner: str) -> None:
+    # The engine reads the text a block at a time (blocks overlap by more than a match
+    # is long); tiny blocks put a block edge inside every phrase.
+    text = joiner.join(pieces)
+    saved = health_data._FIRST_BLOCK, health_data._FAST_BLOCK
+    health_data._FIRST_BLOCK, health_data._FAST_BLOCK = 8, 64
+    try:
+        found = health_data._fast_categories(text) if text else []
+    finally:
+        health_data._FIRST_BLOCK, health_data._FAST_BLOCK = saved
+    assert found == health_data.naive_categories(text)

@@ -570,6 +570,7 @@ def pure_categories(text: str, /) -> list[str]:
 # which category a place may bring, with no Python step per word: only the first place
 # of each still-missing category is read exactly, as in the pure path.
 _FAST_BLOCK = 1 << 20
+_FIRST_BLOCK = 1 << 12
 # Below this many characters the pure path is as quick (and nothing is compiled).
 _FAST_MIN = 1 << 16
 
@@ -648,14 +649,17 @@ def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
             best[:] = [(end, bits)]
 
     n = len(folded)
+    # Small blocks first (the next place is often near), then larger ones.
+    size = _FIRST_BLOCK
     while pos < n:
         # Blocks overlap by more than a match is long: every match lies whole in one.
-        block = folded[pos : pos + _FAST_BLOCK + _REACH]
+        block = folded[pos : pos + size + _REACH]
         database.scan(block, match_event_handler=seen)
         if best:
             end, bits = best[0]
             return pos + end - 1, bits
-        pos += _FAST_BLOCK
+        pos += size
+        size = min(2 * size, _FAST_BLOCK)
     return None
 
 
