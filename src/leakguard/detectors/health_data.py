@@ -737,3 +737,17 @@ def _check_anchors() -> None:
 
 
 _check_anchors()
+
+
+def _check_blockers() -> None:
+    # A phrase pattern accepts its own characters, letters, digits, spaces, apostrophes,
+    # hyphens and "n°" marks (see ``fold_tokens``): a blocker must be none of these.
+    accepted = "'’`´-\u2010\u2011°º."
+    for ch in _BLOCKERS:
+        if ch.isalnum() or ch.isspace() or ch in accepted:  # pragma: no cover
+            raise RuntimeError("a blocker can occur inside a medical phrase")
+        if any(ch in phrase for phrase, _, _ in _PHRASES):  # pragma: no cover
+            raise RuntimeError("a medical phrase contains a blocker")
+
+
+_check_blockers()
