@@ -67,8 +67,8 @@ def test_public_surface() -> None:
         "Match",
         "find_identifiers",
         "get",
-        "latin1_copy",
         "naive_find_identifiers",
+        "one_byte_copies",
     }
     assert {d.KIND for d in IDENTIFIER_DETECTORS} == set(VALID)
     assert HEALTH.KIND == "health_data"

@@ -34,8 +34,8 @@ __all__ = [
     "Match",
     "find_identifiers",
     "get",
-    "latin1_copy",
     "naive_find_identifiers",
+    "one_byte_copies",
 ]
 
 IDENTIFIER_DETECTORS: tuple[Detector, ...] = (
@@ -95,9 +95,10 @@ _DIGIT = ord("0")
 _GAP = ord(" ")
 
 
-# A labelled RIB always says "guichet", "Guichet" or "GUICHET" (``rib.LABELLED``). Each
-# of these patterns starts with one fixed letter, which the regex engine skips to fast.
-_GUICHET = (re.compile("guichet"), re.compile("G(?:uichet|UICHET)"))
+# A labelled RIB always says "guichet", "Guichet" or "GUICHET" (``rib.LABELLED``): the
+# folded copy holds "guichet" then (and for a few other spellings, which the pattern
+# then rules out).
+_GUICHET = b"guichet"
 
 
 def get(kind: str, /) -> Detector:
@@ -235,20 +236,24 @@ def _windows(text: str, latin1: bytes) -> tuple[str, list[int], list[int]]:
     return "".join(pieces), starts, shifts
 
 
-def latin1_copy(text: str, /) -> bytes:
-    """``text`` with one byte per character (``?`` beyond Latin-1), which the fast paths
-    of :func:`find_identifiers` and ``HEALTH.categories`` read: made once, given to both."""
-    return text.encode("latin-1", "replace")
+def one_byte_copies(text: str, /) -> tuple[bytes, bytes]:
+    """``text`` with one byte per character (Latin-1, ``?`` beyond it), and the same
+    folded to lower-case letters without accents. The fast paths of
+    :func:`find_identifiers` and ``HEALTH.categories`` read them: made once, given to both.
+    """
+    latin1 = text.encode("latin-1", "replace")
+    return latin1, health_data.folded_copy(latin1)
 
 
-def find_identifiers(text: str, /, *, latin1: bytes | None = None) -> list[Match]:
+def find_identifiers(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[Match]:
     """Every valid identifier in ``text``, one per place, sorted by start; never raises.
 
-    ``latin1``, when given, must be :func:`latin1_copy` of ``text``.
+    ``copies``, when given, must be :func:`one_byte_copies` of ``text``.
     """
     if not isinstance(text, str) or not text:
         return []
-    joined, starts, shifts = _windows(text, latin1_copy(text) if latin1 is None else latin1)
+    latin1, folded = one_byte_copies(text) if copies is None else copies
+    joined, starts, shifts = _windows(text, latin1)
     found: list[Match] = []
     if joined:
         for module in _MODULES:
@@ -258,7 +263,7 @@ def find_identifiers(text: str, /, *, latin1: bytes | None = None) -> list[Match
                 kept = module.decide(text, moved)
                 if kept is not None:
                     found.append(kept)
-    if any(word.search(text) for word in _GUICHET):
+    if _GUICHET in folded:
         found.extend(rib.find_labelled(text))
     return _resolve(_not_in_failed_account(text, found))
 

@@ -41,6 +41,7 @@ __all__ = [
     "PATTERN",
     "categories",
     "find",
+    "folded_copy",
     "naive_categories",
     "naive_find",
     "pure_categories",
@@ -517,18 +518,19 @@ class _FirstSeen:
         return sorted(self.first, key=self.first.__getitem__)
 
 
-def categories(text: str, /, *, latin1: bytes | None = None) -> list[str]:
+def categories(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[str]:
     """The categories of :func:`find`, each once, in the order they first occur.
 
     The same answer as reading them off :func:`naive_find` (see :func:`naive_categories`),
     but on a long medical text it reads only the first few places of each category.
     Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``);
-    ``latin1``, when given, is ``text`` encoded to Latin-1 with replacement.
+    ``copies``, when given, are ``text`` in Latin-1 and its :func:`folded_copy`.
     """
     if not isinstance(text, str) or not text:
         return []
     if COMPILED and len(text) >= _FAST_MIN:
-        return _fast_categories(text, latin1)
+        folded = None if copies is None else copies[1]
+        return _fast_categories(text, folded)
     return pure_categories(text)
 
 
@@ -600,6 +602,11 @@ def _loose(phrase: str) -> bytes:
     left = "\\b" if folded[:1].isascii() and folded[:1].isalnum() else ""
     right = "\\b" if folded[-1:].isascii() and folded[-1:].isalnum() else ""
     return (left + "".join(parts) + right).encode("ascii")
+
+
+def folded_copy(latin1: bytes, /) -> bytes:
+    """A Latin-1 copy in lower case without accents (what the compiled engine reads)."""
+    return latin1.translate(_FAST_TABLE)
 
 
 _PHRASE_BITS = [_role_bits(name) for _, _, name in _PHRASES]
@@ -697,9 +704,9 @@ def _local_stretch(text: str, here: int) -> tuple[int, int]:
         radius *= 4
 
 
-def _fast_categories(text: str, latin1: bytes | None = None) -> list[str]:
-    raw = text.encode("latin-1", "replace") if latin1 is None else latin1
-    folded = raw.translate(_FAST_TABLE)
+def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
+    if folded is None:
+        folded = folded_copy(text.encode("latin-1", "replace"))
     seen = _FirstSeen(text)
     pos = 0
     while seen.need:
