@@ -539,3 +539,19 @@ def test_fast_path_equals_naive_on_cells_corsica_and_failed_accounts(
     assert _same_in_pieces(text, piece), (
         f"fast and naive paths disagree on a {len(text)}-character text"
     )
+
+
+# ------------------------------------------------------- the coarse digit search (numpy)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=120).map(lambda b: bytes(b"0 x"[c % 3] for c in b)))
+def test_coarse_chains_equal_the_coarse_pattern(coarse: bytes) -> None:
+    # numpy finds what the regular expression states: longest chains of eight digits or
+    # more, at most MAX_GAP gap bytes apart, holding three digits in a row.
+    expected = [
+        (m.start(), m.end())
+        for m in detectors._COARSE_DENSE.finditer(coarse)
+        if coarse.find(b"000", m.start(), m.end()) >= 0
+    ]
+    assert detectors._coarse_chains(coarse) == expected

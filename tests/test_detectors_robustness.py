@@ -5,6 +5,7 @@ error messages), the public surface of ``leakguard.detectors``, and the medical 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import ModuleType
 
 import pytest
@@ -67,6 +68,7 @@ def test_public_surface() -> None:
         "find_identifiers",
         "get",
         "naive_find_identifiers",
+        "one_byte_copies",
     }
     assert {d.KIND for d in IDENTIFIER_DETECTORS} == set(VALID)
     assert HEALTH.KIND == "health_data"
@@ -353,3 +355,100 @@ def test_health_prefilter_in_small_steps(pieces: list[str], step: int) -> None:
         health_data._STEP = saved
     assert places == _anchor_places(text)
     assert fast == [(m.start, m.end, m.compact) for m in HEALTH.naive_find(text)]
+
+
+# ------------------------------------------------------------------ categories fast path
+# ``categories`` reads only the places that may still bring a new category; it must give
+# the categories of ``naive_find`` in the order they first occur.
+CATEGORY_PIECES = st.one_of(
+    HEALTH_PIECES,
+    ANCHOR_PIECES,
+    st.sampled_from(
+        [
+            "médicale",
+            "suivi médical",
+            "consultation médicale",
+            "ordonnance",
+            "Diagnostic (CIM-10) : E11.9",
+            "actes CCAM : HBLD036, HBMD044",
+            ", ",
+            "; ",
+            "(",
+            ")",
+            ".\n",
+            "x" * 40,
+            " " * 30,
+        ]
+    ),
+)
+
+
+def test_compiled_engine_is_installed_for_the_tests() -> None:
+    # The test extra installs the fast extra, so that both paths are checked here.
+    assert health_data.COMPILED
+
+
+def _compiled_categories(text: str) -> list[str]:
+    return health_data._fast_categories(text) if text else []
+
+
+PATHS = pytest.mark.parametrize(
+    "categories", [health_data.pure_categories, _compiled_categories], ids=["pure", "compiled"]
+)
+
+
+@PATHS
+@settings(max_examples=300, deadline=None)
+@given(st.lists(CATEGORY_PIECES, max_size=40), st.sampled_from(["", " ", "\n", ", "]))
+def test_categories_equal_naive(
+    categories: Callable[[str], list[str]], pieces: list[str], joiner: str
+) -> None:
+    text = joiner.join(pieces)
+    assert categories(text) == health_data.naive_categories(text)
+
+
+@PATHS
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(st.sampled_from(["médicale", "ordonnance", "E11.9", "diagnostic", "AME"]), max_size=8),
+    st.integers(min_value=0, max_value=3000),
+)
+def test_categories_far_apart_equal_naive(
+    categories: Callable[[str], list[str]], words: list[str], gap: int
+) -> None:
+    # Words far apart: the windows around a place grow until they find clean edges.
+    text = ("lorem ipsum " * gap).join(["", *words, ""])
+    assert categories(text) == health_data.naive_categories(text)
+
+
+@PATHS
+def test_categories_skip_what_is_known_and_keep_order(
+    categories: Callable[[str], list[str]],
+) -> None:
+    line = "Consultation médicale, ordonnance jointe et suivi régulier.\n"
+    text = line * 3000 + "Arrêt de travail prolongé.\n" + line + "Code CIM-10 : F32.1\n"
+    assert categories(text) == health_data.naive_categories(text)
+    assert categories(text) == [
+        "medical_act",
+        "prescription",
+        "sick_leave",
+        "medical_code",
+    ]
+    # A code found late may still come first: it lies before its context word.
+    late = "E11.9 ordonnance, diagnostic"
+    assert categories(late) == ["medical_code", "prescription", "diagnosis"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(CATEGORY_PIECES, max_size=40), st.sampled_from([" ", "\n", ", "]))
+def test_compiled_categories_in_tiny_blocks(pieces: list[str], joiner: str) -> None:
+    # The engine reads the text a block at a time (blocks overlap by more than a match
+    # is long); tiny blocks put a block edge inside every phrase.
+    text = joiner.join(pieces)
+    saved = health_data._FIRST_BLOCK, health_data._FAST_BLOCK
+    health_data._FIRST_BLOCK, health_data._FAST_BLOCK = 8, 64
+    try:
+        found = health_data._fast_categories(text) if text else []
+    finally:
+        health_data._FIRST_BLOCK, health_data._FAST_BLOCK = saved
+    assert found == health_data.naive_categories(text)

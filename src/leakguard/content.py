@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leakguard.core import Finding, Fingerprinter, Location, Severity
-from leakguard.detectors import HEALTH, find_identifiers, get
+from leakguard.detectors import HEALTH, find_identifiers, get, one_byte_copies
 from leakguard.extract._types import Problem, TextChunk
 
 __all__ = ["ContentReport", "scan_chunks", "scan_text"]
@@ -55,7 +55,9 @@ def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter)
     """Findings for one piece of text: identifiers first, then health categories."""
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
-    for m in find_identifiers(text):
+    # The one-byte copies of the text serve the fast paths of both detectors.
+    copies = one_byte_copies(text)
+    for m in find_identifiers(text, copies=copies):
         key = (m.kind, m.compact)
         if key in seen:
             continue
@@ -71,10 +73,7 @@ def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter)
                 confidence=m.confidence,
             )
         )
-    categories: list[str] = []
-    for m in HEALTH.find(text):
-        if m.compact not in categories:
-            categories.append(m.compact)
+    categories = HEALTH.categories(text, copies=copies)
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
         for cat in categories

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Iterator
 from types import ModuleType
 from typing import cast
 
+import numpy as np
+
 from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
 from leakguard.detectors._base import (
     DENSE,
@@ -33,6 +35,7 @@ __all__ = [
     "find_identifiers",
     "get",
     "naive_find_identifiers",
+    "one_byte_copies",
 ]
 
 IDENTIFIER_DETECTORS: tuple[Detector, ...] = (
@@ -73,13 +76,14 @@ def _coarse_table() -> bytes:
 # engine then skips to digits at memory speed. A gap there is a superset of a real gap,
 # so each dense stretch of the text lies inside one of the coarse stretches found.
 _COARSE = _coarse_table()
+# (The regular expression states what ``_coarse_chains`` finds; the tests compare them.)
 # A stretch starts at a digit with no digit just before it: the look-behind spares the
 # engine a doomed try at every later digit of a short run.
 _COARSE_DENSE = re.compile(f"0(?<!00)(?: {{0,{MAX_GAP}}}+0){{{MIN_DIGITS - 1},}}+".encode())
-# The copy is made a piece at a time (small buffers stay in cache and are reused by the
-# allocator). A piece ends just before a character that can stop no coarse stretch
-# from crossing: one outside the digits, the gap characters and Latin-1 ("x" above).
-_PIECE = 1 << 16
+# The copy is made a piece at a time (buffers stay small). A piece ends just before a
+# character that can stop no coarse stretch from crossing: one outside the digits, the
+# gap characters and Latin-1 ("x" above).
+_PIECE = 1 << 20
 _STOP = re.compile(f"[^0-9{GAP_CHARS}?\u0100-\U0010ffff]")
 _WORD = re.compile(r"[^\W_]")
 # Joins the windows: no pattern crosses it, and it reads as a boundary (not a letter).
@@ -87,11 +91,14 @@ _JOIN = "\x00"
 # Stands for a letter cut off at a window edge: a word character no pattern uses, so
 # look-arounds see "glued" exactly as they would in the whole text.
 _GLUED = "\u00e9"
+_DIGIT = ord("0")
+_GAP = ord(" ")
 
 
-# A labelled RIB always says "guichet", "Guichet" or "GUICHET" (``rib.LABELLED``). Each
-# of these patterns starts with one fixed letter, which the regex engine skips to fast.
-_GUICHET = (re.compile("guichet"), re.compile("G(?:uichet|UICHET)"))
+# A labelled RIB always says "guichet", "Guichet" or "GUICHET" (``rib.LABELLED``): the
+# folded copy holds "guichet" then (and for a few other spellings, which the pattern
+# then rules out).
+_GUICHET = b"guichet"
 
 
 def get(kind: str, /) -> Detector:
@@ -140,21 +147,59 @@ def _resolve(found: Iterable[Match]) -> list[Match]:
     return out
 
 
-def _coarse_stretches(text: str) -> Iterator[tuple[int, int, int]]:
-    """Where each piece starts, and the coarse stretches with three digits in a row in it."""
+def _coarse_stretches(text: str, latin1: bytes) -> Iterator[tuple[int, int, int]]:
+    """Where each piece starts, and the coarse stretches with three digits in a row in it.
+
+    ``latin1`` is ``text`` encoded to Latin-1 with replacement (one byte per character).
+    """
     n = len(text)
     at = 0
     while at < n:
         stop = _STOP.search(text, min(n, at + _PIECE))
         end = n if stop is None else stop.start()
-        coarse = text[at:end].encode("latin-1", "replace").translate(_COARSE)
-        for c in _COARSE_DENSE.finditer(coarse):
-            if coarse.find(b"000", c.start(), c.end()) >= 0:
-                yield at, c.start(), c.end()
+        coarse = latin1[at:end].translate(_COARSE)
+        for lo, hi in _coarse_chains(coarse):
+            yield at, lo, hi
         at = end
 
 
-def _windows(text: str) -> tuple[str, list[int], list[int]]:
+def _coarse_chains(coarse: bytes) -> list[tuple[int, int]]:
+    """The matches of ``_COARSE_DENSE`` in ``coarse`` that hold three digits in a row,
+    found by numpy with no Python step per number (most numbers, such as phone numbers,
+    have no three digits in a row).
+
+    Such a match is a longest chain of digits, each at most MAX_GAP gap bytes after the
+    previous one, with MIN_DIGITS digits or more.
+    """
+    data = np.frombuffer(coarse, dtype=np.uint8)
+    digits = np.flatnonzero(data == _DIGIT)
+    if len(digits) < MIN_DIGITS:
+        return []
+    between = np.diff(digits) - 1
+    linked = between <= MAX_GAP
+    # Digits a few bytes apart are linked when every byte between them is a gap.
+    check = np.flatnonzero(linked & (between > 0))
+    for k in range(1, MAX_GAP + 1):
+        check = check[between[check] >= k]
+        if not len(check):
+            break
+        broken = data[digits[check] + k] != _GAP
+        linked[check[broken]] = False
+        check = check[~broken]
+    cut = np.flatnonzero(~linked)
+    first = np.concatenate(([0], cut + 1))
+    last = np.concatenate((cut, [len(digits) - 1]))
+    # Three digits in a row: digits i and i + 2 are two bytes apart (so in one chain).
+    runs = np.flatnonzero(digits[2:] - digits[:-2] == 2)
+    has_run = np.zeros(len(first), dtype=np.bool_)
+    has_run[np.searchsorted(first, runs, side="right") - 1] = True
+    keep = np.flatnonzero(has_run & (last - first + 1 >= MIN_DIGITS))
+    starts = digits[first[keep]].tolist()
+    ends = (digits[last[keep]] + 1).tolist()
+    return list(zip(starts, ends, strict=True))
+
+
+def _windows(text: str, latin1: bytes) -> tuple[str, list[int], list[int]]:
     """The digit-dense stretches of ``text`` (widened), joined into one short string.
 
     Returns the joined string, where each piece starts in it, and the shift that turns
@@ -163,7 +208,7 @@ def _windows(text: str) -> tuple[str, list[int], list[int]]:
     n = len(text)
     spans: list[tuple[int, int]] = []
     has_run = RUN3.search
-    for at, c_start, c_end in _coarse_stretches(text):
+    for at, c_start, c_end in _coarse_stretches(text, latin1):
         for m in _DENSE.finditer(text, at + c_start, at + c_end):
             if has_run(text, m.start(), m.end()) is None:
                 continue
@@ -191,11 +236,24 @@ def _windows(text: str) -> tuple[str, list[int], list[int]]:
     return "".join(pieces), starts, shifts
 
 
-def find_identifiers(text: str, /) -> list[Match]:
-    """Every valid identifier in ``text``, one per place, sorted by start; never raises."""
+def one_byte_copies(text: str, /) -> tuple[bytes, bytes]:
+    """``text`` with one byte per character (Latin-1, ``?`` beyond it), and the same
+    folded to lower-case letters without accents. The fast paths of
+    :func:`find_identifiers` and ``HEALTH.categories`` read them: made once, given to both.
+    """
+    latin1 = text.encode("latin-1", "replace")
+    return latin1, health_data.folded_copy(latin1)
+
+
+def find_identifiers(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[Match]:
+    """Every valid identifier in ``text``, one per place, sorted by start; never raises.
+
+    ``copies``, when given, must be :func:`one_byte_copies` of ``text``.
+    """
     if not isinstance(text, str) or not text:
         return []
-    joined, starts, shifts = _windows(text)
+    latin1, folded = one_byte_copies(text) if copies is None else copies
+    joined, starts, shifts = _windows(text, latin1)
     found: list[Match] = []
     if joined:
         for module in _MODULES:
@@ -205,7 +263,7 @@ def find_identifiers(text: str, /) -> list[Match]:
                 kept = module.decide(text, moved)
                 if kept is not None:
                     found.append(kept)
-    if any(word.search(text) for word in _GUICHET):
+    if _GUICHET in folded:
         found.extend(rib.find_labelled(text))
     return _resolve(_not_in_failed_account(text, found))
 

@@ -18,6 +18,7 @@ import itertools
 import re
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
+from typing import cast
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +35,17 @@ from leakguard.detectors._lexicon import (
     fold_tokens,
 )
 
-__all__ = ["CATEGORIES", "KIND", "PATTERN", "find", "naive_find"]
+__all__ = [
+    "CATEGORIES",
+    "KIND",
+    "PATTERN",
+    "categories",
+    "find",
+    "folded_copy",
+    "naive_categories",
+    "naive_find",
+    "pure_categories",
+]
 
 KIND = "health_data"
 CATEGORIES = (*HEALTH_WORDS, "medical_code")
@@ -75,28 +86,30 @@ class _Role:
         self.ccam = False
 
 
-def _build() -> tuple[re.Pattern[str], dict[str, _Role]]:
+def _build() -> tuple[re.Pattern[str], dict[str, _Role], list[tuple[str, str, str]]]:
     """All medical phrases and code-context words as one whole-word pattern (a trie).
 
     A flat alternation of some 150 phrases is tried phrase by phrase at every word;
     the trie checks each character once. The named group closing each phrase tells
-    its role.
+    its role. Also returns each phrase as written, its pattern (without the whole-word
+    checks) and the name of its group.
     """
-    entries: list[tuple[list[str], str | None, str]] = []
+    entries: list[tuple[str, list[str], str | None, str]] = []
     for category, langs in HEALTH_WORDS.items():
         for phrase in sorted({p for ws in langs.values() for p in ws}, key=len, reverse=True):
-            entries.append((fold_tokens(phrase, cased=True), category, ""))
+            entries.append((phrase, fold_tokens(phrase, cased=True), category, ""))
         for acr in HEALTH_ACRONYMS.get(category, ()):
-            entries.append(([re.escape(c) for c in acr], category, ""))
+            entries.append((acr, [re.escape(c) for c in acr], category, ""))
     for phrase in ICD_WORDS:
-        entries.append((fold_tokens(phrase, cased=True), "diagnosis", "icd"))
+        entries.append((phrase, fold_tokens(phrase, cased=True), "diagnosis", "icd"))
     for phrase in CCAM_WORDS:
-        entries.append((fold_tokens(phrase, cased=True), None, "ccam"))
+        entries.append((phrase, fold_tokens(phrase, cased=True), None, "ccam"))
     for acr, code in [(a, "icd") for a in ICD_ACRONYMS] + [(a, "ccam") for a in CCAM_ACRONYMS]:
-        entries.append(([re.escape(c) for c in acr], None, code))
+        entries.append((acr, [re.escape(c) for c in acr], None, code))
     root = _Node()
     roles: dict[str, _Role] = {}
-    for number, (tokens, reported, code) in enumerate(entries):
+    phrases: list[tuple[str, str, str]] = []
+    for number, (written, tokens, reported, code) in enumerate(entries):
         node = root
         for frag in tokens:
             node = node.children.setdefault(frag, _Node())
@@ -108,10 +121,11 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Role]]:
         role.category = role.category or reported
         role.icd = role.icd or code == "icd"
         role.ccam = role.ccam or code == "ccam"
-    return re.compile(LEFT + _emit(root) + RIGHT), roles
+        phrases.append((written, "".join(tokens), node.ends[0]))
+    return re.compile(LEFT + _emit(root) + RIGHT), roles, phrases
 
 
-PATTERN, _ROLES = _build()
+PATTERN, _ROLES, _PHRASES = _build()
 ICD_CODE = re.compile("[A-Z]" + AFTER_FIRST + r"[0-9]{2}(?:\.[0-9]{1,2})?" + RIGHT)
 CCAM_CODE = re.compile("[A-Z]" + AFTER_FIRST + r"[A-Z]{3}[0-9]{3}" + RIGHT)
 
@@ -220,32 +234,107 @@ _SMALL_TABLE = _hash_table(_SMALL_BITS)
 _LARGE_TABLE = _hash_table(_LARGE_BITS)
 
 
-def _anchor_positions(text: str) -> list[int]:
-    hits: list[int] = []
+# ------------------------------------------------------------------ roles of the anchors
+# Each category is a bit; so are "codes near here are ICD-10 diagnoses" and "… CCAM acts".
+_BIT = {category: 1 << i for i, category in enumerate(HEALTH_WORDS)}
+_ICD_BIT = 1 << len(HEALTH_WORDS)
+_CCAM_BIT = _ICD_BIT << 1
+_CODE_BITS = _ICD_BIT | _CCAM_BIT
+_ALL_BITS = (_ICD_BIT - 1) | _CODE_BITS
+
+
+def _role_bits(name: str) -> int:
+    role = _ROLES[name]
+    bits = _BIT[role.category] if role.category is not None else 0
+    return bits | (_ICD_BIT if role.icd else 0) | (_CCAM_BIT if role.ccam else 0)
+
+
+def _anchor_bits() -> tuple[dict[str, int], int]:
+    """What a match around each anchor may mean: the bits of every phrase that holds
+    the anchor; and the bits of the acronyms looked for as written."""
+    bits = dict.fromkeys(ANCHORS, 0)
+    written = 0
+    for phrase, _, name in _PHRASES:
+        if phrase in _AS_WRITTEN:
+            written |= _role_bits(name)
+            continue
+        folded = bare(phrase)
+        held = [a for a in ANCHORS if a in folded]
+        if not held:  # pragma: no cover - a lexicon typo
+            raise RuntimeError("a medical phrase has no anchor")
+        for anchor in held:
+            bits[anchor] |= _role_bits(name)
+    return bits, written
+
+
+_ANCHOR_BITS, _WRITTEN_BITS = _anchor_bits()
+# The exact four-byte heads, sorted, and the bits of the anchors that start so.
+_HEAD_KEYS = np.array(sorted(_HEADS), dtype=np.uint32)
+_HEAD_BITS = np.array(
+    [
+        np.bitwise_or.reduce([_ANCHOR_BITS[w.decode("ascii")] for w in _HEADS[int(h)]])
+        for h in _HEAD_KEYS
+    ],
+    dtype=np.uint16,
+)
+
+
+def _candidates(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+    """Every place where the folded text starts with the first four bytes of an anchor
+    (or with an acronym looked for as written), and the bits of what may be there.
+
+    A superset of the anchor places (the rest of a long anchor is not compared here);
+    all done by numpy, with no Python step per place.
+    """
+    places: list[npt.NDArray[np.int64]] = []
+    bits: list[npt.NDArray[np.uint16]] = []
     for lo in range(0, len(text), _STEP):
         # A folded piece per step, reaching far enough past it for a whole anchor: small
         # buffers stay in the processor's cache and are reused by the allocator.
         piece = text[lo : lo + _STEP + _LONGEST]
         folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
         count = min(_STEP, len(folded))
-        # Positions with four bytes to read; the last three of the text are checked
-        # one by one.
-        full = max(0, min(count, len(folded) - 3))
-        quads = np.ndarray(shape=(full,), dtype="<u4", buffer=folded, strides=(1,))
+        # Positions with four bytes to read; the last three of the text are padded.
+        if len(folded) - 3 < count:
+            folded += b"\x00" * 3
+        quads = np.ndarray(shape=(count,), dtype="<u4", buffer=folded, strides=(1,))
         hashed = quads * _MULTIPLIER
         hashed >>= np.uint32(32 - _SMALL_BITS)
         where = np.flatnonzero(_SMALL_TABLE.take(hashed))
         heads = quads[where]
-        keep = _LARGE_TABLE.take((heads * _MULTIPLIER) >> np.uint32(32 - _LARGE_BITS))
-        for at, head in zip(where[keep].tolist(), heads[keep].tolist(), strict=True):
-            for word in _HEADS.get(head, ()):
-                if folded.startswith(word, at):
-                    hits.append(lo + at)
-        for at in range(full, count):
-            hits.extend(lo + at for word in _SHORT if folded.startswith(word, at))
-    hits.extend(m.start() for m in _AS_WRITTEN_AT.finditer(text))
-    hits.sort()
-    return hits
+        keep = np.flatnonzero(
+            _LARGE_TABLE.take((heads * _MULTIPLIER) >> np.uint32(32 - _LARGE_BITS))
+        )
+        where, heads = where[keep], heads[keep]
+        slot = np.minimum(np.searchsorted(_HEAD_KEYS, heads), len(_HEAD_KEYS) - 1)
+        exact = np.flatnonzero(_HEAD_KEYS[slot] == heads)
+        places.append(where[exact].astype(np.int64) + lo)
+        bits.append(_HEAD_BITS[slot[exact]])
+    written = [m.start() for m in _AS_WRITTEN_AT.finditer(text)]
+    if written:
+        places.append(np.array(written, dtype=np.int64))
+        bits.append(np.full(len(written), _WRITTEN_BITS, dtype=np.uint16))
+    if not places:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.uint16)
+    at, what = np.concatenate(places), np.concatenate(bits)
+    order = np.argsort(at, kind="stable")
+    return at[order], what[order]
+
+
+_ANCHOR_BYTES = tuple(a.encode("ascii") for a in ANCHORS)
+
+
+def _is_anchor(text: str, at: int) -> bool:
+    """True when an anchor starts at ``at`` in the folded text, or an acronym as written."""
+    if text.startswith(_AS_WRITTEN, at):
+        return True
+    folded = text[at : at + _LONGEST].encode("latin-1", "replace").translate(_FOLD_TABLE)
+    return folded.startswith(_ANCHOR_BYTES)
+
+
+def _anchor_positions(text: str) -> list[int]:
+    at, _ = _candidates(text)
+    return [i for i in at.tolist() if _is_anchor(text, i)]
 
 
 def _windows(text: str) -> list[tuple[int, int]]:
@@ -327,6 +416,321 @@ def naive_find(text: str, /) -> Iterator[Match]:
     return iter(_scan(text, [(0, len(text))]))
 
 
+# --------------------------------------------------------------------------- categories
+# What a content finding needs is only which categories occur, in the order of their
+# first occurrence. Once a category has been met, the later places that can only mean
+# it need not be read: :func:`categories` reads a short stretch around a candidate place
+# only while that place may still bring something new.
+
+# No match is longer than this.
+_REACH = _SPAN + 1
+# Characters no medical phrase contains (checked below): no match runs across one.
+_BLOCKERS = ',;:!?()[]{}<>=+*|"\\'
+_BLOCKER_AT = re.compile("[" + re.escape(_BLOCKERS) + "]")
+# The last blocker before a place (the greedy ``.*`` backs up to it).
+_LAST_BLOCKER = re.compile(".*[" + re.escape(_BLOCKERS) + "]", re.DOTALL)
+# How far a stretch looks for a blocker on each side of a place.
+_BLOCKER_RADIUS = 256
+
+
+def _bodies_by_bit() -> dict[int, re.Pattern[str]]:
+    """Per bit, the phrases that carry it, without their whole-word checks: a place
+    where none of them occurs nearby cannot bring that bit."""
+    by_bit: dict[int, list[str]] = {}
+    for _, body, name in _PHRASES:
+        bits = _role_bits(name)
+        for bit in (1 << i for i in range(_ALL_BITS.bit_length())):
+            if bits & bit:
+                by_bit.setdefault(bit, []).append(body)
+    return {bit: re.compile("|".join(bodies)) for bit, bodies in by_bit.items()}
+
+
+_BODIES = _bodies_by_bit()
+
+
+def _may_bring(text: str, here: int, wanted: int) -> bool:
+    """True when a phrase with one of the ``wanted`` bits may hold place ``here``."""
+    lo, hi = max(0, here - _REACH), here + _REACH
+    return any(
+        pattern.search(text, lo, hi) is not None for bit, pattern in _BODIES.items() if bit & wanted
+    )
+
+
+def _stretch(
+    text: str, at: npt.NDArray[np.int64], i: int, starts: npt.NDArray[np.intp]
+) -> tuple[int, int]:
+    """A stretch of ``text`` around candidate ``i`` that no match crosses at either end.
+
+    An end is a blocker, or lies more than ``_REACH`` away from every candidate place
+    (a match holds the place of its anchor). ``starts`` are the indices of the
+    candidates that begin a cluster (the previous one is ``2 * _REACH`` or more away).
+    """
+    n = len(text)
+    here = int(at[i])
+    k = int(np.searchsorted(starts, i, side="right")) - 1
+    first = int(starts[k])
+    lo = 0 if first == 0 else int(at[first - 1]) + _REACH
+    last = int(starts[k + 1]) - 1 if k + 1 < len(starts) else len(at) - 1
+    hi = min(n, int(at[last]) + _REACH)
+    before = _LAST_BLOCKER.match(text, max(lo, here - _BLOCKER_RADIUS), here)
+    if before is not None:
+        lo = before.end() - 1
+    after = _BLOCKER_AT.search(text, here, min(hi, here + _BLOCKER_RADIUS))
+    if after is not None:
+        hi = after.start()
+    return lo, hi
+
+
+class _FirstSeen:
+    """Where each category was first met in ``text``, and the bits still worth looking
+    for (shared by both paths)."""
+
+    __slots__ = ("code_cut", "first", "need", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.first: dict[str, tuple[int, int]] = {}
+        self.need = _ALL_BITS
+        # Once a code is known, a code found from a context word past this place cannot
+        # come first: places past it no longer need reading for codes.
+        self.code_cut = len(text)
+
+    def read(self, lo: int, hi: int) -> None:
+        """Read the stretch ``text[lo:hi]`` (no match crosses its ends) exactly."""
+        for m in _scan(self.text, [(lo, hi)]):
+            key = (m.start, m.end)
+            if key < self.first.get(m.compact, (len(self.text), 0)):
+                self.first[m.compact] = key
+        for category in self.first:
+            self.need &= ~_BIT.get(category, 0)
+        if "medical_code" in self.first:
+            self.code_cut = self.first["medical_code"][0] + _REACH + CODE_RADIUS
+
+    def past_codes(self, here: int) -> bool:
+        """Stop looking for codes at ``here`` if it is past the cut; True when the bits
+        still needed change."""
+        if here > self.code_cut and self.need & _CODE_BITS:
+            self.need &= ~_CODE_BITS
+            return True
+        return False
+
+    def categories(self) -> list[str]:
+        return sorted(self.first, key=self.first.__getitem__)
+
+
+def categories(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[str]:
+    """The categories of :func:`find`, each once, in the order they first occur.
+
+    The same answer as reading them off :func:`naive_find` (see :func:`naive_categories`),
+    but on a long medical text it reads only the first few places of each category.
+    Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``);
+    ``copies``, when given, are ``text`` in Latin-1 and its :func:`folded_copy`.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    if COMPILED and len(text) >= _FAST_MIN:
+        folded = None if copies is None else copies[1]
+        return _fast_categories(text, folded)
+    return pure_categories(text)
+
+
+def pure_categories(text: str, /) -> list[str]:
+    """:func:`categories` without the compiled engine (numpy and ``re`` only)."""
+    if not isinstance(text, str) or not text:
+        return []
+    at, bits = _candidates(text)
+    if not len(at):
+        return []
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
+    seen = _FirstSeen(text)
+    pos = 0
+    while seen.need:
+        before = seen.need
+        for i in np.flatnonzero(bits & before).tolist():
+            here = int(at[i])
+            if here < pos:
+                continue
+            if seen.past_codes(here):
+                break
+            wanted = int(bits[i]) & before
+            if not wanted or not _is_anchor(text, here) or not _may_bring(text, here, wanted):
+                continue
+            lo, hi = _stretch(text, at, i, starts)
+            seen.read(lo, hi)
+            pos = hi
+            if seen.need != before:
+                break
+        if seen.need == before:
+            break
+    return seen.categories()
+
+
+# ------------------------------------------------------------ the compiled fast path
+# With the ``fast`` extra (the ``hyperscan`` wheel: Vectorscan, BSD) every phrase is one
+# expression over the folded copy, loose enough to fire wherever the exact pattern
+# matches (letters without accents or case, any few non-letters between words). It tells
+# which category a place may bring, with no Python step per word: only the first place
+# of each still-missing category is read exactly, as in the pure path.
+_FAST_BLOCK = 1 << 20
+_FIRST_BLOCK = 1 << 12
+# Below this many characters the pure path is as quick (and nothing is compiled).
+_FAST_MIN = 1 << 16
+
+
+# The folded copy the expressions read; "_" is a word character for the engine only.
+_FAST_TABLE = _FOLD_TABLE.replace(b"_", b" ")
+
+
+def _loose(phrase: str) -> bytes:
+    """An expression over the folded copy that fires wherever ``phrase`` matches."""
+    folded = bare(phrase)
+    other = "[^a-z0-9]"
+    parts: list[str] = []
+    for ch in folded:
+        if ch.isascii() and ch.isalnum():
+            parts.append(ch)
+        elif ch == " ":
+            parts.append(other + "{1,3}")
+        elif ch in "'’":
+            parts.append(other + "{0,3}")
+        elif ch == "-":
+            parts.append(other + "{0,2}")
+        elif ch == "°":
+            parts.append(f"(?:{other}|o\\.?)")
+        else:
+            parts.append(".")
+    left = "\\b" if folded[:1].isascii() and folded[:1].isalnum() else ""
+    right = "\\b" if folded[-1:].isascii() and folded[-1:].isalnum() else ""
+    return (left + "".join(parts) + right).encode("ascii")
+
+
+def folded_copy(latin1: bytes, /) -> bytes:
+    """A Latin-1 copy in lower case without accents (what the compiled engine reads)."""
+    return latin1.translate(_FAST_TABLE)
+
+
+_PHRASE_BITS = [_role_bits(name) for _, _, name in _PHRASES]
+
+
+def _installed() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# True when the compiled fast path is installed; set it to False to use the pure path.
+COMPILED = _installed()
+_FAST_DB: list[object] = []
+
+
+def _database() -> object:
+    """The compiled expressions, built on first use (a tenth of a second)."""
+    if not _FAST_DB:
+        import hyperscan
+
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
+        database.compile(
+            expressions=[_loose(phrase) for phrase, _, _ in _PHRASES],
+            ids=list(range(len(_PHRASES))),
+            elements=len(_PHRASES),
+            flags=[flags] * len(_PHRASES),
+        )
+        _FAST_DB.append(database)
+    return _FAST_DB[0]
+
+
+def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
+    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end,
+    and the bits it may bring; ``None`` when there is none."""
+    import hyperscan
+
+    database = cast(hyperscan.Database, _database())
+    best: list[tuple[int, int]] = []
+
+    def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
+        bits = _PHRASE_BITS[number] & need
+        if bits and (not best or end < best[0][0]):
+            best[:] = [(end, bits)]
+
+    n = len(folded)
+    # Small blocks first (the next place is often near), then larger ones.
+    size = _FIRST_BLOCK
+    while pos < n:
+        # Blocks overlap by more than a match is long: every match lies whole in one.
+        block = folded[pos : pos + size + _REACH]
+        database.scan(block, match_event_handler=seen)
+        if best:
+            end, bits = best[0]
+            return pos + end - 1, bits
+        pos += size
+        size = min(2 * size, _FAST_BLOCK)
+    return None
+
+
+def _local_stretch(text: str, here: int) -> tuple[int, int]:
+    """A stretch around ``here`` that no match crosses at either end, found from the
+    candidate places near it (the pure path's ``_stretch`` with the places of a window)."""
+    n = len(text)
+    radius = 4 * _REACH
+    while True:
+        u, v = max(0, here - radius), min(n, here + radius)
+        local, _ = _candidates(text[u:v])
+        trusted = v if v == n else v - 4  # an anchor crossing ``v`` is not seen
+        places = [u + int(p) for p in local.tolist() if u + p < trusted]
+        # Conservative: the edges of the window and ``here`` count as places too.
+        seq = sorted({*places, here, *([u] if u > 0 else []), *([trusted] if v < n else [])})
+        k = seq.index(here)
+        lo = 0 if u == 0 else -1
+        for j in range(k, 0, -1):
+            if seq[j] - seq[j - 1] >= 2 * _REACH + 1:
+                lo = seq[j - 1] + _REACH
+                break
+        hi = n if v == n else -1
+        for j in range(k, len(seq) - 1):
+            if seq[j + 1] - seq[j] >= 2 * _REACH + 1:
+                hi = seq[j] + _REACH
+                break
+        before = _LAST_BLOCKER.match(text, max(0, here - _BLOCKER_RADIUS), here)
+        if before is not None:
+            lo = max(lo, before.end() - 1)
+        after = _BLOCKER_AT.search(text, here, min(n, here + _BLOCKER_RADIUS))
+        if after is not None:
+            hi = after.start() if hi < 0 else min(hi, after.start())
+        if lo >= 0 and hi >= 0:
+            return lo, hi
+        radius *= 4
+
+
+def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
+    if folded is None:
+        folded = folded_copy(text.encode("latin-1", "replace"))
+    seen = _FirstSeen(text)
+    pos = 0
+    while seen.need:
+        got = _next_place(folded, pos, seen.need)
+        if got is None:
+            break
+        here, _ = got
+        if seen.past_codes(here):
+            continue
+        lo, hi = _local_stretch(text, here)
+        seen.read(lo, hi)
+        pos = max(hi, here + 1)
+    return seen.categories()
+
+
+def naive_categories(text: str, /) -> list[str]:
+    """The categories of :func:`naive_find` in order of first occurrence, each once."""
+    out: list[str] = []
+    for m in naive_find(text):
+        if m.compact not in out:
+            out.append(m.compact)
+    return out
+
+
 def _check_anchors() -> None:
     # Every phrase must contain its anchor once folded, or the prefilter would miss it.
     for phrase in [*_ALL_WORDS, *ICD_WORDS, *CCAM_WORDS]:
@@ -340,3 +744,17 @@ def _check_anchors() -> None:
 
 
 _check_anchors()
+
+
+def _check_blockers() -> None:
+    # A phrase pattern accepts its own characters, letters, digits, spaces, apostrophes,
+    # hyphens and "n°" marks (see ``fold_tokens``): a blocker must be none of these.
+    accepted = "'’`´-\u2010\u2011°º."
+    for ch in _BLOCKERS:
+        if ch.isalnum() or ch.isspace() or ch in accepted:  # pragma: no cover
+            raise RuntimeError("a blocker can occur inside a medical phrase")
+        if any(ch in phrase for phrase, _, _ in _PHRASES):  # pragma: no cover
+            raise RuntimeError("a medical phrase contains a blocker")
+
+
+_check_blockers()

@@ -43,7 +43,7 @@ def text_items(
 
     Past the budget the part is reported ``too_large`` so nobody believes it was fully read.
     """
-    if not text.strip():
+    if not text or text.isspace():  # (not a stripped copy of a long text)
         return
     room = budget.limits.max_text_chars - budget.chars_used
     if room <= 0:

@@ -1,0 +1,64 @@
+"""The content scan gives the same findings with and without the compiled engine."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leakguard.content import scan_text
+from leakguard.core import Fingerprinter, Location
+from leakguard.detectors import health_data
+
+LINES = [
+    "Consultation médicale du 12/03/2024, tél 02 35 12 34 56.",
+    "Merci de nous retourner le formulaire signé avant la fin du mois.",
+    "Ordonnance jointe ; montant 145,50 euros.",
+    "Suivi médical régulier, rendez-vous mardi.",
+    "Arrêt de travail de 5 jours (accident du travail).",
+    "Diagnostic principal (CIM-10) : E11.9",
+    "Actes CCAM : HBLD036, HBMD044.",
+    "Patient en ALD, bénéficiaire de l'AME.",
+    "NIR : 1 85 05 75 112 345 29",
+    "IBAN FR76 3000 6000 0112 3456 7890 189",
+    "le patient est venu en consultation pour un contrôle de la vue",
+]
+
+
+def _scan(text: str, *, compiled: bool) -> list[tuple[str, str | None, str | None]]:
+    saved = health_data.COMPILED
+    health_data.COMPILED = compiled
+    try:
+        found = scan_text(text, Location.body(), fingerprinter=Fingerprinter(b"k" * 32))
+    finally:
+        health_data.COMPILED = saved
+    return [(f.kind, f.detail, f.fingerprint) for f in found]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.lists(st.sampled_from(LINES), min_size=1, max_size=12), st.integers(0, 2**32))
+def test_long_text_same_findings_on_both_paths(rare: list[str], seed: int) -> None:
+    # A text past the size where the compiled engine takes over (64 KiB), with a few
+    # rare lines spread through ordinary ones.
+    rnd = random.Random(seed)
+    lines = [rnd.choice(LINES[:4] + LINES[-1:]) for _ in range(2500)]
+    for line in rare:
+        lines.insert(rnd.randrange(len(lines) + 1), line)
+    text = "\n".join(lines)
+    assert len(text) >= health_data._FAST_MIN
+    assert _scan(text, compiled=True) == _scan(text, compiled=False)
+
+
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure"])
+def test_long_text_categories_in_order(compiled: bool) -> None:
+    text = "\n".join([LINES[1]] * 3000 + [LINES[4], LINES[1], LINES[0], LINES[5]])
+    found = _scan(text, compiled=compiled)
+    assert [detail for kind, detail, _ in found if kind == "health_data"] == [
+        "sick_leave",
+        "work_accident",
+        "medical_act",
+        "diagnosis",
+        "medical_code",
+    ]
