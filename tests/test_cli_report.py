@@ -139,6 +139,13 @@ def test_summary_line_says_why_the_exit_status(
         "Summary: 1 message checked (1 ALLOW); 1 input unreadable. "
         "Exit status 2: 1 input could not be read (the others were checked)."
     )
+    code, out, _ = run(
+        capsys, "check", str(mails / "1-plain.eml"), str(mails / "gone.eml"), str(mails / "x")
+    )
+    assert last(out) == (
+        "Summary: 1 message checked (1 ALLOW); 2 inputs unreadable. "
+        "Exit status 2: 2 inputs could not be read (the others were checked)."
+    )
     code, out, _ = run(capsys, "--lang", "fr", "check", "--directory", str(colleagues), str(mails))
     assert last(out) == (
         "Bilan : 3 messages vérifiés (1 AUTORISÉ, 1 À CHIFFRER, 1 BLOQUÉ). "

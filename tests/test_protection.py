@@ -194,6 +194,8 @@ def test_smime_payload_is_the_original_entity_with_its_headers(bob: Party) -> No
     recorded = inner.get_all("HP-Outer") or []
     assert recorded == [f"{k}: {v}" for k, v in outside if k != "MIME-Version"]
     assert "Subject: Message chiffré / Encrypted message" in recorded
+    # The name stays readable before the first colon; only the value is encoded.
+    assert re.search(rb"^HP-Outer: Subject: ", decrypted, re.M)
     again = email.message_from_bytes(original.as_bytes(), policy=email.policy.default)
     shape = [p.get_content_type() for p in inner.walk()]
     assert shape == [p.get_content_type() for p in again.walk()]

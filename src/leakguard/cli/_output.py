@@ -191,7 +191,11 @@ def _closing(head: str, unreadable: int, status: int, why: str) -> str:
     text = t("Summary: ", "Bilan : ") + head
     if unreadable:
         text += t("; ", " ; ")
-        text += _count(unreadable, ("input unreadable",) * 2, ("entrée illisible",) * 2)
+        text += _count(
+            unreadable,
+            ("input unreadable", "inputs unreadable"),
+            ("entrée illisible", "entrées illisibles"),
+        )
     if status == EXIT_ERROR:
         why = _count(
             unreadable,

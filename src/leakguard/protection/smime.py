@@ -120,7 +120,7 @@ def _payload_entity(msg: email.message.EmailMessage, plan: _HeaderPlan) -> bytes
         if not name.lower().startswith(_INNER_PREFIX) and name.lower() != "mime-version":
             inner.set_raw(name, value)
     for name, value in plan.outer:
-        inner.set_raw("HP-Outer", _writable(f"{name}: {value}"))
+        inner.set_raw("HP-Outer", _hp_outer(name, value))
     for name, value in items:
         if name.lower().startswith(_INNER_PREFIX):
             inner.set_raw(name, value)
@@ -154,6 +154,19 @@ _AS_GIVEN = email.policy.default.clone(refold_source="none")
 
 # What a damaged message may raise while it is copied and written out.
 _UNWRITABLE = (ValueError, TypeError, LookupError, AttributeError, UnicodeError, RecursionError)
+
+
+def _hp_outer(name: str, value: object) -> str:
+    """One ``HP-Outer`` value: the header name in clear, then its value written as the
+    outer header is (RFC 2047 encoded words only inside the value, so a reader can still
+    split the name from the value at the first colon)."""
+    written = _writable(value)
+    text = written if isinstance(written, str) else str(written)
+    try:
+        text.encode("ascii", "surrogateescape")
+    except UnicodeEncodeError:
+        text = email.header.Header(text, "utf-8").encode()
+    return f"{name}: {text}"
 
 
 def _writable(value: object) -> object:
