@@ -257,3 +257,51 @@ def test_sendmail_with_a_str_message_keeps_smtplib_line_handling(
         smtp.sendmail("secretariat@clinique-exemple.fr", "accueil@clinique-exemple.fr", text)
     assert len(rec.messages) == 1
     assert b"Bonjour" in rec.messages[0][1]
+
+
+def _default_policy_message(to: str, body: str, *, copies: bool = True) -> EmailMessage:
+    cc = (
+        "Cc: Dr Martin <dr.martin@cabinet-exemple.fr>\r\nBcc: archives@clinique-exemple.fr\r\n"
+        if copies
+        else ""
+    )
+    raw = (
+        f"From: secretariat@clinique-exemple.fr\r\nTo: {to}\r\n{cc}"
+        f"Subject: Dossier\r\n\r\n{body}\r\n"
+    ).encode()
+    parsed = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_send_message_survives_a_header_the_standard_library_cannot_read(
+    server: tuple[Recorder, int], guard: Guard
+) -> None:
+    # Reading this To with email.policy.default raises AttributeError inside smtplib;
+    # the addresses are then read from the raw headers and the guard still decides.
+    rec, port = server
+    msg = _default_policy_message("unlisted-recipients:; (no To-header on input)", "Bonjour.")
+    with pytest.raises(AttributeError):
+        _ = msg["To"]
+    with GuardedSMTP("127.0.0.1", port, guard=guard) as smtp:
+        smtp.send_message(msg)
+    assert rec.mail_from == ["secretariat@clinique-exemple.fr"]
+    ((rcpt, data),) = rec.messages
+    assert rcpt == ["dr.martin@cabinet-exemple.fr", "archives@clinique-exemple.fr"]
+    assert b"Bcc:" not in data and b"Bonjour." in data
+
+
+def test_send_message_with_an_unreadable_header_is_still_blocked(
+    server: tuple[Recorder, int], guard: Guard
+) -> None:
+    rec, port = server
+    msg = _default_policy_message(
+        "unlisted-recipients:; (no To-header on input)",
+        f"NIR {NIR}, diagnostic : diabète.",
+        copies=False,
+    )
+    with GuardedSMTP("127.0.0.1", port, guard=guard) as smtp, pytest.raises(LeakBlocked) as err:
+        smtp.send_message(msg)
+    assert err.value.verdict.action is Action.BLOCK
+    assert "unreadable_recipients" in {f.kind for f in err.value.verdict.findings}
+    assert rec.mail_from == [] and rec.messages == []

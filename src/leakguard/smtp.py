@@ -6,10 +6,12 @@ blocked message never reaches the server: not one byte of DATA, not even MAIL FR
 
 from __future__ import annotations
 
+import copy
 import logging
 import smtplib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from email.message import Message
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -111,6 +113,57 @@ class GuardedSMTP(smtplib.SMTP):
     ) -> dict[str, tuple[int, bytes]]:
         payload = _guarded_payload(self.guard, self.on_warn, from_addr, to_addrs, msg)
         return super().sendmail(from_addr, to_addrs, payload, mail_options, rcpt_options)
+
+    def send_message(
+        self,
+        msg: Message,
+        from_addr: str | None = None,
+        to_addrs: str | Sequence[str] | None = None,
+        mail_options: Sequence[str] = (),
+        rcpt_options: Sequence[str] = (),
+    ) -> dict[str, tuple[int, bytes]]:
+        """smtplib's ``send_message``. Some mangled address headers make the standard
+        library's header parser raise while smtplib works out the addresses (a message
+        built with ``email.policy.default``); those are then read from the raw headers,
+        so the message still reaches the guard instead of crashing the sender."""
+        try:
+            return super().send_message(msg, from_addr, to_addrs, mail_options, rcpt_options)
+        except (AttributeError, IndexError) as exc:
+            if not _raised_by_header_parser(exc):
+                raise
+        envelope_from = from_addr or next(iter(_raw_addresses(msg, ("Sender", "From"))), "")
+        recipients = _raw_addresses(msg, ("To", "Cc", "Bcc")) if to_addrs is None else to_addrs
+        outgoing = copy.copy(msg)
+        del outgoing["Bcc"]
+        del outgoing["Resent-Bcc"]
+        data = outgoing.as_bytes(policy=outgoing.policy.clone(linesep="\r\n"))
+        return self.sendmail(envelope_from, recipients, data, mail_options, rcpt_options)
+
+
+def _raised_by_header_parser(exc: BaseException) -> bool:
+    """Whether an exception comes from the email package's header parsing."""
+    tb = exc.__traceback__
+    while tb is not None:
+        module = tb.tb_frame.f_globals.get("__name__", "")
+        if module in ("email._header_value_parser", "email.headerregistry"):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _raw_addresses(msg: Message, names: Sequence[str]) -> list[str]:
+    """Addresses of some headers, read from their raw text with the bounded reader."""
+    from leakguard._headers import read_address_list
+
+    found: list[str] = []
+    wanted = {n.lower() for n in names}
+    for name, value in msg.raw_items():
+        if name.lower() in wanted:
+            read = read_address_list(str(value), max_chars=128 * 1024)
+            found.extend(address for _, address in read.mailboxes)
+            if not read.clean:
+                found.extend(t for t in read.tokens if t not in found)
+    return found
 
 
 class GuardedSMTP_SSL(GuardedSMTP, smtplib.SMTP_SSL):
