@@ -319,6 +319,9 @@ def test_eleven_megabyte_subject_of_encoded_words(guard: Guard) -> None:
     assert found["nir"] == {"subject"}
     assert found["unscannable_attachment"] == {"too_large"}
     assert verdict.action is Action.ENCRYPT
+    cut = next(f for f in verdict.findings if f.kind == "unscannable_attachment")
+    assert cut.message("en").startswith("This part of the message could not be checked")
+    assert cut.message("fr").startswith("Cette partie du message n'a pas pu être vérifiée")
 
 
 def test_to_header_of_one_hundred_thousand_addresses(guard: Guard) -> None:

@@ -485,6 +485,12 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
         )
     if k == "unscannable_attachment":
         why = _UNSCANNABLE[lang].get(finding.detail or "", _UNSCANNABLE[lang]["corrupt"])
+        if not finding.location.is_attachment:  # the subject or the body itself
+            return _t(
+                lang,
+                f"This part of the message could not be checked in full: {why}.",
+                f"Cette partie du message n'a pas pu être vérifiée en entier : {why}.",
+            )
         return _t(
             lang,
             f"This attachment could not be checked: {why}.",
