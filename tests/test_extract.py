@@ -461,3 +461,34 @@ def test_truncated_documents_never_raise(cut: int, kind: str) -> None:
         extract(data[: cut % max(1, len(data))], Location.attachment("t"), budget=Budget())
     )
     assert all(isinstance(i, TextChunk | Problem) for i in items)
+
+
+def test_a_message_inside_an_archive_is_read_by_the_reader_the_caller_gives() -> None:
+    # Extraction sits below message reading: it reads a nested .eml only through the
+    # reader it is handed, and says "unsupported" rather than passing it unread.
+    import subprocess
+    import sys
+
+    from docs_factory import make_eml
+    from leakguard.message import iter_embedded
+
+    archive = make_zip({"courrier.eml": make_eml(body=f"NIR : {NIR}\n")})
+    alone = run(archive, "a.zip")
+    assert problems(alone) == [("attachment:a.zip/courrier.eml", "unsupported", None)]
+    budget = Budget(Limits())
+    read = list(
+        extract(archive, Location.attachment("a.zip"), budget=budget, messages=iter_embedded)
+    )
+    assert problems(read) == []
+    assert contains_value(text_of(read), NIR)
+    imported = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, leakguard.extract; print('leakguard.message' in sys.modules)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert imported.stdout.strip() == "False"

@@ -532,7 +532,7 @@ def document_content(
         if sniff(data, filename=name) == "eml":
             yield from _message_items(_parse(data), None, budget, 0)
             return
-        yield from extract(data, location, budget=budget, filename=name)
+        yield from extract(data, location, budget=budget, filename=name, messages=iter_embedded)
     except Exception:
         yield Problem(location, "corrupt")
 
@@ -766,7 +766,13 @@ def _part_items(
     charset = _param(part, "charset")
     declared = f"{ctype}; charset={charset}" if charset else ctype
     for item in extract(
-        data, where, budget=budget, filename=name, declared_type=declared, depth=depth
+        data,
+        where,
+        budget=budget,
+        filename=name,
+        declared_type=declared,
+        depth=depth,
+        messages=iter_embedded,
     ):
         if (
             damaged

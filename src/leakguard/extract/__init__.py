@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable
+from leakguard.extract._common import Context, Item, MessageReader, Unreadable
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
 from leakguard.extract.encryption import openpgp_encrypted
 from leakguard.extract.sniff import FAMILIES, sniff
@@ -102,9 +102,9 @@ def _read(
 
         return read_text(data, location, ctx, charset)
     if family == "eml":
-        from leakguard.message import iter_embedded
-
-        return iter_embedded(data, location, budget=ctx.budget, depth=ctx.depth)
+        if ctx.messages is None:
+            return iter([Problem(location, "unsupported")])
+        return ctx.messages(data, location, budget=ctx.budget, depth=ctx.depth)
     if family == "image":
         # Read by OCR when installed; otherwise reported, never passed as clean.
         from leakguard.extract.ocr import read_image
@@ -122,8 +122,12 @@ def extract(
     filename: str | None = None,
     declared_type: str | None = None,
     depth: int = 0,
+    messages: MessageReader | None = None,
 ) -> Iterator[TextChunk | Problem]:
     """Text chunks of one document, or the problems that stopped it being read.
+
+    ``messages`` reads a message found inside the document (``leakguard.message`` passes
+    its own reader); without it a nested message is reported ``unsupported``.
 
     ``depth`` counts the archives and forwarded messages around the document; past
     ``limits.max_depth`` it is reported ``too_deep``. Over any limit, or damaged, the
@@ -140,7 +144,7 @@ def extract(
     if len(data) > limits.max_part_bytes:
         yield Problem(location, "too_large")
         return
-    ctx = Context(budget=budget, depth=depth, filename=filename)
+    ctx = Context(budget=budget, depth=depth, filename=filename, messages=messages)
     try:
         family = sniff(data, filename=filename, declared_type=declared_type)
         yield from _read(family, data, location, ctx, declared_type)

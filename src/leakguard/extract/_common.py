@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 from leakguard.core import Location
 from leakguard.extract._types import Budget, Problem, TextChunk
@@ -27,13 +28,27 @@ class Unreadable(Exception):
         self.container = container
 
 
+class MessageReader(Protocol):
+    """Reads a message found inside a document (an ``.eml`` in a ZIP, an attached item).
+
+    Reading messages is the layer above this package; it hands its reader down through
+    :func:`leakguard.extract.extract`, so extraction never imports it back.
+    """
+
+    def __call__(
+        self, data: bytes, location: Location, /, *, budget: Budget, depth: int = 0
+    ) -> Iterator[TextChunk | Problem]: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Context:
-    """What a reader needs besides the bytes: the running budget and where it sits."""
+    """What a reader needs besides the bytes: the running budget, where it sits, and the
+    reader for messages nested in it (None: a nested message is reported unsupported)."""
 
     budget: Budget
     depth: int = 0
     filename: str | None = None
+    messages: MessageReader | None = None
 
 
 def text_items(

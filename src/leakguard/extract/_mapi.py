@@ -182,10 +182,14 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
             except Unreadable as err:
                 yield Problem(where, err.reason, err.container)
                 continue
-            yield from message_items(inner, where, Context(budget, ctx.depth + 1, name))
+            yield from message_items(
+                inner, where, Context(budget, ctx.depth + 1, name, ctx.messages)
+            )
             continue
         data = attachment.data or b""
         if not budget.take_bytes(len(data)):
             yield Problem(where, "too_large")
             continue
-        yield from extract(data, where, budget=budget, filename=name, depth=ctx.depth + 1)
+        yield from extract(
+            data, where, budget=budget, filename=name, depth=ctx.depth + 1, messages=ctx.messages
+        )

@@ -150,6 +150,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 budget=budget,
                 filename=posixpath.basename(info.filename),
                 depth=ctx.depth + 1,
+                messages=ctx.messages,
             )
 
 
@@ -168,5 +169,10 @@ def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     inner = ctx.filename or ""
     inner = inner[:-3] if inner.lower().endswith(".gz") else inner
     yield from extract(
-        content, location, budget=budget, filename=inner or None, depth=ctx.depth + 1
+        content,
+        location,
+        budget=budget,
+        filename=inner or None,
+        depth=ctx.depth + 1,
+        messages=ctx.messages,
     )
