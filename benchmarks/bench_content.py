@@ -32,7 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
 from docs_factory import make_docx, make_pdf  # noqa: E402
-from leakguard.api import scan  # noqa: E402
 from leakguard.cli import main as cli_main  # noqa: E402
 from leakguard.content import scan_chunks  # noqa: E402
 from leakguard.core import Fingerprinter  # noqa: E402
@@ -43,6 +42,7 @@ from leakguard.detectors import (  # noqa: E402
     naive_find_identifiers,
     nir,
 )
+from leakguard.guard import scan  # noqa: E402
 from leakguard.message import document_content  # noqa: E402
 
 WORDS = (

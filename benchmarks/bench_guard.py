@@ -24,9 +24,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_content import WORDS, typical_message  # noqa: E402
 from docs_factory import make_pdf  # noqa: E402
-from leakguard.api import scan  # noqa: E402
 from leakguard.core import Fingerprinter  # noqa: E402
-from leakguard.guard import Guard  # noqa: E402
+from leakguard.guard import Guard, scan  # noqa: E402
 from leakguard.policy import Policy  # noqa: E402
 from leakguard.recipients import Directory  # noqa: E402
 

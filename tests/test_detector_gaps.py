@@ -4,9 +4,9 @@ text that is not CSV, lower-case Corsican NIR, numbers inside a mistyped account
 from __future__ import annotations
 
 from helpers import message
-from leakguard.api import scan
 from leakguard.detectors import find_identifiers, naive_find_identifiers
 from leakguard.detectors import rib as rib_module
+from leakguard.guard import scan
 from leakguard.message import TextChunk, document_content
 
 # The row a user's bank-details document carried (the key is right).

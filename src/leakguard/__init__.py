@@ -65,14 +65,13 @@ _LAZY = {
     "Policy": "leakguard.policy",
     "RecipientGuard": "leakguard.recipients",
     "hook_smtplib": "leakguard.smtp",
-    "scan": "leakguard.api",
+    "scan": "leakguard.guard",
 }
 
 if TYPE_CHECKING:
-    from leakguard.api import scan
     from leakguard.audit import AuditLog
     from leakguard.extract._types import Limits
-    from leakguard.guard import Guard, PasswordNotice
+    from leakguard.guard import Guard, PasswordNotice, scan
     from leakguard.policy import Policy
     from leakguard.recipients import Directory, RecipientGuard
     from leakguard.register import PatientRegister

@@ -3,7 +3,8 @@
 ``Guard.check`` combines what the content, recipient and protection inspectors saw,
 adds the message-level findings (unencrypted sensitive data, many people, another
 person's document, bulk visible recipients) and lets the policy pick one action.
-``Guard.protect`` returns the message ready to send or raises ``LeakBlocked``.
+``Guard.protect`` returns the message ready to send or raises ``LeakBlocked``. ``scan``
+gives the content findings alone, for scripts that only ask what a message carries.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from leakguard.register import PatientRegister
 if TYPE_CHECKING:
     from cryptography.x509 import Certificate
 
-__all__ = ["Guard", "PasswordNotice", "Recipient"]
+__all__ = ["Guard", "PasswordNotice", "Recipient", "scan"]
 
 log = logging.getLogger("leakguard")
 
@@ -514,3 +515,20 @@ def _sender(msg: Message) -> str | None:
                 return None
             return address if "@" in address else None
     return None
+
+
+def scan(
+    message: bytes | str | os.PathLike[str] | Message | BinaryIO,
+    /,
+    *,
+    limits: Limits | None = None,
+    fingerprinter: Fingerprinter | None = None,
+) -> list[Finding]:
+    """Content findings (identifiers, health data, unreadable parts) of one message, without
+    judging its recipients: what a script asks when it only wants to know what a message
+    carries."""
+    msg = load_message(message)
+    report = scan_chunks(
+        iter_content(msg, limits=limits), fingerprinter=fingerprinter or Fingerprinter()
+    )
+    return report.findings

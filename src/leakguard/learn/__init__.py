@@ -26,13 +26,12 @@ from email.policy import compat32
 from pathlib import Path
 
 from leakguard._recipients import addresses as _addr
-from leakguard.api import scan
 from leakguard.archives import ArchiveError, iter_messages
 from leakguard.core import CONTENT_KINDS
 from leakguard.correspondents import Clock
 from leakguard.correspondents._store import Tally, check_store, message_key
 from leakguard.errors import LeakguardError
-from leakguard.guard import Guard
+from leakguard.guard import Guard, scan
 
 __all__ = ["LearnSummary", "learn"]
 
