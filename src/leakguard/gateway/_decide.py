@@ -123,6 +123,11 @@ _TEMPFAIL = {
         "leakguard took too long to check this message, try again later",
         "la verification par leakguard a pris trop de temps, reessayez plus tard",
     ),
+    "too_large": (
+        "leakguard cannot check a message this large, try again later or send it smaller",
+        "leakguard ne peut pas verifier un message aussi gros, reessayez plus tard ou "
+        "envoyez-le plus petit",
+    ),
     "overload": (
         "leakguard is busy, try again later",
         "leakguard est occupe, reessayez plus tard",
@@ -201,6 +206,11 @@ class Gatekeeper:
             return self._tempfail("error", vid, queue_id, data)
         finally:
             self._pending -= 1
+
+    def too_large(self, size: int, /, *, queue_id: str | None = None) -> Decision:
+        """``451`` for a message over the gateway's size limit, which was not checked."""
+        log.warning("leakguard gateway: message of %d bytes is over the size limit", size)
+        return self._tempfail("too_large", secrets.token_hex(8), queue_id, b"")
 
     def _decide(
         self, data: bytes, recipients: tuple[str, ...], vid: str, queue_id: str | None
