@@ -92,6 +92,7 @@ _NO_REPLY = {
 WANTED = sum(_NO.values()) | sum(_NO_REPLY.values())
 
 _LENGTH = struct.Struct(">I")
+_READ = 256 * 1024
 
 
 class ProtocolError(Exception):
@@ -206,6 +207,7 @@ class Session:
         self.silent: set[bytes] = set()  # events the MTA does not wait an answer for
         self.macros: dict[bytes, dict[str, str]] = {}
         self.message = Message()
+        self._buffer = bytearray()
         self._sock: socket.socket | None = writer.get_extra_info("socket")
         self._quickack = getattr(socket, "TCP_QUICKACK", None)
         if self._sock is not None:
@@ -214,25 +216,22 @@ class Session:
 
     async def _read(self) -> tuple[bytes, bytes] | None:
         """The next packet; ``None`` when the MTA closed the connection between packets."""
-        try:
-            head = await asyncio.wait_for(self.reader.readexactly(4), self.idle_timeout)
-        except asyncio.IncompleteReadError as exc:
-            if exc.partial:
-                raise ProtocolError("connection closed inside a packet length") from None
-            return None
-        (length,) = _LENGTH.unpack(head)
-        if length == 0 or length > MAX_PACKET:
-            decode(head + b"\x00")  # raises the error for this length
-        try:
-            packet = await asyncio.wait_for(self.reader.readexactly(length), self.idle_timeout)
-        except asyncio.IncompleteReadError:
-            raise ProtocolError("connection closed inside a packet") from None
-        # The MTA sends headers and body pieces as small writes it waits no reply for:
-        # acknowledging at once spares it Nagle's wait for our delayed ACK.
-        if self._sock is not None and self._quickack is not None:
-            with contextlib.suppress(OSError):
-                self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
-        return packet[:1], packet[1:]
+        while (packet := decode(self._buffer)) is None:
+            async with asyncio.timeout(self.idle_timeout):
+                chunk = await self.reader.read(_READ)
+            if not chunk:
+                if self._buffer:
+                    raise ProtocolError("connection closed inside a packet")
+                return None
+            self._buffer += chunk
+            # The MTA sends headers and body pieces as small writes it waits no reply for:
+            # acknowledging at once spares it Nagle's wait for our delayed ACK.
+            if self._sock is not None and self._quickack is not None:
+                with contextlib.suppress(OSError):
+                    self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
+        command, data, used = packet
+        del self._buffer[:used]
+        return command, data
 
     def _send(self, *packets: bytes) -> None:
         self.writer.write(b"".join(packets))
