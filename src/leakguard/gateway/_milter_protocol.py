@@ -301,7 +301,7 @@ class Session:
             if command == BODY:
                 self._answer(command)
         elif command == MAIL:
-            self._reset()
+            self.message = Message()  # its macros came just before: they stay
             self._answer(command)
         elif command in (CONNECT, HELO, DATA, EOH, UNKNOWN):
             self._answer(command)

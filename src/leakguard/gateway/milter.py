@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections import Counter
 from collections.abc import Callable
 from email.parser import BytesHeaderParser
@@ -137,6 +138,23 @@ def filter_for(keeper: Gatekeeper) -> mp.Handler:
     return leakguard_filter
 
 
+def _listening(host: str, port: int, reuse_port: bool) -> socket.socket:
+    """The listening socket; a bind error keeps the system's own words (errno, strerror)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind((host, port))
+        sock.listen(128)
+    except BaseException:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
 async def serve(
     keeper: Gatekeeper,
     host: str,
@@ -171,9 +189,7 @@ async def serve(
             if task is not None:
                 sessions.discard(task)
 
-    server = await asyncio.start_server(
-        connection, host, port, reuse_address=True, reuse_port=reuse_port or None
-    )
+    server = await asyncio.start_server(connection, sock=_listening(host, port, reuse_port))
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
