@@ -10,11 +10,13 @@ JSON line in the audit log, with the queue id, Message-ID and verdict id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
+import signal
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -79,6 +81,18 @@ def smtp_text(text: str, limit: int = 400) -> str:
         c for c in folded if not unicodedata.combining(c) and 32 <= ord(c) < 127
     ).strip()
     return ascii_only if len(ascii_only) <= limit else ascii_only[: limit - 3] + "..."
+
+
+async def until_stopped(ready: Callable[[], None] | None) -> None:
+    """Say the server is ready (``ready``), then wait for SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready()
+    await stop.wait()
 
 
 def without_header(data: bytes, name: str) -> bytes:

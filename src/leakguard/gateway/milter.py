@@ -11,9 +11,7 @@ a masked reason, or ``451 4.7.1`` when the message could not be checked. Run wit
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import signal
 import socket
 from collections import Counter
 from collections.abc import Callable
@@ -22,7 +20,7 @@ from email.policy import compat32
 
 from leakguard.errors import LeakguardError
 from leakguard.gateway import _milter_protocol as mp
-from leakguard.gateway._decide import HEADER, Gatekeeper, without_header
+from leakguard.gateway._decide import HEADER, Gatekeeper, until_stopped, without_header
 
 __all__ = ["MAX_MESSAGE", "filter_for", "parse_listen", "serve"]
 
@@ -190,15 +188,8 @@ async def serve(
                 sessions.discard(task)
 
     server = await asyncio.start_server(connection, sock=_listening(host, port, reuse_port))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready()
     try:
-        await stop.wait()
+        await until_stopped(ready)
     finally:
         server.close()
         for task in list(sessions):
