@@ -208,6 +208,23 @@ def test_aborted_message_is_forgotten_and_the_next_one_stands_alone() -> None:
     ]
 
 
+def test_many_tiny_headers_count_against_the_cap_and_macros_stay_few() -> None:
+    seen: list[mp.Message] = []
+
+    async def talk(mta: Mta) -> None:
+        await mta.negotiate()
+        for n in range(1000):
+            mta.send(mp.MACRO, b"M" + f"m{n}".encode() + b"\0v\0")
+        mta.message(["a@x.test"], [("X", "")] * 100, b"")
+        assert (await mta.reply())[0] == mp.ADDHEADER
+        assert await mta.reply() == (mp.ACCEPT, b"")
+        mta.send(mp.QUIT)
+
+    assert asyncio.run(_with_session(_accept_all(seen), talk, max_message=4096)) == [None]
+    assert seen[0].too_large and not seen[0].headers
+    assert seen[0].macros["i"] == "QUEUE1" and len(seen[0].macros) == 1 + 64
+
+
 def test_message_over_the_cap_reaches_the_handler_marked_and_empty() -> None:
     seen: list[mp.Message] = []
 

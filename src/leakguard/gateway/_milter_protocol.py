@@ -93,6 +93,11 @@ WANTED = sum(_NO.values()) | sum(_NO_REPLY.values())
 
 _LENGTH = struct.Struct(">I")
 _READ = 256 * 1024
+#: What one recipient or header field costs beyond its bytes, counted against the cap so
+#: that many tiny ones cannot fill the memory either.
+_ENTRY = 64
+#: Macro names kept per stage; Postfix sends a handful.
+_MAX_MACROS = 64
 
 
 class ProtocolError(Exception):
@@ -278,21 +283,21 @@ class Session:
             parts = _strings(data[1:])
             values = self.macros.setdefault(data[:1], {})
             for name, value in zip(parts[::2], parts[1::2], strict=False):
-                values[name.decode("ascii", "replace").strip("{}")] = value.decode(
-                    "utf-8", "replace"
-                )
+                key = name.decode("ascii", "replace").strip("{}")
+                if key in values or len(values) < _MAX_MACROS:
+                    values[key] = value.decode("utf-8", "replace")
         elif command == RCPT:
             parts = _strings(data)
             if not parts:
                 raise ProtocolError("recipient packet without an address")
-            if self._keep(len(parts[0])):
+            if self._keep(len(parts[0]) + _ENTRY):
                 msg.recipients.append(parts[0].decode("utf-8", "replace"))
             self._answer(command)
         elif command == HEADER:
             parts = _strings(data)
             if len(parts) != 2:
                 raise ProtocolError("header packet without name and value")
-            if self._keep(len(data)):
+            if self._keep(len(data) + _ENTRY):
                 msg.headers.append((parts[0].decode("ascii", "replace"), parts[1]))
             self._answer(command)
         elif command in (BODY, BODYEOB):
