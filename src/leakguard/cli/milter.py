@@ -14,8 +14,8 @@ def add_parser(sub: Any) -> None:
     p: argparse.ArgumentParser = sub.add_parser(
         "milter",
         help=t(
-            "run a milter for Postfix/Sendmail (needs leakguard[gateway])",
-            "lancer un milter pour Postfix/Sendmail (nécessite leakguard[gateway])",
+            "run a milter for Postfix/Sendmail",
+            "lancer un milter pour Postfix/Sendmail",
         ),
         description=t(
             "Check every message the mail server accepts, at end of data: a message to "

@@ -10,11 +10,13 @@ JSON line in the audit log, with the queue id, Message-ID and verdict id.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import secrets
+import signal
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -81,6 +83,18 @@ def smtp_text(text: str, limit: int = 400) -> str:
     return ascii_only if len(ascii_only) <= limit else ascii_only[: limit - 3] + "..."
 
 
+async def until_stopped(ready: Callable[[], None] | None) -> None:
+    """Say the server is ready (``ready``), then wait for SIGTERM or SIGINT."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready()
+    await stop.wait()
+
+
 def without_header(data: bytes, name: str) -> bytes:
     """``data`` with every ``name`` header field (and its folded lines) removed.
 
@@ -122,6 +136,11 @@ _TEMPFAIL = {
     "timeout": (
         "leakguard took too long to check this message, try again later",
         "la verification par leakguard a pris trop de temps, reessayez plus tard",
+    ),
+    "too_large": (
+        "leakguard cannot check a message this large, try again later or send it smaller",
+        "leakguard ne peut pas verifier un message aussi gros, reessayez plus tard ou "
+        "envoyez-le plus petit",
     ),
     "overload": (
         "leakguard is busy, try again later",
@@ -201,6 +220,11 @@ class Gatekeeper:
             return self._tempfail("error", vid, queue_id, data)
         finally:
             self._pending -= 1
+
+    def too_large(self, size: int, /, *, queue_id: str | None = None) -> Decision:
+        """``451`` for a message over the gateway's size limit, which was not checked."""
+        log.warning("leakguard gateway: message of %d bytes is over the size limit", size)
+        return self._tempfail("too_large", secrets.token_hex(8), queue_id, b"")
 
     def _decide(
         self, data: bytes, recipients: tuple[str, ...], vid: str, queue_id: str | None

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 import re
-import signal
 import smtplib
 import ssl
 from collections.abc import Callable, Sequence
@@ -26,7 +25,13 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from leakguard.errors import LeakguardError
-from leakguard.gateway._decide import HEADER, Gatekeeper, smtp_text, without_header
+from leakguard.gateway._decide import (
+    HEADER,
+    Gatekeeper,
+    smtp_text,
+    until_stopped,
+    without_header,
+)
 
 __all__ = [
     "NextHop",
@@ -249,14 +254,8 @@ async def serve(
         return SMTP(handler, **kwargs)
 
     server = await loop.create_server(factory, host, port, reuse_port=reuse_port or None)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-    if ready is not None:
-        ready()
     try:
-        await stop.wait()
+        await until_stopped(ready)
     finally:
         server.close()
         await handler.drain(keeper.timeout + hop.timeout * 4)
