@@ -203,11 +203,10 @@ class Guard:
         sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
 
         findings: list[Finding] = list(unreadable)
-        findings.extend(
-            self._recipients.check([(r.name, r.address, r.location) for r in recipients])
-        )
+        named = [(r.name, r.address, r.location) for r in recipients]
+        findings.extend(self._recipients.check(named))
         if self.correspondents is not None:
-            findings.extend(self._learned(policy, recipients, findings, sensitive))
+            findings.extend(self._learned(policy, named, findings, sensitive))
         findings.extend(report.findings)
 
         protected = encrypted or not unprotected
@@ -259,13 +258,17 @@ class Guard:
         return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
 
     def _learned(
-        self, policy: Policy, recipients: list[Recipient], found: list[Finding], sensitive: bool
+        self,
+        policy: Policy,
+        recipients: list[tuple[str, str, Location]],
+        found: list[Finding],
+        sensitive: bool,
     ) -> list[Finding]:
         """First-time, dormant and unusual recipients, and look-alikes of frequent
         correspondents, from the correspondents store."""
         assert self.correspondents is not None
         return self.correspondents.check(
-            [(r.name, r.address, r.location) for r in recipients],
+            recipients,
             sensitive=sensitive,
             is_outside=lambda a: not policy.is_internal(a.rpartition("@")[2]),
             is_colleague=self.directory.__contains__,
