@@ -366,11 +366,9 @@ class Guard:
             )
         # Whatever the policy counts as sensitive, the archive never leaves an
         # identifier or a health term readable in the text.
+        never_in_text = policy.sensitive_kinds | IDENTIFIER_KINDS | {"health_data"}
         in_text = [
-            f
-            for f in verdict.findings
-            if f.kind in policy.sensitive_kinds | IDENTIFIER_KINDS | {"health_data"}
-            and not f.location.is_attachment
+            f for f in verdict.findings if f.kind in never_in_text and not f.location.is_attachment
         ]
         if in_text:
             refusal.fail(
