@@ -15,6 +15,7 @@ from email.message import Message
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
+from leakguard._headers import read_address_list
 from leakguard.core import Action, Verdict
 from leakguard.errors import LeakBlocked
 from leakguard.guard import Guard
@@ -153,8 +154,6 @@ def _raised_by_header_parser(exc: BaseException) -> bool:
 
 def _raw_addresses(msg: Message, names: Sequence[str]) -> list[str]:
     """Addresses of some headers, read from their raw text with the bounded reader."""
-    from leakguard._headers import read_address_list
-
     found: list[str] = []
     wanted = {n.lower() for n in names}
     for name, value in msg.raw_items():
