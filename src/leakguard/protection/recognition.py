@@ -14,6 +14,7 @@ from typing import Literal
 
 from leakguard.extract._types import Limits
 from leakguard.extract.encryption import container_encrypted, pgp_armoured
+from leakguard.extract.pkcs7 import _AUTH_ENVELOPED, _ENVELOPED, _SIGNED
 
 __all__ = [
     "Method",
@@ -50,11 +51,6 @@ _SIGNATURE_TYPES = frozenset(
     }
 )
 _SMIME_TYPES = frozenset({"application/pkcs7-mime", "application/x-pkcs7-mime"})
-
-# DER bodies of the CMS content-type OIDs that matter here.
-_OID_ENVELOPED = bytes.fromhex("2a864886f70d010703")  # 1.2.840.113549.1.7.3
-_OID_AUTH_ENVELOPED = bytes.fromhex("2a864886f70d0109100117")  # 1.2.840.113549.1.9.16.1.23
-_OID_SIGNED = bytes.fromhex("2a864886f70d010702")  # 1.2.840.113549.1.7.2
 
 _TAG = re.compile(r"<[^<>]{0,2000}>")
 
@@ -183,10 +179,10 @@ def _smime_kind(part: email.message.Message) -> str | None:
     payload = part.get_payload(decode=True)
     if isinstance(payload, bytes):
         oid = _cms_content_type(payload)
-        if oid in (_OID_ENVELOPED, _OID_AUTH_ENVELOPED):
+        if oid in (_ENVELOPED, _AUTH_ENVELOPED):
             return "enveloped"
         if oid is not None:
-            return "signed" if oid == _OID_SIGNED else None
+            return "signed" if oid == _SIGNED else None
     return "enveloped" if name == "smime.p7m" else None
 
 
