@@ -43,6 +43,7 @@ __all__ = [
     "entries",
     "file_error",
     "jobs_type",
+    "progress_bar",
     "recipients_of",
     "run_scan",
     "scan_all",
@@ -386,7 +387,7 @@ def _run(
     workers: the one that kills its worker again is reported as an error, never dropped,
     and the others get their answer.
     """
-    bar = _progress(total)
+    bar = progress_bar(total)
     try:
         head = list(islice(items, 2))
         stream = chain(head, items)
@@ -451,7 +452,9 @@ class _Progress(Protocol):
     def close(self) -> None: ...
 
 
-def _progress(total: int | None) -> _Progress:
+def progress_bar(total: int | None) -> _Progress:
+    """A progress bar on standard error when it is a terminal (no ETA without ``total``),
+    else one that draws nothing."""
     if not sys.stderr.isatty():
         return _Bar()
     from tqdm import tqdm
