@@ -364,7 +364,7 @@ def build_guard(args: argparse.Namespace) -> Guard:
     directory = Directory.load(directory_file) if directory_file else None
     if directory is not None:
         _report_directory(directory, strict=args.strict_directory)
-    folder = getattr(args, "certificates", None)  # only `protect` takes certificates
+    folder = getattr(args, "certificates", None)  # protect, milter and relay take certificates
     certificates = None
     if folder:
         if not Path(folder).is_dir():
