@@ -13,6 +13,7 @@ import jsonschema
 import pytest
 
 from certs_factory import make_certificate, make_rsa_key, write_certificate, write_private_key
+from cli_helpers import run
 from docs_factory import make_docx, make_xlsx, make_zip
 from helpers import IBAN, NAM, NIR, NIR_SPACED, NISS, RIB, leaked, make_nir, message
 from leakguard.cli import main
@@ -23,12 +24,6 @@ PLANTED = [NIR, IBAN, RIB, NISS, NAM]
 def write(path: Path, data: bytes) -> Path:
     path.write_bytes(data)
     return path
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_check_json_shape_and_exit_code(

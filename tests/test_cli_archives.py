@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import run
 from leakguard.cli import main
 from leakguard.cli._archives import Checked, Entry, _run
 from leakguard.cli._common import Result
@@ -31,12 +32,6 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.eml"))
 SEED = ROOT / "seeds" / "alliance-vision"
 CHROMIUM = Path("/usr/bin/chromium")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import run
 from helpers import NIR, leaked, message
 from leakguard.cli import COMMANDS, _parser, main
 from leakguard.cli._common import reset_lang, use_lang
@@ -46,12 +47,6 @@ def help_text(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
     out, err = capsys.readouterr()
     assert err == ""
     return out
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize("command", [None, *NAMES])

@@ -11,20 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from cli_helpers import run
 from helpers import NIR, RIB, leaked, make_nir, message
-from leakguard.cli import main
 from leakguard.core import Action, Finding, Location, Severity, Verdict, group_findings
 
 
 @pytest.fixture(autouse=True)
 def english_and_one_key(english: None, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LEAKGUARD_FINGERPRINT_KEY", "test-key-for-one-run")
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 NIRS = [make_nir(i) for i in range(12)]

@@ -16,7 +16,20 @@ from leakguard.core import Fingerprinter
 from leakguard.detectors import nir
 from leakguard.errors import DirectoryError
 
-__all__ = ["Patient", "PatientRegister"]
+__all__ = ["Patient", "PatientRegister", "read_table"]
+
+
+def read_table(raw: bytes) -> tuple[csv.DictReader[str], dict[str, str]]:
+    """The rows of a register in CSV (UTF-8 with or without BOM; comma, semicolon or tab,
+    sniffed) and its column names by their stripped, lower-case form."""
+    text = raw.decode("utf-8-sig", errors="replace")
+    try:
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+    return reader, fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,13 +61,7 @@ class PatientRegister:
                 f"{p}: cannot read the patient register ({exc.strerror or exc}).",
                 fr=f"{p} : impossible de lire le registre des patients ({pourquoi}).",
             ) from None
-        text = raw.decode("utf-8-sig", errors="replace")
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+        reader, fields = read_table(raw)
         if "email" not in fields:
             raise DirectoryError(
                 f"{p}: the patient register needs an 'email' column (found: "

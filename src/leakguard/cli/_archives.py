@@ -15,7 +15,7 @@ import multiprocessing
 import os
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from leakguard.archives import ArchiveError, archive_kind, iter_messages
-from leakguard.cli._common import Input, Result, lang, readable, t
+from leakguard.cli._common import Result, lang, readable, t
 from leakguard.errors import LeakguardError
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ __all__ = [
     "entries",
     "file_error",
     "jobs_type",
+    "progress_bar",
     "recipients_of",
     "run_scan",
     "scan_all",
@@ -174,7 +175,7 @@ def entries(paths: Sequence[str], *, only_eml: bool) -> Iterator[Entry | Result]
         elif kind == "tree":
             yield from _documents(p)
         else:
-            yield from _plain(readable([raw], only_eml=only_eml))
+            yield _plain(raw)
 
 
 def _empty(kind: str | None) -> str:
@@ -194,15 +195,15 @@ def _archive(raw: str) -> Iterator[Entry | Result]:
         yield Result(raw, error=exc.message(lang()))
 
 
-def _plain(items: Iterable[tuple[Input, bytes] | Result]) -> Iterator[Entry | Result]:
-    for got in items:
-        if isinstance(got, Result):
-            yield got
-            continue
-        item, data = got
-        path = item.path
-        is_message = path is None or path.suffix.lower() in (".eml", ".msg822", ".mbox")
-        yield Entry(item.source, data, is_message, "stdin" if path is None else path.name)
+def _plain(raw: str) -> Entry | Result:
+    """A single file (``-``: standard input): a message or, for ``scan``, a document."""
+    got = readable(raw)
+    if isinstance(got, Result):
+        return got
+    item, data = got
+    path = item.path
+    is_message = path is None or path.suffix.lower() in (".eml", ".msg822", ".mbox")
+    return Entry(item.source, data, is_message, "stdin" if path is None else path.name)
 
 
 def _documents(root: Path) -> Iterator[Entry | Result]:
@@ -226,7 +227,7 @@ def _documents(root: Path) -> Iterator[Entry | Result]:
         if kind in _ARCHIVES:
             yield from _archive(str(q))
         else:
-            yield from _plain(readable([str(q)], only_eml=False))
+            yield _plain(str(q))
 
 
 def _maildir_of(q: Path, root: Path) -> Path | None:
@@ -386,7 +387,7 @@ def _run(
     workers: the one that kills its worker again is reported as an error, never dropped,
     and the others get their answer.
     """
-    bar = _progress(total)
+    bar = progress_bar(total)
     try:
         head = list(islice(items, 2))
         stream = chain(head, items)
@@ -451,7 +452,9 @@ class _Progress(Protocol):
     def close(self) -> None: ...
 
 
-def _progress(total: int | None) -> _Progress:
+def progress_bar(total: int | None) -> _Progress:
+    """A progress bar on standard error when it is a terminal (no ETA without ``total``),
+    else one that draws nothing."""
     if not sys.stderr.isatty():
         return _Bar()
     from tqdm import tqdm

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import textwrap
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -239,47 +239,18 @@ def os_reason(exc: OSError) -> str:
     return t(exc.strerror or type(exc).__name__, "erreur de lecture")
 
 
-def _inputs(paths: Sequence[str], *, only_eml: bool) -> Iterator[Input | Result]:
-    for raw in paths:
-        if raw == "-":
-            yield Input("-", None)
-            continue
-        p = Path(raw)
-        if p.is_dir():
-            pattern = "*.eml" if only_eml else "*"
-            found = sorted(q for q in p.rglob(pattern) if q.is_file())
-            if not found:
-                yield Result(
-                    raw,
-                    error=t(
-                        "no file to check in this folder",
-                        "aucun fichier à vérifier dans ce dossier",
-                    ),
-                )
-            for q in found:
-                yield Input(str(q), q)
-        elif p.is_file():
-            yield Input(raw, p)
-        else:
-            yield Result(raw, error=t("no such file", "fichier introuvable"))
-
-
-def _read(item: Input) -> bytes:
-    if item.path is None:
-        return sys.stdin.buffer.read()
-    return item.path.read_bytes()
-
-
-def readable(paths: Sequence[str], *, only_eml: bool) -> Iterator[tuple[Input, bytes] | Result]:
-    """Each input with its bytes, or a result that says why it could not be read."""
-    for item in _inputs(paths, only_eml=only_eml):
-        if isinstance(item, Result):
-            yield item
-            continue
-        try:
-            yield item, _read(item)
-        except OSError as exc:
-            yield Result(item.source, error=os_reason(exc))
+def readable(raw: str) -> tuple[Input, bytes] | Result:
+    """A file (``-``: standard input) with its bytes, or a result that says why it could
+    not be read."""
+    item = Input(raw, None if raw == "-" else Path(raw))
+    try:
+        if item.path is None:
+            return item, sys.stdin.buffer.read()
+        if not item.path.is_file():
+            return Result(raw, error=t("no such file", "fichier introuvable"))
+        return item, item.path.read_bytes()
+    except OSError as exc:
+        return Result(raw, error=os_reason(exc))
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
@@ -393,7 +364,7 @@ def build_guard(args: argparse.Namespace) -> Guard:
     directory = Directory.load(directory_file) if directory_file else None
     if directory is not None:
         _report_directory(directory, strict=args.strict_directory)
-    folder = getattr(args, "certificates", None)  # only `protect` takes certificates
+    folder = getattr(args, "certificates", None)  # protect, milter and relay take certificates
     certificates = None
     if folder:
         if not Path(folder).is_dir():

@@ -13,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, say, t
 
 if TYPE_CHECKING:
     from leakguard.gateway._decide import Gatekeeper
@@ -128,10 +128,10 @@ def build_keeper(args: argparse.Namespace, interface: str) -> Gatekeeper:
 
 def missing_extra(what_en: str, what_fr: str) -> int:
     """Say that the gateway extra is not installed; the exit status for it."""
-    sys.stderr.write(
+    say(
         t(
-            f"leakguard: {what_en} needs the gateway extra: pip install 'leakguard[gateway]'\n",
-            f"leakguard : {what_fr} nécessite l'extra gateway : pip install 'leakguard[gateway]'\n",
+            f"{what_en} needs the gateway extra: pip install 'leakguard[gateway]'",
+            f"{what_fr} nécessite l'extra gateway : pip install 'leakguard[gateway]'",
         )
     )
     return EXIT_ERROR
@@ -164,10 +164,10 @@ def run_server(
         try:
             asyncio.run(server(ready if announce else lambda: None, reuse_port))
         except OSError as exc:  # the address is taken or not ours
-            sys.stderr.write(
+            say(
                 t(
-                    f"leakguard: cannot listen on {host}:{port}: {exc.strerror or exc}\n",
-                    f"leakguard : impossible d'écouter sur {host}:{port} : {exc.strerror or exc}\n",
+                    f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                    f"impossible d'écouter sur {host}:{port} : {exc.strerror or exc}",
                 )
             )
             return EXIT_ERROR

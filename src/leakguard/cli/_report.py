@@ -169,14 +169,24 @@ def _card(n: int, label: str, colour: str | None = None) -> str:
 def _table(head: Sequence[str], rows: Sequence[tuple[object, ...]], lang: Lang) -> str:
     if not rows:
         return f"<p>{_e(_tr('none', lang))}</p>"
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in head), "</tr></thead><tbody>"]
+    body = []
     for row in rows:
         cells = "".join(
             f'<td class="n">{v}</td>' if isinstance(v, int) else f"<td>{_e(v)}</td>" for v in row
         )
-        out.append(f"<tr>{cells}</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+        body.append(f"<tr>{cells}</tr>")
+    return _framed(head, body)
+
+
+def _framed(head: Sequence[str], body: Sequence[str]) -> str:
+    """A table with ``head`` as its header row and ``body`` as its rows, already HTML."""
+    return (
+        "<table><thead><tr>"
+        + "".join(f"<th>{_e(h)}</th>" for h in head)
+        + "</tr></thead><tbody>"
+        + "".join(body)
+        + "</tbody></table>"
+    )
 
 
 def _bars(rows: Sequence[tuple[str, int, str]], lang: Lang) -> str:
@@ -230,10 +240,4 @@ def _review(done: Sequence[Checked], lang: Lang, *, with_action: bool) -> str:
     if not rows:
         return f"<p>{_e(_tr('none', lang))}</p>"
     head = [_tr("source", lang), _tr("date", lang), _tr("action", lang), _tr("why", lang)]
-    return (
-        "<table><thead><tr>"
-        + "".join(f"<th>{_e(h)}</th>" for h in head)
-        + "</tr></thead><tbody>"
-        + "".join(rows)
-        + "</tbody></table>"
-    )
+    return _framed(head, rows)

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import io
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -182,10 +181,11 @@ class Register:
     @classmethod
     def load(cls, path: str | Path, /, *, fingerprinter: Fingerprinter) -> Register:
         from leakguard.detectors import find_identifiers, get
+        from leakguard.register import read_table
 
         p = Path(path)
         try:
-            text = p.read_bytes().decode("utf-8-sig", errors="replace")
+            raw = p.read_bytes()
         except OSError as exc:
             raise file_error(
                 p,
@@ -193,12 +193,7 @@ class Register:
                 "cannot read the patient register",
                 "impossible de lire le registre des patients",
             ) from None
-        try:
-            dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ",;\t")
-        except csv.Error:
-            dialect = csv.excel
-        reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-        fields = {(f or "").strip().lower(): f for f in reader.fieldnames or []}
+        reader, fields = read_table(raw)
         id_col = fields.get("id") or fields.get("patient_id")
         kinds = {_ALIASES[k]: f for k, f in fields.items() if k in _ALIASES}
         if id_col is None or not kinds:

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from typing import Any, TextIO
 
-from leakguard.cli._archives import add_jobs_option, cores
+from leakguard.cli._archives import add_jobs_option, cores, progress_bar
 from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, t
 
 
@@ -85,7 +84,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from leakguard.policy import Policy
 
     guard = Guard(Policy.load(args.policy) if args.policy else Policy.default())
-    bar = _bar()
+    bar = progress_bar(None)
     try:
         summary = learn(
             args.paths,
@@ -93,11 +92,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             guard=guard,
             update=args.update,
             jobs=args.jobs or cores(),
-            progress=bar.update if bar is not None else None,
+            progress=bar.update,
         )
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if args.format == "json":
         doc = {
             "store": str(summary.path),
@@ -140,11 +138,3 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
     return EXIT_ERROR if summary.unreadable else EXIT_OK
-
-
-def _bar() -> Any:
-    if not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    return tqdm(unit=" msg", file=sys.stderr, dynamic_ncols=True, leave=False)

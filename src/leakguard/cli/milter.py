@@ -45,12 +45,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    from leakguard.cli._gateway import build_keeper, missing_extra, run_server
+    from leakguard.cli._gateway import build_keeper, run_server
+    from leakguard.gateway.milter import parse_listen, serve
 
-    try:
-        from leakguard.gateway.milter import parse_listen, serve
-    except ImportError:
-        return missing_extra("the milter", "le milter")
     host, port = parse_listen(args.listen)
     keeper = build_keeper(args, "milter")
     return run_server(

@@ -151,17 +151,6 @@ class _CertificateTrouble:
     file: Path | None
 
 
-_CERTIFICATE_CAUSE = {
-    "expired": "certificate_expired",
-    "not_yet_valid": "certificate_not_yet_valid",
-    "no_key_encipherment": "certificate_not_for_encryption",
-    "unsupported_key": "certificate_not_for_encryption",
-    "unreadable": "certificate_unreadable",
-    "too_large": "certificate_unreadable",
-    "missing": "certificate_missing",
-}
-
-
 def _cause_of(exc: LeakBlocked) -> tuple[str | None, str | None]:
     """The stable cause code (and file) of a refusal, wherever the library put it."""
     cause: object = getattr(exc, "cause", None)
@@ -188,28 +177,19 @@ def _recipients(data: bytes) -> list[str]:
     return sorted({a.strip().lower() for _, a in pairs if "@" in a})
 
 
-def _certificate_troubles(guard: Guard, data: bytes, folder: Path) -> list[_CertificateTrouble]:
+def _certificate_troubles(guard: Guard, data: bytes) -> list[_CertificateTrouble]:
     from leakguard.protection import FolderCertificates
 
     store = guard.certificates
     if not isinstance(store, FolderCertificates):
         return []
-    unreadable = {
-        Path(p.file).stem.lower(): p for p in store.problems if p.reason in _UNREADABLE_REASONS
-    }
     troubles: list[_CertificateTrouble] = []
     for address in _recipients(data):
         problem = store.why_missing(address)
-        if problem is None:
-            continue
-        if problem.reason == "missing" and address in unreadable:
-            problem = unreadable[address]
-        file = None if problem.reason == "missing" else folder / problem.file
-        troubles.append(_CertificateTrouble(_CERTIFICATE_CAUSE[problem.reason], address, file))
+        if problem is not None:
+            file = Path(problem.path) if problem.path else None
+            troubles.append(_CertificateTrouble(problem.cause, address, file))
     return troubles
-
-
-_UNREADABLE_REASONS = frozenset({"unreadable", "too_large"})
 
 
 def _certificate_text(trouble: _CertificateTrouble, folder: Path) -> str:
@@ -226,7 +206,7 @@ def _certificate_text(trouble: _CertificateTrouble, folder: Path) -> str:
             f"--certificates: the certificate of {who} is not valid yet ({file})",
             f"--certificates : le certificat de {who} n'est pas encore valide ({file})",
         )
-    if cause == "certificate_not_for_encryption":
+    if cause in ("certificate_not_for_encryption", "certificate_unsupported_key"):
         return t(
             f"--certificates: the certificate of {who} may not be used for encryption "
             f"(its key usage lacks keyEncipherment, or its key is not RSA) ({file})",
@@ -251,7 +231,7 @@ def _why_not_protected(
     """Sentences naming the option to change and the real cause, in the output language."""
     folder = Path(args.certificates)
     code, path = _cause_of(exc)
-    troubles = _certificate_troubles(guard, data, folder)
+    troubles = _certificate_troubles(guard, data)
     if not troubles and code and code.startswith("certificate_"):
         troubles = [_CertificateTrouble(code, None, Path(path) if path else None)]
     lines = [_certificate_text(trouble, folder) for trouble in troubles]

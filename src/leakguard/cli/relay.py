@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 import ssl
-import sys
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, exit_codes, t
+from leakguard.cli._common import EXIT_ERROR, exit_codes, say, t
 
 
 def add_parser(sub: Any) -> None:
@@ -120,10 +119,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             server_tls.load_cert_chain(args.tls_cert, args.tls_key)
     except (OSError, ssl.SSLError) as exc:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
-        sys.stderr.write(
+        say(
             t(
-                f"leakguard: cannot load the TLS certificate or key: {reason}\n",
-                f"leakguard : impossible de charger le certificat ou la clé TLS : {reason}\n",
+                f"cannot load the TLS certificate or key: {reason}",
+                f"impossible de charger le certificat ou la clé TLS : {reason}",
             )
         )
         return EXIT_ERROR

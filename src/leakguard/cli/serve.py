@@ -14,6 +14,7 @@ from leakguard.cli._common import (
     add_guard_options,
     build_guard,
     exit_codes,
+    say,
     t,
 )
 
@@ -157,38 +158,36 @@ def _log_to_stderr() -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    import sys
-
     try:
         import uvicorn
 
         from leakguard.serve import ServeConfig, addin_dir
         from leakguard.serve._app import create_app
     except ImportError:
-        sys.stderr.write(
+        say(
             t(
-                "leakguard: serve needs the serve extra: pip install 'leakguard[serve]'\n",
-                "leakguard : serve a besoin de l'extra serve : pip install 'leakguard[serve]'\n",
+                "serve needs the serve extra: pip install 'leakguard[serve]'",
+                "serve a besoin de l'extra serve : pip install 'leakguard[serve]'",
             )
         )
         return EXIT_ERROR
     from dataclasses import replace
 
     if bool(args.certfile) != bool(args.keyfile):
-        sys.stderr.write(
+        say(
             t(
-                "leakguard: give --certfile and --keyfile together\n",
-                "leakguard : donnez --certfile et --keyfile ensemble\n",
+                "give --certfile and --keyfile together",
+                "donnez --certfile et --keyfile ensemble",
             )
         )
         return EXIT_ERROR
     if not args.certfile and not _loopback(args.host):
-        sys.stderr.write(
+        say(
             t(
-                "leakguard: without --certfile the service listens on loopback only "
-                "(plain HTTP must not cross the network)\n",
-                "leakguard : sans --certfile le service n'écoute qu'en boucle locale "
-                "(le HTTP en clair ne doit pas traverser le réseau)\n",
+                "without --certfile the service listens on loopback only "
+                "(plain HTTP must not cross the network)",
+                "sans --certfile le service n'écoute qu'en boucle locale "
+                "(le HTTP en clair ne doit pas traverser le réseau)",
             )
         )
         return EXIT_ERROR
