@@ -7,6 +7,7 @@ the repository. Certificates are self-signed (no CA), which is all S/MIME envelo
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 
 from cryptography import x509
@@ -45,6 +46,7 @@ def make_certificate(
     in_subject: bool = False,
     authority: bool = False,
     purposes: list[x509.ObjectIdentifier] | None = None,
+    ip: str | None = None,
 ) -> x509.Certificate:
     """A self-signed certificate for ``address``.
 
@@ -52,7 +54,8 @@ def make_certificate(
     (digitalSignature only) or ``None`` (no KeyUsage extension at all).
     ``in_san`` puts the address in an rfc822Name SAN; ``in_subject`` in the subject's
     emailAddress attribute. ``authority`` marks it as a CA (BasicConstraints ca=True).
-    ``purposes`` adds an ExtendedKeyUsage extension with these OIDs.
+    ``purposes`` adds an ExtendedKeyUsage extension with these OIDs. ``ip`` puts an
+    iPAddress in the SAN, for a TLS server reached by address.
     """
     now = dt.datetime.now(dt.UTC)
     start = not_before or now - dt.timedelta(days=1)
@@ -70,10 +73,13 @@ def make_certificate(
         .not_valid_before(start)
         .not_valid_after(end)
     )
+    names: list[x509.GeneralName] = []
     if address and in_san:
-        builder = builder.add_extension(
-            x509.SubjectAlternativeName([x509.RFC822Name(address)]), critical=False
-        )
+        names.append(x509.RFC822Name(address))
+    if ip is not None:
+        names.append(x509.IPAddress(ipaddress.ip_address(ip)))
+    if names:
+        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
     if authority:
         builder = builder.add_extension(
             x509.BasicConstraints(ca=True, path_length=None), critical=True

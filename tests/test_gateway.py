@@ -12,7 +12,6 @@ import asyncio
 import datetime as dt
 import email
 import email.policy
-import ipaddress
 import json
 import os
 import random
@@ -33,9 +32,6 @@ from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.x509.oid import NameOID
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -560,22 +556,7 @@ def test_relay_offers_starttls_and_uses_it_towards_the_next_hop(
     workdir: Path, policy_file: Path, tmp_path: Path
 ) -> None:
     key = make_rsa_key()
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
+    cert = make_certificate(key, None, common_name="127.0.0.1", key_usage=None, ip="127.0.0.1")
     cert_file = write_certificate(cert, tmp_path / "hop.pem")
     key_file = write_private_key(key, tmp_path / "hop.key")
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)

@@ -5,15 +5,12 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from email import message_from_bytes
 from pathlib import Path
-from typing import Any
 
-from aiosmtpd.controller import Controller
+from test_smtp import Recorder, server  # noqa: F401 - the real SMTP server fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,21 +36,6 @@ def run_example(**env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@dataclass
-class Inbox:
-    received: list[tuple[list[str], bytes]] = field(default_factory=list)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        self.received.append((list(envelope.rcpt_tos), bytes(envelope.content)))
-        return "250 Message accepted"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def test_readme_example_runs_without_a_mail_server() -> None:
     done = run_example()
     assert done.returncode == 0, done.stderr
@@ -63,17 +45,13 @@ def test_readme_example_runs_without_a_mail_server() -> None:
     assert any(line.startswith("encrypt - ") for line in lines)  # protect refused
 
 
-def test_readme_example_sends_through_smtp() -> None:
-    inbox = Inbox()
-    port = _free_port()
-    server = Controller(inbox, hostname="127.0.0.1", port=port, ready_timeout=10)
-    server.start()
-    try:
-        done = run_example(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
-    finally:
-        server.stop()
+def test_readme_example_sends_through_smtp(
+    server: tuple[Recorder, int],  # noqa: F811 - the fixture imported above
+) -> None:
+    inbox, port = server
+    done = run_example(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
     assert done.returncode == 0, done.stderr
-    assert len(inbox.received) == 1
-    rcpts, data = inbox.received[0]
+    assert len(inbox.messages) == 1
+    rcpts, data = inbox.messages[0]
     assert rcpts == ["accueil@clinique-exemple.fr"]
     assert message_from_bytes(data)["Subject"] == "Rendez-vous"

@@ -294,7 +294,7 @@ class Gatekeeper:
     ) -> None:
         if not self.audit.isEnabledFor(logging.INFO):
             return
-        record: dict[str, object] = {}
+        record: dict[str, object]
         if verdict is not None and msg is not None:
             record = audit_record(verdict, msg)
         else:

@@ -20,7 +20,7 @@ from email.policy import compat32
 
 from leakguard.errors import LeakguardError
 from leakguard.gateway import _milter_protocol as mp
-from leakguard.gateway._decide import HEADER, Gatekeeper, until_stopped, without_header
+from leakguard.gateway._decide import HEADER, Gatekeeper, until_stopped
 
 __all__ = ["MAX_MESSAGE", "filter_for", "parse_listen", "serve"]
 
@@ -108,10 +108,12 @@ def filter_for(keeper: Gatekeeper) -> mp.Handler:
         queue_id = msg.macros.get("i")
         if msg.too_large:
             return [mp.reply_code(keeper.too_large(msg.size, queue_id=queue_id).reply)]
-        data = _serialise(msg.headers, bytes(msg.body))
-        checked = without_header(data, HEADER)
+        # Only the gateway writes its header: a sender's own copy is neither checked nor kept.
+        own = [i for i, (n, _) in enumerate(msg.headers) if n.lower() == HEADER.lower()]
+        theirs = [h for h in msg.headers if h[0].lower() != HEADER.lower()]
         recipients = [_bare(r) for r in msg.recipients]
-        decision = await keeper.decide(checked, recipients, queue_id=queue_id)
+        data = _serialise(theirs, bytes(msg.body))
+        decision = await keeper.decide(data, recipients, queue_id=queue_id)
         if not decision.accepted:
             return [mp.reply_code(decision.reply)]
         try:
@@ -119,8 +121,6 @@ def filter_for(keeper: Gatekeeper) -> mp.Handler:
                 # Built without any X-Leakguard field, so the edits remove a sender's own.
                 edits = _replacement(msg.headers, decision.replacement)
             else:
-                # Only the gateway writes its header: a sender's own copy is removed.
-                own = [i for i, (n, _) in enumerate(msg.headers) if n.lower() == HEADER.lower()]
                 edits = _deletions(msg.headers, own)
             edits.append(mp.add_header(HEADER, decision.header.encode("ascii")))
         except Exception as exc:  # the message could not be changed: it must not pass

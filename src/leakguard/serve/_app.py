@@ -212,7 +212,6 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         data = await service.read_body(request)
         if data is None:
             return _error(413, "too_large", "The request is larger than the service accepts.")
-        lang = _lang(request)
         if kind == "json":
             try:
                 req = CheckRequest.model_validate_json(data)
@@ -233,6 +232,7 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
             lang = req.lang
         else:
             raw = data
+            lang = _lang(request)
         if service.pending >= config.max_concurrent + config.max_waiting:
             return _error(503, "busy", "The service is busy; try again.")
         verdict_id = str(uuid.uuid4())
