@@ -642,18 +642,17 @@ def _database() -> object:
     return _FAST_DB[0]
 
 
-def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
-    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end,
-    and the bits it may bring; ``None`` when there is none."""
+def _next_place(folded: bytes, pos: int, need: int) -> int | None:
+    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end;
+    ``None`` when there is none."""
     import hyperscan
 
     database = cast(hyperscan.Database, _database())
-    best: list[tuple[int, int]] = []
+    best: list[int] = []
 
     def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
-        bits = _PHRASE_BITS[number] & need
-        if bits and (not best or end < best[0][0]):
-            best[:] = [(end, bits)]
+        if _PHRASE_BITS[number] & need and (not best or end < best[0]):
+            best[:] = [end]
 
     n = len(folded)
     # Small blocks first (the next place is often near), then larger ones.
@@ -663,8 +662,7 @@ def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
         block = folded[pos : pos + size + _REACH]
         database.scan(block, match_event_handler=seen)
         if best:
-            end, bits = best[0]
-            return pos + end - 1, bits
+            return pos + best[0] - 1
         pos += size
         size = min(2 * size, _FAST_BLOCK)
     return None
@@ -710,10 +708,9 @@ def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
     seen = _FirstSeen(text)
     pos = 0
     while seen.need:
-        got = _next_place(folded, pos, seen.need)
-        if got is None:
+        here = _next_place(folded, pos, seen.need)
+        if here is None:
             break
-        here, _ = got
         if seen.past_codes(here):
             continue
         lo, hi = _local_stretch(text, here)
