@@ -279,20 +279,26 @@ _HEAD_BITS = np.array(
 )
 
 
-def _candidates(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+def _candidates(
+    text: str, whole: bytes | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
     """Every place where the folded text starts with the first four bytes of an anchor
     (or with an acronym looked for as written), and the bits of what may be there.
 
     A superset of the anchor places (the rest of a long anchor is not compared here);
-    all done by numpy, with no Python step per place.
+    all done by numpy, with no Python step per place. ``whole``, when given, is the
+    :func:`folded_copy` of ``text`` (it folds ``_`` to a space: no anchor holds either).
     """
     places: list[npt.NDArray[np.int64]] = []
     bits: list[npt.NDArray[np.uint16]] = []
     for lo in range(0, len(text), _STEP):
         # A folded piece per step, reaching far enough past it for a whole anchor: small
         # buffers stay in the processor's cache and are reused by the allocator.
-        piece = text[lo : lo + _STEP + _LONGEST]
-        folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
+        if whole is None:
+            piece = text[lo : lo + _STEP + _LONGEST]
+            folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
+        else:
+            folded = whole[lo : lo + _STEP + _LONGEST]
         count = min(_STEP, len(folded))
         # Positions with four bytes to read; the last three of the text are padded.
         if len(folded) - 3 < count:
@@ -528,17 +534,18 @@ def categories(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> li
     """
     if not isinstance(text, str) or not text:
         return []
+    folded = None if copies is None else copies[1]
     if COMPILED and len(text) >= _FAST_MIN:
-        folded = None if copies is None else copies[1]
         return _fast_categories(text, folded)
-    return pure_categories(text)
+    return pure_categories(text, folded=folded)
 
 
-def pure_categories(text: str, /) -> list[str]:
-    """:func:`categories` without the compiled engine (numpy and ``re`` only)."""
+def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
+    """:func:`categories` without the compiled engine (numpy and ``re`` only);
+    ``folded``, when given, is the :func:`folded_copy` of ``text``."""
     if not isinstance(text, str) or not text:
         return []
-    at, bits = _candidates(text)
+    at, bits = _candidates(text, folded)
     if not len(at):
         return []
     starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
