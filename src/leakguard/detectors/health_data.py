@@ -675,14 +675,14 @@ def _next_place(folded: bytes, pos: int, need: int) -> int | None:
     return None
 
 
-def _local_stretch(text: str, here: int) -> tuple[int, int]:
+def _local_stretch(text: str, folded: bytes, here: int) -> tuple[int, int]:
     """A stretch around ``here`` that no match crosses at either end, found from the
     candidate places near it (the pure path's ``_stretch`` with the places of a window)."""
     n = len(text)
     radius = 4 * _REACH
     while True:
         u, v = max(0, here - radius), min(n, here + radius)
-        local, _ = _candidates(text[u:v])
+        local, _ = _candidates(text[u:v], folded[u:v])
         trusted = v if v == n else v - 4  # an anchor crossing ``v`` is not seen
         places = [u + int(p) for p in local.tolist() if u + p < trusted]
         # Conservative: the edges of the window and ``here`` count as places too.
@@ -720,7 +720,7 @@ def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
             break
         if seen.past_codes(here):
             continue
-        lo, hi = _local_stretch(text, here)
+        lo, hi = _local_stretch(text, folded, here)
         seen.read(lo, hi)
         pos = max(hi, here + 1)
     return seen.categories()
