@@ -88,23 +88,21 @@ def _path(config: pytest.Config, option: str, ini: str) -> Path | None:
     return _base(config) / raw if raw else None
 
 
-def _build(config: pytest.Config) -> Guard:
+def _build(policy_path: Path | None, directory_path: Path | None) -> Guard:
     from leakguard.guard import Guard
     from leakguard.policy import Policy
     from leakguard.recipients import Directory
 
-    policy_path = _path(config, "leakguard_policy", "leakguard_policy")
-    directory_path = _path(config, "leakguard_directory", "leakguard_directory")
     policy = Policy.load(policy_path) if policy_path else Policy.default()
     directory = Directory.load(directory_path) if directory_path else None
     return Guard(policy, directory=directory)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    if _path(config, "leakguard_policy", "leakguard_policy") or _path(
-        config, "leakguard_directory", "leakguard_directory"
-    ):
-        testing._configure(lambda: _build(config))
+    policy_path = _path(config, "leakguard_policy", "leakguard_policy")
+    directory_path = _path(config, "leakguard_directory", "leakguard_directory")
+    if policy_path or directory_path:
+        testing._configure(lambda: _build(policy_path, directory_path))
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

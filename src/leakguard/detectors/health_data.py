@@ -279,20 +279,26 @@ _HEAD_BITS = np.array(
 )
 
 
-def _candidates(text: str) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+def _candidates(
+    text: str, whole: bytes | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
     """Every place where the folded text starts with the first four bytes of an anchor
     (or with an acronym looked for as written), and the bits of what may be there.
 
     A superset of the anchor places (the rest of a long anchor is not compared here);
-    all done by numpy, with no Python step per place.
+    all done by numpy, with no Python step per place. ``whole``, when given, is the
+    :func:`folded_copy` of ``text`` (it folds ``_`` to a space: no anchor holds either).
     """
     places: list[npt.NDArray[np.int64]] = []
     bits: list[npt.NDArray[np.uint16]] = []
     for lo in range(0, len(text), _STEP):
         # A folded piece per step, reaching far enough past it for a whole anchor: small
         # buffers stay in the processor's cache and are reused by the allocator.
-        piece = text[lo : lo + _STEP + _LONGEST]
-        folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
+        if whole is None:
+            piece = text[lo : lo + _STEP + _LONGEST]
+            folded = piece.encode("latin-1", "replace").translate(_FOLD_TABLE)
+        else:
+            folded = whole[lo : lo + _STEP + _LONGEST]
         count = min(_STEP, len(folded))
         # Positions with four bytes to read; the last three of the text are padded.
         if len(folded) - 3 < count:
@@ -528,17 +534,18 @@ def categories(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> li
     """
     if not isinstance(text, str) or not text:
         return []
+    folded = None if copies is None else copies[1]
     if COMPILED and len(text) >= _FAST_MIN:
-        folded = None if copies is None else copies[1]
         return _fast_categories(text, folded)
-    return pure_categories(text)
+    return pure_categories(text, folded=folded)
 
 
-def pure_categories(text: str, /) -> list[str]:
-    """:func:`categories` without the compiled engine (numpy and ``re`` only)."""
+def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
+    """:func:`categories` without the compiled engine (numpy and ``re`` only);
+    ``folded``, when given, is the :func:`folded_copy` of ``text``."""
     if not isinstance(text, str) or not text:
         return []
-    at, bits = _candidates(text)
+    at, bits = _candidates(text, folded)
     if not len(at):
         return []
     starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
@@ -642,18 +649,17 @@ def _database() -> object:
     return _FAST_DB[0]
 
 
-def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
-    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end,
-    and the bits it may bring; ``None`` when there is none."""
+def _next_place(folded: bytes, pos: int, need: int) -> int | None:
+    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end;
+    ``None`` when there is none."""
     import hyperscan
 
     database = cast(hyperscan.Database, _database())
-    best: list[tuple[int, int]] = []
+    best: list[int] = []
 
     def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
-        bits = _PHRASE_BITS[number] & need
-        if bits and (not best or end < best[0][0]):
-            best[:] = [(end, bits)]
+        if _PHRASE_BITS[number] & need and (not best or end < best[0]):
+            best[:] = [end]
 
     n = len(folded)
     # Small blocks first (the next place is often near), then larger ones.
@@ -663,21 +669,20 @@ def _next_place(folded: bytes, pos: int, need: int) -> tuple[int, int] | None:
         block = folded[pos : pos + size + _REACH]
         database.scan(block, match_event_handler=seen)
         if best:
-            end, bits = best[0]
-            return pos + end - 1, bits
+            return pos + best[0] - 1
         pos += size
         size = min(2 * size, _FAST_BLOCK)
     return None
 
 
-def _local_stretch(text: str, here: int) -> tuple[int, int]:
+def _local_stretch(text: str, folded: bytes, here: int) -> tuple[int, int]:
     """A stretch around ``here`` that no match crosses at either end, found from the
     candidate places near it (the pure path's ``_stretch`` with the places of a window)."""
     n = len(text)
     radius = 4 * _REACH
     while True:
         u, v = max(0, here - radius), min(n, here + radius)
-        local, _ = _candidates(text[u:v])
+        local, _ = _candidates(text[u:v], folded[u:v])
         trusted = v if v == n else v - 4  # an anchor crossing ``v`` is not seen
         places = [u + int(p) for p in local.tolist() if u + p < trusted]
         # Conservative: the edges of the window and ``here`` count as places too.
@@ -710,13 +715,12 @@ def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
     seen = _FirstSeen(text)
     pos = 0
     while seen.need:
-        got = _next_place(folded, pos, seen.need)
-        if got is None:
+        here = _next_place(folded, pos, seen.need)
+        if here is None:
             break
-        here, _ = got
         if seen.past_codes(here):
             continue
-        lo, hi = _local_stretch(text, here)
+        lo, hi = _local_stretch(text, folded, here)
         seen.read(lo, hi)
         pos = max(hi, here + 1)
     return seen.categories()

@@ -154,8 +154,6 @@ def _inspect(item: tuple[str, bytes, datetime | None]) -> _Facts | _Failed:
     try:
         headers = BytesHeaderParser(policy=compat32).parsebytes(_header_block(data))
         recipients = _recipients(headers)
-        if date is None:
-            date = _date(headers.get("Date"))
         # The content inspectors of Guard.check, without its recipient checks: what
         # the message carried decides, not who it went to (three times faster).
         findings = scan(data, limits=_GUARD.limits, fingerprinter=_GUARD.fingerprinter)
@@ -193,13 +191,3 @@ def _decode(name: str) -> str:
         return str(email.header.make_header(email.header.decode_header(name)))
     except (ValueError, LookupError, UnicodeError):
         return ""
-
-
-def _date(value: object) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(str(value))
-    except (TypeError, ValueError, IndexError):
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
