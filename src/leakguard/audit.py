@@ -39,13 +39,17 @@ def audit_context(**fields: str) -> Iterator[None]:
         _CONTEXT.reset(token)
 
 
-def _domains(msg: Message) -> list[str]:
+_MAX_HEADER_CHARS = Limits().max_header_chars
+
+
+def _domains(headers: list[tuple[str, str]]) -> list[str]:
     # The raw header text, read by the same bounded reader as the guard: the structured
     # parser can raise or take minutes on a hostile header.
-    values = [str(v) for k, v in msg.raw_items() if k.lower() in ("to", "cc", "bcc")]
     domains: set[str] = set()
-    for value in values:
-        found = read_address_list(value, max_chars=Limits().max_header_chars)
+    for name, value in headers:
+        if name not in ("to", "cc", "bcc"):
+            continue
+        found = read_address_list(value, max_chars=_MAX_HEADER_CHARS)
         for addr in [a for _, a in found.mailboxes] + list(found.tokens):
             domains.add(addr.rpartition("@")[2].lower())
     return sorted(domains)
@@ -55,7 +59,8 @@ def audit_record(
     verdict: Verdict, msg: Message, /, *, now: datetime | None = None
 ) -> dict[str, object]:
     """The audit record of one decision, as a JSON-ready dict."""
-    raw = {k.lower(): str(v) for k, v in reversed(list(msg.raw_items()))}
+    headers = [(k.lower(), str(v)) for k, v in msg.raw_items()]
+    raw = dict(reversed(headers))
     sender = email.utils.parseaddr(raw.get("from", "")[:1000])[1]
     when = now or datetime.now(UTC)
     return {
@@ -63,7 +68,7 @@ def audit_record(
         **dict(_CONTEXT.get()),
         "message_id": raw.get("message-id", "").strip()[:1000] or None,
         "sender": sender or None,
-        "recipient_domains": _domains(msg),
+        "recipient_domains": _domains(headers),
         "action": verdict.action.value,
         "encrypted": verdict.encrypted,
         "kinds": sorted(verdict.kinds()),

@@ -73,7 +73,7 @@ class Problem:
 
     ``reason`` is one of: ``encrypted``, ``too_large``, ``too_many_members``,
     ``compression_ratio``, ``too_deep``, ``timeout``, ``corrupt``, ``unsupported``,
-    ``no_text``, ``no_ocr`` (a picture or scan, and OCR is not installed).
+    ``no_ocr`` (a picture or scan, and OCR is not installed).
     ``container`` names the encryption seen when ``reason == "encrypted"``
     (``pdf``, ``zip``, ``office``, ``smime``, ``pgp``).
     """

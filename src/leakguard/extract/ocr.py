@@ -130,7 +130,8 @@ def _seconds_left(budget: Budget) -> float:
 
 
 def ocr_picture(image: Any, budget: Budget) -> str:
-    """The text of one decoded Pillow picture, within the message's OCR limits.
+    """The text of one decoded Pillow picture, within the message's OCR limits, with the
+    cleaned copies of broken numbers that :func:`normalise` adds.
 
     Raises :class:`Unreadable` (``too_large`` past the page count, ``timeout`` past the
     time limit). A blank picture is not given to Tesseract and reads as no text.
@@ -175,7 +176,7 @@ def ocr_picture(image: Any, budget: Budget) -> str:
         budget.ocr_seconds += time.monotonic() - started
     if done.returncode != 0:
         raise Unreadable("corrupt")
-    return done.stdout.decode("utf-8", "replace")
+    return normalise(done.stdout.decode("utf-8", "replace"))
 
 
 def _prepared(image: Any, max_pixels: int) -> Any:
@@ -258,4 +259,4 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             except (OSError, ValueError, Image.DecompressionBombError):
                 yield Problem(location, "corrupt")
                 return
-            yield from text_items(normalise(text), location, budget, "image/ocr")
+            yield from text_items(text, location, budget, "image/ocr")

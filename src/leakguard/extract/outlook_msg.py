@@ -40,7 +40,7 @@ def read_msg(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     with ole:
         if not ole.exists(_PROPERTIES):
             raise Unreadable("unsupported")
-        entries = [tuple(path) for path in ole.listdir(streams=True, storages=True)]
+        entries = frozenset(tuple(path) for path in ole.listdir(streams=True, storages=True))
         folder = _Folder(ole, entries, (), ctx.budget.limits.max_part_bytes)
         yield from message_items(folder.message(), location, ctx)
 
@@ -55,7 +55,11 @@ class _Folder:
     __slots__ = ("_entries", "_max", "_ole", "_prefix")
 
     def __init__(
-        self, ole: Any, entries: list[tuple[str, ...]], prefix: tuple[str, ...], max_bytes: int
+        self,
+        ole: Any,
+        entries: frozenset[tuple[str, ...]],
+        prefix: tuple[str, ...],
+        max_bytes: int,
     ) -> None:
         self._ole = ole
         self._entries = entries
@@ -113,7 +117,9 @@ class _Folder:
     def attachment(self) -> Attachment:
         name = self._string(mapi.PR_ATTACH_LONG_FILENAME) or self._string(mapi.PR_ATTACH_FILENAME)
         item = f"__substg1.0_{mapi.PR_ATTACH_DATA:04X}{mapi.PT_OBJECT:04X}"
-        if item in self._children() and self._ole.get_type([*self._prefix, item]) == 1:
+        path = [*self._prefix, item]
+        # A look-up in the set of entries, not a walk over all of them for each attachment.
+        if tuple(path) in self._entries and self._ole.get_type(path) == 1:
             inner = self._sub(item)
             title = self._string(mapi.PR_DISPLAY_NAME) or name or "item"
             if self._ole.exists("/".join([*self._prefix, item, _PROPERTIES])):

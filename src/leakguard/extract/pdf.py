@@ -82,7 +82,7 @@ def _scanned_pages(
         except Unreadable as err:
             yield Problem(location, err.reason, err.container)
             return
-        yield from text_items(ocr.normalise(text), location, budget, "application/pdf")
+        yield from text_items(text, location, budget, "application/pdf")
 
 
 def _render(doc: Any, index: int, max_pixels: int) -> Any:
