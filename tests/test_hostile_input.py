@@ -386,6 +386,16 @@ def test_padding_the_content_type_does_not_hide_the_boundary(guard: Guard) -> No
     assert kinds(verdict)["nir"] == {"attachment:releve.txt"}
 
 
+def test_folding_lines_before_the_type_do_not_turn_a_multipart_into_text(guard: Guard) -> None:
+    # Found by the fuzz test: 2,000 folds before "multipart/mixed" pushed the type past
+    # the header cut, the message was read as one plain text and the attachment unread.
+    raw = multipart(b"\r\n " * 2000 + b'multipart/mixed; boundary="b1"')
+    verdict, elapsed = timed(guard, raw)
+    assert elapsed < MAX_SECONDS
+    assert kinds(verdict)["nir"] == {"attachment:releve.txt"}
+    assert verdict.action is not Action.ALLOW
+
+
 def test_a_multipart_whose_parts_cannot_be_found_is_reported(guard: Guard) -> None:
     verdict = guard.check(multipart(b'multipart/mixed; boundary="other"'))
     assert kinds(verdict)["unscannable_attachment"] == {"corrupt"}

@@ -111,7 +111,9 @@ def _mime_cut(value: str) -> str:
     if len(value) <= _MAX_HEADER:
         return value
     pieces = value.split(";")
-    kept = [pieces[0][:_MAX_HEADER]]
+    # The type itself (``multipart/mixed``) holds no meaningful white space: folding
+    # lines padded before it must not push it past the cut.
+    kept = [" ".join(pieces[0].split())[:_MAX_HEADER]]
     size = len(kept[0])
     extra = extra_size = 0
     for piece in pieces[1:]:
