@@ -440,7 +440,6 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "timeout": "reading it took longer than the time limit",
         "corrupt": "it is damaged or not in the format it claims",
         "unsupported": "its format cannot be read",
-        "no_text": "it holds no readable text (scanned image?)",
         "no_ocr": "it is a picture or a scan, and text recognition (OCR) is not installed "
         "(pip install 'leakguard[ocr]' and the tesseract program)",
     },
@@ -454,7 +453,6 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
         "timeout": "sa lecture a dépassé le temps maximal",
         "corrupt": "il est endommagé ou n'est pas au format annoncé",
         "unsupported": "son format ne peut pas être lu",
-        "no_text": "il ne contient aucun texte lisible (image numérisée ?)",
         "no_ocr": "c'est une image ou un document numérisé, et la reconnaissance de texte "
         "(OCR) n'est pas installée (pip install 'leakguard[ocr]' et le programme tesseract)",
     },
