@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from helpers import IBAN, NIR, NIR_SPACED, RIB, leaked, make_nir, message
-from leakguard.core import Action, Fingerprinter
+from leakguard.core import Action, Deadline, DeadlineExceeded, Fingerprinter
 from leakguard.errors import LeakBlocked
 from leakguard.guard import Guard
 from leakguard.policy import Policy
@@ -174,3 +174,23 @@ def test_one_guard_checks_from_many_threads(guard: Guard) -> None:
     assert [[f.fingerprint for f in v.findings] for v in together] == [
         [f.fingerprint for f in v.findings] for v in alone
     ]
+
+
+def test_a_passed_deadline_reads_nothing_and_says_so(guard: Guard) -> None:
+    # The deadline is a value given to the check: once it has passed, the content is
+    # reported unread (timeout), never judged as if it had been read.
+    raw = message(body=f"Patient NIR {NIR_SPACED}", to="someone@gmail.com")
+    verdict = guard.check(raw, deadline=Deadline.after(0))
+    assert [f.detail for f in verdict.unread] == ["timeout"]
+    assert "nir" not in verdict.kinds()
+    assert verdict.action >= Action.WARN
+
+
+def test_deadline_helpers() -> None:
+    never = Deadline.never()
+    assert not never.expired() and never.remaining() == float("inf")
+    soon = never.sooner(0)
+    assert soon.expired() and soon.remaining() == 0
+    with pytest.raises(DeadlineExceeded):
+        soon.check()
+    never.check()

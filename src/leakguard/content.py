@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from leakguard.core import Finding, Fingerprinter, Location, Severity
+from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location, Severity
 from leakguard.detectors import HEALTH, find_identifiers, get, one_byte_copies
 from leakguard.extract._types import Problem, TextChunk
 
@@ -51,8 +51,39 @@ class ContentReport:
         return max(len(persons), len(accounts))
 
 
-def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter) -> list[Finding]:
-    """Findings for one piece of text: identifiers first, then health categories."""
+def _timeout(location: Location) -> Finding:
+    return Finding(
+        kind="unscannable_attachment",
+        location=location,
+        severity=Severity.MEDIUM,
+        detail="timeout",
+    )
+
+
+def scan_text(
+    text: str,
+    location: Location,
+    /,
+    *,
+    fingerprinter: Fingerprinter,
+    deadline: Deadline | None = None,
+) -> list[Finding]:
+    """Findings for one piece of text: identifiers first, then health categories.
+
+    When ``deadline`` passes before the text is read through, what was found so far is
+    returned with an ``unscannable_attachment`` finding (``timeout``) at ``location``.
+    """
+    if deadline is not None and deadline.expired():
+        return [_timeout(location)]
+    try:
+        return _scan_text(text, location, fingerprinter, deadline)
+    except DeadlineExceeded:
+        return [_timeout(location)]
+
+
+def _scan_text(
+    text: str, location: Location, fingerprinter: Fingerprinter, deadline: Deadline | None
+) -> list[Finding]:
     out: list[Finding] = []
     seen: set[tuple[str, str]] = set()
     # The one-byte copies of the text serve the fast paths of both detectors.
@@ -73,6 +104,8 @@ def scan_text(text: str, location: Location, /, *, fingerprinter: Fingerprinter)
                 confidence=m.confidence,
             )
         )
+    if deadline is not None:
+        deadline.check()
     categories = HEALTH.categories(text, copies=copies)
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
@@ -87,8 +120,12 @@ def scan_chunks(
     *,
     fingerprinter: Fingerprinter,
     keep_texts: bool = False,
+    deadline: Deadline | None = None,
 ) -> ContentReport:
-    """Scan every chunk; identical values met twice in one location count once."""
+    """Scan every chunk; identical values met twice in one location count once.
+
+    Past ``deadline`` each chunk left is reported unread (``timeout``) instead of read.
+    """
     report = ContentReport()
     seen: set[tuple[str, str, str]] = set()
     for chunk in chunks:
@@ -104,7 +141,10 @@ def scan_chunks(
             continue
         if keep_texts and chunk.location.is_attachment:
             report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)
-        for f in scan_text(chunk.text, chunk.location, fingerprinter=fingerprinter):
+        found = scan_text(
+            chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
+        )
+        for f in found:
             key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
             if key in seen:
                 continue

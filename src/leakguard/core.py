@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -20,7 +21,10 @@ __all__ = [
     "IDENTIFIER_KINDS",
     "KINDS",
     "LEARNED_KINDS",
+    "UNREAD_KINDS",
     "Action",
+    "Deadline",
+    "DeadlineExceeded",
     "Finding",
     "Fingerprinter",
     "Lang",
@@ -117,6 +121,56 @@ KINDS = CONTENT_KINDS | {
 # Learned from the Sent folder (leakguard learn): only with a correspondents store.
 LEARNED_KINDS = frozenset({"first_time_recipient", "dormant_recipient", "unusual_recipient"})
 KINDS = KINDS | LEARNED_KINDS
+# Findings that say some content was not read. An ``unscannable_attachment`` whose
+# ``detail`` is ``encrypted`` is not among them: that part is protected, not unread.
+UNREAD_KINDS = frozenset({"unscannable_attachment"})
+
+
+# --------------------------------------------------------------------------- time
+
+
+class DeadlineExceeded(Exception):
+    """Raised inside a loop that honours a :class:`Deadline` once it has passed.
+
+    An internal signal, never an error for a user: the layer that started the work
+    catches it and reports the content concerned as not read (``timeout``).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class Deadline:
+    """The moment (on the ``time.monotonic`` clock) a check must be finished by.
+
+    A value passed down to every loop that can run long (readers, decompression, OCR,
+    detectors), each of which stops when it has passed and says what it did not read.
+    """
+
+    at: float
+
+    @classmethod
+    def after(cls, seconds: float, /) -> Deadline:
+        """A deadline ``seconds`` from now."""
+        return cls(time.monotonic() + max(0.0, seconds))
+
+    @classmethod
+    def never(cls) -> Deadline:
+        return cls(float("inf"))
+
+    def expired(self) -> bool:
+        return time.monotonic() >= self.at
+
+    def remaining(self) -> float:
+        """Seconds left (0 once passed)."""
+        return max(0.0, self.at - time.monotonic())
+
+    def check(self) -> None:
+        """Raise :class:`DeadlineExceeded` once the deadline has passed."""
+        if time.monotonic() >= self.at:
+            raise DeadlineExceeded
+
+    def sooner(self, seconds: float, /) -> Deadline:
+        """This deadline or one ``seconds`` from now, whichever comes first."""
+        return Deadline(min(self.at, time.monotonic() + max(0.0, seconds)))
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -292,6 +346,13 @@ class Verdict:
 
     def kinds(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.findings)
+
+    @property
+    def unread(self) -> tuple[Finding, ...]:
+        """The findings that say some content was not read (too big, past the time
+        budget, damaged, unsupported). Where no person decides (milter, relay) a message
+        with any of them is never accepted as it is."""
+        return tuple(f for f in self.findings if f.kind in UNREAD_KINDS and f.detail != "encrypted")
 
     def explain(self, lang: Lang = "en", *, limit: int | None = 5) -> str:
         """A short text for a person: the decision, then the findings grouped by kind.

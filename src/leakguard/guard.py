@@ -23,6 +23,7 @@ from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
 from leakguard.core import (
     IDENTIFIER_KINDS,
     Action,
+    Deadline,
     Finding,
     Fingerprinter,
     Location,
@@ -170,14 +171,28 @@ class Guard:
         *,
         envelope_recipients: Sequence[str] | None = None,
         source: str | None = None,
+        deadline: Deadline | float | None = None,
     ) -> Verdict:
-        """Inspect ``message`` (bytes, ``EmailMessage``, path or binary file) and decide."""
+        """Inspect ``message`` (bytes, ``EmailMessage``, path or binary file) and decide.
+
+        ``deadline`` (a :class:`~leakguard.core.Deadline`, or seconds from now) bounds the
+        check on top of ``limits.max_seconds``: when it passes, the content not yet read
+        is reported ``unscannable_attachment`` (``timeout``) and the verdict is given.
+        """
+        if isinstance(deadline, int | float):
+            deadline = Deadline.after(float(deadline))
         msg = load_message(message)
-        verdict = self._decide(msg, envelope_recipients, source)
+        verdict = self._decide(msg, envelope_recipients, source, deadline)
         self.audit.record(verdict, msg)
         return verdict
 
-    def _decide(self, msg: Message, envelope: Sequence[str] | None, source: str | None) -> Verdict:
+    def _decide(
+        self,
+        msg: Message,
+        envelope: Sequence[str] | None,
+        source: str | None,
+        deadline: Deadline | None = None,
+    ) -> Verdict:
         policy = self.policy.for_sender(_sender(msg))  # no internal domain set: the sender's
         try:
             encrypted = message_encrypted(msg)
@@ -187,11 +202,13 @@ class Guard:
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
         unprotected = [r for r in outside if not policy.is_secure(r.domain)]
         single_outside = len(outside) == 1 and not encrypted
+        budget = Budget(self.limits, deadline)
         report = scan_chunks(
-            iter_content(msg, limits=self.limits, budget=Budget(self.limits)),
+            iter_content(msg, limits=self.limits, budget=budget),
             fingerprinter=self.fingerprinter,
             # Attachment texts are kept only for the other-person check, which needs them.
             keep_texts=single_outside,
+            deadline=budget.until,
         )
         if encrypted:
             # The whole message is enveloped: the content inspector saw only ciphertext.

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
-from leakguard.core import Location
+from leakguard.core import Deadline, Location
 
 __all__ = ["Budget", "Limits", "Problem", "TextChunk"]
 
@@ -85,21 +84,36 @@ class Problem:
 
 @dataclass(slots=True)
 class Budget:
-    """Running totals for one message, checked against :class:`Limits`."""
+    """Running totals for one message, checked against :class:`Limits`.
+
+    ``deadline`` is when the whole check must end; by default ``limits.max_seconds``
+    from the budget's creation. A caller with a tighter one (a service answering within
+    its own budget) passes it, and the earlier of the two applies.
+    """
 
     limits: Limits = field(default_factory=Limits)
-    started: float = field(default_factory=time.monotonic)
+    deadline: Deadline | None = None
     bytes_used: int = 0
     chars_used: int = 0
     ocr_pages: int = 0
     ocr_seconds: float = 0.0
 
+    def __post_init__(self) -> None:
+        own = Deadline.after(self.limits.max_seconds)
+        self.deadline = own if self.deadline is None else Deadline(min(own.at, self.deadline.at))
+
+    @property
+    def until(self) -> Deadline:
+        """The deadline as a value to pass down."""
+        assert self.deadline is not None
+        return self.deadline
+
     def expired(self) -> bool:
-        return time.monotonic() - self.started > self.limits.max_seconds
+        return self.until.expired()
 
     def remaining(self) -> float:
         """Seconds left before the message's time limit."""
-        return self.limits.max_seconds - (time.monotonic() - self.started)
+        return self.until.remaining()
 
     def take_bytes(self, n: int) -> bool:
         """Account ``n`` decoded bytes; False when the message total would be exceeded."""
