@@ -181,7 +181,7 @@ def test_a_passed_deadline_reads_nothing_and_says_so(guard: Guard) -> None:
     # reported unread (timeout), never judged as if it had been read.
     raw = message(body=f"Patient NIR {NIR_SPACED}", to="someone@gmail.com")
     verdict = guard.check(raw, deadline=Deadline.after(0))
-    assert [f.detail for f in verdict.unread] == ["timeout"]
+    assert verdict.unread and {f.detail for f in verdict.unread} == {"timeout"}
     assert "nir" not in verdict.kinds()
     assert verdict.action >= Action.WARN
 
