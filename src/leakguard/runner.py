@@ -1,0 +1,138 @@
+"""One bounded runner for the services (``serve``, the milter, the relay).
+
+A service hands each check to :meth:`Runner.run`: a function that receives the check's
+:class:`~leakguard.core.Deadline` and runs in one of a fixed number of worker threads.
+Admission is decided at once, never by waiting: beyond ``max_pending`` checks running or
+queued, or beyond ``max_bytes`` held by them together, :class:`Busy` is raised and the
+service answers "try again" (503, 451). A check that has not answered shortly after its
+deadline raises :class:`Overdue` for its caller; it keeps counting against the bounds
+until its thread really ends, so a stuck check can never let more work in than the
+bounds allow.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from leakguard.core import Deadline
+
+__all__ = ["Busy", "Overdue", "Runner"]
+
+T = TypeVar("T")
+
+
+class Busy(Exception):
+    """The runner is full (``reason``: ``"pending"`` or ``"memory"``): answer at once that
+    the client should retry after ``retry_after`` seconds."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class Overdue(Exception):
+    """The check did not answer by its deadline (plus ``grace``)."""
+
+
+class Runner:
+    """A fixed pool of worker threads with admission bounds and a deadline per check.
+
+    ``workers`` threads run checks; ``max_pending`` bounds the checks running or waiting
+    for a thread; ``max_bytes`` bounds the memory they may hold together, each check
+    counting ``size * footprint`` bytes (its input and what reading it builds);
+    ``time_budget`` is the seconds each check may take from its admission, and ``grace``
+    the extra seconds its caller waits for the answer before giving up on it.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers: int,
+        max_pending: int,
+        max_bytes: int,
+        time_budget: float,
+        footprint: float = 3.0,
+        grace: float = 1.0,
+        name: str = "leakguard",
+    ) -> None:
+        if workers < 1 or max_pending < 1 or max_bytes < 1:
+            raise ValueError("workers, max_pending and max_bytes must be at least 1")
+        self.workers = workers
+        self.max_pending = max_pending
+        self.max_bytes = max_bytes
+        self.time_budget = time_budget
+        self.footprint = footprint
+        self.grace = grace
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._bytes = 0
+
+    def __repr__(self) -> str:
+        return (
+            f"Runner(workers={self.workers}, pending={self._pending}/{self.max_pending}, "
+            f"bytes={self._bytes}/{self.max_bytes})"
+        )
+
+    @property
+    def pending(self) -> int:
+        """Checks admitted and not yet ended (running, queued or overdue)."""
+        return self._pending
+
+    @property
+    def bytes_held(self) -> int:
+        return self._bytes
+
+    def cost(self, size: int) -> int:
+        """The bytes a check of an input of ``size`` bytes counts against ``max_bytes``."""
+        return max(1, int(size * self.footprint))
+
+    def _admit(self, cost: int) -> None:
+        with self._lock:
+            if self._pending >= self.max_pending:
+                raise Busy("pending", self._retry_after())
+            # One check alone is always let in, whatever its size: the service's own
+            # request size limit bounds it.
+            if self._pending and self._bytes + cost > self.max_bytes:
+                raise Busy("memory", self._retry_after())
+            self._pending += 1
+            self._bytes += cost
+
+    def _release(self, cost: int) -> None:
+        with self._lock:
+            self._pending -= 1
+            self._bytes -= cost
+
+    def _retry_after(self) -> float:
+        # Every queued check may take its whole budget, ``workers`` at a time.
+        rounds = 1 + self._pending // self.workers
+        return max(1.0, round(min(rounds * self.time_budget, 120.0)))
+
+    async def run(self, work: Callable[[Deadline], T], /, *, size: int = 0) -> T:
+        """``work(deadline)`` in a worker thread: its result, or :class:`Busy` at once,
+        or :class:`Overdue` once the deadline and the grace have passed; an exception
+        ``work`` raises is raised here."""
+        cost = self.cost(size)
+        self._admit(cost)
+        deadline = Deadline.after(self.time_budget)
+        try:
+            future = self._pool.submit(work, deadline)
+        except BaseException:
+            self._release(cost)
+            raise
+        future.add_done_callback(lambda _: self._release(cost))
+        try:
+            return await asyncio.wait_for(
+                asyncio.wrap_future(future), self.time_budget + self.grace
+            )
+        except TimeoutError:
+            raise Overdue from None
+
+    def close(self) -> None:
+        """Stop taking work; queued checks are cancelled, running ones end on their own."""
+        self._pool.shutdown(wait=False, cancel_futures=True)
