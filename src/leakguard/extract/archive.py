@@ -18,7 +18,7 @@ from typing import Protocol
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable
 from leakguard.extract._types import Budget, Problem
-from leakguard.extract.encryption import zip_member_encrypted
+from leakguard.extract.encryption import zip_member_clear, zip_member_encrypted
 
 __all__ = ["open_zip", "read_gzip", "read_member", "read_zip"]
 
@@ -131,19 +131,26 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            if zip_member_encrypted(info):
-                # One report for the archive: the protection check wants to know it is
-                # encrypted, and a hundred identical lines would help nobody.
-                if not told_encrypted:
-                    told_encrypted = True
-                    yield Problem(location, "encrypted", "zip")
-                continue
             where = location.child(info.filename)
-            try:
-                content = read_member(zf, info, budget)
-            except Unreadable as err:
-                yield Problem(where, err.reason, err.container)
-                continue
+            if zip_member_encrypted(info):
+                clear = zip_member_clear(data, info, limit=_cap(budget))
+                if clear is None:
+                    # One report for the archive: the protection check wants to know it
+                    # is encrypted, and a hundred identical lines would help nobody.
+                    if not told_encrypted:
+                        told_encrypted = True
+                        yield Problem(location, "encrypted", "zip")
+                    continue
+                # Flagged encrypted, stored in clear: the flag lies, the bytes are read.
+                yield Problem(where, "mislabelled", "zip")
+                budget.take_bytes(len(clear))
+                content = clear
+            else:
+                try:
+                    content = read_member(zf, info, budget)
+                except Unreadable as err:
+                    yield Problem(where, err.reason, err.container)
+                    continue
             yield from extract(
                 content,
                 where,
