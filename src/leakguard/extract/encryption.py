@@ -26,6 +26,7 @@ __all__ = [
     "container_encrypted",
     "control_part_honest",
     "encrypted_container",
+    "member_data_offset",
     "odf_content_clear",
     "odf_encrypted",
     "ole_clear_content",
@@ -238,7 +239,7 @@ def zip_member_clear(data: bytes, info: zipfile.ZipInfo, /, *, limit: int) -> by
     """
     if not zip_member_encrypted(info):
         return None
-    start = _member_data(data, info)
+    start = member_data_offset(data, info)
     if start is None:
         return None
     raw = data[start : start + info.compress_size]
@@ -258,7 +259,7 @@ def zip_member_clear(data: bytes, info: zipfile.ZipInfo, /, *, limit: int) -> by
     return None
 
 
-def _member_data(data: bytes, info: zipfile.ZipInfo) -> int | None:
+def member_data_offset(data: bytes | memoryview, info: zipfile.ZipInfo, /) -> int | None:
     """Where a member's stored bytes start, from its local header."""
     off: int = info.header_offset
     if off < 0 or off + 30 > len(data) or data[off : off + 4] != b"PK\x03\x04":
