@@ -30,7 +30,7 @@ from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
-from leakguard.extract.encryption import control_part_honest
+from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
 from leakguard.extract.html import html_to_text
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
@@ -866,24 +866,10 @@ def _clear_items(
 
 
 def _pgp_mime_encrypted(part: email.message.Message) -> bool:
-    """Whether a ``multipart/encrypted`` part is PGP/MIME for real (RFC 3156): the
-    version part, then an OpenPGP message that parses as encrypted, and nothing else."""
-    children = part.get_payload()
-    if _param(part, "protocol") != "application/pgp-encrypted":
-        return False
-    if not isinstance(children, list) or len(children) != 2:
-        return False
-    control, sealed = children
-    if not isinstance(control, email.message.Message) or not isinstance(
-        sealed, email.message.Message
-    ):
-        return False
-    version, _ = _payload(control)
-    if not control_part_honest("application/pgp-encrypted", version):
-        return False
-    data, _ = _payload(sealed)
-    found = read_openpgp(data)
-    return found is not None and found.encrypted
+    """Whether a ``multipart/encrypted`` part is PGP/MIME for real."""
+    return pgp_mime_encrypted(
+        _param(part, "protocol") or "", part.get_payload(), lambda p: _payload(p)[0]
+    )
 
 
 def _body_items(

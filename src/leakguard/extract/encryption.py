@@ -7,6 +7,7 @@ what it claims and the bytes it says are encrypted do not read as clear content.
 
 from __future__ import annotations
 
+import email.message
 import io
 import re
 import struct
@@ -36,6 +37,7 @@ __all__ = [
     "pdf_error_encrypted",
     "pdf_without_encryption",
     "pgp_armoured",
+    "pgp_mime_encrypted",
     "readable_clear",
     "zip_member_clear",
     "zip_member_encrypted",
@@ -112,6 +114,30 @@ def control_part_honest(content_type: str, data: bytes, /) -> bool:
     if ctype == "application/pgp-keys":
         return head.startswith(_KEY_ARMOUR) or _first_tag(data) in (5, 6)
     return False
+
+
+def pgp_mime_encrypted(
+    protocol: str, children: object, payload: Callable[[email.message.Message], bytes | None]
+) -> bool:
+    """Whether a ``multipart/encrypted`` part is PGP/MIME for real (RFC 3156): its
+    ``protocol`` parameter, the ``Version: 1`` part, then an OpenPGP message that parses
+    as encrypted, and nothing else. ``payload`` decodes a child part's bytes."""
+    if protocol != "application/pgp-encrypted":
+        return False
+    if not isinstance(children, list) or len(children) != 2:
+        return False
+    control, sealed = children
+    if not isinstance(control, email.message.Message) or not isinstance(
+        sealed, email.message.Message
+    ):
+        return False
+    version, data = payload(control), payload(sealed)
+    if version is None or data is None:
+        return False
+    if not control_part_honest("application/pgp-encrypted", version):
+        return False
+    found = read_openpgp(data)
+    return found is not None and found.encrypted
 
 
 def _first_tag(data: bytes) -> int | None:

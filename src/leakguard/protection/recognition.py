@@ -22,8 +22,8 @@ from leakguard.extract.encryption import (
     container_encrypted,
     control_part_honest,
     pgp_armoured,
+    pgp_mime_encrypted,
 )
-from leakguard.extract.openpgp import read_openpgp
 from leakguard.extract.pkcs7 import cms_kind
 
 __all__ = [
@@ -172,24 +172,12 @@ def _envelope_method(part: email.message.Message) -> Method | None:
 
 def _pgp_mime(part: email.message.Message) -> bool:
     """PGP/MIME (RFC 3156): the version part, then an OpenPGP encrypted message."""
-    if _param(part, "protocol") != "application/pgp-encrypted":
-        return False
-    children = part.get_payload()
-    if not isinstance(children, list) or len(children) != 2:
-        return False
-    control, sealed = children
-    if not isinstance(control, email.message.Message) or not isinstance(
-        sealed, email.message.Message
-    ):
-        return False
-    version = control.get_payload(decode=True)
-    data = sealed.get_payload(decode=True)
-    if not isinstance(version, bytes) or not isinstance(data, bytes):
-        return False
-    if not control_part_honest("application/pgp-encrypted", version):
-        return False
-    found = read_openpgp(data)
-    return found is not None and found.encrypted
+    return pgp_mime_encrypted(_param(part, "protocol"), part.get_payload(), _decoded)
+
+
+def _decoded(part: email.message.Message) -> bytes | None:
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else None
 
 
 def _smime_kind(part: email.message.Message) -> str | None:
