@@ -5,8 +5,11 @@ command in a process of its own."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.utils
+import json
 import os
+import random
 import socket
 import ssl
 import subprocess
@@ -219,3 +222,100 @@ def rss_peak_mb(pid: int) -> float:
             if line.startswith("VmHWM:"):
                 total += int(line.split()[1])
     return total / 1024
+
+
+# Clients written with sockets, to send what a well-behaved HTTP client would not.
+
+
+def connect(service: Service) -> socket.socket:
+    return socket.create_connection((service.host, service.port), timeout=10)
+
+
+def raw_request(
+    service: Service,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes, float]:
+    """One request on a fresh connection: status, headers, body and seconds taken."""
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {service.host}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if body or method == "POST":
+        lines.append(f"Content-Length: {len(body)}")
+    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
+    started = time.monotonic()
+    with service.wrap(connect(service)) as s:
+        s.sendall(head + body)
+        data = b""
+        while chunk := s.recv(65536):
+            data += chunk
+    took = time.monotonic() - started
+    head_bytes, _, rest = data.partition(b"\r\n\r\n")
+    status_line, *fields = head_bytes.decode("latin-1").split("\r\n")
+    found = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
+    return int(status_line.split()[1]), found, rest, took
+
+
+def large_request_body(size_mb: int) -> bytes:
+    """The add-in's JSON for a message with one large attachment (random bytes, as a
+    photo or an archive would be)."""
+    data = random.Random(size_mb).randbytes(size_mb * 1024 * 1024 * 3 // 4)
+    request = {
+        "to": [{"address": "dr.martin@cabinet-exemple.fr"}],
+        "subject": "Imagerie",
+        "body": {"text": "Voici les images."},
+        "attachments": [
+            {
+                "name": "images.bin",
+                "content_type": "application/octet-stream",
+                "content_base64": base64.b64encode(data).decode(),
+            }
+        ],
+    }
+    return json.dumps(request).encode()
+
+
+def post_polite(
+    service: Service, body: bytes, results: list[tuple[int, dict[str, str], float]]
+) -> None:
+    """Send ``body`` as a polite client does: stop sending once the server has answered."""
+    head = (
+        "POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    data = b""
+    with service.wrap(connect(service)) as s:
+        s.settimeout(60)
+        try:
+            s.sendall(head)
+            view = memoryview(body)
+            for at in range(0, len(body), 1 << 20):
+                s.setblocking(False)
+                with contextlib.suppress(BlockingIOError, ssl.SSLWantReadError):
+                    data = s.recv(65536)
+                s.setblocking(True)
+                s.settimeout(60)
+                if data:
+                    break
+                s.sendall(view[at : at + (1 << 20)])
+        except OSError:
+            pass  # the server answered and closed before the whole body was sent
+        try:
+            while chunk := s.recv(65536):
+                data += chunk
+        except OSError:
+            pass
+    took = time.monotonic() - started
+    head_bytes = data.partition(b"\r\n\r\n")[0].decode("latin-1")
+    status = int(head_bytes.split()[1]) if head_bytes else 0
+    fields = head_bytes.split("\r\n")[1:]
+    results.append(
+        (
+            status,
+            {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)},
+            took,
+        )
+    )

@@ -4,8 +4,6 @@ process and talks to it over real sockets (plain TCP and TLS)."""
 
 from __future__ import annotations
 
-import base64
-import contextlib
 import json
 import random
 import socket
@@ -18,7 +16,16 @@ from typing import Any
 
 import pytest
 
-from serve_helpers import TOKEN, Service, rss_peak_mb, serve_process
+from serve_helpers import (
+    TOKEN,
+    Service,
+    connect,
+    large_request_body,
+    post_polite,
+    raw_request,
+    rss_peak_mb,
+    serve_process,
+)
 
 # The service's figures under test (docs/outlook.md gives the same ones).
 HEADER_TIMEOUT = 5.0  # an open connection without a complete request is closed after it
@@ -32,45 +39,15 @@ SMALL = (
 )
 
 
-def _connect(service: Service) -> socket.socket:
-    return socket.create_connection((service.host, service.port), timeout=10)
-
-
-def _request(
-    service: Service,
-    method: str,
-    path: str,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> tuple[int, dict[str, str], bytes, float]:
-    """One request on a fresh connection: status, headers, body and seconds taken."""
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {service.host}", "Connection: close"]
-    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
-    if body or method == "POST":
-        lines.append(f"Content-Length: {len(body)}")
-    head = ("\r\n".join(lines) + "\r\n\r\n").encode()
-    started = time.monotonic()
-    with service.wrap(_connect(service)) as s:
-        s.sendall(head + body)
-        data = b""
-        while chunk := s.recv(65536):
-            data += chunk
-    took = time.monotonic() - started
-    head_bytes, _, rest = data.partition(b"\r\n\r\n")
-    status_line, *fields = head_bytes.decode("latin-1").split("\r\n")
-    found = {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)}
-    return int(status_line.split()[1]), found, rest, took
-
-
 def _healthz(service: Service) -> float:
-    status, _, body, took = _request(service, "GET", "/healthz")
+    status, _, body, took = raw_request(service, "GET", "/healthz")
     assert status == 200, body[:200]
     return took
 
 
 def _small_check(service: Service) -> tuple[dict[str, Any], float]:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "message/rfc822"}
-    status, _, body, took = _request(service, "POST", "/v1/check", SMALL, headers)
+    status, _, body, took = raw_request(service, "POST", "/v1/check", SMALL, headers)
     assert status == 200, body[:200]
     return json.loads(body), took
 
@@ -105,13 +82,13 @@ def idle() -> Iterator[list[socket.socket]]:
 
 def _open_idle(service: Service, count: int, held: list[socket.socket]) -> None:
     for _ in range(count):
-        held.append(_connect(service))
+        held.append(connect(service))
 
 
 def _trickle(service: Service, cut: list[float]) -> None:
     """A request head sent a byte every 0.25 s (no read timeout would ever fire): the
     seconds until the server cut the connection."""
-    with _connect(service) as s:
+    with connect(service) as s:
         s.sendall(f"POST /v1/check HTTP/1.1\r\nAuthorization: Bearer {TOKEN}\r\n".encode())
         started = time.monotonic()
         try:
@@ -152,7 +129,7 @@ def test_idle_tls_connections_are_closed_and_do_not_take_the_service_down(
 ) -> None:
     with serve_process(tmp_path, tls=True) as service:
         _open_idle(service, 150, idle)  # TCP only: no TLS handshake ever starts
-        shaken = [service.wrap(_connect(service)) for _ in range(20)]  # TLS, no request
+        shaken = [service.wrap(connect(service)) for _ in range(20)]  # TLS, no request
         idle.extend(shaken)
         time.sleep(0.5)
         assert _healthz(service) < HEALTHZ_MAX
@@ -164,70 +141,6 @@ def test_idle_tls_connections_are_closed_and_do_not_take_the_service_down(
         _close_all(idle)
 
 
-def _big_request(size_mb: int) -> bytes:
-    """The add-in's JSON for a message with one large attachment (random bytes, as a
-    photo or an archive would be)."""
-    data = random.Random(size_mb).randbytes(size_mb * 1024 * 1024 * 3 // 4)
-    request = {
-        "to": [{"address": "dr.martin@cabinet-exemple.fr"}],
-        "subject": "Imagerie",
-        "body": {"text": "Voici les images."},
-        "attachments": [
-            {
-                "name": "images.bin",
-                "content_type": "application/octet-stream",
-                "content_base64": base64.b64encode(data).decode(),
-            }
-        ],
-    }
-    return json.dumps(request).encode()
-
-
-def _post_big(
-    service: Service, body: bytes, results: list[tuple[int, dict[str, str], float]]
-) -> None:
-    """Send ``body`` as a polite client does: stop sending once the server has answered."""
-    head = (
-        "POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
-        f"Authorization: Bearer {TOKEN}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\n\r\n"
-    ).encode()
-    started = time.monotonic()
-    data = b""
-    with service.wrap(_connect(service)) as s:
-        s.settimeout(60)
-        try:
-            s.sendall(head)
-            view = memoryview(body)
-            for at in range(0, len(body), 1 << 20):
-                s.setblocking(False)
-                with contextlib.suppress(BlockingIOError, ssl.SSLWantReadError):
-                    data = s.recv(65536)
-                s.setblocking(True)
-                s.settimeout(60)
-                if data:
-                    break
-                s.sendall(view[at : at + (1 << 20)])
-        except OSError:
-            pass  # the server answered and closed before the whole body was sent
-        try:
-            while chunk := s.recv(65536):
-                data += chunk
-        except OSError:
-            pass
-    took = time.monotonic() - started
-    head_bytes = data.partition(b"\r\n\r\n")[0].decode("latin-1")
-    status = int(head_bytes.split()[1]) if head_bytes else 0
-    fields = head_bytes.split("\r\n")[1:]
-    results.append(
-        (
-            status,
-            {k.strip().lower(): v.strip() for k, _, v in (f.partition(":") for f in fields)},
-            took,
-        )
-    )
-
-
 def _abuse(
     service: Service, idle: list[socket.socket], *, idle_count: int, big: int, size_mb: int
 ) -> dict[str, Any]:
@@ -235,10 +148,10 @@ def _abuse(
     meanwhile ask /healthz and a small check until the large ones are answered. What
     each took, and what the large ones got."""
     _open_idle(service, idle_count, idle)
-    body = _big_request(size_mb)
+    body = large_request_body(size_mb)
     results: list[tuple[int, dict[str, str], float]] = []
     senders = [
-        threading.Thread(target=_post_big, args=(service, body, results)) for _ in range(big)
+        threading.Thread(target=post_polite, args=(service, body, results)) for _ in range(big)
     ]
     for th in senders:
         th.start()
@@ -305,7 +218,7 @@ def _ask_at_once(service: Service, raw: bytes, count: int) -> list[tuple[int, by
 
     def ask() -> None:
         headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "message/rfc822"}
-        status, _, body, took = _request(service, "POST", "/v1/check", raw, headers)
+        status, _, body, took = raw_request(service, "POST", "/v1/check", raw, headers)
         answers.append((status, body, took))
 
     askers = [threading.Thread(target=ask) for _ in range(count)]
@@ -359,12 +272,12 @@ def test_a_long_text_past_the_budget_is_answered_in_time_and_healthz_stays_fast(
 
 
 def test_a_small_memory_budget_refuses_a_second_large_request_at_once(tmp_path: Path) -> None:
-    body = _big_request(4)
+    body = large_request_body(4)
     args = ["--max-memory-mb", "40", "--max-request-mb", "8"]
     with serve_process(tmp_path, *args) as service:
         results: list[tuple[int, dict[str, str], float]] = []
         senders = [
-            threading.Thread(target=_post_big, args=(service, body, results)) for _ in range(3)
+            threading.Thread(target=post_polite, args=(service, body, results)) for _ in range(3)
         ]
         for th in senders:
             th.start()
