@@ -5,7 +5,9 @@ process and talks to it over real sockets (plain TCP and TLS)."""
 from __future__ import annotations
 
 import json
+import os
 import random
+import signal
 import socket
 import ssl
 import threading
@@ -287,3 +289,21 @@ def test_a_small_memory_budget_refuses_a_second_large_request_at_once(tmp_path: 
     assert statuses[0] == 200 and statuses[-1] == 503, statuses
     refused = [(headers, took) for status, headers, took in results if status == 503]
     assert all(int(h["retry-after"]) >= 1 and took < 3.0 for h, took in refused), refused
+
+
+def test_a_checker_process_killed_is_replaced_and_the_service_keeps_answering(
+    tmp_path: Path,
+) -> None:
+    with serve_process(tmp_path) as service:
+        children = Path(f"/proc/{service.pid}/task/{service.pid}/children").read_text().split()
+        assert len(children) == 1  # the checker process
+        os.kill(int(children[0]), signal.SIGKILL)  # as the kernel does when memory runs out
+        time.sleep(0.3)
+        headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "message/rfc822"}
+        first = raw_request(service, "POST", "/v1/check", SMALL, headers)
+        assert (first[0], json.loads(first[2])["error"]) == (500, "internal")
+        answer, took = _small_check(service)  # a new checker answers
+        assert answer["action"] == "allow" and took < SMALL_CHECK_MAX
+        assert _healthz(service) < HEALTHZ_MAX
+        log = (tmp_path / "serve.log").read_text()
+    assert "the checker process ended (exit status -9); starting a new one" in log

@@ -44,10 +44,12 @@ def add_parser(sub: Any) -> None:
             t("the service was stopped", "le service a été arrêté"),
             t("(not used)", "(non utilisé)"),
             t(
-                "wrong option, unreadable certificate, key or token, or the address cannot "
-                "be listened on (port in use, no permission)",
-                "option erronée, certificat, clé ou jeton illisible, ou écoute impossible "
-                "sur l'adresse (port déjà utilisé, permission refusée)",
+                "usage error or unreadable input: a wrong option, an unreadable certificate, "
+                "key or token, or the address cannot be listened on (port in use, no "
+                "permission)",
+                "erreur d'utilisation ou entrée illisible : option erronée, certificat, clé "
+                "ou jeton illisible, ou écoute impossible sur l'adresse (port déjà utilisé, "
+                "permission refusée)",
             ),
         ),
     )

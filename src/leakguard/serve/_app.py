@@ -4,9 +4,9 @@ Every refusal happens before the body is read: a wrong origin (403), a missing o
 token (401), an unknown content type (415), a declared size over the limit (413), no
 room left in the runner for the request's bytes (503 with ``Retry-After``). The body is
 then read against the same admission and the request's deadline; parsing, composing and
-checking run on the runner's threads, never on the event loop, so ``/healthz`` and the
-refusals keep answering at once. Nothing of the body is ever logged: the log says which
-verdict was given and how long it took.
+checking run in the checker process (``_checker``), fed by the runner's threads, never
+on the event loop, so ``/healthz`` and the refusals keep answering at once. Nothing of
+the body is ever logged: the log says which verdict was given and how long it took.
 """
 
 from __future__ import annotations
