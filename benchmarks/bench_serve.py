@@ -47,9 +47,7 @@ from docs_factory import make_pdf  # noqa: E402
 from leakguard.guard import Guard  # noqa: E402
 from leakguard.policy import Policy  # noqa: E402
 from serve_helpers import (  # noqa: E402
-    TOKEN as SERVE_TOKEN,
-)
-from serve_helpers import (  # noqa: E402
+    SMALL,
     Service,
     connect,
     large_request_body,
@@ -57,6 +55,9 @@ from serve_helpers import (  # noqa: E402
     raw_request,
     rss_peak_mb,
     serve_process,
+)
+from serve_helpers import (  # noqa: E402
+    TOKEN as SERVE_TOKEN,
 )
 
 TOKEN = "bench-token-0123456789abcdef"
@@ -118,12 +119,6 @@ def start_service() -> tuple[subprocess.Popen[bytes], str]:
                 proc.kill()
                 raise
             time.sleep(0.1)
-
-
-SMALL = (
-    b"From: secretariat@clinique-exemple.fr\r\nTo: dr.martin@cabinet-exemple.fr\r\n"
-    b"Subject: Rendez-vous\r\n\r\nBonjour, le rendez-vous est confirme pour jeudi.\r\n"
-)
 
 
 def _small_and_health(service: Service) -> tuple[float, float]:

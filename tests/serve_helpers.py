@@ -32,6 +32,11 @@ from leakguard.serve._server import serve, server_config
 
 TOKEN = "test-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+# A typical small message, allowed with the default policy.
+SMALL = (
+    b"From: secretariat@clinique-exemple.fr\r\nTo: dr.martin@cabinet-exemple.fr\r\n"
+    b"Subject: Rendez-vous\r\n\r\nBonjour, le rendez-vous est confirme pour jeudi.\r\n"
+)
 
 
 @contextmanager

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from serve_helpers import (
+    SMALL,
     TOKEN,
     Service,
     connect,
@@ -34,11 +35,6 @@ HEADER_TIMEOUT = 5.0  # an open connection without a complete request is closed 
 HEALTHZ_MAX = 1.0  # /healthz answers within this, whatever else happens
 SMALL_CHECK_MAX = 2.0  # a typical message is judged within this under load
 RSS_CEILING_MB = 1024  # the service's peak memory with the default memory budget
-
-SMALL = (
-    b"From: secretariat@clinique-exemple.fr\r\nTo: dr.martin@cabinet-exemple.fr\r\n"
-    b"Subject: Rendez-vous\r\n\r\nBonjour, le rendez-vous est confirme pour jeudi.\r\n"
-)
 
 
 def _healthz(service: Service) -> float:
