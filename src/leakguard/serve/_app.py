@@ -31,7 +31,7 @@ from leakguard.audit import audit_context
 from leakguard.core import Lang, Verdict
 from leakguard.serve._compose import compose
 from leakguard.serve._config import ServeConfig
-from leakguard.serve._schema import CheckRequest, CheckResponse
+from leakguard.serve._schema import CheckRequest, CheckResponse, SecureAddress
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
@@ -68,6 +68,22 @@ def person_message(verdict: Verdict, lang: Lang, /) -> str:
             break
         out += "\n" + line
     return out + "…"
+
+
+def suggestions(verdict: Verdict, /) -> list[SecureAddress]:
+    """The secure addresses the verdict proposes instead of its recipients'."""
+    return [
+        SecureAddress(
+            recipient=f.recipient or "",
+            address=s.address,
+            name=s.name,
+            profession=s.profession,
+            count=f.count or 1,
+        )
+        for f in verdict.findings
+        if f.kind == "secure_address_available"
+        for s in f.suggestions
+    ]
 
 
 def _lang(request: Request) -> Lang:
@@ -166,8 +182,11 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
     )
 
     @app.get("/healthz", summary="Is the service up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def healthz() -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "ok", "version": __version__}
+        if guard.health_directory is not None:
+            out["health_directory"] = guard.health_directory.health()
+        return out
 
     body_doc = {
         "required": True,
@@ -260,6 +279,7 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
             findings=[f.to_dict(lang) for f in verdict.findings],
             message=person_message(verdict, lang),
             verdict_id=verdict_id,
+            suggestions=suggestions(verdict),
         )
         return Response(answer.model_dump_json(), media_type="application/json")
 
