@@ -174,6 +174,7 @@ def _download(
                 raise http.client.IncompleteRead(b"", int(declared) - size)
             return size, response.headers, response.geturl()
     except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the connection of the error's body
         raise HealthDirectoryFetchError(
             "http",
             f"{shown}: the server answered HTTP {exc.code} ({exc.reason}).",
