@@ -214,11 +214,16 @@ class Guard:
         recipients, unreadable = _read_recipients(msg, envelope, self.limits.max_header_chars)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
         health = self.health_directory
+        canonical: dict[str, str] = {}
+        listed: set[str] = set()
+        if health is not None:
+            canonical = {r.address: lenient(r.address) for r in recipients}
+            listed = health.listed(canonical.values())
         # An address of the national MSSanté directory is a secure channel, whatever its domain.
         unprotected = [
             r
             for r in outside
-            if not policy.is_secure(r.domain) and (health is None or r.address not in health)
+            if not policy.is_secure(r.domain) and canonical.get(r.address) not in listed
         ]
         single_outside = len(outside) == 1 and not encrypted
         budget = Budget(self.limits, deadline)
@@ -242,7 +247,9 @@ class Guard:
         named = [(r.name, r.address, r.location) for r in recipients]
         findings.extend(self._recipients.check(named))
         if health is not None:
-            findings.extend(self._health_checks(health, policy, recipients, findings))
+            findings.extend(
+                self._health_checks(health, policy, recipients, canonical, listed, findings)
+            )
         if self.correspondents is not None:
             findings.extend(self._learned(policy, named, findings, sensitive))
         findings.extend(report.findings)
@@ -258,7 +265,7 @@ class Guard:
             )
             if health is not None:
                 for r in unprotected:
-                    suggestion = health.suggest(r.name, r.address, r.location)
+                    suggestion = health.suggest(r.name, canonical[r.address], r.location)
                     if suggestion is not None:
                         findings.append(suggestion)
         people = report.distinct_people()
@@ -305,19 +312,21 @@ class Guard:
         health: HealthDirectory,
         policy: Policy,
         recipients: list[Recipient],
+        canonical: dict[str, str],
+        listed: set[str],
         found: list[Finding],
     ) -> list[Finding]:
         """Look-alikes of the national directory's mailboxes and unknown MSSanté addresses.
 
-        A colleague's address, or a recipient already reported as a colleague's
-        look-alike, is not judged again; an internal address is never ``unknown``.
+        A listed address, a colleague's, or a recipient already reported as a colleague's
+        look-alike is not judged again; an internal address is never ``unknown``.
         """
         already = {f.recipient for f in found if f.kind == "lookalike_recipient"}
         todo: list[tuple[str, Location]] = []
         unknown: list[str] = []
         for r in recipients:
-            address = lenient(r.address)
-            if address in already or address in self.directory:
+            address = canonical[r.address]
+            if address in listed or address in already or address in self.directory:
                 continue
             todo.append((address, r.location))
             if not policy.is_internal(r.domain):

@@ -69,7 +69,7 @@ STALE_DAYS = 30
 SHOWN = 3
 
 _MAGIC = b"LEAKGUARD-MSSANTE\n"
-_FORMAT = 1
+_FORMAT = 2
 _ALIGN = 64
 _MAX_NAME = 200  # no display name of a person is longer; bounds the work on a hostile header
 
@@ -103,6 +103,11 @@ _DROPPED = re.compile(r"\b(?:" + "|".join(sorted(_TITLES)) + r"|\w)\b")
 
 U8 = npt.NDArray[np.uint8]
 U32 = npt.NDArray[np.uint32]
+
+
+def _deletions(text: str) -> set[str]:
+    """``text`` and every string one deletion from it."""
+    return {text, *(text[:i] + text[i + 1 :] for i in range(len(text)))}
 
 
 def _person_keys(names: Sequence[str]) -> list[str]:
@@ -170,6 +175,11 @@ def _blob(strings: Sequence[str]) -> tuple[U8, npt.NDArray[np.uint64]]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def _hashes(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
+    """``string_hash`` of each string (one C-speed call each: cheaper than in columns)."""
+    return np.fromiter(map(string_hash, strings), dtype=np.uint64, count=len(strings))
+
+
 def _index_state(index: HashIndex) -> tuple[dict[str, Any], dict[str, npt.NDArray[Any]]]:
     id_bits, keys, offsets, shift = index.__getstate__()
     return {"id_bits": id_bits, "shift": shift}, {"keys": keys, "offsets": offsets}
@@ -201,23 +211,30 @@ class HealthDirectory:
     __slots__ = (
         "_addr_blob",
         "_addr_off",
+        "_addr_view",
+        "_arrays",
         "_civilities",
-        "_domain_edits",
+        "_domain_neighbours",
         "_domain_skeletons",
+        "_domain_variants",
         "_domains",
         "_edits",
         "_exact",
+        "_key_view",
         "_kinds",
         "_local_blob",
         "_local_off",
+        "_local_view",
         "_meta",
         "_name_blob",
         "_name_index",
         "_name_off",
+        "_name_view",
         "_person_addr",
         "_person_civ",
         "_person_prof",
         "_professions",
+        "_size",
         "cache",
         "generated",
         "generated_from",
@@ -228,6 +245,7 @@ class HealthDirectory:
         self, arrays: dict[str, npt.NDArray[Any]], meta: dict[str, Any], *, cache: str = "off"
     ) -> None:
         self._meta = meta
+        self._arrays = arrays
         self._addr_blob = arrays["addr_blob"]
         self._addr_off = arrays["addr_off"]
         self._kinds = arrays["kinds"]
@@ -238,6 +256,11 @@ class HealthDirectory:
         self._person_addr = arrays["person_addr"]
         self._person_civ = arrays["person_civ"]
         self._person_prof = arrays["person_prof"]
+        self._addr_view = (self._addr_blob.data, self._addr_off.data)
+        self._local_view = (self._local_blob.data, self._local_off.data)
+        self._name_view = (self._name_blob.data, self._name_off.data)
+        self._key_view = (arrays["key_blob"].data, arrays["key_off"].data)
+        self._size = len(self._addr_off) - 1
         indexes = meta["indexes"]
         self._exact = _index_from(
             HashIndex, indexes["exact"], arrays["exact_keys"], arrays["exact_offsets"]
@@ -252,7 +275,17 @@ class HealthDirectory:
         self._professions: list[str] = meta["professions"]
         domains: list[str] = meta["domains"]
         self._domains = frozenset(domains)
-        self._domain_edits = DeletionIndex.build(domains, 1)
+        # A few thousand domains: their one-deletion variants fit in a plain dict, and the
+        # neighbours of each directory domain are known in advance.
+        self._domain_variants: dict[str, list[str]] = {}
+        for domain in domains:
+            for variant in _deletions(domain):
+                self._domain_variants.setdefault(variant, []).append(domain)
+        self._domain_neighbours: dict[str, list[str]] = {}
+        for domain in domains:
+            near = self._near_domains(domain)
+            if near:
+                self._domain_neighbours[domain] = near
         self._domain_skeletons: dict[str, str] = {}
         for domain in domains:
             self._domain_skeletons.setdefault(skeleton(domain), domain)
@@ -322,6 +355,13 @@ class HealthDirectory:
             try:
                 _write_cache(target, arrays, meta)
                 state = "built"
+                # Map what was just written and let the built arrays go: the pages then
+                # belong to the file, shared by the processes of a service.
+                stat = p.stat()
+                mapped = _read_cache(target, stat.st_size, stat.st_mtime_ns, meta["key"]["sha256"])
+                if mapped is not None:
+                    arrays, meta = mapped
+                    meta["source"] = str(p)
             except OSError as exc:
                 # Only the file names and the reason: nothing of the directory's content.
                 log.warning("cannot write the MSSanté cache %s: %s", target, exc.strerror or exc)
@@ -339,6 +379,14 @@ class HealthDirectory:
         rows = read_rows(io.StringIO(text, newline=""), tally, source)
         arrays, meta = _build(rows, tally, extraction)
         return cls(arrays, meta)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Memory views cannot be pickled: a copy is made again from the arrays (copied
+        # out of the cache), for a worker process that did not inherit them.
+        return (type(self), (dict(self._arrays), dict(self._meta)), {"cache": self.cache})
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.cache = state["cache"]
 
     # ------------------------------------------------------------------ facts
 
@@ -419,21 +467,26 @@ class HealthDirectory:
 
     # ------------------------------------------------------------------ look-ups
 
+    # Memory views: slicing them costs a fraction of slicing numpy arrays.
     def _address(self, i: int) -> str:
-        off = self._addr_off
-        return bytes(self._addr_blob[int(off[i]) : int(off[i + 1])]).decode("utf-8")
+        off = self._addr_view[1]
+        return str(self._addr_view[0][off[i] : off[i + 1]], "utf-8")
 
     def _local(self, i: int) -> str:
-        off = self._local_off
-        return bytes(self._local_blob[int(off[i]) : int(off[i + 1])]).decode("utf-8")
+        off = self._local_view[1]
+        return str(self._local_view[0][off[i] : off[i + 1]], "utf-8")
+
+    def _key(self, i: int) -> str:
+        off = self._key_view[1]
+        return str(self._key_view[0][off[i] : off[i + 1]], "utf-8")
 
     def _name(self, i: int) -> str:
-        off = self._name_off
-        return bytes(self._name_blob[int(off[i]) : int(off[i + 1])]).decode("utf-8")
+        off = self._name_view[1]
+        return str(self._name_view[0][off[i] : off[i + 1]], "utf-8")
 
     def _find(self, address: str) -> int | None:
         """The number of a canonical address, if listed."""
-        n = len(self)
+        n = self._size
         for i in self._exact.lookup((string_hash(address),)):
             if i < n and self._address(i) == address:
                 return i
@@ -443,6 +496,11 @@ class HealthDirectory:
         if not isinstance(address, str):
             return False
         return self._find(_addr.lenient(address)) is not None
+
+    def listed(self, addresses: Iterable[str], /) -> set[str]:
+        """Those of ``addresses`` (canonical forms, as ``Directory.normalise`` gives)
+        that are in the directory."""
+        return {a for a in addresses if self._find(a) is not None}
 
     def is_mssante_domain(self, domain: str, /) -> bool:
         """An MSSanté domain: ``mssante.fr``, one of its subdomains, or a directory domain."""
@@ -483,7 +541,10 @@ class HealthDirectory:
                 other = self._local(j) if j < locals_ else ""
                 if other != local and OSA.distance(local, other, score_cutoff=1) <= 1:
                     listed(f"{other}@{domain}")
-        for other_domain in self._domain_edits_lookup(domain):
+        neighbours = (
+            self._domain_neighbours.get(domain, ()) if known_domain else self._near_domains(domain)
+        )
+        for other_domain in neighbours:
             listed(f"{local}@{other_domain}")
         if not known_domain:
             twin = self._domain_skeletons.get(skeleton(domain))
@@ -493,14 +554,14 @@ class HealthDirectory:
         listed(f"{local}{domain[0]}@{domain[1:]}")
         return sorted(found.values(), key=lambda n: (n.distance, n.address))
 
-    def _domain_edits_lookup(self, domain: str) -> list[str]:
-        domains = self._meta["domains"]
-        out = []
-        for j in self._domain_edits.lookup(variant_hashes(domain, 1)):
-            other = domains[j]
-            if other != domain and OSA.distance(domain, other, score_cutoff=1) <= 1:
-                out.append(other)
-        return out
+    def _near_domains(self, domain: str) -> list[str]:
+        """The directory's domains one edit from ``domain`` (symmetric deletion)."""
+        table = self._domain_variants
+        found: set[str] = set()
+        for variant in _deletions(domain):
+            found.update(table.get(variant, ()))
+        found.discard(domain)
+        return [d for d in sorted(found) if OSA.distance(domain, d, score_cutoff=1) <= 1]
 
     def professionals(self, display_name: str, /) -> Professionals:
         """The listed personal mailboxes whose holder bears ``display_name``.
@@ -522,9 +583,9 @@ class HealthDirectory:
         for a, i in sorted(by_address.items()):
             if len(shown) == SHOWN:
                 break
-            name = " ".join(self._name(i).split())
-            if person_key(name) != key:
+            if self._key(i) != key:  # a hash collision, not this name
                 continue
+            name = " ".join(self._name(i).split())
             civility = _CIVILITY_SHOWN.get(self._civilities[int(self._person_civ[i])].upper(), "")
             shown.append(
                 Suggestion(
@@ -585,7 +646,8 @@ class HealthDirectory:
 
     def suggest(self, display_name: str, address: str, location: Location, /) -> Finding | None:
         """``secure_address_available`` when ``display_name`` names listed professionals
-        (``address`` being a non-secure address that sensitive data is going to)."""
+        (``address``, in canonical form, being a non-secure address that sensitive data
+        is going to)."""
         found = self.professionals(display_name)
         if not found.count:
             return None
@@ -594,7 +656,7 @@ class HealthDirectory:
             kind="secure_address_available",
             location=location,
             severity=Severity.MEDIUM,
-            recipient=_addr.lenient(address),
+            recipient=address,
             similar_to=found.shown[0].address if one else str(found.count),
             count=found.count,
             suggestions=found.shown,
@@ -660,27 +722,29 @@ def _build(
             domains.add(domain)
         local_list = list(locals_)
         del locals_
+        # Each kind of string becomes arrays and is dropped before the next one: the
+        # temporary copies of one never add up with the others.
         arrays: dict[str, npt.NDArray[Any]] = {}
-        arrays["addr_blob"], arrays["addr_off"] = _blob(addresses)
-        arrays["local_blob"], arrays["local_off"] = _blob(local_list)
-        arrays["name_blob"], arrays["name_off"] = _blob(names)
         arrays["kinds"] = np.frombuffer(bytes(kinds), dtype=np.uint8)
         arrays["person_addr"] = np.frombuffer(person_addr.tobytes(), dtype=np.uint32)
         arrays["person_civ"] = np.frombuffer(bytes(person_civ), dtype=np.uint8)
         arrays["person_prof"] = np.frombuffer(person_prof.tobytes(), dtype=np.uint16)
-        indexes: dict[str, Any] = {}
-        exact = HashIndex.from_strings(addresses, range(n), size=n)
+        people = len(person_addr)
+        del person_addr, person_civ, person_prof
+        arrays["addr_blob"], arrays["addr_off"] = _blob(addresses)
+        exact = HashIndex.from_hashes(_hashes(addresses), range(n), size=n)
         del addresses
+        arrays["local_blob"], arrays["local_off"] = _blob(local_list)
         edits = DeletionIndex.build(local_list, 1)
         del local_list
+        arrays["name_blob"], arrays["name_off"] = _blob(names)
         keys = _person_keys(names)
         del names
-        keyed = [(i, k) for i, k in enumerate(keys) if k]
-        del keys
-        name_index = HashIndex.from_strings(
-            (k for _, k in keyed), (i for i, _ in keyed), size=len(person_addr)
-        )
-        del keyed
+        arrays["key_blob"], arrays["key_off"] = _blob(keys)
+        keyed = [i for i, k in enumerate(keys) if k]
+        name_index = HashIndex.from_hashes(_hashes([keys[i] for i in keyed]), keyed, size=people)
+        del keys, keyed
+        indexes: dict[str, Any] = {}
         for label, index in (("exact", exact), ("edits", edits), ("names", name_index)):
             indexes[label], parts = _index_state(index)
             arrays[f"{label}_keys"] = parts["keys"]
@@ -731,7 +795,7 @@ def _write_cache(target: Path, arrays: dict[str, npt.NDArray[Any]], meta: dict[s
             for name, a in arrays.items():
                 at = start + layout[name][2]
                 out.write(b"\0" * (at - out.tell()))
-                out.write(np.ascontiguousarray(a).tobytes())
+                out.write(np.ascontiguousarray(a).data)  # no copy of the array
         Path(tmp).replace(target)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -270,6 +270,7 @@ def read_rows(text: IO[str], tally: Tally, shown: str) -> Iterator[Row]:
         plain = _PLAIN.fullmatch
         line_no = 1
         line = ""
+        rows = 0
         for line in text:
             line_no += 1
             if line.count("|") != _SEPARATORS:
@@ -296,7 +297,8 @@ def read_rows(text: IO[str], tally: Tally, shown: str) -> Iterator[Row]:
                     tally.reject(line_no, "invalid")
                     continue
             cells[ADDRESS] = address
-            tally.rows += 1
+            rows += 1
+            tally.rows = rows
             yield cells
         tally.last_line_complete = not line or line.endswith("\n")
     except (zipfile.BadZipFile, EOFError, zlib.error):
