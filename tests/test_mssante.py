@@ -408,3 +408,13 @@ def test_a_missing_name_or_an_org_mailbox_is_never_suggested() -> None:
     d = HealthDirectory.from_text(text_of(org, per("a.b@medecin.mssante.fr", first="", last="")))
     assert d.professionals("Secrétariat Rouen").count == 0
     assert len(d) == 2 and d.personal == 1 and d.organisational == 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(names=st.lists(st.text(max_size=40), max_size=12))
+def test_names_keyed_together_or_one_by_one_agree(names: list[str]) -> None:
+    """The directory's names are keyed in one pass over their joined text: nothing in a
+    name (line breaks, brackets, marks) may leak into its neighbour's key."""
+    from leakguard._recipients.mssante import _person_keys
+
+    assert _person_keys(names) == [person_key(n) for n in names]
