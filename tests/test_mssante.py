@@ -418,3 +418,11 @@ def test_names_keyed_together_or_one_by_one_agree(names: list[str]) -> None:
     from leakguard._recipients.mssante import _person_keys
 
     assert _person_keys(names) == [person_key(n) for n in names]
+
+
+def test_a_huge_line_is_one_bad_row_read_in_bounded_pieces() -> None:
+    huge = "PER|" + "x" * 300_000 + "@medecin.mssante.fr" + "|" * 29
+    text = text_of(per("a.b@medecin.mssante.fr"), huge, per("c.d@medecin.mssante.fr"))
+    d = HealthDirectory.from_text(text)
+    assert len(d) == 2 and d.bad_by_reason == {"columns": 1}
+    assert [i.line for i in d.issues] == [3]

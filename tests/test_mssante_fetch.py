@@ -12,6 +12,7 @@ import io
 import socket
 import ssl
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -80,6 +81,21 @@ def unannounced(data: bytes) -> Reply:
     return reply
 
 
+def trickle(data: bytes, pause: float = 0.05) -> Reply:
+    """Sends the file a little at a time, never silent long enough to time out."""
+
+    def reply(h: http.server.BaseHTTPRequestHandler) -> None:
+        h.send_response(200)
+        h.send_header("Content-Length", str(len(data)))
+        h.end_headers()
+        for i in range(0, len(data), 2000):
+            h.wfile.write(data[i : i + 2000])
+            h.wfile.flush()
+            time.sleep(pause)
+
+    return reply
+
+
 def redirect(to: str) -> Reply:
     def reply(h: http.server.BaseHTTPRequestHandler) -> None:
         h.send_response(302)
@@ -104,10 +120,13 @@ class Server:
             def do_GET(self) -> None:
                 server.hits.append(self.path)
                 route = server.routes.get(self.path.partition("?")[0])
-                if route is None:
-                    body(b"not found", status=404)(self)
-                else:
-                    route(self)
+                try:
+                    if route is None:
+                        body(b"not found", status=404)(self)
+                    else:
+                        route(self)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up: as intended
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -157,6 +176,7 @@ def server() -> Iterator[Server]:
         "/error": body(b"oops", status=500),
         "/redirect": redirect("/named"),
         "/huge": body(b"x" * 5000),
+        "/trickle": trickle(GOOD),
     }
     with Server(routes) as s:
         yield s
@@ -284,6 +304,15 @@ def test_too_large_is_cut_off(server: Server, current: Path) -> None:
         fetch_health_directory(current, url=server.base + "/huge", max_bytes=1000)
     assert caught.value.reason == "too_large"
     assert snapshot(current) == before
+
+
+def test_a_server_that_trickles_is_cut_off(server: Server, current: Path) -> None:
+    before = snapshot(current)
+    with pytest.raises(HealthDirectoryFetchError) as caught:
+        fetch_health_directory(current, url=server.base + "/trickle", timeout=5, max_seconds=0.3)
+    assert caught.value.reason == "timeout" and "longer than 0.3 s" in str(caught.value)
+    assert snapshot(current) == before
+    assert leftovers(current.parent) == []
 
 
 def test_server_down(current: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -15,6 +15,7 @@ import http.client
 import os
 import ssl
 import tempfile
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -53,6 +54,8 @@ MIN_SHARE_OF_OLD = 0.5
 #: Unusable rows allowed, as a share of the rows read.
 MAX_BAD_SHARE = 0.01
 MAX_BYTES = 1024**3
+# The whole download, however slowly the server sends it (``timeout`` bounds each wait).
+MAX_SECONDS = 30 * 60.0
 _CHUNK = 1 << 20
 
 
@@ -139,6 +142,7 @@ def _download(
     ca_file: str | os.PathLike[str] | None,
     timeout: float,
     max_bytes: int,
+    max_seconds: float,
 ) -> tuple[int, Message, str]:
     """Write the body at ``url`` to ``out``; its size, the headers and the final URL."""
     shown = _shown_url(url)
@@ -153,13 +157,20 @@ def _download(
     )
     request = urllib.request.Request(url, headers={"User-Agent": f"leakguard/{__version__}"})
     size = 0
+    until = time.monotonic() + max_seconds
     try:
         with opener.open(request, timeout=timeout) as response:
             declared = response.headers.get("Content-Length", "")
             while True:
-                chunk = response.read(_CHUNK)
+                chunk = response.read1(_CHUNK)  # what has come, so the clock is read often
                 if not chunk:
                     break
+                if time.monotonic() > until:
+                    raise HealthDirectoryFetchError(
+                        "timeout",
+                        f"{shown}: the download took longer than {max_seconds:g} s.",
+                        f"{shown} : le téléchargement a pris plus de {max_seconds:g} s.",
+                    )
                 size += len(chunk)
                 if size > max_bytes:
                     raise HealthDirectoryFetchError(
@@ -266,6 +277,7 @@ def fetch_health_directory(
     timeout: float = 60.0,
     min_rows: int = MIN_ROWS,
     max_bytes: int = MAX_BYTES,
+    max_seconds: float = MAX_SECONDS,
     build_cache: bool = True,
 ) -> Fetched:
     """Download the extraction at ``url`` and put it at ``output`` once it is complete.
@@ -277,6 +289,8 @@ def fetch_health_directory(
     set to the generation time (from the ZIP member's or the served file's name, else
     the server's Last-Modified), which ``HealthDirectory`` reads back. With
     ``build_cache`` the compiled cache is made at once, so services start fast.
+    ``timeout`` bounds each wait for the server, ``max_seconds`` and ``max_bytes`` the
+    whole download.
     Raises ``HealthDirectoryFetchError`` (``reason`` says why); ``output`` is then left as it was.
     """
     out = Path(output)
@@ -306,7 +320,12 @@ def fetch_health_directory(
     try:
         with os.fdopen(fd, "wb") as f:
             size, headers, final = _download(
-                url, f, ca_file=ca_file, timeout=timeout, max_bytes=max_bytes
+                url,
+                f,
+                ca_file=ca_file,
+                timeout=timeout,
+                max_bytes=max_bytes,
+                max_seconds=max_seconds,
             )
             f.flush()
             os.fsync(f.fileno())

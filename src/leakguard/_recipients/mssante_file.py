@@ -84,6 +84,8 @@ _SEPARATORS = len(COLUMNS) - 1
 
 # The extraction is about 90 MB of text; far more is not the extraction.
 MAX_TEXT_BYTES = 2 * 1024**3
+# A row is a few hundred characters; a longer line is not a row (and is not kept whole).
+MAX_LINE = 64 * 1024
 # Problems kept with their line number; the rest are only counted.
 ISSUES_KEPT = 20
 
@@ -266,13 +268,24 @@ def read_rows(text: IO[str], tally: Tally, shown: str) -> Iterator[Row]:
     from leakguard._recipients import addresses as _addr  # email-validator: when reading
 
     try:
-        _check_header(text.readline(), shown)
+        readline = text.readline
+        _check_header(readline(MAX_LINE), shown)
         plain = _PLAIN.fullmatch
         line_no = 1
-        line = ""
+        line = last = ""
         rows = 0
-        for line in text:
+        while True:
+            # Lines are read up to a bound: a file without line breaks costs no memory.
+            line = readline(MAX_LINE)
+            if not line:
+                break
+            last = line
             line_no += 1
+            if len(line) == MAX_LINE and not line.endswith("\n"):
+                while len(line) == MAX_LINE and not line.endswith("\n"):
+                    line = last = readline(MAX_LINE)
+                tally.reject(line_no, "columns")
+                continue
             if line.count("|") != _SEPARATORS:
                 if line.strip():
                     tally.reject(line_no, "columns")
@@ -300,7 +313,7 @@ def read_rows(text: IO[str], tally: Tally, shown: str) -> Iterator[Row]:
             rows += 1
             tally.rows = rows
             yield cells
-        tally.last_line_complete = not line or line.endswith("\n")
+        tally.last_line_complete = not last or last.endswith("\n")
     except (zipfile.BadZipFile, EOFError, zlib.error):
         raise _error(
             shown,
