@@ -281,7 +281,9 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
             verdict_id=verdict_id,
             suggestions=suggestions(verdict),
         )
-        return Response(answer.model_dump_json(), media_type="application/json")
+        # The field appears only when there is something to suggest (an MSSanté directory).
+        skip = None if answer.suggestions else {"suggestions"}
+        return Response(answer.model_dump_json(exclude=skip), media_type="application/json")
 
     @app.get("/addin/{name}", include_in_schema=False)
     async def addin_file(name: str, request: Request) -> Response:

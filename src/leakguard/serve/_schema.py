@@ -104,7 +104,8 @@ class SecureAddress(BaseModel):
 
 class CheckResponse(BaseModel):
     """The decision: ``action``, the findings, a short text for the person, a reference,
-    and the secure addresses to use instead (``secure_address_available``)."""
+    and, when there are any, the secure addresses to use instead
+    (``secure_address_available``, with the national MSSanté directory)."""
 
     action: Literal["allow", "warn", "encrypt", "block"]
     findings: list[dict[str, Any]]
