@@ -32,6 +32,13 @@ def add_parser(sub: Any) -> None:
             "The national MSSanté directory that --health-directory reads.",
             "L'annuaire national MSSanté que lit --health-directory.",
         ),
+        epilog=exit_codes(
+            t("the action succeeded", "l'action a réussi"),
+            t(
+                "the action failed (fetch: FILE is unchanged)",
+                "l'action a échoué (fetch : FICHIER est inchangé)",
+            ),
+        ),
     )
     actions = p.add_subparsers(
         dest="action",
