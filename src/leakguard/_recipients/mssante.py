@@ -102,7 +102,6 @@ _NOT_WORD = re.compile(r"[^\w\n]|_")
 _DROPPED = re.compile(r"\b(?:" + "|".join(sorted(_TITLES)) + r"|\w)\b")
 
 U8 = npt.NDArray[np.uint8]
-U32 = npt.NDArray[np.uint32]
 
 
 def _deletions(text: str) -> set[str]:
@@ -221,7 +220,6 @@ class HealthDirectory:
         "_edits",
         "_exact",
         "_key_view",
-        "_kinds",
         "_local_blob",
         "_local_off",
         "_local_view",
@@ -248,7 +246,6 @@ class HealthDirectory:
         self._arrays = arrays
         self._addr_blob = arrays["addr_blob"]
         self._addr_off = arrays["addr_off"]
-        self._kinds = arrays["kinds"]
         self._local_blob = arrays["local_blob"]
         self._local_off = arrays["local_off"]
         self._name_blob = arrays["name_blob"]
@@ -725,7 +722,6 @@ def _build(
         # Each kind of string becomes arrays and is dropped before the next one: the
         # temporary copies of one never add up with the others.
         arrays: dict[str, npt.NDArray[Any]] = {}
-        arrays["kinds"] = np.frombuffer(bytes(kinds), dtype=np.uint8)
         arrays["person_addr"] = np.frombuffer(person_addr.tobytes(), dtype=np.uint32)
         arrays["person_civ"] = np.frombuffer(bytes(person_civ), dtype=np.uint8)
         arrays["person_prof"] = np.frombuffer(person_prof.tobytes(), dtype=np.uint16)
