@@ -280,6 +280,7 @@ def test_a_bad_download_leaves_the_file_as_it_was(
         fetch_health_directory(current, url=server.base + path, min_rows=MIN)
     assert caught.value.reason == reason
     assert said in str(caught.value), str(caught.value)
+    assert str(caught.value).startswith(server.base + path) and ".download" not in str(caught.value)
     assert caught.value.message("fr") != str(caught.value)
     assert snapshot(current) == before
     assert leftovers(current.parent) == []
@@ -295,6 +296,15 @@ def test_a_much_smaller_file_than_the_current_one_is_refused(
     with pytest.raises(HealthDirectoryFetchError) as caught:
         fetch_health_directory(current, url=server.base + "/ok.txt", min_rows=MIN)
     assert caught.value.reason == "shrunk"
+    assert snapshot(current) == before
+
+
+def test_without_a_cache_the_current_file_is_counted(server: Server, tmp_path: Path) -> None:
+    current = write_extraction(tmp_path / "mssante.txt", 1_000)
+    before = snapshot(current)
+    with pytest.raises(HealthDirectoryFetchError) as caught:
+        fetch_health_directory(current, url=server.base + "/ok.txt", min_rows=MIN)
+    assert caught.value.reason == "shrunk" and "995" in str(caught.value)
     assert snapshot(current) == before
 
 

@@ -219,10 +219,22 @@ def _download(
 
 
 def _old_rows(path: Path) -> int | None:
-    """The rows of the file being replaced, from its cache when there is one."""
+    """The rows of the file being replaced: from its cache when there is one, else by
+    reading it; None when there is none, or it is not a usable extraction."""
     found = cache_header(path.with_name(path.name + CACHE_SUFFIX))
     rows = found[0].get("rows") if found is not None else None
-    return rows if isinstance(rows, int) else None
+    if isinstance(rows, int):
+        return rows
+    if not path.is_file():
+        return None
+    tally = Tally()
+    try:
+        with open_extraction(path) as (_, text):
+            for _ in read_rows(text, tally, str(path)):
+                pass
+    except DirectoryLoadError:
+        return None
+    return tally.rows
 
 
 def _verify(
@@ -235,7 +247,9 @@ def _verify(
             for _ in read_rows(text, tally, shown):
                 pass
     except DirectoryLoadError as exc:
-        raise HealthDirectoryFetchError("format", str(exc), exc.message_fr) from None
+        # Named by its address, not by the temporary file it was written to.
+        en, fr = (m.replace(str(path), shown) for m in (str(exc), exc.message_fr))
+        raise HealthDirectoryFetchError("format", en, fr) from None
     member = extraction.member
     when = generation_from_name(member) if member else None
     if not tally.last_line_complete:
@@ -291,7 +305,8 @@ def fetch_health_directory(
     ``build_cache`` the compiled cache is made at once, so services start fast.
     ``timeout`` bounds each wait for the server, ``max_seconds`` and ``max_bytes`` the
     whole download.
-    Raises ``HealthDirectoryFetchError`` (``reason`` says why); ``output`` is then left as it was.
+    Raises ``HealthDirectoryFetchError`` (``reason`` says why); ``output`` is then left
+    as it was.
     """
     out = Path(output)
     shown = _shown_url(url)
