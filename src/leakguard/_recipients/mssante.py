@@ -174,6 +174,13 @@ def _blob(strings: Sequence[str]) -> tuple[U8, npt.NDArray[np.uint64]]:
     return np.frombuffer(b"".join(encoded), dtype=np.uint8), offsets
 
 
+def _string(view: tuple[memoryview, memoryview], i: int, /) -> str:
+    """String ``i`` of a blob and its offsets, read through memory views: slicing them
+    costs a fraction of slicing the numpy arrays."""
+    blob, offsets = view
+    return str(blob[offsets[i] : offsets[i + 1]], "utf-8")
+
+
 def _hashes(strings: Sequence[str]) -> npt.NDArray[np.uint64]:
     """``string_hash`` of each string (one C-speed call each: cheaper than in columns)."""
     return np.fromiter(map(string_hash, strings), dtype=np.uint64, count=len(strings))
@@ -464,22 +471,17 @@ class HealthDirectory:
 
     # ------------------------------------------------------------------ look-ups
 
-    # Memory views: slicing them costs a fraction of slicing numpy arrays.
     def _address(self, i: int) -> str:
-        off = self._addr_view[1]
-        return str(self._addr_view[0][off[i] : off[i + 1]], "utf-8")
+        return _string(self._addr_view, i)
 
     def _local(self, i: int) -> str:
-        off = self._local_view[1]
-        return str(self._local_view[0][off[i] : off[i + 1]], "utf-8")
+        return _string(self._local_view, i)
 
     def _key(self, i: int) -> str:
-        off = self._key_view[1]
-        return str(self._key_view[0][off[i] : off[i + 1]], "utf-8")
+        return _string(self._key_view, i)
 
     def _name(self, i: int) -> str:
-        off = self._name_view[1]
-        return str(self._name_view[0][off[i] : off[i + 1]], "utf-8")
+        return _string(self._name_view, i)
 
     def _find(self, address: str) -> int | None:
         """The number of a canonical address, if listed."""
