@@ -26,7 +26,9 @@ var LEAKGUARD_TEXT = {
       read: "the message could not be read"
     },
     sendOnlyIfSure: "Send it only if you are sure it may leave as it is.",
-    tryAgain: "Try again in a moment; if it keeps happening, tell your IT staff."
+    tryAgain: "Try again in a moment; if it keeps happening, tell your IT staff.",
+    secure: "Secure address (MSSanté) of {who}: {address}",
+    homonyms: "{count} professionals of this name have an MSSanté address, e.g. {address}"
   },
   fr: {
     warn: "Vérifier",
@@ -41,7 +43,9 @@ var LEAKGUARD_TEXT = {
       read: "le message n'a pas pu être lu"
     },
     sendOnlyIfSure: "Envoyez-le seulement si vous êtes sûr qu'il peut partir tel quel.",
-    tryAgain: "Réessayez dans un instant ; si cela se répète, prévenez votre service informatique."
+    tryAgain: "Réessayez dans un instant ; si cela se répète, prévenez votre service informatique.",
+    secure: "Adresse sécurisée (MSSanté) de {who} : {address}",
+    homonyms: "{count} professionnels de ce nom ont une adresse MSSanté, par exemple {address}"
   }
 };
 
@@ -268,6 +272,31 @@ function leakguardPost(settings, request, budgetMs) {
   );
 }
 
+/* One line per recipient for whom the national MSSanté directory has a secure address. */
+function leakguardSuggestions(answer, lang) {
+  var text = LEAKGUARD_TEXT[lang];
+  var list = answer && Array.isArray(answer.suggestions) ? answer.suggestions : [];
+  var seen = {};
+  var lines = [];
+  for (var i = 0; i < list.length; i++) {
+    var item = list[i] || {};
+    var recipient = String(item.recipient || "");
+    if (!item.address || seen[recipient]) {
+      continue;
+    }
+    seen[recipient] = true;
+    var who = String(item.name || item.address);
+    if (item.profession) {
+      who += " (" + item.profession + ")";
+    }
+    var line = item.count > 1 ? text.homonyms : text.secure;
+    lines.push(
+      line.replace("{count}", String(item.count)).replace("{who}", who).replace("{address}", String(item.address))
+    );
+  }
+  return lines.join("\n");
+}
+
 /* What event.completed receives for the service's answer. */
 function leakguardOutcome(answer, lang) {
   var text = LEAKGUARD_TEXT[lang];
@@ -278,7 +307,10 @@ function leakguardOutcome(answer, lang) {
   if (action !== "warn" && action !== "encrypt" && action !== "block") {
     return leakguardNotRun("server", lang);
   }
-  var outcome = { allowEvent: false, errorMessage: String(answer.message || "").slice(0, 500) };
+  // The secure address comes first, so that the 500-character cut never hides it.
+  var advice = leakguardSuggestions(answer, lang);
+  var shown = (advice ? advice + "\n" : "") + String(answer.message || "");
+  var outcome = { allowEvent: false, errorMessage: shown.slice(0, 500) };
   if (leakguardSupports("1.14")) {
     outcome.cancelLabel = action === "warn" ? text.warn : text.fix;
     if (action === "warn") {

@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 __all__ = [
     "CONTENT_KINDS",
+    "HEALTH_DIRECTORY_KINDS",
     "IDENTIFIER_KINDS",
     "KINDS",
     "LEARNED_KINDS",
@@ -30,6 +31,7 @@ __all__ = [
     "Lang",
     "Location",
     "Severity",
+    "Suggestion",
     "Verdict",
     "describe",
     "group_findings",
@@ -125,6 +127,9 @@ KINDS = CONTENT_KINDS | {
 # Learned from the Sent folder (leakguard learn): only with a correspondents store.
 LEARNED_KINDS = frozenset({"first_time_recipient", "dormant_recipient", "unusual_recipient"})
 KINDS = KINDS | LEARNED_KINDS
+# Compared with the national MSSanté directory: only with a health directory.
+HEALTH_DIRECTORY_KINDS = frozenset({"secure_address_available", "unknown_secure_address"})
+KINDS = KINDS | HEALTH_DIRECTORY_KINDS
 # Findings that say some content was not read. An ``unscannable_attachment`` whose
 # ``detail`` is ``encrypted`` is not among them: that part is protected, not unread.
 UNREAD_KINDS = frozenset({"unscannable_attachment"})
@@ -271,6 +276,27 @@ class Fingerprinter:
 
 
 @dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A secure mailbox to use instead of a recipient's address: a health professional's
+    MSSanté address from the national directory, with the name and profession listed
+    there (public data, never a patient's)."""
+
+    address: str
+    name: str = ""
+    profession: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"address": self.address, "name": self.name, "profession": self.profession}
+
+    def label(self) -> str:
+        """``Dr Jean DUPONT (Médecin) <jean.dupont@medecin.mssante.fr>``, as much as known."""
+        who = self.name
+        if self.profession:
+            who = f"{who} ({self.profession})" if who else self.profession
+        return f"{who} <{self.address}>" if who else self.address
+
+
+@dataclass(frozen=True, slots=True)
 class Finding:
     """One thing leakguard noticed. Never holds an identifier in clear.
 
@@ -291,6 +317,10 @@ class Finding:
     detail: str | None = None
     confidence: float = 1.0
     last_seen: str | None = None  # ISO date of the last message to the recipient
+    # ISO date of the national MSSanté directory a recipient was compared with.
+    directory_date: str | None = None
+    # Secure mailboxes to use instead (secure_address_available), at most three.
+    suggestions: tuple[Suggestion, ...] = ()
 
     def message(self, lang: Lang = "en") -> str:
         """A sentence for a person, in French or English."""
@@ -311,10 +341,13 @@ class Finding:
             "similar_to",
             "distance",
             "last_seen",
+            "directory_date",
         ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.suggestions:
+            out["suggestions"] = [s.to_dict() for s in self.suggestions]
         if self.detail is not None:
             out["detail"] = self.detail
         out["message"] = self.message(lang)
@@ -329,6 +362,7 @@ class Finding:
             "similar_to",
             "distance",
             "last_seen",
+            "directory_date",
             "detail",
         ):
             value = getattr(self, name)
@@ -612,6 +646,8 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
         )
     if k in LEARNED_KINDS or (k == "lookalike_recipient" and finding.detail == "correspondent"):
         return _describe_learned(finding, lang)
+    if k in HEALTH_DIRECTORY_KINDS or (k == "lookalike_recipient" and finding.detail == "mssante"):
+        return _describe_health_directory(finding, lang)
     if k == "lookalike_recipient" and finding.detail == "homoglyph":
         return _t(
             lang,
@@ -728,6 +764,53 @@ def _describe_learned(finding: Finding, lang: str) -> str:
         f"{r} n'a jamais ou presque jamais reçu de message, mais ne diffère que de "
         f"{finding.distance} caractère(s) de {finding.similar_to}, une adresse souvent "
         "utilisée : erreur d'autocomplétion ?",
+    )
+
+
+def _describe_health_directory(finding: Finding, lang: str) -> str:
+    """The findings that come from the national MSSanté directory."""
+    k, r = finding.kind, finding.recipient
+    of = f" ({finding.directory_date})" if finding.directory_date else ""
+    if k == "lookalike_recipient":
+        return _t(
+            lang,
+            f"{r} is not in the national MSSanté directory{of} but is {finding.distance} "
+            f"keystroke(s) away from {finding.similar_to}, a mailbox that is: typing error?",
+            f"{r} n'est pas dans l'annuaire national MSSanté{of} mais ne diffère que de "
+            f"{finding.distance} caractère(s) de {finding.similar_to}, une boîte qui y "
+            "figure : faute de frappe ?",
+        )
+    if k == "unknown_secure_address":
+        return _t(
+            lang,
+            f"{r} is at an MSSanté domain but is not in the national MSSanté directory"
+            f"{of}: check the address (a mailbox created since, or not listed, is possible).",
+            f"{r} est sur un domaine MSSanté mais ne figure pas dans l'annuaire national "
+            f"MSSanté{of} : vérifiez l'adresse (boîte créée depuis, ou non publiée, possible).",
+        )
+    shown = finding.suggestions
+    count = finding.count or len(shown)
+    if count <= 1 and shown:
+        one = shown[0]
+        who = one.name or _t(lang, "This professional", "Ce professionnel")
+        job = f" ({one.profession})" if one.profession else ""
+        return _t(
+            lang,
+            f"{r} is not a secure address, but {who}{job} has an MSSanté mailbox in the "
+            f"national directory: send to {one.address} instead.",
+            f"{r} n'est pas une adresse sécurisée, mais {who}{job} a une boîte MSSanté dans "
+            f"l'annuaire national : envoyez plutôt à {one.address}.",
+        )
+    listed = ", ".join(s.label() for s in shown)
+    more = f" {_t(lang, 'e.g.', 'par exemple')} {listed}" if listed else ""
+    return _t(
+        lang,
+        f"{r} is not a secure address, and {count} health professionals of this name have "
+        f"an MSSanté mailbox in the national directory:{more}. If one is your correspondent, "
+        "send to that address instead.",
+        f"{r} n'est pas une adresse sécurisée, et {count} professionnels de santé de ce nom "
+        f"ont une boîte MSSanté dans l'annuaire national :{more}. Si l'un d'eux est votre "
+        "correspondant, envoyez plutôt à son adresse.",
     )
 
 

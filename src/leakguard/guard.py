@@ -18,6 +18,7 @@ from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, BinaryIO
 
 from leakguard._headers import mask_header, read_address_list
+from leakguard._recipients.addresses import lenient
 from leakguard.audit import AuditLog
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
 from leakguard.core import (
@@ -50,7 +51,7 @@ from leakguard.protection import (
     zip_attachments,
 )
 from leakguard.protection.refusal import Refusal
-from leakguard.recipients import Directory, RecipientGuard
+from leakguard.recipients import Directory, HealthDirectory, RecipientGuard
 from leakguard.register import PatientRegister
 
 if TYPE_CHECKING:
@@ -114,6 +115,7 @@ class Guard:
         limits: Limits | None = None,
         audit: AuditLog | None = None,
         correspondents: Correspondents | str | os.PathLike[str] | None = None,
+        health_directory: HealthDirectory | str | os.PathLike[str] | None = None,
     ) -> None:
         self.policy = policy if policy is not None else Policy.default()
         self.fingerprinter = fingerprinter or Fingerprinter()
@@ -153,6 +155,16 @@ class Guard:
             correspondents = Correspondents.open(correspondents)
         #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
         self.correspondents = correspondents
+        if health_directory is None and self.policy.health_directory_path is not None:
+            health_directory = self.policy.health_directory_path
+        if health_directory is not None and not isinstance(health_directory, HealthDirectory):
+            health_directory = HealthDirectory.load(health_directory)
+        #: The national MSSanté directory (``HealthDirectory``), if any.
+        self.health_directory = health_directory
+        pairs = self.policy.acknowledged
+        self._health_ack = frozenset((lenient(a), lenient(b)) for a, b in pairs) | frozenset(
+            (lenient(b), lenient(a)) for a, b in pairs
+        )
 
     @classmethod
     def from_policy(cls, path: str | os.PathLike[str], /, **options: object) -> Guard:
@@ -160,7 +172,8 @@ class Guard:
         return cls(Policy.load(path), **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)})"
+        health = "" if self.health_directory is None else f", mssante={len(self.health_directory)}"
+        return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)}{health})"
 
     # ------------------------------------------------------------------ check
 
@@ -200,7 +213,18 @@ class Guard:
             encrypted = False
         recipients, unreadable = _read_recipients(msg, envelope, self.limits.max_header_chars)
         outside = [r for r in recipients if not policy.is_internal(r.domain)]
-        unprotected = [r for r in outside if not policy.is_secure(r.domain)]
+        health = self.health_directory
+        canonical: dict[str, str] = {}
+        listed: set[str] = set()
+        if health is not None:
+            canonical = {r.address: lenient(r.address) for r in recipients}
+            listed = health.listed(canonical.values())
+        # An address of the national MSSanté directory is a secure channel, whatever its domain.
+        unprotected = [
+            r
+            for r in outside
+            if not policy.is_secure(r.domain) and canonical.get(r.address) not in listed
+        ]
         single_outside = len(outside) == 1 and not encrypted
         budget = Budget(self.limits, deadline)
         report = scan_chunks(
@@ -222,6 +246,10 @@ class Guard:
         findings: list[Finding] = list(unreadable)
         named = [(r.name, r.address, r.location) for r in recipients]
         findings.extend(self._recipients.check(named))
+        if health is not None:
+            findings.extend(
+                self._health_checks(health, policy, recipients, canonical, listed, findings)
+            )
         if self.correspondents is not None:
             findings.extend(self._learned(policy, named, findings, sensitive))
         findings.extend(report.findings)
@@ -235,6 +263,11 @@ class Guard:
                     severity=Severity.HIGH,
                 )
             )
+            if health is not None:
+                for r in unprotected:
+                    suggestion = health.suggest(r.name, canonical[r.address], r.location)
+                    if suggestion is not None:
+                        findings.append(suggestion)
         people = report.distinct_people()
         if outside and people >= policy.many_people_threshold:
             bulk = people >= policy.bulk_export_threshold
@@ -273,6 +306,32 @@ class Guard:
             if a > action:
                 action = a
         return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
+
+    def _health_checks(
+        self,
+        health: HealthDirectory,
+        policy: Policy,
+        recipients: list[Recipient],
+        canonical: dict[str, str],
+        listed: set[str],
+        found: list[Finding],
+    ) -> list[Finding]:
+        """Look-alikes of the national directory's mailboxes and unknown MSSanté addresses.
+
+        A listed address, a colleague's, or a recipient already reported as a colleague's
+        look-alike is not judged again; an internal address is never ``unknown``.
+        """
+        already = {f.recipient for f in found if f.kind == "lookalike_recipient"}
+        todo: list[tuple[str, Location]] = []
+        unknown: list[str] = []
+        for r in recipients:
+            address = canonical[r.address]
+            if address in listed or address in already or address in self.directory:
+                continue
+            todo.append((address, r.location))
+            if not policy.is_internal(r.domain):
+                unknown.append(address)
+        return health.check(todo, acknowledged=self._health_ack, warn_unknown=unknown)
 
     def _learned(
         self,

@@ -51,6 +51,9 @@ acknowledged = []
 [recipients]
 # Correspondents learned from the Sent folder with "leakguard learn" (none by default).
 # correspondents = "correspondents.db"
+# The national MSSanté directory (the ANS extraction, .zip or .txt; none by default),
+# kept fresh by "leakguard health-directory fetch -o FILE".
+# health_directory = "mssante.zip"
 # dormant_recipient: the last message to the address is older than this many months.
 dormant_months = 12
 # Quiet start: no first_time_recipient or unusual_recipient until this many days after
@@ -91,6 +94,12 @@ unreadable_recipients = "warn"
 first_time_recipient = "allow"
 dormant_recipient = "warn"
 unusual_recipient = "warn"
+# With the national MSSanté directory: the professional a non-secure address names has
+# an MSSanté mailbox. Advice that comes with unencrypted_sensitive, which already asks
+# for encryption: "allow" leaves the decision to it.
+secure_address_available = "allow"
+# An address at an MSSanté domain that is not in the national directory.
+unknown_secure_address = "warn"
 # An attachment that is itself encrypted cannot be read, but it is protected.
 unscannable_encrypted = "allow"
 # A part that claims to be encrypted but is readable (it is read as clear content).
@@ -131,6 +140,7 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
     "register": {"path": "a file path"},
     "recipients": {
         "correspondents": "a file path",
+        "health_directory": "a file path",
         "dormant_months": "a whole number ≥ 1",
         "quiet_days": "a whole number ≥ 0",
         "frequent_messages": "a whole number ≥ 1",
@@ -177,6 +187,7 @@ class Policy:
     outer_subject: str = DEFAULT_OUTER_SUBJECT
     source: str = "<default>"
     correspondents_path: Path | None = None
+    health_directory_path: Path | None = None
     dormant_months: int = 12
     quiet_days: int = 30
     frequent_messages: int = 3
@@ -466,6 +477,7 @@ def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
         outer_subject=_outer_subject(data, source),
         source=source,
         correspondents_path=_path(data, "recipients", "correspondents", source, base),
+        health_directory_path=_path(data, "recipients", "health_directory", source, base),
         dormant_months=_int(data, "recipients", "dormant_months", source, 1),
         quiet_days=_int(data, "recipients", "quiet_days", source, 0),
         frequent_messages=_int(data, "recipients", "frequent_messages", source, 1),

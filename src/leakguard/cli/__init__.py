@@ -44,6 +44,7 @@ COMMANDS = (
     "relay",
     "affected",
     "learn",
+    "health_directory",
 )
 
 

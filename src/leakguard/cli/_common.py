@@ -24,6 +24,7 @@ from leakguard.errors import DirectoryError, ProtectionError
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
+    from leakguard.recipients import HealthDirectory
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
@@ -310,6 +311,20 @@ def add_guard_options(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--health-directory",
+        metavar=t("FILE", "FICHIER"),
+        help=t(
+            "the national MSSanté directory (the ANS extraction, .zip or .txt; default: "
+            "none, or the policy's [recipients] health_directory): suggests a doctor's "
+            "MSSanté address, and checks addresses at MSSanté domains; kept fresh by "
+            "leakguard health-directory fetch",
+            "l'annuaire national MSSanté (l'extraction de l'ANS, .zip ou .txt ; par "
+            "défaut : aucun, ou [recipients] health_directory de la politique) : propose "
+            "l'adresse MSSanté d'un médecin et vérifie les adresses des domaines MSSanté ; "
+            "tenu à jour par leakguard health-directory fetch",
+        ),
+    )
+    p.add_argument(
         "--internal-domain",
         metavar=t("DOMAIN", "DOMAINE"),
         action="append",
@@ -348,12 +363,57 @@ def _report_directory(directory: Any, *, strict: bool) -> None:
     )
 
 
-def build_guard(args: argparse.Namespace) -> Guard:
-    """A guard from the policy, directory and internal-domain options."""
+#: Unusable rows of the MSSanté extraction listed one by one; the rest are counted.
+HEALTH_ISSUES_SHOWN = 10
+
+
+def report_health_directory(health: HealthDirectory, *, announce: bool = True) -> None:
+    """On standard error: the extraction's unusable rows, its date when ``announce``, and
+    a warning when it is out of date. Never a word of its content."""
+    from leakguard._recipients.mssante import STALE_DAYS
+    from leakguard._recipients.mssante_file import Tally
+
+    shown = health.source or "--health-directory"
+    colon = t(": ", " : ")
+    for issue in health.issues[:HEALTH_ISSUES_SHOWN]:
+        say(shown + colon + issue.message(lang()))
+    if health.bad_rows:
+        reasons = ", ".join(
+            f"{Tally.reason(r, lang())}{colon}{n}" for r, n in sorted(health.bad_by_reason.items())
+        )
+        say(
+            t(
+                f"{shown}: {health.bad_rows} unusable row(s) ignored ({reasons}); the other "
+                "rows are used.",
+                f"{shown} : {health.bad_rows} ligne(s) inutilisable(s) ignorée(s) ({reasons}) ; "
+                "les autres lignes sont prises en compte.",
+            )
+        )
+    if announce:
+        say(health.describe(lang()))
+    if health.stale():
+        age = health.age_days()
+        say(
+            t(
+                f"{shown}: the MSSanté directory was generated {age} days ago (more than "
+                f"{STALE_DAYS}): update it with 'leakguard health-directory fetch -o {shown}'.",
+                f"{shown} : l'annuaire MSSanté a été généré il y a {age} jours (plus de "
+                f"{STALE_DAYS}) : mettez-le à jour avec « leakguard health-directory fetch "
+                f"-o {shown} ».",
+            )
+        )
+
+
+def build_guard(args: argparse.Namespace, *, announce: bool = True) -> Guard:
+    """A guard from the policy, directory and internal-domain options.
+
+    ``announce``: say on standard error which MSSanté directory is used (``check`` says
+    it in its summary instead).
+    """
     from leakguard.guard import Guard
     from leakguard.policy import Policy
     from leakguard.protection import FolderCertificates
-    from leakguard.recipients import Directory
+    from leakguard.recipients import Directory, HealthDirectory
 
     policy = Policy.load(args.policy) if args.policy else Policy.default()
     domains = tuple(d.strip().lower() for d in args.internal_domain if d.strip())
@@ -375,4 +435,14 @@ def build_guard(args: argparse.Namespace) -> Guard:
             )
         certificates = FolderCertificates(folder)
     store = getattr(args, "correspondents", None)  # only `check` takes a store
-    return Guard(policy, directory=directory, certificates=certificates, correspondents=store)
+    health_file = getattr(args, "health_directory", None) or policy.health_directory_path
+    health = HealthDirectory.load(health_file) if health_file else None
+    if health is not None:
+        report_health_directory(health, announce=announce)
+    return Guard(
+        policy,
+        directory=directory,
+        certificates=certificates,
+        correspondents=store,
+        health_directory=health,
+    )

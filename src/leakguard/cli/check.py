@@ -75,7 +75,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    guard = build_guard(args)
+    guard = build_guard(args, announce=args.format != "text")
     fail_on = Action.parse(args.fail_on)
     results: list[Result] = []
     status = EXIT_OK
@@ -98,4 +98,6 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print_text(results, lang(), out, with_action=True, verbose=args.verbose)
         out.write(check_summary(results, status, fail_on))
+        if guard.health_directory is not None:
+            out.write(guard.health_directory.describe(lang()) + ".\n")
     return status

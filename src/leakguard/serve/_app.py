@@ -94,7 +94,11 @@ _REFUSALS: dict[str, tuple[int, str, str]] = {
 
 
 def _error(status: int, code: str, message: str, **extra: Any) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {}
+    # A refusal may come before the request's body was read: the connection cannot carry
+    # another request then, and the client must be told so rather than find it closed.
+    headers = {"Connection": "close"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     retry = extra.pop("retry_after", None)
     if retry is not None:
         headers["Retry-After"] = str(max(1, round(retry)))
@@ -224,8 +228,11 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
     )
 
     @app.get("/healthz", summary="Is the service up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def healthz() -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "ok", "version": __version__}
+        if guard.health_directory is not None:
+            out["health_directory"] = guard.health_directory.health()
+        return out
 
     body_doc = {
         "required": True,

@@ -18,12 +18,19 @@ from leakguard.core import Action, Deadline, Lang, Verdict
 from leakguard.errors import InputError
 from leakguard.message import require_message
 from leakguard.serve._compose import compose
-from leakguard.serve._schema import CheckRequest, CheckResponse, Unread
+from leakguard.serve._schema import CheckRequest, CheckResponse, SecureAddress, Unread
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
 
-__all__ = ["MAX_MESSAGE", "error_body", "fail_closed", "judge", "person_message"]
+__all__ = [
+    "MAX_MESSAGE",
+    "error_body",
+    "fail_closed",
+    "judge",
+    "person_message",
+    "suggestions",
+]
 
 log = logging.getLogger("leakguard.serve")
 
@@ -61,6 +68,22 @@ def person_message(verdict: Verdict, lang: Lang, /) -> str:
             break
         out += "\n" + line
     return out + "…"
+
+
+def suggestions(verdict: Verdict, /) -> list[SecureAddress]:
+    """The secure addresses the verdict proposes instead of its recipients'."""
+    return [
+        SecureAddress(
+            recipient=f.recipient or "",
+            address=s.address,
+            name=s.name,
+            profession=s.profession,
+            count=f.count or 1,
+        )
+        for f in verdict.findings
+        if f.kind == "secure_address_available"
+        for s in f.suggestions
+    ]
 
 
 def _field(loc: tuple[int | str, ...]) -> str:
@@ -110,6 +133,9 @@ def judge(
             Unread(location=f.location.where, detail=f.detail or "", message=f.message(lang))
             for f in shown.unread
         ],
+        suggestions=suggestions(shown),
     )
     log.info("check %s: %s", verdict_id, shown.action.value)
-    return 200, answer.model_dump_json().encode("utf-8")
+    # The suggestions appear only when there is one (with the MSSanté directory).
+    skip = None if answer.suggestions else {"suggestions"}
+    return 200, answer.model_dump_json(exclude=skip).encode("utf-8")

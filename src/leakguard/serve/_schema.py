@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Address", "Attachment", "Body", "CheckRequest", "CheckResponse", "Unread"]
+__all__ = [
+    "Address",
+    "Attachment",
+    "Body",
+    "CheckRequest",
+    "CheckResponse",
+    "SecureAddress",
+    "Unread",
+]
 
 # A header value may not carry line breaks or other control characters: they would let
 # a field write headers of its own into the message built from the request.
@@ -99,12 +107,27 @@ class Unread(BaseModel):
     message: str
 
 
+class SecureAddress(BaseModel):
+    """An MSSanté address of the national directory to use instead of ``recipient``."""
+
+    recipient: str
+    address: str
+    name: str = ""
+    profession: str = ""
+    count: int = 1
+    """How many professionals of that name have an MSSanté mailbox (at most three are
+    listed for one recipient)."""
+
+
 class CheckResponse(BaseModel):
     """The decision: ``action``, the findings, a short text for the person, a reference,
-    and what could not be read (when anything was not, ``action`` is never ``allow``)."""
+    what could not be read (when anything was not, ``action`` is never ``allow``) and,
+    when there are any, the secure addresses to use instead
+    (``secure_address_available``, with the national MSSanté directory)."""
 
     action: Literal["allow", "warn", "encrypt", "block"]
     findings: list[dict[str, Any]]
     message: Annotated[str, Field(max_length=500)]
     verdict_id: str
     unread: list[Unread] = []
+    suggestions: list[SecureAddress] = []
