@@ -127,7 +127,7 @@ def scan_chunks(
     Past ``deadline`` each chunk left is reported unread (``timeout``) instead of read.
     """
     report = ContentReport()
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, Location, str]] = set()
     for chunk in chunks:
         if isinstance(chunk, Problem):
             report.findings.append(
@@ -145,7 +145,7 @@ def scan_chunks(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
         for f in found:
-            key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
+            key = (f.kind, f.location, f.fingerprint or f.detail or "")
             if key in seen:
                 continue
             seen.add(key)
