@@ -1,4 +1,5 @@
-"""Real parts for the gateway tests and benchmark: a private Postfix and a sink SMTP server.
+"""Real parts for the gateway tests and benchmark: a private Postfix, a sink SMTP server,
+the ``leakguard`` commands run as a user runs them, and the messages sent through them.
 
 The Postfix instance runs from its own configuration, queue and data folders, listens on
 loopback only and relays everything to the sink; it is stopped at teardown.
@@ -8,23 +9,45 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.policy
+import email.utils
 import os
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+POLICY = """\
+[organisation]
+internal_domains = ["clinic.fr"]
+
+[actions]
+iban = "block"
+"""
+
+SECURE = "dr.secure@hopital-exemple.fr"  # has a certificate in the folder
+PLAIN = "dr.plain@cabinet-exemple.fr"  # has none
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -53,6 +76,83 @@ def wait_port(port: int, timeout: float = 15.0) -> None:
 
 def postfix_available() -> bool:
     return Path(POSTFIX).is_file() and os.geteuid() == 0
+
+
+def require_postfix() -> None:
+    if postfix_available():
+        return
+    if IN_CI:
+        pytest.fail("Postfix must be installed and the tests run as root in CI (see .ci/run)")
+    pytest.skip("Postfix is not installed here, or the tests do not run as root")
+
+
+def make_message(
+    body: str,
+    *,
+    to: str = PLAIN,
+    lang: str | None = None,
+    fault: str | None = None,
+    subject: str = "Compte rendu",
+    sender: str = "secretariat@clinic.fr",
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC))
+    # A hex part: the audit masks long numbers, and Message-IDs of digits alone would
+    # all look alike there.
+    msg["Message-ID"] = make_msgid(idstring=secrets.token_hex(6), domain="clinic.fr")
+    if fault:
+        msg["X-Test-Fault"] = fault
+    msg.set_content(body)
+    if lang:  # after set_content, which drops every Content-* header
+        msg["Content-Language"] = lang
+    return msg
+
+
+def raw(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def split(data: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    parsed = message_from_bytes(head + b"\r\n\r\n", policy=email.policy.compat32)
+    return [(k.lower(), " ".join(str(v).split())) for k, v in parsed.items()], body
+
+
+@dataclass
+class Command:
+    """``leakguard milter`` or ``leakguard relay`` run as a user would, in its own process."""
+
+    args: list[str]
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Command:
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "leakguard.cli", *self.args],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        wait_port(self.port, 30)
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
 
 
 # ---------------------------------------------------------------------------- sink

@@ -18,6 +18,7 @@ from leakguard.gateway import Gatekeeper
 from leakguard.gateway import _milter_protocol as mp
 from leakguard.gateway.milter import filter_for
 from leakguard.guard import Guard
+from leakguard.policy import Policy
 
 commands = st.binary(min_size=1, max_size=1)
 payloads = st.binary(max_size=4096)
@@ -213,8 +214,9 @@ def test_many_tiny_headers_count_against_the_cap_and_macros_stay_few() -> None:
 
     async def talk(mta: Mta) -> None:
         await mta.negotiate()
-        for n in range(1000):
-            mta.send(mp.MACRO, b"M" + f"m{n}".encode() + b"\0v\0")
+        many = b"".join(f"m{n}".encode() + b"\0v\0" for n in range(1000))
+        for _ in range(3):  # sent again with each event: a stage's macros are replaced
+            mta.send(mp.MACRO, b"M" + many)
         mta.message(["a@x.test"], [("X", "")] * 100, b"")
         assert (await mta.reply())[0] == mp.ADDHEADER
         assert await mta.reply() == (mp.ACCEPT, b"")
@@ -280,13 +282,21 @@ def test_long_check_sends_progress_until_its_answer() -> None:
     assert asyncio.run(_with_session(slow, talk, progress_every=0.1)) == [None]
 
 
-def test_filter_refuses_a_message_over_the_cap_with_451_unchecked() -> None:
-    keeper = Gatekeeper(Guard(), interface="test")
+@pytest.mark.parametrize(("answer", "reply"), [("refuse", b"550 5.7.1 "), ("defer", b"451 4.7.1 ")])
+def test_filter_answers_a_message_over_the_cap_unread_as_the_policy_says(
+    answer: str, reply: bytes
+) -> None:
+    policy = Policy.from_toml(f'[gateway]\nunread = "{answer}"\n')
+    keeper = Gatekeeper(Guard(policy), interface="test", lang="en")
     try:
         msg = mp.Message(recipients=["<a@x.test>"], size=10**9, too_large=True)
-        replies = asyncio.run(filter_for(keeper)(msg))
+        replies = asyncio.run(filter_for(keeper, max_message=1 << 26)(msg))
     finally:
         keeper.close()
     decoded = mp.decode(replies[0])
     assert len(replies) == 1 and decoded is not None and decoded[0] == mp.REPLYCODE
-    assert decoded[1].startswith(b"451 4.7.1 ") and decoded[1].endswith(b"\0")
+    assert decoded[1].startswith(reply) and decoded[1].endswith(b"\0")
+    assert (
+        b"The message (954 MiB) is larger than the largest one leakguard reads (64 MiB)"
+        in (decoded[1])
+    )

@@ -71,11 +71,19 @@ def heading(en: str, fr: str) -> str:
     return t(en, fr + " ")
 
 
-def exit_codes(ok: str, fail: str) -> str:
-    """The exit-status paragraph every command shows at the end of its ``--help``."""
-    error = t(
-        "usage error or unreadable input (the other inputs are still handled)",
-        "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
+def exit_codes(ok: str, fail: str, error: str | None = None) -> str:
+    """The exit-status paragraph every command shows at the end of its ``--help``
+    (``error``: what a usage error or an unreadable input is for this command, when the
+    usual words do not say it)."""
+    usual = t("usage error or unreadable input", "erreur d'utilisation ou entrée illisible")
+    error = (
+        f"{usual}{t(': ', ' : ')}{error}"
+        if error
+        else usual
+        + t(
+            " (the other inputs are still handled)",
+            " (les autres entrées sont traitées)",
+        )
     )
     lines = [t("exit status:", "code de sortie :")]
     for code, text in ((0, ok), (1, fail), (2, error)):
