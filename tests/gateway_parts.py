@@ -173,6 +173,17 @@ class Arrival:
         return str(message_from_bytes(self.data, policy=SMTP).get("Message-ID", ""))
 
 
+class _LongLines(SMTPServer):
+    """A next hop that takes long lines, as Postfix does (it splits them)."""
+
+    line_length_limit = 1 << 20
+
+
+class _SinkController(Controller):
+    def factory(self) -> SMTPServer:
+        return _LongLines(self.handler, **self.SMTP_kwargs)
+
+
 @dataclass
 class Sink:
     """A sink SMTP server: stores what it accepts; faults are chosen per message.
@@ -220,7 +231,7 @@ class Sink:
 
     def start(self) -> Sink:
         self.port = self.port or free_port()
-        self.controller = Controller(
+        self.controller = _SinkController(
             self,
             hostname="127.0.0.1",
             port=self.port,

@@ -133,14 +133,26 @@ def filter_for(keeper: Gatekeeper, *, max_message: int = MAX_MESSAGE) -> mp.Hand
         own = [i for i, (n, _) in enumerate(msg.headers) if field_name(n) == ours]
         theirs = [h for h in msg.headers if field_name(h[0]) != ours]
         recipients = [_bare(r) for r in msg.recipients]
-        data = _serialise(theirs, msg.body)
-        msg.body = bytearray()  # the copy above is what is read from now on
-        decision = await keeper.decide(data, recipients, queue_id=queue_id)
-        del data
+
+        def message() -> bytes:
+            # Built once the check is admitted: a message deferred for want of room is
+            # never copied. The copy is what is read from then on.
+            data = _serialise(theirs, msg.body)
+            msg.body = bytearray()
+            return data
+
+        decision = await keeper.decide(
+            message, recipients, queue_id=queue_id, size=msg.size, head=_serialise(theirs, b"")
+        )
         if not decision.accepted:
             return refuse(decision, queue_id)
         try:
             if decision.replacement is not None:
+                # The protected copy and its edits are held until the answer is sent:
+                # counted with the message, given back with it.
+                extra = 2 * len(decision.replacement)
+                keeper.runner.reserve(extra, force=True)
+                msg.held += extra
                 # Built without any X-Leakguard field, so the edits remove a sender's own.
                 edits = _replacement(msg.headers, decision.replacement)
             else:

@@ -25,7 +25,7 @@ import logging
 import re
 import smtplib
 import ssl
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -194,10 +194,12 @@ def forward(
     *,
     smtputf8: bool = False,
     eightbit: bool = False,
+    header: bytes = b"",
 ) -> HopReply:
-    """Send one message to the next hop; what it answered.
+    """Send one message (``header``, then ``data``) to the next hop; what it answered.
 
-    Runs in a worker thread. Only a ``250`` to the end of DATA gives a ``250`` back.
+    Runs in a worker thread. Only a ``250`` to the end of DATA gives a ``250`` back. The
+    message is sent in pieces, dot-stuffed as it goes: no copy of it is made.
     """
     try:
         with smtplib.SMTP(
@@ -215,7 +217,7 @@ def forward(
             if eightbit and client.has_extn("8bitmime"):
                 options.append("BODY=8BITMIME")
             if client.has_extn("size"):
-                options.append(f"SIZE={len(data)}")
+                options.append(f"SIZE={len(header) + len(data)}")
             code, text = client.mail(mail_from, options)
             if code != 250:
                 return _refused(code, text, "MAIL")
@@ -225,19 +227,46 @@ def forward(
                     with contextlib.suppress(smtplib.SMTPException, OSError):
                         client.rset()
                     return _refused(code, text, "RCPT")
-            code, text = client.data(data)
+            code, text = client.docmd("DATA")
+            if code != 354:
+                return _refused(code, text, "DATA")
+            for piece in _stuffed(header, data):
+                client.send(piece)
+            code, text = client.getreply()
             if code != 250:
                 return _refused(code, text, "DATA")
             with contextlib.suppress(smtplib.SMTPException, OSError):
                 client.quit()
             return HopReply(250, "2.0.0", "accepted", "DATA", _said(code, text))
-    except smtplib.SMTPDataError as exc:
-        return _refused(exc.smtp_code, exc.smtp_error, "DATA")
     except smtplib.SMTPResponseException as exc:
         return _refused(exc.smtp_code, exc.smtp_error, "SMTP")
     except (OSError, smtplib.SMTPException) as exc:
         # Down, too slow, connection lost: the client keeps the message and retries.
         return HopReply(451, "4.4.1", "unreachable", None, type(exc).__name__)
+
+
+_LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+_PIECE = 1 << 20
+
+
+def _stuffed(*parts: bytes) -> Iterator[bytes]:
+    """The DATA stream of ``parts`` (taken as one message): pieces of about 1 MiB cut
+    at line ends, each line starting with a dot doubled, then the final dot line."""
+    last = b""
+    for part in parts:
+        start = 0
+        while start < len(part):
+            end = part.find(b"\n", min(start + _PIECE, len(part)) - 1)
+            end = len(part) if end < 0 else end + 1
+            piece = part[start:end]
+            stuffed = _LEADING_DOT.sub(b"..", piece)
+            if last[-1:] not in (b"", b"\n") and piece.startswith(b"."):
+                stuffed = stuffed[1:]  # not a line start: the line began in the last piece
+            yield stuffed
+            last = (last + piece)[-2:]
+            start = end
+    # As smtplib ends it: the data closed by CRLF, then the lone dot.
+    yield (b"" if last == b"\r\n" else b"\r\n") + b".\r\n"
 
 
 def _refused(code: int, text: bytes | str, stage: str) -> HopReply:
@@ -385,9 +414,15 @@ class RelayHandler:
                 self.keeper.record(decision)
                 return decision.reply
             loop = asyncio.get_running_loop()
-            hop = await loop.run_in_executor(
-                self._pool, self._send_on, decision, envelope, recipients, data
-            )
+            # The protected copy is held while it is sent on: counted like the rest.
+            extra = len(decision.replacement or b"")
+            self.keeper.runner.reserve(extra, force=True)
+            try:
+                hop = await loop.run_in_executor(
+                    self._pool, self._send_on, decision, envelope, recipients, data
+                )
+            finally:
+                self.keeper.runner.release(extra)
             reply = f"{hop.reply(self.pick)} (leakguard {decision.verdict_id})"
             said = hop.said if hop.said[:3].isdigit() else f"{hop.what} {hop.said}".strip()
             self.keeper.record(decision, reply=reply, next_hop=said)
@@ -407,19 +442,18 @@ class RelayHandler:
     def _send_on(
         self, decision: Decision, envelope: Envelope, recipients: list[str], data: bytes
     ) -> HopReply:
-        """In a worker thread: the payload with our own header only, then the next hop."""
+        """In a worker thread: our own header, the message without any sender's copy of
+        it, to the next hop."""
         payload = decision.replacement if decision.replacement is not None else data
-        payload = f"{HEADER}: {decision.header}\r\n".encode("ascii") + without_header(
-            payload, HEADER
-        )
         options = [o.upper() for o in envelope.mail_options]
         return forward(
             self.hop,
             envelope.mail_from or "",
             recipients,
-            payload,
+            without_header(payload, HEADER),
             smtputf8=bool(envelope.smtp_utf8) or "SMTPUTF8" in options,
             eightbit="BODY=8BITMIME" in options,
+            header=f"{HEADER}: {decision.header}\r\n".encode("ascii"),
         )
 
     async def drain(self, timeout: float) -> None:
