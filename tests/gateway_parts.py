@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,8 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
+from leakguard.gateway import _milter_protocol as mp
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 POLICY = """\
@@ -48,6 +51,8 @@ iban = "block"
 
 SECURE = "dr.secure@hopital-exemple.fr"  # has a certificate in the folder
 PLAIN = "dr.plain@cabinet-exemple.fr"  # has none
+
+MIB = 1 << 20
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -153,6 +158,86 @@ class Command:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def memory(pid: int) -> tuple[int, int]:
+    """Resident memory of ``pid`` now and at its peak (``VmRSS``, ``VmHWM``), in bytes."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+# ---------------------------------------------------------------------------- milter peer
+
+
+class MilterPeer:
+    """The MTA's end of a milter connection, driven by hand over a real socket: what
+    Postfix sends, and what only an attacker would."""
+
+    def __init__(self, port: int, timeout: float = 60.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def send(self, command: bytes, data: bytes = b"") -> None:
+        self.sock.sendall(struct.pack(">I", len(data) + 1) + command + data)
+
+    def reply(self) -> tuple[bytes, bytes]:
+        (length,) = struct.unpack(">I", self._exactly(4))
+        packet = self._exactly(length)
+        return packet[:1], packet[1:]
+
+    def final(self) -> tuple[bytes, bytes]:
+        """The answer at end of message, past any progress packets and header edits."""
+        while (reply := self.reply())[0] in (mp.PROGRESS, mp.ADDHEADER, mp.CHGHEADER):
+            pass
+        return reply
+
+    def _exactly(self, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the milter closed the connection")
+            data += chunk
+        return bytes(data)
+
+    def negotiate(self) -> None:
+        # Every event answered-or-not as Postfix asks (SMFIP_NR_*): the filter replies
+        # only at end of message.
+        self.send(mp.OPTNEG, struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
+        assert self.reply()[0] == mp.OPTNEG
+
+    def message(self, headers: list[tuple[str, str]], body_size: int, rcpt: str) -> None:
+        self.send(mp.MACRO, b"E" + b"i\0" + rcpt.encode()[:8] + b"\0")
+        self.send(mp.RCPT, f"<{rcpt}>".encode() + b"\0")
+        for name, value in headers:
+            self.send(mp.HEADER, name.encode() + b"\0" + value.encode() + b"\0")
+        self.send(mp.EOH)
+        line = b"Compte rendu de consultation, suivi sans particularite.\r\n"
+        piece = line * (65000 // len(line))
+        sent = 0
+        while sent < body_size:
+            self.send(mp.BODY, piece)
+            sent += len(piece)
+        self.send(mp.BODYEOB)
+
+    def closed_by_peer(self, timeout: float) -> bool:
+        """Whether the milter closes the connection within ``timeout`` seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
 
 
 # ---------------------------------------------------------------------------- sink

@@ -26,11 +26,14 @@ from pathlib import Path
 import pytest
 
 from gateway_parts import (
+    MIB,
     POLICY,
     Command,
+    MilterPeer,
     Sink,
     free_port,
     make_message,
+    memory,
     postfix,
     raw,
     require_postfix,
@@ -41,19 +44,7 @@ from leakguard.gateway import _milter_protocol as mp
 
 pytestmark = pytest.mark.timeout(300)
 
-MIB = 1 << 20
 GMAIL = "dr.plain@gmail.com"
-
-
-# ------------------------------------------------------------------ measuring a process
-
-
-def memory(pid: int) -> tuple[int, int]:
-    """Resident memory of ``pid`` now and at its peak (``VmRSS``, ``VmHWM``), in bytes."""
-    fields = dict(
-        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
-    )
-    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
 
 
 def pid_of(command: Command) -> int:
@@ -80,75 +71,6 @@ def x_leakguard(data: bytes) -> list[str]:
     """The values of every X-Leakguard field in the header of a delivered message."""
     head = re.split(rb"\r?\n\r?\n", data, maxsplit=1)[0]
     return [" ".join(m.group(1).decode().split()) for m in _X_LEAKGUARD.finditer(head)]
-
-
-# ------------------------------------------------------------------ a milter peer by hand
-
-
-class MilterPeer:
-    """The MTA's end of a milter connection, driven by hand over a real socket: what
-    Postfix sends, and what only an attacker would."""
-
-    def __init__(self, port: int, timeout: float = 60.0) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-
-    def send(self, command: bytes, data: bytes = b"") -> None:
-        self.sock.sendall(struct.pack(">I", len(data) + 1) + command + data)
-
-    def reply(self) -> tuple[bytes, bytes]:
-        (length,) = struct.unpack(">I", self._exactly(4))
-        packet = self._exactly(length)
-        return packet[:1], packet[1:]
-
-    def final(self) -> tuple[bytes, bytes]:
-        """The answer at end of message, past any progress packets and header edits."""
-        while (reply := self.reply())[0] in (mp.PROGRESS, mp.ADDHEADER, mp.CHGHEADER):
-            pass
-        return reply
-
-    def _exactly(self, n: int) -> bytes:
-        data = bytearray()
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("the milter closed the connection")
-            data += chunk
-        return bytes(data)
-
-    def negotiate(self) -> None:
-        # Every event answered-or-not as Postfix asks (SMFIP_NR_*): the filter replies
-        # only at end of message.
-        self.send(mp.OPTNEG, struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
-        assert self.reply()[0] == mp.OPTNEG
-
-    def message(self, headers: list[tuple[str, str]], body_size: int, rcpt: str) -> None:
-        self.send(mp.MACRO, b"E" + b"i\0" + rcpt.encode()[:8] + b"\0")
-        self.send(mp.RCPT, f"<{rcpt}>".encode() + b"\0")
-        for name, value in headers:
-            self.send(mp.HEADER, name.encode() + b"\0" + value.encode() + b"\0")
-        self.send(mp.EOH)
-        line = b"Compte rendu de consultation, suivi sans particularite.\r\n"
-        piece = line * (65000 // len(line))
-        sent = 0
-        while sent < body_size:
-            self.send(mp.BODY, piece)
-            sent += len(piece)
-        self.send(mp.BODYEOB)
-
-    def closed_by_peer(self, timeout: float) -> bool:
-        """Whether the milter closes the connection within ``timeout`` seconds."""
-        self.sock.settimeout(timeout)
-        try:
-            while self.sock.recv(65536):
-                pass
-        except TimeoutError:
-            return False
-        except OSError:
-            return True
-        return True
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 # ------------------------------------------------------------------ the milter behind Postfix
