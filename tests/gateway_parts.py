@@ -142,7 +142,11 @@ class Command:
                 stdout=subprocess.DEVNULL,
                 stderr=err,
             )
-        wait_port(self.port, 30)
+        try:
+            wait_port(self.port, 30)
+        except BaseException:
+            self.stop()  # never left running behind a failed start
+            raise
         return self
 
     def kill(self) -> None:

@@ -654,9 +654,9 @@ def test_relay_serves_loopback_and_allowed_networks_only(
         f"{outside}/32",
         host="0.0.0.0",
     )
-    closed.start()
-    opened.start()
     try:
+        closed.start()
+        opened.start()
         refused = SmtpPeer(closed.port, source=outside, host=outside)
         assert (
             refused.greeting
