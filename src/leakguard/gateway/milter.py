@@ -57,7 +57,9 @@ def _split(message: bytes) -> tuple[list[tuple[str, str]], bytes]:
     headers: list[tuple[str, str]] = []
     for _, raw in block.fields:
         name, _, value = raw.partition(b":")
-        headers.append((name.strip().decode("ascii", "replace"), _collapsed(value.decode())))
+        headers.append(
+            (name.strip().decode("ascii", "replace"), _collapsed(value.decode("utf-8", "replace")))
+        )
     return headers, message[block.body_at :]
 
 

@@ -562,7 +562,11 @@ class RelaySMTP(SMTP):
         keeper = self.relay.keeper
         try:
             if state == "too_much":
-                await self.push("552 5.3.4 Error: Too much mail data")
+                too_much = self.relay.pick(
+                    f"message larger than {self.data_size_limit} bytes, the relay's limit",
+                    f"message de plus de {self.data_size_limit} octets, la limite du relais",
+                )
+                await self.push(f"552 5.3.4 {smtp_text(too_much)}")
                 self._after_data()
                 return
             if state == "busy":
