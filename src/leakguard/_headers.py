@@ -1,4 +1,4 @@
-"""Reading raw header text in linear time: encoded words and address lists.
+"""Reading raw header text in linear time: header blocks, encoded words, address lists.
 
 The standard library's header parsers are fine on honest headers but can take minutes
 on hostile ones (``decode_header`` pops from the front of a list, the modern address
@@ -14,14 +14,20 @@ import codecs
 import re
 from dataclasses import dataclass
 
+from leakguard.core import mask_numbers
+
 __all__ = [
     "AddressList",
+    "HeaderBlock",
     "address_tokens",
     "decode_words",
+    "field_name",
+    "header_block",
     "mask_header",
     "read_address_list",
     "readable_text",
     "unfold",
+    "without_field",
 ]
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
@@ -33,6 +39,77 @@ _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 def unfold(raw: str, /) -> str:
     """The header value on one line (folding line breaks removed)."""
     return _FOLD.sub("", raw)
+
+
+def field_name(raw: str | bytes, /) -> str:
+    """A field's name as mail readers match it: blanks around it dropped, lower-case.
+
+    ``X-Leakguard``, ``x-leakguard`` and ``X-Leakguard `` (the obsolete syntax with a
+    blank before the colon, which Postfix and mail clients still accept) are one name.
+    """
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    return text.strip(" \t\r\n").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderBlock:
+    """The header block at the start of a message, split into fields.
+
+    ``fields`` holds each field's name (as :func:`field_name` gives it, empty for a
+    line without a colon) and its raw bytes (first line and folded lines, line ends
+    included); ``body_at`` is where the body starts (after the blank line), or the
+    length of the data when there is no blank line.
+    """
+
+    fields: tuple[tuple[str, bytes], ...]
+    body_at: int
+
+
+# The first empty line (CRLF or bare LF) ends the header block.
+_EMPTY_LINE = re.compile(rb"^\r?$", re.MULTILINE)
+# One field: a line, then every line that begins with a blank (its folded lines).
+_FIELD = re.compile(rb"[^\n]*\n?(?:[ \t][^\n]*\n?)*")
+
+
+def header_block(data: bytes, /) -> HeaderBlock:
+    """Split the header block of ``data`` into fields, in linear time.
+
+    Lines may end in CRLF or a bare LF; the block ends at the first empty line. A line
+    that begins with a blank continues the field before it.
+    """
+    empty = _EMPTY_LINE.search(data)
+    if empty is None or empty.start() >= len(data):
+        head_end = body_at = len(data)
+    else:
+        head_end = empty.start()
+        body_at = min(len(data), empty.end() + 1)
+    fields: list[tuple[str, bytes]] = []
+    for m in _FIELD.finditer(data, 0, head_end):
+        raw = m.group()
+        if not raw:
+            continue
+        name, colon, _ = raw.partition(b":")
+        fields.append((field_name(name) if colon and b"\n" not in name else "", raw))
+    return HeaderBlock(tuple(fields), body_at)
+
+
+def without_field(data: bytes, name: str, /) -> bytes:
+    """``data`` with every field called ``name`` (in any spelling :func:`field_name`
+    reads as that name, folded lines included) removed from its header block."""
+    wanted = field_name(name)
+    empty = _EMPTY_LINE.search(data)
+    head_end = len(data) if empty is None else empty.start()
+    # Most messages carry no such field: one search in C says so.
+    if not re.search(
+        rb"(?im)^[ \t]*" + re.escape(wanted.encode("latin-1")) + rb"[ \t]*:", data[:head_end]
+    ):
+        return data
+
+    def keep(m: re.Match[bytes]) -> bytes:
+        head, colon, _ = m.group().partition(b":")
+        return b"" if colon and b"\n" not in head and field_name(head) == wanted else m.group()
+
+    return _FIELD.sub(keep, data[:head_end]) + data[head_end:]
 
 
 def _codec(charset: str) -> str:
@@ -110,7 +187,6 @@ _LEX = re.compile(
     re.DOTALL,
 )
 _SEPARATORS = re.compile(r"""[\s<>,;:"'()\[\]\\]+""")
-_LONG_NUMBER = re.compile(r"\d[\d .\-/]{4,}\d")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -367,5 +443,5 @@ def mask_header(raw: str, /, *, width: int = 80) -> str:
     control characters removed, long numbers (possible identifiers) starred, cut."""
     text = _CONTROL.sub(" ", readable_text(unfold(raw[: width * 8])))
     text = " ".join(text.split())
-    text = _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+    text = mask_numbers(text)
     return text if len(text) <= width else text[: width - 1] + "…"

@@ -145,11 +145,11 @@ def scan_chunks(
     Past ``deadline`` each chunk left is reported unread (``timeout``) instead of read.
     """
     report = ContentReport()
-    seen: set[tuple[str, str, str]] = set()
+    seen: set[tuple[str, Location, str]] = set()
     for chunk in chunks:
         if isinstance(chunk, Problem):
             finding = _problem_finding(chunk)
-            key = (finding.kind, str(finding.location), finding.detail or "")
+            key = (finding.kind, finding.location, finding.detail or "")
             if finding.kind == "mislabelled_attachment":
                 # One claim per place, however many readers saw through it.
                 if key in seen:
@@ -163,7 +163,7 @@ def scan_chunks(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
         for f in found:
-            key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
+            key = (f.kind, f.location, f.fingerprint or f.detail or "")
             if key in seen:
                 continue
             seen.add(key)

@@ -10,6 +10,7 @@ import enum
 import hashlib
 import hmac
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
@@ -36,6 +37,7 @@ __all__ = [
     "describe",
     "group_findings",
     "highest",
+    "mask_numbers",
 ]
 
 Lang = Literal["fr", "en"]
@@ -182,12 +184,31 @@ class Deadline:
         return Deadline(min(self.at, time.monotonic() + max(0.0, seconds)))
 
 
+# A run of digits with separators long enough to hold an identifier (every identifier
+# leakguard knows has at least eight digits; six keeps a margin for a cut one).
+_LONG_NUMBER = re.compile(r"\d[\d .\-/_]{4,}\d")
+
+
+def mask_numbers(text: str, /) -> str:
+    """``text`` with every digit of a long number starred: the masking of free text
+    (a file name, a header value, a server's reply) that may hold an identifier.
+
+    ``"patient 1 85 05 75 112 345 29.txt"`` → ``"patient * ** ** ** *** *** **.txt"``.
+    """
+    if not any(c.isdigit() for c in text):
+        return text
+    return _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
     """Where a finding sits, printed as in the contract.
 
     ``body``, ``subject``, ``header:to``, ``attachment:<name>`` or
-    ``attachment:<archive>/<member>`` for nested parts.
+    ``attachment:<archive>/<member>`` for nested parts. ``where`` keeps the names as
+    the message gives them, to find the part again; what is printed (``str()``,
+    :meth:`label`) has its long numbers masked (:func:`mask_numbers`), since a file
+    name may hold an identifier (``patient 1 85 05 75 112 345 29.txt``).
     """
 
     where: str
@@ -228,21 +249,23 @@ class Location:
         return Location(self.where.split("/", 1)[0])
 
     def label(self, lang: Lang = "en") -> str:
-        """The location for a reader: the contract form in English, French words in French."""
+        """The location for a reader: the contract form in English, French words in
+        French; long numbers masked."""
+        shown = str(self)
         if lang != "fr":
-            return self.where
-        if self.where == "body":
+            return shown
+        if shown == "body":
             return "corps du message"
-        if self.where == "subject":
+        if shown == "subject":
             return "objet"
-        if self.where.startswith("header:"):
-            return "en-tête " + self.where.removeprefix("header:").capitalize()
+        if shown.startswith("header:"):
+            return "en-tête " + shown.removeprefix("header:").capitalize()
         if self.is_attachment:
-            return "pièce jointe " + self.where.removeprefix("attachment:")
-        return self.where
+            return "pièce jointe " + shown.removeprefix("attachment:")
+        return shown
 
     def __str__(self) -> str:
-        return self.where
+        return mask_numbers(self.where)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -354,7 +377,7 @@ class Finding:
         return out
 
     def __repr__(self) -> str:
-        parts = [f"kind={self.kind!r}", f"location={self.location.where!r}"]
+        parts = [f"kind={self.kind!r}", f"location={str(self.location)!r}"]
         for name in (
             "masked",
             "count",

@@ -10,17 +10,17 @@ import fnmatch
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
 
-__all__ = ["DEFAULT_POLICY_TOML", "Policy"]
+__all__ = ["DEFAULT_POLICY_TOML", "Policy", "UnreadAnswer"]
 
 DEFAULT_POLICY_TOML = """\
 # leakguard's embedded default policy. Copy this file and change what you need:
@@ -123,6 +123,17 @@ sensitive_kinds = ["nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin", "health_
 # The Subject an S/MIME message shows outside its encryption; the real one travels
 # inside. Keep it neutral: it is readable by every server on the way.
 outer_subject = "Message chiffré / Encrypted message"
+
+[gateway]
+# Where no person decides (leakguard milter and relay), a message with content the guard
+# could not read is never accepted. What the sending server is told: "refuse" (550: the
+# message goes back to its sender now, with the reason) or "defer" (451: the server keeps
+# it and tries again, for up to several days).
+# A part too large, damaged, in a format that cannot be read, archives nested too deep,
+# a picture without OCR: the same message will not read better later.
+unread = "refuse"
+# The time budget ran out, or the gateway was full: the message may pass a little later.
+unread_timeout = "defer"
 """
 
 DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
@@ -158,7 +169,11 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
         "sensitive_kinds": "list of finding kinds",
         "outer_subject": "one line of text, at most 200 characters",
     },
+    "gateway": {"unread": "defer or refuse", "unread_timeout": "defer or refuse"},
 }
+
+#: How the gateway answers for content it could not read.
+UnreadAnswer = Literal["defer", "refuse"]
 
 
 def _frozen(mapping: Mapping[str, Action]) -> Mapping[str, Action]:
@@ -192,6 +207,8 @@ class Policy:
     quiet_days: int = 30
     frequent_messages: int = 3
     usual_group_messages: int = 3
+    unread: UnreadAnswer = "refuse"
+    unread_timeout: UnreadAnswer = "defer"
 
     # ------------------------------------------------------------------ building
 
@@ -281,6 +298,13 @@ class Policy:
             return self.actions_with_sensitive[kind]
         return self.actions.get(kind, Action.WARN)
 
+    def unread_answer(self, reasons: Iterable[str | None], /) -> UnreadAnswer:
+        """What the gateway answers for a message with content not read for ``reasons``
+        (``Problem`` reasons: ``too_large``, ``timeout``…): ``unread_timeout`` when time
+        was the only reason, ``unread`` as soon as another one is there."""
+        found = set(reasons)
+        return self.unread_timeout if found <= {"timeout"} and found else self.unread
+
     def __repr__(self) -> str:
         return f"Policy(source={self.source!r})"
 
@@ -308,6 +332,7 @@ _ALLOWED_FR: Mapping[str, str] = {
     "allow, warn, encrypt or block": "allow, warn, encrypt ou block",
     "a table of kind = action": "une table type = action",
     "list of finding kinds": "une liste de types de constat",
+    "defer or refuse": "defer ou refuse",
 }
 
 _ALLOWED_PREFIX_FR = (
@@ -482,4 +507,15 @@ def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
         quiet_days=_int(data, "recipients", "quiet_days", source, 0),
         frequent_messages=_int(data, "recipients", "frequent_messages", source, 1),
         usual_group_messages=_int(data, "recipients", "usual_group_messages", source, 1),
+        unread=_unread(data, "unread", source),
+        unread_timeout=_unread(data, "unread_timeout", source),
     )
+
+
+def _unread(data: Mapping[str, Any], key: str, source: str) -> UnreadAnswer:
+    value = data.get("gateway", {}).get(key)
+    if value == "defer":
+        return "defer"
+    if value == "refuse":
+        return "refuse"
+    raise _err(source, f"gateway.{key}", "defer or refuse", value)

@@ -8,7 +8,9 @@ service answers "try again" (503, 451). A check that has not answered shortly af
 deadline raises :class:`Overdue` for its caller; it keeps counting against the bounds
 until its thread really ends, so a stuck check can never let more work in than the
 bounds allow. A service that receives its input over the network holds a place with
-:meth:`Runner.admit` before reading it, so the bytes count while they arrive.
+:meth:`Runner.admit` before reading it, so the bytes count while they arrive; bytes held
+outside any check (a message being received) count against the same memory bound with
+:meth:`Runner.reserve`.
 """
 
 from __future__ import annotations
@@ -118,7 +120,31 @@ class Runner:
 
     @property
     def bytes_held(self) -> int:
+        """Bytes counted against ``max_bytes``: checks admitted and reservations."""
         return self._bytes
+
+    def reserve(self, nbytes: int, /, *, force: bool = False) -> bool:
+        """Count ``nbytes`` held outside a check (a message being received, a buffer)
+        against ``max_bytes``; False, counting nothing, when they would pass it.
+
+        With ``force`` the bytes are counted whatever the bound (they are held already:
+        counting them keeps the checks and reservations that come next within it), and
+        the answer says whether they fitted. Give them back with :meth:`release` once
+        they are no longer held.
+        """
+        if nbytes <= 0:
+            return True
+        with self._lock:
+            fits = self._bytes + nbytes <= self.max_bytes
+            if fits or force:
+                self._bytes += nbytes
+            return fits
+
+    def release(self, nbytes: int, /) -> None:
+        """Give back bytes counted by :meth:`reserve`."""
+        if nbytes > 0:
+            with self._lock:
+                self._bytes -= nbytes
 
     def cost(self, size: int) -> int:
         """The bytes a check of an input of ``size`` bytes counts against ``max_bytes``."""

@@ -4,10 +4,7 @@ term."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import email.header
 import email.message
 import email.policy
 import email.utils
@@ -15,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from leakguard._headers import decode_words, unfold
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -70,40 +68,9 @@ _MAX_SCANNED_HEADER = 64 * 1024
 
 
 def header_text(value: object) -> str:
-    """A header value as a reader sees it: unfolded, encoded words decoded.
-
-    Linear in the length of the value: a long value's encoded words are decoded one
-    by one rather than by the email package, whose decoder is quadratic.
-    """
-    raw = _FOLD.sub("", str(value))
-    if "=?" not in raw:
-        return raw
-    if len(raw) > _MAX_SCANNED_HEADER:
-        return _decode_words(raw)
-    try:
-        return str(email.header.make_header(email.header.decode_header(raw)))
-    except Exception:  # broken encoded words: the raw text is what a reader gets
-        return raw
-
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
-_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
-
-
-def _decode_words(raw: str) -> str:
-    def one(m: re.Match[str]) -> str:
-        charset, encoding, data = m.groups()
-        try:
-            if encoding in "bB":
-                decoded = base64.b64decode(data + "=" * (-len(data) % 4))
-            else:
-                decoded = binascii.a2b_qp(data.replace("_", " "), header=True)
-            return decoded.decode(charset.partition("*")[0], "replace")
-        except (LookupError, ValueError, binascii.Error):
-            return m.group(0)
-
-    return _ENCODED_WORD.sub(one, _BETWEEN_WORDS.sub("", raw))
+    """A header value as a reader sees it: unfolded, encoded words decoded (by the one
+    header reader of the package, linear in the length of the value)."""
+    return decode_words(unfold(str(value)))
 
 
 def _identifiers_in(text: str) -> bool:
