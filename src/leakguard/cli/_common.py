@@ -322,56 +322,58 @@ def add_guard_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _report_directory(directory: Any, *, strict: bool) -> None:
-    """List the unusable lines of the colleagues' file on standard error."""
-    issues = directory.issues
-    if not issues:
-        return
-    shown = directory.source or "--directory"
+def _list_issues(shown: str, issues: Sequence[Any]) -> None:
+    """The unusable lines of the colleagues' file, one per line on standard error."""
     for issue in issues:
         say(shown + t(": ", " : ") + issue.message(lang()))
-    count = len(issues)
-    if strict:
+
+
+def build_guard(args: argparse.Namespace) -> Guard:
+    """The guard the command's options describe, built as a library user builds it
+    (``Guard(policy, directory=..., ...)``); the unusable lines of the colleagues' file
+    are listed on standard error."""
+    from leakguard.guard import Guard
+
+    try:
+        guard = Guard(
+            args.policy or None,
+            directory=args.directory or None,
+            strict_directory=args.strict_directory,
+            internal_domains=args.internal_domain,
+            # protect, milter and relay take certificates; only check takes a store
+            certificates=getattr(args, "certificates", None) or None,
+            correspondents=getattr(args, "correspondents", None) or None,
+            lang=lang(),
+        )
+    except DirectoryError as exc:
+        if not exc.issues:
+            raise
+        shown = exc.source or "--directory"
+        _list_issues(shown, exc.issues)
+        count = len(exc.issues)
         raise DirectoryError(
             f"{shown}: {count} unusable line(s); --strict-directory makes this an error.",
             fr=f"{shown} : {count} ligne(s) inutilisable(s) ; --strict-directory en fait une "
             "erreur.",
-        )
-    say(
-        t(
-            f"{shown}: {count} unusable line(s) ignored; the other colleagues are used "
-            "(--strict-directory makes this an error).",
-            f"{shown} : {count} ligne(s) inutilisable(s) ignorée(s) ; les autres collègues "
-            "sont pris en compte (--strict-directory en fait une erreur).",
-        )
-    )
-
-
-def build_guard(args: argparse.Namespace) -> Guard:
-    """A guard from the policy, directory and internal-domain options."""
-    from leakguard.guard import Guard
-    from leakguard.policy import Policy
-    from leakguard.protection import FolderCertificates
-    from leakguard.recipients import Directory
-
-    policy = Policy.load(args.policy) if args.policy else Policy.default()
-    domains = tuple(d.strip().lower() for d in args.internal_domain if d.strip())
-    if domains:
-        policy = policy.replace(
-            internal_domains=tuple(dict.fromkeys(policy.internal_domains + domains))
-        )
-    directory_file = args.directory or policy.directory_path
-    directory = Directory.load(directory_file) if directory_file else None
-    if directory is not None:
-        _report_directory(directory, strict=args.strict_directory)
-    folder = getattr(args, "certificates", None)  # protect, milter and relay take certificates
-    certificates = None
-    if folder:
-        if not Path(folder).is_dir():
-            raise ProtectionError(
-                f"--certificates {folder}: no such folder.",
-                fr=f"--certificates {folder} : ce dossier n'existe pas.",
+        ) from None
+    except ProtectionError as exc:
+        if exc.reason != "certificate_folder_missing" or not getattr(args, "certificates", None):
+            raise
+        folder = args.certificates
+        raise ProtectionError(
+            f"--certificates {folder}: no such folder.",
+            fr=f"--certificates {folder} : ce dossier n'existe pas.",
+        ) from None
+    issues = guard.directory.issues
+    if issues:
+        shown = guard.directory.source or "--directory"
+        _list_issues(shown, issues)
+        say(
+            t(
+                f"{shown}: {len(issues)} unusable line(s) ignored; the other colleagues are "
+                "used (--strict-directory makes this an error).",
+                f"{shown} : {len(issues)} ligne(s) inutilisable(s) ignorée(s) ; les autres "
+                "collègues sont pris en compte (--strict-directory en fait une erreur).",
             )
-        certificates = FolderCertificates(folder)
-    store = getattr(args, "correspondents", None)  # only `check` takes a store
-    return Guard(policy, directory=directory, certificates=certificates, correspondents=store)
+        )
+    return guard
