@@ -8,9 +8,11 @@ to follow that habit to be translated.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import errno
 import os
 import re
+import stat
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -20,12 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from leakguard.core import Finding, Lang, Verdict
-from leakguard.errors import DirectoryError, ProtectionError
+from leakguard.errors import DirectoryError, LeakguardError, ProtectionError
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+#: Stopped by Ctrl-C (SIGINT), as shells report 128 + 2.
+EXIT_INTERRUPTED = 130
 
 LANGS: tuple[Lang, ...] = ("en", "fr")
 
@@ -77,9 +81,11 @@ def exit_codes(ok: str, fail: str) -> str:
         "usage error or unreadable input (the other inputs are still handled)",
         "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
     )
+    stopped = t("interrupted by Ctrl-C", "interrompu par Ctrl-C")
     lines = [t("exit status:", "code de sortie :")]
-    for code, text in ((0, ok), (1, fail), (2, error)):
-        lines += textwrap.wrap(text, 76, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
+    for code, text in ((0, ok), (1, fail), (2, error), (130, stopped)):
+        head = f"  {code}  "
+        lines += textwrap.wrap(text, 76, initial_indent=head, subsequent_indent=" " * len(head))
     return "\n".join(lines)
 
 
@@ -132,6 +138,8 @@ _USAGE_ERRORS_FR: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^argument (.+?): not allowed with argument (.*)$",
             r"argument \1 : incompatible avec l'argument \2",
         ),
+        # A value refused by the option's own check, whose text is already French.
+        (r"^argument (.+?): (.*)$", r"argument \1 : \2"),
     )
 )
 
@@ -226,17 +234,60 @@ class Result:
     error: str | None = None
 
 
-def os_reason(exc: OSError) -> str:
-    """Why a file could not be read, in the output language."""
-    known = {
-        errno.ENOENT: ("no such file", "fichier introuvable"),
-        errno.EACCES: ("permission denied", "accès refusé"),
-        errno.EPERM: ("permission denied", "accès refusé"),
-        errno.EISDIR: ("it is a folder, not a file", "c'est un dossier, pas un fichier"),
-    }
-    if exc.errno in known:
-        return t(*known[exc.errno])
-    return t(exc.strerror or type(exc).__name__, "erreur de lecture")
+_OS_REASONS: dict[int, tuple[str, str]] = {
+    errno.ENOENT: ("no such file", "fichier introuvable"),
+    errno.ENOTDIR: (
+        "a part of the path is not a folder",
+        "une partie du chemin n'est pas un dossier",
+    ),
+    errno.EACCES: ("permission denied", "accès refusé"),
+    errno.EPERM: ("permission denied", "accès refusé"),
+    errno.EISDIR: ("it is a folder, not a file", "c'est un dossier, pas un fichier"),
+    errno.ENOSPC: ("the disk is full", "le disque est plein"),
+    errno.EDQUOT: ("the disk quota is used up", "le quota disque est atteint"),
+    errno.EFBIG: ("the file is too large", "le fichier est trop gros"),
+    errno.EROFS: ("read-only file system", "système de fichiers en lecture seule"),
+    errno.EIO: ("input/output error", "erreur d'entrée-sortie"),
+}
+
+
+def os_reason(exc: OSError, *, writing: bool = False) -> str:
+    """Why a file could not be read (or, with ``writing``, written), in the output language."""
+    if writing and exc.errno == errno.ENOENT:
+        return t("its folder does not exist", "son dossier n'existe pas")
+    if exc.errno in _OS_REASONS:
+        return t(*_OS_REASONS[exc.errno])
+    return t(
+        exc.strerror or type(exc).__name__,
+        "erreur de lecture" if not writing else "erreur d'écriture",
+    )
+
+
+def write_file(
+    path: str | os.PathLike[str], data: bytes, *, what: tuple[str, str], mode: int = 0o666
+) -> None:
+    """Write ``data`` to ``path`` (a new file gets ``mode``, less the umask), or raise the
+    one-line error naming the file and why.
+
+    ``what`` is what the file is, in English and French ("the report", "le rapport"). A
+    regular file left half-written (a full disk) is removed: no truncated output remains.
+    """
+    target = Path(path)
+    regular = False
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            fh.write(data)
+    except OSError as exc:
+        if regular:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        reason = os_reason(exc, writing=True)
+        raise LeakguardError(
+            f"{target}: cannot write {what[0]} ({reason}).",
+            fr=f"{target} : impossible d'écrire {what[1]} ({reason}).",
+        ) from None
 
 
 def readable(raw: str) -> tuple[Input, bytes] | Result:

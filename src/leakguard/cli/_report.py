@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from leakguard import __version__
-from leakguard.cli._archives import Checked, file_error
+from leakguard.cli._archives import Checked
+from leakguard.cli._common import write_file
 from leakguard.core import Action, Finding, Lang
 
 __all__ = ["render_report", "write_report"]
@@ -87,12 +88,7 @@ def write_report(
 ) -> None:
     """Write the HTML report of a batch to ``path`` (UTF-8)."""
     page = render_report(checked, lang, with_action=with_action)
-    try:
-        Path(path).write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise file_error(
-            path, exc, "cannot write the report", "impossible d'écrire le rapport"
-        ) from None
+    write_file(path, page.encode("utf-8"), what=("the report", "le rapport"))
 
 
 def render_report(
