@@ -259,7 +259,7 @@ def _leakguard(
     ids=["check", "scan", "addin-manifest"],
 )
 def test_results_to_a_full_disk_are_one_line(args: list[str]) -> None:
-    with open(FULL, "w") as full:
+    with Path(FULL).open("w") as full:
         proc = _leakguard(*args, stdout=full.fileno())
         _, err = proc.communicate(timeout=120)
     assert "Traceback" not in err and "Exception ignored" not in err, err

@@ -156,23 +156,37 @@ class LeakguardItem(pytest.Item):
             try:
                 table = tomllib.loads(expected_file.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise pytest.UsageError(f"{expected_file}: not valid TOML ({exc})") from None
+                raise pytest.UsageError(
+                    testing._t(
+                        f"{expected_file}: not valid TOML ({exc})",
+                        f"{expected_file} : ce n'est pas du TOML valide ({exc})",
+                    )
+                ) from None
             value = table.get(self.path.name)
             if value is not None:
                 names = (value,) if isinstance(value, str) else tuple(value)
                 bad = [n for n in names if n not in _ACTIONS]
                 if bad or not names:
+                    allowed = ", ".join(_ACTIONS)
                     raise pytest.UsageError(
-                        f"{expected_file}: {self.path.name!r} expects {value!r}; "
-                        f"allowed: {', '.join(_ACTIONS)}"
+                        testing._t(
+                            f"{expected_file}: {self.path.name!r} expects {value!r}; "
+                            f"allowed: {allowed}",
+                            f"{expected_file} : {self.path.name!r} attend {value!r} ; "
+                            f"actions possibles : {allowed}",
+                        )
                     )
                 return names
         fail_on = self.config.getoption("leakguard_fail_on") or str(
             self.config.getini("leakguard_fail_on")
         )
         if fail_on not in _ACTIONS[1:]:
+            allowed = ", ".join(_ACTIONS[1:])
             raise pytest.UsageError(
-                f"leakguard_fail_on = {fail_on!r}; allowed: {', '.join(_ACTIONS[1:])}"
+                testing._t(
+                    f"leakguard_fail_on = {fail_on!r}; allowed: {allowed}",
+                    f"leakguard_fail_on = {fail_on!r} ; valeurs possibles : {allowed}",
+                )
             )
         return _ACTIONS[: _ACTIONS.index(fail_on)]
 

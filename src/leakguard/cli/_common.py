@@ -15,7 +15,7 @@ import re
 import stat
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +65,14 @@ def t(en: str, fr: str) -> str:
     return fr if lang() == "fr" else en
 
 
+def plural(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
+    """``1 message`` / ``3 messages`` in the output language, from the singular and plural
+    forms of each language (French takes the singular for 0 and 1, English for 1 only)."""
+    if lang() == "fr":
+        return f"{count} {fr[0] if count <= 1 else fr[1]}"
+    return f"{count} {en[0] if count == 1 else en[1]}"
+
+
 def say(text: str) -> None:
     """One line on standard error, as ``leakguard: text``."""
     sys.stderr.write(t("leakguard: ", "leakguard : ") + text + "\n")
@@ -92,12 +100,50 @@ def exit_codes(ok: str, fail: str) -> str:
 # --------------------------------------------------------------------------- parser
 
 
+# The placeholder words of option values (metavars) in French. Every command's usage
+# and option list go through HelpFormatter, so a metavar written in English anywhere
+# (or taken from the option's name) reads in French under --lang fr.
+_METAVARS_FR = {
+    "ADDR": "ADRESSE",
+    "ADDRESS": "ADRESSE",
+    "BYTES": "OCTETS",
+    "COMMAND": "COMMANDE",
+    "DATE": "DATE",
+    "DIR": "DOSSIER",
+    "DOMAIN": "DOMAINE",
+    "FILE": "FICHIER",
+    "HOST": "HÔTE",
+    "IN": "ENTRÉE",
+    "MB": "Mo",
+    "OUT": "SORTIE",
+    "PATH": "CHEMIN",
+    "SECONDS": "SECONDES",
+    "SENT": "ENVOYÉS",
+    "WORKERS": "N",
+}
+_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]*\b")
+
+
+def metavar_fr(text: str) -> str:
+    """``text`` with its English placeholder words in French (``FILE`` → ``FICHIER``)."""
+    return _METAVAR_WORD.sub(lambda m: _METAVARS_FR.get(m.group(), m.group()), text)
+
+
 class HelpFormatter(argparse.HelpFormatter):
-    """argparse's layout, with the ``usage:`` prefix in the output language.
+    """argparse's layout, with the ``usage:`` prefix and the placeholders of option
+    values in the output language.
 
     A text of one paragraph (a description) is wrapped; a text with line breaks (the
     exit-status epilog) is kept as written.
     """
+
+    def _metavar_formatter(
+        self, action: argparse.Action, default_metavar: str
+    ) -> Callable[[int], tuple[str, ...]]:
+        english = super()._metavar_formatter(action, default_metavar)
+        if lang() != "fr" or action.choices is not None:
+            return english
+        return lambda size: tuple(metavar_fr(m) if isinstance(m, str) else m for m in english(size))
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         if "\n" in text:
@@ -150,8 +196,8 @@ def usage_error_text(message: str) -> str:
         return message
     for pattern, french in _USAGE_ERRORS_FR:
         if pattern.match(message):
-            return pattern.sub(french, message)
-    return message
+            return metavar_fr(pattern.sub(french, message))
+    return metavar_fr(message)
 
 
 class Parser(argparse.ArgumentParser):
