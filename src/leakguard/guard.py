@@ -158,7 +158,11 @@ class Guard:
             acknowledged=self.policy.acknowledged,
         )
         self._other_person = OtherPersonCheck(
-            self.directory, self.register, is_secure=self.policy.is_secure
+            self.directory,
+            self.register,
+            is_secure=self.policy.is_secure,
+            correspondents=self.correspondents,
+            regular=self.policy.frequent_messages,
         )
         self.on_password = on_password
         self.audit = audit if audit is not None else AuditLog()
