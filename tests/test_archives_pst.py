@@ -79,6 +79,10 @@ def test_every_item_of_a_real_pst_is_rebuilt_as_a_message(enron_pst: Path) -> No
     assert all(len(m.get_all("Date", [])) == 1 for m in parsed)
 
 
+# Four checks of 71 messages, two of them 6 MB: about a minute of processor time, which
+# the default 120-second limit (meant to catch a hang) cannot hold on a busy machine.
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_a_pst_message_gets_the_same_action_as_a_file_in_mbox_and_maildir(
     enron_pst: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

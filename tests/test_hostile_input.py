@@ -64,9 +64,11 @@ def kinds(verdict: Verdict) -> dict[str, set[str]]:
 
 
 def timed(guard: Guard, raw: bytes) -> tuple[Verdict, float]:
-    started = time.perf_counter()
+    """The verdict and the processor time the check took: the work done, which a busy
+    machine does not stretch as it stretches the wall clock."""
+    started = time.process_time()
     verdict = guard.check(raw)
-    return verdict, time.perf_counter() - started
+    return verdict, time.process_time() - started
 
 
 # --------------------------------------------------------------------------- not e-mail
