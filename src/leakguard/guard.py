@@ -372,7 +372,9 @@ class Guard:
                 return smime_encrypt(msg, certs, outer_subject=self.policy.outer_subject)
             except ProtectionError as exc:
                 if exc.reason == "identifier_in_routing_header":
-                    raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
+                    raise LeakBlocked(
+                        verdict, exc.message("en"), fr=exc.fr, cause=exc.reason
+                    ) from exc
                 log.warning("S/MIME encryption failed: %s", exc)
                 smime_error = exc
         refusal = Refusal(verdict, recipients, problems, smime_error, self.certificates)
@@ -435,7 +437,7 @@ class Guard:
         try:
             protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
         except ProtectionError as exc:
-            refusal.fail(exc.reason or "archive_failed", str(exc), exc.fr or str(exc))
+            refusal.fail(exc.reason or "archive_failed", exc.message("en"), exc.message("fr"))
         after = self._decide(protected, envelope, None)
         if after.action >= Action.ENCRYPT:
             refusal.fail(
