@@ -4,6 +4,7 @@ charsets, mislabelled parts, malformed MIME)."""
 
 from __future__ import annotations
 
+import base64
 import email
 import io
 import sys
@@ -16,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docs_factory import (
+    PGP_SYMMETRIC_ARMOUR,
     SAMPLE_IBAN,
     SAMPLE_NIR,
     Attachment,
     contains_value,
+    make_detached_signature,
     make_docx,
     make_eml,
     make_pdf,
@@ -253,7 +256,7 @@ def test_smime_and_pgp_encryption_are_reported() -> None:
     assert ("attachment:smime.p7m", "encrypted", "smime") in problems(items)
     items = walk(make_pgp_eml())
     assert problems(items) == [("body", "encrypted", "pgp")]
-    inline = make_eml(body="-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n")
+    inline = make_eml(body=PGP_SYMMETRIC_ARMOUR)
     assert problems(walk(inline)) == [("body", "encrypted", "pgp")]
 
 
@@ -288,11 +291,27 @@ def test_signatures_are_skipped_not_reported() -> None:
         b'boundary="s"\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nNIR '
         + NIR.encode()
         + b"\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(make_detached_signature(b"NIR " + NIR.encode()))
+        + b"\r\n--s--\r\n"
     )
     items = walk(raw)
     assert problems(items) == []
     assert found_at(items, "body", NIR)
+
+
+def test_a_signature_part_that_is_no_signature_is_read() -> None:
+    listing = f"nom;nir\nDupont;{NIR}\n".encode()
+    raw = (
+        b"From: a@b.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+        b'boundary="s"\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n'
+        b"--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(listing) + b"--s--\r\n"
+    )
+    items = walk(raw)
+    assert ("attachment:smime.p7s", "mislabelled", "smime") in problems(items)
+    assert found_at(items, "attachment:smime.p7s", NIR)
 
 
 # --------------------------------------------------------------------------- charsets

@@ -25,7 +25,8 @@ var LEAKGUARD_TEXT = {
       network: "the service cannot be reached",
       read: "the message could not be read"
     },
-    sendOnlyIfSure: "Send it only if you are sure it may leave as it is."
+    sendOnlyIfSure: "Send it only if you are sure it may leave as it is.",
+    tryAgain: "Try again in a moment; if it keeps happening, tell your IT staff."
   },
   fr: {
     warn: "Vérifier",
@@ -39,7 +40,8 @@ var LEAKGUARD_TEXT = {
       network: "le service est injoignable",
       read: "le message n'a pas pu être lu"
     },
-    sendOnlyIfSure: "Envoyez-le seulement si vous êtes sûr qu'il peut partir tel quel."
+    sendOnlyIfSure: "Envoyez-le seulement si vous êtes sûr qu'il peut partir tel quel.",
+    tryAgain: "Réessayez dans un instant ; si cela se répète, prévenez votre service informatique."
   }
 };
 
@@ -221,7 +223,13 @@ function leakguardCollect(item, lang) {
 
 function leakguardPost(settings, request, budgetMs) {
   var controller = typeof AbortController === "function" ? new AbortController() : null;
-  var timer = controller ? setTimeout(function () { controller.abort(); }, budgetMs) : null;
+  var timedOut = false;
+  var timer = controller
+    ? setTimeout(function () {
+        timedOut = true;
+        controller.abort();
+      }, budgetMs)
+    : null;
   var options = {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: "Bearer " + settings.token },
@@ -237,7 +245,15 @@ function leakguardPost(settings, request, budgetMs) {
         throw { leakguard: "unauthorized" };
       }
       if (response.status === 503) {
-        throw { leakguard: "busy" };
+        // "busy", or "timeout" when the check itself ran out of time.
+        return response.json().then(
+          function (refusal) {
+            throw { leakguard: refusal && refusal.error === "timeout" ? "timeout" : "busy" };
+          },
+          function () {
+            throw { leakguard: "busy" };
+          }
+        );
       }
       if (!response.ok) {
         throw { leakguard: "server" };
@@ -246,7 +262,8 @@ function leakguardPost(settings, request, budgetMs) {
     },
     function () {
       if (timer) { clearTimeout(timer); }
-      throw { leakguard: "network" };
+      // Aborted by our own timer: the service is there but too slow, not unreachable.
+      throw { leakguard: timedOut ? "timeout" : "network" };
     }
   );
 }
@@ -271,15 +288,20 @@ function leakguardOutcome(answer, lang) {
   return outcome;
 }
 
-/* The check could not run: say so, and let the person decide (never a silent pass). */
+/*
+ * The check could not run: say so, never a silent pass. With Mailbox 1.14 the person is
+ * offered Send anyway; before 1.14 the add-in cannot offer it, the manifest's send mode
+ * decides (SoftBlock and Block: the message waits), so the text does not promise it.
+ */
 function leakguardNotRun(reason, lang) {
   var text = LEAKGUARD_TEXT[lang];
   var why = text.reasons[reason] || text.reasons.server;
+  var prompt = leakguardSupports("1.14");
   var outcome = {
     allowEvent: false,
-    errorMessage: text.notRun + " (" + why + "). " + text.sendOnlyIfSure
+    errorMessage: text.notRun + " (" + why + "). " + (prompt ? text.sendOnlyIfSure : text.tryAgain)
   };
-  if (leakguardSupports("1.14")) {
+  if (prompt) {
     outcome.sendModeOverride = leakguardPromptUser();
   }
   return outcome;

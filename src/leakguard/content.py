@@ -114,6 +114,24 @@ def _scan_text(
     return out
 
 
+def _problem_finding(problem: Problem) -> Finding:
+    """The finding for a part that was not read as it claimed: unreadable, encrypted, or
+    mislabelled (it claims to be encrypted and is not; its content was read as clear)."""
+    if problem.reason == "mislabelled":
+        return Finding(
+            kind="mislabelled_attachment",
+            location=problem.location,
+            severity=Severity.MEDIUM,
+            detail=problem.container,
+        )
+    return Finding(
+        kind="unscannable_attachment",
+        location=problem.location,
+        severity=Severity.LOW if problem.reason == "encrypted" else Severity.MEDIUM,
+        detail=problem.reason,
+    )
+
+
 def scan_chunks(
     chunks: Iterable[TextChunk | Problem],
     /,
@@ -130,14 +148,14 @@ def scan_chunks(
     seen: set[tuple[str, str, str]] = set()
     for chunk in chunks:
         if isinstance(chunk, Problem):
-            report.findings.append(
-                Finding(
-                    kind="unscannable_attachment",
-                    location=chunk.location,
-                    severity=Severity.LOW if chunk.reason == "encrypted" else Severity.MEDIUM,
-                    detail=chunk.reason,
-                )
-            )
+            finding = _problem_finding(chunk)
+            key = (finding.kind, str(finding.location), finding.detail or "")
+            if finding.kind == "mislabelled_attachment":
+                # One claim per place, however many readers saw through it.
+                if key in seen:
+                    continue
+                seen.add(key)
+            report.findings.append(finding)
             continue
         if keep_texts and chunk.location.is_attachment:
             report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)

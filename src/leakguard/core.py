@@ -107,7 +107,11 @@ class Severity(enum.Enum):
 
 
 IDENTIFIER_KINDS = frozenset({"nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin"})
-CONTENT_KINDS = IDENTIFIER_KINDS | {"health_data", "unscannable_attachment"}
+CONTENT_KINDS = IDENTIFIER_KINDS | {
+    "health_data",
+    "unscannable_attachment",
+    "mislabelled_attachment",
+}
 KINDS = CONTENT_KINDS | {
     "many_people",
     "other_person_data",
@@ -524,6 +528,24 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
 }
 
 
+_CLAIMS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "smime": "S/MIME",
+        "pgp": "OpenPGP",
+        "zip": "encrypted ZIP",
+        "pdf": "password PDF",
+        "office": "password Office document",
+    },
+    "fr": {
+        "smime": "S/MIME",
+        "pgp": "OpenPGP",
+        "zip": "ZIP chiffré",
+        "pdf": "PDF protégé par mot de passe",
+        "office": "document Office protégé par mot de passe",
+    },
+}
+
+
 def _t(lang: str, en: str, fr: str) -> str:
     return fr if lang == "fr" else en
 
@@ -558,6 +580,24 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             lang,
             f"This attachment could not be checked: {why}.",
             f"Cette pièce jointe n'a pas pu être vérifiée : {why}.",
+        )
+    if k == "mislabelled_attachment":
+        what = _CLAIMS[lang].get(finding.detail or "", _CLAIMS[lang]["smime"])
+        if not finding.location.is_attachment:
+            return _t(
+                lang,
+                f"This part of the message claims to be encrypted ({what}) but is readable "
+                "by anyone: it was checked as clear content.",
+                f"Cette partie du message se présente comme chiffrée ({what}) mais est "
+                "lisible par tous : elle a été vérifiée comme un contenu en clair.",
+            )
+        return _t(
+            lang,
+            f"This attachment claims to be encrypted ({what}) but is readable by anyone: "
+            "it was checked as clear content. A mislabelled file is suspicious.",
+            f"Cette pièce jointe se présente comme chiffrée ({what}) mais est lisible par "
+            "tous : elle a été vérifiée comme un contenu en clair. Un fichier mal étiqueté "
+            "est suspect.",
         )
     if k == "many_people":
         return _t(

@@ -30,8 +30,9 @@ from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
-from leakguard.extract.encryption import PGP_BEGIN
+from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
 from leakguard.extract.html import html_to_text
+from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
 from leakguard.extract.text import decode_text
 
@@ -754,8 +755,11 @@ def _part_items(
         return
     ctype = _content_type(part)
     if ctype == "multipart/encrypted":
-        yield Problem(here, "encrypted", "pgp")
-        return
+        if _pgp_mime_encrypted(part):
+            yield Problem(here, "encrypted", "pgp")
+            return
+        # An envelope whose content is not encrypted: what it holds is read as clear.
+        yield Problem(here, "mislabelled", "pgp")
     if ctype == "message/external-body":
         # The content lives elsewhere (a cloud link): nothing of it could be read here.
         counter[0] += 1
@@ -774,9 +778,17 @@ def _part_items(
         yield Problem(here, "corrupt")
     counter[0] += 1
     index = counter[0]
-    if ctype in _NO_CONTENT:
-        return
     name = _filename(part)
+    if ctype in _NO_CONTENT:
+        data, _ = _payload(part)
+        if control_part_honest(ctype, data):
+            return
+        # A signature, key or version line that is none: its bytes are read like any
+        # attachment's, and the label reported.
+        where = _attachment_location(base, name or f"part-{index}.bin")
+        yield Problem(where, "mislabelled", "smime" if "pkcs7" in ctype else "pgp")
+        yield from _clear_items(data, where, name, budget, depth)
+        return
     if ctype in _MESSAGE_TYPES:
         where = _attachment_location(base, name or f"part-{index}.eml")
         if depth + 1 > budget.limits.max_depth:
@@ -843,8 +855,10 @@ def _smime_items(
     root: bool,
     index: int,
 ) -> Iterator[Item]:
-    """An ``application/pkcs7-mime`` part: encrypted (reported), opaque-signed (its
-    content read like the rest of the message), or certificates only (nothing to read)."""
+    """An ``application/pkcs7-mime`` part, judged by what its bytes are, not its label:
+    enveloped data for real (reported encrypted), opaque-signed (its content read like
+    the rest of the message), certificates only (nothing to read), or anything else,
+    which is read as clear content and reported mislabelled."""
     smime = _param(part, "smime-type")
     name = _filename(part)
     where = (
@@ -852,24 +866,53 @@ def _smime_items(
         if root
         else _attachment_location(base, name or f"part-{index}.p7m")
     )
-    if smime == "certs-only":
-        return
-    if smime in _SMIME_ENCRYPTED:
-        yield Problem(where, "encrypted", "smime")
-        return
     data, _ = _payload(part)
     kind = cms_kind(data)
+    if kind == "encrypted":
+        yield Problem(where, "encrypted", "smime")
+        return
     if kind == "signed":
+        if smime in _SMIME_ENCRYPTED:
+            yield Problem(where, "mislabelled", "smime")
         content = signed_content(data)
         if content is None:
-            yield Problem(where, "unsupported")
+            if smime != "certs-only":
+                yield Problem(where, "unsupported")
             return
         yield from _part_items(_parse(content), base, budget, depth, counter, root=root)
         return
-    if kind == "encrypted" or smime is None:
-        yield Problem(where, "encrypted", "smime")
+    yield from _clear_items(data, where, name, budget, depth, declared=_content_type(part))
+
+
+def _clear_items(
+    data: bytes,
+    where: Location,
+    name: str | None,
+    budget: Budget,
+    depth: int,
+    *,
+    declared: str | None = None,
+) -> Iterator[Item]:
+    """A part whose label said it held nothing readable, read as the document it is."""
+    if not budget.take_bytes(len(data)):
+        yield Problem(where, "too_large")
         return
-    yield Problem(where, "unsupported")
+    yield from extract(
+        data,
+        where,
+        budget=budget,
+        filename=name,
+        declared_type=declared,
+        depth=depth,
+        messages=iter_embedded,
+    )
+
+
+def _pgp_mime_encrypted(part: email.message.Message) -> bool:
+    """Whether a ``multipart/encrypted`` part is PGP/MIME for real."""
+    return pgp_mime_encrypted(
+        _param(part, "protocol") or "", part.get_payload(), lambda p: _payload(p)[0]
+    )
 
 
 def _body_items(
@@ -890,8 +933,15 @@ def _body_items(
         text = html_to_text(text, expired=budget.expired)
     yield from text_items(text, where, budget, ctype)
     if PGP_BEGIN in text:
-        # Part of the body could not be read, whatever clear text surrounds it.
-        yield Problem(where, "encrypted", "pgp")
+        found = read_openpgp(text, limit=budget.limits.max_part_bytes)
+        if found is not None and found.encrypted:
+            # Part of the body could not be read, whatever clear text surrounds it.
+            yield Problem(where, "encrypted", "pgp")
+        elif found is not None:
+            # Armour that is no encrypted message: what it decodes to is read too.
+            yield Problem(where, "mislabelled", "pgp")
+            if found.clear:
+                yield from _clear_items(found.clear, where, None, budget, 0)
 
 
 def _inner_message(part: email.message.Message) -> email.message.Message:

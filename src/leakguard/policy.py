@@ -93,6 +93,8 @@ dormant_recipient = "warn"
 unusual_recipient = "warn"
 # An attachment that is itself encrypted cannot be read, but it is protected.
 unscannable_encrypted = "allow"
+# A part that claims to be encrypted but is readable (it is read as clear content).
+mislabelled_attachment = "warn"
 
 [actions.with_sensitive]
 # Used instead of [actions] when the message carries sensitive content.
@@ -101,6 +103,8 @@ lookalike_domain = "block"
 display_name_mismatch = "block"
 unreadable_recipients = "block"
 first_time_recipient = "warn"
+# Sensitive content dressed as encrypted: someone, or some program, hid it.
+mislabelled_attachment = "block"
 
 [protection]
 # Folder of recipients' certificates (<address>.pem or .der) for S/MIME.

@@ -60,17 +60,20 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
         ) from None
     try:
         number = 0
-        for item in _messages(pst.get_root_folder()):
+        try:
+            root = pst.get_root_folder()
+        except _DAMAGE as exc:
+            yield _damaged(path, 1, exc)
+            return
+        for item in _messages(root):
             number += 1
             try:
+                if isinstance(item, BaseException):
+                    raise item
                 msg = _rebuild(item)
                 data = msg.as_bytes()
-            except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
-                err = ArchiveError(
-                    f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
-                    fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
-                )
-                yield ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+            except _DAMAGE as exc:
+                yield _damaged(path, number, exc)
                 continue
             message_id = clean_message_id(msg.get("Message-ID"))
             source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
@@ -79,13 +82,62 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
         pst.close()
 
 
-def _messages(folder: Any) -> Iterator[Any]:
+# What libpff and the rebuilding raise on a damaged item or one that is no message (a
+# distribution list, free/busy data): the item is reported and the walk goes on.
+_DAMAGE = (
+    OSError,
+    ValueError,
+    TypeError,
+    UnicodeError,
+    LookupError,
+    AttributeError,
+    MemoryError,
+    OverflowError,
+    RecursionError,
+)
+# Deeper folders than any real mailbox has: a damaged file may loop.
+_MAX_FOLDER_DEPTH = 64
+
+
+def _damaged(path: Path, number: int, exc: BaseException) -> ArchivedMessage:
+    why = type(exc).__name__
+    err = ArchiveError(
+        f"{path}#{number}: this item could not be read ({why}).",
+        fr=f"{path}#{number} : cet élément n'a pas pu être lu ({why}).",
+    )
+    return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+
+
+def _messages(folder: Any, depth: int = 0) -> Iterator[Any]:
+    """Every item below ``folder``; where the folder tree itself is damaged, the error
+    takes the place of what could not be reached, and the walk goes on."""
     if folder is None:
         return
-    for i in range(folder.get_number_of_sub_messages()):
-        yield folder.get_sub_message(i)
-    for i in range(folder.get_number_of_sub_folders()):
-        yield from _messages(folder.get_sub_folder(i))
+    if depth > _MAX_FOLDER_DEPTH:
+        yield RecursionError("folders nested too deeply")
+        return
+    try:
+        count = folder.get_number_of_sub_messages()
+    except _DAMAGE as exc:
+        yield exc
+        count = 0
+    for i in range(count):
+        try:
+            yield folder.get_sub_message(i)
+        except _DAMAGE as exc:
+            yield exc
+    try:
+        folders = folder.get_number_of_sub_folders()
+    except _DAMAGE as exc:
+        yield exc
+        folders = 0
+    for i in range(folders):
+        try:
+            sub = folder.get_sub_folder(i)
+        except _DAMAGE as exc:
+            yield exc
+            continue
+        yield from _messages(sub, depth + 1)
 
 
 def _entries(item: Any) -> dict[int, Any]:

@@ -23,6 +23,8 @@ _PST_MAGIC = b"!BDN"
 _PST_SUFFIXES = frozenset({".pst", ".ost"})
 _ID_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_BOM = b"\xef\xbb\xbf"
+_MESSAGE_SUFFIXES = frozenset({".eml", ".msg822"})
 
 
 class ArchiveError(InputError):
@@ -67,7 +69,8 @@ def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
 
     A folder with ``cur`` and ``new`` sub-folders is a Maildir, any other folder a tree.
     A file is a PST when it has the PST signature, an mbox when it starts with a
-    ``From`` line, else one message.
+    ``From`` line, else one message. A file named as one message (``.eml``) is one
+    message whatever its first line: some programs save the envelope line with it.
     """
     p = Path(path)
     if p.is_dir():
@@ -75,9 +78,15 @@ def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     head = _head(p)
     if head.startswith(_PST_MAGIC) or (not head and p.suffix.lower() in _PST_SUFFIXES):
         return "pst"
-    if head.startswith(b"From "):
+    if _starts_mbox(head) and p.suffix.lower() not in _MESSAGE_SUFFIXES:
         return "mbox"
     return "eml"
+
+
+def _starts_mbox(head: bytes) -> bool:
+    """An mbox file starts with a ``From`` line (after a byte-order mark, if an editor
+    wrote one)."""
+    return head.removeprefix(_BOM).startswith(b"From ")
 
 
 def _is_maildir(p: Path) -> bool:
@@ -87,7 +96,7 @@ def _is_maildir(p: Path) -> bool:
 def _head(p: Path) -> bytes:
     try:
         with p.open("rb") as fh:
-            return fh.read(5)
+            return fh.read(8)
     except OSError as exc:
         raise _unreadable(p, exc) from None
 
@@ -168,7 +177,7 @@ def _tree(root: Path) -> Iterator[ArchivedMessage]:
             except ArchiveError as exc:
                 yield ArchivedMessage(str(f), b"", None, error=exc)
                 continue
-            if head.startswith(b"From "):
+            if _starts_mbox(head):
                 yield from _guarded(f, _mbox(f))
             elif head.startswith(_PST_MAGIC):
                 yield from _guarded(f, _pst(f))
@@ -223,7 +232,8 @@ def _maildir_date(name: str) -> datetime | None:
 
 
 def _mbox(p: Path) -> Iterator[ArchivedMessage]:
-    """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does.
+    """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does (a
+    byte-order mark before the first one is dropped).
 
     The separator line is not part of the message; the blank line mbox writers put
     before each separator is removed. ``>From`` quoting is left as it is (it only ever
@@ -238,7 +248,9 @@ def _mbox(p: Path) -> Iterator[ArchivedMessage]:
         lines: list[bytes] = []
         envelope: bytes | None = None
         try:
-            for line in fh:
+            for count, line in enumerate(fh):
+                if count == 0:
+                    line = line.removeprefix(_BOM)
                 if line.startswith(b"From "):
                     if envelope is not None:
                         number += 1

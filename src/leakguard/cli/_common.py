@@ -83,9 +83,10 @@ def heading(en: str, fr: str) -> str:
     return t(en, fr + " ")
 
 
-def exit_codes(ok: str, fail: str) -> str:
-    """The exit-status paragraph every command shows at the end of its ``--help``."""
-    error = t(
+def exit_codes(ok: str, fail: str, error: str | None = None) -> str:
+    """The exit-status paragraph every command shows at the end of its ``--help``
+    (``error``: what status 2 means, when a command says more than the usual text)."""
+    error = error or t(
         "usage error or unreadable input (the other inputs are still handled)",
         "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
     )

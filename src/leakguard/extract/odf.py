@@ -12,7 +12,7 @@ from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Problem
 from leakguard.extract._xml import MAX_NESTING, attr, local, parse
 from leakguard.extract.archive import open_zip, read_member
-from leakguard.extract.encryption import odf_encrypted
+from leakguard.extract.encryption import odf_content_clear, odf_encrypted
 
 __all__ = ["odf_lines", "read_odf"]
 
@@ -119,6 +119,9 @@ def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         names = zf.namelist()
         if odf_encrypted(zf):
             raise Unreadable("encrypted", "office")
+        if odf_content_clear(zf):
+            # Its manifest says encrypted, its text is not: read as clear.
+            yield Problem(location, "mislabelled", "office")
         if "content.xml" not in names:
             raise Unreadable("corrupt")
         for name in ("content.xml", "styles.xml"):

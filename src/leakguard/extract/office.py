@@ -18,7 +18,7 @@ from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import MAX_NESTING, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
-from leakguard.extract.encryption import ole_encrypted
+from leakguard.extract.encryption import ole_clear_content, ole_encrypted
 
 __all__ = ["ooxml_lines", "read_docx", "read_ole", "read_pptx", "read_xlsx"]
 
@@ -305,6 +305,17 @@ def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """
     if ole_encrypted(data):
         raise Unreadable("encrypted", "office")
+    clear = ole_clear_content(data)
+    if clear is not None:
+        # It says encrypted and is not: read as the clear document it is.
+        yield Problem(location, "mislabelled", "office")
+        if clear is not data:
+            from leakguard.extract import extract
+
+            yield from extract(
+                clear, location, budget=ctx.budget, depth=ctx.depth + 1, messages=ctx.messages
+            )
+            return
     runs = [m.group().decode("cp1252", errors="replace") for m in _ASCII_RUN.finditer(data)]
     runs += [m.group().decode("utf-16-le", errors="replace") for m in _UTF16_RUN.finditer(data)]
     yield from text_items("\n".join(runs), location, ctx.budget, "application/x-ole-storage")

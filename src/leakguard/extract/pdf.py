@@ -13,8 +13,14 @@ from typing import Any
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
-from leakguard.extract._types import Problem
-from leakguard.extract.encryption import PDFIUM_LOCK, pdf_error_encrypted
+from leakguard.extract._types import Budget, Problem
+from leakguard.extract.encryption import (
+    PDFIUM_LOCK,
+    pdf_encryption_covers,
+    pdf_error_encrypted,
+    pdf_without_encryption,
+)
+from leakguard.extract.pdf_streams import Oversized, PdfStream, defuse, measure, streams
 
 __all__ = ["read_pdf"]
 
@@ -26,17 +32,32 @@ _NOISE = str.maketrans({"\ufffe": "", "\x02": "", "\r": None})
 
 
 def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """Every page's text; the page count is capped by the limits."""
+    """Every page's text; the page count is capped by the limits.
+
+    Streams that decode past the caps are dropped before PDFium sees the document (the
+    rest is read, and the PDF reported ``too_large``). A PDF whose ``/Encrypt``
+    dictionary does not cover its streams is read as clear and reported mislabelled.
+    """
     import pypdfium2 as pdfium
 
     budget = ctx.budget
+    data, dropped = _bounded(data, budget)
+    if dropped:
+        yield Problem(location, "too_large")
     try:
         with PDFIUM_LOCK:
             doc = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as err:
-        if pdf_error_encrypted(err):
+        if not pdf_error_encrypted(err):
+            raise Unreadable("corrupt") from None
+        if pdf_encryption_covers(data, expired=budget.expired):
             raise Unreadable("encrypted", "pdf") from None
-        raise Unreadable("corrupt") from None
+        yield Problem(location, "mislabelled", "pdf")
+        try:
+            with PDFIUM_LOCK:
+                doc = pdfium.PdfDocument(pdf_without_encryption(data))
+        except pdfium.PdfiumError:
+            raise Unreadable("corrupt") from None
     try:
         with PDFIUM_LOCK:
             pages = len(doc)
@@ -58,6 +79,35 @@ def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     finally:
         with PDFIUM_LOCK:
             doc.close()
+
+
+def _bounded(data: bytes, budget: Budget) -> tuple[bytes, bool]:
+    """The document with every stream that decodes past the caps replaced by an empty
+    one, and whether any was: a stream is measured as it inflates, never in full.
+
+    Images are left to the OCR limits (PDFium decodes them only to render a page);
+    every other stream counts against the message's total of decoded bytes.
+    """
+    limits = budget.limits
+    room = max(0, limits.max_total_bytes - budget.bytes_used)
+    used = 0
+    dropped: list[PdfStream] = []
+    for stream in streams(data):
+        if budget.expired():
+            raise Unreadable("timeout")
+        image = stream.kind == b"Image"
+        cap = limits.max_part_bytes if image else min(limits.max_part_bytes, room - used)
+        try:
+            size = measure(data, stream, cap, budget.expired)
+        except Oversized:
+            dropped.append(stream)
+            continue
+        except TimeoutError:
+            raise Unreadable("timeout") from None
+        if not image:
+            used += size
+    budget.take_bytes(min(used, room))
+    return (defuse(data, dropped), True) if dropped else (data, False)
 
 
 def _scanned_pages(

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Address", "Attachment", "Body", "CheckRequest", "CheckResponse"]
+__all__ = ["Address", "Attachment", "Body", "CheckRequest", "CheckResponse", "Unread"]
 
 # A header value may not carry line breaks or other control characters: they would let
 # a field write headers of its own into the message built from the request.
@@ -90,10 +90,21 @@ class CheckRequest(_Strict):
     _clean = field_validator("subject")(_no_control)
 
 
+class Unread(BaseModel):
+    """A part of the message that was not read, and why (``detail``: ``timeout``,
+    ``too_large``, ``corrupt``, ``unsupported``…); also among the findings."""
+
+    location: str
+    detail: str
+    message: str
+
+
 class CheckResponse(BaseModel):
-    """The decision: ``action``, the findings, a short text for the person, a reference."""
+    """The decision: ``action``, the findings, a short text for the person, a reference,
+    and what could not be read (when anything was not, ``action`` is never ``allow``)."""
 
     action: Literal["allow", "warn", "encrypt", "block"]
     findings: list[dict[str, Any]]
     message: Annotated[str, Field(max_length=500)]
     verdict_id: str
+    unread: list[Unread] = []
