@@ -64,9 +64,11 @@ def kinds(verdict: Verdict) -> dict[str, set[str]]:
 
 
 def timed(guard: Guard, raw: bytes) -> tuple[Verdict, float]:
-    started = time.perf_counter()
+    """The verdict and the processor time the check took: the work done, which a busy
+    machine does not stretch as it stretches the wall clock."""
+    started = time.process_time()
     verdict = guard.check(raw)
-    return verdict, time.perf_counter() - started
+    return verdict, time.process_time() - started
 
 
 # --------------------------------------------------------------------------- not e-mail
@@ -353,13 +355,16 @@ def test_content_type_with_many_rfc2231_parameters(guard: Guard) -> None:
         + b"\r\n\r\n"
         + BODY
     )
+    verdict, elapsed = timed(guard, raw)
+    assert elapsed < MAX_SECONDS, f"{elapsed:.1f} s"
+    # Memory in a second run: tracing every allocation makes the check some twenty times
+    # slower, so the time is never measured under it.
     tracemalloc.start()
     try:
-        verdict, elapsed = timed(guard, raw)
+        guard.check(raw)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < MAX_SECONDS, f"{elapsed:.1f} s"
     assert peak < 300 * 2**20, f"{peak / 2**20:.0f} MB"
     assert kinds(verdict)["nir"] == {"body"}
     assert verdict.action is Action.ENCRYPT

@@ -100,17 +100,13 @@ def test_no_suggestion(guard: Guard, to: str, body: str) -> None:
 
 
 def test_no_suggestion_for_a_message_that_is_already_encrypted(guard: Guard) -> None:
-    from email.message import EmailMessage
+    # A real S/MIME envelope (a label alone is not encryption: it is read as clear).
+    from certs_factory import make_certificate, make_rsa_key
+    from leakguard.protection import smime_encrypt
 
-    msg = EmailMessage()
-    msg["From"] = "secretariat@clinique-exemple.fr"
-    msg["To"] = "Dr Jérôme Dupont-Lefèvre <jdl.cabinet@gmail.com>"
-    msg["Subject"] = "Dossier"
-    msg.set_content(b"\x30\x80" + b"\x00" * 64, "application", "pkcs7-mime", filename="smime.p7m")
-    msg.replace_header(
-        "Content-Type", 'application/pkcs7-mime; smime-type=enveloped-data; name="smime.p7m"'
-    )
-    verdict = guard.check(msg)
+    to = "Dr Jérôme Dupont-Lefèvre <jdl.cabinet@gmail.com>"
+    cert = make_certificate(make_rsa_key(), "jdl.cabinet@gmail.com")
+    verdict = guard.check(smime_encrypt(message(to=to, body=SENSITIVE), [cert]))
     assert verdict.encrypted
     assert "secure_address_available" not in kinds(verdict)
 

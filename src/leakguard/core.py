@@ -14,7 +14,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
@@ -404,6 +404,8 @@ class Verdict:
     findings: tuple[Finding, ...] = ()
     encrypted: bool = False
     source: str | None = None
+    #: The language of :meth:`explain` when none is asked (the guard's ``lang``).
+    lang: Lang = field(default="en", compare=False)
 
     def kinds(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.findings)
@@ -415,13 +417,15 @@ class Verdict:
         with any of them is never accepted as it is."""
         return tuple(f for f in self.findings if f.kind in UNREAD_KINDS and f.detail != "encrypted")
 
-    def explain(self, lang: Lang = "en", *, limit: int | None = 5) -> str:
+    def explain(self, lang: Lang | None = None, *, limit: int | None = 5) -> str:
         """A short text for a person: the decision, then the findings grouped by kind.
+
+        ``lang`` is ``"en"`` or ``"fr"``; without it, the verdict's own ``lang``.
 
         At most ``limit`` findings of one kind are listed (all when ``limit`` is None);
         one line then says how many more of that kind there are.
         """
-        lang = "fr" if lang == "fr" else "en"
+        lang = "fr" if (lang or self.lang) == "fr" else "en"
         if not self.findings:
             return _ACTION_TEXT[lang][self.action]
         head = _ALLOW_WITH_FINDINGS[lang] if self.action is Action.ALLOW else None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, BinaryIO
@@ -27,12 +27,13 @@ from leakguard.core import (
     Deadline,
     Finding,
     Fingerprinter,
+    Lang,
     Location,
     Severity,
     Verdict,
 )
 from leakguard.correspondents import Correspondents
-from leakguard.errors import LeakBlocked, ProtectionError
+from leakguard.errors import DirectoryError, LeakBlocked, LeakguardError, ProtectionError
 from leakguard.extract._types import Budget, Limits
 from leakguard.message import iter_content, load_message
 from leakguard.other_person import OtherPersonCheck, capped
@@ -100,29 +101,58 @@ class PasswordNotice:
 
 
 class Guard:
-    """Checks messages against a policy; thread-safe once built."""
+    """Checks messages against a policy; thread-safe once built.
+
+    Every resource can be given as an object or as a path, as on the command line:
+    ``policy`` (a :class:`~leakguard.policy.Policy` or a TOML file), ``directory`` (a
+    :class:`~leakguard.recipients.Directory` or a colleagues' file), ``register``,
+    ``certificates`` (a store, a lookup function or a folder) and ``correspondents``. One
+    left out comes from the policy's own path when it names one. ``internal_domains``
+    adds to the policy's; ``strict_directory`` refuses a colleagues' file with unusable
+    lines (``DirectoryError`` whose ``issues`` lists them) instead of ignoring those
+    lines; ``lang`` (``"en"`` or ``"fr"``) is the language of ``verdict.explain()``
+    and of ``str()`` of the errors the guard raises when no language is asked. A file
+    that cannot be used raises the same errors as ``leakguard check`` reports
+    (:mod:`leakguard.errors`).
+    """
 
     def __init__(
         self,
-        policy: Policy | None = None,
-        /,
+        policy: Policy | str | os.PathLike[str] | None = None,
         *,
-        directory: Directory | None = None,
-        register: PatientRegister | None = None,
-        certificates: CertificateStore | Callable[[str], Certificate | None] | None = None,
+        directory: Directory | str | os.PathLike[str] | None = None,
+        register: PatientRegister | str | os.PathLike[str] | None = None,
+        certificates: CertificateStore
+        | Callable[[str], Certificate | None]
+        | str
+        | os.PathLike[str]
+        | None = None,
         on_password: Callable[[PasswordNotice], None] | None = None,
         fingerprinter: Fingerprinter | None = None,
         limits: Limits | None = None,
         audit: AuditLog | None = None,
         correspondents: Correspondents | str | os.PathLike[str] | None = None,
         health_directory: HealthDirectory | str | os.PathLike[str] | None = None,
+        internal_domains: Iterable[str] = (),
+        strict_directory: bool = False,
+        lang: Lang = "en",
     ) -> None:
-        self.policy = policy if policy is not None else Policy.default()
+        self.lang: Lang = "fr" if lang == "fr" else "en"
         self.fingerprinter = fingerprinter or Fingerprinter()
         self.limits = limits or Limits()
-        if directory is None and self.policy.directory_path is not None:
-            directory = Directory.load(self.policy.directory_path)
-        self.directory = directory if directory is not None else Directory.from_addresses(())
+        try:
+            # Each resource in turn: the one given (object or path), else the policy's.
+            self.policy = _policy(policy, internal_domains)
+            self.directory = _directory(directory, self.policy, strict=strict_directory)
+            self.register = _register(register, self.policy, self.fingerprinter)
+            self.certificates = _certificates(certificates, self.policy)
+            #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
+            self.correspondents = _correspondents(correspondents, self.policy)
+            #: The national MSSanté directory, if any.
+            self.health_directory = _health_directory(health_directory, self.policy)
+        except LeakguardError as exc:
+            exc.lang = self.lang
+            raise
         long_len = self.policy.long_address_length
         self._recipients = RecipientGuard(
             self.directory,
@@ -131,36 +161,15 @@ class Guard:
             long_address_length=long_len or 24,
             acknowledged=self.policy.acknowledged,
         )
-        if register is None and self.policy.register_path is not None:
-            register = PatientRegister.load(
-                self.policy.register_path, fingerprinter=self.fingerprinter
-            )
-        self.register = register
         self._other_person = OtherPersonCheck(
-            self.directory, register, is_secure=self.policy.is_secure
+            self.directory,
+            self.register,
+            is_secure=self.policy.is_secure,
+            correspondents=self.correspondents,
+            regular=self.policy.frequent_messages,
         )
-        if certificates is None and self.policy.certificates_path is not None:
-            certificates = FolderCertificates(self.policy.certificates_path)
-        store: CertificateStore | None
-        if certificates is None or isinstance(certificates, CertificateStore):
-            store = certificates
-        else:
-            store = CallableCertificates(certificates)
-        self.certificates = store
         self.on_password = on_password
         self.audit = audit if audit is not None else AuditLog()
-        if correspondents is None and self.policy.correspondents_path is not None:
-            correspondents = self.policy.correspondents_path
-        if correspondents is not None and not isinstance(correspondents, Correspondents):
-            correspondents = Correspondents.open(correspondents)
-        #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
-        self.correspondents = correspondents
-        if health_directory is None and self.policy.health_directory_path is not None:
-            health_directory = self.policy.health_directory_path
-        if health_directory is not None and not isinstance(health_directory, HealthDirectory):
-            health_directory = HealthDirectory.load(health_directory)
-        #: The national MSSanté directory (``HealthDirectory``), if any.
-        self.health_directory = health_directory
         pairs = self.policy.acknowledged
         self._health_ack = frozenset((lenient(a), lenient(b)) for a, b in pairs) | frozenset(
             (lenient(b), lenient(a)) for a, b in pairs
@@ -305,7 +314,13 @@ class Guard:
                 continue  # already leaves encrypted or through secure messaging
             if a > action:
                 action = a
-        return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
+        return Verdict(
+            action=action,
+            findings=tuple(findings),
+            encrypted=encrypted,
+            source=source,
+            lang=self.lang,
+        )
 
     def _health_checks(
         self,
@@ -412,7 +427,9 @@ class Guard:
                 return smime_encrypt(msg, certs, outer_subject=self.policy.outer_subject)
             except ProtectionError as exc:
                 if exc.reason == "identifier_in_routing_header":
-                    raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
+                    raise LeakBlocked(
+                        verdict, exc.message("en"), fr=exc.fr, cause=exc.reason
+                    ) from exc
                 log.warning("S/MIME encryption failed: %s", exc)
                 smime_error = exc
         refusal = Refusal(verdict, recipients, problems, smime_error, self.certificates)
@@ -475,7 +492,7 @@ class Guard:
         try:
             protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
         except ProtectionError as exc:
-            refusal.fail(exc.reason or "archive_failed", str(exc), exc.fr or str(exc))
+            refusal.fail(exc.reason or "archive_failed", exc.message("en"), exc.message("fr"))
         after = self._decide(protected, envelope, None)
         if after.action >= Action.ENCRYPT:
             refusal.fail(
@@ -498,6 +515,100 @@ class Guard:
             )
         )
         return protected
+
+
+# ---------------------------------------------------------------------- resources
+# One function per resource the guard is built from: the object given, else a path to
+# load, else the policy's own path. A new resource is one more keyword and one more
+# function here.
+
+
+def _policy(given: Policy | str | os.PathLike[str] | None, domains: Iterable[str]) -> Policy:
+    if isinstance(domains, str):  # one domain given alone: not its letters
+        domains = (domains,)
+    policy = (
+        given
+        if isinstance(given, Policy)
+        else Policy.default()
+        if given is None
+        else Policy.load(given)
+    )
+    added = tuple(d.strip().lower().rstrip(".") for d in domains if d.strip())
+    if added:
+        merged = tuple(dict.fromkeys(policy.internal_domains + added))
+        policy = policy.replace(internal_domains=merged)
+    return policy
+
+
+def _directory(
+    given: Directory | str | os.PathLike[str] | None, policy: Policy, *, strict: bool
+) -> Directory:
+    path = given if given is not None and not isinstance(given, Directory) else None
+    if given is None:
+        path = policy.directory_path
+    directory = Directory.load(path) if path is not None else given
+    if directory is None:
+        return Directory.from_addresses(())
+    assert isinstance(directory, Directory)
+    if strict and directory.issues:
+        shown = directory.source or "directory"
+        first = directory.issues[0]
+        count = len(directory.issues)
+        error = DirectoryError(
+            f"{shown}: {count} unusable line(s), the first at line {first.line} "
+            f"({first.reason.rstrip('.')}); strict_directory makes this an error.",
+            fr=f"{shown} : {count} ligne(s) inutilisable(s), la première à la ligne "
+            f"{first.line} ({first.reason_fr.rstrip('.')}) ; strict_directory en fait une "
+            "erreur.",
+        )
+        error.issues = directory.issues
+        error.source = shown
+        raise error
+    return directory
+
+
+def _register(
+    given: PatientRegister | str | os.PathLike[str] | None,
+    policy: Policy,
+    fingerprinter: Fingerprinter,
+) -> PatientRegister | None:
+    if isinstance(given, PatientRegister):
+        return given
+    path = given if given is not None else policy.register_path
+    return PatientRegister.load(path, fingerprinter=fingerprinter) if path is not None else None
+
+
+def _certificates(
+    given: CertificateStore | Callable[[str], Certificate | None] | str | os.PathLike[str] | None,
+    policy: Policy,
+) -> CertificateStore | None:
+    if given is None:
+        given = policy.certificates_path
+    if given is None or isinstance(given, CertificateStore):
+        return given
+    if isinstance(given, str | os.PathLike):
+        return FolderCertificates(given)
+    return CallableCertificates(given)
+
+
+def _correspondents(
+    given: Correspondents | str | os.PathLike[str] | None, policy: Policy
+) -> Correspondents | None:
+    if given is None:
+        given = policy.correspondents_path
+    if given is None or isinstance(given, Correspondents):
+        return given
+    return Correspondents.open(given)
+
+
+def _health_directory(
+    given: HealthDirectory | str | os.PathLike[str] | None, policy: Policy
+) -> HealthDirectory | None:
+    if given is None:
+        given = policy.health_directory_path
+    if given is None or isinstance(given, HealthDirectory):
+        return given
+    return HealthDirectory.load(given)
 
 
 # ---------------------------------------------------------------------- helpers

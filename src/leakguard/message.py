@@ -192,6 +192,11 @@ _MAX_MULTIPARTS = 256
 def _parse(data: bytes) -> EmailMessage:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a byte-order mark written by some editors before the headers
+    start = _leading_blank_end(data)
+    if 0 < start < len(data) and _header_block(data, start) is True:
+        # Lines of spaces or blank lines before the headers: mail readers skip them, and
+        # so does this reader (the parser would take the whole message for its body).
+        data = data[start:]
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
@@ -418,23 +423,65 @@ _CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _not_message_reason(data: bytes) -> tuple[str, str] | None:
-    """Why ``data`` is not an e-mail message (English, French), or None when it is one."""
-    head = data[:65536]
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    if not head.strip():
+    """Why ``data`` is not an e-mail message (English, French), or None when it is one.
+
+    A block of header fields read as mail readers read it decides first: lines of
+    spaces or blank lines before it are skipped, a header line longer than any limit is
+    still one field, and binary data after the headers (a UTF-16 or binary part) is the
+    message's content. Only without such a block is the file named for what it is.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    start = _leading_blank_end(data)
+    if start >= len(data):
         return "it is empty", "il est vide"
+    found = _header_block(data, start)
+    if found is True:
+        return None
+    head = data[start : start + 65536]
     family = sniff(head)
     if family in _DOCUMENT_NAMES:
         what, quoi = _DOCUMENT_NAMES[family]
         return f"it is {what}", f"c'est {quoi}"
-    if family == "binary" or b"\x00" in head:
+    if found == "binary" or family == "binary" or b"\x00" in head:
         return "it holds binary data", "il contient des données binaires"
-    lines = head.lstrip(b"\r\n").splitlines()
-    if lines and lines[0].startswith(b"From "):
-        lines = lines[1:]  # the separator line of an mbox file
-    mail_field = False
-    for number, line in enumerate(lines[:_MAX_HEAD_LINES]):
+    return (
+        "it does not start with mail headers (From:, To:, Subject:…)",
+        "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
+    )
+
+
+# What a header line is judged on: its first 64 KB (a name, a colon, no control bytes);
+# how far into the file the header block is read to find a field only mail carries.
+_LINE_LOOK = 65536
+_HEAD_BYTES = 1 << 20
+_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+_SPACES_TO_END = re.compile(rb"[ \t\r\n]*\Z")
+
+
+def _leading_blank_end(data: bytes) -> int:
+    """Where the first line holding something other than spaces starts (the lines of
+    spaces and blank lines some writers put before the headers are skipped)."""
+    m = _BLANK_LINES.match(data, 0, min(len(data), 1 << 20))
+    end = m.end() if m else 0
+    return len(data) if _SPACES_TO_END.match(data, end) else end
+
+
+def _header_block(data: bytes, start: int) -> bool | str:
+    """True when ``data`` opens at ``start`` with header fields, one of them a field only
+    mail carries; "binary" when a field holds control bytes; else False. Reads at most
+    ``_MAX_HEAD_LINES`` fields within the first ``_HEAD_BYTES``, each line judged on its
+    first ``_LINE_LOOK`` bytes (folded continuation lines are part of their field)."""
+    pos, mail_field, size = start, False, len(data)
+    fields, number = 0, -1
+    while pos < size and pos - start < _HEAD_BYTES and fields < _MAX_HEAD_LINES:
+        number += 1
+        end = data.find(b"\n", pos)
+        end = size if end < 0 else end
+        line = data[pos : min(end, pos + _LINE_LOOK)].rstrip(b"\r")
+        pos = end + 1
+        if number == 0 and line.startswith(b"From "):
+            continue  # the separator line of an mbox file
         if not line.strip():
             break
         if line[:1] in (b" ", b"\t") and number:
@@ -443,15 +490,11 @@ def _not_message_reason(data: bytes) -> tuple[str, str] | None:
         if m is None:
             break  # the body starts without a blank line: the parser copes
         if _CONTROLS.search(line):
-            return "it holds binary data", "il contient des données binaires"
+            return "binary"
+        fields += 1
         name = line[: m.end()].rstrip(b": \t").lower()
         mail_field = mail_field or name in _MAIL_FIELDS
-    if not mail_field:
-        return (
-            "it does not start with mail headers (From:, To:, Subject:…)",
-            "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
-        )
-    return None
+    return mail_field
 
 
 def is_message(data: bytes, /) -> bool:

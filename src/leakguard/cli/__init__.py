@@ -10,6 +10,8 @@ The output language (``--lang``, else the locale) is known before any parser is 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -18,11 +20,13 @@ from collections.abc import Sequence
 from leakguard import __version__
 from leakguard.cli._common import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     Parser,
     add_lang_option,
     exit_codes,
     heading,
     lang,
+    os_reason,
     requested_lang,
     reset_lang,
     say,
@@ -100,6 +104,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(arguments)
         return _run(args)
+    except KeyboardInterrupt:
+        # What was already printed stays; the rest of the work is not done.
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _drop_stdout()
+        say(t("interrupted (Ctrl-C).", "interrompu (Ctrl-C)."))
+        return EXIT_INTERRUPTED
     finally:
         reset_lang(token)
 
@@ -107,12 +119,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args, sys.stdout)
+        sys.stdout.flush()  # a full disk shows here, not as Python exits
         return status
     except LeakguardError as exc:
         say(exc.message(lang()))
         return EXIT_ERROR
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as other filters do.
+        _drop_stdout()
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+            raise
+        # Writing the results failed (a full disk, a quota): say so on one line.
+        say(t("standard output: ", "sortie standard : ") + os_reason(exc, writing=True))
+        _drop_stdout()
+        return EXIT_ERROR
+
+
+# Errors of a write to standard output redirected to a file.
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so what is still buffered is not written again
+    (and fails again) as Python exits."""
+    with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_ERROR

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from leakguard import __version__
-from leakguard.cli._common import EXIT_ERROR, Result, lang, t
+from leakguard.cli._common import EXIT_ERROR, Result, lang, plural, t
 from leakguard.core import Action, Finding, Lang, Severity, group_findings
 
 
@@ -166,7 +166,7 @@ def print_text(
                 r.source
                 + colon
                 + (
-                    t(f"{count} finding(s)", f"{count} constat(s)")
+                    plural(count, ("finding", "findings"), ("constat", "constats"))
                     if count
                     else t("nothing found", "rien trouvé")
                 )
@@ -180,24 +180,18 @@ def dump_json(doc: dict[str, Any], out: TextIO) -> None:
     out.write("\n")
 
 
-def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
-    """``1 message`` / ``3 messages`` in the output language (singular, plural)."""
-    one, many = fr if lang() == "fr" else en
-    return f"{count} {one if count == 1 else many}"
-
-
 def _closing(head: str, unreadable: int, status: int, why: str) -> str:
     """``Summary: … . Exit status N: why.`` with the unreadable inputs counted."""
     text = t("Summary: ", "Bilan : ") + head
     if unreadable:
         text += t("; ", " ; ")
-        text += _count(
+        text += plural(
             unreadable,
             ("input unreadable", "inputs unreadable"),
             ("entrée illisible", "entrées illisibles"),
         )
     if status == EXIT_ERROR:
-        why = _count(
+        why = plural(
             unreadable,
             ("input could not be read", "inputs could not be read"),
             ("entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"),
@@ -211,13 +205,13 @@ def _reach(count: int, noun_en: str, noun_fr: str, threshold: str) -> str:
         return t(f"no {noun_en} reaches {threshold}", f"aucun {noun_fr} n'atteint {threshold}")
     en = (f"{noun_en} reaches", f"{noun_en}s reach")
     fr = (f"{noun_fr} atteint", f"{noun_fr}s atteignent")
-    return f"{_count(count, en, fr)} {threshold}"
+    return f"{plural(count, en, fr)} {threshold}"
 
 
 def check_summary(results: list[Result], status: int, fail_on: Action) -> str:
     """The closing line of ``check``: messages per action and why the exit status."""
     by_action = Counter(r.verdict.action for r in results if r.verdict is not None)
-    head = _count(
+    head = plural(
         sum(by_action.values()),
         ("message checked", "messages checked"),
         ("message vérifié", "messages vérifiés"),
@@ -239,12 +233,12 @@ def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -
         for s in sorted(Severity, key=lambda s: -s.rank)
         if by_severity[s]
     )
-    head = _count(
+    head = plural(
         len(results) - unreadable,
         ("file scanned", "files scanned"),
         ("fichier analysé", "fichiers analysés"),
     )
-    head += ", " + _count(len(found), ("finding", "findings"), ("constat", "constats"))
+    head += ", " + plural(len(found), ("finding", "findings"), ("constat", "constats"))
     head += t(f" ({levels})", f" (gravité {levels})") if levels else ""
     if fail_on is None:
         return _closing(

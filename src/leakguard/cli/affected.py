@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -35,7 +34,7 @@ from leakguard.cli._archives import (
     recipients_of,
     run_scan,
 )
-from leakguard.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Result, exit_codes, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Result, exit_codes, plural, say, t
 from leakguard.core import IDENTIFIER_KINDS, Finding, Fingerprinter
 from leakguard.errors import LeakguardError
 
@@ -367,20 +366,23 @@ def _summary(
     if register is not None:
         people = {p.id for v in rows if (p := register.get(v.fingerprint)) is not None}
         unknown = sum(1 for v in rows if register.get(v.fingerprint) is None)
+        who = plural(len(people), ("person", "people"), ("personne", "personnes"))
         line = t(
-            f"{len(people)} people from the register, in {n_msg} message(s); "
+            f"{who} from the register, in {n_msg} message(s); "
             f"{unknown} value(s) not in the register.",
-            f"{len(people)} personnes du registre, dans {n_msg} message(s) ; "
+            f"{who} du registre, dans {n_msg} message(s) ; "
             f"{unknown} valeur(s) absente(s) du registre.",
         )
     else:
         people_n = sum(1 for v in rows if v.kind in PERSON_KINDS)
+        who = plural(people_n, ("person", "people"), ("personne", "personnes"))
         line = t(
-            f"{people_n} people (distinct personal numbers) in {n_msg} message(s); "
+            f"{who} (distinct personal numbers) in {n_msg} message(s); "
             f"{len(rows)} identifier value(s) in all.",
-            f"{people_n} personnes (numéros personnels distincts) dans {n_msg} message(s) ; "
+            f"{who} (numéros personnels distincts) dans {n_msg} message(s) ; "
             f"{len(rows)} valeur(s) d'identifiant en tout.",
         )
-    sys.stderr.write(f"leakguard: {line}\n")
+    say(line)
+    colon = t(": ", " : ")
     for r in errors:
-        sys.stderr.write(f"leakguard: {r.source}: {t('error', 'erreur')}: {r.error}\n")
+        say(f"{r.source}{colon}{t('error', 'erreur')}{colon}{r.error}")

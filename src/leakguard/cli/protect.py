@@ -8,7 +8,6 @@ expired, not for encryption or unreadable, or which recipient has none.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,9 +23,11 @@ from leakguard.cli._common import (
     os_reason,
     say,
     t,
+    write_file,
 )
 from leakguard.core import Action
-from leakguard.errors import LeakBlocked, ProtectionError
+from leakguard.errors import InputError, LeakBlocked, LeakguardError, ProtectionError
+from leakguard.message import require_message
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard, PasswordNotice
@@ -112,6 +113,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         say(f"{src}{colon}{os_reason(exc)}")
         return EXIT_ERROR
     try:
+        require_message(data)  # an empty or binary file, a document: a usage error
+    except InputError as exc:
+        say(f"{src}{colon}{exc.message(lang())}")
+        return EXIT_ERROR
+    try:
         protected = guard.protect(data)
     except LeakBlocked as exc:
         verdict = exc.verdict
@@ -123,13 +129,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 say(line)
             say(verdict.explain(lang()))
         return EXIT_FAIL
-    Path(args.output).write_bytes(protected.as_bytes())
     if passwords:
-        # The password goes to a separate file with owner-only permissions, never stdout.
+        # The password goes to a separate file with owner-only permissions, never stdout;
+        # it is written first, so a message is never left whose password was lost.
         pw = Path(args.password_file)
-        fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(passwords[-1].password + "\n")
+        secret = (passwords[-1].password + "\n").encode("utf-8")
+        write_file(pw, secret, what=("the password", "le mot de passe"), mode=0o600)
+        try:
+            write_file(args.output, protected.as_bytes(), what=_MESSAGE)
+        except LeakguardError:
+            pw.unlink(missing_ok=True)  # no message: its password has no use
+            raise
         out.write(
             t(
                 f"written {args.output}; ZIP password in {pw}\n",
@@ -137,8 +147,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
     else:
+        write_file(args.output, protected.as_bytes(), what=_MESSAGE)
         out.write(t(f"written {args.output}\n", f"écrit {args.output}\n"))
     return EXIT_OK
+
+
+_MESSAGE = ("the message", "le message")
 
 
 # --------------------------------------------------------------------------- why not

@@ -36,11 +36,12 @@ def add_parser(sub: Any) -> None:
             ),
             t("(not used)", "(non utilisé)"),
             t(
-                "usage error: a wrong option or file, an audit log that cannot be written, "
-                "an address that cannot be listened on, or a worker process that failed",
-                "erreur d'utilisation : une option ou un fichier erroné, un journal d'audit "
-                "impossible à écrire, "
-                "une adresse où l'écoute est impossible, ou un processus de travail en échec",
+                "usage error or unreadable input: a wrong option or file, an audit log "
+                "that cannot be written, an address that cannot be listened on, or a worker "
+                "process that failed",
+                "erreur d'utilisation ou entrée illisible : une option ou un fichier "
+                "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
+                "impossible, ou un processus de travail en échec",
             ),
         ),
     )

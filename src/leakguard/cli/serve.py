@@ -158,9 +158,13 @@ def read_token(args: argparse.Namespace) -> str:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
+            from leakguard.cli._common import os_reason
+
+            reason = os_reason(exc)
             raise InputError(
-                f"cannot read the token file: {exc.strerror}",
-                fr=f"impossible de lire le fichier du jeton : {exc.strerror}",
+                f"--token-file {args.token_file}: cannot read the token file ({reason})",
+                fr=f"--token-file {args.token_file} : impossible de lire le fichier du jeton "
+                f"({reason})",
             ) from None
     else:
         token = os.environ.get(TOKEN_VARIABLE, "").strip()

@@ -68,13 +68,38 @@ class MapiMessage:
     """Why part of the item could not be read (``corrupt``, ``timeout``), or None."""
 
 
+# Windows code page numbers whose Python codec is not named ``cp<number>``.
+_CODEPAGES = {
+    65001: "utf-8",
+    65000: "utf-7",
+    1200: "utf-16-le",
+    1201: "utf-16-be",
+    20127: "ascii",
+    20866: "koi8-r",
+    21866: "koi8-u",
+    28591: "latin-1",
+    28592: "iso8859-2",
+    28595: "iso8859-5",
+    28597: "iso8859-7",
+    28599: "iso8859-9",
+    28605: "iso8859-15",
+    50220: "iso2022-jp",
+    50221: "iso2022-jp",
+    50222: "iso2022-jp",
+    51932: "euc-jp",
+    51949: "euc-kr",
+    52936: "hz",
+    54936: "gb18030",
+    10000: "mac-roman",
+}
+
+
 def decode_string(raw: bytes, unicode: bool, codepage: int | None = None) -> str:
-    """A MAPI string property: UTF-16 for ``PT_UNICODE``, else the item's code page."""
+    """A MAPI string property: UTF-16 for ``PT_UNICODE``, else the item's code page (a
+    Windows code page number: 1252, 932 for Japanese Shift-JIS, 65001 for UTF-8…)."""
     if unicode:
         return raw.decode("utf-16-le", "replace").split("\x00", 1)[0]
-    encoding = f"cp{codepage}" if codepage else "cp1252"
-    if codepage == 65001:
-        encoding = "utf-8"
+    encoding = _CODEPAGES.get(codepage or 1252, f"cp{codepage or 1252}")
     try:
         text = raw.decode(encoding, "replace")
     except LookupError:
