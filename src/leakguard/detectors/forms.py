@@ -1,0 +1,769 @@
+"""Identifiers as forms and bank documents print them: one character per box, the key
+in boxes of its own, label/value boxes in any reading order, table columns that lost
+their leading zeros.
+
+Only read where a field label stands (``FIELD_LABELS`` in the lexicon): the value is
+rebuilt from the boxes after the label, within a bounded window, and the detector of
+its kind decides (checksum or structure). A wrong key, or a phone number in boxes,
+gives nothing; text without a field label costs one scan for label words.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import cast
+
+import numpy as np
+
+from leakguard.core import Deadline
+from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
+from leakguard.detectors._base import Match, strip_separators
+from leakguard.detectors._lexicon import FIELD_LABELS, bare, fold_pattern
+
+__all__ = ["COMPILED", "STEMS", "find", "label_places"]
+
+# ----------------------------------------------------------------------------- kinds
+# The parts of each kind in the order its compact form writes them: (name, width, and
+# whether a cell holding fewer digits lost leading zeros to a spreadsheet). A NIR body
+# starts with its sex digit and a SIN never with 0: neither is padded.
+_PARTS: dict[str, tuple[tuple[str, int, bool], ...]] = {
+    "nir": (("body", 13, False), ("key", 2, True)),
+    "rib": (("bank", 5, True), ("branch", 5, True), ("account", 11, True), ("key", 2, True)),
+    "iban": (("all", 34, False),),
+    "be_niss": (("all", 11, True),),
+    "qc_nam": (("all", 12, False),),
+    "ca_sin": (("all", 9, False),),
+}
+# Each detector's check of a compact value, without exceptions (its hot path).
+_QUICK: dict[str, Callable[[str], bool]] = {
+    "nir": nir._ok,
+    "rib": rib.key_ok,
+    "iban": iban._ok,
+    "be_niss": be_niss._ok,
+    "qc_nam": qc_nam.is_valid,
+    "ca_sin": ca_sin._ok,
+}
+# The shortest IBAN (Norway): below it no IBAN is tried.
+_IBAN_MIN = 15
+
+
+def _field(name: str) -> tuple[str, str]:
+    """A lexicon field name -> (kind, part); the kind is empty for a shared key."""
+    kind, _, part = name.partition(".")
+    if not part:
+        return kind, _PARTS[kind][0][0]
+    return kind, part
+
+
+# ----------------------------------------------------------------------------- labels
+# Every label that starts a field holds one of these word beginnings once folded (lower
+# case, no accents); the cheap test looks for them only. A RIB's fields are read where
+# "guichet" stands, as every bank's layout prints it.
+STEMS: tuple[bytes, ...] = (
+    b"immatricul", b"securit", b"nir", b"insee", b"iban", b"niss", b"insz",
+    b"rijksregister", b"national", b"bis", b"nam", b"ramq", b"assurance", b"insurance",
+    b"nas", b"sin", b"guichet", b"cle", b"ss",
+)  # fmt: skip
+
+
+def _labels() -> list[tuple[str, str]]:
+    """Every label (longest first) and the field it names."""
+    entries = {(p, f) for f, langs in FIELD_LABELS.items() for ps in langs.values() for p in ps}
+    return sorted(entries, key=lambda e: (-len(e[0]), e))
+
+
+def _alternative(phrase: str) -> str:
+    """A label as a regex group: capital acronyms (NIR, NAS, SIN…) in capitals only,
+    the rest in any case and with or without accents (the lexicon's rule)."""
+    if phrase.isupper() and " " not in phrase:
+        return f"({re.escape(phrase)})"
+    return f"((?i:{fold_pattern(phrase)}))"
+
+
+def _first_word(phrase: str) -> list[str]:
+    """The folded first word of a label as the text may write it ("n°": also "no", "nº")."""
+    first = re.split(r"[^a-z0-9]+", bare(phrase))[0]
+    return [first, "no", "nº"] if first == "n" else [first]
+
+
+def _label_table() -> dict[str, tuple[re.Pattern[str], list[str]]]:
+    """For each first word: the labels that begin with it (whole words) and their fields."""
+    by_first: dict[str, list[tuple[str, str]]] = {}
+    for phrase, name in _labels():
+        for first in _first_word(phrase):
+            by_first.setdefault(first, []).append((phrase, name))
+    return {
+        first: (
+            re.compile(
+                r"(?<![^\W_])(?:" + "|".join(_alternative(p) for p, _ in entries) + r")(?![^\W_])"
+            ),
+            [name for _, name in entries],
+        )
+        for first, entries in by_first.items()
+    }
+
+
+_LABELS = _label_table()
+# A header cell of a table: a label alone, perhaps with a colon or an asterisk.
+_HEADER_FIELDS = [name for _, name in _labels()]
+_HEADER_CELL = re.compile(
+    r"[\s:*]*(?:" + "|".join(_alternative(p) for p, _ in _labels()) + r")[\s:*.]*"
+)
+
+
+def _check_stems() -> None:
+    # Every label that can start a field must hold a stem at a word start, or the
+    # cheap test would skip it (the RIB's: its branch and key labels do).
+    for name, langs in FIELD_LABELS.items():
+        kind, part = _field(name)
+        if kind == "rib" and part not in ("branch", "key"):
+            continue
+        for phrase in (p for ps in langs.values() for p in ps):
+            words = re.split(r"[^a-z0-9]+", bare(phrase))
+            if not any(w.startswith(s.decode()) for w in words for s in STEMS):
+                raise RuntimeError("a field label holds no stem")  # pragma: no cover
+
+
+_check_stems()
+
+
+# ----------------------------------------------------------------------------- the cheap test
+# Bytes of a word in the folded copy (lower-case ASCII letters and digits only).
+_WORD_BYTE = np.zeros(256, dtype=np.bool_)
+_WORD_BYTE[list(b"abcdefghijklmnopqrstuvwxyz0123456789")] = True
+
+
+def _installed() -> bool:
+    try:
+        import hyperscan  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# True when the compiled engine (the ``fast`` extra) looks for the stems; set it to
+# False to use the pure path (both give the same places).
+COMPILED = _installed()
+_DB: list[object] = []
+# Hyperscan's scratch space serves one scan at a time: one per thread (a mail server
+# checks several messages at once).
+_SCRATCH = threading.local()
+
+
+def _compiled_places(folded: bytes) -> list[int]:
+    import hyperscan
+
+    if not _DB:
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(
+            expressions=[rb"\b" + re.escape(s) for s in STEMS],
+            ids=list(range(len(STEMS))),
+            elements=len(STEMS),
+            flags=[0] * len(STEMS),
+        )
+        _DB.append(database)
+    database = cast(hyperscan.Database, _DB[0])
+    scratch = getattr(_SCRATCH, "space", None)
+    if scratch is None:
+        scratch = _SCRATCH.space = hyperscan.Scratch(database)
+    places: list[int] = []
+
+    def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
+        places.append(end - len(STEMS[number]))
+
+    database.scan(folded, match_event_handler=seen, scratch=scratch)
+    return places
+
+
+# The pure path hashes every three bytes of the folded copy into a small table of the
+# stems' first three bytes (a two-letter stem: with the byte before it), a piece at a
+# time, and checks the few places found.
+_PIECE = 1 << 20
+_HASH_BITS = 16
+_MULTIPLIER = np.uint32(2654435761)
+
+
+def _trigram(b: bytes) -> int:
+    return b[0] | b[1] << 8 | b[2] << 16
+
+
+def _tables() -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[int, list[bytes]]]:
+    starts: dict[int, list[bytes]] = {}
+    after_gap: list[int] = []
+    for stem in STEMS:
+        if len(stem) >= 3:
+            starts.setdefault(_trigram(stem), []).append(stem)
+        else:
+            after_gap += [_trigram(bytes([g]) + stem) for g in range(256) if not _WORD_BYTE[g]]
+    table = np.zeros(1 << _HASH_BITS, dtype=np.bool_)
+    for key in [*starts, *after_gap]:
+        table[((key * int(_MULTIPLIER)) & 0xFFFFFFFF) >> (32 - _HASH_BITS)] = True
+    k0 = np.array(sorted(starts), dtype=np.uint32)
+    k1 = np.array(sorted(after_gap), dtype=np.uint32)
+    return table, k0, k1, starts
+
+
+_TABLE, _K0, _K1, _BY_TRIGRAM = _tables()
+_SHORT = [s for s in STEMS if len(s) < 3]
+
+
+def _pure_places(folded: bytes) -> list[int]:
+    n = len(folded)
+    whole = np.frombuffer(folded, dtype=np.uint8)
+    places: list[int] = []
+    for at in range(0, n, _PIECE):
+        piece = folded[at : at + _PIECE + 2]
+        count = len(piece) - 2
+        if count <= 0:
+            break
+        padded = piece + b"\x00"
+        quads = np.ndarray(shape=(count,), dtype="<u4", buffer=padded, strides=(1,))
+        tri = quads & np.uint32(0xFFFFFF)
+        hashed = (tri * _MULTIPLIER) >> np.uint32(32 - _HASH_BITS)
+        where = np.flatnonzero(_TABLE.take(hashed))
+        if not len(where):
+            continue
+        values = tri[where]
+        first = where[np.isin(values, _K0)]
+        if len(first):
+            # A stem counts where it starts a word: the byte before is no letter or digit.
+            spot = first + at
+            prev = whole[np.maximum(spot - 1, 0)]
+            prev[spot == 0] = 0
+            for p in first[~_WORD_BYTE[prev]].tolist():
+                for stem in _BY_TRIGRAM[_trigram(padded[p : p + 3])]:
+                    if folded.startswith(stem, at + p):
+                        places.append(at + p)
+        second = where[np.isin(values, _K1)]
+        for p in second.tolist():
+            for stem in _SHORT:
+                if folded.startswith(stem, at + p + 1):
+                    places.append(at + p + 1)
+    # A two-letter stem at the very start has no byte before it.
+    places.extend(0 for stem in _SHORT if folded.startswith(stem))
+    return places
+
+
+def label_places(folded: bytes, /) -> list[int]:
+    """Where a stem starts a word in ``folded`` (the lower-case copy without accents that
+    :func:`leakguard.detectors.one_byte_copies` makes), sorted, each place once."""
+    places = _compiled_places(folded) if COMPILED else _pure_places(folded)
+    return sorted(set(places))
+
+
+# ----------------------------------------------------------------------------- tokens
+_LABEL, _VALUE, _WORD = 0, 1, 2
+_WORD_RE = re.compile(r"[^\W_]+")
+# Read as box borders between the characters of a boxed value (OCR reads a border so).
+_BORDERS = frozenset("Il!")
+_CELL_BREAK = re.compile(r"[\t\n]")
+
+
+# Lower-case letters with an accent -> the letter without (``bare`` a word at a time is
+# slower than this table).
+_UNACCENT = {
+    c: b for c in range(0xC0, 0x250) if len(b := bare(chr(c))) == 1 and b != chr(c).lower()
+}
+
+
+def _folded(word: str) -> str:
+    return word.lower().translate(_UNACCENT)
+
+
+def _label(text: str, word: re.Match[str], limit: int) -> _Tok | None:
+    """The field label that begins with ``word`` in ``text`` (ending by ``limit``)."""
+    entry = _LABELS.get(_folded(word.group())) if word.end() - word.start() <= 20 else None
+    if entry is None:
+        return None
+    m = entry[0].match(text, word.start(), limit)
+    if m is None:
+        return None
+    return _Tok(_LABEL, m.start(), m.end(), field=entry[1][(m.lastindex or 1) - 1])
+
+
+@dataclass(slots=True)
+class _Tok:
+    type: int
+    start: int
+    end: int
+    chars: str = ""
+    field: str = ""
+    box: bool = False
+    cell: bool = False
+    marked: bool = False
+
+
+def _unboxed(run: str) -> str:
+    """A run of characters without the box borders OCR read into it (``1I8I5``)."""
+    if len(run) >= 3:
+        for first in (0, 1):
+            borders, kept = run[first::2], run[1 - first :: 2]
+            if kept and all(c in _BORDERS for c in borders) and not (_BORDERS & set(kept)):
+                return kept
+    return run.strip("Il!") or run
+
+
+def _value_chars(word: str) -> str | None:
+    """The characters a word gives as a value, or None for an ordinary word."""
+    if word.isdigit():
+        return word if word.isascii() else None
+    if not word.isascii():
+        return None
+    if word.isalpha():
+        return word if len(word) == 1 or (word.isupper() and len(word) <= 4) else None
+    # Letters and digits: OCR's borders and its "o" for a zero inside boxes.
+    return _unboxed(word).replace("o", "0")
+
+
+class _Stream:
+    """The tokens of ``text[lo:hi]`` (labels, values, words), read as they are needed."""
+
+    __slots__ = ("hi", "lo", "pos", "text", "toks")
+
+    def __init__(self, text: str, lo: int, hi: int, first: _Tok | None = None) -> None:
+        self.text, self.lo, self.hi, self.pos = text, lo, hi, lo
+        self.toks: list[_Tok] = []
+        if first is not None:
+            self.toks.append(first)
+            self.pos = first.end
+
+    def get(self, i: int) -> _Tok | None:
+        while len(self.toks) <= i:
+            if not self._more():
+                return None
+        return self.toks[i]
+
+    def all(self) -> list[_Tok]:
+        while self._more():
+            pass
+        return self.toks
+
+    def _more(self) -> bool:
+        m = _WORD_RE.search(self.text, self.pos, self.hi)
+        if m is None:
+            self.pos = self.hi
+            return False
+        label = _label(self.text, m, self.hi)
+        if label is not None:
+            self.toks.append(label)
+            self.pos = label.end
+            return True
+        word = m.group()
+        chars = _value_chars(word)
+        kind = _WORD if chars is None else _VALUE
+        self.toks.append(_Tok(kind, m.start(), m.end(), chars=chars or word))
+        self.pos = m.end()
+        return True
+
+    def value(self, i: int) -> _Tok:
+        """``toks[i]`` (a value), told whether it is one box among others or a cell."""
+        tok = self.toks[i]
+        if tok.marked:
+            return tok
+        tok.marked = True
+        prev = self.toks[i - 1] if i else None
+        nxt = self.get(i + 1)
+        if len(tok.chars) == 1:
+            tok.box = any(
+                o is not None and o.type == _VALUE and len(o.chars) == 1 for o in (prev, nxt)
+            )
+        if not tok.box:
+            text = self.text
+            left = prev is None or prev.type == _LABEL
+            left = left or _CELL_BREAK.search(text, prev.end if prev else 0, tok.start) is not None
+            right = nxt is None or nxt.type == _LABEL
+            right = right or _CELL_BREAK.search(text, tok.end, nxt.start if nxt else 0) is not None
+            tok.cell = left and right
+        return tok
+
+
+# ----------------------------------------------------------------------------- fields
+# Between a label and its value, or two boxes, at most this many characters.
+_MAX_GAP = 80
+# Words allowed between a label and the first box ("de l'assuré(e)").
+_MAX_WORDS = 5
+# How far after its label a field's boxes may run (a NIR one digit per line, CRLF).
+_WINDOW = 800
+# How far before a "guichet" label the bank's label, or before a "Clé" label the
+# number, may stand.
+_BACK = 200
+
+
+def _letter_ok(kind: str, part: str, index: int) -> bool:
+    """True when a letter may stand at ``index`` of ``part`` (else only a digit)."""
+    if kind == "nir":
+        return part == "body" and index == 6
+    if kind == "rib":
+        return part == "account"
+    if kind == "iban":
+        return index < 2 or index >= 4
+    if kind == "qc_nam":
+        return index < 4
+    return False
+
+
+class _Fill:
+    """The parts of one kind's value as boxes and cells come in."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.parts = _PARTS[kind]
+        self.got = {name: "" for name, _, _ in self.parts}
+        self.width = {name: width for name, width, _ in self.parts}
+        self.pad = {name: pad for name, _, pad in self.parts}
+        self.pending: list[str] = []
+
+    def expect(self, part: str) -> None:
+        """A label names ``part``: the next characters go to it."""
+        if part in self.got and len(self.got[part]) < self.width[part] and part not in self.pending:
+            self.pending.append(part)
+
+    def target(self) -> str | None:
+        for part in self.pending:
+            if len(self.got[part]) < self.width[part]:
+                return part
+        for part, width, _ in self.parts:
+            if len(self.got[part]) < width:
+                return part
+        return None
+
+    def complete(self) -> bool:
+        return all(len(self.got[p]) == w for p, w, _ in self.parts)
+
+    def take(self, tok: _Tok) -> bool | None:
+        """Place ``tok``'s characters: False when it was a border, None when the number
+        would run on past its end (a longer number), else True."""
+        chars = tok.chars
+        part = self.target()
+        if part is None:
+            return None
+        filled = self.got[part]
+        if len(chars) == 1 and not _letter_ok(self.kind, part, len(filled)):
+            if chars in _BORDERS:
+                return False
+            if chars in "oO":
+                chars = "0"
+        if (
+            tok.cell
+            and not filled
+            and chars.isdigit()
+            and len(chars) < self.width[part]
+            and self.pad[part]
+        ):
+            # A spreadsheet cell that lost its leading zeros (guichet 60 -> 00060).
+            self.got[part] = chars.zfill(self.width[part])
+            return True
+        for ch in chars:
+            part = self.target()
+            if part is None:
+                return None
+            self.got[part] += ch
+        return True
+
+    def value(self) -> str | None:
+        """The valid compact value once complete (an IBAN: as soon as one is valid)."""
+        if self.kind == "iban":
+            number = self.got["all"]
+            if len(number) < _IBAN_MIN:
+                return None
+        elif not self.complete():
+            return None
+        else:
+            number = "".join(self.got[p] for p, _, _ in self.parts)
+        return _valid(self.kind, number)
+
+
+def _valid(kind: str, number: str) -> str | None:
+    """``number`` in upper case when it is a valid ``kind``, else None: the detector's
+    quick check on a compact value (the property tests hold it equal to ``is_valid``)."""
+    number = number.upper()
+    return number if _QUICK[kind](number) else None
+
+
+def _belongs(kind: str, tok: _Tok) -> str | None:
+    """The part of ``kind`` a label token names, or None when it names another kind."""
+    owner, part = _field(tok.field)
+    if owner == kind or (not owner and any(part == p for p, _, _ in _PARTS[kind])):
+        return part
+    return None
+
+
+def _read_field(kind: str, stream: _Stream, i: int) -> Match | None:
+    """The value of the field whose label is the stream's token ``i``."""
+    fill = _Fill(kind)
+    label = stream.toks[i]
+    part = _belongs(kind, label)
+    if part is not None:
+        fill.expect(part)
+    words = 0
+    short_words = 0
+    start = -1
+    last_end = label.end
+    j = i
+    while True:
+        j += 1
+        tok = stream.get(j)
+        if tok is None or tok.start - last_end > _MAX_GAP:
+            return None
+        last_end = tok.end
+        if tok.type == _LABEL:
+            part = _belongs(kind, tok)
+            if part is None:
+                return None
+            fill.expect(part)
+        elif tok.type == _WORD:
+            if start < 0:
+                words += 1
+                if words > _MAX_WORDS:
+                    return None
+            else:
+                # One short word among the boxes: OCR's reading of a "Clé" label.
+                short_words += 1
+                if short_words > 1 or len(tok.chars) > 3:
+                    return None
+        else:
+            placed = fill.take(stream.value(j))
+            if placed is None:
+                return None
+            if not placed:
+                continue
+            if start < 0:
+                start = tok.start
+            if kind == "iban" or fill.complete():
+                value = fill.value()
+                if value is not None:
+                    return Match(kind, start, tok.end, value)
+                if fill.complete():
+                    return None
+
+
+def _read_before_key(text: str, key: _Tok) -> Match | None:
+    """A NIR or a RIB written before its "Clé" label, the key after it."""
+    before: list[_Tok] = []
+    for tok in reversed(_Stream(text, _snap_back(text, key.start - _BACK), key.start).all()):
+        edge = before[-1].start if before else key.start
+        if tok.type != _VALUE or edge - tok.end > _MAX_GAP:
+            break
+        before.append(tok)
+    after = _Stream(text, key.end, min(len(text), key.end + _MAX_GAP))
+    keyed = after.get(0)
+    if not before or keyed is None or keyed.type != _VALUE:
+        return None
+    last = keyed
+    digits = keyed.chars
+    if len(digits) == 1:
+        second = after.get(1)
+        if second is None or second.type != _VALUE or len(second.chars) != 1:
+            return None
+        last = second
+        digits += second.chars
+    if len(digits) != 2:
+        return None
+    kinds = ("rib",) if _field(key.field)[0] == "rib" else ("nir", "rib")
+    for kind in kinds:
+        need = 21 if kind == "rib" else 13
+        chars = ""
+        first = None
+        for tok in before:
+            chars = tok.chars + chars
+            if len(chars) >= need:
+                first = tok
+                break
+        if first is None or len(chars) != need:
+            continue
+        value = _valid(kind, chars + digits)
+        if value is not None:
+            return Match(kind, first.start, last.end, value)
+    return None
+
+
+def _rib_start(text: str, branch: _Tok) -> int:
+    """Where a RIB's labels begin, the "guichet" label given: the first of the bank
+    labels and values just before it (no other word between)."""
+    start = branch.start
+    for tok in reversed(_Stream(text, _snap_back(text, branch.start - _BACK), start).all()):
+        if tok.type == _WORD or (tok.type == _LABEL and _field(tok.field)[0] not in ("rib", "")):
+            break
+        if tok.type == _LABEL and _field(tok.field)[0] == "rib":
+            start = tok.start
+    return start
+
+
+def _snap_back(text: str, at: int) -> int:
+    """``at`` moved back to the start of the word or number it falls in."""
+    at = max(0, at)
+    floor = max(0, at - 64)
+    while at > floor and not text[at - 1].isspace():
+        at -= 1
+    return at
+
+
+# ----------------------------------------------------------------------------- tables
+# Which kinds a table's header makes worth rebuilding row by row: a RIB in four columns,
+# a NIR with its key in a column of its own, a Belgian number (born from 2000, it starts
+# with 0). The other kinds never lose a leading zero, and their columns are read by the
+# detectors already.
+_Plan = list[tuple[str, list[tuple[str, int]]]]
+
+
+def _header(text: str, label: _Tok) -> tuple[int, _Plan] | None:
+    """When ``label`` stands in a table's header row (cells apart by tabs, no digit), the
+    end of that row and which columns make which values."""
+    lo = text.rfind("\n", 0, label.start) + 1
+    hi = text.find("\n", label.end)
+    hi = len(text) if hi < 0 else hi
+    line = text[lo:hi]
+    if "\t" not in line or any(c.isdigit() for c in line):
+        return None
+    columns: dict[tuple[str, str], int] = {}
+    for n, cell in enumerate(line.split("\t")):
+        m = _HEADER_CELL.fullmatch(cell) if cell.strip() else None
+        if m is not None:
+            columns.setdefault(_field(_HEADER_FIELDS[(m.lastindex or 1) - 1]), n)
+    plan: _Plan = []
+    key = columns.get(("rib", "key"), columns.get(("", "key")))
+    bank, branch = columns.get(("rib", "bank")), columns.get(("rib", "branch"))
+    account = columns.get(("rib", "account"))
+    if bank is not None and branch is not None and account is not None and key is not None:
+        plan.append(("rib", [("bank", bank), ("branch", branch), ("account", account)]))
+        plan[-1][1].append(("key", key))
+    body, nir_key = columns.get(("nir", "body")), columns.get(("", "key"))
+    if body is not None and nir_key is not None:
+        plan.append(("nir", [("body", body), ("key", nir_key)]))
+    niss = columns.get(("be_niss", "all"))
+    if niss is not None:
+        plan.append(("be_niss", [("all", niss)]))
+    return (hi, plan) if plan else None
+
+
+def _row_value(kind: str, parts: list[tuple[str, int]], cells: list[str]) -> str | None:
+    fill = _Fill(kind)
+    for part, column in parts:
+        if column >= len(cells):
+            return None
+        cell = cells[column].strip()
+        width = fill.width[part]
+        if fill.pad[part] and cell.isdigit() and len(cell) < width:
+            # A spreadsheet column that lost its leading zeros (guichet 60 -> 00060).
+            cell = cell.zfill(width)
+        fill.got[part] = cell
+    return fill.value()
+
+
+def _rows(text: str, end: int, plan: _Plan, deadline: Deadline | None) -> Iterator[Match]:
+    """The values the rows under a header hold, one row per line, until a line that is
+    not a row (no tab)."""
+    at = end + 1
+    n = len(text)
+    rows = 0
+    while at < n:
+        stop = text.find("\n", at)
+        stop = n if stop < 0 else stop
+        line = text[at:stop]
+        if "\t" not in line:
+            return
+        rows += 1
+        if deadline is not None and rows % 256 == 0:
+            deadline.check()
+        cells = line.split("\t")
+        for kind, parts in plan:
+            value = _row_value(kind, parts, cells)
+            if value is not None:
+                starts = [at + sum(len(c) + 1 for c in cells[:col]) for _, col in parts]
+                ends = [s + len(cells[col]) for s, (_, col) in zip(starts, parts, strict=True)]
+                yield Match(kind, min(starts), max(ends), value)
+        at = stop + 1
+
+
+# ----------------------------------------------------------------------------- the pass
+
+
+# After a label, what may stand before its value: a colon, an equals sign, a dash.
+_LEAD = re.compile(r"[\s:=\-\u2013]{0,8}")
+# The whole length of each kind written in a row, as its own pattern reads it.
+_PLAIN = {
+    "nir": (nir.PATTERN, 15),
+    "be_niss": (be_niss.PATTERN, 11),
+    "qc_nam": (qc_nam.PATTERN, 12),
+    "ca_sin": (ca_sin.PATTERN, 9),
+}
+
+
+def _written_plainly(text: str, kind: str, at: int) -> bool:
+    """True when the value after a label at ``at`` is written in a row, whole, as the
+    kind's own pattern reads it: the detector reads it there, with the same characters
+    and the same verdict, so the form field adds nothing."""
+    entry = _PLAIN.get(kind)
+    if entry is None:
+        return False
+    lead = _LEAD.match(text, at)
+    m = entry[0].match(text, lead.end() if lead is not None else at)
+    return m is not None and len(strip_separators(m.group()) or "") == entry[1]
+
+
+def _label_at(text: str, place: int) -> _Tok | None:
+    """The field label that holds the stem found at ``place`` (it may begin a few words
+    before: "numéro d'assurance maladie")."""
+    n = len(text)
+    for m in _WORD_RE.finditer(text, max(0, place - 48), min(n, place + 16)):
+        if m.start() > place:
+            break
+        label = _label(text, m, min(n, m.start() + 80))
+        if label is not None and label.end > place:
+            return label
+    return None
+
+
+def find(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> list[Match]:
+    """Every identifier written as a labelled form field or in a labelled table column.
+
+    ``copies`` are :func:`leakguard.detectors.one_byte_copies` of ``text`` when the caller
+    has them. Raises :class:`leakguard.core.DeadlineExceeded` once ``deadline`` passes.
+    """
+    if not isinstance(text, str) or not text:
+        return []
+    if copies is None:
+        from leakguard.detectors import one_byte_copies
+
+        copies = one_byte_copies(text)
+    found: list[Match] = []
+    seen: set[int] = set()
+    tables: set[int] = set()
+    used = 0
+    n = len(text)
+    for place in label_places(copies[1]):
+        if deadline is not None:
+            deadline.check()
+        label = _label_at(text, place)
+        if label is None or label.start in seen:
+            continue
+        seen.add(label.start)
+        header = _header(text, label)
+        if header is not None and header[0] not in tables:
+            tables.add(header[0])
+            found.extend(_rows(text, *header, deadline))
+        if label.start < used:
+            continue
+        kind, part = _field(label.field)
+        match = None
+        if part == "key":
+            match = _read_before_key(text, label)
+        elif kind and not _written_plainly(text, kind, label.end):
+            start = _rib_start(text, label) if kind == "rib" else label.start
+            first = label if start == label.start else None
+            stream = _Stream(text, start, min(n, label.end + _WINDOW), first)
+            if stream.get(0) is not None:
+                match = _read_field(kind, stream, 0)
+        if match is not None:
+            found.append(match)
+            used = match.end
+    return found
