@@ -273,7 +273,7 @@ def find_identifiers(
                     found.append(kept)
     if _GUICHET in folded:
         found.extend(rib.find_labelled(text))
-    found.extend(forms.find(text, copies=(latin1, folded), deadline=deadline))
+    found = forms.with_fields(text, found, copies=(latin1, folded), deadline=deadline)
     return _resolve(_not_in_failed_account(text, found))
 
 
@@ -284,5 +284,5 @@ def naive_find_identifiers(text: str, /) -> list[Match]:
     found: list[Match] = []
     for detector in IDENTIFIER_DETECTORS:
         found.extend(detector.find(text))
-    found.extend(forms.find(text))
+    found = forms.with_fields(text, found)
     return _resolve(_not_in_failed_account(text, found))

@@ -23,7 +23,7 @@ from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import Match, strip_separators
 from leakguard.detectors._lexicon import FIELD_LABELS, bare, fold_pattern
 
-__all__ = ["COMPILED", "STEMS", "find", "label_places"]
+__all__ = ["COMPILED", "STEMS", "find", "label_places", "with_fields"]
 
 # ----------------------------------------------------------------------------- kinds
 # The parts of each kind in the order its compact form writes them: (name, width, and
@@ -408,8 +408,14 @@ def _letter_ok(kind: str, part: str, index: int) -> bool:
 class _Fill:
     """The parts of one kind's value as boxes and cells come in."""
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, loose: bool = False) -> None:
         self.kind = kind
+        # Loose: a short number apart by spaces may also be a cell that lost its zeros
+        # (a spreadsheet printed to PDF); met such a number when not loose.
+        self.loose = loose
+        self.short = False
+        # Where the field's boxes lay when they made a whole number whose check failed.
+        self.failed: tuple[int, int] | None = None
         self.parts = _PARTS[kind]
         self.got = {name: "" for name, _, _ in self.parts}
         self.width = {name: width for name, width, _ in self.parts}
@@ -447,15 +453,17 @@ class _Fill:
             if chars in "oO":
                 chars = "0"
         if (
-            tok.cell
-            and not filled
+            not filled
+            and not tok.box
             and chars.isdigit()
             and len(chars) < self.width[part]
             and self.pad[part]
         ):
-            # A spreadsheet cell that lost its leading zeros (guichet 60 -> 00060).
-            self.got[part] = chars.zfill(self.width[part])
-            return True
+            if tok.cell or self.loose:
+                # A spreadsheet cell that lost its leading zeros (guichet 60 -> 00060).
+                self.got[part] = chars.zfill(self.width[part])
+                return True
+            self.short = True
         for ch in chars:
             part = self.target()
             if part is None:
@@ -491,9 +499,34 @@ def _belongs(kind: str, tok: _Tok) -> str | None:
     return None
 
 
-def _read_field(kind: str, stream: _Stream, i: int) -> Match | None:
-    """The value of the field whose label is the stream's token ``i``."""
+def _read_field(kind: str, stream: _Stream, i: int) -> Match | _Failed | None:
+    """The value of the field whose label is the stream's token ``i``: read as written,
+    else with short numbers taken for cells that lost their leading zeros. A whole
+    number whose check fails comes back as :class:`_Failed`."""
     fill = _Fill(kind)
+    found = _read_with(fill, stream, i)
+    if found is None and fill.short:
+        loose = _Fill(kind, loose=True)
+        found = _read_with(loose, stream, i)
+        fill.failed = fill.failed if loose.failed is None else loose.failed
+    if found is None and fill.failed is not None:
+        return _Failed(kind, *fill.failed)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Failed:
+    """A field whose boxes make a whole number that fails its check: a mistyped number,
+    where no other identifier (its first thirteen characters as a key-less NIR, an
+    account's eleven digits as a Belgian number) is to be reported."""
+
+    kind: str
+    start: int
+    end: int
+
+
+def _read_with(fill: _Fill, stream: _Stream, i: int) -> Match | None:
+    kind = fill.kind
     label = stream.toks[i]
     part = _belongs(kind, label)
     if part is not None:
@@ -537,10 +570,11 @@ def _read_field(kind: str, stream: _Stream, i: int) -> Match | None:
                 if value is not None:
                     return Match(kind, start, tok.end, value)
                 if fill.complete():
+                    fill.failed = (start, tok.end)
                     return None
 
 
-def _read_before_key(text: str, key: _Tok) -> Match | None:
+def _read_before_key(text: str, key: _Tok) -> Match | _Failed | None:
     """A NIR or a RIB written before its "Clé" label, the key after it."""
     before: list[_Tok] = []
     for tok in reversed(_Stream(text, _snap_back(text, key.start - _BACK), key.start).all()):
@@ -563,6 +597,7 @@ def _read_before_key(text: str, key: _Tok) -> Match | None:
     if len(digits) != 2:
         return None
     kinds = ("rib",) if _field(key.field)[0] == "rib" else ("nir", "rib")
+    failed: _Failed | None = None
     for kind in kinds:
         need = 21 if kind == "rib" else 13
         chars = ""
@@ -577,7 +612,8 @@ def _read_before_key(text: str, key: _Tok) -> Match | None:
         value = _valid(kind, chars + digits)
         if value is not None:
             return Match(kind, first.start, last.end, value)
-    return None
+        failed = failed or _Failed(kind, first.start, last.end)
+    return failed
 
 
 def _rib_start(text: str, branch: _Tok) -> int:
@@ -729,13 +765,43 @@ def find(
     ``copies`` are :func:`leakguard.detectors.one_byte_copies` of ``text`` when the caller
     has them. Raises :class:`leakguard.core.DeadlineExceeded` once ``deadline`` passes.
     """
+    return _scan(text, copies, deadline)[0]
+
+
+def with_fields(
+    text: str,
+    found: list[Match],
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> list[Match]:
+    """``found`` (what the detectors found in ``text``) with the identifiers of labelled
+    form fields added (:func:`find`), less what lies inside a field whose number fails
+    its check (a mistyped number is no place where another one hides)."""
+    fields, failed = _scan(text, copies, deadline)
+    if failed:
+        found = [m for m in found if not any(_inside(m, f) for f in failed)]
+    return found + fields
+
+
+def _inside(m: Match, failed: _Failed) -> bool:
+    if failed.kind == m.kind and m.confidence >= 1.0:
+        return False
+    return failed.start <= m.start and m.end <= failed.end
+
+
+def _scan(
+    text: str, copies: tuple[bytes, bytes] | None, deadline: Deadline | None
+) -> tuple[list[Match], list[_Failed]]:
     if not isinstance(text, str) or not text:
-        return []
+        return [], []
     if copies is None:
         from leakguard.detectors import one_byte_copies
 
         copies = one_byte_copies(text)
     found: list[Match] = []
+    failed: list[_Failed] = []
     seen: set[int] = set()
     tables: set[int] = set()
     used = 0
@@ -754,7 +820,7 @@ def find(
         if label.start < used:
             continue
         kind, part = _field(label.field)
-        match = None
+        match: Match | _Failed | None = None
         if part == "key":
             match = _read_before_key(text, label)
         elif kind and not _written_plainly(text, kind, label.end):
@@ -763,7 +829,9 @@ def find(
             stream = _Stream(text, start, min(n, label.end + _WINDOW), first)
             if stream.get(0) is not None:
                 match = _read_field(kind, stream, 0)
-        if match is not None:
+        if isinstance(match, _Failed):
+            failed.append(match)
+        elif match is not None:
             found.append(match)
             used = match.end
-    return found
+    return found, failed

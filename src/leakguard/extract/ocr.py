@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
+from leakguard.extract._boxes import without_box_lines
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
 
@@ -192,6 +193,8 @@ def _prepared(image: Any, max_pixels: int) -> Any:
     # A 3×3 median removes the salt-and-pepper specks of scanners and faxes, which
     # Tesseract otherwise reads as extra digits.
     gray = gray.filter(ImageFilter.MedianFilter(3))
+    # The frames of boxed numbers and tables: read, they break the digits apart.
+    gray = without_box_lines(gray)
     if max(width, height) < _SMALL_SIDE:
         scale = min(2.0, _SMALL_SIDE / max(width, height, 1))
         target = min(max_pixels, int(width * height * scale * scale))
