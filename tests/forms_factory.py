@@ -74,6 +74,28 @@ def luhn_digit(body: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+def sample(kind: str, i: int) -> str:
+    """The ``i``-th of many distinct valid numbers of ``kind`` (not the samples above)."""
+    if kind == "nir":
+        birth = f"{1 + i % 2}{60 + i % 40:02d}{1 + i % 12:02d}"
+        body = f"{birth}{13 + i % 70:02d}{100 + i:03d}{i % 1000:03d}"
+        return body + nir_key(body)
+    if kind in ("rib", "iban"):
+        bank, branch, account = f"{10000 + 137 * i:05d}", f"{i % 1000:05d}", f"{4100 + i:011d}"
+        rib = bank + branch + account + rib_key(bank, branch, account)
+        return rib if kind == "rib" else iban_of("FR", rib)
+    if kind == "be_niss":
+        first9 = f"{70 + i % 30:02d}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}"
+        return first9 + niss_key(first9, False)
+    if kind == "qc_nam":
+        letters = "ABCDEFGHJKLMNPRSTVWZ"[i % 20] + "OUL"
+        return f"{letters}{60 + i % 40:02d}{51 + i % 12:02d}{1 + i % 28:02d}{i % 100:02d}"
+    if kind == "ca_sin":
+        body = f"{1 + i % 7}{1000000 + 7919 * i:07d}"[:8]
+        return body + luhn_digit(body)
+    raise KeyError(kind)
+
+
 def wrong(kind: str, compact: str) -> str:
     """``compact`` with a wrong key (a NAM, which has none: an impossible birth day)."""
     if kind == "nir":
@@ -427,13 +449,13 @@ def as_image(form: Form, *, angle: float = 0.0, noise: float = 0.0, seed: int = 
 
     from scan_factory import FONT
 
-    size = 30
-    box = int(size * 1.35)
+    size = 26
+    box = int(size * 1.4)
     font = ImageFont.truetype(str(FONT), size)
     step = box + 28
-    width = 2200
-    sheet = Image.new("L", (width, 60 + step * len(form.rows)), 255)
+    sheet = Image.new("L", (2400, 60 + step * len(form.rows)), 255)
     draw = ImageDraw.Draw(sheet)
+    right = 0
     for r, row in enumerate(form.rows):
         y = 40 + step * r
         x = 40
@@ -452,6 +474,9 @@ def as_image(form: Form, *, angle: float = 0.0, noise: float = 0.0, seed: int = 
                     x += 12
                 draw.text((x, y + box // 2), cell.text, font=font, fill=20, anchor="lm")
                 x += text_width + (36 if isinstance(cell, Value) else 30)
+            right = max(right, x)
+    # As wide as the writing: a page shrunk to fit a PDF keeps its boxes' size.
+    sheet = sheet.crop((0, 0, right + 40, sheet.height))
     if angle:
         sheet = sheet.rotate(angle, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
     if noise:

@@ -194,7 +194,8 @@ FIELD_LABELS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
             "numéro de compte", "n° de compte", "n° compte", "numéro du compte", "compte",
         ),
     },
-    "rib.key": {"fr": ("clé RIB", "clé R.I.B.", "clef RIB")},
+    # "cléRIB": as OCR often reads it.
+    "rib.key": {"fr": ("clé RIB", "clé R.I.B.", "clef RIB", "cléRIB")},
     "iban": {"fr": ("IBAN", "n° IBAN", "numéro IBAN", "code IBAN")},
     "be_niss": {
         "fr": (

@@ -260,6 +260,7 @@ _WORD_RE = re.compile(r"[^\W_]+")
 # Read as box borders between the characters of a boxed value (OCR reads a border so).
 _BORDERS = frozenset("Il!")
 _CELL_BREAK = re.compile(r"[\t\n]")
+_DOUBLED_ZERO = frozenset({"O0", "0O"})
 
 
 # Lower-case letters with an accent -> the letter without (``bare`` a word at a time is
@@ -293,6 +294,7 @@ class _Tok:
     field: str = ""
     box: bool = False
     cell: bool = False
+    zero: bool = False
     marked: bool = False
 
 
@@ -318,13 +320,20 @@ def _value_chars(word: str) -> str | None:
     return _unboxed(word).replace("o", "0")
 
 
-class _Stream:
-    """The tokens of ``text[lo:hi]`` (labels, values, words), read as they are needed."""
+# A line that a reader added as a cleaned copy of the line before begins with this mark
+# (``leakguard.extract.ocr.COPY``): read once, a value is not read twice.
+_COPY = "\u2060"
 
-    __slots__ = ("hi", "lo", "pos", "text", "toks")
+
+class _Stream:
+    """The tokens of ``text[lo:hi]`` (labels, values, words), read as they are needed;
+    the lines marked as copies are skipped."""
+
+    __slots__ = ("copies", "hi", "lo", "pos", "text", "toks")
 
     def __init__(self, text: str, lo: int, hi: int, first: _Tok | None = None) -> None:
         self.text, self.lo, self.hi, self.pos = text, lo, hi, lo
+        self.copies = text.find(_COPY, lo, hi) >= 0
         self.toks: list[_Tok] = []
         if first is not None:
             self.toks.append(first)
@@ -343,6 +352,9 @@ class _Stream:
 
     def _more(self) -> bool:
         m = _WORD_RE.search(self.text, self.pos, self.hi)
+        while m is not None and self.copies and _in_copy(self.text, m.start()):
+            end = self.text.find("\n", m.start(), self.hi)
+            m = None if end < 0 else _WORD_RE.search(self.text, end, self.hi)
         if m is None:
             self.pos = self.hi
             return False
@@ -366,10 +378,9 @@ class _Stream:
         tok.marked = True
         prev = self.toks[i - 1] if i else None
         nxt = self.get(i + 1)
-        if len(tok.chars) == 1:
-            tok.box = any(
-                o is not None and o.type == _VALUE and len(o.chars) == 1 for o in (prev, nxt)
-            )
+        # Boxes come in runs of one character each (OCR may read a boxed zero "O0").
+        tok.box = _boxed(tok) and any(o is not None and _boxed(o) for o in (prev, nxt))
+        tok.zero = tok.box and tok.chars in _DOUBLED_ZERO
         if not tok.box:
             text = self.text
             left = prev is None or prev.type == _LABEL
@@ -378,6 +389,16 @@ class _Stream:
             right = right or _CELL_BREAK.search(text, tok.end, nxt.start if nxt else 0) is not None
             tok.cell = left and right
         return tok
+
+
+def _boxed(tok: _Tok) -> bool:
+    """True when ``tok`` may be the content of one box."""
+    return tok.type == _VALUE and (len(tok.chars) == 1 or tok.chars in _DOUBLED_ZERO)
+
+
+def _in_copy(text: str, at: int) -> bool:
+    """True when ``at`` lies on a line marked as a copy."""
+    return text.startswith(_COPY, text.rfind("\n", 0, at) + 1)
 
 
 # ----------------------------------------------------------------------------- fields
@@ -411,9 +432,10 @@ class _Fill:
     def __init__(self, kind: str, loose: bool = False) -> None:
         self.kind = kind
         # Loose: a short number apart by spaces may also be a cell that lost its zeros
-        # (a spreadsheet printed to PDF); met such a number when not loose.
+        # (a spreadsheet printed to PDF), and an "O" among digits a zero (OCR); ``retry``
+        # when such a number or letter was met, not loose.
         self.loose = loose
-        self.short = False
+        self.retry = False
         # Where the field's boxes lay when they made a whole number whose check failed.
         self.failed: tuple[int, int] | None = None
         self.parts = _PARTS[kind]
@@ -446,6 +468,10 @@ class _Fill:
         part = self.target()
         if part is None:
             return None
+        if "O" in chars:
+            self.retry = True
+            if self.loose:
+                chars = "0" if tok.zero else chars.replace("O", "0")
         filled = self.got[part]
         if len(chars) == 1 and not _letter_ok(self.kind, part, len(filled)):
             if chars in _BORDERS:
@@ -463,7 +489,7 @@ class _Fill:
                 # A spreadsheet cell that lost its leading zeros (guichet 60 -> 00060).
                 self.got[part] = chars.zfill(self.width[part])
                 return True
-            self.short = True
+            self.retry = True
         for ch in chars:
             part = self.target()
             if part is None:
@@ -505,7 +531,7 @@ def _read_field(kind: str, stream: _Stream, i: int) -> Match | _Failed | None:
     number whose check fails comes back as :class:`_Failed`."""
     fill = _Fill(kind)
     found = _read_with(fill, stream, i)
-    if found is None and fill.short:
+    if found is None and fill.retry:
         loose = _Fill(kind, loose=True)
         found = _read_with(loose, stream, i)
         fill.failed = fill.failed if loose.failed is None else loose.failed
@@ -566,12 +592,30 @@ def _read_with(fill: _Fill, stream: _Stream, i: int) -> Match | None:
             if start < 0:
                 start = tok.start
             if kind == "iban" or fill.complete():
+                if _boxes_go_on(stream, j):
+                    if fill.complete():
+                        return None
+                    continue
                 value = fill.value()
                 if value is not None:
                     return Match(kind, start, tok.end, value)
                 if fill.complete():
                     fill.failed = (start, tok.end)
                     return None
+
+
+def _boxes_go_on(stream: _Stream, j: int) -> bool:
+    """True when box ``j`` is followed on its line by another box: the number printed in
+    those boxes is longer than the one just read."""
+    tok = stream.toks[j]
+    nxt = stream.get(j + 1)
+    return (
+        tok.box
+        and nxt is not None
+        and nxt.type == _VALUE
+        and stream.value(j + 1).box
+        and _CELL_BREAK.search(stream.text, tok.end, nxt.start) is None
+    )
 
 
 def _read_before_key(text: str, key: _Tok) -> Match | _Failed | None:
@@ -699,6 +743,9 @@ def _rows(text: str, end: int, plan: _Plan, deadline: Deadline | None) -> Iterat
         stop = text.find("\n", at)
         stop = n if stop < 0 else stop
         line = text[at:stop]
+        if line.startswith(_COPY):
+            at = stop + 1
+            continue
         if "\t" not in line:
             return
         rows += 1
@@ -785,6 +832,17 @@ def with_fields(
     return found + fields
 
 
+def _copies_after(text: str, failed: _Failed) -> Iterator[_Failed]:
+    """The copies a reader added after the lines of a failed field: they hold the same
+    mistyped number."""
+    at = text.find("\n", failed.end)
+    while at >= 0 and text.startswith(_COPY, at + 1):
+        end = text.find("\n", at + 1)
+        end = len(text) if end < 0 else end
+        yield _Failed(failed.kind, at + 1, end)
+        at = end if end < len(text) else -1
+
+
 def _inside(m: Match, failed: _Failed) -> bool:
     if failed.kind == m.kind and m.confidence >= 1.0:
         return False
@@ -813,6 +871,8 @@ def _scan(
         if label is None or label.start in seen:
             continue
         seen.add(label.start)
+        if _in_copy(text, label.start):
+            continue
         header = _header(text, label)
         if header is not None and header[0] not in tables:
             tables.add(header[0])
@@ -831,6 +891,7 @@ def _scan(
                 match = _read_field(kind, stream, 0)
         if isinstance(match, _Failed):
             failed.append(match)
+            failed.extend(_copies_after(text, match))
         elif match is not None:
             found.append(match)
             used = match.end

@@ -62,8 +62,8 @@ def without_box_lines(gray: Any) -> Any:
     if not lines.any():
         return gray
     # The ink of those lines (a run found in the widened copy may lie a row or two off).
-    lines = ink & _spread(lines, axis=0)
-    gone = _spread(_spread(lines | _sides(ink, lines), axis=0, by=1), axis=1, by=1)
+    lines = ink & _spread(lines, axis=0, by=1)
+    gone = lines | _sides(ink, lines)
     out = pixels.copy()
     out[gone] = 255
     return Image.fromarray(out, mode="L")
