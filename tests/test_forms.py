@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import forms_factory as ff
-from docs_factory import Attachment, make_eml, mask
+from docs_factory import Attachment, make_eml, make_xlsx, mask
 from leakguard.content import scan_text
 from leakguard.core import Deadline, DeadlineExceeded, Fingerprinter, Location
 from leakguard.detectors import find_identifiers, forms, naive_find_identifiers
@@ -326,6 +326,14 @@ def test_leading_zeros_are_really_lost_in_the_fixtures() -> None:
     assert "\t60\t" in "\n".join(texts_of(ff.as_xlsx(rib), "a.xlsx"))
     niss = ff.build("spreadsheet columns, zeros lost", "be_niss", "02010100147")
     assert "\t2010100147\t" in "\n".join(texts_of(ff.as_csv(niss), "a.csv"))
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_a_sheet_row_with_empty_cells_keeps_its_columns(inline: bool) -> None:
+    # The empty name cell is not written in the sheet; the number stays under "NISS".
+    rows = [["Nom", "NISS", "Date"], [None, 2010100147, "2024-03-12"]]
+    data = make_xlsx(rows, inline_strings=inline)
+    assert found_in_document(data, "a.xlsx") == {expect("be_niss", "02010100147")}
 
 
 def test_a_vertical_spreadsheet_form_pads_its_cells() -> None:
