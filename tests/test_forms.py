@@ -330,10 +330,14 @@ def test_leading_zeros_are_really_lost_in_the_fixtures() -> None:
 
 @pytest.mark.parametrize("inline", [False, True])
 def test_a_sheet_row_with_empty_cells_keeps_its_columns(inline: bool) -> None:
-    # The empty name cell is not written in the sheet; the number stays under "NISS".
-    rows = [["Nom", "NISS", "Date"], [None, 2010100147, "2024-03-12"]]
+    # Empty cells are not written in a sheet; each number stays under "NISS".
+    numbers = [ff.sample("be_niss", i) for i in range(4)] + ["02010100147"]
+    rows: list[list[str | int | None]] = [["Nom", "NISS", "Date"]]
+    rows += [
+        ["X" if i % 2 else None, int(v), None if i % 3 else "2024"] for i, v in enumerate(numbers)
+    ]
     data = make_xlsx(rows, inline_strings=inline)
-    assert found_in_document(data, "a.xlsx") == {expect("be_niss", "02010100147")}
+    assert found_in_document(data, "a.xlsx") == {expect("be_niss", v) for v in numbers}
 
 
 def test_a_vertical_spreadsheet_form_pads_its_cells() -> None:
