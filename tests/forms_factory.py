@@ -75,25 +75,40 @@ def luhn_digit(body: str) -> str:
 
 
 def sample(kind: str, i: int) -> str:
-    """The ``i``-th of many distinct valid numbers of ``kind`` (not the samples above)."""
+    """The ``i``-th of many distinct valid numbers of ``kind`` (distinct for ``i`` below
+    100,000; not the samples above)."""
+    i %= 100_000
     if kind == "nir":
         birth = f"{1 + i % 2}{60 + i % 40:02d}{1 + i % 12:02d}"
-        body = f"{birth}{13 + i % 70:02d}{100 + i:03d}{i % 1000:03d}"
+        body = f"{birth}{13 + i % 70:02d}{i // 1000 % 100 + 100:03d}{i % 1000:03d}"
         return body + nir_key(body)
     if kind in ("rib", "iban"):
-        bank, branch, account = f"{10000 + 137 * i:05d}", f"{i % 1000:05d}", f"{4100 + i:011d}"
+        bank, branch = f"{10000 + 137 * i % 89_000:05d}", f"{i % 1000:05d}"
+        account = f"{4100 + i:011d}"
         rib = bank + branch + account + rib_key(bank, branch, account)
         return rib if kind == "rib" else iban_of("FR", rib)
     if kind == "be_niss":
-        first9 = f"{70 + i % 30:02d}{1 + i % 12:02d}{1 + i % 28:02d}{100 + i:03d}"
+        first9 = f"{70 + i % 30:02d}{1 + i % 12:02d}{1 + i % 28:02d}{i % 997 + 1:03d}"
         return first9 + niss_key(first9, False)
     if kind == "qc_nam":
         letters = "ABCDEFGHJKLMNPRSTVWZ"[i % 20] + "OUL"
         return f"{letters}{60 + i % 40:02d}{51 + i % 12:02d}{1 + i % 28:02d}{i % 100:02d}"
     if kind == "ca_sin":
-        body = f"{1 + i % 7}{1000000 + 7919 * i:07d}"[:8]
+        body = f"{1 + i % 7}{1000000 + 7919 * i % 9_000_000:07d}"
         return body + luhn_digit(body)
     raise KeyError(kind)
+
+
+def sample_with_zeros(kind: str, i: int) -> str:
+    """The ``i``-th valid number of ``kind`` with a leading zero a spreadsheet loses: a
+    NIR whose key is below 10, a RIB whose branch starts with 0, a Belgian number born
+    from 2000 (others: :func:`sample`)."""
+    if kind == "nir":
+        return next(v for j in range(i * 200, i * 200 + 2000) if (v := sample("nir", j))[13] == "0")
+    if kind == "be_niss":
+        first9 = f"0{i % 10}{1 + i % 12:02d}{1 + i % 28:02d}{i % 997 + 1:03d}"
+        return first9 + niss_key(first9, True)
+    return sample(kind, i)
 
 
 def wrong(kind: str, compact: str) -> str:
@@ -122,6 +137,32 @@ def parts(kind: str, compact: str) -> list[str]:
     if kind == "nir":
         return [compact[:13], compact[13:]]
     return [compact]
+
+
+def lab_table(rows: int) -> str:
+    """A number-dense export under identifier labels where no identifier is whole: NIRs
+    with a wrong key in the "Clé" column, short record numbers under "NISS", a branch
+    column without the rest of a RIB, results and amounts."""
+    lines = ["Patient\tNIR\tClé\tGlycémie\tHbA1c\tNISS\tCode guichet\tMontant"]
+    for i in range(rows):
+        nir = sample("nir", i)
+        bad = f"{int(nir[13:]) % 97 + 1:02d}"
+        lines.append(
+            f"P{i:05d}\t{nir[:13]}\t{bad}\t{i % 9}.{i % 7}\t6,{i % 10}\t{i * 37 % 999_999}"
+            f"\t{i % 1000}\t{i % 997},50"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def rib_table(rows: int, *, right: bool = True) -> str:
+    """A bank export under labelled columns, each branch kept as a number (zeros lost);
+    ``right=False``: every key wrong."""
+    lines = ["Nom\tCode banque\tCode guichet\tN° compte\tClé RIB\tMontant"]
+    for i in range(rows):
+        v = sample("rib", i)
+        key = v[21:] if right else f"{int(v[21:]) % 97 + 1:02d}"
+        lines.append(f"P{i}\t{v[:5]}\t{int(v[5:10])}\t{v[10:21]}\t{key}\t{i % 997},50")
+    return "\n".join(lines) + "\n"
 
 
 # --------------------------------------------------------------------------- forms

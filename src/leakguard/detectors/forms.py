@@ -27,15 +27,16 @@ __all__ = ["COMPILED", "STEMS", "find", "label_places", "with_fields"]
 
 # ----------------------------------------------------------------------------- kinds
 # The parts of each kind in the order its compact form writes them: (name, width, and
-# whether a cell holding fewer digits lost leading zeros to a spreadsheet). A NIR body
-# starts with its sex digit and a SIN never with 0: neither is padded.
-_PARTS: dict[str, tuple[tuple[str, int, bool], ...]] = {
-    "nir": (("body", 13, False), ("key", 2, True)),
-    "rib": (("bank", 5, True), ("branch", 5, True), ("account", 11, True), ("key", 2, True)),
-    "iban": (("all", 34, False),),
-    "be_niss": (("all", 11, True),),
-    "qc_nam": (("all", 12, False),),
-    "ca_sin": (("all", 9, False),),
+# the fewest digits a cell that lost leading zeros to a spreadsheet keeps; 0: such a
+# part never loses any). A NIR body starts with its sex digit and a SIN never with 0;
+# a Belgian number loses at most three zeros (born in 2000, in January to September).
+_PARTS: dict[str, tuple[tuple[str, int, int], ...]] = {
+    "nir": (("body", 13, 0), ("key", 2, 1)),
+    "rib": (("bank", 5, 1), ("branch", 5, 1), ("account", 11, 1), ("key", 2, 1)),
+    "iban": (("all", 34, 0),),
+    "be_niss": (("all", 11, 8),),
+    "qc_nam": (("all", 12, 0),),
+    "ca_sin": (("all", 9, 0),),
 }
 # Each detector's check of a compact value, without exceptions (its hot path).
 _QUICK: dict[str, Callable[[str], bool]] = {
@@ -441,7 +442,7 @@ class _Fill:
         self.parts = _PARTS[kind]
         self.got = {name: "" for name, _, _ in self.parts}
         self.width = {name: width for name, width, _ in self.parts}
-        self.pad = {name: pad for name, _, pad in self.parts}
+        self.least = {name: least for name, _, least in self.parts}
         self.pending: list[str] = []
 
     def expect(self, part: str) -> None:
@@ -482,8 +483,7 @@ class _Fill:
             not filled
             and not tok.box
             and chars.isdigit()
-            and len(chars) < self.width[part]
-            and self.pad[part]
+            and 0 < self.least[part] <= len(chars) < self.width[part]
         ):
             if tok.cell or self.loose:
                 # A spreadsheet cell that lost its leading zeros (guichet 60 -> 00060).
@@ -689,14 +689,18 @@ def _snap_back(text: str, at: int) -> int:
 _Plan = list[tuple[str, list[tuple[str, int]]]]
 
 
+# A cell holding a number (a row of values, not of headers).
+_NUMBER_CELL = re.compile(r"\s*[0-9][0-9\s.,/:+\-]*")
+
+
 def _header(text: str, label: _Tok) -> tuple[int, _Plan] | None:
-    """When ``label`` stands in a table's header row (cells apart by tabs, no digit), the
-    end of that row and which columns make which values."""
+    """When ``label`` stands in a table's header row (cells apart by tabs, none of them a
+    number), the end of that row and which columns make which values."""
     lo = text.rfind("\n", 0, label.start) + 1
     hi = text.find("\n", label.end)
     hi = len(text) if hi < 0 else hi
     line = text[lo:hi]
-    if "\t" not in line or any(c.isdigit() for c in line):
+    if "\t" not in line or any(_NUMBER_CELL.fullmatch(c) for c in line.split("\t")):
         return None
     columns: dict[tuple[str, str], int] = {}
     for n, cell in enumerate(line.split("\t")):
@@ -719,23 +723,32 @@ def _header(text: str, label: _Tok) -> tuple[int, _Plan] | None:
     return (hi, plan) if plan else None
 
 
-def _row_value(kind: str, parts: list[tuple[str, int]], cells: list[str]) -> str | None:
-    fill = _Fill(kind)
+def _row_value(kind: str, parts: list[tuple[str, int]], cells: list[str]) -> str | bool:
+    """The valid value a row's cells make; else True when they make a whole number
+    whose check fails, False when they make none."""
+    got: list[str] = []
     for part, column in parts:
         if column >= len(cells):
-            return None
+            return False
         cell = cells[column].strip()
-        width = fill.width[part]
-        if fill.pad[part] and cell.isdigit() and len(cell) < width:
+        width, least = _WIDTH[kind, part]
+        if 0 < least <= len(cell) < width and cell.isdigit():
             # A spreadsheet column that lost its leading zeros (guichet 60 -> 00060).
             cell = cell.zfill(width)
-        fill.got[part] = cell
-    return fill.value()
+        if len(cell) != width:
+            return False
+        got.append(cell)
+    return _valid(kind, "".join(got)) or True
 
 
-def _rows(text: str, end: int, plan: _Plan, deadline: Deadline | None) -> Iterator[Match]:
+# Each part's width, and the fewest digits a cell that lost leading zeros keeps.
+_WIDTH = {(k, name): (w, least) for k, parts in _PARTS.items() for name, w, least in parts}
+
+
+def _rows(text: str, end: int, plan: _Plan, deadline: Deadline | None) -> Iterator[Match | _Failed]:
     """The values the rows under a header hold, one row per line, until a line that is
-    not a row (no tab)."""
+    not a row (no tab); a row whose cells make a whole number that fails its check comes
+    as :class:`_Failed` (its account is no Belgian number)."""
     at = end + 1
     n = len(text)
     rows = 0
@@ -754,10 +767,14 @@ def _rows(text: str, end: int, plan: _Plan, deadline: Deadline | None) -> Iterat
         cells = line.split("\t")
         for kind, parts in plan:
             value = _row_value(kind, parts, cells)
-            if value is not None:
-                starts = [at + sum(len(c) + 1 for c in cells[:col]) for _, col in parts]
-                ends = [s + len(cells[col]) for s, (_, col) in zip(starts, parts, strict=True)]
-                yield Match(kind, min(starts), max(ends), value)
+            if value is False:
+                continue
+            starts = [at + sum(len(c) + 1 for c in cells[:col]) for _, col in parts]
+            ends = [s + len(cells[col]) for s, (_, col) in zip(starts, parts, strict=True)]
+            if value is True:
+                yield _Failed(kind, min(starts), max(ends))
+            else:
+                yield Match(kind, min(starts), max(ends), str(value))
         at = stop + 1
 
 
@@ -876,7 +893,11 @@ def _scan(
         header = _header(text, label)
         if header is not None and header[0] not in tables:
             tables.add(header[0])
-            found.extend(_rows(text, *header, deadline))
+            for row in _rows(text, *header, deadline):
+                if isinstance(row, _Failed):
+                    failed.append(row)
+                else:
+                    found.append(row)
         if label.start < used:
             continue
         kind, part = _field(label.field)
