@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -90,6 +91,16 @@ ISSUE_LAYOUTS: dict[str, tuple[str, str, Callable[[str], str]]] = {
         lambda v: f"N° de sécurité sociale |{'|'.join(v[:13])}| Clé |{'|'.join(v[13:])}|",
     ),
     "NIR one digit per line": ("nir", NIR, lambda v: "Numéro d'immatriculation\n" + "\n".join(v)),
+    "NIR after a label in capitals (CERFA)": (
+        "nir",
+        NIR,
+        lambda v: f"N° D'IMMATRICULATION DE L'ASSURÉ(E) {_spaced(v[:13])} CLÉ {_spaced(v[13:])}",
+    ),
+    "NAM in boxes after a label in capitals": (
+        "qc_nam",
+        "TREM52112512",
+        lambda v: f"NUMÉRO D'ASSURANCE MALADIE : {'|'.join(v)}",
+    ),
     "RIB in label/value boxes, one per line": (
         "rib",
         RIB,
@@ -442,6 +453,19 @@ def test_both_paths_give_the_same_fields() -> None:
         forms.COMPILED = saved
     assert pure == forms.find(text)
     assert len({(m.kind, m.compact) for m in pure}) == len(COMBOS)
+
+
+def test_label_search_from_several_threads() -> None:
+    # A mail server checks several messages at once; the compiled engine's scratch space
+    # serves one scan at a time.
+    text = ("N° SS 1 8 5 0 5 7 8 0 0 6 0 8 4 Clé 9 1 et le guichet. " * 20_000).encode()
+    from leakguard.detectors import one_byte_copies
+
+    folded = one_byte_copies(text.decode())[1]
+    want = forms.label_places(folded)
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: forms.label_places(folded), range(12)))
+    assert all(g == want for g in got) and len(want) == 60_000
 
 
 def test_no_label_no_cost() -> None:

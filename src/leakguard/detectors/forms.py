@@ -19,7 +19,7 @@ from typing import cast
 import numpy as np
 
 from leakguard.core import Deadline
-from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
+from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
 from leakguard.detectors._base import Match, strip_separators
 from leakguard.detectors._lexicon import FIELD_LABELS, bare, fold_pattern
 
@@ -137,17 +137,9 @@ _WORD_BYTE = np.zeros(256, dtype=np.bool_)
 _WORD_BYTE[list(b"abcdefghijklmnopqrstuvwxyz0123456789")] = True
 
 
-def _installed() -> bool:
-    try:
-        import hyperscan  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-# True when the compiled engine (the ``fast`` extra) looks for the stems; set it to
-# False to use the pure path (both give the same places).
-COMPILED = _installed()
+# True when the compiled engine (the ``fast`` extra, as for the medical context) looks
+# for the stems; set it to False to use the pure path (both give the same places).
+COMPILED = health_data.COMPILED
 _DB: list[object] = []
 # Hyperscan's scratch space serves one scan at a time: one per thread (a mail server
 # checks several messages at once).
@@ -462,6 +454,15 @@ class _Fill:
     def complete(self) -> bool:
         return all(len(self.got[p]) == w for p, w, _ in self.parts)
 
+    def capitals_not_here(self, tok: _Tok) -> bool:
+        """True for a word in capitals (``DE`` in ``N° D'IMMATRICULATION DE L'ASSURÉ``)
+        where no letter can stand: a word, not boxes. (A lone letter is left to
+        :meth:`take`: a border, or a zero read as ``O``.)"""
+        if len(tok.chars) < 2 or not tok.chars.isalpha():
+            return False
+        part = self.target()
+        return part is None or not _letter_ok(self.kind, part, len(self.got[part]))
+
     def take(self, tok: _Tok) -> bool | None:
         """Place ``tok``'s characters: False when it was a border, None when the number
         would run on past its end (a longer number), else True."""
@@ -573,7 +574,7 @@ def _read_with(fill: _Fill, stream: _Stream, i: int) -> Match | None:
             if part is None:
                 return None
             fill.expect(part)
-        elif tok.type == _WORD:
+        elif tok.type == _WORD or fill.capitals_not_here(tok):
             if start < 0:
                 words += 1
                 if words > _MAX_WORDS:
