@@ -240,14 +240,33 @@ BANKS: dict[str, tuple[str, str, str, str]] = {
     "Caisse d'Epargne": ("Code Banque", "Code Guichet", "N° de compte", "Clé RIB"),
 }
 NIR_LABELS = ("N° de sécurité sociale", "Clé")
+# The CERFA form each NIR layout comes from: the sick-leave notice prints the number one
+# character per box, the care sheet in groups of boxes, the salary attestation in
+# label/value boxes.
+NIR_TITLES = {
+    "boxes": "AVIS D'ARRET DE TRAVAIL",
+    "grouped boxes": "FEUILLE DE SOINS",
+}
 HEAD = {
-    "nir": (Words("AVIS D'ARRET DE TRAVAIL"), Words("Nom et prénom : DUPONT Jean")),
+    "nir": (Words("ATTESTATION DE SALAIRE"), Words("Nom et prénom : DUPONT Jean")),
     "rib": (Words("RELEVE D'IDENTITE BANCAIRE"), Words("Titulaire : M. DUPONT Jean")),
     "iban": (Words("Coordonnées bancaires"), Words("Titulaire : M. DUPONT Jean")),
     "be_niss": (Words("Certificat médical - incapacité de travail"), Words("Nom : PEETERS An")),
     "qc_nam": (Words("Demande de remboursement"), Words("Nom : TREMBLAY Marie")),
     "ca_sin": (Words("Formulaire d'adhésion"), Words("Nom : TREMBLAY Marie")),
 }
+
+
+def head(kind: str, layout: str, bank: str) -> Row:
+    """The title row of a layout: its form's title, then the holder."""
+    title, holder = HEAD[kind]
+    if kind == "nir" and layout in NIR_TITLES:
+        title = Words(NIR_TITLES[layout])
+    elif kind == "rib":
+        title = Words(f"RELEVE D'IDENTITE BANCAIRE - {bank}")
+    return (title, holder)
+
+
 # A date of birth in boxes below the number: digits in boxes that are no identifier.
 BIRTH = (Label("Date de naissance"), Boxes("01051985", (2, 2, 4)))
 
@@ -275,12 +294,14 @@ def _keyed_boxes(kind: str, compact: str, grouped: bool) -> Row:
 
 def boxes(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """One character per box after the label, the key after "Clé" (sick-leave notice)."""
-    return Form("boxes", kind, (HEAD[kind], _keyed_boxes(kind, compact, False), BIRTH))
+    rows = (head(kind, "boxes", bank), _keyed_boxes(kind, compact, False), BIRTH)
+    return Form("boxes", kind, rows)
 
 
 def grouped(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """Boxes in groups with gaps between them (care sheet)."""
-    return Form("grouped boxes", kind, (HEAD[kind], _keyed_boxes(kind, compact, True), BIRTH))
+    rows = (head(kind, "grouped boxes", bank), _keyed_boxes(kind, compact, True), BIRTH)
+    return Form("grouped boxes", kind, rows)
 
 
 def _part_labels(kind: str, bank: str) -> tuple[str, ...]:
@@ -289,7 +310,7 @@ def _part_labels(kind: str, bank: str) -> tuple[str, ...]:
 
 def label_value(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """Each label above its value, one per line (label/value boxes)."""
-    rows: list[Row] = [HEAD[kind]]
+    rows: list[Row] = [head(kind, "label above value", bank)]
     for label, value in zip(_part_labels(kind, bank), parts(kind, compact), strict=True):
         rows += [(Label(label),), (Value(value),)]
     return Form("label above value", kind, tuple(rows))
@@ -299,13 +320,13 @@ def table(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """A row of labels, then a row of values (a bank's RIB table)."""
     labels = tuple(Label(t) for t in _part_labels(kind, bank))
     values = tuple(Value(v) for v in parts(kind, compact))
-    return Form("labels row, values row", kind, (HEAD[kind], labels, values))
+    return Form("labels row, values row", kind, (head(kind, "table", bank), labels, values))
 
 
 def column(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """All labels one per line, then all values one per line (a two-column box as the
     PDF reader returns it)."""
-    rows: list[Row] = [HEAD[kind]]
+    rows: list[Row] = [head(kind, "column", bank)]
     rows += [(Label(t),) for t in _part_labels(kind, bank)]
     rows += [(Value(v),) for v in parts(kind, compact)]
     return Form("all labels then all values", kind, tuple(rows))
@@ -315,7 +336,7 @@ def interleaved(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
     """Two labels, their two values, the next two labels, their values."""
     labels = _part_labels(kind, bank)
     values = parts(kind, compact)
-    rows: list[Row] = [HEAD[kind]]
+    rows: list[Row] = [head(kind, "interleaved", bank)]
     for at in range(0, len(labels), 2):
         rows.append(tuple(Label(t) for t in labels[at : at + 2]))
         rows.append(tuple(Value(v) for v in values[at : at + 2]))
@@ -332,7 +353,7 @@ def key_apart(kind: str, compact: str, bank: str = "BNP Paribas") -> Form:
         at += size
     label = "Clé RIB" if kind == "rib" else "Clé"
     row: Row = (Value(" ".join(r for r in runs if r)), Label(label), Value(key))
-    return Form("key labelled apart", kind, (HEAD[kind], row))
+    return Form("key labelled apart", kind, (head(kind, "key apart", bank), row))
 
 
 # Spreadsheet headers: the columns a bank export or a patient list names.
