@@ -99,11 +99,14 @@ def _run_bounds(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     """Where each run of True along the rows of ``mask`` begins and ends, as indexes in
     the rows laid end to end with one False between them, and that row width."""
     rows, cols = mask.shape
-    padded = np.zeros((rows, cols + 1), dtype=np.int8)
+    padded = np.zeros((rows, cols + 1), dtype=np.bool_)
     padded[:, :cols] = mask
-    flat = np.concatenate(([0], padded.ravel()))
-    step = np.diff(flat)
-    return np.flatnonzero(step == 1), np.flatnonzero(step == -1), cols + 1
+    flat = padded.ravel()
+    starts = np.flatnonzero(flat[1:] > flat[:-1]) + 1
+    if flat[0]:
+        starts = np.concatenate(([0], starts))
+    ends = np.flatnonzero(flat[1:] < flat[:-1]) + 1
+    return starts, ends, cols + 1
 
 
 def _fill(starts: np.ndarray, ends: np.ndarray, shape: tuple[int, int], row: int) -> np.ndarray:
