@@ -143,6 +143,11 @@ ISSUE_LAYOUTS: dict[str, tuple[str, str, Callable[[str], str]]] = {
         RIB,
         lambda v: f"Banque\nGuichet\nN° compte\nClé\n{v[:5]}\n{v[5:10]}\n{v[10:21]}\n{v[21:]}",
     ),
+    "IBAN boxes under an IBAN | BIC header": (
+        "iban",
+        IBAN,
+        lambda v: f"IBAN\tBIC\n{' '.join(v)}\tAGRIFRPP",
+    ),
     "RIB interleaved pairs": (
         "rib",
         RIB,
@@ -180,6 +185,7 @@ TRAPS = {
         "La sécurité sociale rembourse 70 % de 25 euros, soit 17,50 euros, sous 5 jours."
     ),
     "a NAS label before a phone number": "NAS : 514 123 4567",
+    "an IBAN cut short by its BIC": "IBAN F R 7 6 1 8 2 0 6 0 0 0 BIC AGRIFRPP 88 23 41 55 1",
     "boxes of a number longer than a NIR": (
         "N° d'immatriculation 1 8 5 0 5 7 8 0 0 6 0 8 4 9 1 3 7 2"
     ),

@@ -168,7 +168,8 @@ CONTEXT: Mapping[str, Mapping[str, tuple[str, ...]]] = {
 # The labels printed next to an identifier's boxes on forms and bank documents (CERFA
 # sick-leave and care forms, salary attestations, bank details), per field. A field is an
 # identifier kind, or a part of one: ``.key`` is a check key in boxes of its own (NIR or
-# RIB), the ``rib.`` fields the four parts of bank details. These are field labels, not
+# RIB), the ``rib.`` fields the four parts of bank details, ``other`` the fields next
+# to them that hold no identifier (a field ends there). These are field labels, not
 # context words: a form prints them right before (or above) the value.
 
 FIELD_LABELS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
@@ -197,6 +198,7 @@ FIELD_LABELS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     # "cléRIB": as OCR often reads it.
     "rib.key": {"fr": ("clé RIB", "clé R.I.B.", "clef RIB", "cléRIB")},
     "iban": {"fr": ("IBAN", "n° IBAN", "numéro IBAN", "code IBAN")},
+    "other": {"fr": ("BIC", "code BIC", "SWIFT", "code SWIFT")},
     "be_niss": {
         "fr": (
             "NISS", "n° NISS", "numéro NISS", "numéro de registre national",

@@ -52,10 +52,11 @@ _IBAN_MIN = 15
 
 
 def _field(name: str) -> tuple[str, str]:
-    """A lexicon field name -> (kind, part); the kind is empty for a shared key."""
+    """A lexicon field name -> (kind, part); the kind is empty for a shared key, the
+    part empty for a field that holds no identifier."""
     kind, _, part = name.partition(".")
     if not part:
-        return kind, _PARTS[kind][0][0]
+        return kind, _PARTS[kind][0][0] if kind in _PARTS else ""
     return kind, part
 
 
@@ -120,7 +121,7 @@ def _check_stems() -> None:
     # cheap test would skip it (the RIB's: its branch and key labels do).
     for name, langs in FIELD_LABELS.items():
         kind, part = _field(name)
-        if kind == "rib" and part not in ("branch", "key"):
+        if (kind == "rib" and part not in ("branch", "key")) or not part:
             continue
         for phrase in (p for ps in langs.values() for p in ps):
             words = re.split(r"[^a-z0-9]+", bare(phrase))
@@ -569,12 +570,14 @@ def _read_with(fill: _Fill, stream: _Stream, i: int) -> Match | None:
         if tok is None or tok.start - last_end > _MAX_GAP:
             return None
         last_end = tok.end
-        if tok.type == _LABEL:
-            part = _belongs(kind, tok)
-            if part is None:
-                return None
+        part = _belongs(kind, tok) if tok.type == _LABEL else None
+        if part is not None:
             fill.expect(part)
-        elif tok.type == _WORD or fill.capitals_not_here(tok):
+        elif tok.type == _LABEL and (start >= 0 or _field(tok.field)[1]):
+            # Another identifier's label, or any label once the boxes began: the field
+            # ends. (The label of a field with no identifier, BIC, may stand between.)
+            return None
+        elif tok.type in (_WORD, _LABEL) or fill.capitals_not_here(tok):
             if start < 0:
                 words += 1
                 if words > _MAX_WORDS:
@@ -905,7 +908,7 @@ def _scan(
         match: Match | _Failed | None = None
         if part == "key":
             match = _read_before_key(text, label)
-        elif kind and not _written_plainly(text, kind, label.end):
+        elif kind in _PARTS and not _written_plainly(text, kind, label.end):
             start = _rib_start(text, label) if kind == "rib" else label.start
             first = label if start == label.start else None
             stream = _Stream(text, start, min(n, label.end + _WINDOW), first)
