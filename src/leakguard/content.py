@@ -88,7 +88,7 @@ def _scan_text(
     seen: set[tuple[str, str]] = set()
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
-    for m in find_identifiers(text, copies=copies):
+    for m in find_identifiers(text, copies=copies, deadline=deadline):
         key = (m.kind, m.compact)
         if key in seen:
             continue

@@ -15,7 +15,8 @@ from typing import cast
 
 import numpy as np
 
-from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam, rib
+from leakguard.core import Deadline
+from leakguard.detectors import be_niss, ca_sin, forms, health_data, iban, nir, qc_nam, rib
 from leakguard.detectors._base import (
     DENSE,
     GAP_CHARS,
@@ -245,10 +246,17 @@ def one_byte_copies(text: str, /) -> tuple[bytes, bytes]:
     return latin1, health_data.folded_copy(latin1)
 
 
-def find_identifiers(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[Match]:
-    """Every valid identifier in ``text``, one per place, sorted by start; never raises.
+def find_identifiers(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> list[Match]:
+    """Every valid identifier in ``text``, one per place, sorted by start.
 
-    ``copies``, when given, must be :func:`one_byte_copies` of ``text``.
+    ``copies``, when given, must be :func:`one_byte_copies` of ``text``. Never raises,
+    but :class:`leakguard.core.DeadlineExceeded` once ``deadline`` has passed.
     """
     if not isinstance(text, str) or not text:
         return []
@@ -265,6 +273,7 @@ def find_identifiers(text: str, /, *, copies: tuple[bytes, bytes] | None = None)
                     found.append(kept)
     if _GUICHET in folded:
         found.extend(rib.find_labelled(text))
+    found = forms.with_fields(text, found, copies=(latin1, folded), deadline=deadline)
     return _resolve(_not_in_failed_account(text, found))
 
 
@@ -275,4 +284,5 @@ def naive_find_identifiers(text: str, /) -> list[Match]:
     found: list[Match] = []
     for detector in IDENTIFIER_DETECTORS:
         found.extend(detector.find(text))
+    found = forms.with_fields(text, found)
     return _resolve(_not_in_failed_account(text, found))

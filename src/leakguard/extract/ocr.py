@@ -24,10 +24,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
+from leakguard.extract._boxes import without_box_lines
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
 
-__all__ = ["available", "normalise", "ocr_picture", "read_image"]
+__all__ = ["COPY", "available", "normalise", "ocr_picture", "read_image"]
 
 # Tesseract's own page segmentation, with the inter-word spaces it saw kept.
 _TESSERACT_ARGS = ("--psm", "3", "-c", "preserve_interword_spaces=1")
@@ -52,6 +53,8 @@ _LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "
 # up to three spaces, eight characters or more in all.
 _RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]*[0-9][0-9A-Z]*(?:[ \t]{1,3}[0-9A-Z]*[0-9][0-9A-Z]*)+")
 _RUN_MIN = 8
+# Marks the start of a cleaned copy (U+2060 WORD JOINER: no letter, no space, invisible).
+COPY = "\u2060"
 
 
 def normalise(text: str) -> str:
@@ -60,7 +63,9 @@ def normalise(text: str) -> str:
     like digits taken as digits), and each run of digit groups written whole.
 
     Nothing is taken away, so whatever the detectors found in ``text`` they still find;
-    a wrong reading adds a number whose checksum fails, which no detector reports.
+    a wrong reading adds a number whose checksum fails, which no detector reports. Each
+    added line begins with :data:`COPY` (invisible), so that a reader of the page's
+    layout (the form fields) reads every value once.
     """
     out: list[str] = []
     for line in text.split("\n"):
@@ -69,10 +74,10 @@ def normalise(text: str) -> str:
         as_digits = _NOISE.sub(" ", _LOOKALIKE.sub(_digit, line))
         for cleaned in dict.fromkeys((as_noise, as_digits)):
             if cleaned != line:
-                out.append(cleaned)
+                out.append(COPY + cleaned)
             joined = _RUN.sub(_join_run, cleaned)
             if joined != cleaned:
-                out.append(joined)
+                out.append(COPY + joined)
     return "\n".join(out)
 
 
@@ -189,6 +194,9 @@ def _prepared(image: Any, max_pixels: int) -> Any:
     if width * height > max_pixels:
         gray = gray.resize(_fit(width, height, max_pixels), Image.Resampling.LANCZOS)
         width, height = gray.size
+    # The frames of boxed numbers and tables: read, they break the digits apart. (Before
+    # the median filter, which thins a one-pixel line into dashes.)
+    gray = without_box_lines(gray)
     # A 3×3 median removes the salt-and-pepper specks of scanners and faxes, which
     # Tesseract otherwise reads as extra digits.
     gray = gray.filter(ImageFilter.MedianFilter(3))

@@ -210,6 +210,24 @@ def _shared_strings(xml: bytes) -> list[str]:
     return [_text_of(si) for si in iter_end(xml, frozenset({"si"}))]
 
 
+# A cell reference: column letters, then the row number.
+_CELL_REF = re.compile(r"([A-Z]{1,3})[0-9]*")
+# At most this many empty cells are put back before a cell (a reference far to the right
+# must not make a long run of tabs).
+_MAX_SKIP = 64
+
+
+def _column(ref: str) -> int | None:
+    """The column index (0 for A) of a cell reference such as ``C5``, or None."""
+    m = _CELL_REF.fullmatch(ref)
+    if m is None:
+        return None
+    index = 0
+    for letter in m.group(1):
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
 def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
     for n, row in enumerate(iter_end(xml, frozenset({"row"}))):
         if n % 1000 == 0 and budget.expired():
@@ -218,6 +236,11 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
         for cell in row:
             if local(cell.tag) != "c":
                 continue
+            # Empty cells are not written: the next one's reference puts it back in its
+            # column, so that a row's cells stay under their header.
+            column = _column(cell.get("r", ""))
+            if column is not None and len(cells) < column <= len(cells) + _MAX_SKIP:
+                cells.extend([""] * (column - len(cells)))
             kind = cell.get("t", "n")
             value = ""
             if kind == "inlineStr":
@@ -232,10 +255,10 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
                     value = _cell_number(raw.strip())
                 else:
                     value = raw
-            value = " ".join(value.split())
-            if value:
-                cells.append(value)
-        if cells:
+            cells.append(" ".join(value.split()))
+        while cells and not cells[-1]:
+            cells.pop()
+        if any(cells):
             yield "\t".join(cells)
 
 
