@@ -134,6 +134,7 @@ class Command:
     port: int
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    env: dict[str, str] | None = None  # the environment, when not this process's own
 
     def start(self) -> Command:
         with self.log.open("ab") as err:
@@ -141,6 +142,7 @@ class Command:
                 [sys.executable, "-m", "leakguard.cli", *self.args],
                 stdout=subprocess.DEVNULL,
                 stderr=err,
+                env=self.env,
             )
         try:
             wait_port(self.port, 30)

@@ -591,7 +591,11 @@ def test_relay_audit_says_what_the_client_was_told_and_what_the_next_hop_said(
     assert told.value.smtp_code == 550
     record = record_for(relay.audit, str(refused["Message-ID"]))
     assert (record["reply"], record["outcome"]) == (550, "rejected")
-    assert record["next_hop"] == {"reply": 550, "reply_text": "5.7.1 sink refuses this message"}
+    assert record["next_hop"] == {
+        "reply": 550,
+        "reply_text": "5.7.1 sink refuses this message",
+        "stage": "DATA",
+    }
     down = make_message("Resultats disponibles.\n", to="dr.house@clinic.fr")
     relay.sink.stop()
     try:
@@ -605,7 +609,11 @@ def test_relay_audit_says_what_the_client_was_told_and_what_the_next_hop_said(
     assert told.value.smtp_code == 451
     record = record_for(relay.audit, str(down["Message-ID"]))
     assert (record["reply"], record["outcome"]) == (451, "tempfail")
-    assert record["next_hop"] == {"reply": None, "reply_text": "unreachable ConnectionRefusedError"}
+    assert record["next_hop"] == {
+        "reply": None,
+        "reply_text": "unreachable ConnectionRefusedError",
+        "stage": "connect",
+    }
 
 
 def test_relay_audit_masks_attachment_names_and_message_ids(relay: Relay) -> None:

@@ -185,8 +185,11 @@ class Deadline:
 
 
 # A run of digits with separators long enough to hold an identifier (every identifier
-# leakguard knows has at least eight digits; six keeps a margin for a cut one).
-_LONG_NUMBER = re.compile(r"\d[\d .\-/_]{4,}\d")
+# leakguard knows has at least eight digits; six characters keep a margin for a cut one).
+# Any character that is neither a letter nor a digit may separate the groups, as the
+# detectors allow ("1,85,05,75,112,345,29" is a NIR to them, so it is masked here too).
+_LONG_NUMBER = re.compile(r"\d(?:(?:[^\w]|_)*\d)+")
+_SHORTEST = 6
 
 
 def mask_numbers(text: str, /) -> str:
@@ -197,7 +200,12 @@ def mask_numbers(text: str, /) -> str:
     """
     if not any(c.isdigit() for c in text):
         return text
-    return _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+    return _LONG_NUMBER.sub(_star, text)
+
+
+def _star(found: re.Match[str]) -> str:
+    run = found.group()
+    return re.sub(r"\d", "*", run) if len(run) >= _SHORTEST else run
 
 
 @dataclass(frozen=True, slots=True, order=True)

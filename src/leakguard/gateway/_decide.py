@@ -275,6 +275,19 @@ class Gatekeeper:
             log.error("leakguard gateway: check failed (%s)", type(exc).__name__)
             return self._tempfail("error", vid, queue_id, header, size=total)
 
+    def unchecked(
+        self, code: int, status: str, text: str, /, *, error: str, size: int = 0
+    ) -> Decision:
+        """A refusal given before the message was checked (``error`` says why)."""
+        return Decision(
+            code,
+            status,
+            text,
+            secrets.token_hex(8),
+            error=error,
+            audit=_unchecked_record(None, b"", size),
+        )
+
     def busy(self, *, queue_id: str | None = None, size: int = 0) -> Decision:
         """``451`` for a message the gateway had no room to receive, which was not checked."""
         return self._tempfail("overload", secrets.token_hex(8), queue_id, b"", size=size)
@@ -392,13 +405,17 @@ class Gatekeeper:
         *,
         reply: str | None = None,
         next_hop: str | None = None,
+        next_hop_stage: str | None = None,
         queue_id: str | None = None,
+        told: bool = True,
     ) -> None:
         """Write the audit line of ``decision``, once the client's answer is known.
 
-        ``reply`` is the SMTP reply the client actually got (by default the decision's);
-        ``next_hop`` what the next hop answered, when the message was sent on. Both
-        are written with their long numbers masked.
+        ``reply`` is the SMTP reply given (by default the decision's), ``told`` whether
+        the client was still there to get it (when not, the record's ``reply`` is null
+        and ``client_gone`` true); ``next_hop`` what the next hop answered, when the
+        message was sent on, and ``next_hop_stage`` the step it was at. Replies are
+        written with their long numbers masked.
         """
         if not self.audit.isEnabledFor(logging.INFO):
             return
@@ -416,18 +433,25 @@ class Gatekeeper:
             {
                 "interface": self.interface,
                 "verdict_id": decision.verdict_id,
-                "reply": code,
-                "reply_text": mask_header(rest, width=300),
+                "reply": code if told else None,
+                "reply_text": mask_header(rest, width=300) if told else None,
+                # What became of the message: accepted means it was delivered, even when
+                # its sender left before hearing it.
                 "outcome": _outcome(code, decision),
             }
         )
+        if not told:
+            record["client_gone"] = True
         if next_hop is not None:
             hop_code, _, hop_text = next_hop.partition(" ")
             known = hop_code.isdigit()
-            record["next_hop"] = {
+            hop: dict[str, object] = {
                 "reply": int(hop_code) if known else None,
                 "reply_text": mask_header(hop_text if known else next_hop, width=300),
             }
+            if next_hop_stage is not None:
+                hop["stage"] = next_hop_stage
+            record["next_hop"] = hop
         if decision.error is not None:
             record["error"] = decision.error
         self.audit.info(json.dumps(record, ensure_ascii=False))

@@ -104,6 +104,8 @@ _READ = 256 * 1024
 #: What one recipient or header field costs beyond its bytes, counted against the cap so
 #: that many tiny ones cannot fill the memory either.
 _ENTRY = 64
+#: Packets one session handles before letting the others have a turn.
+_TURN = 64
 #: Macro names kept per stage; Postfix sends a handful.
 _MAX_MACROS = 64
 #: The most macro bytes one session may hold (names, values and the entry cost); Postfix
@@ -382,6 +384,7 @@ class Session:
 
     async def run(self) -> None:
         """Serve the connection until QUIT or end of file; protocol errors are raised."""
+        handled = 0
         while (packet := await self._read()) is not None:
             command, data = packet
             if command == QUIT:
@@ -390,6 +393,12 @@ class Session:
             if command == BODYEOB:
                 await self._end()
             await self._flush()
+            handled += 1
+            if handled % _TURN == 0:
+                # Packets already read are handled without waiting: a peer sending a body
+                # a few bytes at a time would otherwise hold the event loop, and every
+                # other session, for as long as its buffer lasts.
+                await asyncio.sleep(0)
 
     async def _flush(self) -> None:
         """Wait for the MTA to take what was written; one that stops reading is dropped."""

@@ -30,6 +30,10 @@ _HASH = re.compile(
 )
 
 
+# What an unknown user's password is checked against (no password matches it).
+_DECOY = f"$scrypt$ln={_LN},r={_R},p={_P}${'A' * 22}${'A' * 43}"
+
+
 def _ab64_encode(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii").replace("+", ".").rstrip("=")
 
@@ -93,14 +97,22 @@ class PasswordFile:
             hashes[user] = hashed
         return cls(hashes)
 
+    def known(self, user: str, password: str, /) -> bool:
+        """Whether this login was already checked good (no scrypt: it costs nothing)."""
+        return self._token(user, password) in self._good
+
+    def _token(self, user: str, password: str) -> bytes:
+        return hmac.new(self._key, f"{user}\0{password}".encode(), "sha256").digest()
+
     def check(self, user: str, password: str, /) -> bool:
-        """Whether ``password`` is ``user``'s; never raises."""
+        """Whether ``password`` is ``user``'s; never raises. An unknown user costs the
+        same scrypt as a known one: the time taken does not tell which users exist."""
         hashed = self.hashes.get(user)
-        token = hmac.new(self._key, f"{user}\0{password}".encode(), "sha256").digest()
-        if hashed is None:
-            return False
+        token = self._token(user, password)
         if token in self._good:
             return True
+        if hashed is None:
+            hashed = _DECOY
         m = _HASH.fullmatch(hashed)
         if m is None:
             return False
@@ -112,9 +124,10 @@ class PasswordFile:
             good = hmac.compare_digest(_scrypt(password, salt, ln, r, p, len(digest)), digest)
         except (ValueError, MemoryError):
             return False
-        if good:
+        if good and user in self.hashes:
             self._good.add(token)
-        return good
+            return True
+        return False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,12 +19,15 @@ long lines are taken as Postfix takes them.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import logging
 import re
 import smtplib
 import ssl
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +36,8 @@ from typing import Any
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session, syntax
 
 from leakguard._headers import mask_header
+from leakguard.core import Deadline, mask_numbers
+from leakguard.detectors import find_identifiers
 from leakguard.errors import LeakguardError
 from leakguard.gateway._decide import (
     HEADER,
@@ -74,6 +79,12 @@ MAX_RECIPIENTS = 1000
 MAX_CONNECTIONS = 256
 #: Failed AUTH attempts before a connection is closed.
 _AUTH_TRIES = 3
+#: Failed logins from one address within the window, after which its logins are
+#: refused at once (``454``) until the oldest failure leaves the window.
+_LOGIN_FAILURES = 10
+_LOGIN_WINDOW = 15 * 60.0
+#: Addresses whose failures are remembered.
+_FAILURE_ADDRESSES = 4096
 #: Message data is counted against the memory budget in steps of this many bytes.
 _RESERVE_STEP = 256 * 1024
 
@@ -134,10 +145,12 @@ def _client_address(peer: object) -> ipaddress.IPv4Address | ipaddress.IPv6Addre
 class HopReply:
     """What happened at the next hop, and what the relay's client is told about it.
 
-    ``what`` is ``accepted``, ``refused``, ``deferred``, ``unreachable`` or
-    ``no_smtputf8``; ``stage`` the command the next hop answered (MAIL, RCPT, DATA);
-    ``said`` its own reply line (code and text), or the error met when it could not be
-    reached.
+    ``what`` is ``accepted``, ``refused``, ``deferred``, ``unreachable`` (it could not be
+    reached, or failed before the end of the message was sent), ``no_answer`` (the whole
+    message was sent and no answer came: it may have kept it), ``abandoned`` (the relay's
+    client left, so the message was not sent on) or ``no_smtputf8``; ``stage`` the step
+    of the exchange (``connect``, ``MAIL``, ``RCPT``, ``DATA``, ``end_of_data``); ``said``
+    its own reply line (code and text), or the error met.
     """
 
     code: int
@@ -148,7 +161,7 @@ class HopReply:
 
     def reply(self, pick: Callable[[str, str], str]) -> str:
         """The SMTP reply for the relay's client, in the languages ``pick`` chooses."""
-        said = _status(self.said.partition(" ")[2] if self.what != "unreachable" else "")
+        said = _status(self.said.partition(" ")[2] if self.said[:3].isdigit() else "")
         stage = self.stage or "SMTP"
         if self.what == "accepted":
             text = pick(
@@ -169,12 +182,28 @@ class HopReply:
                 "the next hop does not accept internationalised addresses",
                 "le serveur suivant n'accepte pas les adresses internationalisees",
             )
+        elif self.what == "no_answer":
+            text = pick(
+                f"the next hop did not confirm the message in time, try again later ({self.said})",
+                f"le serveur suivant n'a pas confirme le message a temps, reessayez plus tard "
+                f"({self.said})",
+            )
+        elif self.what == "abandoned":
+            text = pick(
+                "not sent on: the client left before the answer",
+                "non transmis : le client est parti avant la reponse",
+            )
         else:
             text = pick(
                 f"the next hop cannot be reached, try again later ({self.said})",
                 f"le serveur suivant est injoignable, reessayez plus tard ({self.said})",
             )
         return f"{self.code} {self.status} {smtp_text(text, 420)}"
+
+    @property
+    def summary(self) -> str:
+        """For the audit record: the next hop's reply line, or what happened instead."""
+        return self.said if self.said[:3].isdigit() else f"{self.what} {self.said}".strip()
 
 
 def _status(raw: bytes | str) -> str:
@@ -186,6 +215,45 @@ def _said(code: int, text: bytes | str) -> str:
     return f"{code} {_status(text)}"
 
 
+class _HopClient(smtplib.SMTP):
+    """smtplib's client whose every wait ends at one deadline: each read and write is
+    given what is left of it, so the whole exchange cannot outlast it."""
+
+    def __init__(self, deadline: Deadline, local_hostname: str | None) -> None:
+        self.deadline = deadline
+        self.in_data = False  # between DATA's 354 and the answer to the message's end
+        super().__init__(local_hostname=local_hostname, timeout=max(0.01, deadline.remaining()))
+
+    def left(self) -> float:
+        remaining = self.deadline.remaining()
+        if remaining <= 0:
+            raise TimeoutError("the next hop's time is up")
+        if self.sock is not None:
+            self.sock.settimeout(remaining)
+        return remaining
+
+    def connect(self, host: str = "localhost", port: int = 0, source_address: Any = None) -> Any:
+        self.timeout = self.left()
+        self._host = host  # the name STARTTLS checks the certificate against
+        return super().connect(host, port, source_address)
+
+    def putcmd(self, cmd: str, args: str = "") -> None:
+        self.left()
+        super().putcmd(cmd, args)
+
+    def getreply(self) -> tuple[int, bytes]:
+        self.left()
+        return super().getreply()
+
+    def send(self, s: Any) -> None:
+        self.left()
+        super().send(s)
+
+
+def _always() -> bool:
+    return True
+
+
 def forward(
     hop: NextHop,
     mail_from: str,
@@ -195,54 +263,90 @@ def forward(
     smtputf8: bool = False,
     eightbit: bool = False,
     header: bytes = b"",
+    wanted: Callable[[], bool] = _always,
 ) -> HopReply:
     """Send one message (``header``, then ``data``) to the next hop; what it answered.
 
     Runs in a worker thread. Only a ``250`` to the end of DATA gives a ``250`` back. The
-    message is sent in pieces, dot-stuffed as it goes: no copy of it is made.
+    whole exchange, from connecting to the answer to the end of the message, takes at
+    most ``hop.timeout``: the relay's own client is answered within a known time. The
+    message is sent in pieces, dot-stuffed as it goes: no copy of it is made. When
+    ``wanted()`` turns false (the relay's client left) before the message's last line
+    is sent, the exchange is dropped there and the next hop discards what it received:
+    a message its sender was never told about is never delivered.
     """
+    stage = "connect"
+    client = _HopClient(Deadline.after(hop.timeout), hop.helo)
     try:
-        with smtplib.SMTP(
-            hop.host, hop.port, timeout=hop.timeout, local_hostname=hop.helo
-        ) as client:
+        client.connect(hop.host, hop.port)
+        client.ehlo()
+        if hop.starttls:
+            client.starttls(context=hop.tls_context or ssl.create_default_context())
             client.ehlo()
-            if hop.starttls:
-                client.starttls(context=hop.tls_context or ssl.create_default_context())
-                client.ehlo()
-            options: list[str] = []
-            if smtputf8:
-                if not client.has_extn("smtputf8"):
-                    return HopReply(553, "5.6.7", "no_smtputf8")
-                options.append("SMTPUTF8")
-            if eightbit and client.has_extn("8bitmime"):
-                options.append("BODY=8BITMIME")
-            if client.has_extn("size"):
-                options.append(f"SIZE={len(header) + len(data)}")
-            code, text = client.mail(mail_from, options)
-            if code != 250:
-                return _refused(code, text, "MAIL")
-            for rcpt in recipients:
-                code, text = client.rcpt(rcpt)
-                if code not in (250, 251):
-                    with contextlib.suppress(smtplib.SMTPException, OSError):
-                        client.rset()
-                    return _refused(code, text, "RCPT")
-            code, text = client.docmd("DATA")
-            if code != 354:
-                return _refused(code, text, "DATA")
-            for piece in _stuffed(header, data):
-                client.send(piece)
-            code, text = client.getreply()
-            if code != 250:
-                return _refused(code, text, "DATA")
-            with contextlib.suppress(smtplib.SMTPException, OSError):
-                client.quit()
-            return HopReply(250, "2.0.0", "accepted", "DATA", _said(code, text))
+        options: list[str] = []
+        if smtputf8:
+            if not client.has_extn("smtputf8"):
+                return HopReply(553, "5.6.7", "no_smtputf8", stage)
+            options.append("SMTPUTF8")
+        if eightbit and client.has_extn("8bitmime"):
+            options.append("BODY=8BITMIME")
+        if client.has_extn("size"):
+            options.append(f"SIZE={len(header) + len(data)}")
+        stage = "MAIL"
+        code, text = client.mail(mail_from, options)
+        if code != 250:
+            return _refused(code, text, stage)
+        stage = "RCPT"
+        for rcpt in recipients:
+            code, text = client.rcpt(rcpt)
+            if code not in (250, 251):
+                with contextlib.suppress(smtplib.SMTPException, OSError):
+                    client.rset()
+                return _refused(code, text, stage)
+        stage = "DATA"
+        if not wanted():
+            return HopReply(451, "4.3.0", "abandoned", stage, "the client left")
+        code, text = client.docmd("DATA")
+        if code != 354:
+            return _refused(code, text, stage)
+        client.in_data = True
+        pieces = _stuffed(header, data)
+        last = next(pieces)
+        for piece in pieces:
+            client.send(last)
+            last = piece
+        if not wanted():
+            # The last line is not sent: the next hop drops the message with the connection.
+            return HopReply(451, "4.3.0", "abandoned", stage, "the client left")
+        client.send(last)
+        stage = "end_of_data"
+        code, text = client.getreply()
+        client.in_data = False
+        if code != 250:
+            return _refused(code, text, "DATA")
+        return HopReply(250, "2.0.0", "accepted", "DATA", _said(code, text))
     except smtplib.SMTPResponseException as exc:
-        return _refused(exc.smtp_code, exc.smtp_error, "SMTP")
+        return _refused(exc.smtp_code, exc.smtp_error, stage)
     except (OSError, smtplib.SMTPException) as exc:
-        # Down, too slow, connection lost: the client keeps the message and retries.
-        return HopReply(451, "4.4.1", "unreachable", None, type(exc).__name__)
+        # Down, too slow, connection lost: the client keeps the message and retries. After
+        # the end of the message this is the one case SMTP cannot settle (RFC 1047): the
+        # next hop may have kept it, and the retry may arrive twice.
+        why = "timed out" if client.deadline.expired() else type(exc).__name__
+        if stage == "end_of_data":
+            return HopReply(451, "4.4.1", "no_answer", stage, why)
+        return HopReply(451, "4.4.1", "unreachable", stage, why)
+    finally:
+        _close(client)
+
+
+def _close(client: _HopClient) -> None:
+    """Say QUIT (without waiting for its answer: the client waits for ours), then close.
+    In the middle of the message, close only: the next hop drops what it received."""
+    if client.sock is not None and not client.in_data:
+        with contextlib.suppress(OSError):
+            client.sock.settimeout(0.5)
+            client.sock.sendall(b"QUIT\r\n")
+    client.close()
 
 
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
@@ -289,12 +393,26 @@ def upstream_queue_id(data: bytes) -> str | None:
     head = data[: data.find(b"\r\n\r\n") if b"\r\n\r\n" in data else 8192]
     newest = _RECEIVED.search(head)
     found = _RECEIVED_ID.search(newest.group(1)) if newest else None
-    return found.group(1).decode("ascii") if found else None
+    if found is None:
+        return None
+    # Whoever connects writes the newest Received field: what it calls a queue id may
+    # be a patient's number, and is then recorded masked.
+    given = found.group(1).decode("ascii")
+    return mask_numbers(given) if find_identifiers(given) else given
 
 
 # ------------------------------------------------------------------ the relay's SMTP side
 
 _CONTROL = re.compile(r"[\r\n\x00]")
+
+
+@dataclass(frozen=True, slots=True)
+class Relayed:
+    """The answer for one message (``reply``), the decision and the next hop's part."""
+
+    reply: str
+    decision: Decision | None = None
+    hop: HopReply | None = None
 
 
 class RelayHandler:
@@ -323,6 +441,10 @@ class RelayHandler:
         self._idle = asyncio.Event()
         self._idle.set()
         self._pool = ThreadPoolExecutor(max_workers=connections, thread_name_prefix="next-hop")
+        # At most two password checks at once: a guesser never takes more than that.
+        self._logins = ThreadPoolExecutor(max_workers=2, thread_name_prefix="login")
+        self._failures: dict[object, collections.deque[float]] = {}
+        self._checking: dict[object, int] = {}
 
     def pick(self, en: str, fr: str) -> str:
         return self.keeper.pick(en, fr)
@@ -335,14 +457,55 @@ class RelayHandler:
     def authenticate(
         self, server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
     ) -> AuthResult:
-        """aiosmtpd's authenticator: the login against the password file."""
-        if self.passwords is None or not isinstance(data, LoginPassword):
-            return AuthResult(success=False, handled=False)
-        user = data.login.decode("utf-8", "replace")
-        good = self.passwords.check(user, data.password.decode("utf-8", "replace"))
-        if not good:
-            log.warning("leakguard relay: failed login from %s", _client_address(session.peer))
-        return AuthResult(success=good, handled=False)
+        """aiosmtpd's authenticator, never consulted: :class:`RelaySMTP` checks a login
+        itself, off the event loop (see :meth:`check_login`)."""
+        return AuthResult(success=False, handled=False)
+
+    async def check_login(self, peer: object, login: LoginPassword) -> str:
+        """``good``, ``bad``, or ``locked`` when the client's address failed too often
+        lately: then only a login already known good is checked (it costs nothing), so
+        a guesser behind the same address cannot lock a known client out.
+
+        The password is checked in a thread: scrypt takes a twentieth of a second or
+        more, which the event loop, serving every other client, must not wait for.
+        """
+        if self.passwords is None:
+            return "bad"
+        user = login.login.decode("utf-8", "replace")
+        password = login.password.decode("utf-8", "replace")
+        address = _client_address(peer)
+        now = time.monotonic()
+        if self._locked(address, now):
+            return "good" if self.passwords.known(user, password) else "locked"
+        loop = asyncio.get_running_loop()
+        # Checks under way count as failures to come: guessers on many connections at
+        # once get no more checks than one guesser would.
+        self._checking[address] = self._checking.get(address, 0) + 1
+        try:
+            good = await loop.run_in_executor(self._logins, self.passwords.check, user, password)
+        finally:
+            self._checking[address] -= 1
+            if not self._checking[address]:
+                del self._checking[address]
+        if good:
+            return "good"
+        log.warning("leakguard relay: failed login from %s", address)
+        self._failed(address, time.monotonic())
+        return "bad"
+
+    def _locked(self, address: object, now: float) -> bool:
+        recent = self._failures.get(address)
+        while recent and now - recent[0] > _LOGIN_WINDOW:
+            recent.popleft()
+        failed = len(recent) if recent is not None else 0
+        return failed + self._checking.get(address, 0) >= _LOGIN_FAILURES
+
+    def _failed(self, address: object, now: float) -> None:
+        if address not in self._failures and len(self._failures) >= _FAILURE_ADDRESSES:
+            # Forget the address whose last failure is oldest: the table stays bounded.
+            oldest = min(self._failures, key=lambda a: self._failures[a][-1])
+            del self._failures[oldest]
+        self._failures.setdefault(address, collections.deque(maxlen=_LOGIN_FAILURES)).append(now)
 
     def _refused_address(self, address: str, what_en: str, what_fr: str) -> str | None:
         if _CONTROL.search(address):
@@ -393,17 +556,28 @@ class RelayHandler:
         envelope.rcpt_options.extend(options)
         return "250 OK"
 
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+    @property
+    def answer_within(self) -> float:
+        """Seconds from the end of a message's data to the relay's answer, at most: the
+        check (its budget and grace), then the next hop's whole exchange."""
+        return self.keeper.timeout + self.keeper.runner.grace + self.hop.timeout
+
+    def start(self, envelope: Envelope, gone: threading.Event) -> asyncio.Task[Relayed]:
+        """Check and send on the message of ``envelope`` in a task of its own, which goes
+        on (and is recorded) even when the client leaves; ``gone`` is set then, and the
+        message is not sent on if it was not already."""
+        task = asyncio.ensure_future(self._relay(envelope, gone))
         self.in_flight += 1
         self._idle.clear()
-        try:
-            return await self._relay(envelope)
-        finally:
-            self.in_flight -= 1
-            if self.in_flight == 0:
-                self._idle.set()
+        task.add_done_callback(self._ended)
+        return task
 
-    async def _relay(self, envelope: Envelope) -> str:
+    def _ended(self, _: object) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+    async def _relay(self, envelope: Envelope, gone: threading.Event) -> Relayed:
         data = envelope.original_content or b""
         recipients = list(envelope.rcpt_tos)
         queue_id = upstream_queue_id(data)
@@ -411,22 +585,22 @@ class RelayHandler:
         try:
             decision = await self.keeper.decide(data, recipients, queue_id=queue_id)
             if not decision.accepted:
-                self.keeper.record(decision)
-                return decision.reply
-            loop = asyncio.get_running_loop()
-            # The protected copy is held while it is sent on: counted like the rest.
-            extra = len(decision.replacement or b"")
-            self.keeper.runner.reserve(extra, force=True)
-            try:
-                hop = await loop.run_in_executor(
-                    self._pool, self._send_on, decision, envelope, recipients, data
-                )
-            finally:
-                self.keeper.runner.release(extra)
+                return Relayed(decision.reply, decision)
+            if gone.is_set():  # left during the check: nobody to tell, nothing sent
+                hop = HopReply(451, "4.3.0", "abandoned", None, "the client left")
+            else:
+                loop = asyncio.get_running_loop()
+                # The protected copy is held while it is sent on: counted like the rest.
+                extra = len(decision.replacement or b"")
+                self.keeper.runner.reserve(extra, force=True)
+                try:
+                    hop = await loop.run_in_executor(
+                        self._pool, self._send_on, decision, envelope, recipients, data, gone
+                    )
+                finally:
+                    self.keeper.runner.release(extra)
             reply = f"{hop.reply(self.pick)} (leakguard {decision.verdict_id})"
-            said = hop.said if hop.said[:3].isdigit() else f"{hop.what} {hop.said}".strip()
-            self.keeper.record(decision, reply=reply, next_hop=said)
-            return reply
+            return Relayed(reply, decision, hop)
         except Exception as exc:  # never answer 250 for a message that did not go on
             log.error("leakguard relay: %s while relaying", type(exc).__name__)
             reply = "451 4.3.0 " + smtp_text(
@@ -435,12 +609,29 @@ class RelayHandler:
                     "erreur du relais leakguard, reessayez plus tard",
                 )
             )
-            if decision is not None:
-                self.keeper.record(decision, reply=reply)
-            return reply
+            return Relayed(reply, decision)
+
+    def record(self, done: Relayed, *, told: bool) -> None:
+        """The audit line of a message once its client's answer is known: ``told`` says
+        whether the answer could be given (False: the client had left)."""
+        if done.decision is None:
+            return
+        hop = done.hop
+        self.keeper.record(
+            done.decision,
+            reply=done.reply,
+            next_hop=hop.summary if hop is not None else None,
+            next_hop_stage=hop.stage if hop is not None else None,
+            told=told,
+        )
 
     def _send_on(
-        self, decision: Decision, envelope: Envelope, recipients: list[str], data: bytes
+        self,
+        decision: Decision,
+        envelope: Envelope,
+        recipients: list[str],
+        data: bytes,
+        gone: threading.Event,
     ) -> HopReply:
         """In a worker thread: our own header, the message without any sender's copy of
         it, to the next hop."""
@@ -454,6 +645,7 @@ class RelayHandler:
             smtputf8=bool(envelope.smtp_utf8) or "SMTPUTF8" in options,
             eightbit="BODY=8BITMIME" in options,
             header=f"{HEADER}: {decision.header}\r\n".encode("ascii"),
+            wanted=lambda: not gone.is_set(),
         )
 
     async def drain(self, timeout: float) -> None:
@@ -464,6 +656,7 @@ class RelayHandler:
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
+        self._logins.shutdown(wait=False, cancel_futures=True)
         self.keeper.close()
 
 
@@ -481,6 +674,7 @@ class RelaySMTP(SMTP):
         self.relay = handler
         self._counted = False
         self._auth_failures = 0
+        self._login: LoginPassword | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         first = self.transport is None
@@ -536,9 +730,37 @@ class RelaySMTP(SMTP):
         if self.transport is not None:
             self.transport.close()
 
+    def _authenticate(self, mechanism: str, auth_data: Any) -> AuthResult:
+        # aiosmtpd asks here, and waits for the answer without yielding: the login is
+        # kept, answered "handled", and checked by smtp_AUTH off the event loop.
+        self._login = auth_data if isinstance(auth_data, LoginPassword) else None
+        return AuthResult(success=False, handled=True)
+
     async def smtp_AUTH(self, arg: str) -> None:
         assert self.session is not None
+        self._login = None
         await super().smtp_AUTH(arg)
+        login, self._login = self._login, None
+        if login is not None:
+            answer = await self.relay.check_login(self.session.peer, login)
+            if answer == "good":
+                self.session.authenticated = True
+                self.session.auth_data = login
+                self.session.login_data = login.login
+                await self.push("235 2.7.0 Authentication successful")
+                return
+            if answer == "locked":
+                await self._refuse(
+                    "454 4.7.0 "
+                    + smtp_text(
+                        self.relay.pick(
+                            "too many failed logins from this address, try again later",
+                            "trop d'echecs de connexion depuis cette adresse, reessayez plus tard",
+                        )
+                    )
+                )
+                return
+            await self.push("535 5.7.8 Authentication credentials invalid")
         if self.relay.passwords is not None and not self.session.authenticated and arg:
             self._auth_failures += 1
             if self._auth_failures >= _AUTH_TRIES and self.transport is not None:
@@ -566,22 +788,61 @@ class RelaySMTP(SMTP):
                     f"message larger than {self.data_size_limit} bytes, the relay's limit",
                     f"message de plus de {self.data_size_limit} octets, la limite du relais",
                 )
-                await self.push(f"552 5.3.4 {smtp_text(too_much)}")
                 self._after_data()
+                refused = keeper.unchecked(
+                    552, "5.3.4", smtp_text(too_much), error="too_large", size=size
+                )
+                told = await self._tell(refused.reply)
+                keeper.record(refused, told=told)
                 return
             if state == "busy":
                 busy = keeper.busy(size=size)
-                keeper.record(busy)
                 self._after_data()
-                await self.push(busy.reply)
+                told = await self._tell(busy.reply)
+                keeper.record(busy, told=told)
                 return
             self.envelope.content = self.envelope.original_content = bytes(data)
             data.clear()
-            status = await self._call_handler_hook("DATA")
+            # From here the relay works, not the client: its idle timer waits for as long
+            # as the check and the next hop may take, so it never cuts a client whose
+            # message is being sent on.
+            self._reset_timeout(self.relay.answer_within + 5)
+            gone = threading.Event()
+            work = self.relay.start(self.envelope, gone)
+            try:
+                done = await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # The client left: the message is not sent on if it was not already, and
+                # its record is written when the work ends; its bytes count until then.
+                gone.set()
+                work.add_done_callback(lambda task: self._orphan_done(task, held))
+                held = 0
+                raise
             self._after_data()
-            await self.push(status)
+            told = False
+            try:
+                told = await self._tell(done.reply)
+            finally:
+                self.relay.record(done, told=told)
+                if self.transport is not None:
+                    self._reset_timeout()
         finally:
             keeper.runner.release(held)
+
+    def _orphan_done(self, task: asyncio.Task[Relayed], held: int) -> None:
+        self.relay.keeper.runner.release(held)
+        if not task.cancelled() and task.exception() is None:
+            self.relay.record(task.result(), told=False)
+
+    async def _tell(self, reply: str) -> bool:
+        """Send ``reply``; whether the client was still there to get it."""
+        if self.transport is None or self.transport.is_closing():
+            return False
+        try:
+            await self.push(reply)
+        except (OSError, ConnectionError):
+            return False
+        return self.transport is not None
 
     def _after_data(self) -> None:
         self._set_post_data_state()  # type: ignore[no-untyped-call]
@@ -647,6 +908,7 @@ async def serve(
     passwords: PasswordFile | None = None,
     max_recipients: int = MAX_RECIPIENTS,
     max_connections: int = MAX_CONNECTIONS,
+    client_timeout: float = 300.0,
 ) -> None:
     """Serve until SIGTERM or SIGINT; then finish the messages under way and stop.
 
@@ -654,6 +916,10 @@ async def serve(
     connector, for one, wants TLS to its smart host). ``allow_clients`` are the networks
     that may use the relay besides loopback; with ``passwords`` every client must log in
     first. ``reuse_port`` lets several processes listen on the same port (SO_REUSEPORT).
+    ``client_timeout`` is how long a client may stay silent before a command, and the
+    most a message's data may take to arrive (aiosmtpd's timeout, 5 minutes as Postfix);
+    once the data is in, the client waits for as long as the check and the next hop may
+    take (:attr:`RelayHandler.answer_within`), never more.
     """
     loop = asyncio.get_running_loop()
     handler = RelayHandler(
@@ -671,6 +937,7 @@ async def serve(
             "enable_SMTPUTF8": True,
             "decode_data": False,
             "ident": "leakguard relay",
+            "timeout": client_timeout,
         }
         if tls_context is not None:
             kwargs["tls_context"] = tls_context
@@ -685,5 +952,5 @@ async def serve(
         await until_stopped(ready)
     finally:
         server.close()
-        await handler.drain(keeper.timeout + hop.timeout * 4)
+        await handler.drain(handler.answer_within + 5)
         handler.close()
