@@ -221,7 +221,10 @@ def rss_peak_mb(pid: int) -> float:
     """The highest resident memory so far of process ``pid`` and of its child processes
     (the service and its checker), added up, in MiB (Linux)."""
     total = 0
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    # Per thread: a checker process replaced later was forked by another thread.
+    children = [
+        c for t in Path(f"/proc/{pid}/task").iterdir() for c in (t / "children").read_text().split()
+    ]
     for one in (pid, *map(int, children)):
         for line in Path(f"/proc/{one}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):

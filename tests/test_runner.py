@@ -159,3 +159,29 @@ def test_run_takes_over_a_held_place_and_a_deadline_already_running() -> None:
     assert asyncio.run(scenario()) < 0.3 + 0.1 + 0.15
     assert seen == [started]
     runner.close()
+
+
+def test_an_input_still_arriving_holds_bytes_but_no_place_in_the_queue() -> None:
+    runner = Runner(workers=1, max_pending=1, max_bytes=1000, time_budget=5.0, footprint=1)
+    uploads = [runner.admit(10, count=False) for _ in range(5)]  # five bodies arriving
+    assert (runner.pending, runner.holders, runner.bytes_held) == (0, 5, 50)
+    with pytest.raises(Busy) as busy:
+        runner.admit(960, count=False)  # the bytes still count: not alone, over budget
+    assert busy.value.reason == "memory"
+    gate = threading.Event()
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(runner.run(lambda _: gate.wait(5), admission=uploads[0]))
+        await asyncio.sleep(0.05)
+        assert runner.pending == 1
+        with pytest.raises(Busy) as full:  # the queue is counted once a body is whole
+            await runner.run(lambda _: None, admission=uploads[1])
+        assert full.value.reason == "pending"
+        gate.set()
+        await first
+
+    asyncio.run(scenario())
+    for place in uploads[1:]:
+        place.release()
+    assert (runner.pending, runner.holders, runner.bytes_held) == (0, 0, 0)
+    runner.close()

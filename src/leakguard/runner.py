@@ -43,8 +43,10 @@ class Overdue(Exception):
 
 
 class Admission:
-    """A place held in a :class:`Runner` for one check: one of ``max_pending`` and the
-    bytes its input counts, taken before the input is read.
+    """A place held in a :class:`Runner` for one check: the bytes its input counts, taken
+    before the input is read, and one of ``max_pending`` (at once, or only when the
+    check is handed to :meth:`Runner.run` for an input still arriving: see
+    :meth:`Runner.admit`).
 
     :meth:`grow` counts more of the input as it arrives (:class:`Busy` when it no longer
     fits); :meth:`Runner.run` takes the place over and frees it when the check's thread
@@ -52,9 +54,10 @@ class Admission:
     :meth:`Runner.run`, and does nothing once it was.
     """
 
-    def __init__(self, runner: Runner, cost: int) -> None:
+    def __init__(self, runner: Runner, cost: int, *, counted: bool = True) -> None:
         self._runner = runner
         self.cost = cost
+        self.counted = counted  # holds one of max_pending
         self._owned = False
         self._released = False
 
@@ -105,6 +108,7 @@ class Runner:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
         self._lock = threading.Lock()
         self._pending = 0
+        self._holders = 0  # admissions alive, counted or not
         self._bytes = 0
 
     def __repr__(self) -> str:
@@ -117,6 +121,11 @@ class Runner:
     def pending(self) -> int:
         """Checks admitted and not yet ended (running, queued or overdue)."""
         return self._pending
+
+    @property
+    def holders(self) -> int:
+        """Places held: the checks, and the inputs still arriving."""
+        return self._holders
 
     @property
     def bytes_held(self) -> int:
@@ -150,27 +159,43 @@ class Runner:
         """The bytes a check of an input of ``size`` bytes counts against ``max_bytes``."""
         return max(1, int(size * self.footprint))
 
-    def admit(self, size: int = 0, /) -> Admission:
+    def admit(self, size: int = 0, /, *, count: bool = True) -> Admission:
         """Hold a place for a check whose input is ``size`` bytes (so far), or raise
-        :class:`Busy` at once."""
+        :class:`Busy` at once.
+
+        With ``count=False`` the place holds bytes only, while its input arrives (a
+        request's body): a slow upload then never keeps other checks out by number, only
+        by the memory it really holds; it takes one of ``max_pending`` when handed to
+        :meth:`run`.
+        """
         cost = self.cost(size)
         with self._lock:
-            if self._pending >= self.max_pending:
+            if count and self._pending >= self.max_pending:
                 raise Busy("pending", self._retry_after())
             # One check alone is always let in, whatever its size: the service's own
             # request size limit bounds it.
-            if self._pending and self._bytes + cost > self.max_bytes:
+            if self._holders and self._bytes + cost > self.max_bytes:
                 raise Busy("memory", self._retry_after())
-            self._pending += 1
+            self._pending += count
+            self._holders += 1
             self._bytes += cost
-        return Admission(self, cost)
+        return Admission(self, cost, counted=count)
+
+    def _count(self, place: Admission) -> None:
+        with self._lock:
+            if place.counted:
+                return
+            if self._pending >= self.max_pending:
+                raise Busy("pending", self._retry_after())
+            self._pending += 1
+            place.counted = True
 
     def _grow(self, place: Admission, cost: int) -> None:
         with self._lock:
             extra = cost - place.cost
             if extra <= 0 or place._released:
                 return
-            if self._pending > 1 and self._bytes + extra > self.max_bytes:
+            if self._holders > 1 and self._bytes + extra > self.max_bytes:
                 raise Busy("memory", self._retry_after())
             self._bytes += extra
             place.cost = cost
@@ -180,7 +205,8 @@ class Runner:
             if place._released:
                 return
             place._released = True
-            self._pending -= 1
+            self._pending -= place.counted
+            self._holders -= 1
             self._bytes -= place.cost
 
     def _retry_after(self) -> float:
@@ -208,6 +234,7 @@ class Runner:
         place = admission if admission is not None else self.admit(size)
         if place._released or place._owned:
             raise ValueError("this admission was already released or run")
+        self._count(place)  # Busy when the checks waiting are already too many
         deadline = deadline if deadline is not None else Deadline.after(self.time_budget)
         try:
             future = self._pool.submit(work, deadline)

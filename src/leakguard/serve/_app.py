@@ -44,6 +44,8 @@ __all__ = ["create_app", "fail_closed", "person_message"]  # (the last two from 
 log = logging.getLogger("leakguard.serve")
 
 CONFIG_MARKER = "/*leakguard-config*/{}"
+#: Seconds a request's body may take to start arriving before its pace is judged.
+UPLOAD_GRACE = 1.0
 _TYPES = {"application/json": "json", "message/rfc822": "eml"}
 _STATIC = {
     ".html": "text/html; charset=utf-8",
@@ -136,7 +138,9 @@ class _Service:
         self.guard = guard
         self.config = config
         self.token = config.token.encode("utf-8")
-        self.checker = Checker(guard, config.max_concurrent)
+        self.checker = Checker(
+            guard, config.max_concurrent, grace=config.grace, kill_after=config.kill_after
+        )
         self.runner = Runner(
             workers=config.max_concurrent,
             max_pending=config.max_concurrent + config.max_waiting,
@@ -167,21 +171,40 @@ class _Service:
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         return origin == own or origin in self.config.allow_origins
 
-    async def read_body(self, request: Request, place: Admission) -> list[bytes]:
+    async def read_body(
+        self, request: Request, place: Admission, declared: int, deadline: Deadline
+    ) -> list[bytes]:
         """The body's chunks, each counted against the admission as it arrives.
 
-        Raises :class:`_TooLarge` past the size limit (the rest is not read) and
-        :class:`~leakguard.runner.Busy` when the bytes no longer fit the memory budget.
+        Raises :class:`_TooLarge` past the size limit (the rest is not read),
+        :class:`~leakguard.runner.Busy` when the bytes no longer fit the memory budget,
+        and :class:`TimeoutError` at the deadline, or as soon as a body of ``declared``
+        bytes falls behind the pace that brings it whole by the end of the time budget
+        (after a first second of grace): it could not be checked in time anyway, and
+        the memory it holds is given back to the requests that can.
         """
         limit = self.config.max_body_bytes
         chunks: list[bytes] = []
         size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _TooLarge
-            place.grow(size)
-            chunks.append(chunk)
+        loop = asyncio.get_running_loop()
+        arrived = loop.time() - (self.config.time_budget - deadline.remaining())
+        end = loop.time() + deadline.remaining()
+        pace = declared / max(self.config.time_budget - UPLOAD_GRACE, 1.0)
+
+        def cut_at() -> float:
+            # By when the bytes received so far must be followed by more.
+            if not pace:
+                return end
+            return min(end, arrived + UPLOAD_GRACE + size / pace)
+
+        async with asyncio.timeout(cut_at()) as timer:
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _TooLarge
+                place.grow(size)
+                chunks.append(chunk)
+                timer.reschedule(cut_at())
         return chunks
 
 
@@ -227,12 +250,22 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         max_age=600,
     )
 
-    @app.get("/healthz", summary="Is the service up")
-    async def healthz() -> dict[str, Any]:
+    @app.get(
+        "/healthz",
+        summary="Is the service up",
+        responses={503: {"description": "Checks cannot be answered now (`checker` says why)"}},
+    )
+    async def healthz() -> Response:
         out: dict[str, Any] = {"status": "ok", "version": __version__}
         if guard.health_directory is not None:
             out["health_directory"] = guard.health_directory.health()
-        return out
+        trouble = service.checker.health()
+        if trouble is not None:
+            # The service answers, but no check would: a supervisor should know.
+            out["status"] = "unavailable"
+            out["checker"] = trouble
+            return Response(json.dumps(out), 503, media_type="application/json")
+        return Response(json.dumps(out), media_type="application/json")
 
     body_doc = {
         "required": True,
@@ -285,15 +318,16 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
             return _refuse("too_large", lang)
         try:
             # A place for the request's bytes before one is read: when there is none the
-            # client hears it at once, and the body it still sends is never held.
-            place = service.runner.admit(size)
+            # client hears it at once, and the body it still sends is never held. While
+            # the body arrives it holds bytes only: the number of checks waiting is
+            # counted once it is whole, so slow uploads cannot crowd the others out.
+            place = service.runner.admit(size, count=False)
         except Busy as busy:
             log.warning("busy (%s): refused a request of %d bytes", busy.reason, size)
             return _refuse("busy", lang, retry_after=busy.retry_after)
         with place:
             try:
-                async with asyncio.timeout(deadline.remaining()):
-                    chunks = await service.read_body(request, place)
+                chunks = await service.read_body(request, place, size, deadline)
             except _TooLarge:
                 return _refuse("too_large", lang)
             except Busy as busy:
@@ -311,6 +345,9 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
 
             try:
                 status, body = await service.runner.run(work, admission=place, deadline=deadline)
+            except Busy as busy:
+                log.warning("busy (%s): refused a request of %d bytes", busy.reason, size)
+                return _refuse("busy", lang, retry_after=busy.retry_after)
             except Overdue:
                 log.warning("check %s did not finish within %.1f s", verdict_id, config.deadline)
                 return _refuse("timeout", lang, retry_after=config.time_budget)

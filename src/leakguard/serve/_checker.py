@@ -24,6 +24,7 @@ import queue
 import signal
 import stat
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,26 +37,50 @@ if TYPE_CHECKING:
 
     from leakguard.guard import Guard
 
-__all__ = ["Checker", "CheckerGone"]
+__all__ = ["Checker", "CheckerGone", "CheckerStuck"]
 
 log = logging.getLogger("leakguard.serve")
+
+#: Seconds between two looks at the checker process when nothing else wakes the watch.
+_WATCH_EVERY = 1.0
 
 
 class CheckerGone(Exception):
     """The checker process ended (killed for memory, crashed) while a check was asked."""
 
 
-class Checker:
-    """``workers`` checks at once for ``guard``, in a forked process (see the module)."""
+class CheckerStuck(CheckerGone):
+    """The check ran past its deadline, its grace and ``kill_after``: the checker
+    process was killed (and replaced) to end it."""
 
-    def __init__(self, guard: Guard, workers: int) -> None:
+
+class Checker:
+    """``workers`` checks at once for ``guard``, in a forked process (see the module).
+
+    A check still running ``kill_after`` seconds past its deadline and ``grace`` (the
+    service answered it long ago) is ended the only way work in another process can be:
+    the process is killed and a new one forked. The other checks it was running are
+    asked again of the new process, within what is left of their own deadlines. A
+    checker process stopped or gone is reported by :meth:`health`.
+    """
+
+    def __init__(
+        self, guard: Guard, workers: int, *, grace: float = 1.0, kill_after: float = 2.0
+    ) -> None:
         self.guard = guard
         self.workers = workers
+        self.grace = grace
+        self.kill_after = kill_after
         self._lock = threading.Lock()
         self._process: BaseProcess | None = None
         self._free: queue.SimpleQueue[Connection] = queue.SimpleQueue()
         self._forked = "fork" in multiprocessing.get_all_start_methods()
-        self._logs: Any = None
+        # The checks under way: their hard end and the process they were sent to.
+        self._calls: dict[int, tuple[float, BaseProcess]] = {}
+        self._killed_for: set[int] = set()
+        self._watch = threading.Condition(self._lock)
+        self._watching = False
+        self.restarts = 0
 
     @property
     def pid(self) -> int | None:
@@ -66,6 +91,11 @@ class Checker:
         """Fork the checker process (call before the service opens its sockets)."""
         with self._lock:
             self._start()
+            if self._forked and not self._watching:
+                self._watching = True
+                threading.Thread(
+                    target=self._watchdog, name="leakguard-checker-watch", daemon=True
+                ).start()
 
     def _start(self) -> None:
         if not self._forked:
@@ -74,18 +104,19 @@ class Checker:
         ends = [context.Pipe() for _ in range(self.workers)]
         ours = [a for a, _ in ends]
         theirs = [b for _, b in ends]
-        if self._logs is None:
-            self._logs = context.Queue()
-            threading.Thread(
-                target=_relay_logs, args=(self._logs,), name="leakguard-checker-log", daemon=True
-            ).start()
+        # A queue of its own for each process: one killed while writing to its queue
+        # would leave the queue's lock taken, and the next process's records stuck.
+        logs = context.Queue()
         process = context.Process(
             target=_checker_main,
-            args=(self.guard, theirs, self._logs),
+            args=(self.guard, theirs, logs),
             name="leakguard-checker",
             daemon=True,
         )
         process.start()
+        threading.Thread(
+            target=_relay_logs, args=(logs, process), name="leakguard-checker-log", daemon=True
+        ).start()
         for end in theirs:
             end.close()
         self._process = process
@@ -93,39 +124,147 @@ class Checker:
         for end in ours:
             self._free.put(end)
 
+    def health(self) -> str | None:
+        """None while checks can be answered; otherwise why not (``stopped``: the
+        process is suspended; ``gone``: it ended and no new one runs; ``stuck``: a check
+        is past its hard end)."""
+        with self._lock:
+            process = self._process
+            if not self._forked or self._watching is False:
+                return None
+            if process is None or not process.is_alive():
+                return "gone"
+            if any(time.monotonic() > hard for hard, _ in self._calls.values()):
+                return "stuck"
+        if _state(process.pid) in ("T", "t"):
+            return "stopped"
+        return None
+
     def judge(
         self, kind: str, data: bytes, lang: Lang, verdict_id: str, deadline: Deadline
     ) -> tuple[int, bytes]:
         """The answer's status and body (blocks; at most ``workers`` callers at once)."""
         if not self._forked:
             return judge(self.guard, kind, data, lang, verdict_id, deadline)
-        free = self._free
-        conn = free.get()
+        try:
+            return self._ask(kind, data, lang, verdict_id, deadline)
+        except CheckerStuck:
+            raise
+        except CheckerGone:
+            # Killed for another check (or crashed): once more in the new process, if
+            # there is time left.
+            if deadline.remaining() <= 0:
+                raise
+            return self._ask(kind, data, lang, verdict_id, deadline)
+
+    def _ask(
+        self, kind: str, data: bytes, lang: Lang, verdict_id: str, deadline: Deadline
+    ) -> tuple[int, bytes]:
+        hard = time.monotonic() + deadline.remaining() + self.grace + self.kill_after
+        conn, process = self._take(hard)
+        call = id(threading.current_thread())
+        with self._lock:
+            self._calls[call] = (hard, process)
+            self._watch.notify()
         try:
             conn.send((kind, lang, verdict_id, deadline.at))
             conn.send_bytes(data)
-            del data
             status, body = conn.recv()
         except (EOFError, OSError):
             conn.close()
-            self._restart()
-            raise CheckerGone from None
-        free.put(conn)
+            with self._lock:
+                killed = call in self._killed_for
+                self._killed_for.discard(call)
+            self._restart(process)
+            raise (CheckerStuck if killed else CheckerGone) from None
+        finally:
+            with self._lock:
+                self._calls.pop(call, None)
+        with self._lock:
+            current = process is self._process
+        if current:
+            self._free.put(conn)
+        else:
+            conn.close()
         return int(status), bytes(body)
 
-    def _restart(self) -> None:
+    def _take(self, hard: float) -> tuple[Connection, BaseProcess]:
+        """A free connection to the current checker process, and that process."""
+        while True:
+            with self._lock:
+                free, process = self._free, self._process
+            if process is None:
+                raise CheckerGone
+            try:
+                conn = free.get(timeout=0.25)
+            except queue.Empty:
+                if time.monotonic() > hard:
+                    raise CheckerGone from None
+                continue
+            with self._lock:
+                if process is self._process:
+                    return conn, process
+            conn.close()  # a connection to a process since replaced
+
+    def _watchdog(self) -> None:
+        """Kill the checker process when a check runs past its hard end."""
         with self._lock:
-            process = self._process
-            if process is None or process.is_alive():
-                return  # another caller restarted it already
-            log.error(
-                "the checker process ended (exit status %s); starting a new one",
-                process.exitcode,
-            )
+            while self._watching:
+                now = time.monotonic()
+                late = [
+                    (call, process)
+                    for call, (hard, process) in self._calls.items()
+                    if now > hard and process is self._process
+                ]
+                if late:
+                    process = late[0][1]
+                    self._killed_for.update(call for call, _ in late)
+                    log.error(
+                        "a check ran %.0f s past its deadline; the checker process is "
+                        "replaced to end it",
+                        self.grace + self.kill_after,
+                    )
+                    self._replace(process)
+                    continue
+                current = self._process
+                if current is not None and not current.is_alive():
+                    # Ended on its own (killed for memory, crashed): a new one at once,
+                    # not at the next check.
+                    log.error(
+                        "the checker process ended (exit status %s); starting a new one",
+                        current.exitcode,
+                    )
+                    self._replace(current)
+                    continue
+                ends = [hard - now for hard, _ in self._calls.values()]
+                self._watch.wait(max(0.05, min([_WATCH_EVERY, *ends])))
+
+    def _replace(self, process: BaseProcess) -> None:
+        """Kill ``process`` and fork a new one (called with the lock held)."""
+        process.kill()
+        process.join(5)
+        if process is self._process:
+            self.restarts += 1
             self._start()
+
+    def _restart(self, process: BaseProcess) -> None:
+        with self._lock:
+            if process is not self._process:
+                return  # replaced already
+            if process.is_alive():
+                # Its pipe failed while it still runs: it cannot be trusted any more.
+                log.error("the checker process stopped answering; starting a new one")
+            else:
+                log.error(
+                    "the checker process ended (exit status %s); starting a new one",
+                    process.exitcode,
+                )
+            self._replace(process)
 
     def close(self) -> None:
         with self._lock:
+            self._watching = False
+            self._watch.notify()
             process, self._process = self._process, None
             if process is None:
                 return
@@ -138,19 +277,30 @@ class Checker:
             if process.is_alive():
                 process.kill()
                 process.join(2)
-            if self._logs is not None:
-                self._logs.put(None)  # ends the relay thread
-                self._logs = None
 
 
-def _relay_logs(records: Any) -> None:
-    """Log here what the checker logged there, by this process's levels and handlers."""
+def _state(pid: int | None) -> str:
+    """The process's state letter from /proc (R, S, T…), or "" where unknown."""
+    if pid is None:
+        return ""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rpartition(")")[2].split()[0] if ")" in stat else ""
+
+
+def _relay_logs(records: Any, process: BaseProcess) -> None:
+    """Log here what the checker logged there, by this process's levels and handlers,
+    until the checker process has ended and everything it wrote was read."""
     while True:
         try:
-            record = records.get()
+            record = records.get(timeout=1.0)
+        except queue.Empty:
+            if not process.is_alive():
+                return
+            continue
         except (EOFError, OSError):
-            return
-        if record is None:
             return
         logger = logging.getLogger(record.name)
         if logger.isEnabledFor(record.levelno):

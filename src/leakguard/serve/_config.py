@@ -46,6 +46,9 @@ class ServeConfig:
     """Seconds a connection may stay open without a complete request head."""
     grace: float = 1.0
     """Seconds past the time budget after which a check still running gets 503."""
+    kill_after: float = 2.0
+    """Seconds past that answer after which a check still running is ended by replacing
+    the checker process."""
     addin: Path | None = field(default_factory=addin_dir)
     """Folder of the Outlook add-in (``manifest.xml``, ``src/``, ``assets/``)."""
 

@@ -18,7 +18,14 @@ from leakguard.core import Action, Deadline, Lang, Verdict
 from leakguard.errors import InputError
 from leakguard.message import require_message
 from leakguard.serve._compose import compose
-from leakguard.serve._schema import CheckRequest, CheckResponse, SecureAddress, Unread
+from leakguard.serve._schema import (
+    MAX_ATTACHMENTS,
+    MAX_RECIPIENTS,
+    CheckRequest,
+    CheckResponse,
+    SecureAddress,
+    Unread,
+)
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
@@ -91,7 +98,7 @@ def _field(loc: tuple[int | str, ...]) -> str:
 
 
 def _invalid(exc: ValidationError) -> tuple[int, bytes]:
-    first = exc.errors(include_input=False, include_url=False)
+    first = exc.errors(include_input=False, include_url=False)[:_MAX_ERRORS]
     errors = [
         {"field": _field(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
         for e in first
@@ -100,11 +107,64 @@ def _invalid(exc: ValidationError) -> tuple[int, bytes]:
     return 422, error_body("invalid", text, field=errors[0]["field"], errors=errors)
 
 
+# What a request's JSON may hold at most, well above what the schema takes (every list
+# full, every field given): past it the request is refused before it is validated, since
+# validating a million small items takes seconds and a gigabyte.
+_MAX_ERRORS = 20
+_MAX_OBJECTS = 3 * MAX_RECIPIENTS + MAX_ATTACHMENTS + 16
+_MAX_KEYS = 16
+_LISTS = {"to": MAX_RECIPIENTS, "cc": MAX_RECIPIENTS, "bcc": MAX_RECIPIENTS}
+_LISTS["attachments"] = MAX_ATTACHMENTS
+
+
+class _TooMany(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def _too_many(data: bytes) -> tuple[int, bytes] | None:
+    """422 when the JSON holds more objects, keys or list items than any valid request
+    could; None when it may be valid (the schema then says). Cheap: a body without that
+    many commas and braces is not even parsed here."""
+    if data.count(b",") + data.count(b"{") < _MAX_OBJECTS:
+        return None
+    objects = 0
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal objects
+        objects += 1
+        if objects > _MAX_OBJECTS:
+            raise _TooMany("body", f"more than {_MAX_OBJECTS} objects")
+        if len(items) > _MAX_KEYS:
+            raise _TooMany("body", f"an object with more than {_MAX_KEYS} fields")
+        return dict(items)
+
+    try:
+        parsed = json.loads(data, object_pairs_hook=pairs)
+    except _TooMany as exc:
+        err = {"field": exc.field, "message": str(exc)}
+        return 422, error_body("invalid", f"body: {exc}", field=exc.field, errors=[err])
+    except (ValueError, RecursionError):
+        return None  # not JSON: the schema's parser says where
+    if isinstance(parsed, dict):
+        for name, most in _LISTS.items():
+            value = parsed.get(name)
+            if isinstance(value, list) and len(value) > most:
+                text = f"List should have at most {most} items, not {len(value)}"
+                err = {"field": name, "message": text}
+                return 422, error_body("invalid", f"{name}: {text}", field=name, errors=[err])
+    return None
+
+
 def judge(
     guard: Guard, kind: str, data: bytes, lang: Lang, verdict_id: str, deadline: Deadline
 ) -> tuple[int, bytes]:
     """The status and JSON body answering one request of ``kind`` (``json`` or ``eml``)."""
     if kind == "json":
+        refused = _too_many(data)
+        if refused is not None:
+            return refused
         try:
             req = CheckRequest.model_validate_json(data)
         except ValidationError as exc:

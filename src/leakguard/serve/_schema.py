@@ -10,6 +10,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 __all__ = [
+    "MAX_ATTACHMENTS",
+    "MAX_RECIPIENTS",
     "Address",
     "Attachment",
     "Body",
@@ -81,18 +83,24 @@ class Attachment(_Strict):
         return self
 
 
+#: The longest lists a request may hold (Exchange Online takes at most 1,000 recipients
+#: per message, Outlook far fewer attachments): bounds on what one request may cost.
+MAX_RECIPIENTS = 1000
+MAX_ATTACHMENTS = 500
+
+
 class CheckRequest(_Strict):
     """The message about to be sent, as the mail client sees it."""
 
     model_config = ConfigDict(populate_by_name=True)
 
     sender: Annotated[Address | None, Field(alias="from")] = None
-    to: list[Address] = []
-    cc: list[Address] = []
-    bcc: list[Address] = []
+    to: Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)] = []
+    cc: Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)] = []
+    bcc: Annotated[list[Address], Field(max_length=MAX_RECIPIENTS)] = []
     subject: Annotated[str, Field(max_length=10_000)] = ""
     body: Body = Body()
-    attachments: list[Attachment] = []
+    attachments: Annotated[list[Attachment], Field(max_length=MAX_ATTACHMENTS)] = []
     lang: Literal["fr", "en"] = "en"
 
     _clean = field_validator("subject")(_no_control)

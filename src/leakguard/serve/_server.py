@@ -23,7 +23,10 @@ from leakguard.serve._config import ServeConfig
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
-__all__ = ["serve", "server_config", "try_listen"]
+__all__ = ["H2_STREAMS", "serve", "server_config", "try_listen"]
+
+#: Requests at once on one connection that speaks HTTP/2.
+H2_STREAMS = 4
 
 
 def server_config(
@@ -50,8 +53,13 @@ def server_config(
     server.h11_max_incomplete_size = 16 * 1024  # a request head larger than this is refused
     server.max_app_queue_size = 10  # body chunks read ahead per connection (64 KiB each)
     server.backlog = 1024  # a burst of connections waits in the kernel, not refused
-    # HTTP/1.1 only: the bounds above are those of its parser (HTTP/2 brings its own).
+    # HTTP/1.1 is offered (ALPN), and is what browsers and Outlook speak here. Hypercorn
+    # still answers a client that starts in HTTP/2 anyway (prior knowledge, or an h2c
+    # upgrade), with no setting to refuse it: its bounds are set as tight as HTTP/1.1's,
+    # a few requests at a time per connection and the same head size.
     server.alpn_protocols = ["http/1.1"]
+    server.h2_max_concurrent_streams = H2_STREAMS
+    server.h2_max_header_list_size = 16 * 1024
     server.include_server_header = False
     server.accesslog = None  # request lines may carry the add-in's ?token=
     server.errorlog = logging.getLogger("leakguard.serve.server")
