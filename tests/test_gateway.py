@@ -565,7 +565,9 @@ def _client(port: int, messages: list[EmailMessage], log: ClientLog, deadline: f
             with log.lock:
                 log.attempts[mid] += 1
             try:
-                with smtplib.SMTP("127.0.0.1", port, timeout=20) as c:
+                # Longer than the relay may take to answer (its check's budget and the
+                # next hop's); RFC 5321 asks a client to wait ten minutes after the data.
+                with smtplib.SMTP("127.0.0.1", port, timeout=60) as c:
                     c.sendmail(str(msg["From"]), [str(msg["To"])], raw(msg))
                 code = 250
             except smtplib.SMTPResponseException as exc:
@@ -583,9 +585,21 @@ def test_relay_load_with_faults_loses_nothing_and_duplicates_nothing(
     workdir: Path, policy_file: Path
 ) -> None:
     total, clients = 1000, 50
-    sink = Sink(hang_seconds=1.5).start()
+    # A hung next hop holds the message past the relay's wait for it (5 s), then refuses.
+    sink = Sink(hang_seconds=6).start()
     cmd, audit = relay_command(
-        workdir, "relay-load", sink.port, policy_file, "--workers", "2", "--processes", "2"
+        workdir,
+        "relay-load",
+        sink.port,
+        policy_file,
+        "--workers",
+        "2",
+        "--processes",
+        "2",
+        "--timeout",
+        "10",
+        "--next-hop-timeout",
+        "5",
     )
     cmd.start()
     rng = random.Random(20260302)
@@ -601,7 +615,7 @@ def test_relay_load_with_faults_loses_nothing_and_duplicates_nothing(
         if fault in ("reject", "block"):
             expected_refused.add(str(msg["Message-ID"]))
     log = ClientLog()
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 150
     threads = [
         threading.Thread(target=_client, args=(cmd.port, messages[i::clients], log, deadline))
         for i in range(clients)
@@ -630,18 +644,32 @@ def test_relay_load_with_faults_loses_nothing_and_duplicates_nothing(
     duplicated = [m for m in ids if at_sink[m] > 1]
     refused_but_delivered = [m for m in refused if at_sink[m] > 0]
     unknown = [m for m in at_sink if m not in log.final]
+    records = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
+    # What SMTP allows (RFC 1047): the whole message was sent on and its answer never
+    # came, or came after the relay's client had left. The relay then cannot know, and
+    # the sender's retry may arrive twice. Any other duplicate is a fault.
+    unsettled = {
+        r["message_id"]
+        for r in records
+        if (
+            (r.get("next_hop") or {}).get("stage") == "end_of_data"
+            and r["next_hop"]["reply"] is None
+        )
+        or (r.get("client_gone") and r["outcome"] == "accepted")
+    }
+    faulty = [m for m in duplicated if mask_header(m) not in unsettled]
     summary = (
         f"{len(delivered)} delivered, {len(refused)} refused, {len(unanswered)} unanswered, "
-        f"{len(lost)} lost, {len(duplicated)} duplicated in {elapsed:.1f} s, "
+        f"{len(lost)} lost, {len(duplicated)} duplicated ({len(faulty)} where SMTP does not "
+        f"allow it; {len(unsettled)} answers the relay could not know) in {elapsed:.1f} s, "
         f"{sum(log.attempts.values()) - total} retries"
     )
     print(summary)
     assert not unanswered, summary
-    assert not lost and not duplicated and not refused_but_delivered and not unknown, summary
+    assert not lost and not faulty and not refused_but_delivered and not unknown, summary
     assert set(refused) == expected_refused, summary
     assert len(delivered) + len(refused) == total, summary
     assert sum(log.attempts.values()) > total  # the faults really forced retries
-    records = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
     assert all(r["verdict_id"] for r in records)
     assert not any(leaked(json.dumps(r), [IBAN]) for r in records)
 

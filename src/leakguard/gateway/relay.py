@@ -403,6 +403,16 @@ def upstream_queue_id(data: bytes) -> str | None:
 
 # ------------------------------------------------------------------ the relay's SMTP side
 
+
+def _restarting(pick: Callable[[str, str], str]) -> str:
+    return smtp_text(
+        pick(
+            "leakguard relay is restarting, try again later",
+            "le relais leakguard redemarre, reessayez plus tard",
+        )
+    )
+
+
 _CONTROL = re.compile(r"[\r\n\x00]")
 
 
@@ -522,12 +532,7 @@ class RelayHandler:
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
     ) -> str:
         if self.closing:
-            return "421 4.3.2 " + smtp_text(
-                self.pick(
-                    "leakguard relay is restarting, try again later",
-                    "le relais leakguard redemarre, reessayez plus tard",
-                )
-            )
+            return "421 4.3.2 " + _restarting(self.pick)
         refused = self._refused_address(address, "The sender address", "L'adresse d'expediteur")
         if refused is not None:
             return refused
@@ -800,6 +805,18 @@ class RelaySMTP(SMTP):
                 self._after_data()
                 told = await self._tell(busy.reply)
                 keeper.record(busy, told=told)
+                return
+            if self.relay.closing:
+                # The relay is stopping: work begun now could outlive it, the message
+                # sent on with nobody left to tell its sender. It comes back later.
+                self._after_data()
+                restarting = keeper.unchecked(
+                    421, "4.3.2", _restarting(self.relay.pick), error="restarting", size=size
+                )
+                told = await self._tell(restarting.reply)
+                keeper.record(restarting, told=told)
+                if self.transport is not None:
+                    self.transport.close()
                 return
             self.envelope.content = self.envelope.original_content = bytes(data)
             data.clear()
