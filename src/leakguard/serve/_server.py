@@ -20,6 +20,8 @@ from hypercorn.config import Config
 
 from leakguard.serve._config import ServeConfig
 
+log = logging.getLogger("leakguard.serve")
+
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
@@ -53,10 +55,10 @@ def server_config(
     server.h11_max_incomplete_size = 16 * 1024  # a request head larger than this is refused
     server.max_app_queue_size = 10  # body chunks read ahead per connection (64 KiB each)
     server.backlog = 1024  # a burst of connections waits in the kernel, not refused
-    # HTTP/1.1 is offered (ALPN), and is what browsers and Outlook speak here. Hypercorn
-    # still answers a client that starts in HTTP/2 anyway (prior knowledge, or an h2c
-    # upgrade), with no setting to refuse it: its bounds are set as tight as HTTP/1.1's,
-    # a few requests at a time per connection and the same head size.
+    # HTTP/1.1 only, what browsers and Outlook speak here: the bounds above are those of
+    # its parser. ALPN offers nothing else, and a client that starts in HTTP/2 anyway is
+    # closed (see _Http11Only). Should that guard not apply, HTTP/2's own bounds are set
+    # as tight: a few requests at a time per connection, the same head size.
     server.alpn_protocols = ["http/1.1"]
     server.h2_max_concurrent_streams = H2_STREAMS
     server.h2_max_header_list_size = 16 * 1024
@@ -78,6 +80,39 @@ def try_listen(host: str, port: int, /) -> None:
         probe.bind(address)
 
 
+def _http11_only() -> None:
+    """Make Hypercorn close a connection that starts in HTTP/2 instead of switching to it.
+
+    Hypercorn switches to HTTP/2 whenever a client sends its preface (or asks for an h2c
+    upgrade), whatever ALPN chose, and has no setting to refuse. In HTTP/2 a client
+    needs no request, and no token, to make the server work: a flood of SETTINGS or PING
+    frames, each answered, held the event loop, and with it /healthz and every check,
+    for as long as it lasted. No client of this service speaks HTTP/2, so none is lost.
+    """
+    from hypercorn.asyncio import tcp_server
+    from hypercorn.events import Closed, Event
+    from hypercorn.protocol import ProtocolWrapper
+    from hypercorn.protocol.h11 import H2CProtocolRequiredError, H2ProtocolAssumedError
+
+    if getattr(tcp_server, "ProtocolWrapper", None) is not ProtocolWrapper:
+        return  # already done, or not the Hypercorn this was written for
+
+    class Http11Only(ProtocolWrapper):
+        async def handle(self, event: Event) -> None:
+            try:
+                await self.protocol.handle(event)
+            except (H2ProtocolAssumedError, H2CProtocolRequiredError):
+                log.info("closed a connection that spoke HTTP/2")
+                # Dropped, not closed politely: a TLS client still sending after our
+                # close_notify would make asyncio raise from Hypercorn's own close.
+                writer = getattr(getattr(self.send, "__self__", None), "writer", None)
+                if writer is not None:
+                    writer.transport.abort()
+                await self.send(Closed())
+
+    tcp_server.ProtocolWrapper = Http11Only  # type: ignore[attr-defined]
+
+
 async def serve(
     app: FastAPI, server: Config, /, *, shutdown: Callable[[], Awaitable[Any]] | None = None
 ) -> None:
@@ -87,4 +122,5 @@ async def serve(
     permission, address not on this machine)."""
     from hypercorn.asyncio import serve as hypercorn_serve
 
+    _http11_only()
     await hypercorn_serve(app, server, shutdown_trigger=shutdown, mode="asgi")  # type: ignore[arg-type]
