@@ -18,6 +18,7 @@ import json
 import os
 import re
 import smtplib
+import socket
 import sys
 import threading
 import time
@@ -447,6 +448,45 @@ def test_relay_login_guessing_is_bounded_and_never_stalls_the_other_clients(
     assert max(waits) < 0.75, waits
     assert locked == 454 and quick < 0.5, (locked, quick)
     assert known == 235
+
+
+def test_relay_never_takes_a_password_in_clear_from_another_machine(
+    tmp_path: Path, policy_file: Path
+) -> None:
+    """A client allowed by network but on another machine, without TLS: no AUTH is
+    offered, one tried anyway is refused before any password is read, and nothing is
+    sent on without a login."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect(("192.0.2.1", 9))  # no packet is sent: it only picks a route
+            outside = str(probe.getsockname()[0])
+        except OSError:
+            outside = "127.0.0.1"
+    if outside.startswith("127."):
+        pytest.skip("this machine has no address besides loopback to connect from")
+    sink = Sink().start()
+    passwords = tmp_path / "passwords"
+    passwords.write_text(f"copieur:{hash_password('le-bon-mot-de-passe')}\n", encoding="utf-8")
+    port = free_port()
+    audit = tmp_path / "relay.jsonl"
+    args = ["relay", "--listen", f"0.0.0.0:{port}", "--next-hop", f"127.0.0.1:{sink.port}"]
+    args += ["--policy", str(policy_file), "--audit-log", str(audit)]
+    args += ["--auth-file", str(passwords), "--allow-client", f"{outside}/32"]
+    cmd = Command(args, port, tmp_path / "relay.log")
+    cmd.start()
+    try:
+        with smtplib.SMTP(outside, port, timeout=30, source_address=(outside, 0)) as c:
+            c.ehlo()
+            offered = c.has_extn("auth")
+            plain = base64.b64encode(b"\0copieur\0le-bon-mot-de-passe").decode()
+            tried = c.docmd("AUTH", f"PLAIN {plain}")[0]
+            mail = c.docmd("MAIL", "FROM:<secretariat@clinic.fr>")[0]
+    finally:
+        cmd.stop()
+        sink.stop()
+    assert not offered
+    assert (tried, mail) == (538, 530)
+    assert sink.received == []
 
 
 # ------------------------------------------------------------------ what was not read

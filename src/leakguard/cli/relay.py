@@ -69,8 +69,10 @@ def add_parser(sub: Any) -> None:
         default=30.0,
         metavar="SECONDS",
         help=t(
-            "longest wait for one answer of the next hop before 451 (default: 30.0)",
-            "attente maximale d'une réponse du serveur suivant avant 451 (par défaut : 30.0)",
+            "time the next hop has for one message, from connecting to its answer to the "
+            "end of the data, before 451 (default: 30.0)",
+            "temps accordé au serveur suivant pour un message, de la connexion à sa réponse "
+            "à la fin des données, avant 451 (par défaut : 30.0)",
         ),
     )
     p.add_argument(
