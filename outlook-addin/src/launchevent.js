@@ -248,6 +248,10 @@ function leakguardPost(settings, request, budgetMs) {
       if (response.status === 401 || response.status === 403) {
         throw { leakguard: "unauthorized" };
       }
+      if (response.status === 408) {
+        // The message did not reach the service in time (a slow link): too slow too.
+        throw { leakguard: "timeout" };
+      }
       if (response.status === 503) {
         // "busy", or "timeout" when the check itself ran out of time.
         return response.json().then(

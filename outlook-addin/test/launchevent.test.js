@@ -93,6 +93,7 @@ test("an explanation longer than Outlook shows is cut to 500 characters", async 
 const FAILURES = [
   ["401", () => respond(401, { error: "unauthorized" }), "the service refused the add-in's key"],
   ["403", () => respond(403, { error: "origin" }), "the service refused the add-in's key"],
+  ["408", () => respond(408, { error: "slow_request" }), "the check took too long"],
   ["500", () => respond(500, {}), "the service answered with an error"],
   ["503", () => respond(503, { error: "busy" }), "the service is busy"],
   ["network error", () => Promise.reject(new TypeError("Failed to fetch")), "the service cannot be reached"],
