@@ -125,6 +125,23 @@ def test_bodies_that_crawl_never_keep_the_other_checks_out(tmp_path: Path) -> No
     assert max(took for _, took in answers) < 4.0, answers  # not the whole 8 s budget
 
 
+def test_a_body_that_never_starts_is_answered_after_its_grace(tmp_path: Path) -> None:
+    """A request head with the token and a Content-Length, then nothing: 408 once the
+    body's first second has passed with no byte, not at the end of the budget."""
+    head = (
+        "POST /v1/check HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer "
+        f"{TOKEN}\r\nContent-Type: message/rfc822\r\nContent-Length: 5000\r\n\r\n"
+    ).encode()
+    with serve_process(tmp_path) as service, connect(service) as s:
+        started = time.monotonic()
+        s.sendall(head)
+        s.settimeout(15)
+        answer = s.recv(4096)
+        took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:60]
+    assert took < 2.0, took
+
+
 def test_a_large_body_that_crawls_gives_its_memory_back_early(tmp_path: Path) -> None:
     """A request that announces the largest size and sends it slowly holds the memory
     budget: a second large request must not be refused for the whole time budget."""

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import ipaddress
 import logging
 import re
@@ -832,7 +833,7 @@ class RelaySMTP(SMTP):
                 # The client left: the message is not sent on if it was not already, and
                 # its record is written when the work ends; its bytes count until then.
                 gone.set()
-                work.add_done_callback(lambda task: self._orphan_done(task, held))
+                work.add_done_callback(functools.partial(self._orphan_done, held=held))
                 held = 0
                 raise
             self._after_data()
@@ -846,7 +847,7 @@ class RelaySMTP(SMTP):
         finally:
             keeper.runner.release(held)
 
-    def _orphan_done(self, task: asyncio.Task[Relayed], held: int) -> None:
+    def _orphan_done(self, task: asyncio.Task[Relayed], *, held: int) -> None:
         self.relay.keeper.runner.release(held)
         if not task.cancelled() and task.exception() is None:
             self.relay.record(task.result(), told=False)

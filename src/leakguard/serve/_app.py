@@ -197,7 +197,7 @@ class _Service:
                 return end
             return min(end, arrived + UPLOAD_GRACE + size / pace)
 
-        async with asyncio.timeout(cut_at()) as timer:
+        async with asyncio.timeout_at(cut_at()) as timer:
             async for chunk in request.stream():
                 size += len(chunk)
                 if size > limit:
