@@ -117,7 +117,7 @@ def _codec(charset: str) -> str:
     name = charset.partition("*")[0].strip().lower()
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, UnicodeError):  # unknown, or a name with bytes no codec name has
         return "utf-8"
 
 
