@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location, Severity
-from leakguard.detectors import HEALTH, find_identifiers, get, one_byte_copies
+from leakguard.detectors import HEALTH, IDENTIFIER_DETECTORS, iter_identifiers, one_byte_copies
 from leakguard.extract._types import Problem, TextChunk
 
 __all__ = ["ContentReport", "scan_chunks", "scan_text"]
@@ -23,6 +23,8 @@ _SEVERITY = {
     "rib": Severity.MEDIUM,
     "iban": Severity.MEDIUM,
 }
+
+_MASK = {d.KIND: d.mask for d in IDENTIFIER_DETECTORS}
 
 # Identifiers that name one person; bank accounts are counted apart (one patient often
 # comes with both a NIR and a RIB, and must not count twice).
@@ -75,43 +77,52 @@ def scan_text(
     """
     if deadline is not None and deadline.expired():
         return [_timeout(location)]
+    out: list[Finding] = []
     try:
-        return _scan_text(text, location, fingerprinter, deadline)
+        _scan_text(text, location, fingerprinter, deadline, out)
     except DeadlineExceeded:
-        return [_timeout(location)]
+        out.append(_timeout(location))
+    return out
 
 
 def _scan_text(
-    text: str, location: Location, fingerprinter: Fingerprinter, deadline: Deadline | None
-) -> list[Finding]:
-    out: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
+    text: str,
+    location: Location,
+    fingerprinter: Fingerprinter,
+    deadline: Deadline | None,
+    out: list[Finding],
+) -> None:
+    """Append the findings of ``text`` to ``out`` as they are made (what was found
+    stays there when ``DeadlineExceeded`` ends the reading)."""
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
-    for m in find_identifiers(text, copies=copies):
-        key = (m.kind, m.compact)
-        if key in seen:
-            continue
-        seen.add(key)
-        detector = get(m.kind)
-        out.append(
-            Finding(
-                kind=m.kind,
-                location=location,
-                severity=_SEVERITY.get(m.kind, Severity.MEDIUM),
-                masked=detector.mask(m.compact),
-                fingerprint=fingerprinter(m.kind, m.compact),
-                confidence=m.confidence,
+
+    # Identifiers: one finding per distinct value.
+    seen: set[tuple[str, str]] = set()
+    for part in iter_identifiers(text, copies=copies, deadline=deadline):
+        for kind, _start, _end, compact, confidence in part:
+            if (kind, compact) in seen:
+                continue
+            seen.add((kind, compact))
+            out.append(
+                Finding(
+                    kind=kind,
+                    location=location,
+                    severity=_SEVERITY[kind],
+                    masked=_MASK[kind](compact),
+                    fingerprint=fingerprinter(kind, compact),
+                    confidence=confidence,
+                )
             )
-        )
-    if deadline is not None:
-        deadline.check()
-    categories = HEALTH.categories(text, copies=copies)
+
+    # Health categories, in the order they first occur.
+    categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
         for cat in categories
     )
-    return out
+    if not whole:
+        raise DeadlineExceeded
 
 
 def scan_chunks(
@@ -144,8 +155,9 @@ def scan_chunks(
         found = scan_text(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
+        where = str(chunk.location)
         for f in found:
-            key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
+            key = (f.kind, where, f.fingerprint or f.detail or "")
             if key in seen:
                 continue
             seen.add(key)
