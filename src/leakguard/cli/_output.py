@@ -176,8 +176,35 @@ def print_text(
 
 
 def dump_json(doc: dict[str, Any], out: TextIO) -> None:
-    json.dump(doc, out, ensure_ascii=False, indent=2)
+    """``doc`` as ``json.dump(doc, out, ensure_ascii=False, indent=2)`` writes it, made
+    in one string: a scan of a large export lists hundreds of thousands of findings."""
+    out.write(_indented(doc, 0))
     out.write("\n")
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _indented(value: Any, level: int) -> str:
+    """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``; a flat
+    object (a finding) is made by the C encoder, its separators carrying the indent."""
+    inside = "\n" + "  " * (level + 1)
+    if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+        # Keys json turns into text its own way: its encoder, indented to this level.
+        return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
+    if isinstance(value, dict) and value:
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            flat = json.JSONEncoder(ensure_ascii=False, separators=("," + inside, ": "))
+            return "{" + inside + flat.encode(value)[1:-1] + "\n" + "  " * level + "}"
+        items = (
+            json.dumps(k, ensure_ascii=False) + ": " + _indented(v, level + 1)
+            for k, v in value.items()
+        )
+        return "{" + inside + ("," + inside).join(items) + "\n" + "  " * level + "}"
+    if isinstance(value, list | tuple) and value:
+        items = (_indented(v, level + 1) for v in value)
+        return "[" + inside + ("," + inside).join(items) + "\n" + "  " * level + "]"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:

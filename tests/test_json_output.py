@@ -1,0 +1,54 @@
+"""The JSON the CLI prints is exactly what ``json.dump(..., indent=2)`` writes, made
+faster for long lists of findings."""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from leakguard.cli._output import dump_json
+
+SCALARS = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(),
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.dictionaries(st.text(max_size=6), inner, max_size=4),
+        st.dictionaries(st.integers(), inner, max_size=2),
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(max_size=6), VALUES, max_size=5))
+def test_dump_json_equals_the_json_module(doc: dict[str, Any]) -> None:
+    out = io.StringIO()
+    dump_json(doc, out)
+    assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_findings_are_written_as_the_json_module_writes_them() -> None:
+    finding = {
+        "kind": "nir",
+        "location": "attachment:export « été ».csv",
+        "severity": "high",
+        "masked": "1 ** ** ** *** *45 29",
+        "fingerprint": "0123456789abcdef0123",
+        "confidence": 0.6,
+        "message": 'Contient un numéro de sécurité sociale : "1 ** ** ** *** *45 29".\n',
+    }
+    doc = {"leakguard": "1.0.0", "messages": [{"source": "a.csv", "findings": [finding] * 3}]}
+    out = io.StringIO()
+    dump_json(doc, out)
+    assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
