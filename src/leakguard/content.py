@@ -97,20 +97,22 @@ def _scan_text(
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
 
-    # Identifiers: one finding per distinct value.
-    seen: set[tuple[str, str]] = set()
+    # Identifiers: one finding per distinct value (told apart by their fingerprints,
+    # which the findings keep anyway: a long export holds a million of them).
+    seen: set[str] = set()
     for part in iter_identifiers(text, copies=copies, deadline=deadline):
         for kind, _start, _end, compact, confidence in part:
-            if (kind, compact) in seen:
+            fingerprint = fingerprinter(kind, compact)
+            if fingerprint in seen:
                 continue
-            seen.add((kind, compact))
+            seen.add(fingerprint)
             out.append(
                 Finding(
                     kind=kind,
                     location=location,
                     severity=_SEVERITY[kind],
                     masked=_MASK[kind](compact),
-                    fingerprint=fingerprinter(kind, compact),
+                    fingerprint=fingerprint,
                     confidence=confidence,
                 )
             )
@@ -138,7 +140,8 @@ def scan_chunks(
     Past ``deadline`` each chunk left is reported unread (``timeout``) instead of read.
     """
     report = ContentReport()
-    seen: set[tuple[str, str, str]] = set()
+    # Per location, the fingerprints (or details) already reported there.
+    seen: dict[str, set[str]] = {}
     for chunk in chunks:
         if isinstance(chunk, Problem):
             report.findings.append(
@@ -155,11 +158,11 @@ def scan_chunks(
         found = scan_text(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
-        where = str(chunk.location)
+        here = seen.setdefault(str(chunk.location), set())
         for f in found:
-            key = (f.kind, where, f.fingerprint or f.detail or "")
-            if key in seen:
+            key = f.fingerprint or f"{f.kind}:{f.detail or ''}"
+            if key in here:
                 continue
-            seen.add(key)
+            here.add(key)
             report.findings.append(f)
     return report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -185,6 +186,12 @@ def dump_json(doc: dict[str, Any], out: TextIO) -> None:
 _SCALARS = (str, int, float, bool, type(None))
 
 
+@functools.cache
+def _flat_encoder(level: int) -> json.JSONEncoder:
+    """The encoder of flat objects at nesting ``level`` (its separators hold the indent)."""
+    return json.JSONEncoder(ensure_ascii=False, separators=(",\n" + "  " * (level + 1), ": "))
+
+
 def _indented(value: Any, level: int) -> str:
     """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``; a flat
     object (a finding) is made by the C encoder, its separators carrying the indent."""
@@ -194,7 +201,7 @@ def _indented(value: Any, level: int) -> str:
         return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
     if isinstance(value, dict) and value:
         if all(isinstance(v, _SCALARS) for v in value.values()):
-            flat = json.JSONEncoder(ensure_ascii=False, separators=("," + inside, ": "))
+            flat = _flat_encoder(level)
             return "{" + inside + flat.encode(value)[1:-1] + "\n" + "  " * level + "}"
         items = (
             json.dumps(k, ensure_ascii=False) + ": " + _indented(v, level + 1)

@@ -40,7 +40,8 @@ Found = tuple[str, int, int, str, float]
 #: When two kinds claim the same span, the more specific one wins (lower rank).
 RANK = {kind: i for i, kind in enumerate(("iban", "rib", "nir", "be_niss", "qc_nam", "ca_sin"))}
 
-# Characters read per piece, and the margin read on each side of it.
+# Characters read per piece (a quarter of it where digits are dense), and the margin
+# read on each side of it.
 PIECE = 1 << 20
 MARGIN = 256
 # Around each digit, what is read. A match starts at most this far before its first
@@ -952,11 +953,15 @@ def iter_found(
     held: Found | None = None
     # A labelled RIB always says "guichet" (see ``rib.LABELLED``).
     labelled = folded.find(b"guichet") >= 0
-    step = PIECE
-    for lo in range(0, n, step):
+    whole = np.frombuffer(copy, dtype=np.uint8)
+    lo = 0
+    while lo < n:
         if deadline is not None:
             deadline.check()
-        hi = min(n, lo + step)
+        # Where digits are dense, smaller pieces: what numpy holds at once stays small.
+        ahead = whole[lo : lo + PIECE]
+        dense = int(np.count_nonzero((ahead - np.uint8(48)) < 10)) * 8 >= len(ahead)
+        hi = min(n, lo + (max(1, PIECE // 4) if dense else PIECE))
         xlo, xhi = max(0, lo - MARGIN), min(n, hi + MARGIN)
         piece = _Piece(copy, xlo, xhi)
         hits: list[_Hits] = []
@@ -977,6 +982,7 @@ def iter_found(
         out, held = _resolve(hits, held)
         if out:
             yield out
+        lo = hi
     if held is not None:
         yield [held]
 

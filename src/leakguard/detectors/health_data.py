@@ -485,14 +485,18 @@ def _bodies_by_bit() -> dict[int, re.Pattern[str]]:
     return {bit: re.compile("|".join(bodies)) for bit, bodies in by_bit.items()}
 
 
-_BODIES = _bodies_by_bit()
+_BODIES: list[dict[int, re.Pattern[str]]] = []
 
 
 def _may_bring(text: str, here: int, wanted: int) -> bool:
     """True when a phrase with one of the ``wanted`` bits may hold place ``here``."""
+    if not _BODIES:  # compiled on first use: only the pure path asks
+        _BODIES.append(_bodies_by_bit())
     lo, hi = max(0, here - _REACH), here + _REACH
     return any(
-        pattern.search(text, lo, hi) is not None for bit, pattern in _BODIES.items() if bit & wanted
+        pattern.search(text, lo, hi) is not None
+        for bit, pattern in _BODIES[0].items()
+        if bit & wanted
     )
 
 
