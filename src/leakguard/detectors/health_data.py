@@ -15,7 +15,9 @@ runs the patterns only around the anchors it meets. It gives exactly the answer 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import cast
@@ -43,6 +45,7 @@ __all__ = [
     "categories",
     "categories_until",
     "compiled_categories",
+    "engine",
     "find",
     "folded_copy",
     "naive_categories",
@@ -724,6 +727,26 @@ def _installed() -> bool:
 # True when the compiled fast path is installed; set it to False to use the pure path.
 COMPILED = _installed()
 _FAST_DB: list[object] = []
+_log = logging.getLogger(__name__)
+
+
+def engine() -> str | None:
+    """The compiled engine that runs, as ``"Vectorscan 5.4.12 (hyperscan 0.9.1)"``, or
+    ``None`` when the pure Python path does (not installed, or ``COMPILED`` is off)."""
+    if not COMPILED:
+        return None
+    from importlib.metadata import version
+
+    import hyperscan
+
+    probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    probe.compile(expressions=[b"leakguard"])
+    info: object = probe.info()
+    found = re.search(
+        r"Version: *([0-9][0-9.]*)", str(info, "ascii") if isinstance(info, bytes) else str(info)
+    )
+    library = found.group(1) if found else "?"
+    return f"Vectorscan {library} (hyperscan {version('hyperscan')})"
 
 
 def _database() -> object:
@@ -731,6 +754,7 @@ def _database() -> object:
     if not _FAST_DB:
         import hyperscan
 
+        started = time.monotonic()
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
         database.compile(
@@ -740,6 +764,11 @@ def _database() -> object:
             flags=[flags] * len(_PHRASES),
         )
         _FAST_DB.append(database)
+        _log.info(
+            "content engine: Vectorscan, %d expressions compiled in %.2f s",
+            len(_PHRASES),
+            time.monotonic() - started,
+        )
     return _FAST_DB[0]
 
 
