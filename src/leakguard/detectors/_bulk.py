@@ -29,7 +29,7 @@ from leakguard.core import Deadline
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, SEP, fits_fast_path
 
-__all__ = ["PIECE", "RANK", "Found", "iter_found", "one_byte", "separator_kinds"]
+__all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -40,6 +40,9 @@ Found = tuple[str, int, int, str, float]
 #: When two kinds claim the same span, the more specific one wins (lower rank).
 RANK = {kind: i for i, kind in enumerate(("iban", "rib", "nir", "be_niss", "qc_nam", "ca_sin"))}
 
+# Texts shorter than this are read by the detectors' own patterns (the numpy steps of
+# the bulk search cost a fixed time that a short text does not repay).
+SMALL = 1 << 14
 # Characters read per piece (a quarter of it where digits are dense), and the margin
 # read on each side of it.
 PIECE = 1 << 20
