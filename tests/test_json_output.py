@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leakguard.cli._output import dump_json
+from leakguard.cli._output import Flat, dump_json
 
 SCALARS = st.one_of(
     st.none(),
@@ -48,7 +48,16 @@ def test_findings_are_written_as_the_json_module_writes_them() -> None:
         "confidence": 0.6,
         "message": 'Contient un numéro de sécurité sociale : "1 ** ** ** *** *45 29".\n',
     }
-    doc = {"leakguard": "1.0.0", "messages": [{"source": "a.csv", "findings": [finding] * 3}]}
+    for findings in ([finding] * 3, Flat([finding] * 3), Flat([finding])):
+        doc = {"leakguard": "1.0.0", "messages": [{"source": "a.csv", "findings": findings}]}
+        out = io.StringIO()
+        dump_json(doc, out)
+        assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_nested_findings_lists_are_written_as_the_json_module_writes_them() -> None:
+    finding = {"kind": "health_data", "location": "body", "detail": "diagnosis", "x": None}
+    doc = {"a": [{"b": Flat([finding, finding])}, Flat([{"c": 1.5, "d": True}])]}
     out = io.StringIO()
     dump_json(doc, out)
     assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

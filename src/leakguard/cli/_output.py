@@ -24,10 +24,16 @@ def json_doc(results: list[Result], lang: Lang, *, with_action: bool) -> dict[st
         elif r.verdict is not None and with_action:
             entry.update(r.verdict.to_dict(lang))
             entry["source"] = r.source
+            entry["findings"] = Flat(entry["findings"])
         else:
-            entry["findings"] = [f.to_dict(lang) for f in r.findings]
+            entry["findings"] = Flat(f.to_dict(lang) for f in r.findings)
         messages.append(entry)
     return {"leakguard": __version__, "messages": messages}
+
+
+class Flat(list[dict[str, Any]]):
+    """A list of flat objects (findings: text, numbers, booleans and nulls only), which
+    :func:`dump_json` writes in one call of the C encoder."""
 
 
 _LEVEL = {"high": "error", "medium": "warning", "low": "note"}
@@ -192,6 +198,19 @@ def _flat_encoder(level: int) -> json.JSONEncoder:
     return json.JSONEncoder(ensure_ascii=False, separators=(",\n" + "  " * (level + 1), ": "))
 
 
+def _flat_list(items: list[Any] | tuple[Any, ...], level: int) -> str:
+    """A list of flat objects (a message's findings) at nesting ``level``, encoded by
+    one call of the C encoder: its separators indent the objects' members, and the
+    boundaries between objects (no string holds a line break) get the list's indent."""
+    outer, inner = "  " * (level + 1), "  " * (level + 2)
+    bodies = _flat_encoder(level + 1).encode(list(items))[2:-2].split("},\n" + inner + "{")
+    between = "\n" + outer + "},\n" + outer + "{\n" + inner
+    return (
+        "[\n" + outer + "{\n" + inner + between.join(bodies)
+        + "\n" + outer + "}\n" + "  " * level + "]"
+    )  # fmt: skip
+
+
 def _indented(value: Any, level: int) -> str:
     """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``; a flat
     object (a finding) is made by the C encoder, its separators carrying the indent."""
@@ -209,6 +228,8 @@ def _indented(value: Any, level: int) -> str:
         )
         return "{" + inside + ("," + inside).join(items) + "\n" + "  " * level + "}"
     if isinstance(value, list | tuple) and value:
+        if isinstance(value, Flat) and all(value):
+            return _flat_list(value, level)
         items = (_indented(v, level + 1) for v in value)
         return "[" + inside + ("," + inside).join(items) + "\n" + "  " * level + "]"
     return json.dumps(value, ensure_ascii=False)

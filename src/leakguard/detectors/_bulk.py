@@ -27,7 +27,7 @@ import numpy.typing as npt
 
 from leakguard.core import Deadline
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
-from leakguard.detectors._base import KEYSEP, SEP, fits_fast_path
+from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
 
 __all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
 
@@ -643,6 +643,15 @@ def _nir(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) ->
     start, end = piece.span(s[idx], e[idx])
     long_ = _strings(piece.chars(x, 15))
     numbers = [n if k else n[:13] for n, k in zip(long_, keyed.tolist(), strict=True)]
+    # ``nir.judge`` keeps a NIR with its key unless a non-person label stands just
+    # before it: that look first, the whole judgement only when one does.
+    labels = nir._OTHER.search
+    quick = [
+        len(number) == 15 and labels(text, max(0, a - LABEL_RADIUS), a) is None
+        for a, number in zip(start.tolist(), numbers, strict=True)
+    ]
+    if all(quick):
+        return _kept(nir.KIND, start, end, numbers), after
     return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
 
 
