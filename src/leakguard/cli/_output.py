@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -183,9 +183,10 @@ def print_text(
 
 
 def dump_json(doc: dict[str, Any], out: TextIO) -> None:
-    """``doc`` as ``json.dump(doc, out, ensure_ascii=False, indent=2)`` writes it, made
-    in one string: a scan of a large export lists hundreds of thousands of findings."""
-    out.write(_indented(doc, 0))
+    """``doc`` as ``json.dump(doc, out, ensure_ascii=False, indent=2)`` writes it, in a
+    few large writes: a scan of a large export lists hundreds of thousands of findings."""
+    for piece in _pieces(doc, 0):
+        out.write(piece)
     out.write("\n")
 
 
@@ -198,41 +199,46 @@ def _flat_encoder(level: int) -> json.JSONEncoder:
     return json.JSONEncoder(ensure_ascii=False, separators=(",\n" + "  " * (level + 1), ": "))
 
 
-def _flat_list(items: list[Any] | tuple[Any, ...], level: int) -> str:
+def _flat_list(items: list[Any], level: int) -> Iterator[str]:
     """A list of flat objects (a message's findings) at nesting ``level``, encoded by
     one call of the C encoder: its separators indent the objects' members, and the
     boundaries between objects (no string holds a line break) get the list's indent."""
     outer, inner = "  " * (level + 1), "  " * (level + 2)
-    bodies = _flat_encoder(level + 1).encode(list(items))[2:-2].split("},\n" + inner + "{")
+    encoded = _flat_encoder(level + 1).encode(items)
+    yield "[\n" + outer + "{\n" + inner
     between = "\n" + outer + "},\n" + outer + "{\n" + inner
-    return (
-        "[\n" + outer + "{\n" + inner + between.join(bodies)
-        + "\n" + outer + "}\n" + "  " * level + "]"
-    )  # fmt: skip
+    yield between.join(encoded[2:-2].split("},\n" + inner + "{"))
+    yield "\n" + outer + "}\n" + "  " * level + "]"
 
 
-def _indented(value: Any, level: int) -> str:
-    """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``; a flat
-    object (a finding) is made by the C encoder, its separators carrying the indent."""
+def _pieces(value: Any, level: int) -> Iterator[str]:
+    """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``, in
+    pieces; a flat object (a finding) is made by the C encoder, its separators carrying
+    the indent."""
     inside = "\n" + "  " * (level + 1)
+    close = "\n" + "  " * level
     if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
         # Keys json turns into text its own way: its encoder, indented to this level.
-        return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * level)
-    if isinstance(value, dict) and value:
+        yield json.dumps(value, ensure_ascii=False, indent=2).replace("\n", close)
+    elif isinstance(value, dict) and value:
         if all(isinstance(v, _SCALARS) for v in value.values()):
-            flat = _flat_encoder(level)
-            return "{" + inside + flat.encode(value)[1:-1] + "\n" + "  " * level + "}"
-        items = (
-            json.dumps(k, ensure_ascii=False) + ": " + _indented(v, level + 1)
-            for k, v in value.items()
-        )
-        return "{" + inside + ("," + inside).join(items) + "\n" + "  " * level + "}"
-    if isinstance(value, list | tuple) and value:
-        if isinstance(value, Flat) and all(value):
-            return _flat_list(value, level)
-        items = (_indented(v, level + 1) for v in value)
-        return "[" + inside + ("," + inside).join(items) + "\n" + "  " * level + "]"
-    return json.dumps(value, ensure_ascii=False)
+            yield "{" + inside + _flat_encoder(level).encode(value)[1:-1] + close + "}"
+            return
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + inside + json.dumps(key, ensure_ascii=False) + ": "
+            yield from _pieces(item, level + 1)
+        yield close + "}"
+    elif isinstance(value, Flat) and value and all(value):
+        yield from _flat_list(value, level)
+    elif isinstance(value, list | tuple) and value:
+        yield "["
+        for i, item in enumerate(value):
+            yield ("," if i else "") + inside
+            yield from _pieces(item, level + 1)
+        yield close + "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
 
 
 def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
