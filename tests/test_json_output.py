@@ -7,9 +7,11 @@ import io
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leakguard.cli import _output
 from leakguard.cli._output import Flat, dump_json
 
 SCALARS = st.one_of(
@@ -61,3 +63,13 @@ def test_nested_findings_lists_are_written_as_the_json_module_writes_them() -> N
     out = io.StringIO()
     dump_json(doc, out)
     assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
+
+
+def test_long_findings_lists_are_written_a_batch_at_a_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_output, "_BATCH", 3)
+    items = [{"kind": "nir", "n": i, "message": "a\nb"} for i in range(8)]
+    for n in range(1, 9):
+        doc = {"messages": [{"findings": Flat(items[:n])}]}
+        out = io.StringIO()
+        dump_json(doc, out)
+        assert out.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2) + "\n"

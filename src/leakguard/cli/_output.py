@@ -201,14 +201,23 @@ def _flat_encoder(level: int) -> json.JSONEncoder:
 
 def _flat_list(items: list[Any], level: int) -> Iterator[str]:
     """A list of flat objects (a message's findings) at nesting ``level``, encoded by
-    one call of the C encoder: its separators indent the objects' members, and the
-    boundaries between objects (no string holds a line break) get the list's indent."""
+    the C encoder a batch at a time: its separators indent the objects' members, and
+    the boundaries between objects (no string holds a line break) get the list's
+    indent."""
     outer, inner = "  " * (level + 1), "  " * (level + 2)
-    encoded = _flat_encoder(level + 1).encode(items)
-    yield "[\n" + outer + "{\n" + inner
+    encoder = _flat_encoder(level + 1)
     between = "\n" + outer + "},\n" + outer + "{\n" + inner
-    yield between.join(encoded[2:-2].split("},\n" + inner + "{"))
+    yield "[\n" + outer + "{\n" + inner
+    for at in range(0, len(items), _BATCH):
+        if at:
+            yield between
+        encoded = encoder.encode(items[at : at + _BATCH])
+        yield between.join(encoded[2:-2].split("},\n" + inner + "{"))
     yield "\n" + outer + "}\n" + "  " * level + "]"
+
+
+# Objects encoded at once: the text of a batch stays small next to the findings.
+_BATCH = 4096
 
 
 def _pieces(value: Any, level: int) -> Iterator[str]:
