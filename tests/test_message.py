@@ -445,35 +445,12 @@ def test_random_mime_never_raises_and_terminates(raw: bytes) -> None:
     assert all(i.location.where for i in items)
 
 
-def _b64_by_segments(raw: bytes) -> tuple[bytes, bool]:
-    """Base64 decoded segment by segment as far as it goes (the reference for the
-    decoder's fast path), and whether the text was damaged."""
-    import binascii
-    import re
-
-    damaged = re.search(rb"[^A-Za-z0-9+/=\-_\s]", raw) is not None
-    clean = re.sub(rb"[^A-Za-z0-9+/=]", b"", raw.replace(b"-", b"+").replace(b"_", b"/"))
-    out = []
-    for segment in re.split(rb"=+", clean):
-        rest = len(segment) % 4
-        if rest == 1:
-            segment, damaged = segment[:-1], True
-        elif rest:
-            segment += b"=" * (4 - rest)
-        if segment:
-            try:
-                out.append(binascii.a2b_base64(segment))
-            except binascii.Error:
-                damaged = True
-    return b"".join(out), damaged
-
-
 @settings(max_examples=500, deadline=None)
 @given(st.binary(max_size=80), st.text("AB+/=\n\r -_x", max_size=6), st.integers(0, 120))
 def test_base64_fast_path_decodes_as_the_segments_do(data: bytes, noise: str, at: int) -> None:
     # A large attachment in clean base64 is decoded at once; anything unusual (junk,
     # URL-safe letters, padding inside, a cut stream) goes through the segments.
-    from leakguard.message import _b64decode
+    from leakguard.message import _b64_segments, _b64decode
 
     clean = base64.encodebytes(data)
     for raw in (
@@ -483,4 +460,4 @@ def test_base64_fast_path_decodes_as_the_segments_do(data: bytes, noise: str, at
         clean + b"=",
         noise.encode(),
     ):
-        assert _b64decode(raw) == _b64_by_segments(raw)
+        assert _b64decode(raw) == _b64_segments(raw)

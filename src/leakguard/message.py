@@ -664,6 +664,11 @@ def _b64decode(raw: bytes) -> tuple[bytes, bool]:
         body = clean.rstrip(b"=")
         if b"=" not in body and clean == body + b"=" * (-len(body) % 4) and len(body) % 4 != 1:
             return binascii.a2b_base64(clean), False
+    return _b64_segments(raw)
+
+
+def _b64_segments(raw: bytes) -> tuple[bytes, bool]:
+    """Base64 decoded segment by segment as far as it goes, whatever the damage."""
     damaged = _B64_JUNK.search(raw) is not None
     clean = _B64_KEEP.sub(b"", raw.replace(b"-", b"+").replace(b"_", b"/"))
     out: list[bytes] = []

@@ -704,16 +704,32 @@ _SIN_FIRST = _in("12345679")
 _DOUBLED = np.array([0, 2, 4, 6, 8, 1, 3, 5, 7, 9], dtype=np.int64)
 
 
-def _niss(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) -> tuple[_Hits, int]:
-    rows = walk.rows(piece, lo, hi)
+def _digit_chains(
+    piece: _Piece,
+    walk: _Walk,
+    lo: int,
+    hi: int,
+    size: int,
+    allowed: U8,
+    after: int,
+    first: U8 | None = None,
+) -> tuple[I64, I64, I64, int]:
+    """The chains of ``size`` digits a pattern finds from ``[lo, hi)`` on (left to right,
+    never inside the previous one, from text position ``after`` on): their first and
+    next groups, where their characters start in ``comp``, and where the search stands."""
+    rows = walk.rows(piece, lo, hi, first)
     s = walk.s[rows]
-    ok, e, _ = walk.chains(rows, 11, _NISS)
+    ok, e, _ = walk.chains(rows, size, allowed)
     idx = np.flatnonzero(ok)
     x = piece.ccum.take(s[idx])
-    idx = idx[piece.all_of("digit", x, x + 11)]
+    idx = idx[piece.all_of("digit", x, x + size)]
     keep, after = _leftmost(piece, s[idx], e[idx], after)
     idx = idx[keep]
-    x = piece.ccum.take(s[idx])
+    return s[idx], e[idx], piece.ccum.take(s[idx]), after
+
+
+def _niss(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) -> tuple[_Hits, int]:
+    s, e, x, after = _digit_chains(piece, walk, lo, hi, 11, _NISS, after)
     # The rules of ``be_niss._ok``: a month (after the BIS shift) of 1-12 or unknown; the
     # key for a birth in the 1900s, or in the 2000s when that year has come. (A number
     # of zeros has key 00, which no rule gives.)
@@ -722,30 +738,22 @@ def _niss(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) -
     valid = (month <= 12) | ((month >= 20) & (month <= 32)) | ((month >= 40) & (month <= 52))
     y2k = (year + 2000 <= datetime.date.today().year) & (97 - (2 * _POW10[9] + first9) % 97 == key)
     valid &= (97 - first9 == key) | y2k
-    idx, x = idx[valid], x[valid]
-    start, end = piece.span(s[idx], e[idx])
+    s, e, x = s[valid], e[valid], x[valid]
+    start, end = piece.span(s, e)
     numbers = _strings(piece.chars(x, 11))
     return _judged(be_niss.KIND, be_niss.judge, text, start, end, numbers), after
 
 
 def _sin(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) -> tuple[_Hits, int]:
-    rows = walk.rows(piece, lo, hi, _SIN_FIRST)
-    s = walk.s[rows]
-    ok, e, _ = walk.chains(rows, 9, _SIN)
-    idx = np.flatnonzero(ok)
-    x = piece.ccum.take(s[idx])
-    idx = idx[piece.all_of("digit", x, x + 9)]
-    keep, after = _leftmost(piece, s[idx], e[idx], after)
-    idx = idx[keep]
-    x = piece.ccum.take(s[idx])
+    s, e, x, after = _digit_chains(piece, walk, lo, hi, 9, _SIN, after, _SIN_FIRST)
     d = piece.chars(x, 9).astype(np.int64) - 48
     # Luhn: from the right, every second digit doubled.
     total = d[:, 8] + d[:, 6] + d[:, 4] + d[:, 2] + d[:, 0]
     total += _DOUBLED.take(d[:, 7]) + _DOUBLED.take(d[:, 5])
     total += _DOUBLED.take(d[:, 3]) + _DOUBLED.take(d[:, 1])
     valid = total % 10 == 0
-    idx, x = idx[valid], x[valid]
-    start, end = piece.span(s[idx], e[idx])
+    s, e, x = s[valid], e[valid], x[valid]
+    start, end = piece.span(s, e)
     numbers = _strings(piece.chars(x, 9))
     return _judged(ca_sin.KIND, ca_sin.judge, text, start, end, numbers), after
 
