@@ -461,3 +461,21 @@ def test_random_mime_never_raises_and_terminates(raw: bytes) -> None:
     items = list(iter_content(load_message(raw)))
     assert all(isinstance(i, TextChunk | Problem) for i in items)
     assert all(i.location.where for i in items)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80), st.text("AB+/=\n\r -_x", max_size=6), st.integers(0, 120))
+def test_base64_fast_path_decodes_as_the_segments_do(data: bytes, noise: str, at: int) -> None:
+    # A large attachment in clean base64 is decoded at once; anything unusual (junk,
+    # URL-safe letters, padding inside, a cut stream) goes through the segments.
+    from leakguard.message import _b64_segments, _b64decode
+
+    clean = base64.encodebytes(data)
+    for raw in (
+        clean,
+        clean[:at] + noise.encode() + clean[at:],
+        clean.rstrip(b"\n="),
+        clean + b"=",
+        noise.encode(),
+    ):
+        assert _b64decode(raw) == _b64_segments(raw)

@@ -130,7 +130,10 @@ def csv_rows_text(text: str) -> str:
     lines: list[str] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False):
-            lines.append("\t".join(cell.replace("\r", " ").replace("\n", " ") for cell in row))
+            line = "\t".join(row)
+            if "\n" in line or "\r" in line:  # line breaks inside cells (rare)
+                line = line.replace("\r", " ").replace("\n", " ")
+            lines.append(line)
     except csv.Error:
         # A cell longer than the csv module accepts: the plain text is still worth reading.
         return text
