@@ -13,7 +13,7 @@ from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Problem
-from leakguard.extract._xml import MAX_NESTING, attr, local, parse, text_lines
+from leakguard.extract._xml import MAX_NESTING, attr, element_lines, local, parse
 from leakguard.extract.archive import open_zip, read_member
 from leakguard.extract.encryption import odf_content_clear, odf_encrypted
 
@@ -168,6 +168,12 @@ _STRUCTURAL = re.compile(
 def _part_lines(xml: bytes) -> list[str]:
     """Another part's text: an embedded object's paragraphs and tables, then every other
     element's text (the document's properties, a chart's values)."""
-    return odf_lines(xml) + text_lines(
-        xml, skip=frozenset({"p", "h", "table"}), attributes=frozenset({"value", "string-value"})
-    )
+    root = parse(xml)
+    walker = _Lines()
+    walker.block(root, 0)
+    lines = [line for line in walker.lines if line.strip()]
+    return lines + element_lines(root, skip=_LAID_OUT, attributes=_VALUES)
+
+
+_LAID_OUT = frozenset({"p", "h", "table"})
+_VALUES = frozenset({"value", "string-value"})

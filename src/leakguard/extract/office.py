@@ -17,7 +17,7 @@ from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Budget, Problem
-from leakguard.extract._xml import MAX_NESTING, iter_end, local, parse, text_lines
+from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
 from leakguard.extract.encryption import ole_clear_content, ole_encrypted
 
@@ -119,8 +119,12 @@ class _Lines:
 
 def ooxml_lines(xml: bytes) -> list[str]:
     """The text lines of one WordprocessingML or DrawingML part, in reading order."""
+    return _tree_lines(parse(xml))
+
+
+def _tree_lines(root: Element) -> list[str]:
     walker = _Lines()
-    walker.block(parse(xml), 0)
+    walker.block(root, 0)
     return [line for line in walker.lines if line.strip()]
 
 
@@ -173,7 +177,12 @@ _STRUCTURAL = re.compile(
 def _part_lines(xml: bytes) -> list[str]:
     """An extra part's text: its paragraphs as the body's are laid out, then the text of
     every other element (a chart's cached labels, a property, a pivot cache's values)."""
-    return ooxml_lines(xml) + text_lines(xml, skip=frozenset({"p"}), attributes=frozenset({"v"}))
+    root = parse(xml)
+    return _tree_lines(root) + element_lines(root, skip=_PARAGRAPH, attributes=_VALUE)
+
+
+_PARAGRAPH = frozenset({"p"})
+_VALUE = frozenset({"v"})
 
 
 def _leftovers(
@@ -362,7 +371,8 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         shared: list[str] = []
         if "xl/sharedStrings.xml" in names:
             shared = _shared_strings(_member(zf, "xl/sharedStrings.xml", budget))
-        for sheet in _sheet_order(zf, names, budget):
+        order = _sheet_order(zf, names, budget)
+        for sheet in order:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
@@ -375,7 +385,7 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             )
             yield from text_items(text, location, budget, _XLSX)
         # The workbook part itself is read with the rest: its sheet names and defined names.
-        done = {"xl/sharedStrings.xml", *_sheet_order(zf, names, budget), *comments}
+        done = {"xl/sharedStrings.xml", *order, *comments}
         yield from _leftovers(zf, done, location, ctx, _XLSX)
 
 
@@ -459,9 +469,15 @@ def _native(raw: bytes) -> tuple[str | None, bytes]:
     """An ``Ole10Native`` stream: its size, then for a packaged file a header (label,
     file name, temporary path) before the file's bytes; other objects keep their data
     right after the size."""
+    body = raw[4 : 4 + int.from_bytes(raw[:4], "little")] if len(raw) >= 4 else b""
+    return package_native(body)
+
+
+def package_native(body: bytes) -> tuple[str | None, bytes]:
+    """A packaged file as the Packager writes it (a header with its label, file name and
+    temporary path, then its bytes); anything else is taken as the file itself."""
     import struct
 
-    body = raw[4 : 4 + int.from_bytes(raw[:4], "little")] if len(raw) >= 4 else b""
     try:
         pos = 2
         label_end = body.index(b"\0", pos)
