@@ -928,10 +928,10 @@ def _relabelled_items(
     cte = _transfer_encoding(part)
     text = raw.encode("utf-8", "surrogateescape")
     if cte == "base64":
-        if _written_in_base64(text, strict=False):
+        if not _NOT_BASE64.search(text):
             return
         alternative = binascii.a2b_qp(text) if _QP_ESCAPE.search(text) else text
-    elif _written_in_base64(text, strict=True):
+    elif _written_in_base64(text):
         alternative, _ = _b64decode(text)
     else:
         return
@@ -939,22 +939,27 @@ def _relabelled_items(
 
 
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+# What base64 never holds: a character outside its alphabet, a space between two of its
+# characters on one line, padding followed by more (a quoted-printable escape).
+_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s_-]|[A-Za-z0-9+/=][ \t]+[A-Za-z0-9+/=]|=[A-Za-z0-9+/]")
 _QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}|=\r?\n")
 _RELABEL_MIN = 16
 _FULL_LINE = 32
 
 
-def _written_in_base64(text: bytes, *, strict: bool) -> bool:
-    """Whether a part's text is base64: lines of its alphabet, padding only at the end.
-    ``strict`` (for a part labelled otherwise) also wants whole groups of four and one
-    full line, so that a short word or quoted-printable text is never taken for it."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    if not all(_BASE64_LINE.fullmatch(line) for line in lines):
-        return False
-    if any(b"=" in line for line in lines[:-1]):
-        return False
-    if not strict:
-        return True
+def _written_in_base64(text: bytes) -> bool:
+    """Whether a part labelled otherwise is written in base64: lines of its alphabet,
+    padding only at the end, whole groups of four and one full line, so that a short
+    word or quoted-printable text is never taken for it. Stops at the first line that
+    is not (an ordinary text's first)."""
+    lines: list[bytes] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not _BASE64_LINE.fullmatch(line) or (lines and b"=" in lines[-1]):
+            return False
+        lines.append(line)
     return sum(map(len, lines)) % 4 == 0 and any(len(line) >= _FULL_LINE for line in lines)
 
 

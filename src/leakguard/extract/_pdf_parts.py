@@ -24,6 +24,8 @@ _FILE_ATTACHMENT = 17
 _MAX_STRING = 1 << 20
 # The document properties a PDF reader shows (File > Properties).
 _SHOWN = ("Title", "Author", "Subject", "Keywords")
+# Annotations read on one page: more is not a document, and the rest is reported.
+_MAX_ANNOTATIONS = 10_000
 
 
 @dataclass(slots=True)
@@ -32,6 +34,8 @@ class PageParts:
 
     texts: list[str] = field(default_factory=list)
     files: list[tuple[str, bytes]] = field(default_factory=list)
+    more: bool = False
+    """More annotations than are read on one page."""
 
 
 def _wide(call: Any, *args: Any) -> str:
@@ -73,6 +77,9 @@ def page_parts(doc: Any, page: Any, max_bytes: int) -> PageParts:
 
     parts = PageParts()
     count = c.FPDFPage_GetAnnotCount(page.raw)
+    if count > _MAX_ANNOTATIONS:
+        parts.more = True
+        count = _MAX_ANNOTATIONS
     form = getattr(doc, "formenv", None)
     for index in range(count):
         annot = c.FPDFPage_GetAnnot(page.raw, index)

@@ -16,7 +16,13 @@ from typing import Any
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
-from leakguard.extract._pdf_parts import document_files, metadata_lines, page_parts, xfa_packets
+from leakguard.extract._pdf_parts import (
+    PageParts,
+    document_files,
+    metadata_lines,
+    page_parts,
+    xfa_packets,
+)
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import text_lines
 from leakguard.extract.encryption import (
@@ -130,8 +136,11 @@ def _document(
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            text, extra, page_files = _page_text(doc, index, budget.limits.max_part_bytes)
-            attached += page_files
+            text, parts = _page_text(doc, index, budget.limits.max_part_bytes)
+            extra = parts.texts
+            attached += parts.files
+            if parts.more:
+                yield Problem(location, "too_many_members")
             if text.strip():
                 yield from text_items(text, location, budget, "application/pdf")
             else:
@@ -304,9 +313,7 @@ def _render(doc: Any, index: int, max_pixels: int) -> Any:
             page.close()
 
 
-def _page_text(
-    doc: Any, index: int, max_bytes: int
-) -> tuple[str, list[str], list[tuple[str, bytes]]]:
+def _page_text(doc: Any, index: int, max_bytes: int) -> tuple[str, PageParts]:
     """A page's text, the values and comments of its annotations, and its attached
     files."""
     # The lock is never held across a yield: a slow reader must not stall other threads.
@@ -321,4 +328,4 @@ def _page_text(
             parts = page_parts(doc, page, max_bytes)
         finally:
             page.close()
-    return text.translate(_NOISE), parts.texts, parts.files
+    return text.translate(_NOISE), parts

@@ -39,7 +39,9 @@ _ENRICHED_COMMAND = re.compile(r"</?[A-Za-z0-9-]{1,60}>")
 _BASE64_MIN = 24
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\r\n \t]+")
 _DECLARED_ENCODING = re.compile(r"""(?<=<\?xml)([^>]*?)\sencoding=["'][^"']*["']""")
-_MAX_STRUCTURED = 64 * 1024 * 1024
+# Past this size JSON and XML are read as plain text (a parsed tree costs ten times its
+# text in memory).
+_MAX_STRUCTURED = 8 * 1024 * 1024
 _MAX_DOCUMENTS = 256
 
 
