@@ -16,7 +16,7 @@ import zipfile
 from collections.abc import Callable, Iterator
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
 from leakguard.extract.archive import read_member
 
@@ -48,7 +48,6 @@ def leftover_items(
     ``lines_of`` lays out an XML member's text. Past ``max_members`` members or the
     deadline, the rest is reported.
     """
-    from leakguard.extract import extract
 
     budget = ctx.budget
     count = 0
@@ -85,14 +84,7 @@ def leftover_items(
                 lines = [" ".join(_TAGS.sub(" ", text).split())]
             yield from text_items("\n".join(lines), location, budget, kind)
             continue
-        yield from extract(
-            content,
-            location.child(base),
-            budget=budget,
-            filename=base,
-            depth=ctx.depth + 1,
-            messages=ctx.messages,
-        )
+        yield from inner_items(content, location.child(base), ctx, base)
 
 
 def _picture(

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable
+from leakguard.extract._common import Context, Item, Unreadable, inner_items
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract.encryption import (
     member_data_offset,
@@ -196,7 +196,6 @@ def _inflate(stream: _Stream, compressed: int, budget: Budget) -> bytes:
 
 def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """Every member of a ZIP archive, each read as the document it is."""
-    from leakguard.extract import extract
 
     budget = ctx.budget
     zf = open_zip(data, budget)
@@ -233,14 +232,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 if lied:
                     # Read in full all the same; its headers do not match what it holds.
                     yield Problem(where, "corrupt")
-            yield from extract(
-                content,
-                where,
-                budget=budget,
-                filename=posixpath.basename(info.filename),
-                depth=ctx.depth + 1,
-                messages=ctx.messages,
-            )
+            yield from inner_items(content, where, ctx, posixpath.basename(info.filename))
 
 
 def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
@@ -268,7 +260,6 @@ _SUFFIXES = {
 def read_compressed(family: str, data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """A gzip, bzip2 or xz file: its one decompressed document, read at the same
     location, inflated in blocks under the size and ratio caps."""
-    from leakguard.extract import extract
 
     budget = ctx.budget
     suffixes = _SUFFIXES[family]
@@ -284,20 +275,12 @@ def read_compressed(family: str, data: bytes, location: Location, ctx: Context) 
         if inner.lower().endswith(suffix):
             inner = inner[: -len(suffix)] + (".tar" if suffix.startswith(".t") else "")
             break
-    yield from extract(
-        content,
-        location,
-        budget=budget,
-        filename=inner or None,
-        depth=ctx.depth + 1,
-        messages=ctx.messages,
-    )
+    yield from inner_items(content, location, ctx, inner or None)
 
 
 def read_tar(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """Every file of a tar archive, each read as the document it is. A tar is not
     compressed: its members are slices of bytes already counted."""
-    from leakguard.extract import extract
 
     budget = ctx.budget
     try:
@@ -331,11 +314,4 @@ def read_tar(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             content = stream.read() if stream is not None else b""
             if len(content) < info.size:
                 yield Problem(where, "corrupt")
-            yield from extract(
-                content,
-                where,
-                budget=budget,
-                filename=posixpath.basename(info.name),
-                depth=ctx.depth + 1,
-                messages=ctx.messages,
-            )
+            yield from inner_items(content, where, ctx, posixpath.basename(info.name))

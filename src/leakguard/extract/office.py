@@ -14,7 +14,7 @@ from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
@@ -423,14 +423,7 @@ def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         from leakguard.extract import extract
 
         name, content = embedded
-        yield from extract(
-            content,
-            location.child(name) if name else location,
-            budget=ctx.budget,
-            filename=name,
-            depth=ctx.depth + 1,
-            messages=ctx.messages,
-        )
+        yield from inner_items(content, location.child(name) if name else location, ctx, name)
         return
     runs = [m.group().decode("cp1252", errors="replace") for m in _ASCII_RUN.finditer(data)]
     runs += [m.group().decode("utf-16-le", errors="replace") for m in _UTF16_RUN.finditer(data)]

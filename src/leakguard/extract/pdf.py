@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._pdf_parts import (
     PageParts,
     document_files,
@@ -180,7 +180,6 @@ def _attached_files(
     files: list[tuple[str, bytes]], location: Location, ctx: Context
 ) -> Iterator[Item]:
     """Files attached to the PDF, each read as the document it is, under the PDF."""
-    from leakguard.extract import extract
 
     budget = ctx.budget
     for count, (name, content) in enumerate(files):
@@ -191,14 +190,7 @@ def _attached_files(
         if not content:
             yield Problem(where, "too_large")
             continue
-        yield from extract(
-            content,
-            where,
-            budget=budget,
-            filename=name or None,
-            depth=ctx.depth + 1,
-            messages=ctx.messages,
-        )
+        yield from inner_items(content, where, ctx, name or None)
 
 
 def _earlier_revisions(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, text_items
+from leakguard.extract._common import Context, Item, inner_items, text_items
 from leakguard.extract._types import Problem
 
 __all__ = ["embedded_objects", "read_rtf", "rtf_text"]
@@ -98,7 +98,6 @@ def rtf_text(data: bytes) -> str:
 
 def read_rtf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """An RTF file: its text, then the files of its embedded objects."""
-    from leakguard.extract import extract
 
     yield from text_items(rtf_text(data), location, ctx.budget, "application/rtf")
     budget = ctx.budget
@@ -113,9 +112,7 @@ def read_rtf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         if not budget.take_bytes(len(content)):
             yield Problem(where, "too_large")
             return
-        yield from extract(
-            content, where, budget=budget, filename=name, depth=ctx.depth + 1, messages=ctx.messages
-        )
+        yield from inner_items(content, where, ctx, name)
 
 
 def embedded_objects(data: bytes, max_bytes: int) -> Iterator[tuple[str | None, bytes]]:

@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterator
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, text_items
+from leakguard.extract._common import Context, Item, inner_items, text_items
 from leakguard.extract._types import Problem
 
 __all__ = [
@@ -170,16 +170,13 @@ def written_files(text: str, location: Location, ctx: Context) -> Iterator[Item]
 
 
 def _nested(data: bytes, where: Location, ctx: Context, name: str | None) -> Iterator[Item]:
-    from leakguard.extract import extract
-
+    """A document carried inside a text, counted against the message's bytes."""
     if not data:
         return
     if not ctx.budget.take_bytes(len(data)):
         yield Problem(where, "too_large")
         return
-    yield from extract(
-        data, where, budget=ctx.budget, filename=name, depth=ctx.depth + 1, messages=ctx.messages
-    )
+    yield from inner_items(data, where, ctx, name)
 
 
 def csv_rows_text(text: str) -> str:
