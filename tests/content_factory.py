@@ -271,7 +271,22 @@ def pdf_old_revision(value: str) -> bytes:
     return out
 
 
+def pdf_appearance_only(value: str) -> bytes:
+    """A filled form whose field value was emptied afterwards: what the field shows (its
+    appearance stream) still holds the value."""
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import NameObject, TextStringObject
+
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(pdf_form_field(value))))
+    for annot in writer.pages[0]["/Annots"]:
+        annot.get_object()[NameObject("/V")] = TextStringObject("")
+    buf = io.BytesIO()
+    writer.write(buf)
+    return buf.getvalue()
+
+
 PDF_PLACES: dict[str, Callable[[str], bytes]] = {
+    "appearance_only": pdf_appearance_only,
     "form_field": pdf_form_field,
     "xfa_datasets": pdf_xfa,
     "sticky_note": pdf_sticky_note,

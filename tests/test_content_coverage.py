@@ -73,7 +73,16 @@ def _assert_read(findings: list[Finding], where: str | None = None) -> None:
 
 @pytest.mark.parametrize(
     "place",
-    ["form_field", "xfa_datasets", "sticky_note", "free_text", "info", "xmp", "old_revision"],
+    [
+        "form_field",
+        "appearance_only",
+        "xfa_datasets",
+        "sticky_note",
+        "free_text",
+        "info",
+        "xmp",
+        "old_revision",
+    ],
 )
 def test_pdf_text_outside_the_pages_is_read(place: str) -> None:
     pdf = cf.PDF_PLACES[place](NIR_SPACED)

@@ -10,10 +10,18 @@ Callers hold ``PDFIUM_LOCK`` around every function here.
 from __future__ import annotations
 
 import ctypes
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["PageParts", "document_files", "metadata_lines", "page_parts", "xfa_packets"]
+__all__ = [
+    "PageParts",
+    "appearance_text",
+    "document_files",
+    "metadata_lines",
+    "page_parts",
+    "xfa_packets",
+]
 
 # Annotations whose text is no one's content: links, the pop-up windows that repeat
 # their parent's text, and widgets, whose value is read through the form instead.
@@ -95,6 +103,9 @@ def page_parts(doc: Any, page: Any, max_bytes: int) -> PageParts:
                 else:
                     parts.texts.append(_wide(c.FPDFAnnot_GetStringValue, annot, b"V"))
             parts.texts.append(_wide(c.FPDFAnnot_GetStringValue, annot, b"Contents"))
+            # What the annotation draws, which a liar may make differ from its value.
+            normal = c.FPDF_ANNOT_APPEARANCEMODE_NORMAL
+            parts.texts.append(appearance_text(_wide(c.FPDFAnnot_GetAP, annot, normal)))
             if subtype == _FILE_ATTACHMENT:
                 found = _attachment(c.FPDFAnnot_GetFileAttachment(annot), max_bytes)
                 if found is not None:
@@ -155,3 +166,49 @@ def metadata_lines(doc: Any) -> list[str]:
         if value.strip():
             lines.append(value)
     return lines
+
+
+# Text blocks of a content stream, the strings written in them, and their escapes.
+_TEXT_BLOCK = re.compile(r"\bBT\b(.*?)\bET\b", re.DOTALL)
+_LITERAL = re.compile(r"\((?:\\[\s\S]|[^\\()])*\)")
+_HEX = re.compile(r"<([0-9A-Fa-f\s]+)>")
+_ESCAPE = re.compile(r"\\([nrtbf()\\]|[0-7]{1,3}|\r?\n)")
+_ESCAPED = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "(": "(", ")": ")", "\\": "\\"}
+_MAX_APPEARANCE = 1 << 20
+
+
+def appearance_text(content: str) -> str:
+    """The strings an appearance stream writes (``(…) Tj``, ``[(…) -20 (…)] TJ``, hex
+    strings), one line per text block. Fonts with simple encodings, as form fields and
+    text boxes use, give their text this way."""
+    lines: list[str] = []
+    for block in _TEXT_BLOCK.finditer(content[:_MAX_APPEARANCE]):
+        body = block.group(1)
+        pieces = [_unescape(m.group()[1:-1]) for m in _LITERAL.finditer(body)]
+        pieces += [_unhex(m.group(1)) for m in _HEX.finditer(_LITERAL.sub("", body))]
+        line = "".join(pieces)
+        if line.strip():
+            lines.append(line)
+    return "\n".join(lines)
+
+
+def _unescape(text: str) -> str:
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code[0] in "\r\n":
+            return ""  # a line continuation
+        if code[0].isdigit():
+            return chr(int(code, 8) & 0xFF)
+        return _ESCAPED[code]
+
+    return _ESCAPE.sub(one, text)
+
+
+def _unhex(digits: str) -> str:
+    clean = "".join(digits.split())
+    if len(clean) % 2:
+        clean += "0"
+    raw = bytes.fromhex(clean)
+    if raw.startswith(b"\xfe\xff"):
+        return raw[2:].decode("utf-16-be", "replace")
+    return raw.decode("latin-1")
