@@ -470,6 +470,43 @@ def test_a_logo_shown_inside_the_message_is_not_read() -> None:
     assert not _where_found(findings) and not _unread(findings)
 
 
+def test_without_ocr_a_photo_shown_inside_the_message_is_not_reported(tmp_path: Path) -> None:
+    """Tesseract missing from the PATH: a large picture in the text of a message is left
+    as the pictures of a document with text are (a signature banner must not make every
+    message unreadable); an attached one is reported ``no_ocr`` as before."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("L", (800, 300), 200).save(buf, "PNG")
+    picture = buf.getvalue()
+    mail = tmp_path / "m.eml"
+    mail.write_bytes(
+        make_eml(
+            attachments=[
+                Attachment(picture, "banniere.png", "image/png", inline=True),
+                Attachment(picture, "scan.png", "image/png"),
+            ]
+        )
+    )
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    proc = subprocess.run(
+        [sys.executable, "-m", "leakguard.cli", "scan", "--format", "json", str(mail)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, PATH=str(empty)),
+        check=False,
+    )
+    doc = json.loads(proc.stdout)
+    findings = [(f["location"], f["detail"]) for m in doc["messages"] for f in m["findings"]]
+    assert findings == [("attachment:scan.png", "no_ocr")], proc.stderr
+
+
 # --------------------------------------------------------------------------- cost
 
 

@@ -833,9 +833,9 @@ def _part_items(
         return
     if damaged:
         yield Problem(where, "corrupt")
-    if family == "image" and disposition != "attachment" and not _document_sized(data):
+    if family == "image" and disposition != "attachment" and not _read_inline(data):
         # Pictures shown inside the message the size of a logo or a signature are not
-        # documents sent; a photo or a screenshot pasted in the text is read as one.
+        # documents sent; a photo or a screenshot pasted in the text is read by OCR.
         return
     charset = _param(part, "charset")
     declared = f"{ctype}; charset={charset}" if charset else ctype
@@ -867,6 +867,16 @@ def _part_items(
 # signature, an icon: a 600 × 200 banner has 120,000); a photographed card or a pasted
 # screenshot has far more, and is read like an attached picture.
 _DECORATION_PIXELS = 150_000
+
+
+def _read_inline(data: bytes) -> bool:
+    """Whether a picture shown inside the message is read: one the size of a document,
+    when OCR is installed. Without OCR it is left, as the pictures of a document that
+    has text are (the message's text was read): a signature banner must not make every
+    message of a clinic without OCR unreadable."""
+    from leakguard.extract.ocr import available
+
+    return _document_sized(data) and available()
 
 
 def _document_sized(data: bytes) -> bool:
@@ -928,7 +938,7 @@ def _relabelled_items(
     cte = _transfer_encoding(part)
     text = raw.encode("utf-8", "surrogateescape")
     if cte == "base64":
-        if not _NOT_BASE64.search(text):
+        if _as_labelled(text):
             return
         alternative = binascii.a2b_qp(text) if _QP_ESCAPE.search(text) else text
     elif _written_in_base64(text):
@@ -939,9 +949,24 @@ def _relabelled_items(
 
 
 _BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
-# What base64 never holds: a character outside its alphabet, a space between two of its
-# characters on one line, padding followed by more (a quoted-printable escape).
-_NOT_BASE64 = re.compile(rb"[^A-Za-z0-9+/=\s_-]|[A-Za-z0-9+/=][ \t]+[A-Za-z0-9+/=]|=[A-Za-z0-9+/]")
+# What base64 holds: its alphabet (URL-safe too), padding, line ends and blanks.
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_\r\n\t "
+_INNER_BLANK = re.compile(rb"[^\s][ \t]+[^\s]")
+_PADDING_INSIDE = re.compile(rb"=[A-Za-z0-9+/]")
+
+
+def _as_labelled(text: bytes) -> bool:
+    """Whether a part labelled base64 is written in it: nothing outside its alphabet, no
+    blank between two characters of a line, no padding followed by more (a
+    quoted-printable escape). In C-speed passes: a large attachment is checked in a few
+    milliseconds per megabyte."""
+    if text.translate(None, _BASE64_BYTES):
+        return False
+    if (b" " in text or b"\t" in text) and _INNER_BLANK.search(text):
+        return False
+    return _PADDING_INSIDE.search(text) is None
+
+
 _QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}|=\r?\n")
 _RELABEL_MIN = 16
 _FULL_LINE = 32
