@@ -16,6 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import content_factory as cf
 from docs_factory import (
@@ -30,7 +32,7 @@ from docs_factory import (
 from helpers import NIR, NIR_SPACED
 from leakguard.content import scan_chunks
 from leakguard.core import Finding, Fingerprinter
-from leakguard.extract import Budget, Limits, Problem, extract
+from leakguard.extract import Budget, Limits, Problem, TextChunk, extract
 from leakguard.extract.ocr import available
 from leakguard.guard import scan
 
@@ -505,6 +507,44 @@ def test_without_ocr_a_photo_shown_inside_the_message_is_not_reported(tmp_path: 
     doc = json.loads(proc.stdout)
     findings = [(f["location"], f["detail"]) for m in doc["messages"] for f in m["findings"]]
     assert findings == [("attachment:scan.png", "no_ocr")], proc.stderr
+
+
+# --------------------------------------------------------------------------- hostile input
+
+_TAR_HEAD = cf.make_tar({"a.txt": b"x"})[:512]
+_NEW_PREFIXES = [
+    b"BZh91AY&SY",
+    b"\xfd7zXZ\x00",
+    _TAR_HEAD,
+    b"BEGIN:VCALENDAR\r\nDESCRIPTION;ENCODING=QUOTED-PRINTABLE:",
+    b'{"data": "',
+    b"<?xml version='1.0'?><a b='",
+    b"begin 644 x.csv\n",
+    b"=ybegin line=128 name=x\n",
+    b"(This file must be converted with BinHex 4.0)\n:",
+    b"{\\rtf1{\\header{\\*\\objdata 0105",
+    b"%PDF-1.7\n1 0 obj<</Type/Annot/Subtype/FreeText/Contents(",
+]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(_NEW_PREFIXES), st.binary(max_size=2048))
+def test_new_readers_never_raise_on_damaged_input(prefix: bytes, rest: bytes) -> None:
+    items = list(extract(prefix + rest, _loc("r"), budget=Budget(), filename="r.txt"))
+    assert all(isinstance(i, TextChunk | Problem) for i in items)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=1, max_size=600))
+def test_damaged_bodies_never_raise(rest: bytes) -> None:
+    text = rest.decode("latin-1")
+    for head in (
+        "begin 644 f.csv\n",
+        "=ybegin name=f\n",
+        "(This file must be converted with BinHex 4.0)\n:",
+    ):
+        raw = make_eml(body="Bonjour\n" + head + text)
+        assert all(f.kind for f in _findings(raw))
 
 
 # --------------------------------------------------------------------------- cost
