@@ -399,6 +399,46 @@ def test_a_real_utf16_text_declared_utf16_is_still_read() -> None:
     _assert_read(_findings(cf.raw_message([part])))
 
 
+@pytest.mark.parametrize(
+    ("data", "name", "ctype", "inline"),
+    [
+        (CSV, "liste.pdf", "application/pdf", False),
+        (f"NIR {NIR_SPACED}".encode(), "photo.png", "image/png", True),
+        (make_zip({"liste.csv": CSV}), None, "text/plain", False),
+        (make_docx([f"NIR {NIR_SPACED}"]), None, "application/octet-stream", False),
+        (
+            make_csv(
+                [["nom", "né le", "nir"], ["Hélène", "01/02/1985", NIR_SPACED]], encoding="latin-1"
+            ),
+            "liste.csv",
+            "text/csv",
+            False,
+        ),
+    ],
+    ids=["csv_as_pdf", "text_as_png", "zip_as_text", "docx_unnamed", "csv_semicolon_latin1"],
+)
+def test_types_and_names_that_lie_stay_read(
+    data: bytes, name: str | None, ctype: str, inline: bool
+) -> None:
+    message = make_eml(attachments=[Attachment(data, name, ctype, inline=inline)])
+    _assert_read(_findings(message))
+
+
+def test_outlook_items_inside_each_other_stay_read() -> None:
+    from outlook_factory import MsgAttachment, OutlookItem, TnefAttachment, make_msg, make_tnef
+
+    inner_msg = make_msg(
+        OutlookItem(subject="Liste", attachments=[MsgAttachment("liste.csv", CSV)])
+    )
+    outer_msg = make_msg(
+        OutlookItem(subject="Envoi", attachments=[MsgAttachment("fwd.msg", inner_msg)])
+    )
+    inner_tnef = make_tnef(subject="Liste", attachments=[TnefAttachment("liste.csv", CSV)])
+    outer_tnef = make_tnef(subject="Envoi", attachments=[TnefAttachment("winmail.dat", inner_tnef)])
+    for data, name in ((outer_msg, "envoi.msg"), (outer_tnef, "winmail.dat")):
+        _assert_read(_findings(_attached(data, name)))
+
+
 # --------------------------------------------------------------------------- archives
 
 
