@@ -267,6 +267,13 @@ def test_rtf_embedded_object_is_read() -> None:
     _assert_read(_findings(_attached(_rtf(body), "lettre.rtf", "application/rtf")))
 
 
+@needs_ocr
+def test_rtf_picture_is_read_by_ocr() -> None:
+    picture = cf.scan_png(f"NIR {NIR_SPACED}").hex()
+    body = "{\\*\\shppict{\\pict\\pngblip\\picw100\\pich40 " + picture + "}}"
+    _assert_read(_findings(_attached(_rtf(body), "lettre.rtf", "application/rtf")))
+
+
 @pytest.mark.parametrize(
     "html",
     [

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, inner_items, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
 
 __all__ = ["embedded_objects", "read_rtf", "rtf_text"]
@@ -97,9 +97,10 @@ def rtf_text(data: bytes) -> str:
 
 
 def read_rtf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """An RTF file: its text, then the files of its embedded objects."""
-
+    """An RTF file: its text, its pictures by OCR when it is installed, then the files of
+    its embedded objects."""
     yield from text_items(rtf_text(data), location, ctx.budget, "application/rtf")
+    yield from _pictures(data, location, ctx)
     budget = ctx.budget
     for count, (name, content) in enumerate(embedded_objects(data, budget.limits.max_part_bytes)):
         where = location.child(name or f"object-{count + 1}")
@@ -153,3 +154,39 @@ def _ole1(raw: bytes) -> tuple[str | None, bytes] | None:
 
         return package_native(native)
     return None, native
+
+
+_PICT = re.compile(rb"\{\\pict(?![A-Za-z])")
+_BLIP = re.compile(rb"\\(?:pngblip|jpegblip)(?![A-Za-z])")
+_INNER_GROUP = re.compile(rb"\{[^{}]*\}")
+_CONTROL_WORD = re.compile(rb"\\[A-Za-z]+-?\d* ?")
+_PICTURES_MAX = 64
+
+
+def _pictures(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """The PNG and JPEG pictures of an RTF document (a pasted scan, a photographed card),
+    read by OCR when it is installed; without it they are left, as the pictures of any
+    document that has text."""
+    from leakguard.extract import ocr
+
+    if b"blip" not in data or not ocr.available():
+        return
+    budget = ctx.budget
+    for count, m in enumerate(_PICT.finditer(data)):
+        if count >= _PICTURES_MAX:
+            yield Problem(location, "too_many_members")
+            return
+        end = _group_end(data, m.start())
+        group = data[m.end() : end if end is not None else len(data)]
+        if len(group) > 2 * budget.limits.max_part_bytes or not _BLIP.search(group):
+            continue
+        hexa = _CONTROL_WORD.sub(b"", _INNER_GROUP.sub(b"", group))
+        try:
+            picture = binascii.unhexlify(hexa.translate(None, b" \t\r\n"))
+        except (binascii.Error, ValueError):
+            continue
+        where = location.child(f"picture-{count + 1}")
+        try:
+            yield from ocr.read_image(picture, where, ctx)
+        except Unreadable as err:
+            yield Problem(where, err.reason, err.container)
