@@ -466,12 +466,17 @@ def make_docx_with(place: str, value: str) -> bytes:
             },
         )
     if place == "image":
-        return _docx_base(
-            _PLAIN,
-            {"word/media/image1.png": scan_png(text)},
-            _rels({"rId9": ("image", "media/image1.png")}),
-        )
+        return docx_with_picture(scan_png(text))
     raise ValueError(place)
+
+
+def docx_with_picture(png: bytes) -> bytes:
+    """A Word document with a picture placed in it."""
+    return _docx_base(
+        _PLAIN,
+        {"word/media/image1.png": png},
+        _rels({"rId9": ("image", "media/image1.png")}),
+    )
 
 
 DOCX_PLACES = (

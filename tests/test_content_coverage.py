@@ -519,10 +519,13 @@ def test_a_logo_shown_inside_the_message_is_not_read() -> None:
     assert not _where_found(findings) and not _unread(findings)
 
 
-def test_without_ocr_a_photo_shown_inside_the_message_is_not_reported(tmp_path: Path) -> None:
-    """Tesseract missing from the PATH: a large picture in the text of a message is left
-    as the pictures of a document with text are (a signature banner must not make every
-    message unreadable); an attached one is reported ``no_ocr`` as before."""
+def test_without_ocr_pictures_the_size_of_a_document_are_reported_unread(
+    tmp_path: Path,
+) -> None:
+    """Tesseract missing from the PATH: a picture the size of a document (a scan, a
+    photographed card), shown in the text, attached or placed in a Word or RTF file, is
+    reported ``no_ocr``; one the size of a signature banner is left (it would make every
+    message of a clinic without OCR unreadable)."""
     import json
     import os
     import subprocess
@@ -530,15 +533,27 @@ def test_without_ocr_a_photo_shown_inside_the_message_is_not_reported(tmp_path: 
 
     from PIL import Image
 
-    buf = io.BytesIO()
-    Image.new("L", (800, 300), 200).save(buf, "PNG")
-    picture = buf.getvalue()
+    def png(width: int, height: int) -> bytes:
+        buf = io.BytesIO()
+        Image.new("L", (width, height), 200).save(buf, "PNG")
+        return buf.getvalue()
+
+    scan, banner = png(1000, 700), png(600, 200)
+    docx = cf.docx_with_picture(scan)
+    rtf = b"{\\rtf1 Courrier {\\pict\\pngblip " + scan.hex().encode() + b"}}"
     mail = tmp_path / "m.eml"
     mail.write_bytes(
         make_eml(
             attachments=[
-                Attachment(picture, "banniere.png", "image/png", inline=True),
-                Attachment(picture, "scan.png", "image/png"),
+                Attachment(banner, "banniere.png", "image/png", inline=True),
+                Attachment(scan, "photo.png", "image/png", inline=True),
+                Attachment(scan, "scan.png", "image/png"),
+                Attachment(
+                    docx,
+                    "courrier.docx",
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                ),
+                Attachment(rtf, "lettre.rtf", "application/rtf"),
             ]
         )
     )
@@ -552,8 +567,13 @@ def test_without_ocr_a_photo_shown_inside_the_message_is_not_reported(tmp_path: 
         check=False,
     )
     doc = json.loads(proc.stdout)
-    findings = [(f["location"], f["detail"]) for m in doc["messages"] for f in m["findings"]]
-    assert findings == [("attachment:scan.png", "no_ocr")], proc.stderr
+    findings = {(f["location"], f.get("detail")) for m in doc["messages"] for f in m["findings"]}
+    assert findings == {
+        ("attachment:photo.png", "no_ocr"),
+        ("attachment:scan.png", "no_ocr"),
+        ("attachment:courrier.docx/image1.png", "no_ocr"),
+        ("attachment:lettre.rtf/picture-1", "no_ocr"),
+    }, proc.stderr
 
 
 # --------------------------------------------------------------------------- hostile input

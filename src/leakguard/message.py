@@ -35,7 +35,7 @@ from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
 from leakguard.extract.html import html_to_text
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
-from leakguard.extract.sniff import picture_size
+from leakguard.extract.sniff import document_sized
 from leakguard.extract.text import decode_text
 
 __all__ = [
@@ -847,9 +847,10 @@ def _part_items(
         return
     if damaged:
         yield Problem(where, "corrupt")
-    if family == "image" and disposition != "attachment" and not _read_inline(data):
+    if family == "image" and disposition != "attachment" and not document_sized(data):
         # Pictures shown inside the message the size of a logo or a signature are not
-        # documents sent; a photo or a screenshot pasted in the text is read by OCR.
+        # documents sent; a photo or a screenshot pasted in the text is read by OCR, or
+        # reported unread (no_ocr) where OCR is not installed.
         return
     charset = _param(part, "charset")
     declared = f"{ctype}; charset={charset}" if charset else ctype
@@ -875,30 +876,6 @@ def _part_items(
             continue
         yield item
     yield from _relabelled_items(part, where, name, budget, depth)
-
-
-# A picture shown inside a message with fewer pixels than this is decoration (a logo, a
-# signature, an icon: a 600 × 200 banner has 120,000); a photographed card or a pasted
-# screenshot has far more, and is read like an attached picture.
-_DECORATION_PIXELS = 150_000
-
-
-def _read_inline(data: bytes) -> bool:
-    """Whether a picture shown inside the message is read: one the size of a document,
-    when OCR is installed. Without OCR it is left, as the pictures of a document that
-    has text are (the message's text was read): a signature banner must not make every
-    message of a clinic without OCR unreadable."""
-    from leakguard.extract.ocr import available
-
-    return _document_sized(data) and available()
-
-
-def _document_sized(data: bytes) -> bool:
-    size = picture_size(data)
-    if size is None:
-        return True  # a TIFF, a HEIC photo: not the format of a logo
-    width, height = size
-    return width * height >= _DECORATION_PIXELS
 
 
 def _quoted_items(

@@ -19,6 +19,7 @@ from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
 from leakguard.extract.archive import read_member
+from leakguard.extract.sniff import document_sized
 
 __all__ = ["leftover_items"]
 
@@ -91,16 +92,18 @@ def _picture(
     zf: zipfile.ZipFile, info: zipfile.ZipInfo, where: Location, ctx: Context
 ) -> Iterator[Item]:
     """A picture placed in the document, read by OCR when it is installed. Without OCR
-    it is left, as the pictures of a PDF that also has text are: the document's text
-    was read."""
+    one the size of a document (a scanned form, a photographed card) is reported unread
+    (``no_ocr``); a logo or a signature is left."""
     from leakguard.extract import ocr
 
-    if not ocr.available():
-        return
     try:
         content = read_member(zf, info, ctx.budget)
     except Unreadable as err:
         yield Problem(where, err.reason, err.container)
+        return
+    if not ocr.available():
+        if document_sized(content):
+            yield Problem(where, "no_ocr")
         return
     try:
         yield from ocr.read_image(content, where, ctx)

@@ -15,6 +15,7 @@ from typing import cast
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
+from leakguard.extract.sniff import document_sized
 
 __all__ = ["embedded_objects", "read_rtf", "rtf_text"]
 
@@ -165,12 +166,13 @@ _PICTURES_MAX = 64
 
 def _pictures(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """The PNG and JPEG pictures of an RTF document (a pasted scan, a photographed card),
-    read by OCR when it is installed; without it they are left, as the pictures of any
-    document that has text."""
+    read by OCR when it is installed; without it, one the size of a document is reported
+    unread (``no_ocr``) and a logo or a signature is left."""
     from leakguard.extract import ocr
 
-    if b"blip" not in data or not ocr.available():
+    if b"blip" not in data:
         return
+    readable = ocr.available()
     budget = ctx.budget
     for count, m in enumerate(_PICT.finditer(data)):
         if count >= _PICTURES_MAX:
@@ -186,6 +188,10 @@ def _pictures(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         except (binascii.Error, ValueError):
             continue
         where = location.child(f"picture-{count + 1}")
+        if not readable:
+            if document_sized(picture):
+                yield Problem(where, "no_ocr")
+            continue
         try:
             yield from ocr.read_image(picture, where, ctx)
         except Unreadable as err:

@@ -178,6 +178,21 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
     return "text"
 
 
+# A picture with fewer pixels than this is decoration (a logo, a signature, an icon: a
+# 600 × 200 banner has 120,000); a photographed card, a scanned form or a pasted
+# screenshot has far more.
+DECORATION_PIXELS = 150_000
+
+
+def document_sized(data: bytes) -> bool:
+    """Whether a picture is the size of a document rather than of a decoration."""
+    size = picture_size(data)
+    if size is None:
+        return True  # a TIFF, a HEIC photo: not the format of a logo
+    width, height = size
+    return width * height >= DECORATION_PIXELS
+
+
 def picture_size(data: bytes) -> tuple[int, int] | None:
     """Width and height of a PNG, GIF, JPEG, BMP or WebP picture from its header alone
     (nothing decoded); None when the header does not say."""
