@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, BinaryIO
 
+from leakguard._guard.resources import Certificates, load_resources
 from leakguard._headers import mask_header, read_address_list
 from leakguard._recipients.addresses import lenient
 from leakguard.audit import AuditLog
@@ -33,16 +34,14 @@ from leakguard.core import (
     Verdict,
 )
 from leakguard.correspondents import Correspondents
-from leakguard.errors import DirectoryError, LeakBlocked, LeakguardError, ProtectionError
+from leakguard.errors import LeakBlocked, LeakguardError, ProtectionError
 from leakguard.extract._types import Budget, Limits
 from leakguard.message import iter_content, load_message
 from leakguard.other_person import OtherPersonCheck, capped
 from leakguard.policy import Policy
 from leakguard.protection import (
-    CallableCertificates,
     CertificateProblem,
     CertificateStore,
-    FolderCertificates,
     exposed_headers,
     find_certificate,
     message_encrypted,
@@ -122,11 +121,7 @@ class Guard:
         *,
         directory: Directory | str | os.PathLike[str] | None = None,
         register: PatientRegister | str | os.PathLike[str] | None = None,
-        certificates: CertificateStore
-        | Callable[[str], Certificate | None]
-        | str
-        | os.PathLike[str]
-        | None = None,
+        certificates: Certificates | None = None,
         on_password: Callable[[PasswordNotice], None] | None = None,
         fingerprinter: Fingerprinter | None = None,
         limits: Limits | None = None,
@@ -141,15 +136,17 @@ class Guard:
         self.fingerprinter = fingerprinter or Fingerprinter()
         self.limits = limits or Limits()
         try:
-            # Each resource in turn: the one given (object or path), else the policy's.
-            self.policy = _policy(policy, internal_domains)
-            self.directory = _directory(directory, self.policy, strict=strict_directory)
-            self.register = _register(register, self.policy, self.fingerprinter)
-            self.certificates = _certificates(certificates, self.policy)
-            #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
-            self.correspondents = _correspondents(correspondents, self.policy)
-            #: The national MSSanté directory, if any.
-            self.health_directory = _health_directory(health_directory, self.policy)
+            self._resources = load_resources(
+                policy,
+                directory=directory,
+                register=register,
+                certificates=certificates,
+                correspondents=correspondents,
+                health_directory=health_directory,
+                fingerprinter=self.fingerprinter,
+                internal_domains=internal_domains,
+                strict_directory=strict_directory,
+            )
         except LeakguardError as exc:
             exc.lang = self.lang
             raise
@@ -183,6 +180,35 @@ class Guard:
     def __repr__(self) -> str:
         health = "" if self.health_directory is None else f", mssante={len(self.health_directory)}"
         return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)}{health})"
+
+    # ------------------------------------------------------------------ resources
+    # What the guard was built from: read-only, since the checkers are built from them.
+
+    @property
+    def policy(self) -> Policy:
+        return self._resources.policy
+
+    @property
+    def directory(self) -> Directory:
+        return self._resources.directory
+
+    @property
+    def register(self) -> PatientRegister | None:
+        return self._resources.register
+
+    @property
+    def certificates(self) -> CertificateStore | None:
+        return self._resources.certificates
+
+    @property
+    def correspondents(self) -> Correspondents | None:
+        """Correspondents learned from the Sent folder (``leakguard learn``), if any."""
+        return self._resources.correspondents
+
+    @property
+    def health_directory(self) -> HealthDirectory | None:
+        """The national MSSanté directory, if any."""
+        return self._resources.health_directory
 
     # ------------------------------------------------------------------ check
 
@@ -515,100 +541,6 @@ class Guard:
             )
         )
         return protected
-
-
-# ---------------------------------------------------------------------- resources
-# One function per resource the guard is built from: the object given, else a path to
-# load, else the policy's own path. A new resource is one more keyword and one more
-# function here.
-
-
-def _policy(given: Policy | str | os.PathLike[str] | None, domains: Iterable[str]) -> Policy:
-    if isinstance(domains, str):  # one domain given alone: not its letters
-        domains = (domains,)
-    policy = (
-        given
-        if isinstance(given, Policy)
-        else Policy.default()
-        if given is None
-        else Policy.load(given)
-    )
-    added = tuple(d.strip().lower().rstrip(".") for d in domains if d.strip())
-    if added:
-        merged = tuple(dict.fromkeys(policy.internal_domains + added))
-        policy = policy.replace(internal_domains=merged)
-    return policy
-
-
-def _directory(
-    given: Directory | str | os.PathLike[str] | None, policy: Policy, *, strict: bool
-) -> Directory:
-    path = given if given is not None and not isinstance(given, Directory) else None
-    if given is None:
-        path = policy.directory_path
-    directory = Directory.load(path) if path is not None else given
-    if directory is None:
-        return Directory.from_addresses(())
-    assert isinstance(directory, Directory)
-    if strict and directory.issues:
-        shown = directory.source or "directory"
-        first = directory.issues[0]
-        count = len(directory.issues)
-        error = DirectoryError(
-            f"{shown}: {count} unusable line(s), the first at line {first.line} "
-            f"({first.reason.rstrip('.')}); strict_directory makes this an error.",
-            fr=f"{shown} : {count} ligne(s) inutilisable(s), la première à la ligne "
-            f"{first.line} ({first.reason_fr.rstrip('.')}) ; strict_directory en fait une "
-            "erreur.",
-        )
-        error.issues = directory.issues
-        error.source = shown
-        raise error
-    return directory
-
-
-def _register(
-    given: PatientRegister | str | os.PathLike[str] | None,
-    policy: Policy,
-    fingerprinter: Fingerprinter,
-) -> PatientRegister | None:
-    if isinstance(given, PatientRegister):
-        return given
-    path = given if given is not None else policy.register_path
-    return PatientRegister.load(path, fingerprinter=fingerprinter) if path is not None else None
-
-
-def _certificates(
-    given: CertificateStore | Callable[[str], Certificate | None] | str | os.PathLike[str] | None,
-    policy: Policy,
-) -> CertificateStore | None:
-    if given is None:
-        given = policy.certificates_path
-    if given is None or isinstance(given, CertificateStore):
-        return given
-    if isinstance(given, str | os.PathLike):
-        return FolderCertificates(given)
-    return CallableCertificates(given)
-
-
-def _correspondents(
-    given: Correspondents | str | os.PathLike[str] | None, policy: Policy
-) -> Correspondents | None:
-    if given is None:
-        given = policy.correspondents_path
-    if given is None or isinstance(given, Correspondents):
-        return given
-    return Correspondents.open(given)
-
-
-def _health_directory(
-    given: HealthDirectory | str | os.PathLike[str] | None, policy: Policy
-) -> HealthDirectory | None:
-    if given is None:
-        given = policy.health_directory_path
-    if given is None or isinstance(given, HealthDirectory):
-        return given
-    return HealthDirectory.load(given)
 
 
 # ---------------------------------------------------------------------- helpers
