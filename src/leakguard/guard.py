@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from email.message import EmailMessage, Message
 from typing import TYPE_CHECKING, BinaryIO
 
-from leakguard._guard.recipients import Recipient, read_recipients, sender
+from leakguard._guard.decide import Judge
+from leakguard._guard.recipients import Recipient, read_recipients
 from leakguard._guard.resources import Certificates, load_resources
-from leakguard._recipients.addresses import lenient
 from leakguard.audit import AuditLog
-from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
+from leakguard.content import scan_chunks
 from leakguard.core import (
     IDENTIFIER_KINDS,
     Action,
@@ -28,29 +28,25 @@ from leakguard.core import (
     Finding,
     Fingerprinter,
     Lang,
-    Location,
-    Severity,
     Verdict,
 )
 from leakguard.correspondents import Correspondents
 from leakguard.errors import LeakBlocked, LeakguardError, ProtectionError
-from leakguard.extract._types import Budget, Limits
+from leakguard.extract._types import Limits
 from leakguard.message import iter_content, load_message
-from leakguard.other_person import OtherPersonCheck, capped
 from leakguard.policy import Policy
 from leakguard.protection import (
     CertificateProblem,
     CertificateStore,
     exposed_headers,
     find_certificate,
-    message_encrypted,
     new_password,
     renew_ids,
     smime_encrypt,
     zip_attachments,
 )
 from leakguard.protection.refusal import Refusal
-from leakguard.recipients import Directory, HealthDirectory, RecipientGuard
+from leakguard.recipients import Directory, HealthDirectory
 from leakguard.register import PatientRegister
 
 if TYPE_CHECKING:
@@ -136,27 +132,9 @@ class Guard:
         except LeakguardError as exc:
             exc.lang = self.lang
             raise
-        long_len = self.policy.long_address_length
-        self._recipients = RecipientGuard(
-            self.directory,
-            max_distance=self.policy.lookalike_distance,
-            long_address_distance=2 if long_len else None,
-            long_address_length=long_len or 24,
-            acknowledged=self.policy.acknowledged,
-        )
-        self._other_person = OtherPersonCheck(
-            self.directory,
-            self.register,
-            is_secure=self.policy.is_secure,
-            correspondents=self.correspondents,
-            regular=self.policy.frequent_messages,
-        )
+        self._judge = Judge(self._resources)
         self.on_password = on_password
         self.audit = audit if audit is not None else AuditLog()
-        pairs = self.policy.acknowledged
-        self._health_ack = frozenset((lenient(a), lenient(b)) for a, b in pairs) | frozenset(
-            (lenient(b), lenient(a)) for a, b in pairs
-        )
 
     @classmethod
     def from_policy(cls, path: str | os.PathLike[str], /, **options: object) -> Guard:
@@ -227,162 +205,14 @@ class Guard:
         source: str | None,
         deadline: Deadline | None = None,
     ) -> Verdict:
-        policy = self.policy.for_sender(sender(msg))  # no internal domain set: the sender's
-        try:
-            encrypted = message_encrypted(msg)
-        except Exception:  # a part no reader copes with: judged as not encrypted
-            encrypted = False
-        recipients, unreadable = read_recipients(msg, envelope, self.limits.max_header_chars)
-        outside = [r for r in recipients if not policy.is_internal(r.domain)]
-        health = self.health_directory
-        canonical: dict[str, str] = {}
-        listed: set[str] = set()
-        if health is not None:
-            canonical = {r.address: lenient(r.address) for r in recipients}
-            listed = health.listed(canonical.values())
-        # An address of the national MSSanté directory is a secure channel, whatever its domain.
-        unprotected = [
-            r
-            for r in outside
-            if not policy.is_secure(r.domain) and canonical.get(r.address) not in listed
-        ]
-        single_outside = len(outside) == 1 and not encrypted
-        budget = Budget(self.limits, deadline)
-        report = scan_chunks(
-            iter_content(msg, limits=self.limits, budget=budget),
+        return self._judge.decide(
+            msg,
+            envelope,
+            source,
+            limits=self.limits,
             fingerprinter=self.fingerprinter,
-            # Attachment texts are kept only for the other-person check, which needs them.
-            keep_texts=single_outside,
-            deadline=budget.until,
-        )
-        if encrypted:
-            # The whole message is enveloped: the content inspector saw only ciphertext.
-            report.findings[:] = [
-                f
-                for f in report.findings
-                if not (f.kind == "unscannable_attachment" and f.detail == "encrypted")
-            ]
-        sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
-
-        findings: list[Finding] = list(unreadable)
-        named = [(r.name, r.address, r.location) for r in recipients]
-        findings.extend(self._recipients.check(named))
-        if health is not None:
-            findings.extend(
-                self._health_checks(health, policy, recipients, canonical, listed, findings)
-            )
-        if self.correspondents is not None:
-            findings.extend(self._learned(policy, named, findings, sensitive))
-        findings.extend(report.findings)
-
-        protected = encrypted or not unprotected
-        if sensitive and unprotected and not encrypted:
-            findings.append(
-                Finding(
-                    kind="unencrypted_sensitive",
-                    location=unprotected[0].location,
-                    severity=Severity.HIGH,
-                )
-            )
-            if health is not None:
-                for r in unprotected:
-                    suggestion = health.suggest(r.name, canonical[r.address], r.location)
-                    if suggestion is not None:
-                        findings.append(suggestion)
-        people = report.distinct_people()
-        if outside and people >= policy.many_people_threshold:
-            bulk = people >= policy.bulk_export_threshold
-            findings.append(
-                Finding(
-                    kind="many_people",
-                    location=_where_people(report),
-                    severity=Severity.HIGH if bulk else Severity.MEDIUM,
-                    count=people,
-                    detail="bulk_export" if bulk else None,
-                )
-            )
-        if single_outside:
-            other = self._other_person.check(outside[0].name, outside[0].address, report)
-            if other is not None:
-                findings.append(other)
-        visible = [r for r in outside if r.location.where in ("header:to", "header:cc")]
-        if len(visible) >= policy.bulk_visible_threshold:
-            findings.append(
-                Finding(
-                    kind="bulk_visible_recipients",
-                    location=Location.header("to"),
-                    severity=Severity.MEDIUM,
-                    count=len(visible),
-                )
-            )
-
-        action = Action.ALLOW
-        for f in findings:
-            a = policy.action_for(f.kind, sensitive=sensitive, detail=f.detail)
-            if f.kind == "many_people" and f.detail == "bulk_export":
-                a = Action.BLOCK
-            a = capped(f, a)  # a guess that another person is concerned never blocks
-            if a is Action.ENCRYPT and protected:
-                continue  # already leaves encrypted or through secure messaging
-            if a > action:
-                action = a
-        return Verdict(
-            action=action,
-            findings=tuple(findings),
-            encrypted=encrypted,
-            source=source,
             lang=self.lang,
-        )
-
-    def _health_checks(
-        self,
-        health: HealthDirectory,
-        policy: Policy,
-        recipients: list[Recipient],
-        canonical: dict[str, str],
-        listed: set[str],
-        found: list[Finding],
-    ) -> list[Finding]:
-        """Look-alikes of the national directory's mailboxes and unknown MSSanté addresses.
-
-        A listed address, a colleague's, or a recipient already reported as a colleague's
-        look-alike is not judged again; an internal address is never ``unknown``.
-        """
-        already = {f.recipient for f in found if f.kind == "lookalike_recipient"}
-        todo: list[tuple[str, Location]] = []
-        unknown: list[str] = []
-        for r in recipients:
-            address = canonical[r.address]
-            if address in listed or address in already or address in self.directory:
-                continue
-            todo.append((address, r.location))
-            if not policy.is_internal(r.domain):
-                unknown.append(address)
-        return health.check(todo, acknowledged=self._health_ack, warn_unknown=unknown)
-
-    def _learned(
-        self,
-        policy: Policy,
-        recipients: list[tuple[str, str, Location]],
-        found: list[Finding],
-        sensitive: bool,
-    ) -> list[Finding]:
-        """First-time, dormant and unusual recipients, and look-alikes of frequent
-        correspondents, from the correspondents store."""
-        assert self.correspondents is not None
-        return self.correspondents.check(
-            recipients,
-            sensitive=sensitive,
-            is_outside=lambda a: not policy.is_internal(a.rpartition("@")[2]),
-            is_colleague=self.directory.__contains__,
-            dormant_months=policy.dormant_months,
-            quiet_days=policy.quiet_days,
-            frequent=policy.frequent_messages,
-            usual_group=policy.usual_group_messages,
-            lookalike_distance=policy.lookalike_distance,
-            already_lookalike=[
-                f.recipient for f in found if f.kind == "lookalike_recipient" and f.recipient
-            ],
+            deadline=deadline,
         )
 
     # ------------------------------------------------------------------ protect
@@ -530,16 +360,6 @@ class Guard:
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _where_people(report: ContentReport) -> Location:
-    counts: dict[Location, int] = {}
-    for f in report.findings:
-        if f.kind in PERSON_KINDS:
-            counts[f.location] = counts.get(f.location, 0) + 1
-    if not counts:
-        return Location.body()
-    return max(counts, key=lambda loc: counts[loc])
 
 
 def scan(
