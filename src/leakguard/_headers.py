@@ -1,4 +1,5 @@
-"""Reading raw header text in linear time: header blocks, encoded words, address lists.
+"""Reading raw header text in linear time: header blocks, fields, encoded words, address
+lists. The one header reader of the package: every other module reads headers here.
 
 The standard library's header parsers are fine on honest headers but can take minutes
 on hostile ones (``decode_header`` pops from the front of a list, the modern address
@@ -13,8 +14,12 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from leakguard.core import mask_numbers
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = [
     "AddressList",
@@ -22,10 +27,14 @@ __all__ = [
     "address_tokens",
     "decode_words",
     "field_name",
+    "fields",
+    "first_field",
     "header_block",
+    "header_text",
     "mask_header",
     "read_address_list",
     "readable_text",
+    "sender",
     "unfold",
     "without_field",
 ]
@@ -39,6 +48,27 @@ _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 def unfold(raw: str, /) -> str:
     """The header value on one line (folding line breaks removed)."""
     return _FOLD.sub("", raw)
+
+
+def fields(msg: Message, /, *names: str) -> list[tuple[str, str]]:
+    """The fields of ``msg`` called one of ``names`` (every field when none is named), as
+    ``(lower-case name, raw value)`` in the order of the message.
+
+    The values are the text the parser kept, whatever policy it parsed with (the
+    structured header parsers never run); empty when the header cannot be listed.
+    """
+    wanted = {n.lower() for n in names}
+    try:
+        return [
+            (k.lower(), str(v)) for k, v in msg.raw_items() if not wanted or k.lower() in wanted
+        ]
+    except Exception:
+        return []
+
+
+def first_field(msg: Message, name: str, /) -> str | None:
+    """The raw value of the first field of ``msg`` called ``name``, if any."""
+    return next((value for _, value in fields(msg, name)), None)
 
 
 def field_name(raw: str | bytes, /) -> str:
@@ -171,6 +201,27 @@ def decode_words(raw: str, /) -> str:
     flush()
     out.append(raw[pos:])
     return "".join(out)
+
+
+_EIGHT_BIT = re.compile("[\udc80-\udcff]")
+
+
+def header_text(raw: object, /) -> str:
+    """A header value as a reader sees it: on one line, unencoded 8-bit bytes read as
+    UTF-8 when they are UTF-8 and as Windows-1252 otherwise (what older French mail
+    clients write), encoded words decoded. Linear in the length of the value."""
+    text = unfold(str(raw))
+    if _EIGHT_BIT.search(text):
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate the parser did not make
+            text = _SURROGATE.sub("\ufffd", text)
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252", "replace")
+    return decode_words(text)
 
 
 # --------------------------------------------------------------------------- addresses
@@ -409,6 +460,22 @@ def _read_address_list(raw: str, max_chars: int) -> AddressList:
     known = {address.lower() for _, address in mailboxes}
     extra = tuple(t for t in address_tokens(text) if t.lower() not in known)
     return AddressList(tuple(mailboxes), clean, truncated, extra)
+
+
+# A From header is read this far: a sender's address sits at its start, and a hostile
+# header must not cost time.
+_SENDER_CHARS = 4096
+
+
+def sender(msg: Message, /) -> str | None:
+    """The address of the first From field, read by the grammar; ``None`` when there is
+    no From or it does not follow the grammar (a header that does not parse names no
+    sender)."""
+    value = first_field(msg, "from")
+    if value is None:
+        return None
+    found = read_address_list(value, max_chars=_SENDER_CHARS)
+    return found.mailboxes[0][1] if found.clean and found.mailboxes else None
 
 
 def address_tokens(text: str, /) -> list[str]:

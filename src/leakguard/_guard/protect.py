@@ -12,6 +12,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING
 
 from leakguard._guard.recipients import read_recipients
+from leakguard._headers import first_field
 from leakguard.core import IDENTIFIER_KINDS, Action, Verdict
 from leakguard.errors import LeakBlocked, ProtectionError
 from leakguard.policy import Policy
@@ -174,10 +175,11 @@ def _zip_protect(
             recipients=tuple(recipients),
             archive_name=archive,
             password=password,
-            message_id=next(
-                (str(v).strip() for k, v in msg.raw_items() if k.lower() == "message-id"),
-                None,
-            ),
+            message_id=_strip(first_field(msg, "message-id")),
         )
     )
     return protected
+
+
+def _strip(value: str | None) -> str | None:
+    return None if value is None else value.strip()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 
-from leakguard._headers import mask_header, read_address_list
+from leakguard._headers import fields, mask_header, read_address_list
 from leakguard.core import Finding, Location, Severity
 
 __all__ = ["Recipient", "read_recipients", "sender"]
@@ -50,10 +50,7 @@ def read_recipients(
             seen.add(address.lower())
             out.append(Recipient(name.strip(), address, location))
 
-    try:
-        raw = [(k.lower(), str(v)) for k, v in msg.raw_items() if k.lower() in _RECIPIENT_HEADERS]
-    except Exception:
-        raw = []
+    raw = fields(msg, *_RECIPIENT_HEADERS)
     room = max_chars
     for header in _RECIPIENT_HEADERS:
         location = Location.header(header)

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leakguard._headers import decode_words, unfold
+from leakguard._headers import decode_words, fields, unfold
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -91,9 +91,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
     must not travel in clear, and a message not yet sent is free to take a new ID.
     """
     found = {
-        name.lower()
-        for name, value in msg.raw_items()
-        if name.lower() in _ID_HEADERS and _identifiers_in(header_text(value))
+        name for name, value in fields(msg, *_ID_HEADERS) if _identifiers_in(header_text(value))
     }
     if not found:
         return msg
