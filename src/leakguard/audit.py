@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import email.utils
 import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import Message
 
-from leakguard._headers import fields, first_field, mask_header, read_address_list
+from leakguard._headers import fields, first_field, mask_header, read_address_list, sender
 from leakguard.core import Verdict
 from leakguard.extract._types import Limits
 
@@ -59,14 +58,13 @@ def audit_record(
     verdict: Verdict, msg: Message, /, *, now: datetime | None = None
 ) -> dict[str, object]:
     """The audit record of one decision, as a JSON-ready dict."""
-    sender = email.utils.parseaddr((first_field(msg, "from") or "")[:1000])[1]
     message_id = (first_field(msg, "message-id") or "")[:1000]
     when = now or datetime.now(UTC)
     return {
         "time": when.isoformat(timespec="seconds"),
         **dict(_CONTEXT.get()),
         "message_id": mask_header(message_id, width=300) or None,
-        "sender": mask_header(sender, width=300) or None,
+        "sender": mask_header(sender(msg) or "", width=300) or None,
         "recipient_domains": _domains(msg),
         "action": verdict.action.value,
         "encrypted": verdict.encrypted,

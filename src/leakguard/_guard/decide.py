@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from email.message import Message
 
-from leakguard._guard.recipients import Recipient, read_recipients, sender
+from leakguard._guard.recipients import Recipient, read_recipients
 from leakguard._guard.resources import Resources
+from leakguard._headers import sender
 from leakguard._recipients.addresses import lenient
 from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
 from leakguard.core import (

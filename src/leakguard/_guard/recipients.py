@@ -1,6 +1,6 @@
-"""Who a message goes to and who sends it, read from the raw header text (whatever
-policy the message was parsed with) and the SMTP envelope, with a finding for each
-recipient header that cannot be read.
+"""Who a message goes to, read from the raw header text (whatever policy the message
+was parsed with) and the SMTP envelope, with a finding for each recipient header that
+cannot be read.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from email.message import Message
 from leakguard._headers import fields, mask_header, read_address_list
 from leakguard.core import Finding, Location, Severity
 
-__all__ = ["Recipient", "read_recipients", "sender"]
+__all__ = ["Recipient", "read_recipients"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +88,3 @@ def _unreadable(location: Location, detail: str, shown: str | None) -> Finding:
         recipient=shown,
         detail=detail,
     )
-
-
-# A From header longer than this is cut before its address is read (a sender's
-# address sits at its start; a hostile header must not cost time).
-_FROM_CHARS = 4096
-
-
-def sender(msg: Message) -> str | None:
-    """The From address as written (read raw: a header that does not parse is no sender)."""
-    for name, value in msg.raw_items():
-        if name.lower() == "from":
-            try:
-                address = email.utils.parseaddr(str(value)[:_FROM_CHARS])[1]
-            except Exception:  # a hostile header: no sender, so no default internal domain
-                return None
-            return address if "@" in address else None
-    return None
