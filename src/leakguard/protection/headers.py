@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leakguard._headers import decode_words, fields, unfold
+from leakguard._headers import fields, header_text
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -65,12 +65,6 @@ _SHOWN_HEADERS = frozenset({"subject", "from", "to", "cc", "reply-to"})
 _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z-]{0,75}(?:[0-9]{1,3}[A-Za-z-]*)?")
 # A header longer than this is not scanned: it travels inside only.
 _MAX_SCANNED_HEADER = 64 * 1024
-
-
-def header_text(value: object) -> str:
-    """A header value as a reader sees it: unfolded, encoded words decoded (by the one
-    header reader of the package, linear in the length of the value)."""
-    return decode_words(unfold(str(value)))
 
 
 def _identifiers_in(text: str) -> bool:
