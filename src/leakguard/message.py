@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
-from leakguard._headers import decode_words, readable_text, unfold
+from leakguard._headers import header_text, unfold
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
@@ -77,7 +77,6 @@ _PADDING = re.compile(rb"=+")
 _B64_SPACE = b" \t\r\n\v\f"
 _B64_USUAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" + _B64_SPACE
 _MAX_NAME = 200
-_EIGHT_BIT = re.compile("[\udc80-\udcff]")
 # Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
@@ -616,23 +615,11 @@ def _subject_items(
         raw = str(value)
         if len(raw) > room:
             # Read up to the limit and say the rest was not.
-            yield from text_items(_header_text(raw[:room]), location, budget)
+            yield from text_items(header_text(raw[:room]), location, budget)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from text_items(_header_text(raw), location, budget)
-
-
-def _header_text(raw: str) -> str:
-    """A header's text with encoded words decoded (in linear time, whatever the input)."""
-    raw = unfold(raw)
-    if _EIGHT_BIT.search(raw):
-        # Unencoded 8-bit bytes in the header, kept by the parser as surrogates.
-        try:
-            raw = decode_text(raw.encode("utf-8", "surrogateescape"))
-        except UnicodeEncodeError:
-            raw = readable_text(raw)
-    return decode_words(raw)
+        yield from text_items(header_text(raw), location, budget)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:
@@ -674,7 +661,7 @@ def _filename(part: email.message.Message) -> str | None:
         name = None
     if not name:
         return None
-    name = _header_text(str(name))
+    name = header_text(str(name))
     # A path sent by some clients ("C:\\Users\\...\\scan.pdf"): the last component names it.
     name = re.split(r"[\\/]", name)[-1].strip()
     if len(name) > _MAX_NAME:
