@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leakguard._headers import fields, header_text
+from leakguard._headers import fields, header_text, read_address_list, sender
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -98,8 +98,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
 
 
 def _sender_domain(msg: email.message.Message) -> str:
-    addresses = _bare_addresses(header_text(msg.get("From", "")))
-    domain = addresses[0].rpartition("@")[2] if addresses else ""
+    domain = (sender(msg) or "").rpartition("@")[2]
     if not domain or not domain.isascii() or _identifiers_in(domain):
         return "localhost"
     return domain
@@ -193,11 +192,8 @@ _MAX_SHOWN = 2000
 
 
 def _bare_addresses(text: str) -> list[str]:
-    try:
-        pairs = email.utils.getaddresses([text])
-    except Exception:  # a header the address parser cannot take apart: keep nothing
-        return []
-    return [addr for _, addr in pairs if "@" in addr]
+    found = read_address_list(text, max_chars=len(text))
+    return [address for _, address in found.mailboxes] + list(found.tokens)
 
 
 def _folded(name: str, addresses: list[str]) -> object:
