@@ -132,7 +132,9 @@ class GuardedSMTP(smtplib.SMTP):
         except (AttributeError, IndexError) as exc:
             if not _raised_by_header_parser(exc):
                 raise
-        envelope_from = from_addr or next(iter(_raw_addresses(msg, ("Sender", "From"))), "")
+        # As smtplib does: the Sender field when there is one, else From.
+        senders = _raw_addresses(msg, ("Sender",)) or _raw_addresses(msg, ("From",))
+        envelope_from = from_addr or next(iter(senders), "")
         recipients = _raw_addresses(msg, ("To", "Cc", "Bcc")) if to_addrs is None else to_addrs
         outgoing = copy.copy(msg)
         del outgoing["Bcc"]
