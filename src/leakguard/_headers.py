@@ -36,6 +36,7 @@ __all__ = [
     "readable_text",
     "sender",
     "unfold",
+    "without_blanks_before_colons",
     "without_field",
 ]
 
@@ -140,6 +141,34 @@ def without_field(data: bytes, name: str, /) -> bytes:
         return b"" if colon and b"\n" not in head and field_name(head) == wanted else m.group()
 
     return _FIELD.sub(keep, data[:head_end]) + data[head_end:]
+
+
+# A line the standard library's parser takes for a field or its continuation, and a
+# field whose name has blanks before its colon: RFC 5322's obsolete syntax, which Postfix
+# and mail clients read as a field and that parser as the start of the body.
+_NOT_A_FIELD = re.compile(rb"(?m)^(?![!-9;-~]*:|[ \t]|[!-9;-~]+[ \t]+:)")
+_BLANKS_BEFORE_COLON = re.compile(rb"(?m)^([!-9;-~]+)[ \t]+:")
+
+
+def without_blanks_before_colons(data: bytes, /) -> bytes:
+    """``data`` with the blanks between a field's name and its colon removed from its
+    header block (``Subject : x`` becomes ``Subject: x``), in linear time.
+
+    The standard library's parser takes such a field for the first line of the body:
+    the fields after it, and every MIME part, would be read as one plain text where
+    mail clients show headers and attachments. The block is read as that parser reads
+    it, up to the first line that is not a field.
+    """
+    empty = _EMPTY_LINE.search(data)
+    head_end = len(data) if empty is None else empty.start()
+    if not _BLANKS_BEFORE_COLON.search(data, 0, head_end):
+        return data  # nearly every message: one search in C says so
+    start = 0
+    if data.startswith(b"From ") and not _BLANKS_BEFORE_COLON.match(data):
+        start = data.find(b"\n") + 1 or head_end  # the separator line of an mbox file
+    stop = _NOT_A_FIELD.search(data, start, head_end)
+    end = head_end if stop is None else stop.start()
+    return _BLANKS_BEFORE_COLON.sub(rb"\1:", data[:end]) + data[end:]
 
 
 def _codec(charset: str) -> str:

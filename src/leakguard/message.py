@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
-from leakguard._headers import header_text, unfold
+from leakguard._headers import header_text, unfold, without_blanks_before_colons
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
@@ -198,6 +198,8 @@ def _parse(data: bytes) -> EmailMessage:
         # Lines of spaces or blank lines before the headers: mail readers skip them, and
         # so does this reader (the parser would take the whole message for its body).
         data = data[start:]
+    # "Subject : x" is a field to mail servers and clients; to the parser, the body.
+    data = without_blanks_before_colons(data)
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
