@@ -296,6 +296,16 @@ def test_no_readable_recipient_is_reported(guard: Guard, to: bytes | None) -> No
     assert "unreadable_recipients" not in sent.kinds()
 
 
+def test_a_hostile_envelope_address_is_read_and_checked(guard: Guard) -> None:
+    # Deeply nested comments made the standard library's parseaddr raise RecursionError.
+    nested = "(" * 5000 + "<m.lecompte@gmail.com>"
+    raw = mail(b"dr.martin@cabinet-exemple.fr", body=b"Bonjour\r\n")
+    verdict = guard.check(raw, envelope_recipients=[nested, " <dr.martin@cabinet-exemple.fr> "])
+    assert [f.recipient for f in verdict.findings if f.kind == "lookalike_recipient"] == [
+        "m.lecompte@gmail.com"
+    ]
+
+
 def test_well_formed_headers_give_no_unreadable_finding(guard: Guard) -> None:
     for header in (
         b'"Lecomte, Marc" <m.lecomte@clinique-exemple.fr>, dr.martin@cabinet-exemple.fr',

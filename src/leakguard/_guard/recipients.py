@@ -5,10 +5,10 @@ cannot be read.
 
 from __future__ import annotations
 
-import email.utils
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
+from itertools import chain
 
 from leakguard._headers import fields, mask_header, read_address_list
 from leakguard.core import Finding, Location, Severity
@@ -72,12 +72,18 @@ def read_recipients(
                 if (header, detail) not in findings:
                     findings[header, detail] = _unreadable(location, detail, mask_header(value))
     for addr in envelope or ():
-        a = email.utils.parseaddr(addr)[1].strip() or addr.strip()
-        add("", a, Location.header("bcc"))
+        add("", _envelope_address(addr), Location.header("bcc"))
     if not out and not findings:
         shown = next((mask_header(v) for k, v in raw if k == "to" and v.strip()), None)
         findings[("to", "none")] = _unreadable(Location.header("to"), "none", shown)
     return out, list(findings.values())
+
+
+def _envelope_address(text: str) -> str:
+    """An envelope address (``<a@b>``, or as a program wrote it) read by the grammar: its
+    first mailbox, else its first address-like word, else the text itself."""
+    found = read_address_list(text, max_chars=len(text))
+    return next(chain((a for _, a in found.mailboxes), found.tokens), text).strip()
 
 
 def _unreadable(location: Location, detail: str, shown: str | None) -> Finding:
