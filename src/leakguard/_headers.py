@@ -286,6 +286,11 @@ class AddressList:
     truncated: bool = False
     tokens: tuple[str, ...] = ()
 
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address read: the mailboxes' first, then the address-like words."""
+        return tuple(address for _, address in self.mailboxes) + self.tokens
+
 
 def _comment_end(text: str, start: int) -> int:
     """The index after the comment opening at ``start``, or -1 when it never closes."""

@@ -49,7 +49,7 @@ def _domains(msg: Message) -> list[str]:
     domains: set[str] = set()
     for _, value in fields(msg, "to", "cc", "bcc"):
         found = read_address_list(value, max_chars=_MAX_HEADER_CHARS)
-        for addr in [a for _, a in found.mailboxes] + list(found.tokens):
+        for addr in found.addresses:
             domains.add(mask_header(addr.rpartition("@")[2].lower(), width=255))
     return sorted(domains)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
-from itertools import chain
 
 from leakguard._headers import fields, mask_header, read_address_list
 from leakguard.core import Finding, Location, Severity
@@ -82,8 +81,7 @@ def read_recipients(
 def _envelope_address(text: str) -> str:
     """An envelope address (``<a@b>``, or as a program wrote it) read by the grammar: its
     first mailbox, else its first address-like word, else the text itself."""
-    found = read_address_list(text, max_chars=len(text))
-    return next(chain((a for _, a in found.mailboxes), found.tokens), text).strip()
+    return next(iter(read_address_list(text, max_chars=len(text)).addresses), text).strip()
 
 
 def _unreadable(location: Location, detail: str, shown: str | None) -> Finding:

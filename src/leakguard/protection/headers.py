@@ -192,8 +192,7 @@ _MAX_SHOWN = 2000
 
 
 def _bare_addresses(text: str) -> list[str]:
-    found = read_address_list(text, max_chars=len(text))
-    return [address for _, address in found.mailboxes] + list(found.tokens)
+    return list(read_address_list(text, max_chars=len(text)).addresses)
 
 
 def _folded(name: str, addresses: list[str]) -> object:
