@@ -24,7 +24,7 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
-from leakguard._headers import decode_words, readable_text, unfold
+from leakguard._headers import header_text, unfold, without_blanks_before_colons
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
@@ -86,7 +86,6 @@ _PADDING = re.compile(rb"=+")
 _B64_SPACE = b" \t\r\n\v\f"
 _B64_USUAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" + _B64_SPACE
 _MAX_NAME = 200
-_EIGHT_BIT = re.compile("[\udc80-\udcff]")
 # Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
@@ -208,6 +207,8 @@ def _parse(data: bytes) -> EmailMessage:
         # Lines of spaces or blank lines before the headers: mail readers skip them, and
         # so does this reader (the parser would take the whole message for its body).
         data = data[start:]
+    # "Subject : x" is a field to mail servers and clients; to the parser, the body.
+    data = without_blanks_before_colons(data)
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
@@ -628,23 +629,11 @@ def _subject_items(
         raw = str(value)
         if len(raw) > room:
             # Read up to the limit and say the rest was not.
-            yield from text_items(_header_text(raw[:room]), location, budget)
+            yield from text_items(header_text(raw[:room]), location, budget)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from text_items(_header_text(raw), location, budget)
-
-
-def _header_text(raw: str) -> str:
-    """A header's text with encoded words decoded (in linear time, whatever the input)."""
-    raw = unfold(raw)
-    if _EIGHT_BIT.search(raw):
-        # Unencoded 8-bit bytes in the header, kept by the parser as surrogates.
-        try:
-            raw = decode_text(raw.encode("utf-8", "surrogateescape"))
-        except UnicodeEncodeError:
-            raw = readable_text(raw)
-    return decode_words(raw)
+        yield from text_items(header_text(raw), location, budget)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:
@@ -686,7 +675,7 @@ def _filename(part: email.message.Message) -> str | None:
         name = None
     if not name:
         return None
-    name = _header_text(str(name))
+    name = header_text(str(name))
     # A path sent by some clients ("C:\\Users\\...\\scan.pdf"): the last component names it.
     name = re.split(r"[\\/]", name)[-1].strip()
     if len(name) > _MAX_NAME:
@@ -896,13 +885,13 @@ def _quoted_items(
     lines: list[str] = []
     for block in blocks:
         if isinstance(block, email.message.Message):
-            lines += [f"{key}: {_header_text(str(value))}" for key, value in block.raw_items()]
+            lines += [f"{key}: {header_text(str(value))}" for key, value in block.raw_items()]
             body = block.get_payload()
             if isinstance(body, str):
-                lines.append(_header_text(body))
+                lines.append(header_text(body))
         elif isinstance(block, str):
             data, _ = _payload(part)
-            lines.append(_header_text(decode_text(data, _param(part, "charset"))))
+            lines.append(header_text(decode_text(data, _param(part, "charset"))))
     text = "\n".join(lines)
     if len(text) > budget.limits.max_part_bytes or not budget.take_bytes(len(text)):
         yield Problem(where, "too_large")
