@@ -40,6 +40,7 @@ from docs_factory import (
     word_fib,
 )
 from leakguard.errors import ProtectionError
+from leakguard.message import load_message
 from leakguard.protection import (
     CallableCertificates,
     CertificateProblem,
@@ -1067,8 +1068,12 @@ def test_state_never_raises_on_malformed_messages(
         + body
         + b"\r\n--Z--\r\n"
     )
+    assert protection_state(load_message(raw)).encrypted in (True, False)
     for policy in (email.policy.default, email.policy.compat32):
-        msg = email.message_from_bytes(raw, policy=policy)
+        try:
+            msg = email.message_from_bytes(raw, policy=policy)
+        except Exception:  # the standard library's own parser gives up on this header
+            continue
         state = protection_state(msg)
         assert state.encrypted in (True, False)
 

@@ -77,9 +77,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--version",
-        action="version",
-        version=f"leakguard {__version__}",
-        help=t("show the version and exit", "afficher la version et quitter"),
+        action=_Version,
+        nargs=0,
+        help=t(
+            "show the version and the content engine, and exit",
+            "afficher la version et le moteur de contenu, et quitter",
+        ),
     )
     add_lang_option(p)
     sub = p.add_subparsers(
@@ -95,6 +98,24 @@ def _parser() -> argparse.ArgumentParser:
         # Accepted after the command name too; the value was already read before parsing.
         add_lang_option(command, default=argparse.SUPPRESS)
     return p
+
+
+class _Version(argparse.Action):
+    """``--version``: the version, and which engine reads content (found when asked:
+    it loads the compiled engine)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from leakguard.detectors import HEALTH
+
+        running = HEALTH.engine()
+        engine = (
+            t(f"{running}, compiled", f"{running}, compilé")
+            if running
+            else t("pure Python (numpy)", "Python pur (numpy)")
+        )
+        label = t("content engine", "moteur de contenu")
+        sys.stdout.write(f"leakguard {__version__}\n{label}{t(': ', ' : ')}{engine}\n")
+        parser.exit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Protocol
 from leakguard.archives import ArchiveError, archive_kind, iter_messages
 from leakguard.cli._common import Result, lang, readable, t
 from leakguard.errors import LeakguardError
+from leakguard.extract._types import Budget, Limits
 
 if TYPE_CHECKING:
     from leakguard.core import Fingerprinter
@@ -95,6 +96,18 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
     )
     add_jobs_option(p)
     p.add_argument(
+        "--time-budget",
+        type=seconds_type,
+        default=None,
+        metavar=t("SECONDS", "SECONDES"),
+        help=t(
+            f"time one message or document may take (default: {Limits().max_seconds:g}); "
+            "past it what was not read is reported (timeout)",
+            f"durée permise pour un message ou un document (par défaut : "
+            f"{Limits().max_seconds:g}) ; au-delà ce qui n'a pas été lu est signalé (timeout)",
+        ),
+    )
+    p.add_argument(
         "--report",
         metavar=t("FILE.html", "FICHIER.html"),
         help=t(
@@ -133,6 +146,27 @@ def jobs_type(value: str) -> int:
             )
         )
     return n
+
+
+def seconds_type(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        n = -1.0
+    if not 0 < n < float("inf"):
+        raise argparse.ArgumentTypeError(
+            t(
+                f"expected a number of seconds > 0, got {value!r}",
+                f"nombre de secondes > 0 attendu : {value!r}",
+            )
+        )
+    return n
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The limits of each message or document: ``--time-budget`` as their time."""
+    budget = getattr(args, "time_budget", None)
+    return Limits() if budget is None else Limits(max_seconds=budget)
 
 
 def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
@@ -281,6 +315,7 @@ def _count_file(q: Path) -> int:
 # the parent's guard (policy, colleagues and fingerprint key) without pickling it.
 _GUARD: Guard | None = None
 _FINGERPRINTER: Fingerprinter | None = None
+_LIMITS: Limits | None = None
 
 
 def _check_one(item: Entry | Result) -> Checked:
@@ -316,12 +351,15 @@ def _scan_one(item: Entry | Result) -> Checked:
     from leakguard.message import document_content, iter_content, load_message
 
     assert _FINGERPRINTER is not None
+    limits = _LIMITS or Limits()
     try:
+        # One time budget for reading and scanning the item (the scan reports the rest).
+        budget = Budget(limits)
         if item.is_message:
-            chunks = iter_content(load_message(item.data))
+            chunks = iter_content(load_message(item.data), budget=budget)
         else:
-            chunks = document_content(item.data, name=item.name)
-        report = scan_chunks(chunks, fingerprinter=_FINGERPRINTER)
+            chunks = document_content(item.data, name=item.name, limits=limits)
+        report = scan_chunks(chunks, fingerprinter=_FINGERPRINTER, deadline=budget.until)
     except LeakguardError as exc:
         return Checked(Result(item.source, error=exc.message(lang())), item.date)
     recipients = recipients_of(item.data) if item.is_message else ()
@@ -335,7 +373,6 @@ def recipients_of(data: bytes) -> tuple[str, ...]:
     from email.policy import compat32
 
     from leakguard._headers import read_address_list
-    from leakguard.extract._types import Limits
 
     end = data.find(b"\n\n")
     end2 = data.find(b"\r\n\r\n")
@@ -491,7 +528,7 @@ def scan_all(fingerprinter: Fingerprinter, args: argparse.Namespace) -> Iterator
     """``scan`` every item of ``args.paths``, in input order."""
     total = count(args.paths) if sys.stderr.isatty() else None
     items = entries(args.paths, only_eml=False)
-    yield from run_scan(fingerprinter, items, args.jobs or cores(), total)
+    yield from run_scan(fingerprinter, items, args.jobs or cores(), total, limits_of(args))
 
 
 def run_scan(
@@ -499,11 +536,12 @@ def run_scan(
     items: Iterator[Entry | Result],
     jobs: int,
     total: int | None = None,
+    limits: Limits | None = None,
 ) -> Iterator[Checked]:
     """The content findings of each item, in input order, with ``jobs`` processes."""
-    global _FINGERPRINTER
-    _FINGERPRINTER = fingerprinter
+    global _FINGERPRINTER, _LIMITS
+    _FINGERPRINTER, _LIMITS = fingerprinter, limits
     try:
         yield from _run(_scan_one, items, jobs, total)
     finally:
-        _FINGERPRINTER = None
+        _FINGERPRINTER, _LIMITS = None, None

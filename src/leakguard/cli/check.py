@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any, TextIO
 
 from leakguard.cli._archives import add_batch_options, check_all
@@ -76,6 +77,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     guard = build_guard(args, announce=args.format != "text")
+    if args.time_budget is not None:
+        guard.limits = replace(guard.limits, max_seconds=args.time_budget)
     fail_on = Action.parse(args.fail_on)
     results: list[Result] = []
     status = EXIT_OK

@@ -23,7 +23,7 @@ from leakguard.detectors import be_niss, ca_sin, health_data, iban, nir, qc_nam,
 from leakguard.detectors._base import Match, strip_separators
 from leakguard.detectors._lexicon import FIELD_LABELS, bare, fold_pattern
 
-__all__ = ["COMPILED", "STEMS", "find", "label_places", "with_fields"]
+__all__ = ["COMPILED", "STEMS", "fields", "find", "inside", "label_places", "with_fields"]
 
 # ----------------------------------------------------------------------------- kinds
 # The parts of each kind in the order its compact form writes them: (name, width, and
@@ -847,10 +847,22 @@ def with_fields(
     """``found`` (what the detectors found in ``text``) with the identifiers of labelled
     form fields added (:func:`find`), less what lies inside a field whose number fails
     its check (a mistyped number is no place where another one hides)."""
-    fields, failed = _scan(text, copies, deadline)
+    found_fields, failed = fields(text, copies=copies, deadline=deadline)
     if failed:
-        found = [m for m in found if not any(_inside(m, f) for f in failed)]
-    return found + fields
+        found = [m for m in found if not any(inside(m, f) for f in failed)]
+    return found + found_fields
+
+
+def fields(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[list[Match], list[_Failed]]:
+    """The identifiers of the labelled form fields of ``text`` (:func:`find`), and the
+    fields whose number fails its check."""
+    return _scan(text, copies, deadline)
 
 
 def _copies_after(text: str, failed: _Failed) -> Iterator[_Failed]:
@@ -864,7 +876,9 @@ def _copies_after(text: str, failed: _Failed) -> Iterator[_Failed]:
         at = end if end < len(text) else -1
 
 
-def _inside(m: Match, failed: _Failed) -> bool:
+def inside(m: Match, failed: _Failed) -> bool:
+    """Whether ``m`` lies inside a field whose number failed its check (and is not that
+    field's own kind read whole)."""
     if failed.kind == m.kind and m.confidence >= 1.0:
         return False
     return failed.start <= m.start and m.end <= failed.end
