@@ -34,11 +34,12 @@ def busy_text(seed: int, *, lines: int = 6000) -> str:
     return "\n".join(body) + "\n"
 
 
-def busy_message(seed: int, to: str = "dr.x@gmail.com") -> bytes:
-    """A whole message around :func:`busy_text`, to an outside address."""
+def busy_message(seed: int, to: str = "dr.x@gmail.com", tag: str = "") -> bytes:
+    """A whole message around :func:`busy_text`, to an outside address; ``tag`` tells
+    apart copies of the same message (in their Message-ID)."""
     head = (
         f"From: secretariat@clinique-exemple.fr\r\nTo: {to}\r\nSubject: dossier {seed}\r\n"
-        f"Message-ID: <busy-{seed}@clinique-exemple.fr>\r\n"
+        f"Message-ID: <busy-{seed}{tag}@clinique-exemple.fr>\r\n"
         "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
     )
     return (head + busy_text(seed).replace("\n", "\r\n")).encode()

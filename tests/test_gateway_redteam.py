@@ -33,6 +33,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
 
+from engine_load import busy_message
 from gateway_parts import (
     PLAIN,
     POLICY,
@@ -712,71 +713,118 @@ def test_relay_stopping_finishes_what_it_began_and_begins_nothing_more(
     assert any(r.get("error") == "restarting" and r["reply"] == 421 for r in records(audit))
 
 
-MEDICAL = (
-    "Compte rendu d'hospitalisation : le patient presente un diabete de type 2 et une "
-    "insuffisance cardiaque, traitement par insuline, suivi en cardiologie. "
-) * 900
-SCRATCH = (
-    "the compiled medical-context engine shares one scratch space between threads "
-    "(ScratchInUseError when checks run at once): 451 instead of the verdict; fixed with "
-    "the detectors' rewrite"
-)
+def _found(audit: Path, mid: str) -> tuple[str, list[tuple[str, ...]]]:
+    """The action and the findings the audit record of ``mid`` holds."""
+    record = record_for(audit, mid)
+    keys = ("kind", "location", "masked", "fingerprint", "count", "detail")
+    findings = [tuple(str(f.get(k)) for k in keys) for f in record.get("findings", [])]
+    return str(record.get("action", record.get("error"))), sorted(findings)
 
 
-@pytest.mark.xfail(strict=True, reason=SCRATCH)
-def test_relay_workers_at_once_read_long_medical_texts(tmp_path: Path, policy_file: Path) -> None:
-    """Eight long medical texts to an outside address at once, four workers: each is
-    judged (encryption needed, no certificate: 550), none deferred for an engine error."""
-    sink = Sink().start()
-    cmd, _ = relay_command(tmp_path, sink.port, policy_file, "--workers", "4")
-    cmd.start()
-    codes: list[int] = []
+def _alone_then_together(
+    check: Callable[[int, str, Callable[[], object]], object], audit: Path
+) -> tuple[list[Any], list[list[Any]]]:
+    """Eight long messages checked one after the other, then three times all at once
+    (each client sends its whole message but the mark of its end, then all send it
+    together): what each answer and audit record said, round by round."""
+    answers: dict[str, object] = {}
 
-    def one(n: int) -> None:
-        msg = make_message(MEDICAL, to=GMAIL, subject=f"CR {n}")
-        codes.append(send(cmd.port, raw(msg), [GMAIL])[0])
+    def one(seed: int, tag: str, ready: Callable[[], object]) -> None:
+        answers[f"{seed}{tag}"] = check(seed, tag, ready)
 
-    try:
-        senders = [threading.Thread(target=one, args=(n,)) for n in range(8)]
-        for th in senders:
+    for seed in range(8):
+        one(seed, "a", lambda: None)
+    for tag in "bcd":
+        together = threading.Barrier(8)
+        at_once = [
+            threading.Thread(target=one, args=(seed, tag, lambda b=together: b.wait(60)))
+            for seed in range(8)
+        ]
+        for th in at_once:
             th.start()
-        for th in senders:
-            th.join(60)
+        for th in at_once:
+            th.join(120)
+    rounds: list[list[Any]] = []
+    for tag in "abcd":
+        rounds.append([])
+        for seed in range(8):
+            mid = f"<busy-{seed}{tag}@clinique-exemple.fr>"
+            rounds[-1].append((answers.get(f"{seed}{tag}"), *_found(audit, mid)))
+    return rounds[0], rounds[1:]
+
+
+def _relay_check(port: int, seed: int, tag: str, ready: Callable[[], object]) -> int:
+    client = smtplib.SMTP("127.0.0.1", port, timeout=60)
+    try:
+        client.ehlo()
+        assert client.mail("secretariat@clinic.fr")[0] == 250
+        assert client.rcpt(GMAIL)[0] == 250
+        client.putcmd("data")
+        assert client.getreply()[0] == 354
+        client.send(re.sub(rb"(?m)^\.", b"..", busy_message(seed, GMAIL, tag)))
+        ready()
+        client.send(b".\r\n")
+        return client.getreply()[0]
+    finally:
+        client.close()
+
+
+def test_relay_checks_at_once_find_what_each_finds_alone(tmp_path: Path, policy_file: Path) -> None:
+    """The compiled engines are shared by the relay's worker threads, each with its own
+    scratch space: long messages checked four at a time get, each, the findings they get
+    alone, and the same answer (encryption needed, no certificate: 550)."""
+    sink = Sink().start()
+    cmd, audit = relay_command(
+        tmp_path, sink.port, policy_file, "--workers", "4", "--timeout", "60"
+    )
+    cmd.start()
+    try:
+        alone, together = _alone_then_together(
+            lambda seed, tag, ready: _relay_check(cmd.port, seed, tag, ready), audit
+        )
     finally:
         cmd.stop()
         sink.stop()
-    assert codes == [550] * 8, codes
+    assert [a[:2] for a in alone] == [(550, "encrypt")] * 8, [a[:2] for a in alone]
+    assert all({"health_data", "nir"} <= {f[0] for f in a[2]} for a in alone)
+    assert all(r == alone for r in together), "a check run beside others found something else"
 
 
-@pytest.mark.xfail(strict=True, reason=SCRATCH)
-def test_milter_workers_at_once_read_long_medical_texts(tmp_path: Path, policy_file: Path) -> None:
-    port = free_port()
-    cmd = milter_command(tmp_path, port, policy_file, tmp_path / "m.jsonl", "--workers", "4")
-    cmd.start()
-    replies: list[bytes] = []
-
-    def one(n: int) -> None:
-        peer = MilterPeer(port)
-        try:
-            peer.negotiate()
-            peer.send(mp.MACRO, b"M" + f"i\0MED{n:04d}\0".encode())
-            peer.send(mp.RCPT, f"<{GMAIL}>".encode() + b"\0")
-            for name, value in (("From", "a@clinic.fr"), ("To", GMAIL), ("Subject", "CR")):
-                peer.send(mp.HEADER, name.encode() + b"\0" + value.encode() + b"\0")
-            peer.send(mp.EOH)
-            peer.send(mp.BODY, MEDICAL.encode())
-            peer.send(mp.BODYEOB)
-            command, data = peer.final()
-            replies.append(data[:3] if command == mp.REPLYCODE else command)
-        finally:
-            peer.close()
-
+def _milter_check(port: int, seed: int, tag: str, ready: Callable[[], object]) -> bytes:
+    head, _, body = busy_message(seed, GMAIL, tag).partition(b"\r\n\r\n")
+    peer = MilterPeer(port)
     try:
-        peers = [threading.Thread(target=one, args=(n,)) for n in range(8)]
-        for th in peers:
-            th.start()
-        for th in peers:
-            th.join(60)
+        peer.negotiate()
+        peer.send(mp.MACRO, b"M" + f"i\0B{seed}{tag}\0".encode())
+        peer.send(mp.RCPT, f"<{GMAIL}>".encode() + b"\0")
+        for line in head.split(b"\r\n"):
+            name, _, value = line.partition(b": ")
+            peer.send(mp.HEADER, name + b"\0" + value + b"\0")
+        peer.send(mp.EOH)
+        for at in range(0, len(body), 65000):
+            peer.send(mp.BODY, body[at : at + 65000])
+        ready()
+        peer.send(mp.BODYEOB)
+        command, data = peer.final()
+        return data[:3] if command == mp.REPLYCODE else command
+    finally:
+        peer.close()
+
+
+def test_milter_checks_at_once_find_what_each_finds_alone(
+    tmp_path: Path, policy_file: Path
+) -> None:
+    """As for the relay, through the milter's sessions and worker threads."""
+    port = free_port()
+    audit = tmp_path / "m.jsonl"
+    cmd = milter_command(tmp_path, port, policy_file, audit, "--workers", "4", "--timeout", "60")
+    cmd.start()
+    try:
+        alone, together = _alone_then_together(
+            lambda seed, tag, ready: _milter_check(port, seed, tag, ready), audit
+        )
     finally:
         cmd.stop()
-    assert replies == [b"550"] * 8, replies
+    assert [a[:2] for a in alone] == [(b"550", "encrypt")] * 8, [a[:2] for a in alone]
+    assert all({"health_data", "nir"} <= {f[0] for f in a[2]} for a in alone)
+    assert all(r == alone for r in together), "a check run beside others found something else"
