@@ -590,6 +590,43 @@ def test_what_was_not_read_is_never_accepted(
     assert not any(a.message_id == mid.group(1).decode() for a in gateway["sink"].received)
 
 
+# Clear content under the labels of encrypted content: (type, parameters, file name).
+LIARS = {
+    "smime-enveloped": ("application/pkcs7-mime", {"smime-type": "enveloped-data"}, "x.p7m"),
+    "smime-bare": ("application/pkcs7-mime", {}, "export.p7m"),
+    "smime-x": ("application/x-pkcs7-mime", {}, "export.p7m"),
+    "pgp": ("application/pgp-encrypted", {}, "export.pgp"),
+    "p7m-name-only": ("application/octet-stream", {}, "export.p7m"),
+}
+
+
+def liar(label: str) -> bytes:
+    """A message to an outside address whose attachment, a clear list of NIRs, is
+    labelled as encrypted."""
+    ctype, params, name = LIARS[label]
+    maintype, subtype = ctype.split("/")
+    msg = make_message("Export en piece jointe.\n", to=GMAIL)
+    msg.add_attachment(_NIRS, maintype=maintype, subtype=subtype, filename=name, params=params)
+    return raw(msg)
+
+
+@pytest.mark.parametrize("label", sorted(LIARS))
+@pytest.mark.parametrize("service", ["relay", "milter"])
+def test_a_clear_part_labelled_encrypted_is_read_and_never_passes(
+    gateway: dict[str, Any], service: str, label: str
+) -> None:
+    port, audit = gateway[service]
+    data = liar(label)
+    mid = re.search(rb"Message-ID: (\S+)", data)
+    assert mid is not None
+    code, text = send(port, data, [GMAIL])
+    record = record_for(audit, mid.group(1).decode())
+    assert code == 550, (code, text)
+    assert {"mislabelled_attachment", "nir"} <= set(record["kinds"]), record["kinds"]
+    assert not record["encrypted"]
+    assert not any(a.message_id == mid.group(1).decode() for a in gateway["sink"].received)
+
+
 def test_a_picture_without_ocr_is_never_accepted(gateway: dict[str, Any], tmp_path: Path) -> None:
     """Without the OCR program the relay cannot read a scan: refused, never passed."""
     python = str(Path(sys.executable).parent)

@@ -179,6 +179,12 @@ def test_load_and_abuse_500_idle_sockets_and_20_large_requests(
         peak = rss_peak_mb(service.pid)
         _close_all(idle)
     statuses = sorted(status for status, _, _ in seen["big"])
+    print(
+        f"serve with 500 idle sockets and 20 requests of 34 MB: {statuses.count(200)} answered "
+        f"200, {statuses.count(503)} 503; /healthz at most {max(seen['health']):.2f} s, a "
+        f"small check at most {max(seen['small']):.2f} s; RSS peak {peak:.0f} MB "
+        f"(ceiling {RSS_CEILING_MB})"
+    )
     assert len(statuses) == 20, statuses  # every one answered
     assert set(statuses) <= {200, 503} and 200 in statuses, statuses
     for status, headers, took in seen["big"]:

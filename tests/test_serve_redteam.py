@@ -16,6 +16,7 @@ import os
 import signal
 import threading
 import time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ import h2.settings
 import pytest
 
 from engine_load import busy_message
+from helpers import make_nir
 from serve_helpers import (
     SMALL,
     TOKEN,
@@ -358,3 +360,44 @@ def test_checks_at_once_in_the_checker_threads_find_what_each_finds_alone(
             for th in askers:
                 th.join(60)
             assert together == alone, "a check run beside others found something else"
+
+
+# ------------------------------------------------------------------ labels that lie
+
+
+def test_a_clear_part_labelled_encrypted_is_read_by_the_service(tmp_path: Path) -> None:
+    """A clear list of NIRs labelled S/MIME-encrypted, to an outside address: read, said
+    mislabelled, never allowed; the JSON form with the same lie likewise."""
+    nirs = "".join(f"{make_nir(i)};patient\n" for i in range(50)).encode()
+    msg = EmailMessage()
+    msg["From"] = "secretariat@clinique-exemple.fr"
+    msg["To"] = "dr.x@gmail.com"
+    msg["Subject"] = "Export"
+    msg.set_content("Export en piece jointe.\n")
+    msg.add_attachment(
+        nirs,
+        maintype="application",
+        subtype="pkcs7-mime",
+        filename="export.p7m",
+        params={"smime-type": "enveloped-data"},
+    )
+    request = {
+        "from": {"address": "secretariat@clinique-exemple.fr"},
+        "to": [{"address": "dr.x@gmail.com"}],
+        "subject": "Export",
+        "body": {"text": "Export en piece jointe."},
+        "attachments": [
+            {
+                "name": "export.p7m",
+                "content_type": "application/pkcs7-mime",
+                "content_base64": base64.b64encode(nirs).decode(),
+            }
+        ],
+    }
+    with serve_process(tmp_path) as service:
+        for body, headers in ((msg.as_bytes(), EML), (json.dumps(request).encode(), JSON)):
+            status, _, answer, _ = raw_request(service, "POST", "/v1/check", body, headers)
+            got = json.loads(answer)
+            assert status == 200, got
+            kinds = {f["kind"] for f in got["findings"]}
+            assert got["action"] != "allow" and {"mislabelled_attachment", "nir"} <= kinds, kinds
