@@ -627,6 +627,42 @@ def test_a_clear_part_labelled_encrypted_is_read_and_never_passes(
     assert not any(a.message_id == mid.group(1).decode() for a in gateway["sink"].received)
 
 
+# Addresses a mail server may route elsewhere than the domain after their last "@".
+ROUTED = [
+    "dr.plain%gmail.com@clinic.fr",
+    "gmail.com!dr.plain@clinic.fr",
+    '"dr.plain@gmail.com"@clinic.fr',
+    "dr.plain@gmail.com@clinic.fr",
+]
+
+
+@pytest.mark.parametrize("address", ROUTED)
+@pytest.mark.parametrize("service", ["relay", "milter"])
+def test_a_recipient_routed_through_an_internal_domain_is_refused(
+    gateway: dict[str, Any], service: str, address: str
+) -> None:
+    """Judged by its last domain the address is internal; Postfix, when that domain is
+    its own, delivers it to gmail.com. The message is refused, never sent on."""
+    port, audit = gateway[service]
+    msg = make_message(f"NIR {NIR_SPACED}, diabete de type 2.\n", to="dr.house@clinic.fr")
+    code, text = send(port, raw(msg), [address])
+    assert code == (553 if service == "relay" else 550), (code, text)
+    # (aiosmtpd refuses an unquoted second "@" itself, as malformed.)
+    assert "malformed" in text or ("routage" in text and "routing" in text), text
+    assert not any(a.message_id == str(msg["Message-ID"]) for a in gateway["sink"].received)
+    if service == "milter":  # the relay refuses the address itself, before any message
+        record = record_for(audit, str(msg["Message-ID"]))
+        assert (record["reply"], record["error"]) == (550, "routed_recipient"), record
+
+
+def test_relay_refuses_a_recipient_without_a_domain(gateway: dict[str, Any]) -> None:
+    """The next hop would add a domain of its choosing: the guard cannot judge it."""
+    port, _ = gateway["relay"]
+    msg = make_message("Bonjour.\n", to="dr.house@clinic.fr")
+    code, text = send(port, raw(msg), ["dr.house"])
+    assert code == 553 and "domain" in text, (code, text)
+
+
 def test_a_picture_without_ocr_is_never_accepted(gateway: dict[str, Any], tmp_path: Path) -> None:
     """Without the OCR program the relay cannot read a scan: refused, never passed."""
     python = str(Path(sys.executable).parent)

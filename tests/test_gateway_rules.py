@@ -19,6 +19,7 @@ from leakguard._headers import header_block, without_field
 from leakguard.core import Location, mask_numbers
 from leakguard.errors import LeakguardError, PolicyError
 from leakguard.gateway import Gatekeeper
+from leakguard.gateway._decide import routed
 from leakguard.gateway.passwords import PasswordFile, hash_password
 from leakguard.gateway.relay import HopReply, _stuffed, parse_client_network
 from leakguard.guard import Guard
@@ -245,3 +246,31 @@ def test_gatekeeper_refuses_unread_content_and_never_accepts_it() -> None:
         assert (decision.code, decision.error) == (code, "unread")
         assert "[attachment:cr.pdf] This attachment could not be checked" in decision.text
         assert decision.audit["unread"] == ["corrupt"]
+
+
+# ------------------------------------------------------------------ routed addresses
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        ("dr@clinic.fr", False),
+        ("<dr.house+cr@clinic.fr>", False),
+        ("@relay.example:dr@clinic.fr", False),  # a source route: servers go by the rest
+        ("postmaster", False),
+        ("x%gmail.com@clinic.fr", True),
+        ("gmail.com!x@clinic.fr", True),
+        ('<"x@gmail.com"@clinic.fr>', True),
+        ("x@gmail.com@clinic.fr", True),
+        ("@relay.example:x%gmail.com@clinic.fr", True),
+    ],
+)
+def test_routed_addresses_are_those_a_server_may_send_elsewhere(
+    address: str, expected: bool
+) -> None:
+    assert routed(address) is expected
+
+
+@given(st.from_regex(r"[a-z0-9._+\-]{1,20}@[a-z0-9\-]{1,20}\.[a-z]{2,6}", fullmatch=True))
+def test_an_ordinary_address_is_never_routed(address: str) -> None:
+    assert not routed(address) and not routed(f"<{address}>")

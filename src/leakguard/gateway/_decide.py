@@ -169,6 +169,33 @@ _NO_CERTIFICATE = (
     "sante (MSSante)",
 )
 
+# Mail servers route on more than the domain after the last "@": Postfix, for one,
+# turns "x%gmail.com@clinic.fr", "gmail.com!x@clinic.fr" and '"x@gmail.com"@clinic.fr'
+# into x@gmail.com when clinic.fr is one of its own domains (allow_percent_hack,
+# swap_bangpath and resolve_dequoted_address are on by default). The guard judges the
+# domain after the last "@": such an address would be judged internal and delivered
+# outside, so it is refused instead.
+_ROUTING = ("@", "%", "!")
+
+_ROUTED = (
+    "A recipient address holds a routing character (%, ! or @ before its domain): the "
+    "mail server could deliver it elsewhere than where leakguard checked it. Write it "
+    "as name@domain.",
+    "Une adresse de destinataire contient un caractere de routage (%, ! ou @ avant son "
+    "domaine) : le serveur de messagerie pourrait la livrer ailleurs que la ou leakguard "
+    "l'a verifiee. Ecrivez-la sous la forme nom@domaine.",
+)
+
+
+def routed(address: str) -> bool:
+    """Whether ``address`` (an envelope address, angle brackets or not) holds a routing
+    operator before its domain: ``%``, ``!`` or another ``@``, quoted or not."""
+    bare = address.strip().removeprefix("<").removesuffix(">")
+    if bare.startswith("@") and ":" in bare:  # a source route: servers go by what follows
+        bare = bare.split(":", 1)[1]
+    local, at, _ = bare.rpartition("@")
+    return bool(at) and any(c in local for c in _ROUTING)
+
 
 def _size_text(size: int) -> str:
     return f"{size / (1 << 20):.0f} MiB" if size >= 1 << 20 else f"{size} bytes"
@@ -258,6 +285,8 @@ class Gatekeeper:
         total = len(data) if isinstance(data, bytes) else size or 0
         header = data if isinstance(data, bytes) else head
         rcpts = tuple(recipients)
+        if any(routed(r) for r in rcpts):
+            return self.routed_recipient(queue_id, header, size=total, vid=vid)
 
         def work(deadline: Deadline) -> Decision:
             message = data if isinstance(data, bytes) else data()
@@ -274,6 +303,22 @@ class Gatekeeper:
         except Exception as exc:  # never let an error pass a message unchecked
             log.error("leakguard gateway: check failed (%s)", type(exc).__name__)
             return self._tempfail("error", vid, queue_id, header, size=total)
+
+    def routed_recipient(
+        self,
+        queue_id: str | None = None,
+        data: bytes = b"",
+        /,
+        *,
+        size: int = 0,
+        vid: str | None = None,
+    ) -> Decision:
+        """``550`` for a message with a recipient whose address the next mail server
+        could route elsewhere than its domain says (see :func:`routed`); not checked."""
+        vid = vid or secrets.token_hex(8)
+        text = _reply_text(self.pick(*_ROUTED), vid)
+        record = _unchecked_record(queue_id, data, size)
+        return Decision(550, "5.1.3", text, vid, error="routed_recipient", audit=record)
 
     def unchecked(
         self, code: int, status: str, text: str, /, *, error: str, size: int = 0

@@ -44,6 +44,7 @@ from leakguard.gateway._decide import (
     HEADER,
     Decision,
     Gatekeeper,
+    routed,
     smtp_text,
     until_stopped,
     without_header,
@@ -415,6 +416,18 @@ def _restarting(pick: Callable[[str, str], str]) -> str:
 
 
 _CONTROL = re.compile(r"[\r\n\x00]")
+_ROUTED_RCPT = (
+    "the recipient address holds a routing character (%, ! or @ before its domain): "
+    "the next mail server could deliver it elsewhere than where it was checked; write "
+    "it as name@domain",
+    "l'adresse de destinataire contient un caractere de routage (%, ! ou @ avant son "
+    "domaine) : le serveur suivant pourrait la livrer ailleurs que la ou elle a ete "
+    "verifiee ; ecrivez-la sous la forme nom@domaine",
+)
+_NO_DOMAIN = (
+    "the recipient address has no domain: write it as name@domain",
+    "l'adresse de destinataire n'a pas de domaine : ecrivez-la sous la forme nom@domaine",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -549,6 +562,11 @@ class RelayHandler:
         )
         if refused is not None:
             return refused
+        if routed(address):
+            return "553 5.1.3 " + smtp_text(self.pick(*_ROUTED_RCPT))
+        if "@" not in address and address.lower() != "postmaster":
+            # Whichever domain the next hop would add, the guard cannot know it.
+            return "553 5.1.3 " + smtp_text(self.pick(*_NO_DOMAIN))
         if len(envelope.rcpt_tos) >= self.max_recipients:
             return "452 4.5.3 " + smtp_text(
                 self.pick(
