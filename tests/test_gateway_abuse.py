@@ -413,7 +413,9 @@ def test_milter_check_stops_at_its_deadline_and_the_next_message_is_not_kept_wai
     print(
         f"time budget 2 s: heavy message answered 451 in {first:.1f} s, the next in {second:.1f} s"
     )
-    assert first < 5
+    # 451 says the budget ran out (read whole, the NIRs would be refused with 550); the
+    # time also holds the 8 MB's way through Postfix, slow on a busy machine.
+    assert first < 8
     assert second < 3
 
 
