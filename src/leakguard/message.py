@@ -90,6 +90,9 @@ _MAX_NAME = 200
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
 _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
+# Fields a part's text is not read in for content: how it is written, and the subject of a
+# forwarded message (read as such).
+_UNREAD_FIELDS = _MIME_HEADERS | {"mime-version", "subject"}
 
 
 # --------------------------------------------------------------------------- loading
@@ -212,7 +215,9 @@ def _parse(data: bytes) -> EmailMessage:
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
-        return cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data))
+        msg = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data))
+        _repair_parts(msg)
+        return msg
     except Exception:
         # The parser is tolerant by design; should it still fail, keep the headers (the
         # recipients must still be checked) and the bytes readable as a plain body.
@@ -227,6 +232,68 @@ def _parse(data: bytes) -> EmailMessage:
         msg.set_payload(text)
         msg.defects.append(UnparsedStructure())
         return msg
+
+
+class RecoveredFields(email.errors.MessageDefect):
+    """Lines the parser took for a part's text that mail clients read as its header
+    fields (a blank before the colon). Their text travels all the same: it is read."""
+
+    def __init__(self, lines: list[str]) -> None:
+        super().__init__("fields with a blank before the colon")
+        self.lines = lines
+
+
+def _repair_parts(msg: EmailMessage) -> None:
+    """Every part's header block read as mail clients read it, at any depth.
+
+    The parser ends a part's header block at a field written with a blank before its
+    colon (``Content-Transfer-Encoding : base64``) and reads the rest as the part's
+    text, where Thunderbird and Outlook see the field, decode the part, and find the
+    parts nested in it. Such a part is written back as its bytes, repaired by the same
+    reader as the message's own header block, and parsed again in its place.
+    """
+    stack: list[email.message.Message] = [msg]
+    while stack:
+        payload = vars(stack.pop()).get("_payload")
+        if not isinstance(payload, list):
+            continue
+        for i, child in enumerate(payload):
+            if not isinstance(child, email.message.Message):
+                continue
+            fixed = _repaired(child)
+            if fixed is not None:
+                payload[i] = child = fixed
+            stack.append(child)
+
+
+def _repaired(part: email.message.Message) -> EmailMessage | None:
+    """``part`` parsed again with its header block repaired, or None when it needs none."""
+    if not any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in part.defects):
+        return None
+    body = vars(part).get("_payload")
+    if not isinstance(body, str):
+        return None
+    head = list(part.raw_items())
+    # The parser stopped at the first line that is not a field and kept it as the text:
+    # the part's bytes are its fields, then that text, with no blank line between.
+    raw = "".join(f"{name}: {value}\n" for name, value in head) + body
+    data = raw.encode("utf-8", "surrogateescape")
+    repaired = without_blanks_before_colons(data)
+    if repaired is data:
+        return None
+    try:
+        fixed = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(repaired))
+    except Exception:
+        return None
+    fixed.set_default_type(part.get_default_type())
+    recovered = [
+        f"{name}: {value}"
+        for name, value in list(fixed.raw_items())[len(head) :]
+        if name.lower() not in _UNREAD_FIELDS
+    ]
+    if recovered:
+        fixed.defects.append(RecoveredFields(recovered))
+    return fixed
 
 
 def load_message(
@@ -768,6 +835,9 @@ def _part_items(
     if budget.expired():
         yield Problem(here, "timeout")
         return
+    for defect in part.defects:
+        if isinstance(defect, RecoveredFields):
+            yield from text_items(header_text("\n".join(defect.lines)), here, budget)
     ctype = _content_type(part)
     if ctype == "multipart/encrypted":
         if _pgp_mime_encrypted(part):
