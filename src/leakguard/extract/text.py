@@ -8,6 +8,7 @@ import codecs
 import csv
 import functools
 import io
+import re
 from collections.abc import Iterator
 
 from leakguard.core import Location
@@ -23,14 +24,9 @@ __all__ = [
     "written_files",
 ]
 
-# charset-normalizer looks at this much of a text to guess its charset; the guess then
-# decodes the whole text.
-_GUESS_SAMPLE = 256 * 1024
-
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
@@ -40,13 +36,19 @@ _LATIN_FAMILY = frozenset(
 )
 
 
+# Labels that mail clients and browsers read as Windows-1252 (the WHATWG Encoding
+# Standard): it gives letters (œ, €, ’) where ISO 8859-1 has control codes.
+_AS_CP1252 = frozenset({"iso8859-1", "ascii"})
+
+
 def _codec_name(charset: str | None) -> str | None:
     if not charset:
         return None
     try:
-        return codecs.lookup(charset.strip().strip('"').lower()).name
+        name = codecs.lookup(charset.strip().strip("\"'").strip().lower()).name
     except (LookupError, ValueError):
         return None
+    return "cp1252" if name in _AS_CP1252 else name
 
 
 def looks_utf16(data: bytes) -> bool:
@@ -77,16 +79,53 @@ def _mostly_ascii(data: bytes) -> bool:
 
 
 def _has_multibyte_utf8(data: bytes) -> bool:
-    return any(b >= 0x80 for b in data[:_GUESS_SAMPLE])
+    return not data.isascii()
+
+
+# Windows-1252 for the bytes 0x80-0x9F it defines; the five it leaves undefined keep
+# their ISO 8859-1 meaning, as in the WHATWG Encoding Standard: every byte is one
+# character, and no byte is ever lost.
+_C1_TO_CP1252 = {
+    b: bytes([b]).decode("cp1252") for b in range(0x80, 0xA0) if b not in b"\x81\x8d\x8f\x90\x9d"
+}
+_LATIN1_TO_CP1252 = str.maketrans(_C1_TO_CP1252)
+# A byte that is not part of a UTF-8 sequence, as "surrogateescape" keeps it.
+_STRAY_TO_CP1252 = str.maketrans(
+    {0xDC00 + b: _C1_TO_CP1252.get(b, chr(b)) for b in range(0x80, 0x100)}
+)
+_STRAY = re.compile("[\udc80-\udcff]")
+_MULTIBYTE = re.compile("[^\x00-\x7f\udc80-\udcff]")
+
+
+def _western(data: bytes) -> str:
+    """8-bit text that is not UTF-8, read as Western European text, every byte kept.
+
+    Text written mostly in UTF-8 with a few stray bytes (two files pasted together)
+    keeps its UTF-8 characters, the stray bytes read as Windows-1252; any other text is
+    read as Windows-1252 throughout, which is what French mail clients assume when no
+    charset is said. Every ASCII byte stays the character it is and no byte is taken
+    into its neighbour, so an identifier reads the same whatever surrounds it; a
+    statistical guess on a short text can take accented letters for Chinese or Korean
+    ones glued to the digits.
+    """
+    mixed = data.decode("utf-8", "surrogateescape")
+    multibyte = len(_MULTIBYTE.findall(mixed))
+    if multibyte and multibyte > len(_STRAY.findall(mixed)):
+        return mixed.translate(_STRAY_TO_CP1252)
+    return data.decode("latin-1").translate(_LATIN1_TO_CP1252)
 
 
 def decode_text(data: bytes, declared: str | None = None) -> str:
     """Decode ``data`` to text, trusting the bytes over a declared charset.
 
-    Valid UTF-8 with non-ASCII bytes wins over a declared single-byte charset (a UTF-8
-    text labelled latin-1 would otherwise turn into mojibake); a declared charset that
-    fails on the bytes is replaced by charset-normalizer's guess. Never raises.
+    A byte-order mark decides first. Valid UTF-8 with non-ASCII bytes wins over a
+    declared Western charset (a UTF-8 text labelled latin-1 would otherwise turn into
+    mojibake); a declared charset is used when the bytes decode in it; anything else is
+    read as UTF-8 where it is UTF-8 and as Windows-1252 where it is not. Never raises.
     """
+    if data.startswith(codecs.BOM_UTF8):
+        # The mark promises UTF-8; a Latin-1 text after it is still read as one.
+        return decode_text(data[len(codecs.BOM_UTF8) :], "utf-8")
     for bom, name in _BOMS:
         if data.startswith(bom):
             return data.decode(name, errors="replace")
@@ -107,31 +146,7 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
             return data.decode(codec)
         except (UnicodeDecodeError, LookupError):
             pass
-    guessed = _guess(data)
-    if guessed is not None:
-        try:
-            return data.decode(guessed, errors="replace")
-        except LookupError:
-            pass
-    return data.decode("cp1252" if codec is None else "latin-1", errors="replace")
-
-
-def _guess(data: bytes) -> str | None:
-    try:
-        from charset_normalizer import from_bytes
-
-        matches = list(from_bytes(data[:_GUESS_SAMPLE]))
-    except Exception:
-        return None
-    if not matches:
-        return None
-    best = matches[0]
-    # Short texts often fit several single-byte charsets equally well; among equals the
-    # Western European one is the likely truth for the mail this project reads.
-    tied = {str(m.encoding) for m in matches if m.chaos <= best.chaos + 0.001}
-    if "cp1252" in tied:
-        return "cp1252"
-    return str(best.encoding)
+    return _western(data)
 
 
 def read_text(
