@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import base64
 import codecs
+import io
+import os
+import quopri
 import re
+import zipfile
+from base64 import encodebytes as b64encode
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from docs_factory import SAMPLE_NIR, mask
+from docs_factory import SAMPLE_NIR, make_docx, mask
 from leakguard.core import Action
+from leakguard.extract.ocr import available as ocr_available
 from leakguard.extract.text import decode_text
 from mime_liars import HEAD, NIR, assert_caught, multipart, nir_found
 
@@ -173,3 +179,44 @@ def test_a_nir_in_western_text_is_found_whatever_surrounds_it(
     action, found = nir_found(text_message(data, b"text/plain" + declared))
     assert ("nir", "body") in found, f"NIR {mask(SAMPLE_NIR)} not found: {found}"
     assert action is not Action.ALLOW
+
+
+# --------------------------------------------------------------------------- inside files
+
+LATIN_NOTE = f"Né à Orléans, n°\xa0{NIR.replace(' ', chr(0xA0))}"
+
+
+def attached(name: str, content_type: str, data: bytes) -> bytes:
+    head = f"Content-Type: {content_type}; name={name}\nContent-Disposition: attachment\n"
+    return multipart(head.encode() + b"Content-Transfer-Encoding: base64\n", b64encode(data))
+
+
+@pytest.mark.parametrize("charset", ["", ";CHARSET=UTF-8", ";CHARSET=X-NONE"])
+def test_a_vcard_note_in_latin1_quoted_printable(
+    charset: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    qp = quopri.encodestring(LATIN_NOTE.encode("latin-1")).decode().replace("=\n", "")
+    note = f"NOTE;ENCODING=QUOTED-PRINTABLE{charset}:{qp}"
+    card = f"BEGIN:VCARD\nVERSION:2.1\nN:Durand;Marie\n{note}\nEND:VCARD\n"
+    assert_caught(attached("carte.vcf", "text/vcard", card.encode()), capsys, tmp_path)
+
+
+def test_a_damaged_latin1_xml_member_of_a_document(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    # Not well-formed and without its encoding: read as text between the tags, in the
+    # charset its bytes are in.
+    docx = io.BytesIO(make_docx(["Compte rendu"]))
+    with zipfile.ZipFile(docx, "a") as zf:
+        zf.writestr("customXml/item1.xml", b"<note><p>" + LATIN_NOTE.encode("latin-1") + b"</note>")
+    mime = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    assert_caught(attached("cr.docx", mime, docx.getvalue()), capsys, tmp_path)
+
+
+@pytest.mark.skipif(not ocr_available() and not os.environ.get("CI"), reason="OCR not installed")
+def test_a_latin1_picture_comment(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (64, 64), "white").save(out, "JPEG", comment=LATIN_NOTE.encode("latin-1"))
+    assert_caught(attached("photo.jpg", "image/jpeg", out.getvalue()), capsys, tmp_path)
