@@ -220,3 +220,36 @@ def test_a_latin1_picture_comment(capsys: pytest.CaptureFixture[str], tmp_path: 
     out = io.BytesIO()
     Image.new("RGB", (64, 64), "white").save(out, "JPEG", comment=LATIN_NOTE.encode("latin-1"))
     assert_caught(attached("photo.jpg", "image/jpeg", out.getvalue()), capsys, tmp_path)
+
+
+LYING_CHARSETS = ["gb18030", "gbk", "big5hkscs", "johab", "koi8-r", "cp437", "cp037", "utf-16"]
+
+
+@pytest.mark.parametrize("charset", LYING_CHARSETS)
+@pytest.mark.parametrize(
+    ("content_type", "name"),
+    [("text/plain", None), ("text/html", None), ("text/plain", "n.txt"), ("text/csv", "n.csv")],
+)
+def test_a_charset_that_turns_western_text_into_other_letters(
+    charset: str, content_type: str, name: str | None
+) -> None:
+    """Nearly any bytes decode in these charsets: a French text labelled so is read in
+    the charset said and as Western text, and its NIR found either way."""
+    for text in LATIN_TEXTS:
+        data = text.encode("cp1252")
+        declared = f"{content_type}; charset={charset}"
+        raw = (
+            text_message(data, declared.encode())
+            if name is None
+            else attached(name, declared, data)
+        )
+        action, found = nir_found(raw)
+        assert action is not Action.ALLOW and "nir" in [k for k, _ in found], (
+            f"NIR {mask(NIR)} hidden by charset={charset}: {found}"
+        )
+
+
+def test_an_honest_foreign_charset_is_read_as_declared() -> None:
+    # Russian in KOI8-R: read as the label says (the Western reading comes on top).
+    text = f"Полис: {NIR}"
+    assert decode_text(text.encode("koi8-r"), "koi8-r") == text

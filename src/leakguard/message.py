@@ -36,7 +36,7 @@ from leakguard.extract.html import html_to_text
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
 from leakguard.extract.sniff import document_sized
-from leakguard.extract.text import decode_text
+from leakguard.extract.text import decode_text, western_reading
 
 __all__ = [
     "document_content",
@@ -1121,10 +1121,17 @@ def _body_items(
         return
     if damaged:
         yield Problem(where, "corrupt")
-    text = decode_text(data, _param(part, "charset"))
+    charset = _param(part, "charset")
+    text = decode_text(data, charset)
     if ctype == "text/html":
         text = html_to_text(text, expired=budget.expired)
     yield from text_items(text, where, budget, ctype)
+    other = western_reading(data, charset)
+    if other is not None:
+        # A charset that hides what the bytes say in Western text: read that way too.
+        if ctype == "text/html":
+            other = html_to_text(other, expired=budget.expired)
+        yield from text_items(other, where, budget, ctype)
     for written in encoded_files(text, budget.limits.max_part_bytes):
         # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
         # attachment, and it is read as one.

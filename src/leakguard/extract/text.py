@@ -21,6 +21,7 @@ __all__ = [
     "looks_utf16",
     "read_csv",
     "read_text",
+    "western_reading",
     "written_files",
 ]
 
@@ -123,14 +124,41 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
     mojibake); a declared charset is used when the bytes decode in it; anything else is
     read as UTF-8 where it is UTF-8 and as Windows-1252 where it is not. Never raises.
     """
+    return _decode(data, declared)[0]
+
+
+def western_reading(data: bytes, declared: str | None = None) -> str | None:
+    """The Western reading of ``data`` (see :func:`decode_text`) when it was read in a
+    declared charset that is neither UTF-8 nor Western and reads otherwise; else None.
+
+    Nearly any 8-bit text decodes in GB18030, KOI8-R or an EBCDIC code page: such a
+    label over a French text turns its accents and non-breaking spaces into letters
+    glued to an identifier, and a mail program can be told to show the text in any
+    charset. What such a label hides is read this way as well, as a transfer encoding
+    that lies is.
+    """
+    text, used = _decode(data, declared)
+    if used in _SAFE_CODECS or data.isascii():
+        return None
+    other = _western(data)
+    return None if other == text else other
+
+
+# Charsets whose reading keeps ASCII, the non-breaking space and Latin letters as they are.
+_SAFE_CODECS = _LATIN_FAMILY | {"utf-8", ""}
+
+
+def _decode(data: bytes, declared: str | None) -> tuple[str, str]:
+    """The text, and the declared codec it was read in ("" when the bytes decided)."""
     if data.startswith(codecs.BOM_UTF8):
         # The mark promises UTF-8; a Latin-1 text after it is still read as one.
-        return decode_text(data[len(codecs.BOM_UTF8) :], "utf-8")
+        return _decode(data[len(codecs.BOM_UTF8) :], "utf-8")
     for bom, name in _BOMS:
         if data.startswith(bom):
-            return data.decode(name, errors="replace")
+            return data.decode(name, errors="replace"), ""
     if looks_utf16(data):
-        return data.decode("utf-16-le" if data[1:2] == b"\x00" else "utf-16-be", errors="replace")
+        name = "utf-16-le" if data[1:2] == b"\x00" else "utf-16-be"
+        return data.decode(name, errors="replace"), ""
     codec = _codec_name(declared)
     if codec is not None and not _ascii_compatible(codec) and _mostly_ascii(data):
         # A charset in which ASCII text is not ASCII (UTF-16 without its zero bytes, an
@@ -138,15 +166,15 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
         codec = None
     if codec in (None, "utf-8") or (codec in _LATIN_FAMILY and _has_multibyte_utf8(data)):
         try:
-            return data.decode("utf-8")
+            return data.decode("utf-8"), ""
         except UnicodeDecodeError:
             pass
     if codec is not None and codec != "utf-8":
         try:
-            return data.decode(codec)
+            return data.decode(codec), codec
         except (UnicodeDecodeError, LookupError):
             pass
-    return _western(data)
+    return _western(data), ""
 
 
 def read_text(
@@ -165,6 +193,9 @@ def read_text(
     limit = ctx.budget.limits.max_part_bytes
     shaped = reshaped(text, declared_type, limit)
     yield from text_items(text if shaped is None else shaped.text, location, ctx.budget)
+    other = western_reading(data, declared)
+    if other is not None:
+        yield from text_items(other, location, ctx.budget)
     if shaped is not None:
         for document in shaped.documents:
             yield from _nested(document, location, ctx, None)
@@ -230,3 +261,6 @@ def read_csv(
     yield from text_items(
         csv_rows_text(decode_text(data, declared)), location, ctx.budget, "text/csv"
     )
+    other = western_reading(data, declared)
+    if other is not None:
+        yield from text_items(csv_rows_text(other), location, ctx.budget, "text/csv")
