@@ -5,12 +5,14 @@ it carries is found through the library and through ``leakguard check``."""
 from __future__ import annotations
 
 import base64
+import time
 from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from leakguard import Guard
 from leakguard.core import Action
 from mime_liars import NIR, assert_caught, b64, multipart, nir_found
 
@@ -119,3 +121,25 @@ def test_blanks_before_a_part_headers_colon_change_no_finding(
     where = "attachment:part-2.eml/note.txt" if forwarded else "attachment:note.txt"
     assert ("nir", where) in plain[1], plain
     assert nir_found(build(True)) == plain
+
+
+def test_parts_each_hiding_the_next_cost_linear_time_and_fail_closed() -> None:
+    # Each repair re-parses what the part holds: a chain of them would cost the square
+    # of the message's size. Past a few times its size the rest is reported, not read.
+    levels, pad = 60, b"x" * 200_000
+    inner = b"Content-Type: text/plain\nContent-Transfer-Encoding : base64\n\n" + b64(TEXT)
+    for i in range(levels):
+        bd = b"b%d" % i
+        inner = (
+            b"X-Level : " + bd + b"\nContent-Type: multipart/mixed; boundary=" + bd + b"\n\n"
+            b"--" + bd + b"\nContent-Type: text/plain\n\n" + pad + b"\n--" + bd + b"\n"
+            + inner + b"\n--" + bd + b"--\n"
+        )  # fmt: skip
+    raw = multipart(b"Content-Type: message/rfc822\n", b"Subject: s\n" + inner)
+    started = time.perf_counter()
+    verdict = Guard().check(raw)
+    elapsed = time.perf_counter() - started
+    kinds = {(f.kind, f.detail) for f in verdict.findings}
+    assert verdict.action is not Action.ALLOW
+    assert ("unscannable_attachment", "corrupt") in kinds or ("nir", None) in kinds, kinds
+    assert elapsed < 30, f"{elapsed:.1f}s for a {len(raw) // 1_000_000} MB message"

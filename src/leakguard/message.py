@@ -216,7 +216,7 @@ def _parse(data: bytes) -> EmailMessage:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
         msg = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data))
-        _repair_parts(msg)
+        _repair_parts(msg, len(data))
         return msg
     except Exception:
         # The parser is tolerant by design; should it still fail, keep the headers (the
@@ -243,7 +243,20 @@ class RecoveredFields(email.errors.MessageDefect):
         self.lines = lines
 
 
-def _repair_parts(msg: EmailMessage) -> None:
+class UnrepairedPart(email.errors.MessageDefect):
+    """A part whose header block needed the repair above after the message had already
+    cost more re-parsing than its size allows (parts nested in parts, each hiding the
+    next): it is read as the parser left it and reported ``corrupt``."""
+
+
+# Re-parsing a repaired part parses the parts nested in it again: on top of the message
+# itself, at most this many times its size (honest messages need one repair or two; a
+# chain of parts each hiding the next would otherwise cost the square of its size).
+_REPAIR_FACTOR = 4
+_REPAIR_FLOOR = 1 << 20
+
+
+def _repair_parts(msg: EmailMessage, size: int) -> None:
     """Every part's header block read as mail clients read it, at any depth.
 
     The parser ends a part's header block at a field written with a blank before its
@@ -252,6 +265,7 @@ def _repair_parts(msg: EmailMessage) -> None:
     parts nested in it. Such a part is written back as its bytes, repaired by the same
     reader as the message's own header block, and parsed again in its place.
     """
+    room = _REPAIR_FACTOR * size + _REPAIR_FLOOR
     stack: list[email.message.Message] = [msg]
     while stack:
         payload = vars(stack.pop()).get("_payload")
@@ -260,35 +274,43 @@ def _repair_parts(msg: EmailMessage) -> None:
         for i, child in enumerate(payload):
             if not isinstance(child, email.message.Message):
                 continue
-            fixed = _repaired(child)
-            if fixed is not None:
-                payload[i] = child = fixed
+            raw = _needs_repair(child)
+            if raw is not None and len(raw) > room:
+                child.defects.append(UnrepairedPart())
+            elif raw is not None:
+                room -= len(raw)
+                fixed = _reparsed(child, raw)
+                if fixed is not None:
+                    payload[i] = child = fixed
             stack.append(child)
 
 
-def _repaired(part: email.message.Message) -> EmailMessage | None:
-    """``part`` parsed again with its header block repaired, or None when it needs none."""
+def _needs_repair(part: email.message.Message) -> bytes | None:
+    """The bytes of ``part`` with its header block repaired, or None when it needs none."""
     if not any(isinstance(d, email.errors.MissingHeaderBodySeparatorDefect) for d in part.defects):
         return None
     body = vars(part).get("_payload")
     if not isinstance(body, str):
         return None
-    head = list(part.raw_items())
     # The parser stopped at the first line that is not a field and kept it as the text:
     # the part's bytes are its fields, then that text, with no blank line between.
-    raw = "".join(f"{name}: {value}\n" for name, value in head) + body
+    raw = "".join(f"{name}: {value}\n" for name, value in part.raw_items()) + body
     data = raw.encode("utf-8", "surrogateescape")
     repaired = without_blanks_before_colons(data)
-    if repaired is data:
-        return None
+    return None if repaired is data else repaired
+
+
+def _reparsed(part: email.message.Message, raw: bytes) -> EmailMessage | None:
+    """``raw`` (``part`` repaired) parsed in its place; None when the parser fails."""
     try:
-        fixed = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(repaired))
+        fixed = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(raw))
     except Exception:
         return None
     fixed.set_default_type(part.get_default_type())
+    known = len(part.keys())
     recovered = [
         f"{name}: {value}"
-        for name, value in list(fixed.raw_items())[len(head) :]
+        for name, value in list(fixed.raw_items())[known:]
         if name.lower() not in _UNREAD_FIELDS
     ]
     if recovered:
@@ -838,6 +860,8 @@ def _part_items(
     for defect in part.defects:
         if isinstance(defect, RecoveredFields):
             yield from text_items(header_text("\n".join(defect.lines)), here, budget)
+        elif isinstance(defect, UnrepairedPart):
+            yield Problem(here, "corrupt")
     ctype = _content_type(part)
     if ctype == "multipart/encrypted":
         if _pgp_mime_encrypted(part):
