@@ -253,3 +253,17 @@ def test_an_honest_foreign_charset_is_read_as_declared() -> None:
     # Russian in KOI8-R: read as the label says (the Western reading comes on top).
     text = f"Полис: {NIR}"
     assert decode_text(text.encode("koi8-r"), "koi8-r") == text
+
+
+@pytest.mark.parametrize("charset", ["utf-8", "us-ascii", "x-unknown", "gb18030", "koi8-r"])
+@pytest.mark.parametrize("encoding", ["Q", "B"])
+def test_a_latin1_subject_in_encoded_words_under_any_label(
+    charset: str, encoding: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    data = LATIN_NOTE.encode("latin-1")
+    if encoding == "B":
+        word = base64.b64encode(data).decode()
+    else:
+        word = "".join(f"={b:02X}" if b > 126 or b in b" =?_" else chr(b) for b in data)
+    raw = HEAD.replace(b"Subject: Dossier", f"Subject: =?{charset}?{encoding}?{word}?=".encode())
+    assert_caught(raw + b"\nBonjour\n", capsys, tmp_path)

@@ -718,11 +718,22 @@ def _subject_items(
         raw = str(value)
         if len(raw) > room:
             # Read up to the limit and say the rest was not.
-            yield from text_items(header_text(raw[:room]), location, budget)
+            yield from _header_items(raw[:room], location, budget)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from text_items(header_text(raw), location, budget)
+        yield from _header_items(raw, location, budget)
+
+
+def _header_items(raw: str, location: Location, budget: Budget) -> Iterator[Item]:
+    """A header's text, and its encoded words read as Western text as well when their
+    charset reads them otherwise (a label that hides what the bytes say)."""
+    text = header_text(raw)
+    yield from text_items(text, location, budget)
+    if "=?" in raw:
+        other = header_text(raw, western=True)
+        if other != text:
+            yield from text_items(other, location, budget)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:
