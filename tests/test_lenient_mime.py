@@ -78,6 +78,10 @@ def test_a_field_recovered_from_a_parts_body_is_still_read() -> None:
     raw = multipart(b"Content-Type: text/plain\nX-Note : " + NIR.encode() + b"\n", b"Bonjour")
     action, found = nir_found(raw)
     assert action is not Action.ALLOW and ("nir", "body") in found, found
+    # A generated routing field is no one's content, as in the message's own header.
+    digits = NIR.replace(" ", "")
+    raw = multipart(b"Content-Type: text/plain\nMessage-ID : <" + digits.encode() + b"@x>\n", b"")
+    assert nir_found(raw)[1] == [], "a part's Message-ID read as content"
 
 
 _MIME_FIELDS = [

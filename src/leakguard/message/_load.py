@@ -28,9 +28,13 @@ from leakguard.message._mail import _header_block, _leading_blank_end
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
 _MIME_HEADERS = frozenset({"content-type", "content-disposition", "content-transfer-encoding"})
-# Fields a part's text is not read in for content: how it is written, and the subject of a
-# forwarded message (read as such).
-_UNREAD_FIELDS = _MIME_HEADERS | {"mime-version", "subject"}
+# Fields recovered from a part's text that are not read as its content: how it is
+# written, the subject of a forwarded message (read as such), and generated routing
+# fields (an ID's digits can form a number that checks, as they do in top-level ones).
+_UNREAD_FIELDS = _MIME_HEADERS | {
+    "mime-version", "subject", "message-id", "in-reply-to", "references", "date", "received",
+    "dkim-signature", "arc-seal", "arc-message-signature",
+}  # fmt: skip
 
 
 @functools.lru_cache(maxsize=4096)
