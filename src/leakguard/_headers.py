@@ -197,12 +197,28 @@ def _decode_payload(encoding: str, text: str) -> bytes:
     return _Q_HEX.sub(lambda m: bytes([int(m.group(1), 16)]), data)
 
 
-def decode_words(raw: str, /) -> str:
+def _word_text(data: bytes, codec: str | None) -> str:
+    """An encoded word's bytes in its charset when they decode in it; else as UTF-8 when
+    they are UTF-8 and as Windows-1252 otherwise (a Latin-1 word labelled ``utf-8`` or
+    ``us-ascii`` keeps its non-breaking spaces)."""
+    for name in (codec, "utf-8"):
+        if name is not None:
+            try:
+                return data.decode(name)
+            except UnicodeDecodeError:
+                pass
+    return data.decode("cp1252", "replace")
+
+
+def decode_words(raw: str, /, *, western: bool = False) -> str:
     """A header's text with RFC 2047 encoded words decoded, in one pass.
 
     Blanks between two encoded words are dropped, adjacent words of one charset are
     joined before decoding (a character may be split across them), bytes that do not
-    decode are replaced. Text that is not an encoded word is kept as it is.
+    decode in the charset named are read as UTF-8 or Windows-1252. With ``western`` the
+    charset named is ignored: the bytes are read that way whatever the label (nearly
+    any bytes decode in GB18030 or KOI8-R, turning a French text into other letters).
+    Text that is not an encoded word is kept as it is.
     """
     if "=?" not in raw:
         return raw
@@ -213,7 +229,7 @@ def decode_words(raw: str, /) -> str:
 
     def flush() -> None:
         if pending:
-            out.append(b"".join(pending).decode(pending_codec, "replace"))
+            out.append(_word_text(b"".join(pending), None if western else pending_codec))
             pending.clear()
 
     for m in _ENCODED_WORD.finditer(raw):
@@ -235,10 +251,11 @@ def decode_words(raw: str, /) -> str:
 _EIGHT_BIT = re.compile("[\udc80-\udcff]")
 
 
-def header_text(raw: object, /) -> str:
+def header_text(raw: object, /, *, western: bool = False) -> str:
     """A header value as a reader sees it: on one line, unencoded 8-bit bytes read as
     UTF-8 when they are UTF-8 and as Windows-1252 otherwise (what older French mail
-    clients write), encoded words decoded. Linear in the length of the value."""
+    clients write), encoded words decoded (``western``: see :func:`decode_words`).
+    Linear in the length of the value."""
     text = unfold(str(raw))
     if _EIGHT_BIT.search(text):
         try:
@@ -250,7 +267,7 @@ def header_text(raw: object, /) -> str:
                 text = data.decode("utf-8")
             except UnicodeDecodeError:
                 text = data.decode("cp1252", "replace")
-    return decode_words(text)
+    return decode_words(text, western=western)
 
 
 # --------------------------------------------------------------------------- addresses

@@ -20,6 +20,7 @@ from leakguard.extract._common import Context, Item, Unreadable, inner_items, te
 from leakguard.extract._types import Problem
 from leakguard.extract.archive import read_member
 from leakguard.extract.sniff import document_sized
+from leakguard.extract.text import decode_text
 
 __all__ = ["leftover_items"]
 
@@ -81,7 +82,7 @@ def leftover_items(
                 lines = lines_of(content)
             except Unreadable:
                 # Not well-formed (legacy VML often is not): its text between the tags.
-                text = content.decode("utf-8", "replace")
+                text = decode_text(content)
                 lines = [" ".join(_TAGS.sub(" ", text).split())]
             yield from text_items("\n".join(lines), location, budget, kind)
             continue

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
-from leakguard.extract.text import decode_text
+from leakguard.extract.text import decode_text, western_reading
 
 __all__ = ["html_to_text", "read_html"]
 
@@ -133,3 +133,7 @@ def read_html(
     """An HTML file: its visible text."""
     text = html_to_text(decode_text(data, declared), expired=ctx.budget.expired)
     yield from text_items(text, location, ctx.budget, "text/html")
+    other = western_reading(data, declared)
+    if other is not None:
+        text = html_to_text(other, expired=ctx.budget.expired)
+        yield from text_items(text, location, ctx.budget, "text/html")

@@ -27,6 +27,7 @@ from leakguard.core import Location
 from leakguard.extract._boxes import without_box_lines
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
+from leakguard.extract.text import decode_text
 
 __all__ = ["COPY", "available", "normalise", "ocr_picture", "read_image"]
 
@@ -295,7 +296,7 @@ def picture_notes(picture: Any) -> list[str]:
         if key in _TECHNICAL:
             continue
         if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
+            value = decode_text(value)
         if isinstance(value, str) and value.strip():
             notes.append(_XML_TAGS.sub(" ", value) if "<" in value else value)
     try:

@@ -20,6 +20,7 @@ from typing import Any
 
 from leakguard.extract._common import Unreadable
 from leakguard.extract._xml import text_lines
+from leakguard.extract.text import decode_text
 
 __all__ = ["Reshaped", "reshaped"]
 
@@ -92,8 +93,10 @@ def _directory(text: str, limit: int) -> Reshaped:
             if value.endswith("="):
                 pending = raw[:-1]  # a soft line break: the value goes on
                 continue
-            value = quopri.decodestring(value.encode("latin-1", "replace")).decode(
-                _charset(params), "replace"
+            # The bytes decide, the CHARSET parameter only where they decode in it: a
+            # Latin-1 note without one must not lose its non-breaking spaces.
+            value = decode_text(
+                quopri.decodestring(value.encode("latin-1", "replace")), _charset(params)
             )
         elif "ENCODING=B" in params or "ENCODING=BASE64" in params:
             decoded = _b64(value)
@@ -106,14 +109,9 @@ def _directory(text: str, limit: int) -> Reshaped:
     return Reshaped("\n".join(lines), documents[:_MAX_DOCUMENTS])
 
 
-def _charset(params: str) -> str:
+def _charset(params: str) -> str | None:
     m = re.search(r"CHARSET=([A-Z0-9_-]+)", params)
-    name = m.group(1).lower() if m else "utf-8"
-    try:
-        "".encode(name)
-    except LookupError:
-        return "utf-8"
-    return name
+    return m.group(1).lower() if m else None
 
 
 def _unescape(m: re.Match[str]) -> str:
