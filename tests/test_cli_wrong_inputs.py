@@ -267,6 +267,22 @@ def test_results_to_a_full_disk_are_one_line(args: list[str]) -> None:
     assert proc.returncode == 2
 
 
+def _wait_until_reading_a_pipe(pid: int, timeout: float = 60.0) -> None:
+    """Until the process waits on a pipe (Linux says so in /proc); a fixed pause where
+    /proc does not say, or a loaded machine still loading the program's modules."""
+    wchan = Path(f"/proc/{pid}/wchan")
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        try:
+            if "pipe" in wchan.read_text():
+                time.sleep(0.2)
+                return
+        except OSError:
+            break
+        time.sleep(0.05)
+    time.sleep(2.0)
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -281,8 +297,8 @@ def test_ctrl_c_stops_with_130_and_one_line(args: list[str], places: dict[str, s
     reader, writer = os.pipe()
     try:
         proc = _leakguard(*(a.format(**places) for a in args), stdin=reader)
-        # Interrupt once the program is running (its modules loaded), as a person would.
-        time.sleep(2.0)
+        # Interrupt once the program is running (waiting on its input), as a person would.
+        _wait_until_reading_a_pipe(proc.pid)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=60)
     finally:
