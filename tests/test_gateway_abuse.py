@@ -390,10 +390,10 @@ def test_milter_check_stops_at_its_deadline_and_the_next_message_is_not_kept_wai
     try:
         with postfix(sink.port, f"inet:127.0.0.1:{command.port}") as pf:
             gated = Milter(command, audit, pf.port, sink)
-            # Thirty lists of NIRs: far more than 2 s of reading on this machine.
+            # Forty lists of 10,000 NIRs: far more than 2 s of reading on any machine.
             heavy = make_message("Listes en pieces jointes.\n", to="dr.house@clinic.fr")
-            for i in range(30):
-                rows = "".join(f"{make_nir(i * 1000 + j)};patient\n" for j in range(4000))
+            for i in range(40):
+                rows = "".join(f"{make_nir(i * 10000 + j)};patient\n" for j in range(10000))
                 heavy.add_attachment(
                     rows.encode(), maintype="text", subtype="plain", filename=f"l{i}.csv"
                 )

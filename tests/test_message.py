@@ -36,6 +36,7 @@ from docs_factory import (
 from leakguard.errors import InputError
 from leakguard.extract import Limits, Problem, TextChunk
 from leakguard.extract.ocr import available as ocr_available
+from leakguard.guard import scan
 from leakguard.message import document_content, iter_content, load_message
 
 NIR = SAMPLE_NIR
@@ -369,6 +370,16 @@ def test_encoded_and_raw_8bit_subjects() -> None:
     assert texts(walk(raw))["subject"].strip() == "Arrêt de travail"
     raw = "Subject: Arrêt de travail\r\n\r\nx".encode("latin-1")
     assert texts(walk(raw))["subject"].strip() == "Arrêt de travail"
+
+
+@pytest.mark.parametrize("subject", ["Réf", "Hépatite C", "N° SS 1850575112345"])
+def test_a_short_latin_1_subject_is_read_as_written(subject: str) -> None:
+    # Too short for a charset guess (one read "N° SS" as Japanese, losing the keyword a
+    # NIR without its key needs): unencoded 8-bit bytes are UTF-8, else Windows-1252.
+    raw = f"Subject: {subject}\r\n\r\nx".encode("latin-1")
+    assert texts(walk(raw))["subject"].strip() == subject
+    if "SS" in subject:
+        assert [(f.kind, str(f.location)) for f in scan(raw)] == [("nir", "subject")]
 
 
 # --------------------------------------------------------------------------- encodings

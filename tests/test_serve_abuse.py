@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from helpers import make_nir
 from serve_helpers import (
     SMALL,
     TOKEN,
@@ -197,8 +198,16 @@ def _dense_message(parts: int, part_kb: int) -> bytes:
     from email.message import EmailMessage
 
     rng = random.Random(7)
-    line = " ".join(str(rng.randrange(10**12, 10**13)) for _ in range(8)) + "\n"
-    text = line * (part_kb * 1024 // len(line))
+    # Numbers with valid keys among random ones: each is a finding to build, the costly
+    # case (random digits alone are skipped by the engines in a blink).
+    lines: list[str] = []
+    size, i = 0, 0
+    while size < part_kb * 1024:
+        line = f"{make_nir(i)} {rng.randrange(10**12, 10**13)} {make_nir(i + 1)}"
+        lines.append(line)
+        size += len(line) + 1
+        i += 2
+    text = "\n".join(lines) + "\n"
     msg = EmailMessage()
     msg["From"] = "a@clinique-exemple.fr"
     msg["To"] = "x@gmail.com"
@@ -232,25 +241,31 @@ def _ask_at_once(service: Service, raw: bytes, count: int) -> list[tuple[int, by
 
 
 def _within_budget(answers: list[tuple[int, bytes, float]], budget: float) -> None:
+    late = 0
     for status, body, took in answers:
         # Within the budget and its second of grace (and a little for a busy machine).
         assert took < budget + 1.0 + 0.75, took
         got = json.loads(body)
         if status == 200:
-            # What could not be read in time is said, and never passes silently.
-            assert got["action"] != "allow"
-            assert any(u["detail"] == "timeout" for u in got["unread"]), got["unread"]
+            if any(u["detail"] == "timeout" for u in got["unread"]):
+                # What could not be read in time is said, and never passes silently.
+                assert got["action"] != "allow"
+                late += 1
         else:
             assert (status, got["error"]) == (503, "timeout")
+            late += 1
+    # The content is chosen to take longer than the budget: at least one check ran out
+    # of time (a faster machine may finish the first ones).
+    assert late, "no check ran out of time: the test's content is too light"
 
 
 def test_the_time_budget_runs_from_arrival_and_is_kept_by_the_service(tmp_path: Path) -> None:
     """Three slow checks on two workers: the third waits for a worker, and still answers
     within the budget, saying what it had no time to read."""
-    budget = 2.0
+    budget = 1.0
     args = ["--time-budget", str(budget), "--max-concurrent", "2"]
     with serve_process(tmp_path, *args) as service:
-        *answers, (_, _, health) = _ask_at_once(service, _dense_message(40, 100), 3)
+        *answers, (_, _, health) = _ask_at_once(service, _dense_message(40, 200), 3)
     assert len(answers) == 3
     _within_budget(answers, budget)
     assert health < HEALTHZ_MAX, health

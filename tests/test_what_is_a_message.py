@@ -5,6 +5,7 @@ binary files and empty files given to ``check`` are still refused."""
 
 from __future__ import annotations
 
+import base64
 import struct
 
 import pytest
@@ -68,6 +69,38 @@ def test_read_as_mail_and_its_numbers_judged(name: str) -> None:
     assert msg["To"] == "Paul Girard <paul.girard@example.org>"
     verdict = Guard().check(raw)
     assert "nir" in verdict.kinds()
+    assert "unreadable_recipients" not in verdict.kinds()
+    assert verdict.action.value == "encrypt"
+
+
+def _attachment_after(head: bytes) -> bytes:
+    note = base64.b64encode(("Compte rendu\r\nNIR : " + NIR_SPACED + "\r\n").encode())
+    return (
+        head + b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=BB\r\n\r\n"
+        b"--BB\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nCi-joint.\r\n"
+        b"--BB\r\nContent-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"Content-Disposition: attachment; filename=note.txt\r\n\r\n" + note + b"\r\n--BB--\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        HEAD.replace(b"Subject:", b"Subject :"),
+        HEAD.replace(b"To:", b"To\t:"),
+        b"X-Mailer : Logiciel de cabinet\r\n" + HEAD,
+    ],
+    ids=["subject", "to-with-a-tab", "first-field"],
+)
+def test_a_blank_before_a_colon_hides_no_field_and_no_attachment(head: bytes) -> None:
+    # RFC 5322's obsolete syntax, read as a field by Postfix and mail clients: the
+    # fields after it and the attachment are read, not taken for one plain body.
+    raw = _attachment_after(head)
+    msg = load_message(raw)
+    assert msg["Subject"] == "Dossier" and msg.get_content_type() == "multipart/mixed"
+    verdict = Guard().check(raw)
+    assert [str(f.location) for f in verdict.findings if f.kind == "nir"] == ["attachment:note.txt"]
     assert "unreadable_recipients" not in verdict.kinds()
     assert verdict.action.value == "encrypt"
 

@@ -1,4 +1,5 @@
-"""Reading raw header text in linear time: header blocks, encoded words, address lists.
+"""Reading raw header text in linear time: header blocks, fields, encoded words, address
+lists. The one header reader of the package: every other module reads headers here.
 
 The standard library's header parsers are fine on honest headers but can take minutes
 on hostile ones (``decode_header`` pops from the front of a list, the modern address
@@ -13,8 +14,12 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from leakguard.core import mask_numbers
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = [
     "AddressList",
@@ -22,11 +27,16 @@ __all__ = [
     "address_tokens",
     "decode_words",
     "field_name",
+    "fields",
+    "first_field",
     "header_block",
+    "header_text",
     "mask_header",
     "read_address_list",
     "readable_text",
+    "sender",
     "unfold",
+    "without_blanks_before_colons",
     "without_field",
 ]
 
@@ -39,6 +49,27 @@ _Q_HEX = re.compile(rb"=([0-9A-Fa-f]{2})")
 def unfold(raw: str, /) -> str:
     """The header value on one line (folding line breaks removed)."""
     return _FOLD.sub("", raw)
+
+
+def fields(msg: Message, /, *names: str) -> list[tuple[str, str]]:
+    """The fields of ``msg`` called one of ``names`` (every field when none is named), as
+    ``(lower-case name, raw value)`` in the order of the message.
+
+    The values are the text the parser kept, whatever policy it parsed with (the
+    structured header parsers never run); empty when the header cannot be listed.
+    """
+    wanted = {n.lower() for n in names}
+    try:
+        return [
+            (k.lower(), str(v)) for k, v in msg.raw_items() if not wanted or k.lower() in wanted
+        ]
+    except Exception:
+        return []
+
+
+def first_field(msg: Message, name: str, /) -> str | None:
+    """The raw value of the first field of ``msg`` called ``name``, if any."""
+    return next((value for _, value in fields(msg, name)), None)
 
 
 def field_name(raw: str | bytes, /) -> str:
@@ -112,6 +143,34 @@ def without_field(data: bytes, name: str, /) -> bytes:
     return _FIELD.sub(keep, data[:head_end]) + data[head_end:]
 
 
+# A line the standard library's parser takes for a field or its continuation, and a
+# field whose name has blanks before its colon: RFC 5322's obsolete syntax, which Postfix
+# and mail clients read as a field and that parser as the start of the body.
+_NOT_A_FIELD = re.compile(rb"(?m)^(?![!-9;-~]*:|[ \t]|[!-9;-~]+[ \t]+:)")
+_BLANKS_BEFORE_COLON = re.compile(rb"(?m)^([!-9;-~]+)[ \t]+:")
+
+
+def without_blanks_before_colons(data: bytes, /) -> bytes:
+    """``data`` with the blanks between a field's name and its colon removed from its
+    header block (``Subject : x`` becomes ``Subject: x``), in linear time.
+
+    The standard library's parser takes such a field for the first line of the body:
+    the fields after it, and every MIME part, would be read as one plain text where
+    mail clients show headers and attachments. The block is read as that parser reads
+    it, up to the first line that is not a field.
+    """
+    empty = _EMPTY_LINE.search(data)
+    head_end = len(data) if empty is None else empty.start()
+    if not _BLANKS_BEFORE_COLON.search(data, 0, head_end):
+        return data  # nearly every message: one search in C says so
+    start = 0
+    if data.startswith(b"From ") and not _BLANKS_BEFORE_COLON.match(data):
+        start = data.find(b"\n") + 1 or head_end  # the separator line of an mbox file
+    stop = _NOT_A_FIELD.search(data, start, head_end)
+    end = head_end if stop is None else stop.start()
+    return _BLANKS_BEFORE_COLON.sub(rb"\1:", data[:end]) + data[end:]
+
+
 def _codec(charset: str) -> str:
     # RFC 2231 lets an encoded word carry a language: "utf-8*fr".
     name = charset.partition("*")[0].strip().lower()
@@ -173,6 +232,27 @@ def decode_words(raw: str, /) -> str:
     return "".join(out)
 
 
+_EIGHT_BIT = re.compile("[\udc80-\udcff]")
+
+
+def header_text(raw: object, /) -> str:
+    """A header value as a reader sees it: on one line, unencoded 8-bit bytes read as
+    UTF-8 when they are UTF-8 and as Windows-1252 otherwise (what older French mail
+    clients write), encoded words decoded. Linear in the length of the value."""
+    text = unfold(str(raw))
+    if _EIGHT_BIT.search(text):
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate the parser did not make
+            text = _SURROGATE.sub("\ufffd", text)
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252", "replace")
+    return decode_words(text)
+
+
 # --------------------------------------------------------------------------- addresses
 
 # One lexical token of an address list: blanks, a quoted string, a domain literal, one
@@ -205,6 +285,11 @@ class AddressList:
     clean: bool
     truncated: bool = False
     tokens: tuple[str, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address read: the mailboxes' first, then the address-like words."""
+        return tuple(address for _, address in self.mailboxes) + self.tokens
 
 
 def _comment_end(text: str, start: int) -> int:
@@ -409,6 +494,22 @@ def _read_address_list(raw: str, max_chars: int) -> AddressList:
     known = {address.lower() for _, address in mailboxes}
     extra = tuple(t for t in address_tokens(text) if t.lower() not in known)
     return AddressList(tuple(mailboxes), clean, truncated, extra)
+
+
+# A From header is read this far: a sender's address sits at its start, and a hostile
+# header must not cost time.
+_SENDER_CHARS = 4096
+
+
+def sender(msg: Message, /) -> str | None:
+    """The address of the first From field, read by the grammar; ``None`` when there is
+    no From or it does not follow the grammar (a header that does not parse names no
+    sender)."""
+    value = first_field(msg, "from")
+    if value is None:
+        return None
+    found = read_address_list(value, max_chars=_SENDER_CHARS)
+    return found.mailboxes[0][1] if found.clean and found.mailboxes else None
 
 
 def address_tokens(text: str, /) -> list[str]:

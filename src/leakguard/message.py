@@ -24,16 +24,18 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
-from leakguard._headers import decode_words, readable_text, unfold
+from leakguard._headers import header_text, unfold, without_blanks_before_colons
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
+from leakguard.extract.encoded import encoded_files
 from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
 from leakguard.extract.html import html_to_text
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
+from leakguard.extract.sniff import document_sized
 from leakguard.extract.text import decode_text
 
 __all__ = [
@@ -58,18 +60,25 @@ _NO_CONTENT = frozenset(
     }
 )
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+# Reports that quote header fields (a bounce, a read receipt, the headers of a message):
+# read as the header text they are, encoded words decoded.
+_REPORT_TYPES = frozenset(
+    {"message/delivery-status", "message/global-delivery-status",
+     "message/disposition-notification", "message/global-disposition-notification",
+     "text/rfc822-headers", "message/global-headers"}
+)  # fmt: skip
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 # What the bytes of a text part must not be for it to count as the body: a real document
 # sent as text/plain (a DOCX, a PDF) is an attachment whatever its label says.
 _DOCUMENT_FAMILIES = frozenset(
     {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image",
-     "msg", "tnef"}
+     "msg", "tnef", "bzip2", "xz", "tar"}
 )  # fmt: skip
 _EXTENSIONS = {
     "pdf": ".pdf", "docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx", "odt": ".odt",
     "ods": ".ods", "odp": ".odp", "zip": ".zip", "rtf": ".rtf", "html": ".html", "csv": ".csv",
     "text": ".txt", "eml": ".eml", "gzip": ".gz", "image": ".img", "ole": ".ole",
-    "msg": ".msg", "tnef": ".dat",
+    "msg": ".msg", "tnef": ".dat", "bzip2": ".bz2", "xz": ".xz", "tar": ".tar",
 }  # fmt: skip
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\-_\s]")
 _B64_KEEP = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -77,7 +86,6 @@ _PADDING = re.compile(rb"=+")
 _B64_SPACE = b" \t\r\n\v\f"
 _B64_USUAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" + _B64_SPACE
 _MAX_NAME = 200
-_EIGHT_BIT = re.compile("[\udc80-\udcff]")
 # Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
@@ -199,6 +207,8 @@ def _parse(data: bytes) -> EmailMessage:
         # Lines of spaces or blank lines before the headers: mail readers skip them, and
         # so does this reader (the parser would take the whole message for its body).
         data = data[start:]
+    # "Subject : x" is a field to mail servers and clients; to the parser, the body.
+    data = without_blanks_before_colons(data)
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
@@ -415,6 +425,9 @@ _DOCUMENT_NAMES = {
     "odp": ("an OpenDocument file", "un fichier OpenDocument"),
     "zip": ("a ZIP archive", "une archive ZIP"),
     "gzip": ("a gzip archive", "une archive gzip"),
+    "bzip2": ("a bzip2 archive", "une archive bzip2"),
+    "xz": ("an xz archive", "une archive xz"),
+    "tar": ("a tar archive", "une archive tar"),
     "rtf": ("an RTF document", "un document RTF"),
     "ole": ("an Office document", "un document Office"),
     "msg": ("an Outlook item (.msg)", "un élément Outlook (.msg)"),
@@ -616,23 +629,11 @@ def _subject_items(
         raw = str(value)
         if len(raw) > room:
             # Read up to the limit and say the rest was not.
-            yield from text_items(_header_text(raw[:room]), location, budget)
+            yield from text_items(header_text(raw[:room]), location, budget)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from text_items(_header_text(raw), location, budget)
-
-
-def _header_text(raw: str) -> str:
-    """A header's text with encoded words decoded (in linear time, whatever the input)."""
-    raw = unfold(raw)
-    if _EIGHT_BIT.search(raw):
-        # Unencoded 8-bit bytes in the header, kept by the parser as surrogates.
-        try:
-            raw = decode_text(raw.encode("utf-8", "surrogateescape"))
-        except UnicodeEncodeError:
-            raw = readable_text(raw)
-    return decode_words(raw)
+        yield from text_items(header_text(raw), location, budget)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:
@@ -674,7 +675,7 @@ def _filename(part: email.message.Message) -> str | None:
         name = None
     if not name:
         return None
-    name = _header_text(str(name))
+    name = header_text(str(name))
     # A path sent by some clients ("C:\\Users\\...\\scan.pdf"): the last component names it.
     name = re.split(r"[\\/]", name)[-1].strip()
     if len(name) > _MAX_NAME:
@@ -780,6 +781,9 @@ def _part_items(
         elsewhere = _filename(part) or f"part-{counter[0]}"
         yield Problem(_attachment_location(base, elsewhere), "unsupported")
         return
+    if ctype in _REPORT_TYPES or ctype == "message/partial":
+        yield from _quoted_items(part, ctype, base, budget, counter)
+        return
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list) and ctype not in _MESSAGE_TYPES:
         for child in payload:
@@ -824,6 +828,7 @@ def _part_items(
         and family not in _DOCUMENT_FAMILIES
     ):
         yield from _body_items(part, data, damaged, ctype, here, budget)
+        yield from _relabelled_items(part, here, None, budget, depth)
         return
     where = _attachment_location(base, name or f"part-{index}{_EXTENSIONS.get(family, '.bin')}")
     if not budget.take_bytes(len(data)):
@@ -831,8 +836,10 @@ def _part_items(
         return
     if damaged:
         yield Problem(where, "corrupt")
-    if family == "image" and disposition != "attachment":
-        # Pictures shown inside the message (logos, signatures) are not documents sent.
+    if family == "image" and disposition != "attachment" and not document_sized(data):
+        # Pictures shown inside the message the size of a logo or a signature are not
+        # documents sent; a photo or a screenshot pasted in the text is read by OCR, or
+        # reported unread (no_ocr) where OCR is not installed.
         return
     charset = _param(part, "charset")
     declared = f"{ctype}; charset={charset}" if charset else ctype
@@ -857,6 +864,108 @@ def _part_items(
             # Already said above.
             continue
         yield item
+    yield from _relabelled_items(part, where, name, budget, depth)
+
+
+def _quoted_items(
+    part: email.message.Message,
+    ctype: str,
+    base: Location | None,
+    budget: Budget,
+    counter: list[int],
+) -> Iterator[Item]:
+    """A delivery report, read receipt or copy of a message's headers: its fields read as
+    text, encoded words decoded. A fragment of a message (``message/partial``) is read
+    for what text it shows and reported ``unsupported``: the message it belongs to is
+    whole only with the other fragments, sent apart."""
+    counter[0] += 1
+    where = _attachment_location(base, _filename(part) or f"part-{counter[0]}.txt")
+    payload = part.get_payload()
+    blocks = payload if isinstance(payload, list) else [payload]
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, email.message.Message):
+            lines += [f"{key}: {header_text(str(value))}" for key, value in block.raw_items()]
+            body = block.get_payload()
+            if isinstance(body, str):
+                lines.append(header_text(body))
+        elif isinstance(block, str):
+            data, _ = _payload(part)
+            lines.append(header_text(decode_text(data, _param(part, "charset"))))
+    text = "\n".join(lines)
+    if len(text) > budget.limits.max_part_bytes or not budget.take_bytes(len(text)):
+        yield Problem(where, "too_large")
+        return
+    yield from text_items(text, where, budget)
+    if ctype == "message/partial":
+        yield Problem(where, "unsupported")
+
+
+def _relabelled_items(
+    part: email.message.Message,
+    where: Location,
+    name: str | None,
+    budget: Budget,
+    depth: int,
+) -> Iterator[Item]:
+    """A part whose transfer encoding lies about its bytes, read as they really are as
+    well: ``base64`` over text that is not base64 (quoted-printable or plain), or another
+    label over lines that are all base64 (mail programs show the decoded garbage, or the
+    code; the content is one decoding away)."""
+    raw = part.get_payload(decode=False)
+    if not isinstance(raw, str) or len(raw) < _RELABEL_MIN:
+        return
+    cte = _transfer_encoding(part)
+    text = raw.encode("utf-8", "surrogateescape")
+    if cte == "base64":
+        if _as_labelled(text):
+            return
+        alternative = binascii.a2b_qp(text) if _QP_ESCAPE.search(text) else text
+    elif _written_in_base64(text):
+        alternative, _ = _b64decode(text)
+    else:
+        return
+    yield from _clear_items(alternative, where, name, budget, depth)
+
+
+_BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+# What base64 holds: its alphabet (URL-safe too), padding, line ends and blanks.
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_\r\n\t "
+_INNER_BLANK = re.compile(rb"[^\s][ \t]+[^\s]")
+_PADDING_INSIDE = re.compile(rb"=[A-Za-z0-9+/]")
+
+
+def _as_labelled(text: bytes) -> bool:
+    """Whether a part labelled base64 is written in it: nothing outside its alphabet, no
+    blank between two characters of a line, no padding followed by more (a
+    quoted-printable escape). In C-speed passes: a large attachment is checked in a few
+    milliseconds per megabyte."""
+    if text.translate(None, _BASE64_BYTES):
+        return False
+    if (b" " in text or b"\t" in text) and _INNER_BLANK.search(text):
+        return False
+    return _PADDING_INSIDE.search(text) is None
+
+
+_QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}|=\r?\n")
+_RELABEL_MIN = 16
+_FULL_LINE = 32
+
+
+def _written_in_base64(text: bytes) -> bool:
+    """Whether a part labelled otherwise is written in base64: lines of its alphabet,
+    padding only at the end, whole groups of four and one full line, so that a short
+    word or quoted-printable text is never taken for it. Stops at the first line that
+    is not (an ordinary text's first)."""
+    lines: list[bytes] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not _BASE64_LINE.fullmatch(line) or (lines and b"=" in lines[-1]):
+            return False
+        lines.append(line)
+    return sum(map(len, lines)) % 4 == 0 and any(len(line) >= _FULL_LINE for line in lines)
 
 
 def _smime_items(
@@ -946,6 +1055,13 @@ def _body_items(
     if ctype == "text/html":
         text = html_to_text(text, expired=budget.expired)
     yield from text_items(text, where, budget, ctype)
+    for written in encoded_files(text, budget.limits.max_part_bytes):
+        # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
+        # attachment, and it is read as one.
+        inside = where.child(written.name)
+        if written.damaged:
+            yield Problem(inside, "corrupt")
+        yield from _clear_items(written.data, inside, written.name, budget, 0)
     if PGP_BEGIN in text:
         found = read_openpgp(text, limit=budget.limits.max_part_bytes)
         if found is not None and found.encrypted:

@@ -177,18 +177,17 @@ def _cause_of(exc: LeakBlocked) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _recipients(data: bytes) -> list[str]:
-    from email.utils import getaddresses
-
+def _recipients(guard: Guard, data: bytes) -> list[str]:
+    """The recipients whose certificates the guard looked for: read as it reads them."""
+    from leakguard._guard.recipients import read_recipients
     from leakguard.message import load_message
 
     try:
         msg = load_message(data)
-        values = [str(v) for name in ("to", "cc", "bcc") for v in msg.get_all(name, [])]
-        pairs = getaddresses(values)
-    except Exception:  # a header the parser rejects only loses this detail
+    except Exception:  # a message that cannot be read only loses this detail
         return []
-    return sorted({a.strip().lower() for _, a in pairs if "@" in a})
+    found, _ = read_recipients(msg, None, guard.limits.max_header_chars)
+    return sorted({r.address.strip().lower() for r in found})
 
 
 def _certificate_troubles(guard: Guard, data: bytes) -> list[_CertificateTrouble]:
@@ -198,7 +197,7 @@ def _certificate_troubles(guard: Guard, data: bytes) -> list[_CertificateTrouble
     if not isinstance(store, FolderCertificates):
         return []
     troubles: list[_CertificateTrouble] = []
-    for address in _recipients(data):
+    for address in _recipients(guard, data):
         problem = store.why_missing(address)
         if problem is not None:
             file = Path(problem.path) if problem.path else None

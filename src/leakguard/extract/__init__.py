@@ -86,6 +86,14 @@ def _read(
         from leakguard.extract.archive import read_gzip
 
         return read_gzip(data, location, ctx)
+    if family in ("bzip2", "xz"):
+        from leakguard.extract.archive import read_compressed
+
+        return read_compressed(family, data, location, ctx)
+    if family == "tar":
+        from leakguard.extract.archive import read_tar
+
+        return read_tar(data, location, ctx)
     if family == "rtf":
         from leakguard.extract.rtf import read_rtf
 
@@ -101,7 +109,7 @@ def _read(
     if family == "text":
         from leakguard.extract.text import read_text
 
-        return read_text(data, location, ctx, charset)
+        return read_text(data, location, ctx, charset, declared_type)
     if family == "eml":
         if ctx.messages is None:
             return iter([Problem(location, "unsupported")])

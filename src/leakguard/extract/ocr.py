@@ -248,6 +248,7 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         # application turns warnings into errors).
         raise Unreadable("too_large") from None
     with picture:
+        yield from text_items("\n".join(picture_notes(picture)), location, budget, "image/ocr")
         width, height = picture.size
         if width * height > _DECODE_FACTOR * budget.limits.max_ocr_pixels:
             raise Unreadable("too_large")
@@ -268,3 +269,58 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 yield Problem(location, "corrupt")
                 return
             yield from text_items(text, location, budget, "image/ocr")
+
+
+# EXIF tags a photo's properties show: description, artist, copyright, and the Windows
+# title, comment, author, keywords and subject (UTF-16).
+_EXIF_TEXT = (0x010E, 0x013B, 0x8298)
+_EXIF_WINDOWS = (0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+# Technical entries of Pillow's ``info`` that are not text anyone wrote.
+_TECHNICAL = frozenset(
+    {"dpi", "gamma", "transparency", "icc_profile", "exif", "aspect", "jfif", "jfif_version",
+     "jfif_unit", "jfif_density", "progressive", "progression", "adobe", "adobe_transform",
+     "compression", "duration", "loop", "background", "version", "extension", "mp", "srgb",
+     "chromaticity"}
+)  # fmt: skip
+
+
+def picture_notes(picture: Any) -> list[str]:
+    """The texts a picture carries besides its pixels: a PNG's text chunks, a JPEG's
+    comment, EXIF description, author, copyright, Windows title and comments, the
+    user comment, XMP metadata. A file's properties show them."""
+    notes: list[str] = []
+    for key, value in dict(picture.info).items():
+        if key in _TECHNICAL:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            notes.append(_XML_TAGS.sub(" ", value) if "<" in value else value)
+    try:
+        exif = picture.getexif()
+    except Exception:
+        return notes
+    for tag in _EXIF_TEXT:
+        value = exif.get(tag)
+        if isinstance(value, str | bytes):
+            notes.append(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    for tag in _EXIF_WINDOWS:
+        value = exif.get(tag)
+        if isinstance(value, bytes | tuple):
+            notes.append(bytes(value).decode("utf-16-le", "replace").rstrip("\x00"))
+    try:
+        comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+    except Exception:
+        comment = None
+    if isinstance(comment, bytes):
+        body = comment[8:]
+        notes.append(body.decode("utf-16-le" if comment.startswith(b"UNICODE") else "latin-1",
+                                 "replace"))  # fmt: skip
+    elif isinstance(comment, str):
+        notes.append(comment)
+    return [note for note in notes if note.strip()]
+
+
+_XML_TAGS = re.compile(r"<[^>]{0,4096}>")

@@ -17,7 +17,15 @@ import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-__all__ = ["Oversized", "PdfStream", "clear_streams", "defuse", "measure", "streams"]
+__all__ = [
+    "Oversized",
+    "PdfStream",
+    "clear_streams",
+    "decode_stream",
+    "defuse",
+    "measure",
+    "streams",
+]
 
 _STREAM = re.compile(rb">>[\x00\t\n\f\r ]*stream(?:\r\n|\n|\r)")
 _FILTER = re.compile(rb"/Filter\s*(\[[^\]]{0,2000}\]|/[A-Za-z0-9]+)")
@@ -252,3 +260,17 @@ def clear_streams(data: bytes, expired: Callable[[], bool]) -> bool:
         if inflater.eof or len(inflater.unconsumed_tail) > 0:
             return True
     return False
+
+
+def decode_stream(data: bytes, stream: PdfStream, cap: int) -> bytes:
+    """A small stream's decoded bytes (unfiltered or Flate only, as XMP metadata is
+    written), at most ``cap``; empty when it cannot be decoded."""
+    raw = data[stream.start : stream.end]
+    if not stream.filters:
+        return raw[:cap]
+    if stream.filters != (b"FlateDecode",):
+        return b""
+    try:
+        return b"".join(_inflate(raw, cap, lambda: False))
+    except Oversized:
+        return b""

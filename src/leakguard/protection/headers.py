@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leakguard._headers import decode_words, unfold
+from leakguard._headers import fields, header_text, read_address_list, sender
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -67,12 +67,6 @@ _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z-]{0,75}(?:[0-9]{1,3}[A-Za-z-]*)?")
 _MAX_SCANNED_HEADER = 64 * 1024
 
 
-def header_text(value: object) -> str:
-    """A header value as a reader sees it: unfolded, encoded words decoded (by the one
-    header reader of the package, linear in the length of the value)."""
-    return decode_words(unfold(str(value)))
-
-
 def _identifiers_in(text: str) -> bool:
     return bool(find_identifiers(text))
 
@@ -91,9 +85,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
     must not travel in clear, and a message not yet sent is free to take a new ID.
     """
     found = {
-        name.lower()
-        for name, value in msg.raw_items()
-        if name.lower() in _ID_HEADERS and _identifiers_in(header_text(value))
+        name for name, value in fields(msg, *_ID_HEADERS) if _identifiers_in(header_text(value))
     }
     if not found:
         return msg
@@ -106,8 +98,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
 
 
 def _sender_domain(msg: email.message.Message) -> str:
-    addresses = _bare_addresses(header_text(msg.get("From", "")))
-    domain = addresses[0].rpartition("@")[2] if addresses else ""
+    domain = (sender(msg) or "").rpartition("@")[2]
     if not domain or not domain.isascii() or _identifiers_in(domain):
         return "localhost"
     return domain
@@ -201,11 +192,7 @@ _MAX_SHOWN = 2000
 
 
 def _bare_addresses(text: str) -> list[str]:
-    try:
-        pairs = email.utils.getaddresses([text])
-    except Exception:  # a header the address parser cannot take apart: keep nothing
-        return []
-    return [addr for _, addr in pairs if "@" in addr]
+    return list(read_address_list(text, max_chars=len(text)).addresses)
 
 
 def _folded(name: str, addresses: list[str]) -> object:
