@@ -151,14 +151,10 @@ def _compiled_places(folded: bytes) -> list[int]:
     import hyperscan
 
     if not _DB:
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(
-            expressions=[rb"\b" + re.escape(s) for s in STEMS],
-            ids=list(range(len(STEMS))),
-            elements=len(STEMS),
-            flags=[0] * len(STEMS),
-        )
-        _DB.append(database)
+        from leakguard.detectors._engine import database as compiled
+
+        stems = [rb"\b" + re.escape(s) for s in STEMS]
+        _DB.append(compiled(stems, [0] * len(STEMS), name="stems"))
     database = cast(hyperscan.Database, _DB[0])
     scratch = getattr(_SCRATCH, "space", None)
     if scratch is None:
