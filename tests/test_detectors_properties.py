@@ -17,6 +17,7 @@ from leakguard.detectors import be_niss as be_niss_module
 from leakguard.detectors import ca_sin as ca_sin_module
 from leakguard.detectors import nir as nir_module
 from leakguard.detectors import rib as rib_module
+from leakguard.detectors._lexicon import other_number_labels
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -193,9 +194,14 @@ def nisses(draw: st.DrawFn) -> tuple[str, str, str, str]:
     return "be_niss", f"{first9}{key:02d}", write(key), write(wrong)
 
 
+def _no_other_label(letters: str) -> bool:
+    return other_number_labels().search(letters) is None
+
+
 @st.composite
 def nams(draw: st.DrawFn) -> tuple[str, str, str, str]:
-    letters = draw(st.text(UPPER, min_size=4, max_size=4))
+    # Not a label of another number ("RPPS 0001 0100": the NISS after it is a doctor's).
+    letters = draw(st.text(UPPER, min_size=4, max_size=4).filter(_no_other_label))
     year = draw(_digits(2))
     month = draw(st.integers(1, 12))
     day = draw(st.integers(1, calendar.monthrange(2001, month)[1]))
