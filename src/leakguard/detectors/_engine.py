@@ -127,10 +127,19 @@ def _load(path: Path) -> hyperscan.Database | None:
         _log.info("content engine: cached database %s is damaged; compiling", path.name)
         return None
     try:
-        return hyperscan.loadb(body, hyperscan.HS_MODE_BLOCK)
+        found = hyperscan.loadb(body, hyperscan.HS_MODE_BLOCK)
+        # A cache folder shared between machines (a home on the network) may hold a
+        # database built for another processor's features: the engine refuses it here,
+        # not in the middle of a check.
+        found.scan(b"leakguard", match_event_handler=_ignore, scratch=hyperscan.Scratch(found))
+        return found
     except hyperscan.error:
         _log.info("content engine: cached database %s is not this engine's; compiling", path.name)
         return None
+
+
+def _ignore(number: int, start: int, end: int, flags: int, context: object) -> None:
+    return None
 
 
 def _store(path: Path, body: bytes) -> None:
