@@ -320,3 +320,39 @@ def test_folder_without_messages_is_an_unreadable_input(
     empty.mkdir()
     code, out, _ = run(capsys, "check", str(empty))
     assert code == 2 and "no file to check" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scan", "--format", "json", "a.txt"],
+        ["--lang", "fr", "check", "--fail-on", "warn", "m.eml"],
+        ["--lang=en", "health-directory", "--help"],
+        ["addin-manifest", "--help"],
+        ["scna", "a.txt"],
+        ["--version"],
+        ["--la", "fr", "scan", "a.txt"],
+        ["addin_manifest"],
+        [],
+    ],
+)
+def test_the_parser_of_one_command_reads_as_the_full_parser(
+    capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    """The command line builds only the parser of the command it names; what it reads
+    (or the usage error it gives) is the same as with every command's parser."""
+    from leakguard.cli import _parser
+
+    def read(parser_argv: list[str]) -> tuple[object, str, str]:
+        try:
+            result: object = vars(_parser(parser_argv).parse_args(argv))
+        except SystemExit as exc:
+            result = exc.code
+        out, err = capsys.readouterr()
+        if isinstance(result, dict):
+            result = {k: v for k, v in result.items() if k != "run"} | {
+                "run": getattr(result.get("run"), "__qualname__", None)
+            }
+        return result, out, err
+
+    assert read(argv) == read([])

@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import pickle
+import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import leakguard
-from leakguard.core import Action, Finding, Fingerprinter, Location, Severity, Verdict, highest
+from leakguard.core import (
+    Action,
+    Finding,
+    Fingerprinter,
+    Location,
+    Severity,
+    Verdict,
+    highest,
+    identifier_finding,
+    mask_numbers,
+)
 
 
 def test_actions_are_ordered_as_the_contract_says() -> None:
@@ -164,3 +178,43 @@ def test_top_level_attachment_of_a_nested_location() -> None:
     assert Location.attachment("a.zip", "d/b.pdf").top_level == Location.attachment("a.zip")
     assert Location.attachment("c.pdf").top_level == Location.attachment("c.pdf")
     assert Location.body().top_level == Location.body()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    kind=st.sampled_from(sorted(leakguard.core.IDENTIFIER_KINDS)),
+    where=st.text(max_size=40),
+    masked=st.text(max_size=30),
+    fingerprint=st.text(alphabet="0123456789abcdef", max_size=20),
+    confidence=st.floats(min_value=0, max_value=1),
+    severity=st.sampled_from(list(Severity)),
+)
+def test_identifier_finding_is_the_finding_the_dataclass_makes(
+    kind: str, where: str, masked: str, fingerprint: str, confidence: float, severity: Severity
+) -> None:
+    # The content scan makes its findings without the dataclass's __init__ (a large
+    # export makes a million): the same object in every respect.
+    location = Location(where)
+    made = identifier_finding(kind, location, severity, masked, fingerprint, confidence)
+    usual = Finding(
+        kind=kind,
+        location=location,
+        severity=severity,
+        masked=masked,
+        fingerprint=fingerprint,
+        confidence=confidence,
+    )
+    assert type(made) is Finding
+    assert made == usual and hash(made) == hash(usual)
+    assert made.to_dict("fr") == usual.to_dict("fr") and repr(made) == repr(usual)
+    assert pickle.loads(pickle.dumps(made)) == usual
+    with pytest.raises(AttributeError):
+        made.kind = "rib"  # type: ignore[misc]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="0123456789 .-/_ab²٣", max_size=40))
+def test_masked_free_text_stars_the_digits_of_long_numbers(text: str) -> None:
+    expected = re.sub(r"\d[\d .\-/_]{4,}\d", lambda m: re.sub(r"\d", "*", m.group()), text)
+    assert mask_numbers(text) == expected
+    assert str(Location(f"attachment:{text}")) == f"attachment:{expected}"

@@ -17,6 +17,7 @@ from leakguard.detectors import be_niss as be_niss_module
 from leakguard.detectors import ca_sin as ca_sin_module
 from leakguard.detectors import nir as nir_module
 from leakguard.detectors import rib as rib_module
+from leakguard.detectors._lexicon import other_number_labels
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -193,9 +194,14 @@ def nisses(draw: st.DrawFn) -> tuple[str, str, str, str]:
     return "be_niss", f"{first9}{key:02d}", write(key), write(wrong)
 
 
+def _no_other_label(letters: str) -> bool:
+    return other_number_labels().search(letters) is None
+
+
 @st.composite
 def nams(draw: st.DrawFn) -> tuple[str, str, str, str]:
-    letters = draw(st.text(UPPER, min_size=4, max_size=4))
+    # Not a label of another number ("RPPS 0001 0100": the NISS after it is a doctor's).
+    letters = draw(st.text(UPPER, min_size=4, max_size=4).filter(_no_other_label))
     year = draw(_digits(2))
     month = draw(st.integers(1, 12))
     day = draw(st.integers(1, calendar.monthrange(2001, month)[1]))
@@ -595,3 +601,66 @@ def test_fast_path_equals_naive_numbers_far_apart(text: Opaque, piece: int) -> N
     assert _same_in_pieces(text, piece), (
         f"fast and naive paths disagree on a {len(text)}-character text"
     )
+
+
+# --------------------------------------------------------------------------- masks
+
+
+class Hidden(str):
+    """A generated value whose repr (printed by hypothesis on failure) hides it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} characters>"
+
+
+def _mask_by_rule(compact: str, groups: tuple[int, ...], keep_last: int, keep_first: int) -> str:
+    """The masking rule spelled out: stars but for the first and last characters kept,
+    laid out in groups (what ``mask_keep`` does with a template per length)."""
+    n = len(compact)
+    keep = keep_first + keep_last >= n
+    shown = "".join(
+        c if keep or i < keep_first or i >= n - keep_last else "*" for i, c in enumerate(compact)
+    )
+    parts, pos = [], 0
+    for size in groups:
+        if pos < n:
+            parts.append(shown[pos : pos + size])
+        pos += size
+    if pos < n:
+        parts.append(shown[pos:])
+    return " ".join(parts)
+
+
+@SETTINGS
+@given(
+    compact=st.text(DIGIT + UPPER + "%", max_size=40).map(Hidden),
+    groups=st.lists(st.integers(1, 6), max_size=8).map(tuple),
+    keep_last=st.integers(0, 6),
+    keep_first=st.integers(0, 6),
+)
+def test_masks_follow_the_rule(
+    compact: str, groups: tuple[int, ...], keep_last: int, keep_first: int
+) -> None:
+    from leakguard.detectors._base import mask_keep
+
+    want = _mask_by_rule(compact, groups, keep_last, keep_first)
+    assert mask_keep(compact, groups, keep_last, keep_first) == want
+
+
+@SETTINGS
+@given(compact=st.text(DIGIT, min_size=9, max_size=27).map(Hidden))
+def test_every_kind_masks_as_its_layout_says(compact: str) -> None:
+    from leakguard.detectors import get, iban, qc_nam
+
+    layouts = {
+        "nir": ((1, 2, 2, 2, 3, 3, 2), 4, 1) if len(compact) != 13 else ((1, 2, 2, 2, 3, 3), 2, 1),
+        "rib": ((5, 5, 11, 2), 4, 0),
+        "be_niss": ((2, 2, 2, 3, 2), 3, 0),
+        "ca_sin": ((3, 3, 3), 3, 0),
+    }
+    for kind, (groups, last, first) in layouts.items():
+        assert get(kind).mask(compact) == _mask_by_rule(compact, groups, last, first), kind
+    assert iban.mask("FR" + compact) == _mask_by_rule("FR" + compact, (4,) * 9, 4, 4)
+    assert qc_nam.mask("ABCD" + compact) == _mask_by_rule("ABCD" + compact, (4, 4, 4), 2, 0)

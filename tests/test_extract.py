@@ -40,7 +40,7 @@ from leakguard.core import Location
 from leakguard.extract import Budget, Limits, Problem, TextChunk, extract, sniff
 from leakguard.extract.encryption import container_encrypted, encrypted_container
 from leakguard.extract.html import html_to_text
-from leakguard.extract.text import csv_rows_text, decode_text
+from leakguard.extract.text import csv_delimiter, csv_rows_read, csv_rows_text, decode_text
 
 NIR = SAMPLE_NIR
 IBAN = SAMPLE_IBAN
@@ -116,6 +116,19 @@ def test_csv_sniffs_the_delimiter_and_keeps_quoted_line_breaks_on_the_row() -> N
     assert "x y" in text
     text = csv_rows_text(f"a\tb\n{LEFT}\t{RIGHT}\n")
     assert has_row(text, LEFT, RIGHT), "TSV row split"
+
+
+@given(
+    st.text(alphabet="ab1 ;,\t|\r\n\x00'é", max_size=300),
+    st.sampled_from([",", ";", "\t", "|"]),
+)
+@settings(max_examples=400, deadline=None)
+def test_csv_without_quotes_is_laid_out_as_the_csv_module_reads_it(
+    text: str, delimiter: str
+) -> None:
+    """The quick layout of a CSV with no quoted cell gives what the csv module reads."""
+    text = text.replace(";", delimiter)
+    assert csv_rows_text(text) == csv_rows_read(text, csv_delimiter(text[: 16 * 1024]))
 
 
 def test_xlsx_numbers_in_exponent_form_are_written_out() -> None:

@@ -9,7 +9,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location, Severity
+from leakguard.core import (
+    Deadline,
+    DeadlineExceeded,
+    Finding,
+    Fingerprinter,
+    Location,
+    Severity,
+    identifier_finding,
+)
 from leakguard.detectors import HEALTH, IDENTIFIER_DETECTORS, iter_identifiers, one_byte_copies
 from leakguard.extract._types import Problem, TextChunk
 
@@ -98,22 +106,25 @@ def _scan_text(
     copies = one_byte_copies(text)
 
     # Identifiers: one finding per distinct value (told apart by their fingerprints,
-    # which the findings keep anyway: a long export holds a million of them).
+    # which the findings keep anyway). A long export holds a million of them: the loop
+    # keeps what it calls at hand.
     seen: set[str] = set()
+    remember, append, make = seen.add, out.append, identifier_finding
+    severity, mask = _SEVERITY, _MASK
     for part in iter_identifiers(text, copies=copies, deadline=deadline):
         for kind, _start, _end, compact, confidence in part:
             fingerprint = fingerprinter(kind, compact)
             if fingerprint in seen:
                 continue
-            seen.add(fingerprint)
-            out.append(
-                Finding(
-                    kind=kind,
-                    location=location,
-                    severity=_SEVERITY[kind],
-                    masked=_MASK[kind](compact),
-                    fingerprint=fingerprint,
-                    confidence=confidence,
+            remember(fingerprint)
+            append(
+                make(
+                    kind,
+                    location,
+                    severity[kind],
+                    mask[kind](compact),
+                    fingerprint,
+                    confidence,
                 )
             )
 

@@ -128,8 +128,13 @@ def iter_identifiers(
     pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
     if not forms.label_places(folded):
         return pieces
+    read = forms.fields(text, copies=(copy, folded), deadline=deadline)
+    if not read[0] and not read[1]:
+        # Labels, but no field the detectors do not read already (a table's header
+        # over numbers written whole): their answer as it is, a piece at a time.
+        return pieces
     bulk = [Match(*f) for part in pieces for f in part]
-    labelled = _with_fields(text, bulk, (copy, folded), deadline)
+    labelled = _with_fields(text, bulk, None, deadline, read)
     found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in labelled]
     return iter([found] if found else [])
 
@@ -139,10 +144,12 @@ def _with_fields(
     found: list[Match],
     copies: tuple[bytes, bytes] | None,
     deadline: Deadline | None,
+    read: tuple[list[Match], list[forms._Failed]] | None = None,
 ) -> list[Match]:
     """``found`` with the identifiers of labelled form fields added, less what lies
-    inside a field whose number fails its check (see ``forms.with_fields``)."""
-    fields, failed = forms.fields(text, copies=copies, deadline=deadline)
+    inside a field whose number fails its check (see ``forms.with_fields``); ``read``
+    is ``forms.fields``'s answer when the caller has it."""
+    fields, failed = read or forms.fields(text, copies=copies, deadline=deadline)
     if not fields and not failed:
         return found
     if failed:

@@ -8,6 +8,7 @@ candidates; the checksum or the structure decides.
 from __future__ import annotations
 
 import functools
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ __all__ = [
     "keep",
     "labelled_otherwise",
     "mask_keep",
+    "masker",
     "near",
     "pattern_candidates",
     "stdnum_check",
@@ -150,12 +152,56 @@ class Detector(Protocol):
 
 def mask_keep(compact: str, groups: tuple[int, ...], keep_last: int, keep_first: int = 0) -> str:
     """Mask ``compact`` laid out in ``groups``, keeping a few first and last characters."""
-    n = len(compact)
-    if keep_first + keep_last >= n:
-        shown = compact
-    else:
-        shown = compact[:keep_first] + "*" * (n - keep_first - keep_last) + compact[n - keep_last :]
-    return " ".join(shown[part] for part in _layout(groups, n))
+    return masker(groups, keep_last, keep_first)(compact)
+
+
+@functools.cache
+def masker(groups: tuple[int, ...], keep_last: int, keep_first: int = 0) -> Callable[[str], str]:
+    """:func:`mask_keep` for these ``groups`` and kept characters, as one function: its
+    layout is worked out once per length, then each mask is one formatting (a scan of
+    an export masks a million values)."""
+    plans: dict[int, tuple[str, Callable[[str], tuple[str, ...]]]] = {}
+
+    def mask(compact: str, /) -> str:
+        plan = plans.get(len(compact))
+        if plan is None:
+            plan = plans[len(compact)] = _mask_plan(groups, keep_last, keep_first, len(compact))
+        template, shown = plan
+        return template % shown(compact)
+
+    return mask
+
+
+def _mask_plan(
+    groups: tuple[int, ...], keep_last: int, keep_first: int, n: int
+) -> tuple[str, Callable[[str], tuple[str, ...]]]:
+    """The masked form of any value of ``n`` characters as a ``%`` template (stars,
+    spaces between groups, ``%s`` for each run of characters shown), and the function
+    that takes those runs out of a value, as a tuple."""
+    shown = [keep_first + keep_last >= n or i < keep_first or i >= n - keep_last for i in range(n)]
+    template: list[str] = []
+    kept: list[slice] = []
+    for k, part in enumerate(_layout(groups, n)):
+        if k:
+            template.append(" ")
+        i = part.start
+        while i < part.stop:
+            j = i
+            while j < part.stop and shown[j] == shown[i]:
+                j += 1
+            if shown[i]:
+                template.append("%s")
+                kept.append(slice(i, j))
+            else:
+                template.append("*" * (j - i))
+            i = j
+    if not kept:
+        return "".join(template), lambda _: ()
+    if len(kept) == 1:
+        one = kept[0]
+        return "".join(template), lambda value: (value[one],)
+    runs: Callable[[str], tuple[str, ...]] = operator.itemgetter(*kept)
+    return "".join(template), runs
 
 
 @functools.cache

@@ -90,19 +90,19 @@ def fold_pattern(phrase: str, *, cased: bool = False) -> str:
 
 def _alternation(phrases: Iterable[str]) -> str:
     # Longest first, so that "accident du travail" wins over a shorter prefix.
-    return "|".join(fold_pattern(p) for p in sorted(set(phrases), key=len, reverse=True))
+    return "|".join(fold_pattern(p) for p in sorted(set(phrases), key=lambda p: (-len(p), p)))
 
 
 def words(
     phrases: Iterable[str], acronyms: Iterable[str] = (), *, cased: bool = False
 ) -> re.Pattern[str]:
     """One whole-word pattern for ``phrases`` (any case, any accents) and ``acronyms``."""
-    ordered = sorted(set(phrases), key=len, reverse=True)
+    ordered = sorted(set(phrases), key=lambda p: (-len(p), p))
     if cased:
         parts = ["|".join(fold_pattern(p, cased=True) for p in ordered)]
     else:
         parts = [f"(?i:{_alternation(ordered)})"]
-    acr = sorted(set(acronyms), key=len, reverse=True)
+    acr = sorted(set(acronyms), key=lambda a: (-len(a), a))
     if acr:
         parts.append("|".join(re.escape(a) for a in acr))
     return re.compile(r"(?<![^\W_])(?:" + "|".join(parts) + r")(?![^\W_])")

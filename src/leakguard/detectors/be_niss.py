@@ -27,7 +27,7 @@ from leakguard.detectors._base import (
     find_in_with,
     judged,
     labelled_otherwise,
-    mask_keep,
+    masker,
     near,
     pattern_candidates,
     stdnum_check,
@@ -113,9 +113,12 @@ def _ok(number: str) -> bool:
     return int(number[:2]) + 2000 <= this_year and 97 - int("2" + number[:9]) % 97 == key
 
 
+_MASK = masker((2, 2, 2, 3, 2), keep_last=3)
+
+
 def mask(compact: str, /) -> str:
     """Only the last three digits, never the birth date: ``** ** ** **3 28``."""
-    return mask_keep(compact, (2, 2, 2, 3, 2), keep_last=3)
+    return _MASK(compact)
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

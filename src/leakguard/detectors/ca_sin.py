@@ -23,7 +23,7 @@ from leakguard.detectors._base import (
     find_all,
     find_in_with,
     judged,
-    mask_keep,
+    masker,
     near,
     pattern_candidates,
     stdnum_check,
@@ -90,9 +90,12 @@ def _ok(number: str) -> bool:
 _DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 
 
+_MASK = masker((3, 3, 3), keep_last=3)
+
+
 def mask(compact: str, /) -> str:
     """Only the last three digits: ``*** *** 544``."""
-    return mask_keep(compact, (3, 3, 3), keep_last=3)
+    return _MASK(compact)
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

@@ -10,6 +10,7 @@ gives nothing; text without a field label costs one scan for label words.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -91,17 +92,16 @@ def _first_word(phrase: str) -> list[str]:
     return [first, "no", "nº"] if first == "n" else [first]
 
 
-def _label_table() -> dict[str, tuple[re.Pattern[str], list[str]]]:
-    """For each first word: the labels that begin with it (whole words) and their fields."""
+def _label_table() -> dict[str, tuple[str, list[str]]]:
+    """For each first word: the expression of the labels that begin with it (whole
+    words) and their fields."""
     by_first: dict[str, list[tuple[str, str]]] = {}
     for phrase, name in _labels():
         for first in _first_word(phrase):
             by_first.setdefault(first, []).append((phrase, name))
     return {
         first: (
-            re.compile(
-                r"(?<![^\W_])(?:" + "|".join(_alternative(p) for p, _ in entries) + r")(?![^\W_])"
-            ),
+            r"(?<![^\W_])(?:" + "|".join(_alternative(p) for p, _ in entries) + r")(?![^\W_])",
             [name for _, name in entries],
         )
         for first, entries in by_first.items()
@@ -109,11 +109,24 @@ def _label_table() -> dict[str, tuple[re.Pattern[str], list[str]]]:
 
 
 _LABELS = _label_table()
+
+
+@functools.cache
+def _label_pattern(first: str) -> re.Pattern[str]:
+    """The labels beginning with ``first``, compiled when a text first holds that word
+    (a short-lived command does not compile the hundred and sixty it never meets)."""
+    return re.compile(_LABELS[first][0])
+
+
 # A header cell of a table: a label alone, perhaps with a colon or an asterisk.
 _HEADER_FIELDS = [name for _, name in _labels()]
-_HEADER_CELL = re.compile(
-    r"[\s:*]*(?:" + "|".join(_alternative(p) for p, _ in _labels()) + r")[\s:*.]*"
-)
+
+
+@functools.cache
+def _header_cell() -> re.Pattern[str]:
+    return re.compile(
+        r"[\s:*]*(?:" + "|".join(_alternative(p) for p, _ in _labels()) + r")[\s:*.]*"
+    )
 
 
 def _check_stems() -> None:
@@ -151,14 +164,10 @@ def _compiled_places(folded: bytes) -> list[int]:
     import hyperscan
 
     if not _DB:
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(
-            expressions=[rb"\b" + re.escape(s) for s in STEMS],
-            ids=list(range(len(STEMS))),
-            elements=len(STEMS),
-            flags=[0] * len(STEMS),
-        )
-        _DB.append(database)
+        from leakguard.detectors._engine import database as compiled
+
+        stems = [rb"\b" + re.escape(s) for s in STEMS]
+        _DB.append(compiled(stems, [0] * len(STEMS), name="stems"))
     database = cast(hyperscan.Database, _DB[0])
     scratch = getattr(_SCRATCH, "space", None)
     if scratch is None:
@@ -270,10 +279,11 @@ def _folded(word: str) -> str:
 
 def _label(text: str, word: re.Match[str], limit: int) -> _Tok | None:
     """The field label that begins with ``word`` in ``text`` (ending by ``limit``)."""
-    entry = _LABELS.get(_folded(word.group())) if word.end() - word.start() <= 20 else None
+    first = _folded(word.group()) if word.end() - word.start() <= 20 else ""
+    entry = _LABELS.get(first)
     if entry is None:
         return None
-    m = entry[0].match(text, word.start(), limit)
+    m = _label_pattern(first).match(text, word.start(), limit)
     if m is None:
         return None
     return _Tok(_LABEL, m.start(), m.end(), field=entry[1][(m.lastindex or 1) - 1])
@@ -708,7 +718,7 @@ def _header(text: str, label: _Tok) -> tuple[int, _Plan] | None:
         return None
     columns: dict[tuple[str, str], int] = {}
     for n, cell in enumerate(line.split("\t")):
-        m = _HEADER_CELL.fullmatch(cell) if cell.strip() else None
+        m = _header_cell().fullmatch(cell) if cell.strip() else None
         if m is not None:
             columns.setdefault(_field(_HEADER_FIELDS[(m.lastindex or 1) - 1]), n)
     plan: _Plan = []

@@ -15,10 +15,8 @@ runs the patterns only around the anchors it meets. It gives exactly the answer 
 from __future__ import annotations
 
 import itertools
-import logging
 import re
 import threading
-import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, cast
@@ -106,7 +104,8 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Role], list[tuple[str, str, st
     """
     entries: list[tuple[str, list[str], str | None, str]] = []
     for category, langs in HEALTH_WORDS.items():
-        for phrase in sorted({p for ws in langs.values() for p in ws}, key=len, reverse=True):
+        # Longest first; ties in a fixed order, so every process builds the same pattern.
+        for phrase in sorted({p for ws in langs.values() for p in ws}, key=lambda p: (-len(p), p)):
             entries.append((phrase, fold_tokens(phrase, cased=True), category, ""))
         for acr in HEALTH_ACRONYMS.get(category, ()):
             entries.append((acr, [re.escape(c) for c in acr], category, ""))
@@ -735,7 +734,6 @@ _FAST_LOCK = threading.Lock()
 # Hyperscan's scratch space serves one scan at a time: one per thread (the services
 # check several messages at once in worker threads).
 _FAST_SCRATCH = threading.local()
-_log = logging.getLogger(__name__)
 
 
 def engine() -> str | None:
@@ -758,30 +756,19 @@ def engine() -> str | None:
 
 
 def _database() -> object:
-    """The compiled expressions, built on first use (a tenth of a second), once even
-    when several threads ask at the same time."""
+    """The compiled expressions: built on first use (a tenth of a second) or read from
+    the user's cache folder, once even when several threads ask at the same time."""
     if _FAST_DB:
         return _FAST_DB[0]
     import hyperscan
 
+    from leakguard.detectors._engine import database
+
+    flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
     with _FAST_LOCK:
-        if _FAST_DB:
-            return _FAST_DB[0]
-        started = time.monotonic()
-        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
-        database.compile(
-            expressions=[_loose(phrase) for phrase, _, _ in _PHRASES],
-            ids=list(range(len(_PHRASES))),
-            elements=len(_PHRASES),
-            flags=[flags] * len(_PHRASES),
-        )
-        _FAST_DB.append(database)
-        _log.info(
-            "content engine: Vectorscan, %d expressions compiled in %.2f s",
-            len(_PHRASES),
-            time.monotonic() - started,
-        )
+        if not _FAST_DB:
+            expressions = [_loose(phrase) for phrase, _, _ in _PHRASES]
+            _FAST_DB.append(database(expressions, [flags] * len(_PHRASES), name="health"))
     return _FAST_DB[0]
 
 

@@ -35,7 +35,7 @@ from leakguard.detectors._base import (
     find_in_with,
     fits_fast_path,
     keep,
-    mask_keep,
+    masker,
     strip_separators,
     valid_by,
 )
@@ -157,9 +157,12 @@ def is_valid(value: str, /) -> bool:
     return valid_by(validate, value)
 
 
+_MASK = masker((4,) * 9, keep_last=4, keep_first=4)
+
+
 def mask(compact: str, /) -> str:
     """Country, check digits and last four: ``FR76 **** **** **** **** ***0 189``."""
-    return mask_keep(compact, (4,) * 9, keep_last=4, keep_first=4)
+    return _MASK(compact)
 
 
 def _trim(raw: str) -> int:

@@ -28,7 +28,7 @@ from leakguard.detectors._base import (
     find_in_with,
     judged,
     labelled_otherwise,
-    mask_keep,
+    masker,
     near,
     pattern_candidates,
     stdnum_check,
@@ -140,11 +140,15 @@ def _confidence(number: str) -> float:
     return 1.0 if len(number) == 15 else SHORT_CONFIDENCE
 
 
+_MASK13 = masker((1, 2, 2, 2, 3, 3), keep_last=2, keep_first=1)
+_MASK = masker((1, 2, 2, 2, 3, 3, 2), keep_last=4, keep_first=1)
+
+
 def mask(compact: str, /) -> str:
     """Sex digit, three order digits and the key: ``1 ** ** ** *** *45 29``."""
     if len(compact) == 13:
-        return mask_keep(compact, (1, 2, 2, 2, 3, 3), keep_last=2, keep_first=1)
-    return mask_keep(compact, (1, 2, 2, 2, 3, 3, 2), keep_last=4, keep_first=1)
+        return _MASK13(compact)
+    return _MASK(compact)
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

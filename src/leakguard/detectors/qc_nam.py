@@ -23,7 +23,7 @@ from leakguard.detectors._base import (
     find_all,
     find_in_with,
     judged,
-    mask_keep,
+    masker,
     near,
     pattern_candidates,
     valid_by,
@@ -93,9 +93,12 @@ def is_valid(value: str, /) -> bool:
     return valid_by(validate, value)
 
 
+_MASK = masker((4, 4, 4), keep_last=2)
+
+
 def mask(compact: str, /) -> str:
     """No letter of the name, no date: only the two administrative digits."""
-    return mask_keep(compact, (4, 4, 4), keep_last=2)
+    return _MASK(compact)
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

@@ -31,7 +31,7 @@ from leakguard.detectors._base import (
     compact_or_raise,
     find_in_with,
     keep,
-    mask_keep,
+    masker,
     pattern_candidates,
     strip_separators,
     valid_by,
@@ -152,9 +152,12 @@ def is_valid(value: str, /) -> bool:
     return valid_by(validate, value)
 
 
+_MASK = masker((5, 5, 11, 2), keep_last=4)
+
+
 def mask(compact: str, /) -> str:
     """Only the last four characters: ``***** ***** *********01 89``."""
-    return mask_keep(compact, (5, 5, 11, 2), keep_last=4)
+    return _MASK(compact)
 
 
 def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

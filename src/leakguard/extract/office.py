@@ -16,6 +16,7 @@ from xml.etree.ElementTree import Element
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._package import leftover_items
+from leakguard.extract._sheet_quick import quick_rows, quick_shared_strings
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
@@ -264,6 +265,16 @@ def _text_of(elem: Element) -> str:
 
 
 def _shared_strings(xml: bytes) -> list[str]:
+    try:
+        quick = quick_shared_strings(xml)
+    except ValueError:
+        raise Unreadable("corrupt") from None
+    if quick is not None:
+        return quick
+    return _tree_shared_strings(xml)
+
+
+def _tree_shared_strings(xml: bytes) -> list[str]:
     return [_text_of(si) for si in iter_end(xml, frozenset({"si"}))]
 
 
@@ -293,14 +304,54 @@ _HEADERS = frozenset(
 _HEADER_CODES = re.compile(r'&(?:"[^"]*"|\d+|[A-Za-z])')
 
 
+def _header_line(text: str) -> str | None:
+    """A header or footer's text without its formatting codes, on one line."""
+    text = _HEADER_CODES.sub(" ", text).replace("&&", "&")
+    return " ".join(text.split()) if text.strip() else None
+
+
+def _cell_value(kind: str | None, raw: str, inline: str | None, shared: list[str]) -> str:
+    """What a cell shows, on one line: from its type, its ``v`` text and its inline text."""
+    if kind == "inlineStr":
+        value = inline or ""
+    elif kind == "s":
+        index = int(raw) if raw.strip().isdigit() else -1
+        value = shared[index] if 0 <= index < len(shared) else ""
+    elif kind is None or kind == "n":
+        value = _cell_number(raw.strip())
+    else:
+        value = raw
+    return " ".join(value.split())
+
+
 def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
+    def check() -> None:
+        if budget.expired():
+            raise Unreadable("timeout")
+
+    try:
+        quick = quick_rows(
+            xml,
+            shared,
+            header=_header_line,
+            cell=_cell_value,
+            column=_column,
+            max_skip=_MAX_SKIP,
+            check=check,
+        )
+    except ValueError:
+        raise Unreadable("corrupt") from None
+    return quick if quick is not None else _tree_sheet_rows(xml, shared, budget)
+
+
+def _tree_sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
     for n, row in enumerate(iter_end(xml, frozenset({"row"}) | _HEADERS)):
         if n % 1000 == 0 and budget.expired():
             raise Unreadable("timeout")
         if local(row.tag) != "row":
-            text = _HEADER_CODES.sub(" ", row.text or "").replace("&&", "&")
-            if text.strip():
-                yield " ".join(text.split())
+            line = _header_line(row.text or "")
+            if line:
+                yield line
             continue
         cells: list[str] = []
         for cell in row:
@@ -311,21 +362,11 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
             column = _column(cell.get("r", ""))
             if column is not None and len(cells) < column <= len(cells) + _MAX_SKIP:
                 cells.extend([""] * (column - len(cells)))
-            kind = cell.get("t", "n")
-            value = ""
-            if kind == "inlineStr":
-                value = _text_of(cell)
-            else:
-                v = next((child for child in cell if local(child.tag) == "v"), None)
-                raw = (v.text or "") if v is not None else ""
-                if kind == "s":
-                    index = int(raw) if raw.strip().isdigit() else -1
-                    value = shared[index] if 0 <= index < len(shared) else ""
-                elif kind == "n":
-                    value = _cell_number(raw.strip())
-                else:
-                    value = raw
-            cells.append(" ".join(value.split()))
+            kind = cell.get("t")
+            v = next((child for child in cell if local(child.tag) == "v"), None)
+            raw = (v.text or "") if v is not None else ""
+            inline = _text_of(cell) if kind == "inlineStr" else None
+            cells.append(_cell_value(kind, raw, inline, shared))
         while cells and not cells[-1]:
             cells.pop()
         if any(cells):

@@ -234,16 +234,30 @@ def csv_rows_text(text: str) -> str:
     The delimiter is sniffed on a sample; line breaks inside a cell become spaces so a
     row stays on one line.
     """
-    sample = text[: 16 * 1024]
-    delimiter = ","
+    delimiter = csv_delimiter(text[: 16 * 1024])
+    if '"' not in text:
+        # No quoted cell: a row is a line and its cells what lies between delimiters,
+        # which is what the csv module reads (``csv_rows_read``), here without a Python
+        # step per row.
+        rows = text.replace("\r\n", "\n").replace("\r", "\n")
+        rows = rows[:-1] if rows.endswith("\n") else rows
+        return rows if delimiter == "\t" else rows.replace(delimiter, "\t")
+    return csv_rows_read(text, delimiter)
+
+
+def csv_delimiter(sample: str) -> str:
+    """The delimiter of the CSV text ``sample`` begins."""
     try:
-        delimiter = csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
+        return csv.Sniffer().sniff(sample, delimiters=",;\t|").delimiter
     except csv.Error:
         first = sample.split("\n", 1)[0]
         counts = {d: first.count(d) for d in (";", "\t", ",")}
         best = max(counts, key=lambda d: counts[d])
-        if counts[best]:
-            delimiter = best
+        return best if counts[best] else ","
+
+
+def csv_rows_read(text: str, delimiter: str) -> str:
+    """:func:`csv_rows_text` by the csv module, row by row."""
     lines: list[str] = []
     try:
         for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False):

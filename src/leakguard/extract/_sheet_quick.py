@@ -1,0 +1,218 @@
+"""A workbook's shared strings and sheet rows read by regular expressions, for parts
+written as spreadsheet programs write them; the element tree reads the others.
+
+An export of 100,000 rows is 65 MB of XML: an element object per cell costs a minute,
+these expressions a few seconds. What they give is what the tree reader gives (the
+property tests compare them); a part they were not made for (a DOCTYPE, a comment,
+CDATA, a prefixed element name, another encoding, a ``>`` in an attribute value)
+answers ``None`` and goes to the tree reader. Expat checks the part is well formed
+first, so a damaged part is still ``corrupt``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterator
+from xml.parsers import expat
+
+__all__ = ["quick_rows", "quick_shared_strings"]
+
+# What these expressions were not made for (each looked for on its own: one pattern
+# with them all is tried at every character).
+_PREFIXED = re.compile(r"</?[A-Za-z_][\w.\-]*:")
+_OTHER_ENTITY = re.compile(r"&(?!(?:lt|gt|amp|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
+_INSTRUCTION = re.compile(r"<\?(?!xml\s)")
+_CLOSE_IN_VALUE = re.compile(r"=\s*(?:\"[^\"<]*>|'[^'<]*>)")
+
+
+def _unusual(text: str) -> bool:
+    return (
+        "<!" in text
+        or "\r" in text
+        or ("<?" in text and _INSTRUCTION.search(text) is not None)
+        or ("&" in text and _OTHER_ENTITY.search(text) is not None)
+        or _PREFIXED.search(text) is not None
+        or _CLOSE_IN_VALUE.search(text) is not None
+    )
+
+
+_DECLARATION = re.compile(r"<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
+
+
+def _text(xml: bytes) -> str | None:
+    """The part as text when the expressions can read it, else ``None``; raises
+    :class:`ValueError` when it is not well-formed XML."""
+    try:
+        text = xml.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    text = text.removeprefix("\ufeff")
+    declared = _DECLARATION.match(text)
+    if declared is not None and declared.group(1).lower().replace("_", "-") not in ("utf-8",):
+        return None
+    if _unusual(text):
+        return None
+    parser = expat.ParserCreate()
+    try:
+        parser.Parse(xml, True)
+    except expat.ExpatError as exc:
+        raise ValueError("not well formed") from exc
+    return text
+
+
+_ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
+_NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+
+
+def _entity(m: re.Match[str]) -> str:
+    name = m.group(1)
+    if name[0] != "#":
+        return _NAMED[name]
+    return chr(int(name[2:], 16) if name[1] in "xX" else int(name[1:]))
+
+
+def _unescaped(text: str) -> str:
+    return _ENTITY.sub(_entity, text) if "&" in text else text
+
+
+# A phonetic guide (left out), then the texts of ``t`` elements.
+_PHONETIC = re.compile(r"<rPh(?=[\s/>])[^>]*?(?:/>|>.*?</rPh\s*>)", re.DOTALL)
+_T = re.compile(r"<t(?=[\s/>])[^>]*?(?:/>|>(.*?)</t\s*>)", re.DOTALL)
+
+
+def _texts(inner: str) -> str:
+    """The ``t`` texts under an element (its content ``inner``), without phonetic guides."""
+    if "<rPh" in inner:
+        inner = _PHONETIC.sub("", inner)
+    return "".join(_unescaped(t) for t in _T.findall(inner))
+
+
+_SI = re.compile(r"<si(?=[\s/>])[^>]*?(?:/>|>(.*?)</si\s*>)", re.DOTALL)
+
+
+def quick_shared_strings(xml: bytes) -> list[str] | None:
+    """The shared strings, or ``None`` when the part is not one these expressions read;
+    :class:`ValueError` when it is not well formed."""
+    text = _text(xml)
+    if text is None:
+        return None
+    return [_texts(inner) for inner in _SI.findall(text)]
+
+
+_HEADERS = "oddHeader|oddFooter|evenHeader|evenFooter|firstHeader|firstFooter"
+# A row, or a header or footer printed on every page (group 2 its name, 3 its content).
+_ROW_OR_HEADER = re.compile(
+    r"<row(?=[\s/>])[^>]*?(?:/>|>(.*?)</row\s*>)"
+    rf"|<({_HEADERS})(?=[\s/>])[^>]*?(?:/>|>(.*?)</\2\s*>)",
+    re.DOTALL,
+)
+# A cell as spreadsheet programs write it (its column letters, type and value), or
+# any other (group 4, read by ``_CELL_PARTS``).
+_CELL = re.compile(
+    r'<c r="([A-Z]{1,3})[0-9]*"(?: s="[0-9]+")?(?: t="([a-zA-Z]+)")?(?: s="[0-9]+")?>'
+    r"(?:<v>([^<&]*)</v>)?</c>"
+    r"|(<c(?=[\s/>])[^>]*?(?:/>|>.*?</c\s*>))",
+    re.DOTALL,
+)
+_CELL_PARTS = re.compile(r"<c([^>]*?)(?:/>|>(.*?)</c\s*>)", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=4096)
+def _index(letters: str) -> int:
+    """The column index (0 for A) of column letters."""
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+_REF = re.compile(r"\sr\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+_TYPE = re.compile(r"\st\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
+# The first value of a cell: a direct child (a formula's text holds no element).
+_V = re.compile(r"<v(?=[\s/>])[^>]*?(?:/>|>(.*?)</v\s*>)", re.DOTALL)
+_IS = re.compile(r"<is(?=[\s/>])[^>]*?(?:/>|>(.*?)</is\s*>)", re.DOTALL)
+# Elements a cell may hold around its value that could hide a ``v`` of their own.
+_NESTED = re.compile(r"<(?:is|extLst)(?=[\s/>])")
+
+
+def _attribute(pattern: re.Pattern[str], attrs: str) -> str | None:
+    m = pattern.search(" " + attrs)
+    if m is None:
+        return None
+    return _unescaped(m.group(1) if m.group(1) is not None else m.group(2))
+
+
+def quick_rows(
+    xml: bytes,
+    shared: list[str],
+    *,
+    header: Callable[[str], str | None],
+    cell: Callable[[str | None, str, str | None, list[str]], str],
+    column: Callable[[str], int | None],
+    max_skip: int,
+    check: Callable[[], None],
+) -> Iterator[str] | None:
+    """The sheet's lines as the tree reader makes them (``header`` lays out a header's
+        text, ``cell`` a cell's value from its type, its ``v`` text and its inline text),
+        or ``None`` when the part is not one these expressions read; :class:`ValueError`
+        when it is not well formed. ``check`` is called every thousand rows (it raises
+    when the time is up)."""
+    text = _text(xml)
+    if text is None:
+        return None
+    return _rows(text, shared, header, cell, column, max_skip, check)
+
+
+def _rows(
+    text: str,
+    shared: list[str],
+    header: Callable[[str], str | None],
+    cell: Callable[[str | None, str, str | None, list[str]], str],
+    column: Callable[[str], int | None],
+    max_skip: int,
+    check: Callable[[], None],
+) -> Iterator[str]:
+    for n, m in enumerate(_ROW_OR_HEADER.finditer(text)):
+        if n % 1000 == 0:
+            check()
+        if m.group(2) is not None:
+            line = header(_unescaped(m.group(3) or ""))
+            if line:
+                yield line
+            continue
+        cells: list[str] = []
+        for c in _CELL.finditer(m.group(1) or ""):
+            letters, kind, raw, other = c.groups()
+            inline: str | None = None
+            at: int | None
+            if other is None:
+                # Written as spreadsheet programs write a cell: nothing else to read.
+                at = _index(letters)
+                raw = raw or ""
+            else:
+                attrs, inner = _CELL_PARTS.match(other).groups()  # type: ignore[union-attr]
+                inner = inner or ""
+                ref = _attribute(_REF, attrs)
+                at = column(ref or "")
+                kind = _attribute(_TYPE, attrs)
+                if kind == "inlineStr":
+                    inline = _texts(inner)
+                elif _NESTED.search(inner) is not None:
+                    # A ``v`` inside another child is not the cell's: only direct ones are.
+                    inner = _NESTED_BLOCK.sub("", inner)
+                v = _V.search(inner)
+                raw = _unescaped(v.group(1) or "") if v is not None else ""
+            if at is not None and len(cells) < at <= len(cells) + max_skip:
+                cells.extend([""] * (at - len(cells)))
+            cells.append(cell(kind, raw, inline, shared))
+        while cells and not cells[-1]:
+            cells.pop()
+        if any(cells):
+            yield "\t".join(cells)
+
+
+_NESTED_BLOCK = re.compile(
+    r"<(is|extLst)(?=[\s/>])[^>]*?(?:/>|>.*?</\1\s*>)",
+    re.DOTALL,
+)
