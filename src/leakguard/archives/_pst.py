@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import HeaderParser
@@ -44,8 +45,50 @@ def _missing() -> ArchiveError:
     )
 
 
-def read(path: Path) -> Iterator[ArchivedMessage]:
-    """Every message of every folder of a PST file, depth first in folder order."""
+def read(path: Path, part: PstPart | None = None) -> Iterator[ArchivedMessage]:
+    """Every message of every folder of a PST file, depth first in folder order.
+
+    ``part`` reads only items ``start`` to ``stop`` of one folder (a shard), numbered
+    from ``first``.
+    """
+    pst = _open(path)
+    try:
+        if part is None:
+            items: Iterator[Any] = _messages(pst.get_root_folder())
+            number = 0
+        else:
+            folder = _folder(pst, part.folder)
+            items = (folder.get_sub_message(i) for i in range(part.start, part.stop))
+            number = part.first - 1
+        for item in items:
+            number += 1
+            yield _message(path, number, item)
+    finally:
+        pst.close()
+
+
+@dataclass(frozen=True, slots=True)
+class PstPart:
+    """Items ``start`` to ``stop`` (excluded) of the folder reached by the sub-folder
+    indexes ``folder`` from the root; the first of them is message number ``first``."""
+
+    folder: tuple[int, ...]
+    start: int
+    stop: int
+    first: int
+
+
+def folders(path: Path) -> Iterator[tuple[tuple[int, ...], int]]:
+    """Each folder of a PST file as (sub-folder indexes from the root, number of
+    messages), in the order :func:`read` reads them."""
+    pst = _open(path)
+    try:
+        yield from _counts(pst.get_root_folder(), ())
+    finally:
+        pst.close()
+
+
+def _open(path: Path) -> Any:
     try:
         import pypff
     except ImportError:
@@ -58,25 +101,37 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
             f"{path}: cannot open this PST file ({exc}).",
             fr=f"{path} : impossible d'ouvrir ce fichier PST ({exc}).",
         ) from None
+    return pst
+
+
+def _counts(folder: Any, where: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], int]]:
+    if folder is None:
+        return
+    yield where, folder.get_number_of_sub_messages()
+    for i in range(folder.get_number_of_sub_folders()):
+        yield from _counts(folder.get_sub_folder(i), (*where, i))
+
+
+def _folder(pst: Any, where: tuple[int, ...]) -> Any:
+    folder = pst.get_root_folder()
+    for i in where:
+        folder = folder.get_sub_folder(i)
+    return folder
+
+
+def _message(path: Path, number: int, item: Any) -> ArchivedMessage:
     try:
-        number = 0
-        for item in _messages(pst.get_root_folder()):
-            number += 1
-            try:
-                msg = _rebuild(item)
-                data = msg.as_bytes()
-            except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
-                err = ArchiveError(
-                    f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
-                    fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
-                )
-                yield ArchivedMessage(f"{path}#{number}", b"", None, error=err)
-                continue
-            message_id = clean_message_id(msg.get("Message-ID"))
-            source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
-            yield ArchivedMessage(source, data, parse_date(msg.get("Date")))
-    finally:
-        pst.close()
+        msg = _rebuild(item)
+        data = msg.as_bytes()
+    except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
+        err = ArchiveError(
+            f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
+            fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
+        )
+        return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+    message_id = clean_message_id(msg.get("Message-ID"))
+    source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
+    return ArchivedMessage(source, data, parse_date(msg.get("Date")))
 
 
 def _messages(folder: Any) -> Iterator[Any]:

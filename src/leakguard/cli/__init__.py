@@ -1,7 +1,8 @@
 """The ``leakguard`` command: one module per sub-command, each with ``add_parser``.
 
 Exit status: 0 when no message reaches the ``--fail-on`` action, 1 when one does, 2 for
-a usage error or an unreadable input (the other inputs are still checked and reported).
+a usage error or an unreadable input (the other inputs are still checked and reported),
+130 after Ctrl-C (what was finished is written out and marked partial).
 A new command is a module with ``add_parser(subparsers)`` that sets ``run`` as its
 default, listed in ``COMMANDS``; its help texts are written ``t(english, french)``.
 The output language (``--lang``, else the locale) is known before any parser is built.
@@ -18,6 +19,7 @@ from collections.abc import Sequence
 from leakguard import __version__
 from leakguard.cli._common import (
     EXIT_ERROR,
+    EXIT_INTERRUPTED,
     Parser,
     add_lang_option,
     exit_codes,
@@ -110,6 +112,11 @@ def _run(args: argparse.Namespace) -> int:
     except LeakguardError as exc:
         say(exc.message(lang()))
         return EXIT_ERROR
+    except KeyboardInterrupt:
+        # Ctrl-C outside a command's own handling (while starting, or a second one while
+        # writing out what was finished): one line, no traceback.
+        say(t("interrupted.", "interrompu."))
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as other filters do.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     from leakguard.guard import Guard
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+#: Ctrl-C (SIGINT): what was finished is written out and marked partial.
+EXIT_INTERRUPTED = 130
 
 LANGS: tuple[Lang, ...] = ("en", "fr")
 
@@ -71,14 +73,15 @@ def heading(en: str, fr: str) -> str:
     return t(en, fr + " ")
 
 
-def exit_codes(ok: str, fail: str) -> str:
-    """The exit-status paragraph every command shows at the end of its ``--help``."""
+def exit_codes(ok: str, fail: str, *more: tuple[int, str]) -> str:
+    """The exit-status paragraph every command shows at the end of its ``--help``;
+    ``more``: further (status, meaning) pairs."""
     error = t(
         "usage error or unreadable input (the other inputs are still handled)",
         "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
     )
     lines = [t("exit status:", "code de sortie :")]
-    for code, text in ((0, ok), (1, fail), (2, error)):
+    for code, text in ((0, ok), (1, fail), (2, error), *more):
         lines += textwrap.wrap(text, 76, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
     return "\n".join(lines)
 
@@ -212,12 +215,6 @@ def requested_lang(argv: Sequence[str]) -> Lang | None:
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
-    source: str
-    path: Path | None  # None for standard input
-
-
 @dataclass(slots=True)
 class Result:
     source: str
@@ -237,20 +234,6 @@ def os_reason(exc: OSError) -> str:
     if exc.errno in known:
         return t(*known[exc.errno])
     return t(exc.strerror or type(exc).__name__, "erreur de lecture")
-
-
-def readable(raw: str) -> tuple[Input, bytes] | Result:
-    """A file (``-``: standard input) with its bytes, or a result that says why it could
-    not be read."""
-    item = Input(raw, None if raw == "-" else Path(raw))
-    try:
-        if item.path is None:
-            return item, sys.stdin.buffer.read()
-        if not item.path.is_file():
-            return Result(raw, error=t("no such file", "fichier introuvable"))
-        return item, item.path.read_bytes()
-    except OSError as exc:
-        return Result(raw, error=os_reason(exc))
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:

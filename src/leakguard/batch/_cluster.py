@@ -1,0 +1,131 @@
+"""Shards on a Dask cluster (the optional ``cluster`` extra: ``dask[distributed]``).
+
+The client connects to a running scheduler, sends the guard once to every worker as a
+worker plugin (workers that join later get it too), then submits shards through the
+client's ``concurrent.futures`` executor. Dask runs again the tasks of a worker that
+died; a task that kills its workers again and again comes back as ``KilledWorker`` and
+the engine checks that shard one message at a time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from leakguard.batch._context import ContextRef, Recipe, install, uninstall
+from leakguard.batch._engine import ClusterError
+
+__all__ = ["DaskCluster"]
+
+# Dask's client is used through a few calls only, typed here as it is documented.
+_distributed: Any = importlib.import_module("distributed")
+_KilledWorker: type[Exception] = importlib.import_module("distributed.scheduler").KilledWorker
+
+_CONNECT_SECONDS = 10.0
+_WORKERS_SECONDS = 30.0
+
+
+def _version() -> str:
+    from leakguard import __version__
+
+    return __version__
+
+
+class DaskCluster:
+    """The shards of a run on a Dask cluster, by scheduler address or client."""
+
+    isolate = False
+
+    def __init__(self, cluster: Any, token: str, recipe: Recipe) -> None:
+        self._own = isinstance(cluster, str)
+        self.client: Any = _connect(cluster) if isinstance(cluster, str) else cluster
+        try:
+            self._prepare(token, recipe)
+        except BaseException:
+            if self._own:
+                self.client.close()
+            raise
+        self.ref = ContextRef(token)
+        self._token = token
+        self._executor = self.client.get_executor(pure=False)
+
+    def _prepare(self, token: str, recipe: Recipe) -> None:
+        address = self.client.scheduler.address
+        try:
+            self.client.wait_for_workers(1, timeout=_WORKERS_SECONDS)
+        except (TimeoutError, OSError):
+            raise ClusterError(
+                f"{address}: no Dask worker joined the scheduler within "
+                f"{_WORKERS_SECONDS:.0f} s; start some with: dask worker {address}",
+                fr=f"{address} : aucun worker Dask n'a rejoint l'ordonnanceur en "
+                f"{_WORKERS_SECONDS:.0f} s ; lancez-en avec : dask worker {address}",
+            ) from None
+        try:
+            versions = self.client.run(_version)
+        except Exception as exc:
+            raise ClusterError(
+                f"{address}: the Dask workers cannot run leakguard "
+                f"({type(exc).__name__}); install it on every worker.",
+                fr=f"{address} : les workers Dask ne peuvent pas exécuter leakguard "
+                f"({type(exc).__name__}) ; installez-le sur chaque worker.",
+            ) from None
+        mine = _version()
+        other = sorted({v for v in versions.values() if v != mine})
+        if other:
+            raise ClusterError(
+                f"{address}: the Dask workers run leakguard {', '.join(other)}, this "
+                f"machine {mine}; install the same version everywhere.",
+                fr=f"{address} : les workers Dask ont leakguard {', '.join(other)}, cette "
+                f"machine {mine} ; installez la même version partout.",
+            )
+        self.client.register_plugin(_ContextPlugin(token, recipe), name=token)
+        self.slots = max(1, sum(self.client.nthreads().values()))
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        future: Future[Any] = self._executor.submit(fn, *args)
+        return future
+
+    def lost(self, exc: BaseException) -> bool:
+        return isinstance(exc, _KilledWorker)
+
+    def renew(self) -> None:
+        return None
+
+    def close(self, *, cancel: bool) -> None:
+        try:
+            if cancel:
+                self._executor.shutdown(wait=False)  # cancels what is still pending
+            self.client.unregister_worker_plugin(self._token)
+        except Exception:  # the cluster may be gone already: nothing left to undo
+            pass
+        finally:
+            if self._own:
+                self.client.close(timeout=5)
+
+
+def _connect(address: str) -> Any:
+    try:
+        return _distributed.Client(address, timeout=_CONNECT_SECONDS, set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        why = type(exc).__name__
+        raise ClusterError(
+            f"{address}: cannot reach the Dask scheduler ({why}); start it with: dask scheduler",
+            fr=f"{address} : impossible de joindre l'ordonnanceur Dask ({why}) ; lancez-le "
+            "avec : dask scheduler",
+        ) from None
+
+
+class _ContextPlugin(_distributed.WorkerPlugin):  # type: ignore[misc]
+    """Builds the run's guard once on each worker, and drops it when the run ends."""
+
+    def __init__(self, token: str, recipe: Recipe) -> None:
+        self.token = token
+        self.recipe = recipe
+
+    def setup(self, worker: Any) -> None:
+        install(self.token, self.recipe)
+
+    def teardown(self, worker: Any) -> None:
+        uninstall(self.token)
