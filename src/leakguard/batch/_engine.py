@@ -170,6 +170,10 @@ class Processes:
             context if fork else context.recipe(),
         )
         if fork:
+            # The readers and detectors, imported once here, are shared by every worker
+            # instead of each importing them on its first message.
+            import leakguard.guard  # noqa: F401
+
             gc.freeze()  # what the workers inherit is never scanned nor copied by their collector
         self._frozen = fork
         self._pool = self._start()
