@@ -195,6 +195,28 @@ def test_affected_and_learn_on_the_cluster_give_the_local_csv_and_store(
     assert "lookalike_recipient" in verdicts[0].kinds()
 
 
+def _check_on(cluster: Cluster, archive: list[str], *, shard_size: int) -> subprocess.Popen[bytes]:
+    """``leakguard check`` of the archive on the cluster, started and left running."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "leakguard.cli",
+            "check",
+            "--format",
+            "json",
+            "--cluster",
+            cluster.address,
+            "--shard-size",
+            str(shard_size),
+            *archive,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=ENV,
+    )
+
+
 def _tasks(client: Any) -> int:
     return int(client.run_on_scheduler(lambda dask_scheduler: len(dask_scheduler.tasks)))
 
@@ -214,14 +236,8 @@ def _busy(client: Any, worker: str | None = None, timeout: float = 60) -> None:
 def test_ctrl_c_on_the_client_cancels_the_cluster_work(
     cluster: Cluster, archive: list[str]
 ) -> None:
-    args = ["check", "--format", "json", "--cluster", cluster.address, "--shard-size", "2"]
     with cluster.client() as client:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "leakguard.cli", *args, *archive],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=ENV,
-        )
+        run = _check_on(cluster, archive, shard_size=2)
         _busy(client)
         time.sleep(0.5)
         stopped = time.monotonic()
@@ -247,14 +263,8 @@ def test_ctrl_c_on_the_client_cancels_the_cluster_work(
 def test_a_worker_killed_mid_run_loses_no_message_and_counts_none_twice(
     cluster: Cluster, archive: list[str], local: subprocess.CompletedProcess[str]
 ) -> None:
-    args = ["check", "--format", "json", "--cluster", cluster.address, "--shard-size", "4"]
     with cluster.client() as client:
-        run = subprocess.Popen(
-            [sys.executable, "-m", "leakguard.cli", *args, *archive],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=ENV,
-        )
+        run = _check_on(cluster, archive, shard_size=4)
         _busy(client, "w1")
         time.sleep(0.3)
         killed = cluster.processes["w1"]

@@ -116,11 +116,22 @@ def dask_backend(cluster: Any, token: str, recipe: Recipe) -> Backend:
 # --------------------------------------------------------------------------- backends
 
 
-class Inline:
+class _Steady:
+    """A backend whose workers are not lost from under it (or not its to restart)."""
+
+    isolate = False
+
+    def lost(self, exc: BaseException) -> bool:
+        return False
+
+    def renew(self) -> None:
+        return None
+
+
+class Inline(_Steady):
     """Shards checked one after the other in this process (one job, or one shard)."""
 
     slots = 1
-    isolate = False
 
     def __init__(self, token: str, context: Context) -> None:
         self.ref = ContextRef(token)
@@ -133,12 +144,6 @@ class Inline:
         except Exception as exc:
             future.set_exception(exc)
         return future
-
-    def lost(self, exc: BaseException) -> bool:
-        return False
-
-    def renew(self) -> None:
-        return None
 
     def close(self, *, cancel: bool) -> None:
         uninstall(self.ref.token)
@@ -227,14 +232,13 @@ class Processes:
                 process.join(1)
 
 
-class ExecutorBackend:
+class ExecutorBackend(_Steady):
     """Any ``concurrent.futures.Executor`` (threads, MPI, a pool of the caller's own).
 
     The context's recipe travels with each shard and is built once per worker process.
-    The executor stays the caller's: it is not shut down here.
+    The executor stays the caller's: it is not shut down here, and a worker it loses
+    fails the shard it ran.
     """
-
-    isolate = False
 
     def __init__(self, executor: Executor, token: str, context: Context, slots: int) -> None:
         self._executor = executor
@@ -247,12 +251,6 @@ class ExecutorBackend:
         future = self._executor.submit(fn, *args)
         self._futures = [f for f in self._futures if not f.done()] + [future]
         return future
-
-    def lost(self, exc: BaseException) -> bool:
-        return False
-
-    def renew(self) -> None:
-        return None
 
     def close(self, *, cancel: bool) -> None:
         if cancel:

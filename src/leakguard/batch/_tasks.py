@@ -5,16 +5,22 @@ commands that only count, a partial result the client merges (associatively).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from itertools import islice
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from leakguard.batch._context import Context, ContextRef, lookup
 from leakguard.batch._shards import Item, Shard
 from leakguard.core import IDENTIFIER_KINDS, Finding, Lang, Verdict
 from leakguard.errors import LeakguardError
+
+if TYPE_CHECKING:
+    from leakguard.guard import Guard
+
+_A = TypeVar("_A")
+_R = TypeVar("_R")
 
 __all__ = [
     "AffectedPart",
@@ -105,6 +111,25 @@ class _Counted:
             yield item
 
 
+def guarded(item: Item, lang: Lang, work: Callable[[Item, _A], _R], arg: _A) -> _R | Outcome:
+    """``work(item, arg)``, or the outcome saying why it failed for this item: one bad
+    input never costs the others their results."""
+    try:
+        return work(item, arg)
+    except LeakguardError as exc:
+        return Outcome(item.source, error=exc.message(lang), date=item.date)
+    except Exception as exc:
+        return Outcome(item.source, error=internal_error(exc, lang), date=item.date)
+
+
+def _checked(item: Item, guard: Guard) -> Verdict:
+    from leakguard.message import require_message
+
+    # Not an e-mail (empty, binary, a document): an error for this input only.
+    require_message(item.data)
+    return guard.check(item.data, source=item.source)
+
+
 def internal_error(exc: BaseException, lang: Lang) -> str:
     # The exception's text may quote the message: only its type is shown.
     name = type(exc).__name__
@@ -124,8 +149,6 @@ class CheckTask:
     needs_guard: ClassVar[bool] = True
 
     def run(self, context: Context, items: Iterable[Item]) -> tuple[list[Outcome], None]:
-        from leakguard.message import require_message
-
         guard = context.guard
         assert guard is not None
         out: list[Outcome] = []
@@ -133,16 +156,9 @@ class CheckTask:
             if item.error is not None:
                 out.append(Outcome(item.source, error=item.error.message(self.lang)))
                 continue
-            try:
-                require_message(item.data)
-                verdict = guard.check(item.data, source=item.source)
-            except LeakguardError as exc:
-                out.append(Outcome(item.source, error=exc.message(self.lang), date=item.date))
-                continue
-            except Exception as exc:  # one bad input never costs the others their results
-                out.append(
-                    Outcome(item.source, error=internal_error(exc, self.lang), date=item.date)
-                )
+            verdict = guarded(item, self.lang, _checked, guard)
+            if isinstance(verdict, Outcome):
+                out.append(verdict)
                 continue
             recipients = recipients_of(item.data)
             out.append(Outcome(item.source, verdict, date=item.date, recipients=recipients))
@@ -168,15 +184,9 @@ class ScanTask:
             if item.error is not None:
                 out.append(Outcome(item.source, error=item.error.message(self.lang)))
                 continue
-            try:
-                findings = scan_item(item, context)
-            except LeakguardError as exc:
-                out.append(Outcome(item.source, error=exc.message(self.lang), date=item.date))
-                continue
-            except Exception as exc:
-                out.append(
-                    Outcome(item.source, error=internal_error(exc, self.lang), date=item.date)
-                )
+            findings = guarded(item, self.lang, scan_item, context)
+            if isinstance(findings, Outcome):
+                out.append(findings)
                 continue
             recipients = recipients_of(item.data) if item.is_message else ()
             out.append(
@@ -318,15 +328,9 @@ class AffectedTask:
             if not self.wanted(item):
                 continue
             part.sent += 1
-            try:
-                findings = scan_item(item, context)
-            except LeakguardError as exc:
-                out.append(Outcome(item.source, error=exc.message(self.lang), date=item.date))
-                continue
-            except Exception as exc:
-                out.append(
-                    Outcome(item.source, error=internal_error(exc, self.lang), date=item.date)
-                )
+            findings = guarded(item, self.lang, scan_item, context)
+            if isinstance(findings, Outcome):
+                out.append(findings)
                 continue
             self._collect(part, findings, item.date)
         return out, part
