@@ -464,9 +464,9 @@ def _broken(lang: Lang, exc: BaseException) -> str:
 
 #: Messages per shard on this machine: small enough to spread a small archive over
 #: every worker, large enough that handing a shard over costs little.
-LOCAL_SHARD = 16
+LOCAL_SHARD = 4
 #: Messages per shard on a cluster, where handing a shard over crosses the network.
-CLUSTER_SHARD = 64
+CLUSTER_SHARD = 16
 
 
 def cores() -> int:
