@@ -346,3 +346,24 @@ def test_affected_counts_the_same_however_the_messages_are_split(tmp_path: Path)
     for jobs, size in ((1, 1), (2, 5)):
         other = affected(inputs, recipient=DOCTOR, fingerprinter=fp, jobs=jobs, shard_size=size)
         assert other == one
+
+
+def test_the_batch_module_exports_exactly_its_public_names() -> None:
+    import leakguard.batch
+
+    assert set(leakguard.batch.__all__) == {
+        "CLUSTER_SHARD",
+        "LOCAL_SHARD",
+        "Affected",
+        "ClusterError",
+        "Interrupted",
+        "Outcome",
+        "Value",
+        "affected",
+        "check",
+        "cores",
+        "plan",
+        "recipients_of",
+        "scan",
+    }
+    assert all(hasattr(leakguard.batch, name) for name in leakguard.batch.__all__)

@@ -300,3 +300,96 @@ def test_emls_in_a_folder_give_each_item_once(
     code, out, _ = run(capsys, "check", "--format", "json", "--jobs", "2", str(folder))
     sources = [m["source"] for m in json.loads(out)["messages"]]
     assert code == 1 and sources == sorted(str(p) for p in folder.iterdir())
+
+
+# --------------------------------------------------------------------------- --cluster
+
+
+def _leakguard(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "LANG": "en_GB.UTF-8"}
+    env.pop("LC_ALL", None)
+    return subprocess.run(
+        _cli(*args), capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+
+
+def test_a_scheduler_out_of_reach_is_one_line(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    pytest.importorskip("distributed")
+    box = write_mbox(tmp_path / "Sent.mbox", [clinic_message(1)])
+    # Something that is not a Dask scheduler: it answers with junk.
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        while True:
+            try:
+                conn, _ = server.accept()
+            except OSError:  # closed: the test is over
+                return
+            with conn:
+                conn.sendall(b"\xff" * 64)
+
+    threading.Thread(target=answer, daemon=True).start()
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        closed = free.getsockname()[1]
+    cases = {
+        f"tcp://127.0.0.1:{port}": "what answers is not a Dask scheduler",
+        f"tcp://127.0.0.1:{closed}": "Connection refused",
+    }
+    try:
+        for address, why in cases.items():
+            done = _leakguard("check", "--cluster", address, str(box))
+            assert (done.returncode, done.stdout) == (2, "")
+            assert done.stderr == (
+                f"leakguard: {address}: cannot reach the Dask scheduler ({why}); start it "
+                "with: dask scheduler\n"
+            )
+    finally:
+        server.close()
+    done = _leakguard("check", "--cluster", "nonsense://", str(box))
+    assert done.returncode == 2 and done.stderr.endswith(
+        "argument --cluster: 'nonsense://' is not the address of a Dask scheduler; expected "
+        "tcp://HOST:PORT (tls://, ws:// and wss:// too).\n"
+    )
+
+
+def test_without_the_extra_cluster_names_it(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.modules['distributed'] = None\n"
+        "from leakguard.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    box = write_mbox(tmp_path / "Sent.mbox", [clinic_message(1)])
+    lines = {
+        "en_GB.UTF-8": "leakguard: --cluster needs the optional 'cluster' extra: "
+        "pip install 'leakguard[cluster]' (it installs dask[distributed]).\n",
+        "fr_FR.UTF-8": "leakguard : --cluster demande l'extension facultative « cluster » : "
+        "pip install 'leakguard[cluster]' (elle installe dask[distributed]).\n",
+    }
+    for command, lang in zip(("check", "scan", "affected", "learn"), [*lines] * 2, strict=True):
+        extra = ["-o", str(tmp_path / "c.db")] if command == "learn" else []
+        env = {**os.environ, "LANG": lang}
+        env.pop("LC_ALL", None)
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                script,
+                command,
+                *extra,
+                "--cluster",
+                "tcp://127.0.0.1:9",
+                str(box),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
+        assert (done.returncode, done.stdout, done.stderr) == (2, "", lines[lang]), command
+    assert not (tmp_path / "c.db").exists()

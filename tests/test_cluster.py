@@ -298,39 +298,3 @@ def test_a_shard_the_workers_cannot_read_is_reported_and_fails_the_run(
             "findings": [],
         }
     ]
-
-
-def test_without_the_extra_cluster_names_it(tmp_path: Path) -> None:
-    script = (
-        "import sys; sys.modules['distributed'] = None\n"
-        "from leakguard.cli import main\n"
-        "sys.exit(main(sys.argv[1:]))\n"
-    )
-    box = write_mbox(tmp_path / "Sent.mbox", [clinic_message(1)])
-    lines = {
-        "en_GB.UTF-8": "leakguard: --cluster needs the optional 'cluster' extra: "
-        "pip install 'leakguard[cluster]' (it installs dask[distributed]).\n",
-        "fr_FR.UTF-8": "leakguard : --cluster demande l'extension facultative « cluster » : "
-        "pip install 'leakguard[cluster]' (elle installe dask[distributed]).\n",
-    }
-    for command, lang in zip(("check", "scan", "affected", "learn"), [*lines] * 2, strict=True):
-        extra = ["-o", str(tmp_path / "c.db")] if command == "learn" else []
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-c",
-                script,
-                command,
-                *extra,
-                "--cluster",
-                "tcp://127.0.0.1:9",
-                str(box),
-            ],
-            capture_output=True,
-            text=True,
-            env={**ENV, "LANG": lang},
-            timeout=60,
-            check=False,
-        )
-        assert (done.returncode, done.stdout, done.stderr) == (2, "", lines[lang]), command
-    assert not (tmp_path / "c.db").exists()

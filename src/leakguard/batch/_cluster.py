@@ -9,7 +9,9 @@ the engine checks that shard one message at a time.
 
 from __future__ import annotations
 
+import asyncio
 import importlib
+import socket
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
@@ -106,15 +108,52 @@ class DaskCluster:
 
 
 def _connect(address: str) -> Any:
+    _probe(address)
     try:
         return _distributed.Client(address, timeout=_CONNECT_SECONDS, set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        why = type(exc).__name__
-        raise ClusterError(
-            f"{address}: cannot reach the Dask scheduler ({why}); start it with: dask scheduler",
-            fr=f"{address} : impossible de joindre l'ordonnanceur Dask ({why}) ; lancez-le "
-            "avec : dask scheduler",
-        ) from None
+    except Exception as exc:
+        raise _unreachable(address, exc) from None
+
+
+def _probe(address: str) -> None:
+    """Shake hands with the scheduler before making a client: a client that could not
+    connect lingers and complains when the program ends; this leaves nothing behind.
+    (A ``tls://`` scheduler needs the client's certificates: the client tries alone.)"""
+    if address.startswith("tls://"):
+        return
+    scheme, _, rest = address.rpartition("://")
+    if scheme in ("", "tcp"):
+        host, colon, port = rest.rpartition(":")
+        if not colon or rest.endswith("]"):
+            host, port = rest, "8786"  # Dask's own default
+        try:  # a refused or unreachable port answers at once, without Dask's retries
+            socket.create_connection((host.strip("[]"), int(port)), _CONNECT_SECONDS).close()
+        except (OSError, ValueError) as exc:
+            raise _unreachable(address, exc) from None
+    connect = importlib.import_module("distributed.comm").connect
+
+    async def knock() -> None:
+        comm = await connect(address, timeout=_CONNECT_SECONDS)
+        await comm.close()
+
+    try:
+        asyncio.run(asyncio.wait_for(knock(), _CONNECT_SECONDS))
+    except Exception as exc:  # refused, unreachable, or something else answering there
+        raise _unreachable(address, exc) from None
+
+
+def _unreachable(address: str, exc: BaseException) -> ClusterError:
+    if isinstance(exc, TimeoutError):
+        why, pourquoi = "no answer", "pas de réponse"
+    elif isinstance(exc, OSError):
+        why = pourquoi = exc.strerror or type(exc).__name__
+    else:
+        why, pourquoi = "what answers is not a Dask scheduler", "ce qui répond n'en est pas un"
+    return ClusterError(
+        f"{address}: cannot reach the Dask scheduler ({why}); start it with: dask scheduler",
+        fr=f"{address} : impossible de joindre l'ordonnanceur Dask ({pourquoi}) ; lancez-le "
+        "avec : dask scheduler",
+    )
 
 
 class _ContextPlugin(_distributed.WorkerPlugin):  # type: ignore[misc]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import os
+import re
 import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
@@ -40,6 +41,7 @@ __all__ = [
     "Inline",
     "Interrupted",
     "Processes",
+    "check_address",
     "cores",
     "dask_backend",
     "run_task",
@@ -99,8 +101,28 @@ class Interrupted(KeyboardInterrupt):
         self.result = result
 
 
+_ADDRESS = re.compile(
+    r"(?:(?:tcp|tls|ws|wss|ucx)://)?(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9._-]*)(?::\d{1,5})?"
+)
+
+
+def check_address(address: str) -> str:
+    """``address`` when it is a scheduler address (``tcp://HOST:PORT``), else a
+    :class:`ClusterError` saying what is expected."""
+    if not _ADDRESS.fullmatch(address):
+        raise ClusterError(
+            f"{address!r} is not the address of a Dask scheduler; expected tcp://HOST:PORT "
+            "(tls://, ws:// and wss:// too).",
+            fr=f"{address!r} n'est pas l'adresse d'un ordonnanceur Dask ; attendu : "
+            "tcp://HÔTE:PORT (ou tls://, ws://, wss://).",
+        )
+    return address
+
+
 def dask_backend(cluster: Any, token: str, recipe: Recipe) -> Backend:
     """The Dask backend, or a :class:`ClusterError` naming the extra to install."""
+    if isinstance(cluster, str):
+        check_address(cluster)
     try:
         from leakguard.batch._cluster import DaskCluster
     except ImportError:

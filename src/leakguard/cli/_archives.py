@@ -104,6 +104,7 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
     )
     where.add_argument(
         "--cluster",
+        type=address_type,
         metavar="tcp://HOST:PORT",
         help=t(
             "run on a Dask cluster: the address of its scheduler; the workers read the "
@@ -140,6 +141,15 @@ def jobs_type(value: str) -> int:
             )
         )
     return n
+
+
+def address_type(value: str) -> str:
+    from leakguard.batch._engine import check_address
+
+    try:
+        return check_address(value)
+    except LeakguardError as exc:
+        raise argparse.ArgumentTypeError(exc.message(lang())) from None
 
 
 def runs_on(args: argparse.Namespace) -> dict[str, Any]:

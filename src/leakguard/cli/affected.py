@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -386,9 +385,10 @@ def _summary(found: batch.Affected, register: Register | None) -> None:
             f"{people_n} personnes (numéros personnels distincts) dans {n_msg} message(s) ; "
             f"{len(rows)} valeur(s) d'identifiant en tout.",
         )
-    sys.stderr.write(f"leakguard: {line}\n")
+    say(line)
 
 
 def _errors(found: batch.Affected) -> None:
+    colon = t(": ", " : ")
     for r in found.errors:
-        sys.stderr.write(f"leakguard: {r.source}: {t('error', 'erreur')}: {r.error}\n")
+        say(f"{r.source}{colon}{t('error', 'erreur')}{colon}{r.error}")

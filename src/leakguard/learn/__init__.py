@@ -131,7 +131,7 @@ def learn(
     *,
     guard: Guard | None = None,
     update: bool = False,
-    jobs: int = 1,
+    jobs: int | None = 1,
     cluster: Any = None,
     executor: Executor | None = None,
     shard_size: int | None = None,
