@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -67,8 +68,22 @@ def start_cluster(folder: Path) -> tuple[str, list[subprocess.Popen[bytes]]]:
 Answer = tuple[str, str, bool]  # source, action, a part was cut by the time budget
 
 
-def timed(args: list[str]) -> tuple[float, list[Answer]]:
-    """Wall-clock seconds of one ``leakguard`` command, and its per-message actions."""
+#: The scheduler's and workers' process ids: their CPU time counts for a cluster run.
+CLUSTER: list[int] = []
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds of a process and of the children it waited for (OCR runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(args: list[str]) -> tuple[float, float, list[Answer]]:
+    """Wall-clock seconds of one ``leakguard`` command, the CPU seconds it took (its
+    worker processes, and the cluster's processes, included: a figure that load on a
+    shared machine hardly changes) and its per-message actions."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cluster = sum(map(_cpu, CLUSTER))
     start = time.perf_counter()
     done = subprocess.run(
         [sys.executable, "-m", "leakguard.cli", *args],
@@ -77,6 +92,9 @@ def timed(args: list[str]) -> tuple[float, list[Answer]]:
         check=False,
     )
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    cpu += sum(map(_cpu, CLUSTER)) - cluster
     if done.returncode not in (0, 1):
         raise SystemExit(f"leakguard {' '.join(args)} failed: {done.stderr.strip()[-400:]}")
     actions = [
@@ -87,7 +105,7 @@ def timed(args: list[str]) -> tuple[float, list[Answer]]:
         )
         for m in json.loads(done.stdout)["messages"]
     ]
-    return wall, actions
+    return wall, cpu, actions
 
 
 def differ(one: list[Answer], other: list[Answer]) -> tuple[int, int]:
@@ -118,34 +136,38 @@ def measure(
 ) -> None:
     """Time ``--jobs 2`` and the cluster at each shard size on ``inputs``, in turns;
     ``fixed``: the start-up of a run here and on the cluster."""
-    runs: dict[str, list[float]] = {"jobs": []}
+    runs: dict[str, list[tuple[float, float]]] = {"jobs": []}
     runs.update({f"cluster-{s}": [] for s in sizes})
     reference: list[Answer] = []
     differing = timeouts = 0
     for _ in range(repeat):
-        wall, actions = timed(["check", "--format", "json", "--jobs", "2", *inputs])
-        runs["jobs"].append(wall)
+        wall, cpu, actions = timed(["check", "--format", "json", "--jobs", "2", *inputs])
+        runs["jobs"].append((wall, cpu))
         reference = reference or actions
         for s in sizes:
-            wall, actions = timed(["check", "--format", "json", "--cluster", address,
-                                   "--shard-size", str(s), *inputs])  # fmt: skip
-            runs[f"cluster-{s}"].append(wall)
+            wall, cpu, actions = timed(["check", "--format", "json", "--cluster", address,
+                                        "--shard-size", str(s), *inputs])  # fmt: skip
+            runs[f"cluster-{s}"].append((wall, cpu))
             d, t = differ(reference, actions)
             differing, timeouts = differing + d, timeouts + t
     n = len(reference)
     print(f"\n{label}: {n} messages; medians of {repeat} runs; load average "
           f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")  # fmt: skip
-    base = statistics.median(runs["jobs"])
+    base = statistics.median(w for w, _ in runs["jobs"])
+    base_cpu = statistics.median(c for _, c in runs["jobs"]) / n * 1000
     steady = n / (base - fixed[0])
-    print(f"  check --jobs 2 (baseline):      {base:6.1f} s  {n / base:6.1f} msg/s"
-          f"  (start-up left out: {steady:6.1f} msg/s)")  # fmt: skip
+    print(
+        f"  check --jobs 2 (baseline):      {base:6.1f} s  {n / base:6.1f} msg/s  "
+        f"(start-up left out: {steady:6.1f} msg/s); CPU {base_cpu:.2f} ms per message"
+    )
     for s in sizes:
-        wall = statistics.median(runs[f"cluster-{s}"])
-        cost = ((wall - fixed[1]) - (base - fixed[0])) / n * 1000
+        wall = statistics.median(w for w, _ in runs[f"cluster-{s}"])
+        cpu = statistics.median(c for _, c in runs[f"cluster-{s}"]) / n * 1000
         print(
             f"  check --cluster, shard {s:>4}:   {wall:6.1f} s  {n / wall:6.1f} msg/s  "
             f"({100 * base / wall:5.1f} % of --jobs 2; start-up left out: "
-            f"{n / (wall - fixed[1]):6.1f} msg/s, {cost:+.2f} ms per message)"
+            f"{n / (wall - fixed[1]):6.1f} msg/s); CPU {cpu:.2f} ms per message "
+            f"({cpu - base_cpu:+.2f})"
         )
     explained = differing == timeouts
     print(
@@ -180,6 +202,7 @@ def main() -> None:
         one = folder / "one.eml"
         one.write_bytes(raw[0])
         address, procs = start_cluster(folder)
+        CLUSTER.extend(proc.pid for proc in procs)
         try:
             fixed = startup(str(one), address, opts.repeat)
             print(f"start-up of one run (check of one message): --jobs 2 {fixed[0]:.2f} s, "

@@ -487,8 +487,9 @@ def _broken(lang: Lang, exc: BaseException) -> str:
 #: Messages per shard on this machine: small enough to spread a small archive over
 #: every worker, large enough that handing a shard over costs little.
 LOCAL_SHARD = 4
-#: Messages per shard on a cluster, where handing a shard over crosses the network.
-CLUSTER_SHARD = 16
+#: Messages per shard on a cluster, where handing a shard over costs some milliseconds
+#: (the scheduler, the network): large enough that this is a few per cent of the work.
+CLUSTER_SHARD = 64
 
 
 def cores() -> int:

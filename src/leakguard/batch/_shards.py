@@ -233,7 +233,7 @@ def file_problem(exc: OSError) -> InputError:
 
 
 def plan(
-    paths: Sequence[str | os.PathLike[str]], /, *, reading: Reading = "check", size: int = 16
+    paths: Sequence[str | os.PathLike[str]], /, *, reading: Reading = "check", size: int = 4
 ) -> Iterator[Shard | Failed | End]:
     """The shards of ``paths``, in input order, of about ``size`` messages each.
 

@@ -8,7 +8,6 @@ to follow that habit to be translated.
 from __future__ import annotations
 
 import argparse
-import errno
 import os
 import re
 import sys
@@ -225,15 +224,9 @@ class Result:
 
 def os_reason(exc: OSError) -> str:
     """Why a file could not be read, in the output language."""
-    known = {
-        errno.ENOENT: ("no such file", "fichier introuvable"),
-        errno.EACCES: ("permission denied", "accès refusé"),
-        errno.EPERM: ("permission denied", "accès refusé"),
-        errno.EISDIR: ("it is a folder, not a file", "c'est un dossier, pas un fichier"),
-    }
-    if exc.errno in known:
-        return t(*known[exc.errno])
-    return t(exc.strerror or type(exc).__name__, "erreur de lecture")
+    from leakguard.batch._shards import file_problem
+
+    return file_problem(exc).message(lang())
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
