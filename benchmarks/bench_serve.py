@@ -1,6 +1,8 @@
-"""``leakguard serve`` speed: HTTP overhead over an in-process check, and throughput.
+"""``leakguard serve`` speed: HTTP overhead over an in-process check, throughput, and
+the service under abuse.
 
 Run by hand:  python benchmarks/bench_serve.py [--runs 200] [--clients 20] [--requests 400]
+              python benchmarks/bench_serve.py --abuse-only
 
 Starts ``leakguard serve`` (plain HTTP on 127.0.0.1, a subprocess, so the server does
 not share the interpreter with the clients) and measures, for a typical message (body +
@@ -11,7 +13,11 @@ not share the interpreter with the clients) and measures, for a typical message 
   p50 / p99, one request at a time over a kept-alive connection; the difference from the
   baseline is what HTTP, parsing, composing and the thread hand-off cost;
 - throughput with N concurrent clients (default 20) against checks per second of the
-  same guard on as many threads as the service uses (one per core).
+  same guard on as many threads as the service uses (one per core);
+- under abuse (the service's promise in docs/outlook.md): a small check and /healthz,
+  first on the idle service (the baseline), then while 500 connections sit idle and 20
+  requests of 34 MB arrive at once; what the large requests got, and the service's peak
+  memory (service and checker processes) against its idle memory.
 """
 
 from __future__ import annotations
@@ -40,6 +46,19 @@ from bench_content import WORDS  # noqa: E402
 from docs_factory import make_pdf  # noqa: E402
 from leakguard.guard import Guard  # noqa: E402
 from leakguard.policy import Policy  # noqa: E402
+from serve_helpers import (  # noqa: E402
+    SMALL,
+    Service,
+    connect,
+    large_request_body,
+    post_polite,
+    raw_request,
+    rss_peak_mb,
+    serve_process,
+)
+from serve_helpers import (  # noqa: E402
+    TOKEN as SERVE_TOKEN,
+)
 
 TOKEN = "bench-token-0123456789abcdef"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -102,12 +121,73 @@ def start_service() -> tuple[subprocess.Popen[bytes], str]:
             time.sleep(0.1)
 
 
+def _small_and_health(service: Service) -> tuple[float, float]:
+    headers = {"Authorization": f"Bearer {SERVE_TOKEN}", "Content-Type": "message/rfc822"}
+    status, _, _, small = raw_request(service, "POST", "/v1/check", SMALL, headers)
+    assert status == 200
+    status, _, _, health = raw_request(service, "GET", "/healthz")
+    assert status == 200
+    return small, health
+
+
+def _line(name: str, values: list[float]) -> str:
+    return (
+        f"  {name:44s} p50 {pct(values, 0.5):7.1f} ms   max {max(values) * 1000:7.1f} ms"
+        f"   ({len(values)} samples)"
+    )
+
+
+def abuse(idle_count: int = 500, large: int = 20, size_mb: int = 34) -> None:
+    """The service's figures under abuse, against the same requests on the idle service."""
+    import tempfile
+
+    print(f"under abuse: {idle_count} idle connections + {large} requests of {size_mb} MB")
+    with tempfile.TemporaryDirectory() as folder, serve_process(Path(folder)) as service:
+        baseline = [_small_and_health(service) for _ in range(20)]
+        idle_rss = rss_peak_mb(service.pid)
+        held = [connect(service) for _ in range(idle_count)]
+        body = large_request_body(size_mb)
+        results: list[tuple[int, dict[str, str], float]] = []
+        senders = [
+            threading.Thread(target=post_polite, args=(service, body, results))
+            for _ in range(large)
+        ]
+        for th in senders:
+            th.start()
+        during = []
+        while any(th.is_alive() for th in senders):
+            during.append(_small_and_health(service))
+            time.sleep(0.2)
+        for th in senders:
+            th.join()
+        peak = rss_peak_mb(service.pid)
+        for s in held:
+            s.close()
+    print(_line("small check, idle service (baseline)", [s for s, _ in baseline]))
+    print(_line("small check, under abuse", [s for s, _ in during]))
+    print(_line("/healthz, idle service (baseline)", [h for _, h in baseline]))
+    print(_line("/healthz, under abuse", [h for _, h in during]))
+    got: dict[int, list[float]] = {}
+    for status, _, took in results:
+        got.setdefault(status, []).append(took)
+    for status, took in sorted(got.items()):
+        print(
+            f"  large requests answered {status}: {len(took):2d}"
+            f"   in {min(took):5.2f} to {max(took):5.2f} s"
+        )
+    print(f"  memory (service + checker): idle {idle_rss:5.0f} MiB, peak {peak:5.0f} MiB")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--requests", type=int, default=400)
+    ap.add_argument("--abuse-only", action="store_true", help="only the figures under abuse")
     args = ap.parse_args()
+    if args.abuse_only:
+        abuse()
+        return
     raw, request = typical()
     guard = Guard(Policy.default().replace(internal_domains=("clinique-exemple.fr",)))
     print(f"typical message: body + 3-page PDF, {len(raw) / 1024:.0f} KB; {os.cpu_count()} cores")
@@ -195,6 +275,7 @@ def main() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+    abuse()
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,29 @@ def colleagues(tmp_path: Path) -> Path:
     f = tmp_path / "colleagues.csv"
     f.write_text("email,name\nm.lecomte@gmail.com,Marc Lecomte\n", encoding="utf-8")
     return f
+
+
+# The detector tests compare the bulk search with every detector's own patterns; a
+# short text would otherwise take the patterns (see ``detectors.iter_identifiers``).
+_BULK_ON_SHORT_TEXTS = {
+    "test_detectors_properties",
+    "test_detectors_vectors",
+    "test_detector_gaps",
+    "test_third_party_vectors",
+    "test_detectors_robustness",
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _bulk_search_on_short_texts(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.module.__name__ not in _BULK_ON_SHORT_TEXTS:
+        yield
+        return
+    from leakguard.detectors import _bulk
+
+    saved = _bulk.SMALL
+    _bulk.SMALL = 0
+    try:
+        yield
+    finally:
+        _bulk.SMALL = saved

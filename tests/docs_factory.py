@@ -7,8 +7,10 @@ Shared by the tests, examples and benchmarks. Every builder returns ``bytes``.
 
 from __future__ import annotations
 
+import base64
 import datetime
 import io
+import os
 import re
 import struct
 import zipfile
@@ -21,6 +23,9 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 __all__ = [
+    "PGP_PUBLIC_KEY_ARMOUR",
+    "PGP_PUBLIC_KEY_BINARY",
+    "PGP_SYMMETRIC_ARMOUR",
     "SAMPLE_IBAN",
     "SAMPLE_NIR",
     "Attachment",
@@ -29,6 +34,7 @@ __all__ = [
     "excel_globals",
     "make_compound_file",
     "make_csv",
+    "make_detached_signature",
     "make_docx",
     "make_eml",
     "make_encrypted_office",
@@ -303,16 +309,19 @@ _ODF_NS = (
 )
 
 
-def _odf(mimetype: str, body: str, *, encrypted: bool = False) -> bytes:
-    content = (
+def _odf(mimetype: str, body: str, *, encrypted: bool = False, label_only: bool = False) -> bytes:
+    content: str | bytes = (
         f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODF_NS}>'
         f"<office:body>{body}</office:body></office:document-content>"
     )
+    if encrypted and not label_only:
+        assert isinstance(content, str)
+        content = _odf_cipher(content.encode())
     entry = (
         "<manifest:file-entry manifest:full-path='content.xml' manifest:media-type='text/xml'>"
         + (
             "<manifest:encryption-data manifest:checksum-type='SHA1/1K' manifest:checksum='AAAA'/>"
-            if encrypted
+            if encrypted or label_only
             else ""
         )
         + "</manifest:file-entry>"
@@ -327,6 +336,20 @@ def _odf(mimetype: str, body: str, *, encrypted: bool = False) -> bytes:
         {"mimetype": mimetype, "content.xml": content, "META-INF/manifest.xml": manifest},
         first_stored="mimetype",
     )
+
+
+def _odf_cipher(content: bytes) -> bytes:
+    """What ODF stores for an encrypted part: the deflated bytes, AES-256-CBC encrypted
+    (here with a random key nobody keeps)."""
+    from cryptography.hazmat.primitives import padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    deflater = zlib.compressobj(9, zlib.DEFLATED, -15)
+    packed = deflater.compress(content) + deflater.flush()
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(packed) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(os.urandom(32)), modes.CBC(os.urandom(16))).encryptor()
+    return encryptor.update(padded) + encryptor.finalize()
 
 
 def _text_p(text: str) -> str:
@@ -358,12 +381,17 @@ def _odf_table(table: Table) -> str:
 
 
 def make_odt(
-    paragraphs: Sequence[str], table: Table | None = None, *, encrypted: bool = False
+    paragraphs: Sequence[str],
+    table: Table | None = None,
+    *,
+    encrypted: bool = False,
+    label_only: bool = False,
 ) -> bytes:
     """An OpenDocument text: paragraphs, then the table (if any).
 
-    ``encrypted`` writes the manifest of a password-protected document (its content
-    stays readable here; readers must trust the manifest).
+    ``encrypted`` writes a password-protected document: its manifest lists the
+    encryption and ``content.xml`` is ciphertext. ``label_only`` writes the same
+    manifest over a ``content.xml`` left in clear: a liar.
     """
     body = "".join(_text_p(p) for p in paragraphs)
     if table is not None:
@@ -372,6 +400,7 @@ def make_odt(
         "application/vnd.oasis.opendocument.text",
         f"<office:text>{body}</office:text>",
         encrypted=encrypted,
+        label_only=label_only,
     )
 
 
@@ -610,12 +639,35 @@ def make_eml(
     return msg.as_bytes(policy=SMTP)
 
 
-def make_pgp_eml(*, subject: str = "Confidentiel") -> bytes:
-    """A PGP/MIME message (RFC 3156 layout) around an armored block."""
-    armored = (
-        "-----BEGIN PGP MESSAGE-----\n\nhQEMA8W1NyAAAAAAAQf/eW91IGNhbm5vdCByZWFkIHRoaXM=\n"
-        "=abcd\n-----END PGP MESSAGE-----\n"
-    )
+# Real OpenPGP messages written by GnuPG 2.4 ("Compte rendu confidentiel\n"): with a
+# pass phrase (SKESK v4, then SEIPD v1), and to a Curve25519 key (PKESK v3, then SEIPD).
+PGP_SYMMETRIC_ARMOUR = """-----BEGIN PGP MESSAGE-----
+
+jA0ECQMCxVXnJVchSdb/0lgBJmkHLlq35IkrMHZgT5UqgZmhXa4evH5NbSgV9psh
+z7gul+4izSgplyZps1AcWqH1ZmnUvXAyyc7OYTpT4BS62xXtkTDp/4s5sN0Z7mvp
+TkrGyZ+kjlya
+=cni5
+-----END PGP MESSAGE-----
+"""
+PGP_PUBLIC_KEY_ARMOUR = """-----BEGIN PGP MESSAGE-----
+
+hF4Dp1RU30BcBIASAQdA7AHTeen33Hcxr5MsJ7MYBp0XQbeBdmt+xGXxxmfY9Ugw
+XddEJUweGwybNEl9educvTOK9X5J3yi9rwE3FnyP4ejnwfX2nzotj404wwLrbPsH
+0l4BwBr9gB3jEEDG/SNOA4Ggv7aKiR3g8+yYkUaevitnkRw/c7vm0uebVbgE0AWI
+v82JJ5lnAftOh8CyfKqoqhVBZKXIt/a/l6/NZEJcZ+r1jmdFAXLxrZv1MKqM0uwd
+=q7rq
+-----END PGP MESSAGE-----
+"""
+PGP_PUBLIC_KEY_BINARY = base64.b64decode(
+    "hF4Dp1RU30BcBIASAQdAXMT1mWLPBDZsMDD1JJ74sNzkDUo6G4MjeC3be/jq3S4wQ5t/rjhvf7/tdd3ZOGUgVX"
+    "TmbYAjbgDRa05kUFgjuGSGFITM5J1M8zp4POEqIAPq0l4BSN0RBbVTpAEjjxO9DJX0DHC6gBiq1sdycqCuHM8Zd"
+    "jGbHro+XjGUj/33tSl2T7hiFbu4aDXuIAjewL1Ro22Wo57ECYEuLUN12z03tn2LodECGwmLBEwO+OYAGVXZ"
+)
+
+
+def make_pgp_eml(*, subject: str = "Confidentiel", armored: str = PGP_PUBLIC_KEY_ARMOUR) -> bytes:
+    """A PGP/MIME message (RFC 3156 layout) around an armored block (by default a real
+    encrypted one)."""
     return (
         "From: alice@hopital.example\r\nTo: bob@partenaire.example\r\n"
         f"Subject: {subject}\r\nMIME-Version: 1.0\r\n"
@@ -624,6 +676,20 @@ def make_pgp_eml(*, subject: str = "Confidentiel") -> bytes:
         "Version: 1\r\n\r\n--pgpb\r\nContent-Type: application/octet-stream; "
         'name="encrypted.asc"\r\n\r\n' + armored.replace("\n", "\r\n") + "\r\n--pgpb--\r\n"
     ).encode()
+
+
+def make_detached_signature(content: bytes) -> bytes:
+    """A real detached CMS signature of ``content`` (DER), as an S/MIME signature part."""
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.serialization import pkcs7
+
+    cert, key = _self_signed()
+    return (
+        pkcs7.PKCS7SignatureBuilder()
+        .set_data(content)
+        .add_signer(cert, key, hashes.SHA256())  # type: ignore[arg-type]
+        .sign(serialization.Encoding.DER, [pkcs7.PKCS7Options.DetachedSignature])
+    )
 
 
 def _self_signed() -> tuple[object, object]:
@@ -712,11 +778,27 @@ def make_signed_eml(inner: bytes) -> bytes:
 def make_encrypted_office(document: bytes, password: str) -> bytes:
     """A password-protected Office file (ECMA-376 agile encryption, via msoffcrypto-tool):
     an OLE compound file with ``EncryptionInfo`` and ``EncryptedPackage`` streams."""
+    import msoffcrypto
     from msoffcrypto.format.ooxml import OOXMLFile
 
+    if len(document) < 8192:
+        # msoffcrypto-tool writes a package smaller than 4 KB into the mini stream over
+        # its EncryptionInfo (the file cannot be decrypted, not even by itself): a
+        # member of random bytes keeps the package in regular sectors.
+        document = _appended(document)
     out = io.BytesIO()
     OOXMLFile(io.BytesIO(document)).encrypt(password, out)
+    check = msoffcrypto.OfficeFile(io.BytesIO(out.getvalue()))
+    check.load_key(password=password)
+    check.decrypt(io.BytesIO())  # the vector is a real encrypted file
     return out.getvalue()
+
+
+def _appended(document: bytes) -> bytes:
+    buf = io.BytesIO(document)
+    with zipfile.ZipFile(buf, "a") as zf:
+        zf.writestr("customXml/padding.bin", os.urandom(8192))
+    return buf.getvalue()
 
 
 # --------------------------------------------------------------- OLE compound files
@@ -786,16 +868,31 @@ def excel_globals(encrypted: bool) -> bytes:
     return bof + following
 
 
-def make_legacy_doc(text: str = "", *, encrypted: bool = False) -> bytes:
+def _stream_cipher(data: bytes) -> bytes:
+    """Bytes as an encrypted document stores them: AES-CTR under a random key."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+    encryptor = Cipher(algorithms.AES(os.urandom(32)), modes.CTR(os.urandom(16))).encryptor()
+    return encryptor.update(data) + encryptor.finalize()
+
+
+def make_legacy_doc(text: str = "", *, encrypted: bool = False, label_only: bool = False) -> bytes:
     """A legacy Word file (.doc) whose ``WordDocument`` stream carries ``text`` in
-    UTF-16 after the FIB; with ``encrypted`` the FIB says the document is encrypted
-    (the text is left as is, so a reader that skims it anyway would be caught)."""
-    stream = word_fib(encrypted).ljust(512, b"\x00") + text.encode("utf-16-le")
+    UTF-16 after the FIB. With ``encrypted`` the FIB says the document is encrypted and
+    the text is ciphertext; with ``label_only`` the FIB says so over the clear text."""
+    body = text.encode("utf-16-le")
+    if encrypted and not label_only:
+        body = _stream_cipher(body)
+    stream = word_fib(encrypted or label_only).ljust(512, b"\x00") + body
     return make_compound_file({"WordDocument": stream})
 
 
-def make_legacy_xls(text: str = "", *, encrypted: bool = False) -> bytes:
+def make_legacy_xls(text: str = "", *, encrypted: bool = False, label_only: bool = False) -> bytes:
     """A legacy Excel file (.xls) whose ``Workbook`` stream opens with BOF (and FILEPASS
-    when ``encrypted``) and carries ``text`` in UTF-16 further on."""
-    stream = excel_globals(encrypted).ljust(512, b"\x00") + text.encode("utf-16-le")
+    when ``encrypted`` or ``label_only``) and carries ``text`` in UTF-16 further on,
+    encrypted or not as for :func:`make_legacy_doc`."""
+    body = text.encode("utf-16-le")
+    if encrypted and not label_only:
+        body = _stream_cipher(body)
+    stream = excel_globals(encrypted or label_only).ljust(512, b"\x00") + body
     return make_compound_file({"Workbook": stream})

@@ -1,4 +1,5 @@
-"""Real parts for the gateway tests and benchmark: a private Postfix and a sink SMTP server.
+"""Real parts for the gateway tests and benchmark: a private Postfix, a sink SMTP server,
+the ``leakguard`` commands run as a user runs them, and the messages sent through them.
 
 The Postfix instance runs from its own configuration, queue and data folders, listens on
 loopback only and relays everything to the sink; it is stopped at teardown.
@@ -8,23 +9,50 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
+import email.policy
+import email.utils
 import os
+import secrets
 import shutil
+import signal
 import socket
+import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
+from email.message import EmailMessage
 from email.policy import SMTP
+from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as SMTPServer
 from aiosmtpd.smtp import Envelope, Session
+
+from leakguard.gateway import _milter_protocol as mp
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+POLICY = """\
+[organisation]
+internal_domains = ["clinic.fr"]
+
+[actions]
+iban = "block"
+"""
+
+SECURE = "dr.secure@hopital-exemple.fr"  # has a certificate in the folder
+PLAIN = "dr.plain@cabinet-exemple.fr"  # has none
+
+MIB = 1 << 20
 
 POSTFIX = shutil.which("postfix") or "/usr/sbin/postfix"
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
@@ -55,6 +83,167 @@ def postfix_available() -> bool:
     return Path(POSTFIX).is_file() and os.geteuid() == 0
 
 
+def require_postfix() -> None:
+    if postfix_available():
+        return
+    if IN_CI:
+        pytest.fail("Postfix must be installed and the tests run as root in CI (see .ci/run)")
+    pytest.skip("Postfix is not installed here, or the tests do not run as root")
+
+
+def make_message(
+    body: str,
+    *,
+    to: str = PLAIN,
+    lang: str | None = None,
+    fault: str | None = None,
+    subject: str = "Compte rendu",
+    sender: str = "secretariat@clinic.fr",
+) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = email.utils.format_datetime(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC))
+    # A hex part: the audit masks long numbers, and Message-IDs of digits alone would
+    # all look alike there.
+    msg["Message-ID"] = make_msgid(idstring=secrets.token_hex(6), domain="clinic.fr")
+    if fault:
+        msg["X-Test-Fault"] = fault
+    msg.set_content(body)
+    if lang:  # after set_content, which drops every Content-* header
+        msg["Content-Language"] = lang
+    return msg
+
+
+def raw(msg: EmailMessage) -> bytes:
+    return msg.as_bytes(policy=email.policy.SMTP)
+
+
+def split(data: bytes) -> tuple[list[tuple[str, str]], bytes]:
+    head, _, body = data.partition(b"\r\n\r\n")
+    parsed = message_from_bytes(head + b"\r\n\r\n", policy=email.policy.compat32)
+    return [(k.lower(), " ".join(str(v).split())) for k, v in parsed.items()], body
+
+
+@dataclass
+class Command:
+    """``leakguard milter`` or ``leakguard relay`` run as a user would, in its own process."""
+
+    args: list[str]
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> Command:
+        with self.log.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "leakguard.cli", *self.args],
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+            )
+        try:
+            wait_port(self.port, 30)
+        except BaseException:
+            self.stop()  # never left running behind a failed start
+            raise
+        return self
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait(10)
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def memory(pid: int) -> tuple[int, int]:
+    """Resident memory of ``pid`` now and at its peak (``VmRSS``, ``VmHWM``), in bytes."""
+    fields = dict(
+        line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines()
+    )
+    return int(fields["VmRSS"].split()[0]) * 1024, int(fields["VmHWM"].split()[0]) * 1024
+
+
+# ---------------------------------------------------------------------------- milter peer
+
+
+class MilterPeer:
+    """The MTA's end of a milter connection, driven by hand over a real socket: what
+    Postfix sends, and what only an attacker would."""
+
+    def __init__(self, port: int, timeout: float = 60.0) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+
+    def send(self, command: bytes, data: bytes = b"") -> None:
+        self.sock.sendall(struct.pack(">I", len(data) + 1) + command + data)
+
+    def reply(self) -> tuple[bytes, bytes]:
+        (length,) = struct.unpack(">I", self._exactly(4))
+        packet = self._exactly(length)
+        return packet[:1], packet[1:]
+
+    def final(self) -> tuple[bytes, bytes]:
+        """The answer at end of message, past any progress packets and header edits."""
+        while (reply := self.reply())[0] in (mp.PROGRESS, mp.ADDHEADER, mp.CHGHEADER):
+            pass
+        return reply
+
+    def _exactly(self, n: int) -> bytes:
+        data = bytearray()
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("the milter closed the connection")
+            data += chunk
+        return bytes(data)
+
+    def negotiate(self) -> None:
+        # Every event answered-or-not as Postfix asks (SMFIP_NR_*): the filter replies
+        # only at end of message.
+        self.send(mp.OPTNEG, struct.pack(">III", 6, 0x1FF, 0x1FFFFF))
+        assert self.reply()[0] == mp.OPTNEG
+
+    def message(self, headers: list[tuple[str, str]], body_size: int, rcpt: str) -> None:
+        self.send(mp.MACRO, b"E" + b"i\0" + rcpt.encode()[:8] + b"\0")
+        self.send(mp.RCPT, f"<{rcpt}>".encode() + b"\0")
+        for name, value in headers:
+            self.send(mp.HEADER, name.encode() + b"\0" + value.encode() + b"\0")
+        self.send(mp.EOH)
+        line = b"Compte rendu de consultation, suivi sans particularite.\r\n"
+        piece = line * (65000 // len(line))
+        sent = 0
+        while sent < body_size:
+            self.send(mp.BODY, piece)
+            sent += len(piece)
+        self.send(mp.BODYEOB)
+
+    def closed_by_peer(self, timeout: float) -> bool:
+        """Whether the milter closes the connection within ``timeout`` seconds."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+        except TimeoutError:
+            return False
+        except OSError:
+            return True
+        return True
+
+    def close(self) -> None:
+        self.sock.close()
+
+
 # ---------------------------------------------------------------------------- sink
 
 
@@ -71,6 +260,17 @@ class Arrival:
     @property
     def message_id(self) -> str:
         return str(message_from_bytes(self.data, policy=SMTP).get("Message-ID", ""))
+
+
+class _LongLines(SMTPServer):
+    """A next hop that takes long lines, as Postfix does (it splits them)."""
+
+    line_length_limit = 1 << 20
+
+
+class _SinkController(Controller):
+    def factory(self) -> SMTPServer:
+        return _LongLines(self.handler, **self.SMTP_kwargs)
 
 
 @dataclass
@@ -120,7 +320,7 @@ class Sink:
 
     def start(self) -> Sink:
         self.port = self.port or free_port()
-        self.controller = Controller(
+        self.controller = _SinkController(
             self,
             hostname="127.0.0.1",
             port=self.port,

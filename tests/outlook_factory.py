@@ -243,9 +243,13 @@ def _props(*props: bytes) -> bytes:
 
 @dataclass
 class TnefAttachment:
+    """``as_property``: the file travels as PR_ATTACH_DATA_BIN in attAttachment, with no
+    attRenddata or attAttachData before it, as some Outlook versions write it."""
+
     name: str
     data: bytes = b""
     item: OutlookItem | None = None
+    as_property: bool = False
 
 
 def make_tnef(
@@ -275,6 +279,13 @@ def make_tnef(
     )
     out += _attr(1, 0x9003, 0x0006, _props(*props))
     for att in attachments:
+        if att.as_property:
+            mapi = _props(
+                _prop(0x001F, 0x3707, (att.name + "\0").encode("utf-16-le")),
+                _prop(0x0102, 0x3701, att.data),
+            )
+            out += _attr(2, 0x9005, 0x0006, mapi)
+            continue
         out += _attr(2, 0x9002, 0x0006, struct.pack("<HIHHI", 1, 0xFFFFFFFF, 0, 0, 0))
         out += _attr(2, 0x8010, 0x0001, att.name[:8].encode("cp1252") + b"\0")
         if att.item is None:

@@ -337,7 +337,7 @@ def test_bad_jobs_and_unwritable_outputs_are_clear_errors(
     code, _, err = run(capsys, "check", "--report", str(missing), str(EXAMPLES[0]))
     assert (code, err) == (
         2,
-        f"leakguard: {missing}: cannot write the report (No such file or directory).\n",
+        f"leakguard: {missing}: cannot write the report (its folder does not exist).\n",
     )
     out = tmp_path / "no-such-folder" / "affected.csv"
     code, stdout, err = run(capsys, "affected", str(SEED / "sent-2023-06.mbox"), "-o", str(out))

@@ -222,7 +222,7 @@ def test_ctrl_c_stops_check_at_once_and_writes_what_was_finished(
         f"{big}#{n}" for n in range(1, len(checked) + 1)
     ]
     assert err == (
-        f"leakguard: interrupted: the {len(checked)} message(s) checked until then are "
+        f"leakguard: interrupted (Ctrl-C): the {len(checked)} message(s) checked until then are "
         "written; the output is partial.\n"
     )
     page = report.read_text(encoding="utf-8")
@@ -247,7 +247,7 @@ def test_ctrl_c_on_affected_writes_the_rows_found_so_far(big: Path, tmp_path: Pa
     assert code == 130 and took < 2.5 and out == ""
     lines = err.splitlines()
     assert lines[0].startswith("leakguard: ") and " people " in lines[0]
-    assert lines[-1].startswith("leakguard: interrupted: the list holds what the ")
+    assert lines[-1].startswith("leakguard: interrupted (Ctrl-C): the list holds what the ")
     assert lines[-1].endswith("message(s) read until then carried; it is partial.")
     rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
     assert rows and {r["kind"] for r in rows} == {"nir"}, err
@@ -262,7 +262,7 @@ def test_ctrl_c_on_learn_keeps_what_was_learned_and_update_finishes(
     )
     assert code == 130 and took < 2.5, err
     assert "Traceback" not in err and err.count("\n") == 1
-    assert err.startswith(f"leakguard: interrupted: {store} holds the ")
+    assert err.startswith(f"leakguard: interrupted (Ctrl-C): {store} holds the ")
     assert 0 < Tally.load(store).messages < 2500
     env = {**os.environ, "LANG": "en_GB.UTF-8"}
     done = subprocess.run(

@@ -246,7 +246,7 @@ def test_ctrl_c_on_the_client_cancels_the_cluster_work(
         took = time.monotonic() - stopped
         assert run.returncode == 130, err
         assert took < 3, took
-        assert err.decode().startswith("leakguard: interrupted: the ")
+        assert err.decode().startswith("leakguard: interrupted (Ctrl-C): the ")
         assert err.count(b"\n") == 1 and b"Traceback" not in err
         doc = json.loads(out)
         assert doc["partial"] is True and 0 < len(doc["messages"]) < 171

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 import pytest
 
 import leakguard
@@ -41,6 +44,14 @@ def test_fingerprints_are_keyed_and_stable_within_a_key() -> None:
     assert a("nir", "185057511234529") != a("nir", "185057511234500")
     assert "185057511234529" not in a("nir", "185057511234529")
     assert "k1" not in repr(a)
+
+
+def test_fingerprints_are_hmac_sha256() -> None:
+    # Keys of every length (a long one is hashed first, as RFC 2104 says), as text too.
+    for key in (b"k", b"k" * 64, b"k" * 65, bytes(range(200)), "clé"):
+        raw = key.encode() if isinstance(key, str) else key
+        want = hmac.new(raw, b"iban:FR7630006000011234567890189", hashlib.sha256).hexdigest()
+        assert Fingerprinter(key)("iban", "FR7630006000011234567890189") == want[:20]
 
 
 def test_finding_shape_and_repr_hide_values() -> None:

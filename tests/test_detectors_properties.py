@@ -8,13 +8,13 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 
+import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import leakguard.detectors as detectors
+from leakguard.detectors import _bulk, find_identifiers, naive_find_identifiers
 from leakguard.detectors import be_niss as be_niss_module
 from leakguard.detectors import ca_sin as ca_sin_module
-from leakguard.detectors import find_identifiers, naive_find_identifiers
 from leakguard.detectors import nir as nir_module
 from leakguard.detectors import rib as rib_module
 
@@ -377,7 +377,7 @@ def test_quick_checks_on_the_rules_vectors() -> None:
 @SETTINGS
 @given(MIXES, st.sampled_from([1, 2, 7, 40]))
 def test_fast_path_equals_naive_in_small_pieces(text: Opaque, piece: int) -> None:
-    # The digit search copies the text a piece at a time; tiny pieces put a piece
+    # The bulk search reads the text a piece at a time; tiny pieces put a piece
     # boundary inside every number.
     assert _same_in_pieces(text, piece), (
         f"fast and naive paths disagree on a {len(text)}-character text"
@@ -385,13 +385,13 @@ def test_fast_path_equals_naive_in_small_pieces(text: Opaque, piece: int) -> Non
 
 
 def _same_in_pieces(text: str, piece: int) -> bool:
-    """Whether the fast path, copying ``piece`` characters at a time, equals the naive one."""
-    saved = detectors._PIECE
-    detectors._PIECE = piece
+    """Whether the fast path, reading ``piece`` characters at a time, equals the naive one."""
+    saved = _bulk.PIECE
+    _bulk.PIECE = piece
     try:
         return find_identifiers(text) == naive_find_identifiers(text)
     finally:
-        detectors._PIECE = saved
+        _bulk.PIECE = saved
 
 
 # ------------------------------------------------------- layouts users met (issue gaps)
@@ -541,17 +541,57 @@ def test_fast_path_equals_naive_on_cells_corsica_and_failed_accounts(
     )
 
 
-# ------------------------------------------------------- the coarse digit search (numpy)
+# ------------------------------------------------------- the bulk search's own parts
+
+SEPARATOR_CHARS = " \u00a0\u202f\t.-/;\r\n,_"
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.binary(max_size=120).map(lambda b: bytes(b"0 x"[c % 3] for c in b)))
-def test_coarse_chains_equal_the_coarse_pattern(coarse: bytes) -> None:
-    # numpy finds what the regular expression states: longest chains of eight digits or
-    # more, at most MAX_GAP gap bytes apart, holding three digits in a row.
-    expected = [
-        (m.start(), m.end())
-        for m in detectors._COARSE_DENSE.finditer(coarse)
-        if coarse.find(b"000", m.start(), m.end()) >= 0
-    ]
-    assert detectors._coarse_chains(coarse) == expected
+@settings(max_examples=2000, deadline=None)
+@given(st.text(SEPARATOR_CHARS, min_size=1, max_size=12))
+def test_separator_grammars_equal_the_patterns(sep: str) -> None:
+    # numpy decides in bulk which separator grammar (SEP, KEYSEP, table cell, IBAN
+    # country separator, RIB token) a separator between two groups fully matches.
+    text = "1" + sep + "2"
+    piece = _bulk._Piece(_bulk.one_byte(text), 0, len(text))
+    assert piece.count == 2
+    got = int(piece.sep_bits(np.array([0], dtype=np.int64))[0])
+    assert got == _bulk.separator_kinds(sep), f"separator {sep.encode('unicode_escape')!r}"
+
+
+ODD_CHARS = st.sampled_from(["\u202f", "\x1f", "ε", "œ", "’", "€", "²", "µ", "٣", "😀", "\ud800"])
+
+
+@SETTINGS
+@given(st.lists(st.one_of(PIECES, ODD_CHARS), max_size=25).map(lambda p: Opaque("".join(p))))
+def test_fast_path_equals_naive_beyond_latin1(text: Opaque) -> None:
+    # Letters and digits of other alphabets glue to a number as any letter does; the
+    # narrow no-break space separates its groups; other characters end it.
+    assert find_identifiers(text) == naive_find_identifiers(text), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )
+
+
+def test_one_byte_copy() -> None:
+    text = "a\u202fb\x1fcœd’e😀f\u00e9"
+    assert _bulk.one_byte(text) == b"a\x1fb?c\xb5d?e?f\xe9"
+
+
+FILLER = st.builds(
+    lambda words, size: (" ".join(words) + " ") * size,
+    st.lists(st.sampled_from(WORDS), min_size=1, max_size=8),
+    st.integers(5, 60),
+)
+
+
+@SETTINGS
+@given(
+    st.lists(st.tuples(PIECES, FILLER), min_size=1, max_size=8).map(
+        lambda parts: Opaque("".join(a + b for a, b in parts))
+    ),
+    st.sampled_from([64, 1000, 1 << 18]),
+)
+def test_fast_path_equals_naive_numbers_far_apart(text: Opaque, piece: int) -> None:
+    # Where digits are few, only the stretches around them are read, joined together.
+    assert _same_in_pieces(text, piece), (
+        f"fast and naive paths disagree on a {len(text)}-character text"
+    )

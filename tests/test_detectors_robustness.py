@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import leakguard.detectors as detectors
+from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import (
     HEALTH,
     IDENTIFIER_DETECTORS,
@@ -64,9 +65,11 @@ def test_public_surface() -> None:
         "HEALTH",
         "IDENTIFIER_DETECTORS",
         "Detector",
+        "Found",
         "Match",
         "find_identifiers",
         "get",
+        "iter_identifiers",
         "naive_find_identifiers",
         "one_byte_copies",
     }
@@ -389,7 +392,7 @@ def test_compiled_engine_is_installed_for_the_tests() -> None:
 
 
 def _compiled_categories(text: str) -> list[str]:
-    return health_data._fast_categories(text) if text else []
+    return health_data.compiled_categories(text)
 
 
 PATHS = pytest.mark.parametrize(
@@ -448,7 +451,36 @@ def test_compiled_categories_in_tiny_blocks(pieces: list[str], joiner: str) -> N
     saved = health_data._FIRST_BLOCK, health_data._FAST_BLOCK
     health_data._FIRST_BLOCK, health_data._FAST_BLOCK = 8, 64
     try:
-        found = health_data._fast_categories(text) if text else []
+        found = health_data.compiled_categories(text)
     finally:
         health_data._FIRST_BLOCK, health_data._FAST_BLOCK = saved
     assert found == health_data.naive_categories(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(CATEGORY_PIECES, max_size=60), st.sampled_from([" ", "\n", ", ", ""]))
+def test_long_stretches_read_in_chunks_as_in_one_pass(pieces: list[str], joiner: str) -> None:
+    # A long stretch is read a chunk at a time (a deadline is looked at in between);
+    # the words found are those of one pass of the pattern, whatever the chunk size.
+    text = joiner.join(pieces)
+    whole = [(m.start(), m.end(), m.lastgroup) for m in health_data.PATTERN.finditer(text)]
+    saved = health_data._CHUNK
+    try:
+        for chunk in (2 * health_data._REACH + 1, 2 * health_data._REACH + 17, 1000):
+            health_data._CHUNK = chunk
+            words = health_data._words(text, 0, len(text))
+            assert [(m.start(), m.end(), m.lastgroup) for m in words] == whole
+    finally:
+        health_data._CHUNK = saved
+
+
+def test_categories_stop_at_the_deadline_with_what_was_met() -> None:
+    text = "arrêt de travail. " + "consultation médicale, " * 20_000 + "ordonnance"
+    for categories in (health_data.pure_categories, health_data.compiled_categories):
+        assert categories(text)[-1] == "prescription"
+    found, whole = health_data.categories_until(text, deadline=Deadline.after(0))
+    assert not whole and found == []
+    with pytest.raises(DeadlineExceeded):
+        health_data.categories(text, deadline=Deadline.after(0))
+    found, whole = health_data.categories_until(text, deadline=Deadline.after(60))
+    assert whole and found == health_data.naive_categories(text)

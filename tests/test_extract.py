@@ -13,6 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from docs_factory import (
+    PGP_PUBLIC_KEY_ARMOUR,
+    PGP_PUBLIC_KEY_BINARY,
+    PGP_SYMMETRIC_ARMOUR,
     SAMPLE_IBAN,
     SAMPLE_NIR,
     contains_value,
@@ -222,16 +225,18 @@ def test_encrypted_containers_are_reported_encrypted() -> None:
     assert problems(items) == [("attachment:x", "encrypted", "office")]
 
 
-def test_legacy_zipcrypto_flag_is_reported_encrypted() -> None:
+def test_zipcrypto_flag_over_clear_data_is_read() -> None:
     # Traditional PKWARE encryption is announced by bit 0 of the general-purpose flags,
-    # in the local header and in the central directory.
-    data = bytearray(make_zip({"a.txt": NIR.encode()}))
+    # in the local header and in the central directory. Set over a member stored in
+    # clear, the flag lies: the member is read, and reported.
+    data = bytearray(make_zip({"a.txt": f"Patient NIR {NIR}".encode()}))
     for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
         at = data.find(signature) + offset
         data[at] |= 0x01
     items = run(bytes(data), "old.zip")
-    assert problems(items) == [("attachment:old.zip", "encrypted", "zip")]
-    assert text_of(items) == ""
+    assert problems(items) == [("attachment:old.zip/a.txt", "mislabelled", "zip")]
+    assert contains_value(text_of(items), NIR), f"{mask(NIR)} not read"
+    assert not container_encrypted(bytes(data))
 
 
 def test_zip_with_one_encrypted_member_still_reads_the_others() -> None:
@@ -312,10 +317,22 @@ def test_legacy_ole_is_skimmed_and_reported_unsupported() -> None:
 def test_encrypted_legacy_office_is_reported_encrypted(
     name: str, build: Callable[..., bytes]
 ) -> None:
-    # The text lies in the stream as is: had the reader skimmed it, the NIR would show.
     items = run(build(f"NIR {NIR}", encrypted=True), name)
     assert problems(items) == [(f"attachment:{name}", "encrypted", "office")]
     assert text_of(items) == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [("old.doc", make_legacy_doc), ("old.xls", make_legacy_xls)],
+)
+def test_legacy_office_flagged_encrypted_over_clear_text_is_read(
+    name: str, build: Callable[..., bytes]
+) -> None:
+    # The flag says encrypted, the stream holds the text as is: the flag lies.
+    items = run(build(f"Patient NIR {NIR}", label_only=True), name)
+    assert (f"attachment:{name}", "mislabelled", "office") in problems(items)
+    assert contains_value(text_of(items), NIR), f"{mask(NIR)} not read"
 
 
 @pytest.mark.parametrize(
@@ -338,21 +355,26 @@ def test_legacy_file_naming_the_encryption_streams_in_its_text_is_read() -> None
     assert contains_value(text_of(items), NIR), f"{mask(NIR)} not skimmed"
 
 
-ARMOUR = b"-----BEGIN PGP MESSAGE-----\n\nhQEMA1x2y3z4AQf/abc\n=XyZw\n-----END PGP MESSAGE-----\n"
+ARMOUR = PGP_PUBLIC_KEY_ARMOUR.encode()
 
 
 def test_openpgp_files_are_reported_encrypted() -> None:
-    session_packet = bytes([0x85, 0x01, 0x0C, 0x03]) + bytes(range(64))
-    for name, data in (("cr.asc", ARMOUR), ("cr.gpg", session_packet)):
+    cases = (
+        ("cr.asc", ARMOUR),
+        ("cr.gpg", PGP_PUBLIC_KEY_BINARY),
+        ("cr.pgp", PGP_SYMMETRIC_ARMOUR.encode()),
+    )
+    for name, data in cases:
         assert problems(run(data, name)) == [(f"attachment:{name}", "encrypted", "pgp")], name
         assert text_of(run(data, name)) == ""
 
 
 def test_clear_text_around_armour_is_read_and_not_encrypted() -> None:
-    # Armour first, readable lines after: the file is not protected, its text is read.
+    # Armour first, readable lines after: the file is not protected, its text is read
+    # (the armour itself is reported encrypted: its content could not be read).
     data = ARMOUR + f"Patient NIR {NIR}\n".encode()
     items = run(data, "notes.txt")
-    assert problems(items) == []
+    assert problems(items) == [("attachment:notes.txt", "encrypted", "pgp")]
     assert contains_value(text_of(items), NIR), f"{mask(NIR)} not read"
     assert not container_encrypted(data)
 
@@ -436,7 +458,7 @@ def test_extract_never_raises_on_random_bytes(data: bytes, name: str | None) -> 
     assert all(isinstance(i, TextChunk | Problem) for i in items)
     assert sniff(data, filename=name) in {
         "pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "html", "csv",
-        "text", "eml", "ole", "msg", "tnef", "gzip", "image", "binary",
+        "text", "eml", "ole", "msg", "tnef", "gzip", "bzip2", "xz", "tar", "image", "binary",
     }  # fmt: skip
 
 

@@ -105,9 +105,10 @@ def signature(verdict: Verdict) -> tuple[str, list[tuple[str, str, str]]]:
 
 
 def timed_check(source: bytes | Message) -> Verdict:
-    started = time.perf_counter()
+    # Processor time: the check's own cost, whatever else the machine is doing.
+    started = time.process_time()
     verdict = GUARD.check(source)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     assert elapsed < MAX_SECONDS, f"check took {elapsed:.1f} s"
     return verdict
 
@@ -141,7 +142,7 @@ def test_mutated_messages_are_judged_the_same_through_every_entry_point(data: by
         assert is_message(data)
     except InputError:
         assert not is_message(data)
-    started = time.perf_counter()
+    started = time.process_time()
     items = list(document_content(data, name="message.eml"))
-    assert time.perf_counter() - started < MAX_SECONDS
+    assert time.process_time() - started < MAX_SECONDS
     assert all(hasattr(i, "location") for i in items)

@@ -9,7 +9,6 @@ folders) with ``leakguard milter`` on its submission port and the sink as relay 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import email
 import email.policy
 import json
@@ -28,7 +27,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
-from email.utils import make_msgid
 from pathlib import Path
 
 import pytest
@@ -36,8 +34,21 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from certs_factory import make_certificate, make_rsa_key, write_certificate, write_private_key
-from gateway_parts import Sink, free_port, postfix, postfix_available, wait_port
+from gateway_parts import (
+    PLAIN,
+    POLICY,
+    SECURE,
+    Command,
+    Sink,
+    free_port,
+    make_message,
+    postfix,
+    raw,
+    require_postfix,
+    split,
+)
 from helpers import IBAN, leaked, make_nir
+from leakguard._headers import mask_header
 from leakguard.errors import LeakguardError
 from leakguard.gateway import Gatekeeper
 from leakguard.gateway._decide import HEADER, smtp_text, without_header
@@ -47,95 +58,9 @@ from leakguard.policy import Policy
 
 pytestmark = pytest.mark.timeout(180)
 
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 OPENSSL = shutil.which("openssl")
 
-POLICY = """\
-[organisation]
-internal_domains = ["clinic.fr"]
-
-[actions]
-iban = "block"
-"""
-
-SECURE = "dr.secure@hopital-exemple.fr"  # has a certificate in the folder
-PLAIN = "dr.plain@cabinet-exemple.fr"  # has none
 NIR = make_nir(7)
-
-
-def require_postfix() -> None:
-    if postfix_available():
-        return
-    if IN_CI:
-        pytest.fail("Postfix must be installed and the tests run as root in CI (see .ci/run)")
-    pytest.skip("Postfix is not installed here, or the tests do not run as root")
-
-
-def make_message(
-    body: str,
-    *,
-    to: str = PLAIN,
-    lang: str | None = None,
-    fault: str | None = None,
-    subject: str = "Compte rendu",
-    sender: str = "secretariat@clinic.fr",
-) -> EmailMessage:
-    msg = EmailMessage()
-    msg["From"] = sender
-    msg["To"] = to
-    msg["Subject"] = subject
-    msg["Date"] = email.utils.format_datetime(dt.datetime(2026, 3, 2, 9, 30, tzinfo=dt.UTC))
-    msg["Message-ID"] = make_msgid(domain="clinic.fr")
-    if fault:
-        msg["X-Test-Fault"] = fault
-    msg.set_content(body)
-    if lang:  # after set_content, which drops every Content-* header
-        msg["Content-Language"] = lang
-    return msg
-
-
-def raw(msg: EmailMessage) -> bytes:
-    return msg.as_bytes(policy=email.policy.SMTP)
-
-
-def split(data: bytes) -> tuple[list[tuple[str, str]], bytes]:
-    head, _, body = data.partition(b"\r\n\r\n")
-    parsed = email.message_from_bytes(head + b"\r\n\r\n", policy=email.policy.compat32)
-    return [(k.lower(), " ".join(str(v).split())) for k, v in parsed.items()], body
-
-
-@dataclass
-class Command:
-    """``leakguard milter`` or ``leakguard relay`` run as a user would, in its own process."""
-
-    args: list[str]
-    port: int
-    log: Path
-    proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> Command:
-        with self.log.open("ab") as err:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "leakguard.cli", *self.args],
-                stdout=subprocess.DEVNULL,
-                stderr=err,
-            )
-        wait_port(self.port, 30)
-        return self
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.kill()
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
 
 
 @dataclass
@@ -218,7 +143,7 @@ class MailServer:
 
     def audit_for(self, mid: str) -> list[dict[str, object]]:
         lines = self.audit.read_text(encoding="utf-8").splitlines()
-        return [r for r in map(json.loads, lines) if r.get("message_id") == mid]
+        return [r for r in map(json.loads, lines) if r.get("message_id") == mask_header(mid)]
 
 
 @pytest.fixture(scope="module")
@@ -381,11 +306,14 @@ def test_milter_that_cannot_finish_in_time_defers_with_its_reason(mail: MailServ
         fast.stop()
         mail.milter.start()
     assert deferred.value.smtp_code == 451
-    assert deferred.value.smtp_error.decode() == (
+    # Cut short by its deadline (the check stops reading) or by the runner (the check
+    # did not answer in time): the same answer.
+    assert deferred.value.smtp_error.decode().startswith(
         "4.7.1 leakguard took too long to check this message, try again later"
     )
     record = mail.audit_for(str(msg["Message-ID"]))[0]
     assert record["outcome"] == "tempfail" and record["error"] == "timeout"
+    assert record.get("unread", ["timeout"]) == ["timeout"]
     assert record["queue_id"] and record["reply"] == 451
     mail.send(msg)  # the retry, once the milter has its usual time again
     mail.arrival(str(msg["Message-ID"]))
@@ -525,7 +453,11 @@ def test_relay_defers_while_the_next_hop_is_down(relay: Relay) -> None:
         with pytest.raises(smtplib.SMTPDataError) as deferred:
             relay.send(msg)
         assert deferred.value.smtp_code == 451
-        assert deferred.value.smtp_error.startswith(b"4.4.1 the next hop cannot be reached")
+        assert deferred.value.smtp_error.startswith(
+            b"4.4.1 le serveur suivant est injoignable, reessayez plus tard "
+            b"(ConnectionRefusedError) / the next hop cannot be reached, try again later "
+            b"(ConnectionRefusedError) (leakguard "
+        )
     finally:
         relay.sink.start()
     assert relay.send(msg) == {}
@@ -609,7 +541,9 @@ def test_relay_in_several_processes_shares_the_port_and_stops_cleanly(
         cmd.stop()
         sink.stop()
     records = [json.loads(line) for line in audit.read_text(encoding="utf-8").splitlines()]
-    assert sorted(r["message_id"] for r in records) == sorted(str(m["Message-ID"]) for m in sent)
+    assert sorted(r["message_id"] for r in records) == sorted(
+        mask_header(str(m["Message-ID"])) for m in sent
+    )
 
 
 # ------------------------------------------------------------------- load with faults
@@ -803,12 +737,12 @@ def test_without_header_removes_only_that_field(fields: list[tuple[str, str, boo
     lines = []
     for name, value, folded in fields:
         lines.append(f"{name}: {value}" + ("\r\n\tmore" if folded else ""))
-    data = ("\r\n".join(lines) + "\r\n\r\nbody X-Leakguard: stays\r\n").encode()
+    data = ("".join(f"{line}\r\n" for line in lines) + "\r\nbody X-Leakguard: stays\r\n").encode()
     out = without_header(data, HEADER)
     parsed = email.message_from_bytes(out, policy=email.policy.compat32)
     want = [n for n, _, _ in fields if n.lower() != "x-leakguard"]
     assert list(parsed.keys()) == want
-    assert out.endswith(b"\r\n\r\nbody X-Leakguard: stays\r\n")
+    assert parsed.get_payload() == "body X-Leakguard: stays\r\n"
 
 
 @given(st.text(max_size=600))

@@ -26,13 +26,18 @@ from hypothesis import strategies as st
 
 from docs_factory import make_docx
 from helpers import NIR, NIR_SPACED, leaked
-from leakguard._headers import decode_words, read_address_list, unfold
+from leakguard._headers import (
+    decode_words,
+    read_address_list,
+    unfold,
+    without_blanks_before_colons,
+)
 from leakguard.audit import AuditLog
 from leakguard.cli import main
 from leakguard.core import Action, Verdict
 from leakguard.errors import InputError, LeakBlocked
 from leakguard.guard import Guard
-from leakguard.message import is_message, require_message
+from leakguard.message import is_message, load_message, require_message
 from leakguard.policy import Policy
 from leakguard.recipients import Directory
 from leakguard.smtp import GuardedSMTP
@@ -64,9 +69,11 @@ def kinds(verdict: Verdict) -> dict[str, set[str]]:
 
 
 def timed(guard: Guard, raw: bytes) -> tuple[Verdict, float]:
-    started = time.perf_counter()
+    """The verdict and the processor time the check took: the work done, which a busy
+    machine does not stretch as it stretches the wall clock."""
+    started = time.process_time()
     verdict = guard.check(raw)
-    return verdict, time.perf_counter() - started
+    return verdict, time.process_time() - started
 
 
 # --------------------------------------------------------------------------- not e-mail
@@ -289,6 +296,16 @@ def test_no_readable_recipient_is_reported(guard: Guard, to: bytes | None) -> No
     assert "unreadable_recipients" not in sent.kinds()
 
 
+def test_a_hostile_envelope_address_is_read_and_checked(guard: Guard) -> None:
+    # Deeply nested comments made the standard library's parseaddr raise RecursionError.
+    nested = "(" * 5000 + "<m.lecompte@gmail.com>"
+    raw = mail(b"dr.martin@cabinet-exemple.fr", body=b"Bonjour\r\n")
+    verdict = guard.check(raw, envelope_recipients=[nested, " <dr.martin@cabinet-exemple.fr> "])
+    assert [f.recipient for f in verdict.findings if f.kind == "lookalike_recipient"] == [
+        "m.lecompte@gmail.com"
+    ]
+
+
 def test_well_formed_headers_give_no_unreadable_finding(guard: Guard) -> None:
     for header in (
         b'"Lecomte, Marc" <m.lecomte@clinique-exemple.fr>, dr.martin@cabinet-exemple.fr',
@@ -353,13 +370,16 @@ def test_content_type_with_many_rfc2231_parameters(guard: Guard) -> None:
         + b"\r\n\r\n"
         + BODY
     )
+    verdict, elapsed = timed(guard, raw)
+    assert elapsed < MAX_SECONDS, f"{elapsed:.1f} s"
+    # Memory in a second run: tracing every allocation makes the check some twenty times
+    # slower, so the time is never measured under it.
     tracemalloc.start()
     try:
-        verdict, elapsed = timed(guard, raw)
+        guard.check(raw)
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert elapsed < MAX_SECONDS, f"{elapsed:.1f} s"
     assert peak < 300 * 2**20, f"{peak / 2**20:.0f} MB"
     assert kinds(verdict)["nir"] == {"body"}
     assert verdict.action is Action.ENCRYPT
@@ -570,3 +590,27 @@ def test_decoding_agrees_with_the_standard_library_on_mixed_text() -> None:
     raw = "Re: =?iso-8859-1?q?caf=E9?= et =?utf-8?b?w6l0w6k=?= =?utf-8?q?_ici?= fin"
     stdlib = str(email.header.make_header(email.header.decode_header(raw)))
     assert decode_words(raw) == stdlib == "Re: café et été ici fin"
+
+
+_FIELD_NAMES = st.sampled_from(["From", "To", "Cc", "Subject", "Date", "Received", "X-Mailer"])
+_BLANKS = st.sampled_from(["", " ", "\t", "  \t"])
+_VALUE = st.text(st.characters(min_codepoint=33, max_codepoint=126), max_size=30)
+
+
+@given(st.lists(st.tuples(_FIELD_NAMES, _BLANKS, _VALUE), min_size=1, max_size=12))
+def test_a_field_with_blanks_before_its_colon_is_a_field(
+    fields: list[tuple[str, str, str]],
+) -> None:
+    # As Postfix and mail clients read it, and never the start of the body.
+    head = "".join(f"{name}{blanks}: {value}\r\n" for name, blanks, value in fields)
+    msg = load_message(head.encode() + b"\r\nNote : rien\r\n")
+    assert [name for name, _ in msg.raw_items()] == [name for name, _, _ in fields]
+    assert msg.get_payload() == "Note : rien\r\n"
+
+
+def test_blanks_before_colons_in_a_large_header_block_cost_linear_time() -> None:
+    head = b"X-Trace : a\r\n" * 200_000 + b"X-Trace" + b" " * 2_000_000 + b"x\r\n"
+    started = time.process_time()
+    out = without_blanks_before_colons(head + b"\r\nX-Body : b\r\n")
+    assert time.process_time() - started < MAX_SECONDS
+    assert out.startswith(b"X-Trace: a\r\nX-Trace: a\r\n") and out.endswith(b"\r\nX-Body : b\r\n")

@@ -4,6 +4,8 @@ internal unless it is a public mailbox provider; Guard() and the CLI agree."""
 from __future__ import annotations
 
 import email
+import json
+import logging
 import subprocess
 import sys
 from email import policy as email_policy
@@ -121,3 +123,39 @@ def test_sender_read_from_the_raw_header_whatever_the_parsing_policy(
     for parsing in (email_policy.compat32, email_policy.default):
         parsed = email.message_from_bytes(data, policy=parsing)
         assert guard.check(parsed).action.value == expected, parsing
+
+
+@pytest.mark.parametrize(
+    ("sender_line", "expected"),
+    [
+        # Two authors, as RFC 5322 allows: the first is the sender, on every Python
+        # version (the standard library's parseaddr gives none for this on some).
+        (
+            b"From: secretariat@clinique-exemple.fr, dr.martin@clinique-exemple.fr\r\n"
+            b"Sender: secretariat@clinique-exemple.fr\r\n",
+            "allow",
+        ),
+        # Outside the grammar: no sender, whatever address-like words the header holds.
+        (b"From: <<secretariat@clinique-exemple.fr\r\n", "encrypt"),
+        (b"From: Secretariat secretariat@clinique-exemple.fr\r\n", "encrypt"),
+        (b"From: Secretariat <secretariat@clinique-exemple.fr\r\n", "encrypt"),
+    ],
+    ids=["two-authors", "double-angle", "no-angle", "unclosed"],
+)
+def test_the_sender_is_the_first_mailbox_the_grammar_reads(
+    sender_line: bytes, expected: str
+) -> None:
+    assert Guard().check(_raw(sender_line)).action.value == expected
+
+
+def test_the_audit_names_the_sender_the_guard_decided_with(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A display name longer than the audit once read: its address is still the sender.
+    name = "Secretariat " + "de la clinique " * 120
+    data = _raw(f'From: "{name}" <secretariat@clinique-exemple.fr>\r\n'.encode())
+    with caplog.at_level(logging.INFO, logger="leakguard.audit"):
+        verdict = Guard().check(data)
+    assert verdict.action is Action.ALLOW  # the sender's domain was internal
+    (line,) = [r.getMessage() for r in caplog.records if r.name == "leakguard.audit"]
+    assert json.loads(line)["sender"] == "secretariat@clinique-exemple.fr"

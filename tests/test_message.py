@@ -4,6 +4,7 @@ charsets, mislabelled parts, malformed MIME)."""
 
 from __future__ import annotations
 
+import base64
 import email
 import io
 import sys
@@ -16,10 +17,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from docs_factory import (
+    PGP_SYMMETRIC_ARMOUR,
     SAMPLE_IBAN,
     SAMPLE_NIR,
     Attachment,
     contains_value,
+    make_detached_signature,
     make_docx,
     make_eml,
     make_pdf,
@@ -33,6 +36,7 @@ from docs_factory import (
 from leakguard.errors import InputError
 from leakguard.extract import Limits, Problem, TextChunk
 from leakguard.extract.ocr import available as ocr_available
+from leakguard.guard import scan
 from leakguard.message import document_content, iter_content, load_message
 
 NIR = SAMPLE_NIR
@@ -253,7 +257,7 @@ def test_smime_and_pgp_encryption_are_reported() -> None:
     assert ("attachment:smime.p7m", "encrypted", "smime") in problems(items)
     items = walk(make_pgp_eml())
     assert problems(items) == [("body", "encrypted", "pgp")]
-    inline = make_eml(body="-----BEGIN PGP MESSAGE-----\nhQEMA\n-----END PGP MESSAGE-----\n")
+    inline = make_eml(body=PGP_SYMMETRIC_ARMOUR)
     assert problems(walk(inline)) == [("body", "encrypted", "pgp")]
 
 
@@ -288,11 +292,27 @@ def test_signatures_are_skipped_not_reported() -> None:
         b'boundary="s"\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nNIR '
         + NIR.encode()
         + b"\r\n--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
-        b"Content-Transfer-Encoding: base64\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQEx\r\n--s--\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n"
+        + base64.encodebytes(make_detached_signature(b"NIR " + NIR.encode()))
+        + b"\r\n--s--\r\n"
     )
     items = walk(raw)
     assert problems(items) == []
     assert found_at(items, "body", NIR)
+
+
+def test_a_signature_part_that_is_no_signature_is_read() -> None:
+    listing = f"nom;nir\nDupont;{NIR}\n".encode()
+    raw = (
+        b"From: a@b.example\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+        b'Content-Type: multipart/signed; protocol="application/pkcs7-signature"; '
+        b'boundary="s"\r\n\r\n--s\r\nContent-Type: text/plain\r\n\r\nBonjour\r\n'
+        b"--s\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\n"
+        b"Content-Transfer-Encoding: base64\r\n\r\n" + base64.encodebytes(listing) + b"--s--\r\n"
+    )
+    items = walk(raw)
+    assert ("attachment:smime.p7s", "mislabelled", "smime") in problems(items)
+    assert found_at(items, "attachment:smime.p7s", NIR)
 
 
 # --------------------------------------------------------------------------- charsets
@@ -350,6 +370,16 @@ def test_encoded_and_raw_8bit_subjects() -> None:
     assert texts(walk(raw))["subject"].strip() == "Arrêt de travail"
     raw = "Subject: Arrêt de travail\r\n\r\nx".encode("latin-1")
     assert texts(walk(raw))["subject"].strip() == "Arrêt de travail"
+
+
+@pytest.mark.parametrize("subject", ["Réf", "Hépatite C", "N° SS 1850575112345"])
+def test_a_short_latin_1_subject_is_read_as_written(subject: str) -> None:
+    # Too short for a charset guess (one read "N° SS" as Japanese, losing the keyword a
+    # NIR without its key needs): unencoded 8-bit bytes are UTF-8, else Windows-1252.
+    raw = f"Subject: {subject}\r\n\r\nx".encode("latin-1")
+    assert texts(walk(raw))["subject"].strip() == subject
+    if "SS" in subject:
+        assert [(f.kind, str(f.location)) for f in scan(raw)] == [("nir", "subject")]
 
 
 # --------------------------------------------------------------------------- encodings
@@ -442,3 +472,21 @@ def test_random_mime_never_raises_and_terminates(raw: bytes) -> None:
     items = list(iter_content(load_message(raw)))
     assert all(isinstance(i, TextChunk | Problem) for i in items)
     assert all(i.location.where for i in items)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=80), st.text("AB+/=\n\r -_x", max_size=6), st.integers(0, 120))
+def test_base64_fast_path_decodes_as_the_segments_do(data: bytes, noise: str, at: int) -> None:
+    # A large attachment in clean base64 is decoded at once; anything unusual (junk,
+    # URL-safe letters, padding inside, a cut stream) goes through the segments.
+    from leakguard.message import _b64_segments, _b64decode
+
+    clean = base64.encodebytes(data)
+    for raw in (
+        clean,
+        clean[:at] + noise.encode() + clean[at:],
+        clean.rstrip(b"\n="),
+        clean + b"=",
+        noise.encode(),
+    ):
+        assert _b64decode(raw) == _b64_segments(raw)

@@ -18,6 +18,8 @@ from leakguard.gateway import Gatekeeper
 from leakguard.gateway import _milter_protocol as mp
 from leakguard.gateway.milter import filter_for
 from leakguard.guard import Guard
+from leakguard.policy import Policy
+from leakguard.runner import Runner
 
 commands = st.binary(min_size=1, max_size=1)
 payloads = st.binary(max_size=4096)
@@ -123,20 +125,33 @@ async def _with_session(
     *,
     max_message: int = 1 << 20,
     progress_every: float = 10.0,
+    memory: mp.Memory | None = None,
+    packet_timeout: float = 10.0,
+    held: list[int] | None = None,
 ) -> list[BaseException | None]:
-    """Run ``talk`` against a real listener serving sessions with ``handler``."""
+    """Run ``talk`` against a real listener serving sessions with ``handler``; ``held``
+    gets what each session still counted against ``memory`` when it ended."""
     outcomes: list[BaseException | None] = []
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        session = mp.Session(
+            reader,
+            writer,
+            handler,
+            max_message=max_message,
+            progress_every=progress_every,
+            memory=memory,
+            packet_timeout=packet_timeout,
+        )
         try:
-            session = mp.Session(
-                reader, writer, handler, max_message=max_message, progress_every=progress_every
-            )
             await session.run()
             outcomes.append(None)
         except mp.ProtocolError as exc:
             outcomes.append(exc)
         finally:
+            if held is not None:
+                held.append(session.held)
+            session.close()
             writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -213,8 +228,9 @@ def test_many_tiny_headers_count_against_the_cap_and_macros_stay_few() -> None:
 
     async def talk(mta: Mta) -> None:
         await mta.negotiate()
-        for n in range(1000):
-            mta.send(mp.MACRO, b"M" + f"m{n}".encode() + b"\0v\0")
+        many = b"".join(f"m{n}".encode() + b"\0v\0" for n in range(1000))
+        for _ in range(3):  # sent again with each event: a stage's macros are replaced
+            mta.send(mp.MACRO, b"M" + many)
         mta.message(["a@x.test"], [("X", "")] * 100, b"")
         assert (await mta.reply())[0] == mp.ADDHEADER
         assert await mta.reply() == (mp.ACCEPT, b"")
@@ -263,6 +279,72 @@ def test_a_bad_peer_ends_its_own_session_with_the_reason(raw: bytes, error: str)
     assert len(outcomes) == 1 and str(outcomes[0]).startswith(error)
 
 
+@pytest.mark.parametrize(
+    ("negotiate", "then", "error"),
+    [
+        (False, b"", "no negotiation within 0.2 s"),
+        (
+            True,
+            struct.pack(">I", 1000) + b"B" + bytes(10),
+            "no data for 0.2 s in the middle of a packet",
+        ),
+    ],
+)
+def test_a_silent_peer_is_dropped_after_the_packet_timeout(
+    negotiate: bool, then: bytes, error: str
+) -> None:
+    async def talk(mta: Mta) -> None:
+        if negotiate:
+            await mta.negotiate()
+        mta.writer.write(then)
+        await mta.writer.drain()
+        started = asyncio.get_running_loop().time()
+        assert await mta.reader.read() == b""  # closed by the filter, not by us
+        assert asyncio.get_running_loop().time() - started < 2
+
+    outcomes = asyncio.run(_with_session(_accept_all([]), talk, packet_timeout=0.2))
+    assert [str(o) for o in outcomes] == [error]
+
+
+def test_macros_count_against_the_session_and_a_flood_ends_it() -> None:
+    runner = Runner(workers=1, max_pending=1, max_bytes=1 << 30, time_budget=5)
+    held: list[int] = []
+
+    async def talk(mta: Mta) -> None:
+        await mta.negotiate()
+        mta.send(mp.MACRO, b"C" + b"j\0mta.example\0")
+        mta.send(mp.MACRO, b"M" + b"big\0" + b"v" * (mp.MAX_MACRO_BYTES + 1) + b"\0")
+        await mta.writer.drain()
+        assert await mta.reader.read() == b""
+
+    outcomes = asyncio.run(_with_session(_accept_all([]), talk, memory=runner, held=held))
+    assert [str(o) for o in outcomes] == [f"macros over {mp.MAX_MACRO_BYTES} bytes"]
+    assert held == [len("j") + len("mta.example") + 64]  # the first stage's, counted
+    assert runner.bytes_held == 0  # all given back when the session ended
+    runner.close()
+
+
+def test_a_message_without_room_in_the_budget_reaches_the_handler_busy_and_empty() -> None:
+    runner = Runner(workers=1, max_pending=1, max_bytes=3000, time_budget=5)
+    seen: list[mp.Message] = []
+
+    async def talk(mta: Mta) -> None:
+        await mta.negotiate()
+        mta.message(["a@x.test"], [("Subject", "big")], bytes(5000))
+        assert (await mta.reply())[0] == mp.ADDHEADER
+        assert await mta.reply() == (mp.ACCEPT, b"")
+        mta.message(["a@x.test"], [("Subject", "small")], bytes(100))  # room again
+        assert (await mta.reply())[0] == mp.ADDHEADER
+        assert await mta.reply() == (mp.ACCEPT, b"")
+        mta.send(mp.QUIT)
+
+    assert asyncio.run(_with_session(_accept_all(seen), talk, memory=runner)) == [None]
+    assert seen[0].busy and not seen[0].too_large and not seen[0].body and not seen[0].headers
+    assert not seen[1].busy and len(seen[1].body) == 100
+    assert runner.bytes_held == 0
+    runner.close()
+
+
 def test_long_check_sends_progress_until_its_answer() -> None:
     async def slow(msg: mp.Message) -> Sequence[bytes]:
         await asyncio.sleep(0.35)
@@ -280,13 +362,21 @@ def test_long_check_sends_progress_until_its_answer() -> None:
     assert asyncio.run(_with_session(slow, talk, progress_every=0.1)) == [None]
 
 
-def test_filter_refuses_a_message_over_the_cap_with_451_unchecked() -> None:
-    keeper = Gatekeeper(Guard(), interface="test")
+@pytest.mark.parametrize(("answer", "reply"), [("refuse", b"550 5.7.1 "), ("defer", b"451 4.7.1 ")])
+def test_filter_answers_a_message_over_the_cap_unread_as_the_policy_says(
+    answer: str, reply: bytes
+) -> None:
+    policy = Policy.from_toml(f'[gateway]\nunread = "{answer}"\n')
+    keeper = Gatekeeper(Guard(policy), interface="test", lang="en")
     try:
         msg = mp.Message(recipients=["<a@x.test>"], size=10**9, too_large=True)
-        replies = asyncio.run(filter_for(keeper)(msg))
+        replies = asyncio.run(filter_for(keeper, max_message=1 << 26)(msg))
     finally:
         keeper.close()
     decoded = mp.decode(replies[0])
     assert len(replies) == 1 and decoded is not None and decoded[0] == mp.REPLYCODE
-    assert decoded[1].startswith(b"451 4.7.1 ") and decoded[1].endswith(b"\0")
+    assert decoded[1].startswith(reply) and decoded[1].endswith(b"\0")
+    assert (
+        b"The message (954 MiB) is larger than the largest one leakguard reads (64 MiB)"
+        in (decoded[1])
+    )

@@ -52,8 +52,8 @@ def test_a_guess_warns_and_never_blocks() -> None:
         "Dr. Claire Martin <claire.martin@cabinet-exemple.fr>",
         "Docteur Claire Martin <claire.martin@cabinet-exemple.fr>",
         "Dre Claire Martin <claire.martin@cabinet-exemple.ca>",
-        "Pr Claire Martin <claire.martin@chu-exemple.fr>",
-        "Professeur Claire MARTIN <claire.martin@chu-exemple.fr>",
+        "Pr Claire Martin <claire.martin@univ-exemple.fr>",
+        "Professeur Claire MARTIN <claire.martin@univ-exemple.fr>",
         '"MARTIN Claire (Dr)" <claire.martin@cabinet-exemple.fr>',
     ],
 )
@@ -147,7 +147,8 @@ def test_default_policy_on_examples_and_seeds_blocks_no_guess() -> None:
         guesses = [f for f in v.findings if f.kind == "other_person_data"]
         assert all(f.detail == GUESS for f in guesses), name
     assert actions["02-compte-rendu-pdf.eml"].action is Action.ENCRYPT
-    assert "other_person_data" in actions["02-compte-rendu-pdf.eml"].kinds()
+    # A report to Claire Martin <dr.martin@…>: a doctor, by the address.
+    assert "other_person_data" not in actions["02-compte-rendu-pdf.eml"].kinds()
     assert actions["09-mssante.eml"].action is Action.ALLOW  # Dr at an MSSanté address
     assert "other_person_data" not in actions["09-mssante.eml"].kinds()
     assert actions["10-publipostage.eml"].action is Action.ENCRYPT

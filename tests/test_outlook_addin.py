@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -98,15 +101,60 @@ def test_manifest_refuses_bad_options(
     assert err == f"leakguard: {message}\n"
 
 
+# Written in node_modules once `npm ci` finished: the lock file it was installed from.
+_STAMP = "node_modules/.leakguard-installed"
+
+
+def _npm_packages() -> None:
+    """The add-in's npm packages, installed with ``npm ci`` from its lock file when they
+    are missing or were installed from another lock file: from npm's cache first, then
+    from the registry. A file lock keeps two test runs from installing at the same time.
+    """
+    lock_file = ADDIN / "package-lock.json"
+    wanted = hashlib.sha256(lock_file.read_bytes()).hexdigest()
+    stamp = ADDIN / _STAMP
+
+    def installed() -> bool:
+        return stamp.is_file() and stamp.read_text(encoding="ascii").strip() == wanted
+
+    if installed():
+        return
+    npm = shutil.which("npm")
+    assert npm is not None, "npm is needed for the add-in's tests (Debian: apt-get install npm)"
+    tag = hashlib.sha256(str(ADDIN).encode()).hexdigest()[:16]
+    guard = Path(tempfile.gettempdir()) / f"leakguard-npm-ci-{tag}.lock"
+    with guard.open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # released when the file closes
+        if installed():
+            return  # another run installed them while this one waited
+        report = ""
+        for where in (["--offline"], []):
+            done = subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error", *where],
+                cwd=ADDIN,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if done.returncode == 0:
+                stamp.write_text(wanted + "\n", encoding="ascii")
+                return
+            report = done.stdout + done.stderr
+        pytest.fail(f"`npm ci` in outlook-addin/ failed:\n{report[-3000:]}")
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # the first run installs the npm packages
 def test_node_and_browser_tests_pass() -> None:
     """``node --test`` over outlook-addin/test: office-addin-mock and Chromium tests."""
     node = shutil.which("node")
     assert node is not None, "Node.js is needed for the add-in's tests"
-    assert (ADDIN / "node_modules" / "playwright-core").is_dir(), (
-        "run `npm ci` in outlook-addin/ first"
-    )
-    env = {**os.environ, "LEAKGUARD_BIN": str(Path(sys.executable).with_name("leakguard"))}
+    _npm_packages()
+    # The leakguard program of the Python running the tests, as the add-in's own test
+    # command finds it on PATH.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    env = {k: v for k, v in os.environ.items() if k != "LEAKGUARD_BIN"} | {"PATH": path}
     done = subprocess.run(
         [node, "--test", "--test-reporter=spec", "test/"],
         cwd=ADDIN,

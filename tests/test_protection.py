@@ -7,6 +7,7 @@ import datetime as dt
 import email
 import email.policy
 import io
+import os
 import re
 import shutil
 import struct
@@ -31,8 +32,15 @@ from certs_factory import (
     write_certificate,
     write_private_key,
 )
-from docs_factory import excel_globals, make_compound_file, word_fib
+from docs_factory import (
+    PGP_PUBLIC_KEY_ARMOUR,
+    PGP_PUBLIC_KEY_BINARY,
+    excel_globals,
+    make_compound_file,
+    word_fib,
+)
 from leakguard.errors import ProtectionError
+from leakguard.message import load_message
 from leakguard.protection import (
     CallableCertificates,
     CertificateProblem,
@@ -459,7 +467,7 @@ def parse(raw: bytes) -> EmailMessage:
     return msg
 
 
-ARMOUR = b"-----BEGIN PGP MESSAGE-----\n\nhQEMA1x2y3z4AQf/abc\n=XyZw\n-----END PGP MESSAGE-----\n"
+ARMOUR = PGP_PUBLIC_KEY_ARMOUR.encode()
 
 
 def test_state_of_smime_output_and_plain(bob: Party) -> None:
@@ -699,15 +707,17 @@ def test_pgp_and_smime_file_attachments(bob: Party) -> None:
     )
     der = der_of(smime_encrypt(clinic_message(), [bob.cert]))
     assert protection_state(with_attachment(der, "cr.p7m")).attachments_encrypted == ("cr.p7m",)
-    # An OpenPGP binary message opens with a public-key session-key packet (tag 1).
-    binary = bytes([0x85, 0x01, 0x0C, 0x03]) + bytes(range(64))
-    assert container_encrypted(binary)
-    new_format = bytes([0xC1, 0x40, 0x03]) + bytes(range(64))
-    assert container_encrypted(new_format)
-    symmetric = bytes([0xC3, 0x0D, 0x04]) + bytes(range(64))
-    assert container_encrypted(symmetric)
-    # Same headers, wrong version byte: not a session-key packet.
+    # A real OpenPGP binary message: a public-key session-key packet, then SEIPD.
+    assert container_encrypted(PGP_PUBLIC_KEY_BINARY)
+    # Packet headers alone prove nothing: a session-key packet with no encrypted data
+    # after it, or encrypted data whose bytes are clear text, is no encrypted message.
+    assert not container_encrypted(bytes([0x85, 0x01, 0x0C, 0x03]) + bytes(range(64)))
+    assert not container_encrypted(bytes([0xC1, 0x40, 0x03]) + bytes(range(64)))
     assert not container_encrypted(bytes([0x85, 0x01, 0x0C, 0x09]) + bytes(range(64)))
+    clear = b"Patients: liste en clair, rien de chiffre ici " * 4
+    esk = PGP_PUBLIC_KEY_BINARY[: 2 + PGP_PUBLIC_KEY_BINARY[1]]
+    seipd = bytes([0xD2, len(clear) + 1, 1]) + clear
+    assert not container_encrypted(esk + seipd)
     assert not container_encrypted(b"\x89PNG\r\n\x1a\n" + bytes(64))
 
 
@@ -751,7 +761,37 @@ def test_compound_file_builder_is_read_by_olefile() -> None:
 @pytest.mark.parametrize(
     ("streams", "expected"),
     [
-        ({"EncryptionInfo": b"i", "EncryptedPackage": b"p"}, True),
+        (
+            {
+                "EncryptionInfo": struct.pack("<HHI", 4, 4, 0x40),
+                "EncryptedPackage": struct.pack("<Q", 5000) + os.urandom(5008),
+            },
+            True,
+        ),
+        # The same streams, but an EncryptionInfo of no known version, or a package
+        # that is a clear ZIP: the names lie.
+        (
+            {
+                "EncryptionInfo": b"i",
+                "EncryptedPackage": struct.pack("<Q", 5000) + os.urandom(5008),
+            },
+            False,
+        ),
+        (
+            {
+                "EncryptionInfo": struct.pack("<HHI", 4, 4, 0x40),
+                "EncryptedPackage": struct.pack("<Q", 30) + b"PK\x03\x04" + bytes(26),
+            },
+            False,
+        ),
+        (
+            {
+                "WordDocument": word_fib(True)
+                + bytes(600)
+                + "Patient NIR en clair".encode("utf-16-le")
+            },
+            False,
+        ),
         ({"WordDocument": word_fib(True)}, True),
         ({"WordDocument": word_fib(False)}, False),
         ({"Workbook": excel_globals(True)}, True),
@@ -1028,8 +1068,12 @@ def test_state_never_raises_on_malformed_messages(
         + body
         + b"\r\n--Z--\r\n"
     )
+    assert protection_state(load_message(raw)).encrypted in (True, False)
     for policy in (email.policy.default, email.policy.compat32):
-        msg = email.message_from_bytes(raw, policy=policy)
+        try:
+            msg = email.message_from_bytes(raw, policy=policy)
+        except Exception:  # the standard library's own parser gives up on this header
+            continue
         state = protection_state(msg)
         assert state.encrypted in (True, False)
 

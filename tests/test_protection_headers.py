@@ -290,6 +290,24 @@ def test_other_headers_with_sensitive_values_travel_inside_only(keys: Keys) -> N
     assert exposed_headers(original) == ["X-Patient", "X-Motif"]
 
 
+@pytest.mark.parametrize("charset", ["utf-8", "latin-1"])
+def test_headers_written_in_raw_8_bit_are_read_as_a_mail_client_reads_them(
+    keys: Keys, charset: str
+) -> None:
+    # Unencoded 8-bit text in a header (RFC 6532 UTF-8, or an older client's Latin-1):
+    # a health term in it is seen, so the header travels inside only.
+    raw = (
+        "From: secretariat@clinique-exemple.fr\r\nTo: dr.martin@cabinet-exemple.fr\r\n"
+        "Subject: Dossier\r\nX-Motif: certificat médical\r\nX-Mailer: Cabinet 4.2\r\n\r\n"
+        "Bonjour\r\n"
+    ).encode(charset)
+    original = load_message(raw)
+    assert exposed_headers(original) == ["X-Motif"]
+    out = smime_encrypt(original, [keys.lookup("dr.martin@cabinet-exemple.fr")])
+    assert out["X-Motif"] is None and out["X-Mailer"] == "Cabinet 4.2"
+    assert "certificat m" not in outer_header_block(out)
+
+
 def test_identifier_in_an_address_is_refused(keys: Keys) -> None:
     original = message(to=f"{NIR}@example.org", pdf_lines=[f"NIR {NIR}"])
     with pytest.raises(ProtectionError) as caught:

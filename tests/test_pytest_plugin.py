@@ -210,6 +210,7 @@ def test_assert_no_identifiers_lists_masked_values_in_french(
     with pytest.raises(AssertionError) as caught:
         assert_no_identifiers(path)
     assert str(caught.value) == (
-        f"leakguard : 1 identifiant(s) trouvé(s) ({path})\n"
-        "- [body] Contient un numéro de sécurité sociale (NIR) : 1 ** ** ** *** *45 29."
+        f"leakguard : 1 identifiant trouvé ({path})\n"
+        "- [corps du message] Contient un numéro de sécurité sociale (NIR) : "
+        "1 ** ** ** *** *45 29."
     )

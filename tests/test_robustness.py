@@ -39,26 +39,38 @@ Items = list[TextChunk | Problem]
 
 
 def measured(run: Callable[[], Iterator[TextChunk | Problem]]) -> Items:
-    """Run a scan, asserting it stays within the time and memory bounds."""
+    """Run a scan, asserting it stays within the time and memory bounds.
+
+    The time is the processor time of a run of its own: tracing every allocation (the
+    memory bound) makes a scan many times slower, and a busy machine stretches the wall
+    clock; neither is the reader's cost.
+    """
+    started = time.process_time()
+    items = list(run())
+    elapsed = time.process_time() - started
+    assert elapsed < MAX_SECONDS, f"took {elapsed:.2f} s"
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     tracemalloc.start()
-    started = time.perf_counter()
     try:
-        items = list(run())
-        elapsed = time.perf_counter() - started
+        list(run())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
-    assert elapsed < MAX_SECONDS, f"took {elapsed:.2f} s"
     assert peak < MAX_BYTES, f"Python heap peaked at {peak / 2**20:.0f} MB"
     assert rss_growth < MAX_BYTES, f"resident memory grew by {rss_growth / 2**20:.0f} MB"
     return items
 
 
 def doc(data: bytes, name: str, limits: Limits | None = None) -> Items:
-    budget = Budget(limits or Limits())
-    return measured(lambda: extract(data, Location.attachment(name), budget=budget, filename=name))
+    return measured(
+        lambda: extract(
+            data,
+            Location.attachment(name),
+            budget=Budget(limits or Limits()),
+            filename=name,
+        )
+    )
 
 
 def mail(raw: bytes, limits: Limits | None = None) -> Items:
@@ -136,12 +148,13 @@ def test_high_ratio_member_with_lowered_limits() -> None:
     noise = make_zip({"noise.bin": random.Random(7).randbytes(3 * 1024 * 1024)})
     items = doc(noise, "s.zip", Limits(max_total_bytes=2 * 1024 * 1024))
     assert problems(items) == [("attachment:s.zip/noise.bin", "too_large")]
-    # A member whose recorded sizes lie is caught while inflating.
+    # A member whose recorded sizes lie is inflated for what it is, and caught by the
+    # ratio while inflating (3 MB of zeros from 3 KB).
     lying = bytearray(small_bomb)
     central = lying.rfind(b"PK\x01\x02")
     lying[central + 24 : central + 28] = (1000).to_bytes(4, "little")
     items = doc(bytes(lying), "l.zip")
-    assert problems(items) == [("attachment:l.zip/zeros.txt", "corrupt")]
+    assert problems(items) == [("attachment:l.zip/zeros.txt", "compression_ratio")]
 
 
 def test_twenty_levels_of_nested_zip() -> None:

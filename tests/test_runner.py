@@ -102,3 +102,60 @@ def test_errors_of_the_work_reach_the_caller_and_release() -> None:
 def test_bounds_must_be_positive() -> None:
     with pytest.raises(ValueError):
         Runner(workers=0, max_pending=1, max_bytes=1, time_budget=1)
+
+
+def test_a_place_held_before_the_input_counts_its_bytes_as_they_arrive() -> None:
+    runner = Runner(workers=1, max_pending=4, max_bytes=1000, time_budget=5.0, footprint=1)
+    first = runner.admit(600)
+    assert (runner.pending, runner.bytes_held) == (1, 600)
+    with pytest.raises(Busy) as busy:
+        runner.admit(500)  # would pass the budget: refused before a byte of it is read
+    assert busy.value.reason == "memory"
+    second = runner.admit()  # size unknown yet (a chunked body): counted as it arrives
+    second.grow(300)
+    assert runner.bytes_held == 900
+    with pytest.raises(Busy):
+        second.grow(500)
+    assert runner.bytes_held == 900  # the refused growth was not counted
+    second.release()
+    second.release()  # twice is harmless
+    assert (runner.pending, runner.bytes_held) == (1, 600)
+    first.grow(5000)  # alone, a check may grow past the budget: the size limit bounds it
+    assert runner.bytes_held == 5000
+    with first:
+        pass
+    assert (runner.pending, runner.bytes_held) == (0, 0)
+    runner.close()
+
+
+def test_run_takes_over_a_held_place_and_a_deadline_already_running() -> None:
+    runner = Runner(workers=1, max_pending=1, max_bytes=100, time_budget=5.0, grace=0.1)
+    started = Deadline.after(0.3)  # e.g. when the request arrived
+    gate = threading.Event()
+    seen: list[Deadline] = []
+
+    def work(deadline: Deadline) -> None:
+        seen.append(deadline)
+        gate.wait(5)
+
+    async def scenario() -> float:
+        place = runner.admit(10)
+        t0 = time.monotonic()
+        with pytest.raises(Overdue):
+            await runner.run(work, admission=place, deadline=started)
+        took = time.monotonic() - t0
+        place.release()  # run owns it now: this does not free it early
+        assert runner.pending == 1
+        with pytest.raises(ValueError):
+            await runner.run(work, admission=place)
+        gate.set()
+        for _ in range(100):
+            if runner.pending == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert (runner.pending, runner.bytes_held) == (0, 0)
+        return took
+
+    assert asyncio.run(scenario()) < 0.3 + 0.1 + 0.15
+    assert seen == [started]
+    runner.close()

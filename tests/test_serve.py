@@ -27,7 +27,15 @@ from leakguard.guard import Guard
 from leakguard.policy import Policy
 from leakguard.recipients import Directory
 from leakguard.serve import ServeConfig
-from serve_helpers import AUTH, TOKEN, request_from_eml, running, self_signed
+from serve_helpers import (
+    AUTH,
+    TOKEN,
+    free_port,
+    leakguard_program,
+    request_from_eml,
+    running,
+    self_signed,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = sorted((ROOT / "examples").glob("*.eml"))
@@ -196,7 +204,8 @@ def test_other_origin_is_refused_and_listed_origin_allowed(base: str) -> None:
         assert other.status_code == 403
         assert "access-control-allow-origin" not in other.headers
         refused = _preflight(client, "https://evil.example")
-        assert refused.status_code == 400
+        assert refused.status_code == 403  # as a POST from there: refused, not malformed
+        assert refused.json()["error"] == "origin"
         assert "access-control-allow-origin" not in refused.headers
         preflight = _preflight(client, "https://outlook.clinique-exemple.fr")
         assert preflight.status_code == 200
@@ -304,7 +313,8 @@ def test_answer_has_action_findings_message_and_verdict_id(base: str) -> None:
     answer = httpx.post(f"{base}/v1/check", json=_clinic_message(), headers=AUTH, timeout=30)
     assert answer.status_code == 200
     got = answer.json()
-    assert set(got) == {"action", "findings", "message", "verdict_id"}
+    assert set(got) == {"action", "findings", "message", "verdict_id", "unread"}
+    assert got["unread"] == []
     assert got["action"] == "encrypt"
     assert {"nir", "rib", "unencrypted_sensitive"} <= {f["kind"] for f in got["findings"]}
     assert got["message"].startswith("Chiffrement requis")
@@ -410,7 +420,7 @@ class _SlowGuard(Guard):
 
 def test_concurrency_is_bounded_and_a_hung_check_times_out() -> None:
     config = ServeConfig(token=TOKEN, max_concurrent=1, max_waiting=0, time_budget=0.2)
-    assert config.deadline == pytest.approx(2.3)
+    assert config.deadline == pytest.approx(1.2)  # the budget and one second of grace
     with running(_SlowGuard(3.0), config) as url:
         answers: list[httpx.Response] = []
 
@@ -429,26 +439,15 @@ def test_concurrency_is_bounded_and_a_hung_check_times_out() -> None:
 # ------------------------------------------------------------------ the command
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def _leakguard() -> str:
-    return str(Path(sys.executable).with_name("leakguard"))
-
-
 def test_serve_command_over_https_with_a_time_budget(tmp_path: Path) -> None:
     ssl = self_signed(tmp_path)
     (tmp_path / "token").write_text(TOKEN + "\n", encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LANG": "fr_FR.UTF-8"}
     env.pop("LEAKGUARD_TOKEN", None)
     cmd = [
-        _leakguard(), "serve", "--port", str(port), "--token-file", str(tmp_path / "token"),
-        "--certfile", ssl["ssl_certfile"], "--keyfile", ssl["ssl_keyfile"],
+        leakguard_program(), "serve", "--port", str(port), "--token-file", str(tmp_path / "token"),
+        "--certfile", ssl["certfile"], "--keyfile", ssl["keyfile"],
         "--time-budget", "0.000001",
     ]  # fmt: skip
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -456,7 +455,7 @@ def test_serve_command_over_https_with_a_time_budget(tmp_path: Path) -> None:
         base = f"https://127.0.0.1:{port}"
         with httpx.Client(
             base_url=base,
-            verify=ssl_module.create_default_context(cafile=ssl["ssl_certfile"]),
+            verify=ssl_module.create_default_context(cafile=ssl["certfile"]),
             timeout=30,
         ) as client:
             deadline = time.monotonic() + 20
@@ -521,7 +520,7 @@ def test_serve_command_refuses_unsafe_settings(
         monkeypatch.delenv("LEAKGUARD_TOKEN", raising=False)
     else:
         monkeypatch.setenv("LEAKGUARD_TOKEN", env_token)
-    assert cli.main(["serve", "--port", str(_free_port()), *args]) == 2
+    assert cli.main(["serve", "--port", str(free_port()), *args]) == 2
     assert message in capsys.readouterr().err
 
 
@@ -545,7 +544,7 @@ def test_an_eml_attachment_round_trips(base: str) -> None:
 def test_serve_without_the_extra_says_what_is_missing(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    monkeypatch.setitem(sys.modules, "hypercorn", None)  # as if not installed
     monkeypatch.setenv("LANG", "fr_FR.UTF-8")
     monkeypatch.setenv("LEAKGUARD_TOKEN", TOKEN)
     assert cli.main(["serve"]) == 2
@@ -593,10 +592,10 @@ def test_a_failing_check_answers_500_without_quoting_the_message(
 
 
 def test_serve_command_without_certificate_says_it_is_plain_http_on_loopback() -> None:
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "LANG": "en_US.UTF-8", "LEAKGUARD_TOKEN": TOKEN}
     proc = subprocess.Popen(
-        [_leakguard(), "serve", "--port", str(port)],
+        [leakguard_program(), "serve", "--port", str(port)],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
@@ -642,3 +641,150 @@ def test_person_message_is_the_head_and_whole_lines_within_500(names: list[str],
         assert text.endswith("…")
         kept = text.removesuffix("…").splitlines()
         assert kept == lines[: len(kept)]
+
+
+# ------------------------------------------------------------------ not a message
+
+
+@pytest.mark.parametrize(
+    ("content", "lang", "reason"),
+    [
+        (b"", "en", "not an e-mail message: it is empty."),
+        (b"\x00\x01\x02\xff" * 64, "en", "not an e-mail message: it holds binary data."),
+        (b"%PDF-1.7\n" + b"x" * 200, "fr", "ce n'est pas un message électronique : c'est un"),
+    ],
+    ids=["empty", "binary", "pdf-fr"],
+)
+def test_a_body_that_is_not_a_message_is_a_usage_error(
+    base: str, content: bytes, lang: str, reason: str
+) -> None:
+    headers = {**AUTH, "Content-Type": "message/rfc822", "Accept-Language": lang}
+    answer = httpx.post(f"{base}/v1/check", content=content, headers=headers, timeout=30)
+    assert answer.status_code == 422
+    got = answer.json()
+    assert (got["error"], got["field"]) == ("not_a_message", "body")
+    assert got["message"].startswith(reason), got["message"]
+
+
+def test_refusals_speak_the_language_asked(base: str) -> None:
+    answer = httpx.post(
+        f"{base}/v1/check?lang=fr", content=b"x", headers={"Content-Type": "message/rfc822"}
+    )
+    assert answer.status_code == 401
+    assert answer.json() == {
+        "error": "unauthorized",
+        "message": "Un jeton d'accès valide est requis.",
+    }
+
+
+# ------------------------------------------------------------------ fail closed
+
+
+def test_what_was_not_read_is_never_allowed_and_is_named(tmp_path: Path) -> None:
+    """A policy that lets unreadable attachments pass: the add-in still gets warn, and the
+    answer says what was not read, first in the person's message."""
+    policy_file = tmp_path / "policy.toml"
+    policy_file.write_text('[actions]\nunscannable_attachment = "allow"\n', encoding="utf-8")
+    guard = Guard(Policy.load(policy_file))
+    request = {
+        "to": [{"address": "dr.martin@cabinet-exemple.fr"}],
+        "body": {"text": "Voici le bilan."},
+        "attachments": [{"name": "bilan.pdf", "url": "https://cloud.example/bilan.pdf"}],
+        "lang": "fr",
+    }
+    assert guard.check(b"To: a@b.fr\r\nSubject: x\r\n\r\nx").action.value == "allow"
+    with running(guard) as url:
+        got = httpx.post(f"{url}/v1/check", json=request, headers=AUTH, timeout=30).json()
+    assert got["action"] == "warn"
+    assert [(u["location"], u["detail"]) for u in got["unread"]] == [
+        ("attachment:bilan.pdf", "unsupported")
+    ]
+    assert got["unread"][0]["message"] in got["message"]
+
+
+def test_the_person_message_names_what_was_not_read_before_anything_else() -> None:
+    from leakguard.core import Action, Finding, Location, Severity, Verdict
+    from leakguard.serve._app import person_message
+
+    many = [
+        Finding(kind="nir", location=Location.body(), severity=Severity.HIGH, masked=f"m{i}")
+        for i in range(40)
+    ]
+    unread = Finding(
+        kind="unscannable_attachment",
+        location=Location.attachment("scan.pdf"),
+        severity=Severity.MEDIUM,
+        detail="timeout",
+    )
+    verdict = Verdict(action=Action.ENCRYPT, findings=(*many, unread))
+    text = person_message(verdict, "en")
+    assert len(text) <= 500
+    assert "scan.pdf" in text.splitlines()[1]
+
+
+# ------------------------------------------------------------------ the command's errors
+
+
+def _serve_cli(
+    args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str]:
+    monkeypatch.setenv("LEAKGUARD_TOKEN", TOKEN)
+    capsys.readouterr()
+    status = cli.main(["serve", *args])
+    return status, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("lang", ["C", "fr_FR.UTF-8"])
+def test_serve_with_a_file_that_is_not_a_certificate_says_so_in_one_line(
+    lang: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("LANG", lang)
+    files = self_signed(tmp_path)
+    wrong = tmp_path / "notes.txt"
+    wrong.write_text("not a certificate\n", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    other = self_signed(tmp_path / "other")  # a key that belongs to another certificate
+    cases = [
+        (["--certfile", str(wrong), "--keyfile", files["keyfile"]], str(wrong)),
+        (["--certfile", str(tmp_path / "missing.pem"), "--keyfile", files["keyfile"]], "missing"),
+        (["--certfile", files["certfile"], "--keyfile", str(wrong)], str(wrong)),
+        (["--certfile", files["certfile"], "--keyfile", other["keyfile"]], other["keyfile"]),
+    ]
+    for args, named in cases:
+        status, err = _serve_cli(["--port", str(free_port()), *args], monkeypatch, capsys)
+        assert status == 2, err
+        assert err.count("\n") == 1 and named in err, err
+        assert "Traceback" not in err and "SSLError" not in err
+        assert err.startswith("leakguard : " if lang.startswith("fr") else "leakguard: ")
+
+
+def test_serve_on_a_port_in_use_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        status, err = _serve_cli(["--port", str(port)], monkeypatch, capsys)
+    assert status == 2
+    assert err == (
+        f"leakguard : impossible d'écouter sur 127.0.0.1:{port} : le port {port} est déjà "
+        "utilisé (un autre service, ou leakguard serve déjà lancé)\n"
+    )
+
+
+@pytest.mark.parametrize("budget", ["0", "-1", "13.5", "60"])
+def test_serve_refuses_a_time_budget_the_addin_would_not_wait_for(
+    budget: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("LANG", "C")
+    status, err = _serve_cli(["--time-budget", budget], monkeypatch, capsys)
+    assert status == 2
+    assert err == (
+        "leakguard: --time-budget must be more than 0 and at most 13 seconds: the add-in "
+        "waits 15 s for the answer\n"
+    )

@@ -291,6 +291,17 @@ def test_send_message_survives_a_header_the_standard_library_cannot_read(
     assert b"Bcc:" not in data and b"Bonjour." in data
 
 
+def test_send_message_fallback_takes_the_sender_field_first_as_smtplib_does(
+    server: tuple[Recorder, int], guard: Guard
+) -> None:
+    rec, port = server
+    msg = _default_policy_message("unlisted-recipients:; (no To-header on input)", "Bonjour.")
+    msg["Sender"] = "accueil@clinique-exemple.fr"  # after From, where clients write it
+    with GuardedSMTP("127.0.0.1", port, guard=guard) as smtp:
+        smtp.send_message(msg)
+    assert rec.mail_from == ["accueil@clinique-exemple.fr"]
+
+
 def test_send_message_with_an_unreadable_header_is_still_blocked(
     server: tuple[Recorder, int], guard: Guard
 ) -> None:

@@ -25,7 +25,10 @@ var LEAKGUARD_TEXT = {
       network: "the service cannot be reached",
       read: "the message could not be read"
     },
-    sendOnlyIfSure: "Send it only if you are sure it may leave as it is."
+    sendOnlyIfSure: "Send it only if you are sure it may leave as it is.",
+    tryAgain: "Try again in a moment; if it keeps happening, tell your IT staff.",
+    secure: "Secure address (MSSanté) of {who}: {address}",
+    homonyms: "{count} professionals of this name have an MSSanté address, e.g. {address}"
   },
   fr: {
     warn: "Vérifier",
@@ -39,7 +42,10 @@ var LEAKGUARD_TEXT = {
       network: "le service est injoignable",
       read: "le message n'a pas pu être lu"
     },
-    sendOnlyIfSure: "Envoyez-le seulement si vous êtes sûr qu'il peut partir tel quel."
+    sendOnlyIfSure: "Envoyez-le seulement si vous êtes sûr qu'il peut partir tel quel.",
+    tryAgain: "Réessayez dans un instant ; si cela se répète, prévenez votre service informatique.",
+    secure: "Adresse sécurisée (MSSanté) de {who} : {address}",
+    homonyms: "{count} professionnels de ce nom ont une adresse MSSanté, par exemple {address}"
   }
 };
 
@@ -221,7 +227,13 @@ function leakguardCollect(item, lang) {
 
 function leakguardPost(settings, request, budgetMs) {
   var controller = typeof AbortController === "function" ? new AbortController() : null;
-  var timer = controller ? setTimeout(function () { controller.abort(); }, budgetMs) : null;
+  var timedOut = false;
+  var timer = controller
+    ? setTimeout(function () {
+        timedOut = true;
+        controller.abort();
+      }, budgetMs)
+    : null;
   var options = {
     method: "POST",
     headers: { "Content-Type": "application/json", Authorization: "Bearer " + settings.token },
@@ -237,7 +249,15 @@ function leakguardPost(settings, request, budgetMs) {
         throw { leakguard: "unauthorized" };
       }
       if (response.status === 503) {
-        throw { leakguard: "busy" };
+        // "busy", or "timeout" when the check itself ran out of time.
+        return response.json().then(
+          function (refusal) {
+            throw { leakguard: refusal && refusal.error === "timeout" ? "timeout" : "busy" };
+          },
+          function () {
+            throw { leakguard: "busy" };
+          }
+        );
       }
       if (!response.ok) {
         throw { leakguard: "server" };
@@ -246,9 +266,35 @@ function leakguardPost(settings, request, budgetMs) {
     },
     function () {
       if (timer) { clearTimeout(timer); }
-      throw { leakguard: "network" };
+      // Aborted by our own timer: the service is there but too slow, not unreachable.
+      throw { leakguard: timedOut ? "timeout" : "network" };
     }
   );
+}
+
+/* One line per recipient for whom the national MSSanté directory has a secure address. */
+function leakguardSuggestions(answer, lang) {
+  var text = LEAKGUARD_TEXT[lang];
+  var list = answer && Array.isArray(answer.suggestions) ? answer.suggestions : [];
+  var seen = {};
+  var lines = [];
+  for (var i = 0; i < list.length; i++) {
+    var item = list[i] || {};
+    var recipient = String(item.recipient || "");
+    if (!item.address || seen[recipient]) {
+      continue;
+    }
+    seen[recipient] = true;
+    var who = String(item.name || item.address);
+    if (item.profession) {
+      who += " (" + item.profession + ")";
+    }
+    var line = item.count > 1 ? text.homonyms : text.secure;
+    lines.push(
+      line.replace("{count}", String(item.count)).replace("{who}", who).replace("{address}", String(item.address))
+    );
+  }
+  return lines.join("\n");
 }
 
 /* What event.completed receives for the service's answer. */
@@ -261,7 +307,10 @@ function leakguardOutcome(answer, lang) {
   if (action !== "warn" && action !== "encrypt" && action !== "block") {
     return leakguardNotRun("server", lang);
   }
-  var outcome = { allowEvent: false, errorMessage: String(answer.message || "").slice(0, 500) };
+  // The secure address comes first, so that the 500-character cut never hides it.
+  var advice = leakguardSuggestions(answer, lang);
+  var shown = (advice ? advice + "\n" : "") + String(answer.message || "");
+  var outcome = { allowEvent: false, errorMessage: shown.slice(0, 500) };
   if (leakguardSupports("1.14")) {
     outcome.cancelLabel = action === "warn" ? text.warn : text.fix;
     if (action === "warn") {
@@ -271,15 +320,20 @@ function leakguardOutcome(answer, lang) {
   return outcome;
 }
 
-/* The check could not run: say so, and let the person decide (never a silent pass). */
+/*
+ * The check could not run: say so, never a silent pass. With Mailbox 1.14 the person is
+ * offered Send anyway; before 1.14 the add-in cannot offer it, the manifest's send mode
+ * decides (SoftBlock and Block: the message waits), so the text does not promise it.
+ */
 function leakguardNotRun(reason, lang) {
   var text = LEAKGUARD_TEXT[lang];
   var why = text.reasons[reason] || text.reasons.server;
+  var prompt = leakguardSupports("1.14");
   var outcome = {
     allowEvent: false,
-    errorMessage: text.notRun + " (" + why + "). " + text.sendOnlyIfSure
+    errorMessage: text.notRun + " (" + why + "). " + (prompt ? text.sendOnlyIfSure : text.tryAgain)
   };
-  if (leakguardSupports("1.14")) {
+  if (prompt) {
     outcome.sendModeOverride = leakguardPromptUser();
   }
   return outcome;

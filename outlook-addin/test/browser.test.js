@@ -14,9 +14,30 @@ const path = require("node:path");
 const { chromium } = require("playwright-core");
 
 const ROOT = path.resolve(__dirname, "..", "..");
-const LEAKGUARD = process.env.LEAKGUARD_BIN || path.join(ROOT, ".venv", "bin", "leakguard");
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TOKEN = crypto.randomBytes(18).toString("hex");
+
+/* The leakguard program to start: LEAKGUARD_BIN when set, else the first `leakguard` on
+   PATH (the active virtualenv's), else the repository's .venv. */
+function leakguardProgram() {
+  if (process.env.LEAKGUARD_BIN) {
+    return process.env.LEAKGUARD_BIN;
+  }
+  const folders = (process.env.PATH || "").split(path.delimiter).filter(Boolean);
+  for (const folder of [...folders, path.join(ROOT, ".venv", "bin")]) {
+    const candidate = path.join(folder, "leakguard");
+    try {
+      fs.accessSync(candidate, fs.constants.X_OK);
+      return candidate;
+    } catch {
+      // not there: the next folder
+    }
+  }
+  throw new Error(
+    "the leakguard program was not found: activate the virtualenv where leakguard is " +
+      "installed (pip install -e '.[serve]'), or set LEAKGUARD_BIN to its path"
+  );
+}
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -58,7 +79,7 @@ async function startService(folder) {
   const port = await freePort();
   const output = [];
   const child = spawn(
-    LEAKGUARD,
+    leakguardProgram(),
     [
       "serve", "--port", String(port), "--certfile", tls.cert, "--keyfile", tls.key,
       "--directory", path.join(ROOT, "examples", "colleagues.csv"),

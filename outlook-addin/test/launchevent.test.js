@@ -138,8 +138,29 @@ test("timeout: a service that never answers ends in the budget, once", async () 
   assert.equal(aborted, true);
   assert.equal(calls.length, 1);
   assert.equal(calls[0].allowEvent, false);
-  assert.match(calls[0].errorMessage, /^leakguard n'a pas pu vérifier ce message \((la vérification a pris trop de temps|le service est injoignable)\)/);
+  // Too slow, not unreachable: the service was reached and did not answer in time.
+  assert.match(calls[0].errorMessage, /^leakguard n'a pas pu vérifier ce message \(la vérification a pris trop de temps\)/);
   assert.equal(calls[0].sendModeOverride, "promptUser");
+});
+
+test("a 503 of a check that ran out of time says it was too slow, not busy", async () => {
+  const net = fakeFetch(() => respond(503, { error: "timeout", message: "The check did not finish in time." }));
+  const { calls } = await send(MESSAGE, { fetch: net.fetch, config: CONFIG });
+  assert.match(calls[0].errorMessage, /\(the check took too long\)/);
+});
+
+test("Mailbox 1.12: the check could not run, and no Send anyway is promised", async () => {
+  const net = fakeFetch(() => respond(503, { error: "busy" }));
+  const { calls } = await send(MESSAGE, { fetch: net.fetch, config: CONFIG, mailbox: 1.12, language: "fr-FR" });
+  assert.deepEqual(calls, [
+    {
+      allowEvent: false,
+      errorMessage:
+        "leakguard n'a pas pu vérifier ce message (le service est surchargé). " +
+        "Réessayez dans un instant ; si cela se répète, prévenez votre service informatique.",
+    },
+  ]);
+  assert.doesNotMatch(calls[0].errorMessage, /quand même|anyway|seulement si/);
 });
 
 test("a failing Office call is reported, not passed", async () => {

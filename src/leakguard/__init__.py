@@ -2,6 +2,8 @@
 
     import leakguard
     guard = leakguard.Guard()                 # embedded default policy
+    guard = leakguard.Guard("policy.toml", directory="colleagues.csv",
+                            internal_domains=["clinique-exemple.fr"])  # as `check` takes
     verdict = guard.check(message)            # bytes, EmailMessage or path
     print(verdict.action, verdict.explain("fr"))
 

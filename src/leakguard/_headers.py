@@ -1,4 +1,5 @@
-"""Reading raw header text in linear time: encoded words and address lists.
+"""Reading raw header text in linear time: header blocks, fields, encoded words, address
+lists. The one header reader of the package: every other module reads headers here.
 
 The standard library's header parsers are fine on honest headers but can take minutes
 on hostile ones (``decode_header`` pops from the front of a list, the modern address
@@ -13,15 +14,30 @@ import binascii
 import codecs
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from leakguard.core import mask_numbers
+
+if TYPE_CHECKING:
+    from email.message import Message
 
 __all__ = [
     "AddressList",
+    "HeaderBlock",
     "address_tokens",
     "decode_words",
+    "field_name",
+    "fields",
+    "first_field",
+    "header_block",
+    "header_text",
     "mask_header",
     "read_address_list",
     "readable_text",
+    "sender",
     "unfold",
+    "without_blanks_before_colons",
+    "without_field",
 ]
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
@@ -35,12 +51,132 @@ def unfold(raw: str, /) -> str:
     return _FOLD.sub("", raw)
 
 
+def fields(msg: Message, /, *names: str) -> list[tuple[str, str]]:
+    """The fields of ``msg`` called one of ``names`` (every field when none is named), as
+    ``(lower-case name, raw value)`` in the order of the message.
+
+    The values are the text the parser kept, whatever policy it parsed with (the
+    structured header parsers never run); empty when the header cannot be listed.
+    """
+    wanted = {n.lower() for n in names}
+    try:
+        return [
+            (k.lower(), str(v)) for k, v in msg.raw_items() if not wanted or k.lower() in wanted
+        ]
+    except Exception:
+        return []
+
+
+def first_field(msg: Message, name: str, /) -> str | None:
+    """The raw value of the first field of ``msg`` called ``name``, if any."""
+    return next((value for _, value in fields(msg, name)), None)
+
+
+def field_name(raw: str | bytes, /) -> str:
+    """A field's name as mail readers match it: blanks around it dropped, lower-case.
+
+    ``X-Leakguard``, ``x-leakguard`` and ``X-Leakguard `` (the obsolete syntax with a
+    blank before the colon, which Postfix and mail clients still accept) are one name.
+    """
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    return text.strip(" \t\r\n").lower()
+
+
+@dataclass(frozen=True, slots=True)
+class HeaderBlock:
+    """The header block at the start of a message, split into fields.
+
+    ``fields`` holds each field's name (as :func:`field_name` gives it, empty for a
+    line without a colon) and its raw bytes (first line and folded lines, line ends
+    included); ``body_at`` is where the body starts (after the blank line), or the
+    length of the data when there is no blank line.
+    """
+
+    fields: tuple[tuple[str, bytes], ...]
+    body_at: int
+
+
+# The first empty line (CRLF or bare LF) ends the header block.
+_EMPTY_LINE = re.compile(rb"^\r?$", re.MULTILINE)
+# One field: a line, then every line that begins with a blank (its folded lines).
+_FIELD = re.compile(rb"[^\n]*\n?(?:[ \t][^\n]*\n?)*")
+
+
+def header_block(data: bytes, /) -> HeaderBlock:
+    """Split the header block of ``data`` into fields, in linear time.
+
+    Lines may end in CRLF or a bare LF; the block ends at the first empty line. A line
+    that begins with a blank continues the field before it.
+    """
+    empty = _EMPTY_LINE.search(data)
+    if empty is None or empty.start() >= len(data):
+        head_end = body_at = len(data)
+    else:
+        head_end = empty.start()
+        body_at = min(len(data), empty.end() + 1)
+    fields: list[tuple[str, bytes]] = []
+    for m in _FIELD.finditer(data, 0, head_end):
+        raw = m.group()
+        if not raw:
+            continue
+        name, colon, _ = raw.partition(b":")
+        fields.append((field_name(name) if colon and b"\n" not in name else "", raw))
+    return HeaderBlock(tuple(fields), body_at)
+
+
+def without_field(data: bytes, name: str, /) -> bytes:
+    """``data`` with every field called ``name`` (in any spelling :func:`field_name`
+    reads as that name, folded lines included) removed from its header block."""
+    wanted = field_name(name)
+    empty = _EMPTY_LINE.search(data)
+    head_end = len(data) if empty is None else empty.start()
+    # Most messages carry no such field: one search in C says so.
+    if not re.search(
+        rb"(?im)^[ \t]*" + re.escape(wanted.encode("latin-1")) + rb"[ \t]*:", data[:head_end]
+    ):
+        return data
+
+    def keep(m: re.Match[bytes]) -> bytes:
+        head, colon, _ = m.group().partition(b":")
+        return b"" if colon and b"\n" not in head and field_name(head) == wanted else m.group()
+
+    return _FIELD.sub(keep, data[:head_end]) + data[head_end:]
+
+
+# A line the standard library's parser takes for a field or its continuation, and a
+# field whose name has blanks before its colon: RFC 5322's obsolete syntax, which Postfix
+# and mail clients read as a field and that parser as the start of the body.
+_NOT_A_FIELD = re.compile(rb"(?m)^(?![!-9;-~]*:|[ \t]|[!-9;-~]+[ \t]+:)")
+_BLANKS_BEFORE_COLON = re.compile(rb"(?m)^([!-9;-~]+)[ \t]+:")
+
+
+def without_blanks_before_colons(data: bytes, /) -> bytes:
+    """``data`` with the blanks between a field's name and its colon removed from its
+    header block (``Subject : x`` becomes ``Subject: x``), in linear time.
+
+    The standard library's parser takes such a field for the first line of the body:
+    the fields after it, and every MIME part, would be read as one plain text where
+    mail clients show headers and attachments. The block is read as that parser reads
+    it, up to the first line that is not a field.
+    """
+    empty = _EMPTY_LINE.search(data)
+    head_end = len(data) if empty is None else empty.start()
+    if not _BLANKS_BEFORE_COLON.search(data, 0, head_end):
+        return data  # nearly every message: one search in C says so
+    start = 0
+    if data.startswith(b"From ") and not _BLANKS_BEFORE_COLON.match(data):
+        start = data.find(b"\n") + 1 or head_end  # the separator line of an mbox file
+    stop = _NOT_A_FIELD.search(data, start, head_end)
+    end = head_end if stop is None else stop.start()
+    return _BLANKS_BEFORE_COLON.sub(rb"\1:", data[:end]) + data[end:]
+
+
 def _codec(charset: str) -> str:
     # RFC 2231 lets an encoded word carry a language: "utf-8*fr".
     name = charset.partition("*")[0].strip().lower()
     try:
         return codecs.lookup(name).name
-    except LookupError:
+    except (LookupError, UnicodeError):  # unknown, or a name with bytes no codec name has
         return "utf-8"
 
 
@@ -96,6 +232,27 @@ def decode_words(raw: str, /) -> str:
     return "".join(out)
 
 
+_EIGHT_BIT = re.compile("[\udc80-\udcff]")
+
+
+def header_text(raw: object, /) -> str:
+    """A header value as a reader sees it: on one line, unencoded 8-bit bytes read as
+    UTF-8 when they are UTF-8 and as Windows-1252 otherwise (what older French mail
+    clients write), encoded words decoded. Linear in the length of the value."""
+    text = unfold(str(raw))
+    if _EIGHT_BIT.search(text):
+        try:
+            data = text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a lone surrogate the parser did not make
+            text = _SURROGATE.sub("\ufffd", text)
+        else:
+            try:
+                text = data.decode("utf-8")
+            except UnicodeDecodeError:
+                text = data.decode("cp1252", "replace")
+    return decode_words(text)
+
+
 # --------------------------------------------------------------------------- addresses
 
 # One lexical token of an address list: blanks, a quoted string, a domain literal, one
@@ -110,7 +267,6 @@ _LEX = re.compile(
     re.DOTALL,
 )
 _SEPARATORS = re.compile(r"""[\s<>,;:"'()\[\]\\]+""")
-_LONG_NUMBER = re.compile(r"\d[\d .\-/]{4,}\d")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -129,6 +285,11 @@ class AddressList:
     clean: bool
     truncated: bool = False
     tokens: tuple[str, ...] = ()
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        """Every address read: the mailboxes' first, then the address-like words."""
+        return tuple(address for _, address in self.mailboxes) + self.tokens
 
 
 def _comment_end(text: str, start: int) -> int:
@@ -335,6 +496,22 @@ def _read_address_list(raw: str, max_chars: int) -> AddressList:
     return AddressList(tuple(mailboxes), clean, truncated, extra)
 
 
+# A From header is read this far: a sender's address sits at its start, and a hostile
+# header must not cost time.
+_SENDER_CHARS = 4096
+
+
+def sender(msg: Message, /) -> str | None:
+    """The address of the first From field, read by the grammar; ``None`` when there is
+    no From or it does not follow the grammar (a header that does not parse names no
+    sender)."""
+    value = first_field(msg, "from")
+    if value is None:
+        return None
+    found = read_address_list(value, max_chars=_SENDER_CHARS)
+    return found.mailboxes[0][1] if found.clean and found.mailboxes else None
+
+
 def address_tokens(text: str, /) -> list[str]:
     """Every word of ``text`` that looks like an address (``something@something``)."""
     out: list[str] = []
@@ -367,5 +544,5 @@ def mask_header(raw: str, /, *, width: int = 80) -> str:
     control characters removed, long numbers (possible identifiers) starred, cut."""
     text = _CONTROL.sub(" ", readable_text(unfold(raw[: width * 8])))
     text = " ".join(text.split())
-    text = _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+    text = mask_numbers(text)
     return text if len(text) <= width else text[: width - 1] + "…"

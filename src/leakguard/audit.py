@@ -1,24 +1,25 @@
 """The audit trail: one JSON line per decision, sent through ``logging``.
 
 Records hold the decision, finding kinds, masked values and fingerprints — never a
-body, never an identifier in clear. Attach any handler (rotating file, syslog) to the
-``leakguard.audit`` logger; nothing is printed unless the application configures it.
-An interface that hands out its own reference for a decision (the HTTPS service's
-``verdict_id``) wraps the check in :func:`audit_context` so the record carries it.
+body, never an identifier in clear: locations (attachment names), the Message-ID, the
+sender and every other value taken from the message have their long numbers masked.
+Attach any handler (rotating file, syslog) to the ``leakguard.audit`` logger; nothing
+is printed unless the application configures it. An interface that hands out its own
+reference for a decision (the HTTPS service's ``verdict_id``) wraps the check in
+:func:`audit_context` so the record carries it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
-import email.utils
 import json
 import logging
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import Message
 
-from leakguard._headers import read_address_list
+from leakguard._headers import fields, first_field, mask_header, read_address_list, sender
 from leakguard.core import Verdict
 from leakguard.extract._types import Limits
 
@@ -42,16 +43,14 @@ def audit_context(**fields: str) -> Iterator[None]:
 _MAX_HEADER_CHARS = Limits().max_header_chars
 
 
-def _domains(headers: list[tuple[str, str]]) -> list[str]:
+def _domains(msg: Message) -> list[str]:
     # The raw header text, read by the same bounded reader as the guard: the structured
     # parser can raise or take minutes on a hostile header.
     domains: set[str] = set()
-    for name, value in headers:
-        if name not in ("to", "cc", "bcc"):
-            continue
+    for _, value in fields(msg, "to", "cc", "bcc"):
         found = read_address_list(value, max_chars=_MAX_HEADER_CHARS)
-        for addr in [a for _, a in found.mailboxes] + list(found.tokens):
-            domains.add(addr.rpartition("@")[2].lower())
+        for addr in found.addresses:
+            domains.add(mask_header(addr.rpartition("@")[2].lower(), width=255))
     return sorted(domains)
 
 
@@ -59,16 +58,14 @@ def audit_record(
     verdict: Verdict, msg: Message, /, *, now: datetime | None = None
 ) -> dict[str, object]:
     """The audit record of one decision, as a JSON-ready dict."""
-    headers = [(k.lower(), str(v)) for k, v in msg.raw_items()]
-    raw = dict(reversed(headers))
-    sender = email.utils.parseaddr(raw.get("from", "")[:1000])[1]
+    message_id = (first_field(msg, "message-id") or "")[:1000]
     when = now or datetime.now(UTC)
     return {
         "time": when.isoformat(timespec="seconds"),
         **dict(_CONTEXT.get()),
-        "message_id": raw.get("message-id", "").strip()[:1000] or None,
-        "sender": sender or None,
-        "recipient_domains": _domains(headers),
+        "message_id": mask_header(message_id, width=300) or None,
+        "sender": mask_header(sender(msg) or "", width=300) or None,
+        "recipient_domains": _domains(msg),
         "action": verdict.action.value,
         "encrypted": verdict.encrypted,
         "kinds": sorted(verdict.kinds()),

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location, Severity
-from leakguard.detectors import HEALTH, find_identifiers, get, one_byte_copies
+from leakguard.detectors import HEALTH, IDENTIFIER_DETECTORS, iter_identifiers, one_byte_copies
 from leakguard.extract._types import Problem, TextChunk
 
 __all__ = ["ContentReport", "scan_chunks", "scan_text"]
@@ -23,6 +23,8 @@ _SEVERITY = {
     "rib": Severity.MEDIUM,
     "iban": Severity.MEDIUM,
 }
+
+_MASK = {d.KIND: d.mask for d in IDENTIFIER_DETECTORS}
 
 # Identifiers that name one person; bank accounts are counted apart (one patient often
 # comes with both a NIR and a RIB, and must not count twice).
@@ -75,43 +77,72 @@ def scan_text(
     """
     if deadline is not None and deadline.expired():
         return [_timeout(location)]
+    out: list[Finding] = []
     try:
-        return _scan_text(text, location, fingerprinter, deadline)
+        _scan_text(text, location, fingerprinter, deadline, out)
     except DeadlineExceeded:
-        return [_timeout(location)]
+        out.append(_timeout(location))
+    return out
 
 
 def _scan_text(
-    text: str, location: Location, fingerprinter: Fingerprinter, deadline: Deadline | None
-) -> list[Finding]:
-    out: list[Finding] = []
-    seen: set[tuple[str, str]] = set()
+    text: str,
+    location: Location,
+    fingerprinter: Fingerprinter,
+    deadline: Deadline | None,
+    out: list[Finding],
+) -> None:
+    """Append the findings of ``text`` to ``out`` as they are made (what was found
+    stays there when ``DeadlineExceeded`` ends the reading)."""
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
-    for m in find_identifiers(text, copies=copies):
-        key = (m.kind, m.compact)
-        if key in seen:
-            continue
-        seen.add(key)
-        detector = get(m.kind)
-        out.append(
-            Finding(
-                kind=m.kind,
-                location=location,
-                severity=_SEVERITY.get(m.kind, Severity.MEDIUM),
-                masked=detector.mask(m.compact),
-                fingerprint=fingerprinter(m.kind, m.compact),
-                confidence=m.confidence,
+
+    # Identifiers: one finding per distinct value (told apart by their fingerprints,
+    # which the findings keep anyway: a long export holds a million of them).
+    seen: set[str] = set()
+    for part in iter_identifiers(text, copies=copies, deadline=deadline):
+        for kind, _start, _end, compact, confidence in part:
+            fingerprint = fingerprinter(kind, compact)
+            if fingerprint in seen:
+                continue
+            seen.add(fingerprint)
+            out.append(
+                Finding(
+                    kind=kind,
+                    location=location,
+                    severity=_SEVERITY[kind],
+                    masked=_MASK[kind](compact),
+                    fingerprint=fingerprint,
+                    confidence=confidence,
+                )
             )
-        )
-    if deadline is not None:
-        deadline.check()
-    categories = HEALTH.categories(text, copies=copies)
+
+    # Health categories, in the order they first occur.
+    categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
         for cat in categories
     )
-    return out
+    if not whole:
+        raise DeadlineExceeded
+
+
+def _problem_finding(problem: Problem) -> Finding:
+    """The finding for a part that was not read as it claimed: unreadable, encrypted, or
+    mislabelled (it claims to be encrypted and is not; its content was read as clear)."""
+    if problem.reason == "mislabelled":
+        return Finding(
+            kind="mislabelled_attachment",
+            location=problem.location,
+            severity=Severity.MEDIUM,
+            detail=problem.container,
+        )
+    return Finding(
+        kind="unscannable_attachment",
+        location=problem.location,
+        severity=Severity.LOW if problem.reason == "encrypted" else Severity.MEDIUM,
+        detail=problem.reason,
+    )
 
 
 def scan_chunks(
@@ -127,27 +158,31 @@ def scan_chunks(
     Past ``deadline`` each chunk left is reported unread (``timeout``) instead of read.
     """
     report = ContentReport()
-    seen: set[tuple[str, str, str]] = set()
+    # Per location (the Location itself: two names that differ only in digits print
+    # alike), the fingerprints or kinds and details already reported there.
+    seen: dict[Location, set[str]] = {}
     for chunk in chunks:
         if isinstance(chunk, Problem):
-            report.findings.append(
-                Finding(
-                    kind="unscannable_attachment",
-                    location=chunk.location,
-                    severity=Severity.LOW if chunk.reason == "encrypted" else Severity.MEDIUM,
-                    detail=chunk.reason,
-                )
-            )
+            finding = _problem_finding(chunk)
+            if finding.kind == "mislabelled_attachment":
+                # One claim per place, however many readers saw through it.
+                claims = seen.setdefault(finding.location, set())
+                key = f"{finding.kind}:{finding.detail or ''}"
+                if key in claims:
+                    continue
+                claims.add(key)
+            report.findings.append(finding)
             continue
         if keep_texts and chunk.location.is_attachment:
             report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)
         found = scan_text(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
+        here = seen.setdefault(chunk.location, set())
         for f in found:
-            key = (f.kind, str(f.location), f.fingerprint or f.detail or "")
-            if key in seen:
+            key = f.fingerprint or f"{f.kind}:{f.detail or ''}"
+            if key in here:
                 continue
-            seen.add(key)
+            here.add(key)
             report.findings.append(f)
     return report

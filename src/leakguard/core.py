@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import enum
 import hashlib
-import hmac
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = [
     "CONTENT_KINDS",
+    "HEALTH_DIRECTORY_KINDS",
     "IDENTIFIER_KINDS",
     "KINDS",
     "LEARNED_KINDS",
@@ -30,10 +31,12 @@ __all__ = [
     "Lang",
     "Location",
     "Severity",
+    "Suggestion",
     "Verdict",
     "describe",
     "group_findings",
     "highest",
+    "mask_numbers",
 ]
 
 Lang = Literal["fr", "en"]
@@ -107,7 +110,11 @@ class Severity(enum.Enum):
 
 
 IDENTIFIER_KINDS = frozenset({"nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin"})
-CONTENT_KINDS = IDENTIFIER_KINDS | {"health_data", "unscannable_attachment"}
+CONTENT_KINDS = IDENTIFIER_KINDS | {
+    "health_data",
+    "unscannable_attachment",
+    "mislabelled_attachment",
+}
 KINDS = CONTENT_KINDS | {
     "many_people",
     "other_person_data",
@@ -121,6 +128,9 @@ KINDS = CONTENT_KINDS | {
 # Learned from the Sent folder (leakguard learn): only with a correspondents store.
 LEARNED_KINDS = frozenset({"first_time_recipient", "dormant_recipient", "unusual_recipient"})
 KINDS = KINDS | LEARNED_KINDS
+# Compared with the national MSSanté directory: only with a health directory.
+HEALTH_DIRECTORY_KINDS = frozenset({"secure_address_available", "unknown_secure_address"})
+KINDS = KINDS | HEALTH_DIRECTORY_KINDS
 # Findings that say some content was not read. An ``unscannable_attachment`` whose
 # ``detail`` is ``encrypted`` is not among them: that part is protected, not unread.
 UNREAD_KINDS = frozenset({"unscannable_attachment"})
@@ -173,12 +183,31 @@ class Deadline:
         return Deadline(min(self.at, time.monotonic() + max(0.0, seconds)))
 
 
+# A run of digits with separators long enough to hold an identifier (every identifier
+# leakguard knows has at least eight digits; six keeps a margin for a cut one).
+_LONG_NUMBER = re.compile(r"\d[\d .\-/_]{4,}\d")
+
+
+def mask_numbers(text: str, /) -> str:
+    """``text`` with every digit of a long number starred: the masking of free text
+    (a file name, a header value, a server's reply) that may hold an identifier.
+
+    ``"patient 1 85 05 75 112 345 29.txt"`` → ``"patient * ** ** ** *** *** **.txt"``.
+    """
+    if not any(c.isdigit() for c in text):
+        return text
+    return _LONG_NUMBER.sub(lambda m: re.sub(r"\d", "*", m.group()), text)
+
+
 @dataclass(frozen=True, slots=True, order=True)
 class Location:
     """Where a finding sits, printed as in the contract.
 
     ``body``, ``subject``, ``header:to``, ``attachment:<name>`` or
-    ``attachment:<archive>/<member>`` for nested parts.
+    ``attachment:<archive>/<member>`` for nested parts. ``where`` keeps the names as
+    the message gives them, to find the part again; what is printed (``str()``,
+    :meth:`label`) has its long numbers masked (:func:`mask_numbers`), since a file
+    name may hold an identifier (``patient 1 85 05 75 112 345 29.txt``).
     """
 
     where: str
@@ -219,21 +248,23 @@ class Location:
         return Location(self.where.split("/", 1)[0])
 
     def label(self, lang: Lang = "en") -> str:
-        """The location for a reader: the contract form in English, French words in French."""
+        """The location for a reader: the contract form in English, French words in
+        French; long numbers masked."""
+        shown = str(self)
         if lang != "fr":
-            return self.where
-        if self.where == "body":
+            return shown
+        if shown == "body":
             return "corps du message"
-        if self.where == "subject":
+        if shown == "subject":
             return "objet"
-        if self.where.startswith("header:"):
-            return "en-tête " + self.where.removeprefix("header:").capitalize()
+        if shown.startswith("header:"):
+            return "en-tête " + shown.removeprefix("header:").capitalize()
         if self.is_attachment:
-            return "pièce jointe " + self.where.removeprefix("attachment:")
-        return self.where
+            return "pièce jointe " + shown.removeprefix("attachment:")
+        return shown
 
     def __str__(self) -> str:
-        return self.where
+        return mask_numbers(self.where)
 
 
 # --------------------------------------------------------------------------- fingerprints
@@ -247,23 +278,58 @@ class Fingerprinter:
     hashing every possible number without the key.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_inner", "_key", "_outer")
 
     def __init__(self, key: bytes | str | None = None) -> None:
         if key is None:
             env = os.environ.get("LEAKGUARD_FINGERPRINT_KEY")
             key = env if env else secrets.token_bytes(32)
         self._key = key.encode("utf-8") if isinstance(key, str) else bytes(key)
+        # HMAC (RFC 2104) with the padded key hashed in once: each value then costs two
+        # copies of these states (a large batch of findings makes millions of them).
+        block = self._key if len(self._key) <= 64 else hashlib.sha256(self._key).digest()
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
 
     def __call__(self, kind: str, compact: str) -> str:
-        msg = f"{kind}:{compact}".encode()
-        return hmac.new(self._key, msg, hashlib.sha256).hexdigest()[:20]
+        inner = self._inner.copy()
+        inner.update(f"{kind}:{compact}".encode())
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return outer.hexdigest()[:20]
 
     def __repr__(self) -> str:
         return "Fingerprinter(key=<hidden>)"
 
+    def __reduce__(self) -> tuple[type[Fingerprinter], tuple[bytes]]:
+        # Rebuilt from its key in another process (a batch worker), so the fingerprints
+        # there agree with this process's; the prepared hash states do not pickle.
+        return (Fingerprinter, (self._key,))
+
 
 # --------------------------------------------------------------------------- findings
+
+
+@dataclass(frozen=True, slots=True)
+class Suggestion:
+    """A secure mailbox to use instead of a recipient's address: a health professional's
+    MSSanté address from the national directory, with the name and profession listed
+    there (public data, never a patient's)."""
+
+    address: str
+    name: str = ""
+    profession: str = ""
+
+    def to_dict(self) -> dict[str, str]:
+        return {"address": self.address, "name": self.name, "profession": self.profession}
+
+    def label(self) -> str:
+        """``Dr Jean DUPONT (Médecin) <jean.dupont@medecin.mssante.fr>``, as much as known."""
+        who = self.name
+        if self.profession:
+            who = f"{who} ({self.profession})" if who else self.profession
+        return f"{who} <{self.address}>" if who else self.address
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,6 +353,10 @@ class Finding:
     detail: str | None = None
     confidence: float = 1.0
     last_seen: str | None = None  # ISO date of the last message to the recipient
+    # ISO date of the national MSSanté directory a recipient was compared with.
+    directory_date: str | None = None
+    # Secure mailboxes to use instead (secure_address_available), at most three.
+    suggestions: tuple[Suggestion, ...] = ()
 
     def message(self, lang: Lang = "en") -> str:
         """A sentence for a person, in French or English."""
@@ -307,17 +377,20 @@ class Finding:
             "similar_to",
             "distance",
             "last_seen",
+            "directory_date",
         ):
             value = getattr(self, name)
             if value is not None:
                 out[name] = value
+        if self.suggestions:
+            out["suggestions"] = [s.to_dict() for s in self.suggestions]
         if self.detail is not None:
             out["detail"] = self.detail
         out["message"] = self.message(lang)
         return out
 
     def __repr__(self) -> str:
-        parts = [f"kind={self.kind!r}", f"location={self.location.where!r}"]
+        parts = [f"kind={self.kind!r}", f"location={str(self.location)!r}"]
         for name in (
             "masked",
             "count",
@@ -325,6 +398,7 @@ class Finding:
             "similar_to",
             "distance",
             "last_seen",
+            "directory_date",
             "detail",
         ):
             value = getattr(self, name)
@@ -343,6 +417,8 @@ class Verdict:
     findings: tuple[Finding, ...] = ()
     encrypted: bool = False
     source: str | None = None
+    #: The language of :meth:`explain` when none is asked (the guard's ``lang``).
+    lang: Lang = field(default="en", compare=False)
 
     def kinds(self) -> frozenset[str]:
         return frozenset(f.kind for f in self.findings)
@@ -354,13 +430,15 @@ class Verdict:
         with any of them is never accepted as it is."""
         return tuple(f for f in self.findings if f.kind in UNREAD_KINDS and f.detail != "encrypted")
 
-    def explain(self, lang: Lang = "en", *, limit: int | None = 5) -> str:
+    def explain(self, lang: Lang | None = None, *, limit: int | None = 5) -> str:
         """A short text for a person: the decision, then the findings grouped by kind.
+
+        ``lang`` is ``"en"`` or ``"fr"``; without it, the verdict's own ``lang``.
 
         At most ``limit`` findings of one kind are listed (all when ``limit`` is None);
         one line then says how many more of that kind there are.
         """
-        lang = "fr" if lang == "fr" else "en"
+        lang = "fr" if (lang or self.lang) == "fr" else "en"
         if not self.findings:
             return _ACTION_TEXT[lang][self.action]
         head = _ALLOW_WITH_FINDINGS[lang] if self.action is Action.ALLOW else None
@@ -520,6 +598,24 @@ _UNSCANNABLE: Mapping[str, Mapping[str, str]] = {
 }
 
 
+_CLAIMS: Mapping[str, Mapping[str, str]] = {
+    "en": {
+        "smime": "S/MIME",
+        "pgp": "OpenPGP",
+        "zip": "encrypted ZIP",
+        "pdf": "password PDF",
+        "office": "password Office document",
+    },
+    "fr": {
+        "smime": "S/MIME",
+        "pgp": "OpenPGP",
+        "zip": "ZIP chiffré",
+        "pdf": "PDF protégé par mot de passe",
+        "office": "document Office protégé par mot de passe",
+    },
+}
+
+
 def _t(lang: str, en: str, fr: str) -> str:
     return fr if lang == "fr" else en
 
@@ -555,6 +651,24 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
             f"This attachment could not be checked: {why}.",
             f"Cette pièce jointe n'a pas pu être vérifiée : {why}.",
         )
+    if k == "mislabelled_attachment":
+        what = _CLAIMS[lang].get(finding.detail or "", _CLAIMS[lang]["smime"])
+        if not finding.location.is_attachment:
+            return _t(
+                lang,
+                f"This part of the message claims to be encrypted ({what}) but is readable "
+                "by anyone: it was checked as clear content.",
+                f"Cette partie du message se présente comme chiffrée ({what}) mais est "
+                "lisible par tous : elle a été vérifiée comme un contenu en clair.",
+            )
+        return _t(
+            lang,
+            f"This attachment claims to be encrypted ({what}) but is readable by anyone: "
+            "it was checked as clear content. A mislabelled file is suspicious.",
+            f"Cette pièce jointe se présente comme chiffrée ({what}) mais est lisible par "
+            "tous : elle a été vérifiée comme un contenu en clair. Un fichier mal étiqueté "
+            "est suspect.",
+        )
     if k == "many_people":
         return _t(
             lang,
@@ -572,6 +686,8 @@ def describe(finding: Finding, lang: Lang = "en") -> str:
         )
     if k in LEARNED_KINDS or (k == "lookalike_recipient" and finding.detail == "correspondent"):
         return _describe_learned(finding, lang)
+    if k in HEALTH_DIRECTORY_KINDS or (k == "lookalike_recipient" and finding.detail == "mssante"):
+        return _describe_health_directory(finding, lang)
     if k == "lookalike_recipient" and finding.detail == "homoglyph":
         return _t(
             lang,
@@ -688,6 +804,53 @@ def _describe_learned(finding: Finding, lang: str) -> str:
         f"{r} n'a jamais ou presque jamais reçu de message, mais ne diffère que de "
         f"{finding.distance} caractère(s) de {finding.similar_to}, une adresse souvent "
         "utilisée : erreur d'autocomplétion ?",
+    )
+
+
+def _describe_health_directory(finding: Finding, lang: str) -> str:
+    """The findings that come from the national MSSanté directory."""
+    k, r = finding.kind, finding.recipient
+    of = f" ({finding.directory_date})" if finding.directory_date else ""
+    if k == "lookalike_recipient":
+        return _t(
+            lang,
+            f"{r} is not in the national MSSanté directory{of} but is {finding.distance} "
+            f"keystroke(s) away from {finding.similar_to}, a mailbox that is: typing error?",
+            f"{r} n'est pas dans l'annuaire national MSSanté{of} mais ne diffère que de "
+            f"{finding.distance} caractère(s) de {finding.similar_to}, une boîte qui y "
+            "figure : faute de frappe ?",
+        )
+    if k == "unknown_secure_address":
+        return _t(
+            lang,
+            f"{r} is at an MSSanté domain but is not in the national MSSanté directory"
+            f"{of}: check the address (a mailbox created since, or not listed, is possible).",
+            f"{r} est sur un domaine MSSanté mais ne figure pas dans l'annuaire national "
+            f"MSSanté{of} : vérifiez l'adresse (boîte créée depuis, ou non publiée, possible).",
+        )
+    shown = finding.suggestions
+    count = finding.count or len(shown)
+    if count <= 1 and shown:
+        one = shown[0]
+        who = one.name or _t(lang, "This professional", "Ce professionnel")
+        job = f" ({one.profession})" if one.profession else ""
+        return _t(
+            lang,
+            f"{r} is not a secure address, but {who}{job} has an MSSanté mailbox in the "
+            f"national directory: send to {one.address} instead.",
+            f"{r} n'est pas une adresse sécurisée, mais {who}{job} a une boîte MSSanté dans "
+            f"l'annuaire national : envoyez plutôt à {one.address}.",
+        )
+    listed = ", ".join(s.label() for s in shown)
+    more = f" {_t(lang, 'e.g.', 'par exemple')} {listed}" if listed else ""
+    return _t(
+        lang,
+        f"{r} is not a secure address, and {count} health professionals of this name have "
+        f"an MSSanté mailbox in the national directory:{more}. If one is your correspondent, "
+        "send to that address instead.",
+        f"{r} n'est pas une adresse sécurisée, et {count} professionnels de santé de ce nom "
+        f"ont une boîte MSSanté dans l'annuaire national :{more}. Si l'un d'eux est votre "
+        "correspondant, envoyez plutôt à son adresse.",
     )
 
 

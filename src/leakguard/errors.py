@@ -8,8 +8,9 @@
     └── LeakBlocked                (code: "blocked")       the message must not leave as it is
 
 Every message is a sentence a person can act on and never contains an identifier. It is
-written in English and, when ``fr`` is given, in French: ``str(exc)`` is the English text,
-``exc.message("fr")`` the French one.
+written in English and, when ``fr`` is given, in French: ``exc.message("en")`` and
+``exc.message("fr")``; ``str(exc)`` is the text in ``exc.lang``, English unless the guard
+that raised it was built with ``lang="fr"``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from leakguard._recipients.directory import DirectoryIssue
     from leakguard.core import Lang, Verdict
 
 __all__ = [
@@ -33,10 +35,15 @@ class LeakguardError(Exception):
     """Base of every leakguard error; ``code`` is stable for scripts."""
 
     code = "leakguard"
+    #: The language of ``str(exc)``.
+    lang: Lang = "en"
 
     def __init__(self, message: str = "", /, *, fr: str | None = None) -> None:
         super().__init__(message)
         self.fr = fr
+
+    def __str__(self) -> str:
+        return self.message(self.lang)
 
     def message(self, lang: Lang = "en") -> str:
         """The message in one language (English when no French text was given)."""
@@ -52,9 +59,15 @@ class PolicyError(LeakguardError, ValueError):
 
 
 class DirectoryError(LeakguardError, ValueError):
-    """The colleagues' directory cannot be loaded."""
+    """The colleagues' directory cannot be loaded.
+
+    When the file was refused for its unusable lines (``strict_directory``), ``issues``
+    lists them and ``source`` names the file.
+    """
 
     code = "directory"
+    issues: tuple[DirectoryIssue, ...] = ()
+    source: str | None = None
 
 
 class InputError(LeakguardError, OSError):
@@ -108,6 +121,7 @@ class LeakBlocked(LeakguardError):
     ) -> None:
         self.verdict = verdict
         self.cause = cause
+        self.lang = verdict.lang
         if reason is None:
             reason, fr = verdict.explain("en"), verdict.explain("fr")
         super().__init__(reason, fr=fr)

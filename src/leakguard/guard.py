@@ -9,150 +9,86 @@ gives the content findings alone, for scripts that only ask what a message carri
 
 from __future__ import annotations
 
-import email.utils
-import logging
 import os
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
 from email.message import EmailMessage, Message
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
-from leakguard._headers import mask_header, read_address_list
+from leakguard._guard.decide import Judge
+from leakguard._guard.protect import PasswordNotice, enforce
+from leakguard._guard.recipients import Recipient
+from leakguard._guard.resources import Certificates, load_resources
 from leakguard.audit import AuditLog
-from leakguard.content import PERSON_KINDS, ContentReport, scan_chunks
-from leakguard.core import (
-    IDENTIFIER_KINDS,
-    Action,
-    Deadline,
-    Finding,
-    Fingerprinter,
-    Location,
-    Severity,
-    Verdict,
-)
+from leakguard.content import scan_chunks
+from leakguard.core import Deadline, Finding, Fingerprinter, Lang, Verdict
 from leakguard.correspondents import Correspondents
-from leakguard.errors import LeakBlocked, ProtectionError
-from leakguard.extract._types import Budget, Limits
+from leakguard.errors import LeakguardError
+from leakguard.extract._types import Limits
 from leakguard.message import iter_content, load_message
-from leakguard.other_person import OtherPersonCheck, capped
 from leakguard.policy import Policy
-from leakguard.protection import (
-    CallableCertificates,
-    CertificateProblem,
-    CertificateStore,
-    FolderCertificates,
-    exposed_headers,
-    find_certificate,
-    message_encrypted,
-    new_password,
-    renew_ids,
-    smime_encrypt,
-    zip_attachments,
-)
-from leakguard.protection.refusal import Refusal
-from leakguard.recipients import Directory, RecipientGuard
+from leakguard.protection import CertificateStore
+from leakguard.recipients import Directory, HealthDirectory
 from leakguard.register import PatientRegister
 
-if TYPE_CHECKING:
-    from cryptography.x509 import Certificate
-
 __all__ = ["Guard", "PasswordNotice", "Recipient", "scan"]
-
-log = logging.getLogger("leakguard")
 
 MessageSource = bytes | str | os.PathLike[str] | Message | BinaryIO
 
 
-@dataclass(frozen=True, slots=True)
-class Recipient:
-    """One recipient as the guard sees it."""
-
-    name: str
-    address: str
-    location: Location
-
-    @property
-    def domain(self) -> str:
-        return self.address.rpartition("@")[2].lower()
-
-
-@dataclass(frozen=True, slots=True)
-class PasswordNotice:
-    """Handed to the password callback when attachments were put in an encrypted ZIP.
-
-    Send ``password`` to the recipients through another channel (SMS, phone). It is
-    never written into the message or any log, and ``repr`` hides it.
-    """
-
-    recipients: tuple[str, ...]
-    archive_name: str
-    password: str
-    message_id: str | None
-
-    def __repr__(self) -> str:
-        return (
-            f"PasswordNotice(recipients={self.recipients!r}, archive_name={self.archive_name!r}, "
-            "password=<hidden>)"
-        )
-
-    __str__ = __repr__
-
-
 class Guard:
-    """Checks messages against a policy; thread-safe once built."""
+    """Checks messages against a policy; thread-safe once built.
+
+    Every resource can be given as an object or as a path, as on the command line:
+    ``policy`` (a :class:`~leakguard.policy.Policy` or a TOML file), ``directory`` (a
+    :class:`~leakguard.recipients.Directory` or a colleagues' file), ``register``,
+    ``certificates`` (a store, a lookup function or a folder) and ``correspondents``. One
+    left out comes from the policy's own path when it names one. ``internal_domains``
+    adds to the policy's; ``strict_directory`` refuses a colleagues' file with unusable
+    lines (``DirectoryError`` whose ``issues`` lists them) instead of ignoring those
+    lines; ``lang`` (``"en"`` or ``"fr"``) is the language of ``verdict.explain()``
+    and of ``str()`` of the errors the guard raises when no language is asked. A file
+    that cannot be used raises the same errors as ``leakguard check`` reports
+    (:mod:`leakguard.errors`).
+    """
 
     def __init__(
         self,
-        policy: Policy | None = None,
-        /,
+        policy: Policy | str | os.PathLike[str] | None = None,
         *,
-        directory: Directory | None = None,
-        register: PatientRegister | None = None,
-        certificates: CertificateStore | Callable[[str], Certificate | None] | None = None,
+        directory: Directory | str | os.PathLike[str] | None = None,
+        register: PatientRegister | str | os.PathLike[str] | None = None,
+        certificates: Certificates | None = None,
         on_password: Callable[[PasswordNotice], None] | None = None,
         fingerprinter: Fingerprinter | None = None,
         limits: Limits | None = None,
         audit: AuditLog | None = None,
         correspondents: Correspondents | str | os.PathLike[str] | None = None,
+        health_directory: HealthDirectory | str | os.PathLike[str] | None = None,
+        internal_domains: Iterable[str] = (),
+        strict_directory: bool = False,
+        lang: Lang = "en",
     ) -> None:
-        self.policy = policy if policy is not None else Policy.default()
+        self.lang: Lang = "fr" if lang == "fr" else "en"
         self.fingerprinter = fingerprinter or Fingerprinter()
         self.limits = limits or Limits()
-        if directory is None and self.policy.directory_path is not None:
-            directory = Directory.load(self.policy.directory_path)
-        self.directory = directory if directory is not None else Directory.from_addresses(())
-        long_len = self.policy.long_address_length
-        self._recipients = RecipientGuard(
-            self.directory,
-            max_distance=self.policy.lookalike_distance,
-            long_address_distance=2 if long_len else None,
-            long_address_length=long_len or 24,
-            acknowledged=self.policy.acknowledged,
-        )
-        if register is None and self.policy.register_path is not None:
-            register = PatientRegister.load(
-                self.policy.register_path, fingerprinter=self.fingerprinter
+        try:
+            self._resources = load_resources(
+                policy,
+                directory=directory,
+                register=register,
+                certificates=certificates,
+                correspondents=correspondents,
+                health_directory=health_directory,
+                fingerprinter=self.fingerprinter,
+                internal_domains=internal_domains,
+                strict_directory=strict_directory,
             )
-        self.register = register
-        self._other_person = OtherPersonCheck(
-            self.directory, register, is_secure=self.policy.is_secure
-        )
-        if certificates is None and self.policy.certificates_path is not None:
-            certificates = FolderCertificates(self.policy.certificates_path)
-        store: CertificateStore | None
-        if certificates is None or isinstance(certificates, CertificateStore):
-            store = certificates
-        else:
-            store = CallableCertificates(certificates)
-        self.certificates = store
+        except LeakguardError as exc:
+            exc.lang = self.lang
+            raise
+        self._judge = Judge(self._resources)
         self.on_password = on_password
         self.audit = audit if audit is not None else AuditLog()
-        if correspondents is None and self.policy.correspondents_path is not None:
-            correspondents = self.policy.correspondents_path
-        if correspondents is not None and not isinstance(correspondents, Correspondents):
-            correspondents = Correspondents.open(correspondents)
-        #: Correspondents learned from the Sent folder (``leakguard learn``), if any.
-        self.correspondents = correspondents
 
     @classmethod
     def from_policy(cls, path: str | os.PathLike[str], /, **options: object) -> Guard:
@@ -160,7 +96,37 @@ class Guard:
         return cls(Policy.load(path), **options)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
-        return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)})"
+        health = "" if self.health_directory is None else f", mssante={len(self.health_directory)}"
+        return f"Guard(policy={self.policy.source!r}, colleagues={len(self.directory)}{health})"
+
+    # ------------------------------------------------------------------ resources
+    # What the guard was built from: read-only, since the checkers are built from them.
+
+    @property
+    def policy(self) -> Policy:
+        return self._resources.policy
+
+    @property
+    def directory(self) -> Directory:
+        return self._resources.directory
+
+    @property
+    def register(self) -> PatientRegister | None:
+        return self._resources.register
+
+    @property
+    def certificates(self) -> CertificateStore | None:
+        return self._resources.certificates
+
+    @property
+    def correspondents(self) -> Correspondents | None:
+        """Correspondents learned from the Sent folder (``leakguard learn``), if any."""
+        return self._resources.correspondents
+
+    @property
+    def health_directory(self) -> HealthDirectory | None:
+        """The national MSSanté directory, if any."""
+        return self._resources.health_directory
 
     # ------------------------------------------------------------------ check
 
@@ -193,110 +159,14 @@ class Guard:
         source: str | None,
         deadline: Deadline | None = None,
     ) -> Verdict:
-        policy = self.policy.for_sender(_sender(msg))  # no internal domain set: the sender's
-        try:
-            encrypted = message_encrypted(msg)
-        except Exception:  # a part no reader copes with: judged as not encrypted
-            encrypted = False
-        recipients, unreadable = _read_recipients(msg, envelope, self.limits.max_header_chars)
-        outside = [r for r in recipients if not policy.is_internal(r.domain)]
-        unprotected = [r for r in outside if not policy.is_secure(r.domain)]
-        single_outside = len(outside) == 1 and not encrypted
-        budget = Budget(self.limits, deadline)
-        report = scan_chunks(
-            iter_content(msg, limits=self.limits, budget=budget),
+        return self._judge.decide(
+            msg,
+            envelope,
+            source,
+            limits=self.limits,
             fingerprinter=self.fingerprinter,
-            # Attachment texts are kept only for the other-person check, which needs them.
-            keep_texts=single_outside,
-            deadline=budget.until,
-        )
-        if encrypted:
-            # The whole message is enveloped: the content inspector saw only ciphertext.
-            report.findings[:] = [
-                f
-                for f in report.findings
-                if not (f.kind == "unscannable_attachment" and f.detail == "encrypted")
-            ]
-        sensitive = any(f.kind in policy.sensitive_kinds for f in report.findings)
-
-        findings: list[Finding] = list(unreadable)
-        named = [(r.name, r.address, r.location) for r in recipients]
-        findings.extend(self._recipients.check(named))
-        if self.correspondents is not None:
-            findings.extend(self._learned(policy, named, findings, sensitive))
-        findings.extend(report.findings)
-
-        protected = encrypted or not unprotected
-        if sensitive and unprotected and not encrypted:
-            findings.append(
-                Finding(
-                    kind="unencrypted_sensitive",
-                    location=unprotected[0].location,
-                    severity=Severity.HIGH,
-                )
-            )
-        people = report.distinct_people()
-        if outside and people >= policy.many_people_threshold:
-            bulk = people >= policy.bulk_export_threshold
-            findings.append(
-                Finding(
-                    kind="many_people",
-                    location=_where_people(report),
-                    severity=Severity.HIGH if bulk else Severity.MEDIUM,
-                    count=people,
-                    detail="bulk_export" if bulk else None,
-                )
-            )
-        if single_outside:
-            other = self._other_person.check(outside[0].name, outside[0].address, report)
-            if other is not None:
-                findings.append(other)
-        visible = [r for r in outside if r.location.where in ("header:to", "header:cc")]
-        if len(visible) >= policy.bulk_visible_threshold:
-            findings.append(
-                Finding(
-                    kind="bulk_visible_recipients",
-                    location=Location.header("to"),
-                    severity=Severity.MEDIUM,
-                    count=len(visible),
-                )
-            )
-
-        action = Action.ALLOW
-        for f in findings:
-            a = policy.action_for(f.kind, sensitive=sensitive, detail=f.detail)
-            if f.kind == "many_people" and f.detail == "bulk_export":
-                a = Action.BLOCK
-            a = capped(f, a)  # a guess that another person is concerned never blocks
-            if a is Action.ENCRYPT and protected:
-                continue  # already leaves encrypted or through secure messaging
-            if a > action:
-                action = a
-        return Verdict(action=action, findings=tuple(findings), encrypted=encrypted, source=source)
-
-    def _learned(
-        self,
-        policy: Policy,
-        recipients: list[tuple[str, str, Location]],
-        found: list[Finding],
-        sensitive: bool,
-    ) -> list[Finding]:
-        """First-time, dormant and unusual recipients, and look-alikes of frequent
-        correspondents, from the correspondents store."""
-        assert self.correspondents is not None
-        return self.correspondents.check(
-            recipients,
-            sensitive=sensitive,
-            is_outside=lambda a: not policy.is_internal(a.rpartition("@")[2]),
-            is_colleague=self.directory.__contains__,
-            dormant_months=policy.dormant_months,
-            quiet_days=policy.quiet_days,
-            frequent=policy.frequent_messages,
-            usual_group=policy.usual_group_messages,
-            lookalike_distance=policy.lookalike_distance,
-            already_lookalike=[
-                f.recipient for f in found if f.kind == "lookalike_recipient" and f.recipient
-            ],
+            lang=self.lang,
+            deadline=deadline,
         )
 
     # ------------------------------------------------------------------ protect
@@ -333,210 +203,23 @@ class Guard:
         when a password channel is set and nothing sensitive shows in the text or the
         headers; else ``LeakBlocked`` whose ``cause`` names the obstacle.
         """
-        if verdict.action is Action.BLOCK:
-            raise LeakBlocked(verdict)
-        if verdict.action < Action.ENCRYPT or verdict.encrypted:
-            return msg
-        found, _ = _read_recipients(msg, envelope_recipients, self.limits.max_header_chars)
-        recipients = [r.address for r in found]
-        certs: list[Certificate] = []
-        problems: list[CertificateProblem] = []
-        for address in recipients:
-            cert, problem = find_certificate(self.certificates, address)
-            if cert is not None:
-                certs.append(cert)
-            elif problem is not None:
-                problems.append(problem)
-        smime_error: ProtectionError | None = None
-        if recipients and not problems:
-            try:
-                return smime_encrypt(msg, certs, outer_subject=self.policy.outer_subject)
-            except ProtectionError as exc:
-                if exc.reason == "identifier_in_routing_header":
-                    raise LeakBlocked(verdict, str(exc), fr=exc.fr, cause=exc.reason) from exc
-                log.warning("S/MIME encryption failed: %s", exc)
-                smime_error = exc
-        refusal = Refusal(verdict, recipients, problems, smime_error, self.certificates)
-        return self._zip_protect(msg, verdict, recipients, envelope_recipients, refusal)
-
-    def _zip_protect(
-        self,
-        msg: EmailMessage,
-        verdict: Verdict,
-        recipients: list[str],
-        envelope: Sequence[str] | None,
-        refusal: Refusal,
-    ) -> EmailMessage:
-        policy = self.policy
-        msg = renew_ids(msg)
-        exposed = exposed_headers(msg)
-        if exposed:
-            shown = ", ".join(exposed)
-            refusal.fail(
-                "sensitive_in_headers",
-                f"The {shown} header carries an identifier or health information, which an "
-                "encrypted archive cannot hide (only S/MIME can): remove it from there, or "
-                "provide a certificate for every recipient.",
-                f"L'en-tête {shown} contient un identifiant ou une information de santé, "
-                "qu'une archive chiffrée ne peut pas cacher (seul S/MIME le peut) : "
-                "retirez-le, ou fournissez un certificat pour chaque destinataire.",
-            )
-        # Whatever the policy counts as sensitive, the archive never leaves an
-        # identifier or a health term readable in the text.
-        never_in_text = policy.sensitive_kinds | IDENTIFIER_KINDS | {"health_data"}
-        in_text = [
-            f for f in verdict.findings if f.kind in never_in_text and not f.location.is_attachment
-        ]
-        if in_text:
-            refusal.fail(
-                "sensitive_in_text",
-                "Sensitive data is in the message text, which an encrypted archive cannot "
-                "protect: move it into an attachment or use secure messaging.",
-                "Des données sensibles figurent dans le texte du message, qu'une archive "
-                "chiffrée ne peut pas protéger : placez-les en pièce jointe ou utilisez une "
-                "messagerie sécurisée.",
-            )
-        if self.on_password is None:
-            refusal.fail(
-                "no_password_channel",
-                "No channel is configured to hand over a password, so the sensitive "
-                "attachments cannot go in an encrypted archive instead.",
-                "Aucun canal n'est configuré pour transmettre un mot de passe : les pièces "
-                "jointes sensibles ne peuvent pas partir dans une archive chiffrée à la place.",
-            )
-        names = sorted(
-            {
-                f.location.top_level.where.removeprefix("attachment:")
-                for f in verdict.findings
-                if f.kind in policy.sensitive_kinds and f.location.is_attachment
-            }
+        return enforce(
+            msg,
+            verdict,
+            envelope=envelope_recipients,
+            max_header_chars=self.limits.max_header_chars,
+            policy=self.policy,
+            certificates=self.certificates,
+            on_password=self.on_password,
+            recheck=lambda protected: self._decide(protected, envelope_recipients, None),
         )
-        password = new_password()
-        archive = "documents-chiffres.zip"
-        try:
-            protected = zip_attachments(msg, password=password, names=names, archive_name=archive)
-        except ProtectionError as exc:
-            refusal.fail(exc.reason or "archive_failed", str(exc), exc.fr or str(exc))
-        after = self._decide(protected, envelope, None)
-        if after.action >= Action.ENCRYPT:
-            refusal.fail(
-                "still_unprotected",
-                "Even with its sensitive attachments in an encrypted archive, the message "
-                "still needs encryption: " + after.explain("en"),
-                "Même avec ses pièces jointes sensibles dans une archive chiffrée, le message "
-                "doit encore être chiffré : " + after.explain("fr"),
-                verdict=after,
-            )
-        self.on_password(
-            PasswordNotice(
-                recipients=tuple(recipients),
-                archive_name=archive,
-                password=password,
-                message_id=next(
-                    (str(v).strip() for k, v in msg.raw_items() if k.lower() == "message-id"),
-                    None,
-                ),
-            )
-        )
-        return protected
 
 
-# ---------------------------------------------------------------------- helpers
-
-
-_RECIPIENT_HEADERS = ("to", "cc", "bcc")
-
-
-def _read_recipients(
-    msg: Message, envelope: Sequence[str] | None, max_chars: int
-) -> tuple[list[Recipient], list[Finding]]:
-    """The recipients of ``msg`` read from the raw To/Cc/Bcc text (whatever policy the
-    message was parsed with) and the envelope, and an ``unreadable_recipients`` finding
-    for each header that does not follow the grammar or is longer than ``max_chars``
-    (all of them together), or when no recipient can be read at all. The address-like
-    words of an unreadable header are still recipients, so they are still checked."""
-    out: list[Recipient] = []
-    findings: dict[tuple[str, str], Finding] = {}
-    seen: set[str] = set()
-
-    def add(name: str, address: str, location: Location) -> None:
-        address = address.strip()
-        if "@" in address and address.lower() not in seen:
-            seen.add(address.lower())
-            out.append(Recipient(name.strip(), address, location))
-
-    try:
-        raw = [(k.lower(), str(v)) for k, v in msg.raw_items() if k.lower() in _RECIPIENT_HEADERS]
-    except Exception:
-        raw = []
-    room = max_chars
-    for header in _RECIPIENT_HEADERS:
-        location = Location.header(header)
-        for name, value in raw:
-            if name != header:
-                continue
-            if room <= 0:
-                if (header, "too_long") not in findings:
-                    findings[header, "too_long"] = _unreadable(location, "too_long", None)
-                continue
-            parsed = read_address_list(value, max_chars=room)
-            room -= len(value)
-            for display, address in parsed.mailboxes:
-                add(display, address, location)
-            for address in parsed.tokens:
-                add("", address, location)
-            if parsed.truncated or not parsed.clean:
-                detail = "too_long" if parsed.truncated else "malformed"
-                if (header, detail) not in findings:
-                    findings[header, detail] = _unreadable(location, detail, mask_header(value))
-    for addr in envelope or ():
-        a = email.utils.parseaddr(addr)[1].strip() or addr.strip()
-        add("", a, Location.header("bcc"))
-    if not out and not findings:
-        shown = next((mask_header(v) for k, v in raw if k == "to" and v.strip()), None)
-        findings[("to", "none")] = _unreadable(Location.header("to"), "none", shown)
-    return out, list(findings.values())
-
-
-def _unreadable(location: Location, detail: str, shown: str | None) -> Finding:
-    return Finding(
-        kind="unreadable_recipients",
-        location=location,
-        severity=Severity.MEDIUM,
-        recipient=shown,
-        detail=detail,
-    )
-
-
-def _where_people(report: ContentReport) -> Location:
-    counts: dict[Location, int] = {}
-    for f in report.findings:
-        if f.kind in PERSON_KINDS:
-            counts[f.location] = counts.get(f.location, 0) + 1
-    if not counts:
-        return Location.body()
-    return max(counts, key=lambda loc: counts[loc])
-
-
-# A From header longer than this is cut before its address is read (a sender's
-# address sits at its start; a hostile header must not cost time).
-_FROM_CHARS = 4096
-
-
-def _sender(msg: Message) -> str | None:
-    """The From address as written (read raw: a header that does not parse is no sender)."""
-    for name, value in msg.raw_items():
-        if name.lower() == "from":
-            try:
-                address = email.utils.parseaddr(str(value)[:_FROM_CHARS])[1]
-            except Exception:  # a hostile header: no sender, so no default internal domain
-                return None
-            return address if "@" in address else None
-    return None
+# ---------------------------------------------------------------------- scan
 
 
 def scan(
-    message: bytes | str | os.PathLike[str] | Message | BinaryIO,
+    message: MessageSource,
     /,
     *,
     limits: Limits | None = None,

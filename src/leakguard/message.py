@@ -24,15 +24,18 @@ from email.message import EmailMessage
 from email.parser import BytesParser
 from typing import Any, BinaryIO, cast
 
-from leakguard._headers import decode_words, readable_text, unfold
+from leakguard._headers import header_text, unfold, without_blanks_before_colons
 from leakguard.core import Location
 from leakguard.errors import InputError
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
-from leakguard.extract.encryption import PGP_BEGIN
+from leakguard.extract.encoded import encoded_files
+from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
 from leakguard.extract.html import html_to_text
+from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
+from leakguard.extract.sniff import document_sized
 from leakguard.extract.text import decode_text
 
 __all__ = [
@@ -57,24 +60,32 @@ _NO_CONTENT = frozenset(
     }
 )
 _MESSAGE_TYPES = frozenset({"message/rfc822", "message/global"})
+# Reports that quote header fields (a bounce, a read receipt, the headers of a message):
+# read as the header text they are, encoded words decoded.
+_REPORT_TYPES = frozenset(
+    {"message/delivery-status", "message/global-delivery-status",
+     "message/disposition-notification", "message/global-disposition-notification",
+     "text/rfc822-headers", "message/global-headers"}
+)  # fmt: skip
 _BODY_TYPES = frozenset({"text/plain", "text/html"})
 # What the bytes of a text part must not be for it to count as the body: a real document
 # sent as text/plain (a DOCX, a PDF) is an attachment whatever its label says.
 _DOCUMENT_FAMILIES = frozenset(
     {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "ole", "gzip", "image",
-     "msg", "tnef"}
+     "msg", "tnef", "bzip2", "xz", "tar"}
 )  # fmt: skip
 _EXTENSIONS = {
     "pdf": ".pdf", "docx": ".docx", "xlsx": ".xlsx", "pptx": ".pptx", "odt": ".odt",
     "ods": ".ods", "odp": ".odp", "zip": ".zip", "rtf": ".rtf", "html": ".html", "csv": ".csv",
     "text": ".txt", "eml": ".eml", "gzip": ".gz", "image": ".img", "ole": ".ole",
-    "msg": ".msg", "tnef": ".dat",
+    "msg": ".msg", "tnef": ".dat", "bzip2": ".bz2", "xz": ".xz", "tar": ".tar",
 }  # fmt: skip
 _B64_JUNK = re.compile(rb"[^A-Za-z0-9+/=\-_\s]")
 _B64_KEEP = re.compile(rb"[^A-Za-z0-9+/=]")
 _PADDING = re.compile(rb"=+")
+_B64_SPACE = b" \t\r\n\v\f"
+_B64_USUAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=" + _B64_SPACE
 _MAX_NAME = 200
-_EIGHT_BIT = re.compile("[\udc80-\udcff]")
 # Longer than any honest MIME header (a 255-character file name, percent-encoded in RFC
 # 2231 sections, takes about 2 KB); the parsers are quadratic in its parameters.
 _MAX_HEADER = 4096
@@ -191,6 +202,13 @@ _MAX_MULTIPARTS = 256
 def _parse(data: bytes) -> EmailMessage:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a byte-order mark written by some editors before the headers
+    start = _leading_blank_end(data)
+    if 0 < start < len(data) and _header_block(data, start) is True:
+        # Lines of spaces or blank lines before the headers: mail readers skip them, and
+        # so does this reader (the parser would take the whole message for its body).
+        data = data[start:]
+    # "Subject : x" is a field to mail servers and clients; to the parser, the body.
+    data = without_blanks_before_colons(data)
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
@@ -407,6 +425,9 @@ _DOCUMENT_NAMES = {
     "odp": ("an OpenDocument file", "un fichier OpenDocument"),
     "zip": ("a ZIP archive", "une archive ZIP"),
     "gzip": ("a gzip archive", "une archive gzip"),
+    "bzip2": ("a bzip2 archive", "une archive bzip2"),
+    "xz": ("an xz archive", "une archive xz"),
+    "tar": ("a tar archive", "une archive tar"),
     "rtf": ("an RTF document", "un document RTF"),
     "ole": ("an Office document", "un document Office"),
     "msg": ("an Outlook item (.msg)", "un élément Outlook (.msg)"),
@@ -417,23 +438,65 @@ _CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _not_message_reason(data: bytes) -> tuple[str, str] | None:
-    """Why ``data`` is not an e-mail message (English, French), or None when it is one."""
-    head = data[:65536]
-    if head.startswith(b"\xef\xbb\xbf"):
-        head = head[3:]
-    if not head.strip():
+    """Why ``data`` is not an e-mail message (English, French), or None when it is one.
+
+    A block of header fields read as mail readers read it decides first: lines of
+    spaces or blank lines before it are skipped, a header line longer than any limit is
+    still one field, and binary data after the headers (a UTF-16 or binary part) is the
+    message's content. Only without such a block is the file named for what it is.
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    start = _leading_blank_end(data)
+    if start >= len(data):
         return "it is empty", "il est vide"
+    found = _header_block(data, start)
+    if found is True:
+        return None
+    head = data[start : start + 65536]
     family = sniff(head)
     if family in _DOCUMENT_NAMES:
         what, quoi = _DOCUMENT_NAMES[family]
         return f"it is {what}", f"c'est {quoi}"
-    if family == "binary" or b"\x00" in head:
+    if found == "binary" or family == "binary" or b"\x00" in head:
         return "it holds binary data", "il contient des données binaires"
-    lines = head.lstrip(b"\r\n").splitlines()
-    if lines and lines[0].startswith(b"From "):
-        lines = lines[1:]  # the separator line of an mbox file
-    mail_field = False
-    for number, line in enumerate(lines[:_MAX_HEAD_LINES]):
+    return (
+        "it does not start with mail headers (From:, To:, Subject:…)",
+        "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
+    )
+
+
+# What a header line is judged on: its first 64 KB (a name, a colon, no control bytes);
+# how far into the file the header block is read to find a field only mail carries.
+_LINE_LOOK = 65536
+_HEAD_BYTES = 1 << 20
+_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+_SPACES_TO_END = re.compile(rb"[ \t\r\n]*\Z")
+
+
+def _leading_blank_end(data: bytes) -> int:
+    """Where the first line holding something other than spaces starts (the lines of
+    spaces and blank lines some writers put before the headers are skipped)."""
+    m = _BLANK_LINES.match(data, 0, min(len(data), 1 << 20))
+    end = m.end() if m else 0
+    return len(data) if _SPACES_TO_END.match(data, end) else end
+
+
+def _header_block(data: bytes, start: int) -> bool | str:
+    """True when ``data`` opens at ``start`` with header fields, one of them a field only
+    mail carries; "binary" when a field holds control bytes; else False. Reads at most
+    ``_MAX_HEAD_LINES`` fields within the first ``_HEAD_BYTES``, each line judged on its
+    first ``_LINE_LOOK`` bytes (folded continuation lines are part of their field)."""
+    pos, mail_field, size = start, False, len(data)
+    fields, number = 0, -1
+    while pos < size and pos - start < _HEAD_BYTES and fields < _MAX_HEAD_LINES:
+        number += 1
+        end = data.find(b"\n", pos)
+        end = size if end < 0 else end
+        line = data[pos : min(end, pos + _LINE_LOOK)].rstrip(b"\r")
+        pos = end + 1
+        if number == 0 and line.startswith(b"From "):
+            continue  # the separator line of an mbox file
         if not line.strip():
             break
         if line[:1] in (b" ", b"\t") and number:
@@ -442,15 +505,11 @@ def _not_message_reason(data: bytes) -> tuple[str, str] | None:
         if m is None:
             break  # the body starts without a blank line: the parser copes
         if _CONTROLS.search(line):
-            return "it holds binary data", "il contient des données binaires"
+            return "binary"
+        fields += 1
         name = line[: m.end()].rstrip(b": \t").lower()
         mail_field = mail_field or name in _MAIL_FIELDS
-    if not mail_field:
-        return (
-            "it does not start with mail headers (From:, To:, Subject:…)",
-            "il ne commence pas par des en-têtes de message (From:, To:, Subject:…)",
-        )
-    return None
+    return mail_field
 
 
 def is_message(data: bytes, /) -> bool:
@@ -570,23 +629,11 @@ def _subject_items(
         raw = str(value)
         if len(raw) > room:
             # Read up to the limit and say the rest was not.
-            yield from text_items(_header_text(raw[:room]), location, budget)
+            yield from text_items(header_text(raw[:room]), location, budget)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from text_items(_header_text(raw), location, budget)
-
-
-def _header_text(raw: str) -> str:
-    """A header's text with encoded words decoded (in linear time, whatever the input)."""
-    raw = unfold(raw)
-    if _EIGHT_BIT.search(raw):
-        # Unencoded 8-bit bytes in the header, kept by the parser as surrogates.
-        try:
-            raw = decode_text(raw.encode("utf-8", "surrogateescape"))
-        except UnicodeEncodeError:
-            raw = readable_text(raw)
-    return decode_words(raw)
+        yield from text_items(header_text(raw), location, budget)
 
 
 def _shadow(part: email.message.Message) -> email.message.Message:
@@ -628,7 +675,7 @@ def _filename(part: email.message.Message) -> str | None:
         name = None
     if not name:
         return None
-    name = _header_text(str(name))
+    name = header_text(str(name))
     # A path sent by some clients ("C:\\Users\\...\\scan.pdf"): the last component names it.
     name = re.split(r"[\\/]", name)[-1].strip()
     if len(name) > _MAX_NAME:
@@ -655,6 +702,18 @@ def _transfer_encoding(part: email.message.Message) -> str:
 
 def _b64decode(raw: bytes) -> tuple[bytes, bool]:
     """Decode base64 as far as it goes; the flag says the text was damaged."""
+    if not raw.translate(None, _B64_USUAL):
+        # The usual case at C speed (a large attachment): the standard alphabet in lines,
+        # padding only at the end and as long as it should be.
+        clean = raw.translate(None, _B64_SPACE)
+        body = clean.rstrip(b"=")
+        if b"=" not in body and clean == body + b"=" * (-len(body) % 4) and len(body) % 4 != 1:
+            return binascii.a2b_base64(clean), False
+    return _b64_segments(raw)
+
+
+def _b64_segments(raw: bytes) -> tuple[bytes, bool]:
+    """Base64 decoded segment by segment as far as it goes, whatever the damage."""
     damaged = _B64_JUNK.search(raw) is not None
     clean = _B64_KEEP.sub(b"", raw.replace(b"-", b"+").replace(b"_", b"/"))
     out: list[bytes] = []
@@ -711,13 +770,19 @@ def _part_items(
         return
     ctype = _content_type(part)
     if ctype == "multipart/encrypted":
-        yield Problem(here, "encrypted", "pgp")
-        return
+        if _pgp_mime_encrypted(part):
+            yield Problem(here, "encrypted", "pgp")
+            return
+        # An envelope whose content is not encrypted: what it holds is read as clear.
+        yield Problem(here, "mislabelled", "pgp")
     if ctype == "message/external-body":
         # The content lives elsewhere (a cloud link): nothing of it could be read here.
         counter[0] += 1
         elsewhere = _filename(part) or f"part-{counter[0]}"
         yield Problem(_attachment_location(base, elsewhere), "unsupported")
+        return
+    if ctype in _REPORT_TYPES or ctype == "message/partial":
+        yield from _quoted_items(part, ctype, base, budget, counter)
         return
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list) and ctype not in _MESSAGE_TYPES:
@@ -731,9 +796,17 @@ def _part_items(
         yield Problem(here, "corrupt")
     counter[0] += 1
     index = counter[0]
-    if ctype in _NO_CONTENT:
-        return
     name = _filename(part)
+    if ctype in _NO_CONTENT:
+        data, _ = _payload(part)
+        if control_part_honest(ctype, data):
+            return
+        # A signature, key or version line that is none: its bytes are read like any
+        # attachment's, and the label reported.
+        where = _attachment_location(base, name or f"part-{index}.bin")
+        yield Problem(where, "mislabelled", "smime" if "pkcs7" in ctype else "pgp")
+        yield from _clear_items(data, where, name, budget, depth)
+        return
     if ctype in _MESSAGE_TYPES:
         where = _attachment_location(base, name or f"part-{index}.eml")
         if depth + 1 > budget.limits.max_depth:
@@ -755,6 +828,7 @@ def _part_items(
         and family not in _DOCUMENT_FAMILIES
     ):
         yield from _body_items(part, data, damaged, ctype, here, budget)
+        yield from _relabelled_items(part, here, None, budget, depth)
         return
     where = _attachment_location(base, name or f"part-{index}{_EXTENSIONS.get(family, '.bin')}")
     if not budget.take_bytes(len(data)):
@@ -762,8 +836,10 @@ def _part_items(
         return
     if damaged:
         yield Problem(where, "corrupt")
-    if family == "image" and disposition != "attachment":
-        # Pictures shown inside the message (logos, signatures) are not documents sent.
+    if family == "image" and disposition != "attachment" and not document_sized(data):
+        # Pictures shown inside the message the size of a logo or a signature are not
+        # documents sent; a photo or a screenshot pasted in the text is read by OCR, or
+        # reported unread (no_ocr) where OCR is not installed.
         return
     charset = _param(part, "charset")
     declared = f"{ctype}; charset={charset}" if charset else ctype
@@ -788,6 +864,108 @@ def _part_items(
             # Already said above.
             continue
         yield item
+    yield from _relabelled_items(part, where, name, budget, depth)
+
+
+def _quoted_items(
+    part: email.message.Message,
+    ctype: str,
+    base: Location | None,
+    budget: Budget,
+    counter: list[int],
+) -> Iterator[Item]:
+    """A delivery report, read receipt or copy of a message's headers: its fields read as
+    text, encoded words decoded. A fragment of a message (``message/partial``) is read
+    for what text it shows and reported ``unsupported``: the message it belongs to is
+    whole only with the other fragments, sent apart."""
+    counter[0] += 1
+    where = _attachment_location(base, _filename(part) or f"part-{counter[0]}.txt")
+    payload = part.get_payload()
+    blocks = payload if isinstance(payload, list) else [payload]
+    lines: list[str] = []
+    for block in blocks:
+        if isinstance(block, email.message.Message):
+            lines += [f"{key}: {header_text(str(value))}" for key, value in block.raw_items()]
+            body = block.get_payload()
+            if isinstance(body, str):
+                lines.append(header_text(body))
+        elif isinstance(block, str):
+            data, _ = _payload(part)
+            lines.append(header_text(decode_text(data, _param(part, "charset"))))
+    text = "\n".join(lines)
+    if len(text) > budget.limits.max_part_bytes or not budget.take_bytes(len(text)):
+        yield Problem(where, "too_large")
+        return
+    yield from text_items(text, where, budget)
+    if ctype == "message/partial":
+        yield Problem(where, "unsupported")
+
+
+def _relabelled_items(
+    part: email.message.Message,
+    where: Location,
+    name: str | None,
+    budget: Budget,
+    depth: int,
+) -> Iterator[Item]:
+    """A part whose transfer encoding lies about its bytes, read as they really are as
+    well: ``base64`` over text that is not base64 (quoted-printable or plain), or another
+    label over lines that are all base64 (mail programs show the decoded garbage, or the
+    code; the content is one decoding away)."""
+    raw = part.get_payload(decode=False)
+    if not isinstance(raw, str) or len(raw) < _RELABEL_MIN:
+        return
+    cte = _transfer_encoding(part)
+    text = raw.encode("utf-8", "surrogateescape")
+    if cte == "base64":
+        if _as_labelled(text):
+            return
+        alternative = binascii.a2b_qp(text) if _QP_ESCAPE.search(text) else text
+    elif _written_in_base64(text):
+        alternative, _ = _b64decode(text)
+    else:
+        return
+    yield from _clear_items(alternative, where, name, budget, depth)
+
+
+_BASE64_LINE = re.compile(rb"[A-Za-z0-9+/]+={0,2}")
+# What base64 holds: its alphabet (URL-safe too), padding, line ends and blanks.
+_BASE64_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_\r\n\t "
+_INNER_BLANK = re.compile(rb"[^\s][ \t]+[^\s]")
+_PADDING_INSIDE = re.compile(rb"=[A-Za-z0-9+/]")
+
+
+def _as_labelled(text: bytes) -> bool:
+    """Whether a part labelled base64 is written in it: nothing outside its alphabet, no
+    blank between two characters of a line, no padding followed by more (a
+    quoted-printable escape). In C-speed passes: a large attachment is checked in a few
+    milliseconds per megabyte."""
+    if text.translate(None, _BASE64_BYTES):
+        return False
+    if (b" " in text or b"\t" in text) and _INNER_BLANK.search(text):
+        return False
+    return _PADDING_INSIDE.search(text) is None
+
+
+_QP_ESCAPE = re.compile(rb"=[0-9A-F]{2}|=\r?\n")
+_RELABEL_MIN = 16
+_FULL_LINE = 32
+
+
+def _written_in_base64(text: bytes) -> bool:
+    """Whether a part labelled otherwise is written in base64: lines of its alphabet,
+    padding only at the end, whole groups of four and one full line, so that a short
+    word or quoted-printable text is never taken for it. Stops at the first line that
+    is not (an ordinary text's first)."""
+    lines: list[bytes] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line:
+            continue
+        if not _BASE64_LINE.fullmatch(line) or (lines and b"=" in lines[-1]):
+            return False
+        lines.append(line)
+    return sum(map(len, lines)) % 4 == 0 and any(len(line) >= _FULL_LINE for line in lines)
 
 
 def _smime_items(
@@ -800,8 +978,10 @@ def _smime_items(
     root: bool,
     index: int,
 ) -> Iterator[Item]:
-    """An ``application/pkcs7-mime`` part: encrypted (reported), opaque-signed (its
-    content read like the rest of the message), or certificates only (nothing to read)."""
+    """An ``application/pkcs7-mime`` part, judged by what its bytes are, not its label:
+    enveloped data for real (reported encrypted), opaque-signed (its content read like
+    the rest of the message), certificates only (nothing to read), or anything else,
+    which is read as clear content and reported mislabelled."""
     smime = _param(part, "smime-type")
     name = _filename(part)
     where = (
@@ -809,24 +989,53 @@ def _smime_items(
         if root
         else _attachment_location(base, name or f"part-{index}.p7m")
     )
-    if smime == "certs-only":
-        return
-    if smime in _SMIME_ENCRYPTED:
-        yield Problem(where, "encrypted", "smime")
-        return
     data, _ = _payload(part)
     kind = cms_kind(data)
+    if kind == "encrypted":
+        yield Problem(where, "encrypted", "smime")
+        return
     if kind == "signed":
+        if smime in _SMIME_ENCRYPTED:
+            yield Problem(where, "mislabelled", "smime")
         content = signed_content(data)
         if content is None:
-            yield Problem(where, "unsupported")
+            if smime != "certs-only":
+                yield Problem(where, "unsupported")
             return
         yield from _part_items(_parse(content), base, budget, depth, counter, root=root)
         return
-    if kind == "encrypted" or smime is None:
-        yield Problem(where, "encrypted", "smime")
+    yield from _clear_items(data, where, name, budget, depth, declared=_content_type(part))
+
+
+def _clear_items(
+    data: bytes,
+    where: Location,
+    name: str | None,
+    budget: Budget,
+    depth: int,
+    *,
+    declared: str | None = None,
+) -> Iterator[Item]:
+    """A part whose label said it held nothing readable, read as the document it is."""
+    if not budget.take_bytes(len(data)):
+        yield Problem(where, "too_large")
         return
-    yield Problem(where, "unsupported")
+    yield from extract(
+        data,
+        where,
+        budget=budget,
+        filename=name,
+        declared_type=declared,
+        depth=depth,
+        messages=iter_embedded,
+    )
+
+
+def _pgp_mime_encrypted(part: email.message.Message) -> bool:
+    """Whether a ``multipart/encrypted`` part is PGP/MIME for real."""
+    return pgp_mime_encrypted(
+        _param(part, "protocol") or "", part.get_payload(), lambda p: _payload(p)[0]
+    )
 
 
 def _body_items(
@@ -846,9 +1055,23 @@ def _body_items(
     if ctype == "text/html":
         text = html_to_text(text, expired=budget.expired)
     yield from text_items(text, where, budget, ctype)
+    for written in encoded_files(text, budget.limits.max_part_bytes):
+        # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
+        # attachment, and it is read as one.
+        inside = where.child(written.name)
+        if written.damaged:
+            yield Problem(inside, "corrupt")
+        yield from _clear_items(written.data, inside, written.name, budget, 0)
     if PGP_BEGIN in text:
-        # Part of the body could not be read, whatever clear text surrounds it.
-        yield Problem(where, "encrypted", "pgp")
+        found = read_openpgp(text, limit=budget.limits.max_part_bytes)
+        if found is not None and found.encrypted:
+            # Part of the body could not be read, whatever clear text surrounds it.
+            yield Problem(where, "encrypted", "pgp")
+        elif found is not None:
+            # Armour that is no encrypted message: what it decodes to is read too.
+            yield Problem(where, "mislabelled", "pgp")
+            if found.clear:
+                yield from _clear_items(found.clear, where, None, budget, 0)
 
 
 def _inner_message(part: email.message.Message) -> email.message.Message:

@@ -5,7 +5,9 @@ attachment carrying another NIR is a fact and the policy's action applies in ful
 Without it, the person a document names ("Patient : Paul DURAND") is compared with the
 recipient's display name: a guess, which never does more than warn and says nothing
 when the recipient is a health professional, who receives patients' documents as a
-matter of course (a doctor's title, a secure health-messaging domain, the directory).
+matter of course (a title or a care profession in the name or the address, a care
+institution's domain, a secure health-messaging domain, the directory, a correspondent
+who regularly receives sensitive documents).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterable
 
 from leakguard.content import PERSON_KINDS, ContentReport
 from leakguard.core import Action, Finding, Location, Severity
+from leakguard.correspondents import Correspondents
 from leakguard.recipients import Directory
 from leakguard.register import PatientRegister
 
@@ -47,7 +50,7 @@ def capped(finding: Finding, action: Action, /) -> Action:
 class OtherPersonCheck:
     """Finds a document sent to a single outside person that concerns someone else."""
 
-    __slots__ = ("_directory", "_is_secure", "_register")
+    __slots__ = ("_correspondents", "_directory", "_is_secure", "_register", "_regular")
 
     def __init__(
         self,
@@ -56,12 +59,17 @@ class OtherPersonCheck:
         /,
         *,
         is_secure: Callable[[str], bool],
+        correspondents: Correspondents | None = None,
+        regular: int = 3,
     ) -> None:
         """``is_secure(domain)`` says whether a domain is secure health messaging (the
-        policy's ``secure_domains``)."""
+        policy's ``secure_domains``); an address of ``correspondents`` that received
+        sensitive data in at least ``regular`` messages is a known care correspondent."""
         self._directory = directory
         self._register = register
         self._is_secure = is_secure
+        self._correspondents = correspondents
+        self._regular = regular
 
     def check(self, name: str, address: str, report: ContentReport, /) -> Finding | None:
         """The finding for the one recipient ``name <address>``, or ``None``.
@@ -80,7 +88,12 @@ class OtherPersonCheck:
                         return _finding(f.location, REGISTER)
                 return None
         if is_health_professional(
-            name, address, is_secure=self._is_secure, directory=self._directory
+            name,
+            address,
+            is_secure=self._is_secure,
+            directory=self._directory,
+            correspondents=self._correspondents,
+            regular=self._regular,
         ):
             return None
         display = _name_tokens(name)
@@ -108,19 +121,34 @@ def is_health_professional(
     *,
     is_secure: Callable[[str], bool],
     directory: Directory | None = None,
+    correspondents: Correspondents | None = None,
+    regular: int = 3,
 ) -> bool:
     """True for a recipient who receives patients' documents as part of care.
 
-    A doctor's or professor's title in the display name (``Dr``, ``Dre``, ``Pr``,
-    ``Docteur``, ``Professeur``), an address at a secure health-messaging domain
-    (``is_secure``: the policy's ``*.mssante.fr``…), or a colleague or partner listed in
-    the ``directory``.
+    A doctor's or professor's title (``Dr``, ``Dre``, ``Pr``, ``Docteur``,
+    ``Professeur``) or a care profession (``infirmière``, ``kinésithérapeute``,
+    ``cardiologue``…) in the display name or the address (``dr.martin@``), a care
+    institution's domain (``chu-…``, ``clinique-…``), an address at a secure
+    health-messaging domain (``is_secure``: the policy's ``*.mssante.fr``…), a colleague
+    or partner listed in the ``directory``, or an address of ``correspondents`` that
+    already received sensitive data in at least ``regular`` messages.
     """
-    if _words(name) & _CARE_TITLES:
+    local, _, domain = address.rpartition("@")
+    if is_secure(domain):
         return True
-    if is_secure(address.rpartition("@")[2]):
+    if directory is not None and address in directory:
         return True
-    return directory is not None and address in directory
+    words = _words(name) | _address_words(local)
+    if words & _CARE_PERSON:
+        return True
+    if _address_words(domain.rpartition(".")[0]) & _CARE_DOMAIN:
+        return True
+    if correspondents is not None:
+        learned = correspondents.get(address)
+        if learned is not None and learned.sensitive_messages >= max(1, regular):
+            return True
+    return False
 
 
 def _finding(location: Location, how: str) -> Finding:
@@ -140,8 +168,124 @@ _CARE_TITLES = frozenset(
 _TITLES = _CARE_TITLES | {"mme", "mlle", "madame", "monsieur", "mr", "mrs", "ms", "m"}
 
 
+# "sage-femme" (midwife) is one word for the care professions below.
+_MIDWIFE = re.compile(r"sage[\s._\-]*femme")
+
+
 def _words(name: str) -> frozenset[str]:
-    return frozenset(_TOKEN.findall(_fold(name)))
+    return frozenset(_TOKEN.findall(_MIDWIFE.sub("sagefemme", _fold(name))))
+
+
+def _address_words(part: str) -> frozenset[str]:
+    """The words of an address part, split at dots, dashes, underscores and plus signs
+    (``dr.martin`` → ``dr``, ``martin``)."""
+    folded = _MIDWIFE.sub("sagefemme", _fold(part))
+    return frozenset(w for w in re.split(r"[._+\-]+", folded) if w)
+
+
+# Care professions, folded (no accents), as words of a display name or an address.
+_CARE_WORDS = frozenset(
+    {
+        "medecin",
+        "generaliste",
+        "infirmier",
+        "infirmiere",
+        "ide",
+        "idel",
+        "kine",
+        "kinesitherapeute",
+        "kinesitherapie",
+        "masseur",
+        "sagefemme",
+        "maieuticien",
+        "pharmacien",
+        "pharmacienne",
+        "orthophoniste",
+        "orthoptiste",
+        "psychomotricien",
+        "psychomotricienne",
+        "podologue",
+        "pedicure",
+        "osteopathe",
+        "chiropracteur",
+        "dentiste",
+        "chirurgien",
+        "chirurgienne",
+        "orthodontiste",
+        "anesthesiste",
+        "urgentiste",
+        "dieteticien",
+        "dieteticienne",
+        "audioprothesiste",
+        "ambulancier",
+        "ambulanciere",
+        "physician",
+        "nurse",
+        "midwife",
+        "pharmacist",
+        "physiotherapist",
+        "dentist",
+        "surgeon",
+        "gp",
+        "allergologue",
+        "angiologue",
+        "cardiologue",
+        "dermatologue",
+        "diabetologue",
+        "endocrinologue",
+        "gastroenterologue",
+        "gynecologue",
+        "hematologue",
+        "infectiologue",
+        "nephrologue",
+        "neurologue",
+        "oncologue",
+        "ophtalmologue",
+        "pneumologue",
+        "psychologue",
+        "radiologue",
+        "rhumatologue",
+        "stomatologue",
+        "urologue",
+        "pediatre",
+        "psychiatre",
+        "geriatre",
+        "phoniatre",
+        "ergotherapeute",
+        "psychotherapeute",
+        "physiotherapeute",
+        "cardiologist",
+        "dermatologist",
+        "gynecologist",
+        "neurologist",
+        "oncologist",
+        "radiologist",
+        "psychologist",
+        "pediatrician",
+        "psychiatrist",
+        "therapist",
+    }
+)
+# Words of a care institution's domain: chu-rouen.fr, clinique-exemple.fr.
+_CARE_PLACES = frozenset(
+    {
+        "chu",
+        "chru",
+        "aphp",
+        "hcl",
+        "hopital",
+        "hopitaux",
+        "hospital",
+        "clinique",
+        "polyclinique",
+        "ehpad",
+        "medical",
+        "medicale",
+        "sagefemme",
+    }
+)
+_CARE_PERSON = _CARE_TITLES | _CARE_WORDS
+_CARE_DOMAIN = _CARE_PLACES | _CARE_WORDS
 
 
 def _name_tokens(name: str) -> frozenset[str]:

@@ -10,17 +10,17 @@ import fnmatch
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Literal
 
 from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
 
-__all__ = ["DEFAULT_POLICY_TOML", "Policy"]
+__all__ = ["DEFAULT_POLICY_TOML", "Policy", "UnreadAnswer"]
 
 DEFAULT_POLICY_TOML = """\
 # leakguard's embedded default policy. Copy this file and change what you need:
@@ -51,6 +51,9 @@ acknowledged = []
 [recipients]
 # Correspondents learned from the Sent folder with "leakguard learn" (none by default).
 # correspondents = "correspondents.db"
+# The national MSSanté directory (the ANS extraction, .zip or .txt; none by default),
+# kept fresh by "leakguard health-directory fetch -o FILE".
+# health_directory = "mssante.zip"
 # dormant_recipient: the last message to the address is older than this many months.
 dormant_months = 12
 # Quiet start: no first_time_recipient or unusual_recipient until this many days after
@@ -91,8 +94,16 @@ unreadable_recipients = "warn"
 first_time_recipient = "allow"
 dormant_recipient = "warn"
 unusual_recipient = "warn"
+# With the national MSSanté directory: the professional a non-secure address names has
+# an MSSanté mailbox. Advice that comes with unencrypted_sensitive, which already asks
+# for encryption: "allow" leaves the decision to it.
+secure_address_available = "allow"
+# An address at an MSSanté domain that is not in the national directory.
+unknown_secure_address = "warn"
 # An attachment that is itself encrypted cannot be read, but it is protected.
 unscannable_encrypted = "allow"
+# A part that claims to be encrypted but is readable (it is read as clear content).
+mislabelled_attachment = "warn"
 
 [actions.with_sensitive]
 # Used instead of [actions] when the message carries sensitive content.
@@ -101,6 +112,8 @@ lookalike_domain = "block"
 display_name_mismatch = "block"
 unreadable_recipients = "block"
 first_time_recipient = "warn"
+# Sensitive content dressed as encrypted: someone, or some program, hid it.
+mislabelled_attachment = "block"
 
 [protection]
 # Folder of recipients' certificates (<address>.pem or .der) for S/MIME.
@@ -110,6 +123,17 @@ sensitive_kinds = ["nir", "rib", "iban", "be_niss", "qc_nam", "ca_sin", "health_
 # The Subject an S/MIME message shows outside its encryption; the real one travels
 # inside. Keep it neutral: it is readable by every server on the way.
 outer_subject = "Message chiffré / Encrypted message"
+
+[gateway]
+# Where no person decides (leakguard milter and relay), a message with content the guard
+# could not read is never accepted. What the sending server is told: "refuse" (550: the
+# message goes back to its sender now, with the reason) or "defer" (451: the server keeps
+# it and tries again, for up to several days).
+# A part too large, damaged, in a format that cannot be read, archives nested too deep,
+# a picture without OCR: the same message will not read better later.
+unread = "refuse"
+# The time budget ran out, or the gateway was full: the message may pass a little later.
+unread_timeout = "defer"
 """
 
 DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
@@ -127,6 +151,7 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
     "register": {"path": "a file path"},
     "recipients": {
         "correspondents": "a file path",
+        "health_directory": "a file path",
         "dormant_months": "a whole number ≥ 1",
         "quiet_days": "a whole number ≥ 0",
         "frequent_messages": "a whole number ≥ 1",
@@ -144,7 +169,11 @@ _SCHEMA: Mapping[str, Mapping[str, str]] = {
         "sensitive_kinds": "list of finding kinds",
         "outer_subject": "one line of text, at most 200 characters",
     },
+    "gateway": {"unread": "defer or refuse", "unread_timeout": "defer or refuse"},
 }
+
+#: How the gateway answers for content it could not read.
+UnreadAnswer = Literal["defer", "refuse"]
 
 
 def _frozen(mapping: Mapping[str, Action]) -> Mapping[str, Action]:
@@ -173,10 +202,13 @@ class Policy:
     outer_subject: str = DEFAULT_OUTER_SUBJECT
     source: str = "<default>"
     correspondents_path: Path | None = None
+    health_directory_path: Path | None = None
     dormant_months: int = 12
     quiet_days: int = 30
     frequent_messages: int = 3
     usual_group_messages: int = 3
+    unread: UnreadAnswer = "refuse"
+    unread_timeout: UnreadAnswer = "defer"
 
     # ------------------------------------------------------------------ building
 
@@ -266,6 +298,13 @@ class Policy:
             return self.actions_with_sensitive[kind]
         return self.actions.get(kind, Action.WARN)
 
+    def unread_answer(self, reasons: Iterable[str | None], /) -> UnreadAnswer:
+        """What the gateway answers for a message with content not read for ``reasons``
+        (``Problem`` reasons: ``too_large``, ``timeout``…): ``unread_timeout`` when time
+        was the only reason, ``unread`` as soon as another one is there."""
+        found = set(reasons)
+        return self.unread_timeout if found <= {"timeout"} and found else self.unread
+
     def __repr__(self) -> str:
         return f"Policy(source={self.source!r})"
 
@@ -293,6 +332,7 @@ _ALLOWED_FR: Mapping[str, str] = {
     "allow, warn, encrypt or block": "allow, warn, encrypt ou block",
     "a table of kind = action": "une table type = action",
     "list of finding kinds": "une liste de types de constat",
+    "defer or refuse": "defer ou refuse",
 }
 
 _ALLOWED_PREFIX_FR = (
@@ -462,8 +502,20 @@ def _build(data: dict[str, Any], *, source: str, base: Path | None) -> Policy:
         outer_subject=_outer_subject(data, source),
         source=source,
         correspondents_path=_path(data, "recipients", "correspondents", source, base),
+        health_directory_path=_path(data, "recipients", "health_directory", source, base),
         dormant_months=_int(data, "recipients", "dormant_months", source, 1),
         quiet_days=_int(data, "recipients", "quiet_days", source, 0),
         frequent_messages=_int(data, "recipients", "frequent_messages", source, 1),
         usual_group_messages=_int(data, "recipients", "usual_group_messages", source, 1),
+        unread=_unread(data, "unread", source),
+        unread_timeout=_unread(data, "unread_timeout", source),
     )
+
+
+def _unread(data: Mapping[str, Any], key: str, source: str) -> UnreadAnswer:
+    value = data.get("gateway", {}).get(key)
+    if value == "defer":
+        return "defer"
+    if value == "refuse":
+        return "refuse"
+    raise _err(source, f"gateway.{key}", "defer or refuse", value)

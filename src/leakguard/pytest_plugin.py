@@ -20,8 +20,10 @@ Each collected ``.eml`` fails when its action reaches ``leakguard_fail_on``, unl
     "welcome.eml" = "allow"
     "invoice.eml" = ["encrypt", "block"]
 
-Imports stay light: the checking machinery (PDF and Office readers included) is
-imported when the first message is checked, not when tests are collected.
+When a policy or a directory is configured, the guard is built as the session starts,
+so a missing or wrong file stops the session at once with one line naming it (pytest's
+usage error, exit status 4) instead of failing every test. Imports stay light: the
+document readers (PDF, Office) are imported when the first message is checked.
 """
 
 from __future__ import annotations
@@ -88,21 +90,20 @@ def _path(config: pytest.Config, option: str, ini: str) -> Path | None:
     return _base(config) / raw if raw else None
 
 
-def _build(policy_path: Path | None, directory_path: Path | None) -> Guard:
-    from leakguard.guard import Guard
-    from leakguard.policy import Policy
-    from leakguard.recipients import Directory
-
-    policy = Policy.load(policy_path) if policy_path else Policy.default()
-    directory = Directory.load(directory_path) if directory_path else None
-    return Guard(policy, directory=directory)
-
-
 def pytest_configure(config: pytest.Config) -> None:
     policy_path = _path(config, "leakguard_policy", "leakguard_policy")
     directory_path = _path(config, "leakguard_directory", "leakguard_directory")
     if policy_path or directory_path:
-        testing._configure(lambda: _build(policy_path, directory_path))
+        from leakguard.errors import LeakguardError
+        from leakguard.guard import Guard
+
+        lang = testing._lang()
+        try:
+            guard = Guard(policy_path, directory=directory_path, lang=lang)
+        except LeakguardError as exc:
+            head = "leakguard : " if lang == "fr" else "leakguard: "
+            raise pytest.UsageError(head + exc.message(lang)) from None
+        testing._configure(lambda: guard)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -155,23 +156,37 @@ class LeakguardItem(pytest.Item):
             try:
                 table = tomllib.loads(expected_file.read_text(encoding="utf-8"))
             except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-                raise pytest.UsageError(f"{expected_file}: not valid TOML ({exc})") from None
+                raise pytest.UsageError(
+                    testing._t(
+                        f"{expected_file}: not valid TOML ({exc})",
+                        f"{expected_file} : ce n'est pas du TOML valide ({exc})",
+                    )
+                ) from None
             value = table.get(self.path.name)
             if value is not None:
                 names = (value,) if isinstance(value, str) else tuple(value)
                 bad = [n for n in names if n not in _ACTIONS]
                 if bad or not names:
+                    allowed = ", ".join(_ACTIONS)
                     raise pytest.UsageError(
-                        f"{expected_file}: {self.path.name!r} expects {value!r}; "
-                        f"allowed: {', '.join(_ACTIONS)}"
+                        testing._t(
+                            f"{expected_file}: {self.path.name!r} expects {value!r}; "
+                            f"allowed: {allowed}",
+                            f"{expected_file} : {self.path.name!r} attend {value!r} ; "
+                            f"actions possibles : {allowed}",
+                        )
                     )
                 return names
         fail_on = self.config.getoption("leakguard_fail_on") or str(
             self.config.getini("leakguard_fail_on")
         )
         if fail_on not in _ACTIONS[1:]:
+            allowed = ", ".join(_ACTIONS[1:])
             raise pytest.UsageError(
-                f"leakguard_fail_on = {fail_on!r}; allowed: {', '.join(_ACTIONS[1:])}"
+                testing._t(
+                    f"leakguard_fail_on = {fail_on!r}; allowed: {allowed}",
+                    f"leakguard_fail_on = {fail_on!r} ; valeurs possibles : {allowed}",
+                )
             )
         return _ACTIONS[: _ACTIONS.index(fail_on)]
 

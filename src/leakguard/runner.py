@@ -7,7 +7,10 @@ queued, or beyond ``max_bytes`` held by them together, :class:`Busy` is raised a
 service answers "try again" (503, 451). A check that has not answered shortly after its
 deadline raises :class:`Overdue` for its caller; it keeps counting against the bounds
 until its thread really ends, so a stuck check can never let more work in than the
-bounds allow.
+bounds allow. A service that receives its input over the network holds a place with
+:meth:`Runner.admit` before reading it, so the bytes count while they arrive; bytes held
+outside any check (a message being received) count against the same memory bound with
+:meth:`Runner.reserve`.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TypeVar
 
 from leakguard.core import Deadline
 
-__all__ = ["Busy", "Overdue", "Runner"]
+__all__ = ["Admission", "Busy", "Overdue", "Runner"]
 
 T = TypeVar("T")
 
@@ -37,6 +40,37 @@ class Busy(Exception):
 
 class Overdue(Exception):
     """The check did not answer by its deadline (plus ``grace``)."""
+
+
+class Admission:
+    """A place held in a :class:`Runner` for one check: one of ``max_pending`` and the
+    bytes its input counts, taken before the input is read.
+
+    :meth:`grow` counts more of the input as it arrives (:class:`Busy` when it no longer
+    fits); :meth:`Runner.run` takes the place over and frees it when the check's thread
+    ends; :meth:`release` (or leaving a ``with`` block) frees a place never handed to
+    :meth:`Runner.run`, and does nothing once it was.
+    """
+
+    def __init__(self, runner: Runner, cost: int) -> None:
+        self._runner = runner
+        self.cost = cost
+        self._owned = False
+        self._released = False
+
+    def __enter__(self) -> Admission:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+    def grow(self, size: int, /) -> None:
+        """The input has reached ``size`` bytes: count it, or raise :class:`Busy`."""
+        self._runner._grow(self, self._runner.cost(size))
+
+    def release(self) -> None:
+        if not self._owned:
+            self._runner._release(self)
 
 
 class Runner:
@@ -86,13 +120,40 @@ class Runner:
 
     @property
     def bytes_held(self) -> int:
+        """Bytes counted against ``max_bytes``: checks admitted and reservations."""
         return self._bytes
+
+    def reserve(self, nbytes: int, /, *, force: bool = False) -> bool:
+        """Count ``nbytes`` held outside a check (a message being received, a buffer)
+        against ``max_bytes``; False, counting nothing, when they would pass it.
+
+        With ``force`` the bytes are counted whatever the bound (they are held already:
+        counting them keeps the checks and reservations that come next within it), and
+        the answer says whether they fitted. Give them back with :meth:`release` once
+        they are no longer held.
+        """
+        if nbytes <= 0:
+            return True
+        with self._lock:
+            fits = self._bytes + nbytes <= self.max_bytes
+            if fits or force:
+                self._bytes += nbytes
+            return fits
+
+    def release(self, nbytes: int, /) -> None:
+        """Give back bytes counted by :meth:`reserve`."""
+        if nbytes > 0:
+            with self._lock:
+                self._bytes -= nbytes
 
     def cost(self, size: int) -> int:
         """The bytes a check of an input of ``size`` bytes counts against ``max_bytes``."""
         return max(1, int(size * self.footprint))
 
-    def _admit(self, cost: int) -> None:
+    def admit(self, size: int = 0, /) -> Admission:
+        """Hold a place for a check whose input is ``size`` bytes (so far), or raise
+        :class:`Busy` at once."""
+        cost = self.cost(size)
         with self._lock:
             if self._pending >= self.max_pending:
                 raise Busy("pending", self._retry_after())
@@ -102,33 +163,62 @@ class Runner:
                 raise Busy("memory", self._retry_after())
             self._pending += 1
             self._bytes += cost
+        return Admission(self, cost)
 
-    def _release(self, cost: int) -> None:
+    def _grow(self, place: Admission, cost: int) -> None:
         with self._lock:
+            extra = cost - place.cost
+            if extra <= 0 or place._released:
+                return
+            if self._pending > 1 and self._bytes + extra > self.max_bytes:
+                raise Busy("memory", self._retry_after())
+            self._bytes += extra
+            place.cost = cost
+
+    def _release(self, place: Admission) -> None:
+        with self._lock:
+            if place._released:
+                return
+            place._released = True
             self._pending -= 1
-            self._bytes -= cost
+            self._bytes -= place.cost
 
     def _retry_after(self) -> float:
         # Every queued check may take its whole budget, ``workers`` at a time.
         rounds = 1 + self._pending // self.workers
         return max(1.0, round(min(rounds * self.time_budget, 120.0)))
 
-    async def run(self, work: Callable[[Deadline], T], /, *, size: int = 0) -> T:
+    async def run(
+        self,
+        work: Callable[[Deadline], T],
+        /,
+        *,
+        size: int = 0,
+        admission: Admission | None = None,
+        deadline: Deadline | None = None,
+    ) -> T:
         """``work(deadline)`` in a worker thread: its result, or :class:`Busy` at once,
         or :class:`Overdue` once the deadline and the grace have passed; an exception
-        ``work`` raises is raised here."""
-        cost = self.cost(size)
-        self._admit(cost)
-        deadline = Deadline.after(self.time_budget)
+        ``work`` raises is raised here.
+
+        ``admission`` is a place already held (see :meth:`admit`; ``size`` is then not
+        used); ``deadline`` one already running, such as one started when a request
+        arrived (default: ``time_budget`` from now).
+        """
+        place = admission if admission is not None else self.admit(size)
+        if place._released or place._owned:
+            raise ValueError("this admission was already released or run")
+        deadline = deadline if deadline is not None else Deadline.after(self.time_budget)
         try:
             future = self._pool.submit(work, deadline)
         except BaseException:
-            self._release(cost)
+            place.release()
             raise
-        future.add_done_callback(lambda _: self._release(cost))
+        place._owned = True
+        future.add_done_callback(lambda _: self._release(place))
         try:
             return await asyncio.wait_for(
-                asyncio.wrap_future(future), self.time_budget + self.grace
+                asyncio.wrap_future(future), deadline.remaining() + self.grace
             )
         except TimeoutError:
             raise Overdue from None

@@ -15,7 +15,7 @@ from email.message import Message
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from leakguard._headers import read_address_list
+from leakguard._headers import fields, read_address_list
 from leakguard.core import Action, Verdict
 from leakguard.errors import LeakBlocked
 from leakguard.guard import Guard
@@ -132,7 +132,9 @@ class GuardedSMTP(smtplib.SMTP):
         except (AttributeError, IndexError) as exc:
             if not _raised_by_header_parser(exc):
                 raise
-        envelope_from = from_addr or next(iter(_raw_addresses(msg, ("Sender", "From"))), "")
+        # As smtplib does: the Sender field when there is one, else From.
+        senders = _raw_addresses(msg, ("Sender",)) or _raw_addresses(msg, ("From",))
+        envelope_from = from_addr or next(iter(senders), "")
         recipients = _raw_addresses(msg, ("To", "Cc", "Bcc")) if to_addrs is None else to_addrs
         outgoing = copy.copy(msg)
         del outgoing["Bcc"]
@@ -155,13 +157,11 @@ def _raised_by_header_parser(exc: BaseException) -> bool:
 def _raw_addresses(msg: Message, names: Sequence[str]) -> list[str]:
     """Addresses of some headers, read from their raw text with the bounded reader."""
     found: list[str] = []
-    wanted = {n.lower() for n in names}
-    for name, value in msg.raw_items():
-        if name.lower() in wanted:
-            read = read_address_list(str(value), max_chars=128 * 1024)
-            found.extend(address for _, address in read.mailboxes)
-            if not read.clean:
-                found.extend(t for t in read.tokens if t not in found)
+    for _, value in fields(msg, *names):
+        read = read_address_list(value, max_chars=128 * 1024)
+        found.extend(address for _, address in read.mailboxes)
+        if not read.clean:
+            found.extend(t for t in read.tokens if t not in found)
     return found
 
 

@@ -90,7 +90,16 @@ def assert_action(message: Message, *allowed: str | Action, guard: Guard | None 
                 "assert_action(msg, 'allow')",
             )
         )
-    wanted = [a if isinstance(a, Action) else Action.parse(a) for a in allowed]
+    try:
+        wanted = [a if isinstance(a, Action) else Action.parse(a) for a in allowed]
+    except ValueError:
+        names = ", ".join(a.value for a in Action)
+        raise ValueError(
+            _t(
+                f"assert_action: unknown action among {allowed!r}; allowed: {names}",
+                f"assert_action : action inconnue parmi {allowed!r} ; actions possibles : {names}",
+            )
+        ) from None
     verdict = (guard or default_guard()).check(message, source=_name(message))
     if verdict.action not in wanted:
         names = " / ".join(a.value for a in wanted)
@@ -113,10 +122,12 @@ def assert_no_identifiers(message: Message, *, guard: Guard | None = None) -> Ve
     if found:
         lang = _lang()
         where = f" ({verdict.source})" if verdict.source else ""
+        n = len(found)
         head = _t(
-            f"leakguard: {len(found)} identifier(s) found{where}",
-            f"leakguard : {len(found)} identifiant(s) trouvé(s){where}",
+            f"leakguard: {n} identifier{'s' if n > 1 else ''} found{where}",
+            f"leakguard : {n} identifiant{'s' if n > 1 else ''} trouvé{'s' if n > 1 else ''}"
+            f"{where}",
         )
-        lines = [f"- [{f.location}] {f.message(lang)}" for f in found]
+        lines = [f"- [{f.location.label(lang)}] {f.message(lang)}" for f in found]
         raise AssertionError("\n".join([head, *lines]))
     return verdict

@@ -49,22 +49,43 @@ def read(path: Path, part: PstPart | None = None) -> Iterator[ArchivedMessage]:
     """Every message of every folder of a PST file, depth first in folder order.
 
     ``part`` reads only items ``start`` to ``stop`` of one folder (a shard), numbered
-    from ``first``.
+    from ``first``. A damaged item, or a damaged place in the folder tree, is an item
+    with ``error`` set, and the walk goes on.
     """
     pst = _open(path)
     try:
         if part is None:
-            items: Iterator[Any] = _messages(pst.get_root_folder())
+            try:
+                root = pst.get_root_folder()
+            except _DAMAGE as exc:
+                yield _damaged(path, 1, exc)
+                return
+            items: Iterator[Any] = _messages(root)
             number = 0
         else:
-            folder = _folder(pst, part.folder)
-            items = (folder.get_sub_message(i) for i in range(part.start, part.stop))
+            items = _part(pst, part)
             number = part.first - 1
         for item in items:
             number += 1
             yield _message(path, number, item)
     finally:
         pst.close()
+
+
+def _part(pst: Any, part: PstPart) -> Iterator[Any]:
+    """The items of one folder's range, or the error in the place of each one that
+    could not be reached."""
+    try:
+        folder = _folder(pst, part.folder)
+    except _DAMAGE as exc:
+        for _ in range(part.start, part.stop):
+            yield exc
+        return
+    for i in range(part.start, part.stop):
+        try:
+            yield folder.get_sub_message(i)
+        except _DAMAGE as exc:
+            yield exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,14 +99,30 @@ class PstPart:
     first: int
 
 
-def folders(path: Path) -> Iterator[tuple[tuple[int, ...], int]]:
+def folders(path: Path) -> Iterator[tuple[tuple[int, ...], int | str]]:
     """Each folder of a PST file as (sub-folder indexes from the root, number of
-    messages), in the order :func:`read` reads them."""
+    messages), in the order :func:`read` reads them. Where the folder tree is damaged,
+    the count is the name of the error instead: :func:`read` gives one item with an
+    error there."""
     pst = _open(path)
     try:
-        yield from _counts(pst.get_root_folder(), ())
+        try:
+            root = pst.get_root_folder()
+        except _DAMAGE as exc:
+            yield (), type(exc).__name__
+            return
+        yield from _counts(root, (), 0)
     finally:
         pst.close()
+
+
+def damaged(path: Path, number: int, why: str) -> ArchivedMessage:
+    """Item ``number`` of a PST file, which could not be read (``why``: the error's name)."""
+    err = ArchiveError(
+        f"{path}#{number}: this item could not be read ({why}).",
+        fr=f"{path}#{number} : cet élément n'a pas pu être lu ({why}).",
+    )
+    return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
 
 
 def _open(path: Path) -> Any:
@@ -104,12 +141,31 @@ def _open(path: Path) -> Any:
     return pst
 
 
-def _counts(folder: Any, where: tuple[int, ...]) -> Iterator[tuple[tuple[int, ...], int]]:
+def _counts(
+    folder: Any, where: tuple[int, ...], depth: int
+) -> Iterator[tuple[tuple[int, ...], int | str]]:
+    """What :func:`_messages` walks, folder by folder (its errors at the same places)."""
     if folder is None:
         return
-    yield where, folder.get_number_of_sub_messages()
-    for i in range(folder.get_number_of_sub_folders()):
-        yield from _counts(folder.get_sub_folder(i), (*where, i))
+    if depth > _MAX_FOLDER_DEPTH:
+        yield where, RecursionError.__name__
+        return
+    try:
+        yield where, folder.get_number_of_sub_messages()
+    except _DAMAGE as exc:
+        yield where, type(exc).__name__
+    try:
+        n = folder.get_number_of_sub_folders()
+    except _DAMAGE as exc:
+        yield where, type(exc).__name__
+        n = 0
+    for i in range(n):
+        try:
+            sub = folder.get_sub_folder(i)
+        except _DAMAGE as exc:
+            yield (*where, i), type(exc).__name__
+            continue
+        yield from _counts(sub, (*where, i), depth + 1)
 
 
 def _folder(pst: Any, where: tuple[int, ...]) -> Any:
@@ -121,26 +177,68 @@ def _folder(pst: Any, where: tuple[int, ...]) -> Any:
 
 def _message(path: Path, number: int, item: Any) -> ArchivedMessage:
     try:
+        if isinstance(item, BaseException):
+            raise item
         msg = _rebuild(item)
         data = msg.as_bytes()
-    except (OSError, ValueError, TypeError, UnicodeError, LookupError) as exc:
-        err = ArchiveError(
-            f"{path}#{number}: this item could not be read ({type(exc).__name__}).",
-            fr=f"{path}#{number} : cet élément n'a pas pu être lu ({type(exc).__name__}).",
-        )
-        return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+    except _DAMAGE as exc:
+        return _damaged(path, number, exc)
     message_id = clean_message_id(msg.get("Message-ID"))
     source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
     return ArchivedMessage(source, data, parse_date(msg.get("Date")))
 
 
-def _messages(folder: Any) -> Iterator[Any]:
+# What libpff and the rebuilding raise on a damaged item or one that is no message (a
+# distribution list, free/busy data): the item is reported and the walk goes on.
+_DAMAGE = (
+    OSError,
+    ValueError,
+    TypeError,
+    UnicodeError,
+    LookupError,
+    AttributeError,
+    MemoryError,
+    OverflowError,
+    RecursionError,
+)
+# Deeper folders than any real mailbox has: a damaged file may loop.
+_MAX_FOLDER_DEPTH = 64
+
+
+def _damaged(path: Path, number: int, exc: BaseException) -> ArchivedMessage:
+    return damaged(path, number, type(exc).__name__)
+
+
+def _messages(folder: Any, depth: int = 0) -> Iterator[Any]:
+    """Every item below ``folder``; where the folder tree itself is damaged, the error
+    takes the place of what could not be reached, and the walk goes on."""
     if folder is None:
         return
-    for i in range(folder.get_number_of_sub_messages()):
-        yield folder.get_sub_message(i)
-    for i in range(folder.get_number_of_sub_folders()):
-        yield from _messages(folder.get_sub_folder(i))
+    if depth > _MAX_FOLDER_DEPTH:
+        yield RecursionError("folders nested too deeply")
+        return
+    try:
+        count = folder.get_number_of_sub_messages()
+    except _DAMAGE as exc:
+        yield exc
+        count = 0
+    for i in range(count):
+        try:
+            yield folder.get_sub_message(i)
+        except _DAMAGE as exc:
+            yield exc
+    try:
+        folders = folder.get_number_of_sub_folders()
+    except _DAMAGE as exc:
+        yield exc
+        folders = 0
+    for i in range(folders):
+        try:
+            sub = folder.get_sub_folder(i)
+        except _DAMAGE as exc:
+            yield exc
+            continue
+        yield from _messages(sub, depth + 1)
 
 
 def _entries(item: Any) -> dict[int, Any]:

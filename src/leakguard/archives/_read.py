@@ -23,6 +23,8 @@ _PST_MAGIC = b"!BDN"
 _PST_SUFFIXES = frozenset({".pst", ".ost"})
 _ID_JUNK = re.compile(r"[\s<>\x00-\x1f\x7f]+")
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
+_BOM = b"\xef\xbb\xbf"
+_MESSAGE_SUFFIXES = frozenset({".eml", ".msg822"})
 
 
 class ArchiveError(InputError):
@@ -67,7 +69,8 @@ def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
 
     A folder with ``cur`` and ``new`` sub-folders is a Maildir, any other folder a tree.
     A file is a PST when it has the PST signature, an mbox when it starts with a
-    ``From`` line, else one message.
+    ``From`` line, else one message. A file named as one message (``.eml``) is one
+    message whatever its first line: some programs save the envelope line with it.
     """
     p = Path(path)
     if p.is_dir():
@@ -75,9 +78,15 @@ def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
     head = _head(p)
     if head.startswith(_PST_MAGIC) or (not head and p.suffix.lower() in _PST_SUFFIXES):
         return "pst"
-    if head.startswith(b"From "):
+    if _starts_mbox(head) and p.suffix.lower() not in _MESSAGE_SUFFIXES:
         return "mbox"
     return "eml"
+
+
+def _starts_mbox(head: bytes) -> bool:
+    """An mbox file starts with a ``From`` line (after a byte-order mark, if an editor
+    wrote one)."""
+    return head.removeprefix(_BOM).startswith(b"From ")
 
 
 def _is_maildir(p: Path) -> bool:
@@ -87,7 +96,7 @@ def _is_maildir(p: Path) -> bool:
 def _head(p: Path) -> bytes:
     try:
         with p.open("rb") as fh:
-            return fh.read(5)
+            return fh.read(8)
     except OSError as exc:
         raise _unreadable(p, exc) from None
 
@@ -187,7 +196,7 @@ def walk_tree(root: Path) -> Iterator[tuple[ArchiveKind, Path] | ArchivedMessage
             except ArchiveError as exc:
                 yield ArchivedMessage(str(f), b"", None, error=exc)
                 continue
-            if head.startswith(b"From "):
+            if _starts_mbox(head):
                 yield ("mbox", f)
             elif head.startswith(_PST_MAGIC):
                 yield ("pst", f)
@@ -259,7 +268,8 @@ def _maildir_date(name: str) -> datetime | None:
 
 
 def _mbox(p: Path, start: int = 0, end: int | None = None) -> Iterator[ArchivedMessage]:
-    """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does.
+    """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does (a
+    byte-order mark before the first one is dropped).
 
     The separator line is not part of the message; the blank line mbox writers put
     before each separator is removed. ``>From`` quoting is left as it is (it only ever
@@ -279,7 +289,10 @@ def _mbox(p: Path, start: int = 0, end: int | None = None) -> Iterator[ArchivedM
         try:
             if start:
                 fh.seek(start)
-            for line in fh if end is None else _lines_upto(fh, end - start):
+            lines_in = fh if end is None else _lines_upto(fh, end - start)
+            for count, line in enumerate(lines_in):
+                if count == 0 and not start:
+                    line = line.removeprefix(_BOM)
                 if line.startswith(b"From "):
                     if envelope is not None:
                         number += 1

@@ -54,6 +54,7 @@ from leakguard.batch._tasks import (
 from leakguard.core import Fingerprinter, Lang
 
 if TYPE_CHECKING:
+    from leakguard.extract._types import Limits
     from leakguard.guard import Guard
 
 __all__ = [
@@ -94,7 +95,8 @@ def check(
     any ``concurrent.futures.Executor``. ``shard_size``: messages per shard (default
     :data:`LOCAL_SHARD`, :data:`CLUSTER_SHARD` on a cluster). ``progress`` is called with
     the number of messages done as shards finish. An input that is not an e-mail, or
-    that cannot be read, gives an outcome with ``error`` set (in ``lang``).
+    that cannot be read, gives an outcome with ``error`` set (in ``lang``). Each message
+    has the guard's time budget (``guard.limits.max_seconds``), wherever it runs.
     """
     from leakguard.guard import Guard
 
@@ -119,6 +121,7 @@ def scan(
     /,
     *,
     fingerprinter: Fingerprinter | None = None,
+    limits: Limits | None = None,
     jobs: int | None = None,
     cluster: Any = None,
     executor: Executor | None = None,
@@ -127,10 +130,12 @@ def scan(
     lang: Lang = "en",
 ) -> Generator[Outcome, None, None]:
     """The content findings of every message and document of ``paths`` (a folder gives
-    every file in it, archives expanded), in input order; options as :func:`check`."""
+    every file in it, archives expanded), in input order; ``limits`` bound each one
+    (default :class:`~leakguard.extract.Limits`: past ``max_seconds`` what was not read
+    is reported ``timeout``); other options as :func:`check`."""
     context = Context(fingerprinter or Fingerprinter())
     done = run_task(
-        ScanTask(lang),
+        ScanTask(lang, limits),
         paths,
         context=context,
         reading="scan",

@@ -10,14 +10,14 @@ from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from leakguard.core import Fingerprinter
+from leakguard.core import Fingerprinter, Lang
 
 if TYPE_CHECKING:
     from leakguard.audit import AuditLog
     from leakguard.correspondents import Correspondents
     from leakguard.extract._types import Limits
     from leakguard.guard import Guard
-    from leakguard.recipients import Directory
+    from leakguard.recipients import Directory, HealthDirectory
     from leakguard.register import PatientRegister
 
 __all__ = ["Context", "ContextRef", "Recipe", "install", "lookup", "uninstall"]
@@ -52,15 +52,17 @@ class Recipe:
 @dataclass(frozen=True, slots=True)
 class _GuardRecipe:
     """What ``Guard.check`` reads: the policy, colleagues, patient register, limits,
-    correspondents and audit log. Certificates are left behind: checking does not use
-    them, and their folder may not exist where the worker runs."""
+    correspondents, MSSanté directory and audit log. Certificates are left behind:
+    checking does not use them, and their folder may not exist where the worker runs."""
 
     policy: dict[str, Any]
     directory: Directory
     register: PatientRegister | None
     limits: Limits
     correspondents: Correspondents | None
+    health_directory: HealthDirectory | None
     audit: AuditLog
+    lang: Lang
 
     @classmethod
     def of(cls, guard: Guard) -> _GuardRecipe:
@@ -74,7 +76,9 @@ class _GuardRecipe:
             guard.register,
             guard.limits,
             guard.correspondents,
+            guard.health_directory,
             guard.audit,
+            guard.lang,
         )
 
     def build(self, fingerprinter: Fingerprinter) -> Guard:
@@ -94,6 +98,8 @@ class _GuardRecipe:
             limits=self.limits,
             audit=self.audit,
             correspondents=self.correspondents,
+            health_directory=self.health_directory,
+            lang=self.lang,
         )
 
 

@@ -208,25 +208,34 @@ def _item(m: ArchivedMessage) -> Item:
 
 _FILE_ERRORS = {
     errno.ENOENT: ("no such file", "fichier introuvable"),
+    errno.ENOTDIR: (
+        "a part of the path is not a folder",
+        "une partie du chemin n'est pas un dossier",
+    ),
     errno.EACCES: ("permission denied", "accès refusé"),
     errno.EPERM: ("permission denied", "accès refusé"),
     errno.EISDIR: ("it is a folder, not a file", "c'est un dossier, pas un fichier"),
+    errno.ENOSPC: ("the disk is full", "le disque est plein"),
+    errno.EDQUOT: ("the disk quota is used up", "le quota disque est atteint"),
+    errno.EFBIG: ("the file is too large", "le fichier est trop gros"),
+    errno.EROFS: ("read-only file system", "système de fichiers en lecture seule"),
+    errno.EIO: ("input/output error", "erreur d'entrée-sortie"),
 }
 
 
-def _file_error(code: int | None, exc: OSError | None) -> InputError:
-    """Why a file could not be read, in both languages."""
+def _file_error(code: int | None, exc: OSError | None, *, writing: bool = False) -> InputError:
+    """Why a file could not be read (or written), in both languages."""
     if code in _FILE_ERRORS:
         en, fr = _FILE_ERRORS[code]
         return InputError(en, fr=fr)
     why = (exc.strerror if exc else None) or (type(exc).__name__ if exc else "error")
-    return InputError(why, fr="erreur de lecture")
+    return InputError(why, fr="erreur d'écriture" if writing else "erreur de lecture")
 
 
-def file_problem(exc: OSError) -> InputError:
-    """Why a file could not be read (``no such file``, ``permission denied``...), in
-    English and French."""
-    return _file_error(exc.errno, exc)
+def file_problem(exc: OSError, *, writing: bool = False) -> InputError:
+    """Why a file could not be read (``no such file``, ``permission denied``...), or with
+    ``writing`` written, in English and French."""
+    return _file_error(exc.errno, exc, writing=writing)
 
 
 # --------------------------------------------------------------------------- planning
@@ -391,6 +400,12 @@ def _pst_ranges(p: Path, size: int) -> Iterator[PstRange | Failed]:
         return
     number = 1
     for folder, n in counts:
+        if isinstance(n, str):  # a damaged place in the folder tree: one item, reported
+            m = pst.damaged(p, number, n)
+            assert m.error is not None
+            yield Failed(m.source, m.error)
+            number += 1
+            continue
         for start in range(0, n, size):
             stop = min(n, start + size)
             yield PstRange(str(p), pst.PstPart(folder, start, stop, number + start))

@@ -17,6 +17,7 @@ from leakguard.core import IDENTIFIER_KINDS, Finding, Lang, Verdict
 from leakguard.errors import LeakguardError
 
 if TYPE_CHECKING:
+    from leakguard.extract._types import Limits
     from leakguard.guard import Guard
 
 _A = TypeVar("_A")
@@ -173,9 +174,11 @@ class CheckTask:
 
 @dataclass(frozen=True, slots=True)
 class ScanTask:
-    """The content findings of each message or document, without recipient checks."""
+    """The content findings of each message or document, without recipient checks;
+    ``limits`` bound each one (its time budget: past it, what was not read is reported)."""
 
     lang: Lang = "en"
+    limits: Limits | None = None
     needs_guard: ClassVar[bool] = False
 
     def run(self, context: Context, items: Iterable[Item]) -> tuple[list[Outcome], None]:
@@ -184,7 +187,7 @@ class ScanTask:
             if item.error is not None:
                 out.append(Outcome(item.source, error=item.error.message(self.lang)))
                 continue
-            findings = guarded(item, self.lang, scan_item, context)
+            findings = guarded(item, self.lang, scan_item, (context, self.limits))
             if isinstance(findings, Outcome):
                 out.append(findings)
                 continue
@@ -198,15 +201,22 @@ class ScanTask:
         return None
 
 
-def scan_item(item: Item, context: Context) -> tuple[Finding, ...]:
+def scan_item(item: Item, how: tuple[Context, Limits | None]) -> tuple[Finding, ...]:
+    """The content findings of one item, read and scanned within one time budget (the
+    scan reports what it had no time to read)."""
     from leakguard.content import scan_chunks
+    from leakguard.extract._types import Budget, Limits
     from leakguard.message import document_content, iter_content, load_message
 
+    context, limits = how
+    limits = limits or Limits()
+    budget = Budget(limits)
     if item.is_message:
-        chunks = iter_content(load_message(item.data))
+        chunks = iter_content(load_message(item.data), budget=budget)
     else:
-        chunks = document_content(item.data, name=item.name)
-    return tuple(scan_chunks(chunks, fingerprinter=context.fingerprinter).findings)
+        chunks = document_content(item.data, name=item.name, limits=limits)
+    report = scan_chunks(chunks, fingerprinter=context.fingerprinter, deadline=budget.until)
+    return tuple(report.findings)
 
 
 def recipients_of(data: bytes) -> tuple[str, ...]:
@@ -328,7 +338,7 @@ class AffectedTask:
             if not self.wanted(item):
                 continue
             part.sent += 1
-            findings = guarded(item, self.lang, scan_item, context)
+            findings = guarded(item, self.lang, scan_item, (context, None))
             if isinstance(findings, Outcome):
                 out.append(findings)
                 continue

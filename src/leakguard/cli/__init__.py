@@ -11,6 +11,8 @@ The output language (``--lang``, else the locale) is known before any parser is 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import importlib
 import os
 import sys
@@ -25,6 +27,7 @@ from leakguard.cli._common import (
     exit_codes,
     heading,
     lang,
+    os_reason,
     requested_lang,
     reset_lang,
     say,
@@ -46,6 +49,7 @@ COMMANDS = (
     "relay",
     "affected",
     "learn",
+    "health_directory",
 )
 
 
@@ -74,9 +78,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--version",
-        action="version",
-        version=f"leakguard {__version__}",
-        help=t("show the version and exit", "afficher la version et quitter"),
+        action=_Version,
+        nargs=0,
+        help=t(
+            "show the version and the content engine, and exit",
+            "afficher la version et le moteur de contenu, et quitter",
+        ),
     )
     add_lang_option(p)
     sub = p.add_subparsers(
@@ -94,6 +101,24 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Version(argparse.Action):
+    """``--version``: the version, and which engine reads content (found when asked:
+    it loads the compiled engine)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from leakguard.detectors import HEALTH
+
+        running = HEALTH.engine()
+        engine = (
+            t(f"{running}, compiled", f"{running}, compilé")
+            if running
+            else t("pure Python (numpy)", "Python pur (numpy)")
+        )
+        label = t("content engine", "moteur de contenu")
+        sys.stdout.write(f"leakguard {__version__}\n{label}{t(': ', ' : ')}{engine}\n")
+        parser.exit()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     arguments = list(sys.argv[1:] if argv is None else argv)
@@ -101,6 +126,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = _parser().parse_args(arguments)
         return _run(args)
+    except KeyboardInterrupt:
+        # Ctrl-C outside a batch command's own handling (which writes out what was
+        # finished), or a second one while that is written: what was already printed
+        # stays; the rest of the work is not done.
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            _drop_stdout()
+        say(t("interrupted (Ctrl-C).", "interrompu (Ctrl-C)."))
+        return EXIT_INTERRUPTED
     finally:
         reset_lang(token)
 
@@ -108,17 +143,31 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     try:
         status: int = args.run(args, sys.stdout)
+        sys.stdout.flush()  # a full disk shows here, not as Python exits
         return status
     except LeakguardError as exc:
         say(exc.message(lang()))
         return EXIT_ERROR
-    except KeyboardInterrupt:
-        # Ctrl-C outside a command's own handling (while starting, or a second one while
-        # writing out what was finished): one line, no traceback.
-        say(t("interrupted.", "interrompu."))
-        return EXIT_INTERRUPTED
     except BrokenPipeError:
         # The reader went away (``| head``): stop quietly, as other filters do.
+        _drop_stdout()
+        return EXIT_ERROR
+    except OSError as exc:
+        if exc.filename is not None or exc.errno not in _WRITE_ERRORS:
+            raise
+        # Writing the results failed (a full disk, a quota): say so on one line.
+        say(t("standard output: ", "sortie standard : ") + os_reason(exc, writing=True))
+        _drop_stdout()
+        return EXIT_ERROR
+
+
+# Errors of a write to standard output redirected to a file.
+_WRITE_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS})
+
+
+def _drop_stdout() -> None:
+    """Point standard output at /dev/null, so what is still buffered is not written again
+    (and fails again) as Python exits."""
+    with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_ERROR

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from leakguard import batch
 from leakguard.cli._common import EXIT_INTERRUPTED, Result, lang, say, t
 from leakguard.errors import LeakguardError
+from leakguard.extract._types import Limits
 
 if TYPE_CHECKING:
     from leakguard.core import Fingerprinter
@@ -76,6 +77,18 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
         ),
     )
     add_jobs_option(p)
+    p.add_argument(
+        "--time-budget",
+        type=seconds_type,
+        default=None,
+        metavar=t("SECONDS", "SECONDES"),
+        help=t(
+            f"time one message or document may take (default: {Limits().max_seconds:g}); "
+            "past it what was not read is reported (timeout)",
+            f"durée permise pour un message ou un document (par défaut : "
+            f"{Limits().max_seconds:g}) ; au-delà ce qui n'a pas été lu est signalé (timeout)",
+        ),
+    )
     p.add_argument(
         "--report",
         metavar=t("FILE.html", "FICHIER.html"),
@@ -162,6 +175,27 @@ def runs_on(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def seconds_type(value: str) -> float:
+    try:
+        n = float(value)
+    except ValueError:
+        n = -1.0
+    if not 0 < n < float("inf"):
+        raise argparse.ArgumentTypeError(
+            t(
+                f"expected a number of seconds > 0, got {value!r}",
+                f"nombre de secondes > 0 attendu : {value!r}",
+            )
+        )
+    return n
+
+
+def limits_of(args: argparse.Namespace) -> Limits:
+    """The limits of each message or document: ``--time-budget`` as their time."""
+    budget = getattr(args, "time_budget", None)
+    return Limits() if budget is None else Limits(max_seconds=budget)
+
+
 def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
     """``path: <en> (<why>).`` in English, the same in French, for a file the CLI needs."""
     why = exc.strerror or type(exc).__name__
@@ -170,7 +204,7 @@ def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
 
 def interrupted(en: str, fr: str) -> int:
     """After Ctrl-C: one line saying what was written, and the exit status 130."""
-    say(t(f"interrupted: {en}", f"interrompu : {fr}"))
+    say(t(f"interrupted (Ctrl-C): {en}", f"interrompu (Ctrl-C) : {fr}"))
     return EXIT_INTERRUPTED
 
 
@@ -252,7 +286,12 @@ def scan_all(fingerprinter: Fingerprinter, args: argparse.Namespace) -> Iterator
     """``scan`` every item of ``args.paths``, in input order."""
     bar = progress_bar(count(args.paths) if sys.stderr.isatty() else None)
     outcomes = batch.scan(
-        args.paths, fingerprinter=fingerprinter, progress=bar.update, lang=lang(), **runs_on(args)
+        args.paths,
+        fingerprinter=fingerprinter,
+        limits=limits_of(args),
+        progress=bar.update,
+        lang=lang(),
+        **runs_on(args),
     )
     with closing(outcomes):
         try:

@@ -8,24 +8,29 @@ to follow that habit to be translated.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import errno
 import os
 import re
+import stat
 import sys
 import textwrap
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from leakguard.core import Finding, Lang, Verdict
-from leakguard.errors import DirectoryError, ProtectionError
+from leakguard.errors import DirectoryError, LeakguardError, ProtectionError
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
+    from leakguard.recipients import HealthDirectory
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-#: Ctrl-C (SIGINT): what was finished is written out and marked partial.
+#: Stopped by Ctrl-C (SIGINT), as shells report 128 + 2; batch commands write out what
+#: was finished and mark it partial.
 EXIT_INTERRUPTED = 130
 
 LANGS: tuple[Lang, ...] = ("en", "fr")
@@ -62,6 +67,14 @@ def t(en: str, fr: str) -> str:
     return fr if lang() == "fr" else en
 
 
+def plural(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
+    """``1 message`` / ``3 messages`` in the output language, from the singular and plural
+    forms of each language (French takes the singular for 0 and 1, English for 1 only)."""
+    if lang() == "fr":
+        return f"{count} {fr[0] if count <= 1 else fr[1]}"
+    return f"{count} {en[0] if count == 1 else en[1]}"
+
+
 def say(text: str) -> None:
     """One line on standard error, as ``leakguard: text``."""
     sys.stderr.write(t("leakguard: ", "leakguard : ") + text + "\n")
@@ -72,28 +85,69 @@ def heading(en: str, fr: str) -> str:
     return t(en, fr + " ")
 
 
-def exit_codes(ok: str, fail: str, *more: tuple[int, str]) -> str:
-    """The exit-status paragraph every command shows at the end of its ``--help``;
-    ``more``: further (status, meaning) pairs."""
-    error = t(
+def exit_codes(ok: str, fail: str, error: str | None = None, *, stopped: str | None = None) -> str:
+    """The exit-status paragraph every command shows at the end of its ``--help``
+    (``error``: what status 2 means, ``stopped``: what status 130 leaves behind, when a
+    command says more than the usual text)."""
+    error = error or t(
         "usage error or unreadable input (the other inputs are still handled)",
         "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
     )
+    stopped = stopped or t("interrupted by Ctrl-C", "interrompu par Ctrl-C")
     lines = [t("exit status:", "code de sortie :")]
-    for code, text in ((0, ok), (1, fail), (2, error), *more):
-        lines += textwrap.wrap(text, 76, initial_indent=f"  {code}  ", subsequent_indent=" " * 5)
+    for code, text in ((0, ok), (1, fail), (2, error), (EXIT_INTERRUPTED, stopped)):
+        head = f"  {code}  "
+        lines += textwrap.wrap(text, 76, initial_indent=head, subsequent_indent=" " * len(head))
     return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- parser
 
 
+# The placeholder words of option values (metavars) in French. Every command's usage
+# and option list go through HelpFormatter, so a metavar written in English anywhere
+# (or taken from the option's name) reads in French under --lang fr.
+_METAVARS_FR = {
+    "ADDR": "ADRESSE",
+    "ADDRESS": "ADRESSE",
+    "BYTES": "OCTETS",
+    "COMMAND": "COMMANDE",
+    "DATE": "DATE",
+    "DIR": "DOSSIER",
+    "DOMAIN": "DOMAINE",
+    "FILE": "FICHIER",
+    "HOST": "HÔTE",
+    "IN": "ENTRÉE",
+    "MB": "Mo",
+    "OUT": "SORTIE",
+    "PATH": "CHEMIN",
+    "SECONDS": "SECONDES",
+    "SENT": "ENVOYÉS",
+    "WORKERS": "N",
+}
+_METAVAR_WORD = re.compile(r"\b[A-Z][A-Z_]*\b")
+
+
+def metavar_fr(text: str) -> str:
+    """``text`` with its English placeholder words in French (``FILE`` → ``FICHIER``)."""
+    return _METAVAR_WORD.sub(lambda m: _METAVARS_FR.get(m.group(), m.group()), text)
+
+
 class HelpFormatter(argparse.HelpFormatter):
-    """argparse's layout, with the ``usage:`` prefix in the output language.
+    """argparse's layout, with the ``usage:`` prefix and the placeholders of option
+    values in the output language.
 
     A text of one paragraph (a description) is wrapped; a text with line breaks (the
     exit-status epilog) is kept as written.
     """
+
+    def _metavar_formatter(
+        self, action: argparse.Action, default_metavar: str
+    ) -> Callable[[int], tuple[str, ...]]:
+        english = super()._metavar_formatter(action, default_metavar)
+        if lang() != "fr" or action.choices is not None:
+            return english
+        return lambda size: tuple(metavar_fr(m) if isinstance(m, str) else m for m in english(size))
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         if "\n" in text:
@@ -134,6 +188,8 @@ _USAGE_ERRORS_FR: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"^argument (.+?): not allowed with argument (.*)$",
             r"argument \1 : incompatible avec l'argument \2",
         ),
+        # A value refused by the option's own check, whose text is already French.
+        (r"^argument (.+?): (.*)$", r"argument \1 : \2"),
     )
 )
 
@@ -144,8 +200,8 @@ def usage_error_text(message: str) -> str:
         return message
     for pattern, french in _USAGE_ERRORS_FR:
         if pattern.match(message):
-            return pattern.sub(french, message)
-    return message
+            return metavar_fr(pattern.sub(french, message))
+    return metavar_fr(message)
 
 
 class Parser(argparse.ArgumentParser):
@@ -222,11 +278,40 @@ class Result:
     error: str | None = None
 
 
-def os_reason(exc: OSError) -> str:
-    """Why a file could not be read, in the output language."""
+def os_reason(exc: OSError, *, writing: bool = False) -> str:
+    """Why a file could not be read (or, with ``writing``, written), in the output language."""
     from leakguard.batch._shards import file_problem
 
-    return file_problem(exc).message(lang())
+    if writing and exc.errno == errno.ENOENT:
+        return t("its folder does not exist", "son dossier n'existe pas")
+    return file_problem(exc, writing=writing).message(lang())
+
+
+def write_file(
+    path: str | os.PathLike[str], data: bytes, *, what: tuple[str, str], mode: int = 0o666
+) -> None:
+    """Write ``data`` to ``path`` (a new file gets ``mode``, less the umask), or raise the
+    one-line error naming the file and why.
+
+    ``what`` is what the file is, in English and French ("the report", "le rapport"). A
+    regular file left half-written (a full disk) is removed: no truncated output remains.
+    """
+    target = Path(path)
+    regular = False
+    try:
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+        with os.fdopen(fd, "wb") as fh:
+            regular = stat.S_ISREG(os.fstat(fd).st_mode)
+            fh.write(data)
+    except OSError as exc:
+        if regular:
+            with contextlib.suppress(OSError):
+                target.unlink()
+        reason = os_reason(exc, writing=True)
+        raise LeakguardError(
+            f"{target}: cannot write {what[0]} ({reason}).",
+            fr=f"{target} : impossible d'écrire {what[1]} ({reason}).",
+        ) from None
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:
@@ -285,6 +370,20 @@ def add_guard_options(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--health-directory",
+        metavar=t("FILE", "FICHIER"),
+        help=t(
+            "the national MSSanté directory (the ANS extraction, .zip or .txt; default: "
+            "none, or the policy's [recipients] health_directory): suggests a doctor's "
+            "MSSanté address, and checks addresses at MSSanté domains; kept fresh by "
+            "leakguard health-directory fetch",
+            "l'annuaire national MSSanté (l'extraction de l'ANS, .zip ou .txt ; par "
+            "défaut : aucun, ou [recipients] health_directory de la politique) : propose "
+            "l'adresse MSSanté d'un médecin et vérifie les adresses des domaines MSSanté ; "
+            "tenu à jour par leakguard health-directory fetch",
+        ),
+    )
+    p.add_argument(
         "--internal-domain",
         metavar=t("DOMAIN", "DOMAINE"),
         action="append",
@@ -298,56 +397,103 @@ def add_guard_options(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _report_directory(directory: Any, *, strict: bool) -> None:
-    """List the unusable lines of the colleagues' file on standard error."""
-    issues = directory.issues
-    if not issues:
-        return
-    shown = directory.source or "--directory"
+def _list_issues(shown: str, issues: Sequence[Any]) -> None:
+    """The unusable lines of the colleagues' file, one per line on standard error."""
     for issue in issues:
         say(shown + t(": ", " : ") + issue.message(lang()))
-    count = len(issues)
-    if strict:
+
+
+#: Unusable rows of the MSSanté extraction listed one by one; the rest are counted.
+HEALTH_ISSUES_SHOWN = 10
+
+
+def report_health_directory(health: HealthDirectory, *, announce: bool = True) -> None:
+    """On standard error: the extraction's unusable rows, its date when ``announce``, and
+    a warning when it is out of date. Never a word of its content."""
+    from leakguard._recipients.mssante import STALE_DAYS
+    from leakguard._recipients.mssante_file import Tally
+
+    shown = health.source or "--health-directory"
+    colon = t(": ", " : ")
+    for issue in health.issues[:HEALTH_ISSUES_SHOWN]:
+        say(shown + colon + issue.message(lang()))
+    if health.bad_rows:
+        reasons = ", ".join(
+            f"{Tally.reason(r, lang())}{colon}{n}" for r, n in sorted(health.bad_by_reason.items())
+        )
+        say(
+            t(
+                f"{shown}: {health.bad_rows} unusable row(s) ignored ({reasons}); the other "
+                "rows are used.",
+                f"{shown} : {health.bad_rows} ligne(s) inutilisable(s) ignorée(s) ({reasons}) ; "
+                "les autres lignes sont prises en compte.",
+            )
+        )
+    if announce:
+        say(health.describe(lang()))
+    if health.stale():
+        age = health.age_days()
+        say(
+            t(
+                f"{shown}: the MSSanté directory was generated {age} days ago (more than "
+                f"{STALE_DAYS}): update it with 'leakguard health-directory fetch -o {shown}'.",
+                f"{shown} : l'annuaire MSSanté a été généré il y a {age} jours (plus de "
+                f"{STALE_DAYS}) : mettez-le à jour avec « leakguard health-directory fetch "
+                f"-o {shown} ».",
+            )
+        )
+
+
+def build_guard(args: argparse.Namespace, *, announce: bool = True) -> Guard:
+    """The guard the command's options describe, built as a library user builds it
+    (``Guard(policy, directory=..., ...)``); the unusable lines of the colleagues' file
+    are listed on standard error. ``announce``: say on standard error which MSSanté
+    directory is used (``check`` says it in its summary instead)."""
+    from leakguard.guard import Guard
+
+    try:
+        guard = Guard(
+            args.policy or None,
+            directory=args.directory or None,
+            strict_directory=args.strict_directory,
+            internal_domains=args.internal_domain,
+            # protect, milter and relay take certificates; only check takes a store
+            certificates=getattr(args, "certificates", None) or None,
+            correspondents=getattr(args, "correspondents", None) or None,
+            health_directory=getattr(args, "health_directory", None) or None,
+            lang=lang(),
+        )
+    except DirectoryError as exc:
+        if not exc.issues:
+            raise
+        shown = exc.source or "--directory"
+        _list_issues(shown, exc.issues)
+        count = len(exc.issues)
         raise DirectoryError(
             f"{shown}: {count} unusable line(s); --strict-directory makes this an error.",
             fr=f"{shown} : {count} ligne(s) inutilisable(s) ; --strict-directory en fait une "
             "erreur.",
-        )
-    say(
-        t(
-            f"{shown}: {count} unusable line(s) ignored; the other colleagues are used "
-            "(--strict-directory makes this an error).",
-            f"{shown} : {count} ligne(s) inutilisable(s) ignorée(s) ; les autres collègues "
-            "sont pris en compte (--strict-directory en fait une erreur).",
-        )
-    )
-
-
-def build_guard(args: argparse.Namespace) -> Guard:
-    """A guard from the policy, directory and internal-domain options."""
-    from leakguard.guard import Guard
-    from leakguard.policy import Policy
-    from leakguard.protection import FolderCertificates
-    from leakguard.recipients import Directory
-
-    policy = Policy.load(args.policy) if args.policy else Policy.default()
-    domains = tuple(d.strip().lower() for d in args.internal_domain if d.strip())
-    if domains:
-        policy = policy.replace(
-            internal_domains=tuple(dict.fromkeys(policy.internal_domains + domains))
-        )
-    directory_file = args.directory or policy.directory_path
-    directory = Directory.load(directory_file) if directory_file else None
-    if directory is not None:
-        _report_directory(directory, strict=args.strict_directory)
-    folder = getattr(args, "certificates", None)  # protect, milter and relay take certificates
-    certificates = None
-    if folder:
-        if not Path(folder).is_dir():
-            raise ProtectionError(
-                f"--certificates {folder}: no such folder.",
-                fr=f"--certificates {folder} : ce dossier n'existe pas.",
+        ) from None
+    except ProtectionError as exc:
+        if exc.reason != "certificate_folder_missing" or not getattr(args, "certificates", None):
+            raise
+        folder = args.certificates
+        raise ProtectionError(
+            f"--certificates {folder}: no such folder.",
+            fr=f"--certificates {folder} : ce dossier n'existe pas.",
+        ) from None
+    issues = guard.directory.issues
+    if issues:
+        shown = guard.directory.source or "--directory"
+        _list_issues(shown, issues)
+        say(
+            t(
+                f"{shown}: {len(issues)} unusable line(s) ignored; the other colleagues are "
+                "used (--strict-directory makes this an error).",
+                f"{shown} : {len(issues)} ligne(s) inutilisable(s) ignorée(s) ; les autres "
+                "collègues sont pris en compte (--strict-directory en fait une erreur).",
             )
-        certificates = FolderCertificates(folder)
-    store = getattr(args, "correspondents", None)  # only `check` takes a store
-    return Guard(policy, directory=directory, certificates=certificates, correspondents=store)
+        )
+    if guard.health_directory is not None:
+        report_health_directory(guard.health_directory, announce=announce)
+    return guard

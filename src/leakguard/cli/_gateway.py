@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, say, t
+from leakguard.errors import LeakguardError
 
 if TYPE_CHECKING:
     from leakguard.gateway._decide import Gatekeeper
@@ -47,8 +48,10 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
         default=20.0,
         metavar="SECONDS",
         help=t(
-            "longest check of one message before answering 451 (default: 20.0)",
-            "durée maximale de vérification d'un message avant de répondre 451 (par défaut : 20.0)",
+            "time budget of one message, from the end of its data: past it the check stops and the "
+            "message gets 451 (default: 20.0)",
+            "temps accordé à un message, depuis la fin de ses données : au-delà la vérification "
+            "s'arrête et le message reçoit 451 (par défaut : 20.0)",
         ),
     )
     p.add_argument(
@@ -81,6 +84,29 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
         ),
     )
     p.add_argument(
+        "--max-memory",
+        type=_positive_int,
+        default=512,
+        metavar="MIB",
+        help=t(
+            "memory for messages being received and checked, per process; past it new "
+            "messages get 451 (default: 512)",
+            "mémoire pour les messages en réception et en vérification, par processus ; "
+            "au-delà les nouveaux messages reçoivent 451 (par défaut : 512)",
+        ),
+    )
+    p.add_argument(
+        "--max-connections",
+        type=_positive_int,
+        default=256,
+        metavar="N",
+        help=t(
+            "connections served at once per process; the next ones are turned away (default: 256)",
+            "connexions servies en même temps par processus ; les suivantes sont refusées "
+            "(par défaut : 256)",
+        ),
+    )
+    p.add_argument(
         "--reply-lang",
         choices=("fr", "en", "both"),
         default="both",
@@ -99,18 +125,50 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _positive_int(value: str) -> int:
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            t(
+                f"a whole number of at least 1, not {value!r}",
+                f"un entier d'au moins 1, pas {value!r}",
+            )
+        )
+    return int(value)
+
+
+def _audit_file(path: Path) -> logging.Handler:
+    """The audit log's file handler, or one clear line naming the file and the reason."""
+    try:
+        return logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        if isinstance(exc, FileNotFoundError):
+            fr = "dossier introuvable (créez-le d'abord)"
+            reason += " (create the folder first)"
+        elif isinstance(exc, IsADirectoryError):
+            fr = "c'est un dossier, pas un fichier"
+        elif isinstance(exc, PermissionError):
+            fr = "accès refusé"
+        else:
+            fr = reason
+        raise LeakguardError(
+            f"cannot write the audit log {path}: {reason}",
+            fr=f"impossible d'écrire le journal d'audit {path} : {fr}",
+        ) from None
+
+
 def build_keeper(args: argparse.Namespace, interface: str) -> Gatekeeper:
     """The gatekeeper the options describe, with the audit log attached."""
     from leakguard.gateway._decide import Gatekeeper
 
+    handler: logging.Handler
+    if args.audit_log:
+        handler = _audit_file(Path(args.audit_log))
+    else:
+        handler = logging.StreamHandler(sys.stderr)
     audit = logging.getLogger("leakguard.audit")
     audit.setLevel(logging.INFO)
     audit.propagate = False
-    handler: logging.Handler
-    if args.audit_log:
-        handler = logging.FileHandler(Path(args.audit_log), encoding="utf-8")
-    else:
-        handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     audit.addHandler(handler)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
@@ -120,6 +178,7 @@ def build_keeper(args: argparse.Namespace, interface: str) -> Gatekeeper:
         timeout=args.timeout,
         workers=max(1, args.workers),
         max_pending=max(1, args.max_pending),
+        max_memory=args.max_memory << 20,
         encrypt=args.on_encrypt,
         lang=args.reply_lang,
         audit=audit,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
 from leakguard import __version__
-from leakguard.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Result, lang, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Result, lang, plural, t
 from leakguard.core import Action, Finding, Lang, Severity, group_findings
 
 
@@ -25,14 +26,20 @@ def json_doc(
         elif r.verdict is not None and with_action:
             entry.update(r.verdict.to_dict(lang))
             entry["source"] = r.source
+            entry["findings"] = Flat(entry["findings"])
         else:
-            entry["findings"] = [f.to_dict(lang) for f in r.findings]
+            entry["findings"] = Flat(f.to_dict(lang) for f in r.findings)
         messages.append(entry)
     doc: dict[str, Any] = {"leakguard": __version__}
     if partial:
         doc["partial"] = True  # interrupted: only the messages finished before
     doc["messages"] = messages
     return doc
+
+
+class Flat(list[dict[str, Any]]):
+    """A list of flat objects (findings: text, numbers, booleans and nulls only), which
+    :func:`dump_json` writes in one call of the C encoder."""
 
 
 _LEVEL = {"high": "error", "medium": "warning", "low": "note"}
@@ -175,7 +182,7 @@ def print_text(
                 r.source
                 + colon
                 + (
-                    t(f"{count} finding(s)", f"{count} constat(s)")
+                    plural(count, ("finding", "findings"), ("constat", "constats"))
                     if count
                     else t("nothing found", "rien trouvé")
                 )
@@ -185,14 +192,71 @@ def print_text(
 
 
 def dump_json(doc: dict[str, Any], out: TextIO) -> None:
-    json.dump(doc, out, ensure_ascii=False, indent=2)
+    """``doc`` as ``json.dump(doc, out, ensure_ascii=False, indent=2)`` writes it, in a
+    few large writes: a scan of a large export lists hundreds of thousands of findings."""
+    for piece in _pieces(doc, 0):
+        out.write(piece)
     out.write("\n")
 
 
-def _count(count: int, en: tuple[str, str], fr: tuple[str, str]) -> str:
-    """``1 message`` / ``3 messages`` in the output language (singular, plural)."""
-    one, many = fr if lang() == "fr" else en
-    return f"{count} {one if count == 1 else many}"
+_SCALARS = (str, int, float, bool, type(None))
+
+
+@functools.cache
+def _flat_encoder(level: int) -> json.JSONEncoder:
+    """The encoder of flat objects at nesting ``level`` (its separators hold the indent)."""
+    return json.JSONEncoder(ensure_ascii=False, separators=(",\n" + "  " * (level + 1), ": "))
+
+
+def _flat_list(items: list[Any], level: int) -> Iterator[str]:
+    """A list of flat objects (a message's findings) at nesting ``level``, encoded by
+    the C encoder a batch at a time: its separators indent the objects' members, and
+    the boundaries between objects (no string holds a line break) get the list's
+    indent."""
+    outer, inner = "  " * (level + 1), "  " * (level + 2)
+    encoder = _flat_encoder(level + 1)
+    between = "\n" + outer + "},\n" + outer + "{\n" + inner
+    yield "[\n" + outer + "{\n" + inner
+    for at in range(0, len(items), _BATCH):
+        if at:
+            yield between
+        encoded = encoder.encode(items[at : at + _BATCH])
+        yield between.join(encoded[2:-2].split("},\n" + inner + "{"))
+    yield "\n" + outer + "}\n" + "  " * level + "]"
+
+
+# Objects encoded at once: the text of a batch stays small next to the findings.
+_BATCH = 4096
+
+
+def _pieces(value: Any, level: int) -> Iterator[str]:
+    """``json.dumps(value, ensure_ascii=False, indent=2)`` at nesting ``level``, in
+    pieces; a flat object (a finding) is made by the C encoder, its separators carrying
+    the indent."""
+    inside = "\n" + "  " * (level + 1)
+    close = "\n" + "  " * level
+    if isinstance(value, dict) and any(not isinstance(k, str) for k in value):
+        # Keys json turns into text its own way: its encoder, indented to this level.
+        yield json.dumps(value, ensure_ascii=False, indent=2).replace("\n", close)
+    elif isinstance(value, dict) and value:
+        if all(isinstance(v, _SCALARS) for v in value.values()):
+            yield "{" + inside + _flat_encoder(level).encode(value)[1:-1] + close + "}"
+            return
+        yield "{"
+        for i, (key, item) in enumerate(value.items()):
+            yield ("," if i else "") + inside + json.dumps(key, ensure_ascii=False) + ": "
+            yield from _pieces(item, level + 1)
+        yield close + "}"
+    elif isinstance(value, Flat) and value and all(value):
+        yield from _flat_list(value, level)
+    elif isinstance(value, list | tuple) and value:
+        yield "["
+        for i, item in enumerate(value):
+            yield ("," if i else "") + inside
+            yield from _pieces(item, level + 1)
+        yield close + "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
 
 
 def _closing(head: str, unreadable: int, status: int, why: str) -> str:
@@ -200,7 +264,7 @@ def _closing(head: str, unreadable: int, status: int, why: str) -> str:
     text = t("Summary: ", "Bilan : ") + head
     if unreadable:
         text += t("; ", " ; ")
-        text += _count(
+        text += plural(
             unreadable,
             ("input unreadable", "inputs unreadable"),
             ("entrée illisible", "entrées illisibles"),
@@ -211,7 +275,7 @@ def _closing(head: str, unreadable: int, status: int, why: str) -> str:
             "interrompu (Ctrl-C) avant la fin : les résultats ci-dessus sont partiels",
         )
     elif status == EXIT_ERROR:
-        why = _count(
+        why = plural(
             unreadable,
             ("input could not be read", "inputs could not be read"),
             ("entrée n'a pas pu être lue", "entrées n'ont pas pu être lues"),
@@ -225,13 +289,13 @@ def _reach(count: int, noun_en: str, noun_fr: str, threshold: str) -> str:
         return t(f"no {noun_en} reaches {threshold}", f"aucun {noun_fr} n'atteint {threshold}")
     en = (f"{noun_en} reaches", f"{noun_en}s reach")
     fr = (f"{noun_fr} atteint", f"{noun_fr}s atteignent")
-    return f"{_count(count, en, fr)} {threshold}"
+    return f"{plural(count, en, fr)} {threshold}"
 
 
 def check_summary(results: list[Result], status: int, fail_on: Action) -> str:
     """The closing line of ``check``: messages per action and why the exit status."""
     by_action = Counter(r.verdict.action for r in results if r.verdict is not None)
-    head = _count(
+    head = plural(
         sum(by_action.values()),
         ("message checked", "messages checked"),
         ("message vérifié", "messages vérifiés"),
@@ -253,12 +317,12 @@ def scan_summary(results: list[Result], status: int, fail_on: Severity | None) -
         for s in sorted(Severity, key=lambda s: -s.rank)
         if by_severity[s]
     )
-    head = _count(
+    head = plural(
         len(results) - unreadable,
         ("file scanned", "files scanned"),
         ("fichier analysé", "fichiers analysés"),
     )
-    head += ", " + _count(len(found), ("finding", "findings"), ("constat", "constats"))
+    head += ", " + plural(len(found), ("finding", "findings"), ("constat", "constats"))
     head += t(f" ({levels})", f" (gravité {levels})") if levels else ""
     if fail_on is None:
         return _closing(

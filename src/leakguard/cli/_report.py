@@ -14,7 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from leakguard import __version__
-from leakguard.cli._archives import Checked, file_error
+from leakguard.cli._archives import Checked
+from leakguard.cli._common import write_file
 from leakguard.core import Action, Finding, Lang
 
 __all__ = ["render_report", "write_report"]
@@ -99,12 +100,7 @@ def write_report(
     """Write the HTML report of a batch to ``path`` (UTF-8); ``partial`` after an
     interruption."""
     page = render_report(checked, lang, with_action=with_action, partial=partial)
-    try:
-        Path(path).write_text(page, encoding="utf-8")
-    except OSError as exc:
-        raise file_error(
-            path, exc, "cannot write the report", "impossible d'écrire le rapport"
-        ) from None
+    write_file(path, page.encode("utf-8"), what=("the report", "le rapport"))
 
 
 def render_report(
@@ -136,11 +132,11 @@ def render_report(
     actions: Counter[Action] = Counter()
     if with_action:
         actions.update(c.result.verdict.action for c in done if c.result.verdict is not None)
-        parts.extend(_card(actions[a], a.value, _ACTION_COLOUR[a]) for a in Action)
+        parts.extend(_card(actions[a], a.label(lang), _ACTION_COLOUR[a]) for a in Action)
     parts.append("</div>")
     if with_action:
         parts.append(f"<h2>{_e(_tr('per_action', lang))}</h2>")
-        parts.append(_bars([(a.value, actions[a], _ACTION_COLOUR[a]) for a in Action], lang))
+        parts.append(_bars([(a.label(lang), actions[a], _ACTION_COLOUR[a]) for a in Action], lang))
     kinds: Counter[str] = Counter()
     periods: Counter[str] = Counter()
     domains: Counter[str] = Counter()
@@ -243,14 +239,14 @@ def _review(done: Sequence[Checked], lang: Lang, *, with_action: bool) -> str:
             action = r.verdict.action
             tag = (
                 f'<span class="tag" style="background:{_ACTION_COLOUR[action]}">'
-                f"{_e(action.value)}</span>"
+                f"{_e(action.label(lang))}</span>"
             )
             why = r.verdict.explain(lang)
         else:
             if not r.findings:
                 continue
             tag = ""
-            why = "\n".join(f"- [{f.location}] {f.message(lang)}" for f in r.findings)
+            why = "\n".join(f"- [{f.location.label(lang)}] {f.message(lang)}" for f in r.findings)
         rows.append(
             f"<tr><td>{_e(r.source)}</td><td>{_e(date)}</td><td>{tag}</td>"
             f"<td><pre>{_e(why)}</pre></td></tr>"

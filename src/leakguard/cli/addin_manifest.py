@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 import uuid
 from typing import Any, TextIO
 from urllib.parse import quote, urlsplit
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, say, t, write_file
 from leakguard.cli.serve import TOKEN_VARIABLE, read_token
 
 TEMPLATE_BASE = "https://localhost:8443"
@@ -77,7 +76,7 @@ def add_parser(sub: Any) -> None:
 
 
 def _fail(en: str, fr: str) -> int:
-    sys.stderr.write(f"leakguard: {t(en, fr)}\n")
+    say(t(en, fr))
     return EXIT_ERROR
 
 
@@ -125,9 +124,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     )
     ET.fromstring(text.encode("utf-8"))  # the result must still be well-formed XML
     if args.output:
-        from pathlib import Path
-
-        Path(args.output).write_text(text, encoding="utf-8")
+        write_file(args.output, text.encode("utf-8"), what=("the manifest", "le manifeste"))
     else:
         out.write(text)
     return EXIT_OK

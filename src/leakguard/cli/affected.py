@@ -34,10 +34,10 @@ from leakguard.cli._archives import (
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
-    EXIT_INTERRUPTED,
     EXIT_OK,
     exit_codes,
     lang,
+    plural,
     say,
     t,
 )
@@ -98,14 +98,11 @@ def add_parser(sub: Any) -> None:
                 "identifiers were sent there: the CSV lists them",
                 "des identifiants y ont été envoyés : le CSV les liste",
             ),
-            (
-                EXIT_INTERRUPTED,
-                t(
-                    "interrupted (Ctrl-C): the rows of the messages read are written; "
-                    "the list is partial",
-                    "interrompu (Ctrl-C) : les lignes des messages lus sont écrites ; la "
-                    "liste est partielle",
-                ),
+            stopped=t(
+                "interrupted (Ctrl-C): the rows of the messages read are written; "
+                "the list is partial",
+                "interrompu (Ctrl-C) : les lignes des messages lus sont écrites ; la "
+                "liste est partielle",
             ),
         )
         + t(
@@ -371,18 +368,20 @@ def _summary(found: batch.Affected, register: Register | None) -> None:
     if register is not None:
         people = {p.id for v in rows if (p := register.get(v.fingerprint)) is not None}
         unknown = sum(1 for v in rows if register.get(v.fingerprint) is None)
+        who = plural(len(people), ("person", "people"), ("personne", "personnes"))
         line = t(
-            f"{len(people)} people from the register, in {n_msg} message(s); "
+            f"{who} from the register, in {n_msg} message(s); "
             f"{unknown} value(s) not in the register.",
-            f"{len(people)} personnes du registre, dans {n_msg} message(s) ; "
+            f"{who} du registre, dans {n_msg} message(s) ; "
             f"{unknown} valeur(s) absente(s) du registre.",
         )
     else:
         people_n = sum(1 for v in rows if v.kind in PERSON_KINDS)
+        who = plural(people_n, ("person", "people"), ("personne", "personnes"))
         line = t(
-            f"{people_n} people (distinct personal numbers) in {n_msg} message(s); "
+            f"{who} (distinct personal numbers) in {n_msg} message(s); "
             f"{len(rows)} identifier value(s) in all.",
-            f"{people_n} personnes (numéros personnels distincts) dans {n_msg} message(s) ; "
+            f"{who} (numéros personnels distincts) dans {n_msg} message(s) ; "
             f"{len(rows)} valeur(s) d'identifiant en tout.",
         )
     say(line)

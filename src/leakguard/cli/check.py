@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from typing import Any, TextIO
 
 from leakguard.cli._archives import add_batch_options, check_all, interrupted
@@ -47,12 +48,9 @@ def add_parser(sub: Any) -> None:
                 "at least one message reaches the --fail-on action",
                 "au moins un message atteint l'action --fail-on",
             ),
-            (
-                EXIT_INTERRUPTED,
-                t(
-                    "interrupted (Ctrl-C): what was finished is written, marked partial",
-                    "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
-                ),
+            stopped=t(
+                "interrupted (Ctrl-C): what was finished is written, marked partial",
+                "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
             ),
         ),
     )
@@ -83,7 +81,9 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
-    guard = build_guard(args)
+    guard = build_guard(args, announce=args.format != "text")
+    if args.time_budget is not None:
+        guard.limits = replace(guard.limits, max_seconds=args.time_budget)
     fail_on = Action.parse(args.fail_on)
     results: list[Result] = []
     status = EXIT_OK
@@ -110,6 +110,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     else:
         print_text(results, lang(), out, with_action=True, verbose=args.verbose)
         out.write(check_summary(results, status, fail_on))
+        if guard.health_directory is not None:
+            out.write(guard.health_directory.describe(lang()) + ".\n")
     if partial:
         return interrupted(
             f"the {len(results)} message(s) checked until then are written; the output is partial.",

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from leakguard.learn import LearnSummary
 
 from leakguard.cli._archives import add_jobs_option, interrupted, progress_bar, runs_on
-from leakguard.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, exit_codes, lang, say, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, lang, say, t
 
 
 def add_parser(sub: Any) -> None:
@@ -31,16 +31,13 @@ def add_parser(sub: Any) -> None:
         epilog=exit_codes(
             t("the store was written", "le fichier a été écrit"),
             t("(not used)", "(non utilisé)"),
-            (
-                EXIT_INTERRUPTED,
-                t(
-                    "interrupted (Ctrl-C): with --update, or when there was no store, what "
-                    "was learned is saved (learn again with --update to finish); a store "
-                    "being rebuilt is left as it was",
-                    "interrompu (Ctrl-C) : avec --update, ou s'il n'y avait pas de fichier, "
-                    "ce qui a été appris est enregistré (relancez avec --update pour finir) ; "
-                    "un fichier en cours de reconstruction reste tel quel",
-                ),
+            stopped=t(
+                "interrupted (Ctrl-C): with --update, or when there was no store, what "
+                "was learned is saved (learn again with --update to finish); a store "
+                "being rebuilt is left as it was",
+                "interrompu (Ctrl-C) : avec --update, ou s'il n'y avait pas de fichier, "
+                "ce qui a été appris est enregistré (relancez avec --update pour finir) ; "
+                "un fichier en cours de reconstruction reste tel quel",
             ),
         )
         + t(

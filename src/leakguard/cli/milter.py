@@ -27,8 +27,19 @@ def add_parser(sub: Any) -> None:
             "pour que le serveur réessaie.",
         ),
         epilog=exit_codes(
-            t("the milter was stopped", "le milter a été arrêté"),
+            t(
+                "the milter was stopped (SIGTERM or SIGINT)",
+                "le milter a été arrêté (SIGTERM ou SIGINT)",
+            ),
             t("(not used)", "(non utilisé)"),
+            t(
+                "usage error or unreadable input: a wrong option or file, an audit log "
+                "that cannot be written, an address that cannot be listened on, or a worker "
+                "process that failed",
+                "erreur d'utilisation ou entrée illisible : une option ou un fichier "
+                "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
+                "impossible, ou un processus de travail en échec",
+            ),
         ),
     )
     p.add_argument(
@@ -55,6 +66,13 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         host,
         port,
         out,
-        lambda ready, reuse: serve(keeper, host, port, ready=ready, reuse_port=reuse),
+        lambda ready, reuse: serve(
+            keeper,
+            host,
+            port,
+            ready=ready,
+            reuse_port=reuse,
+            max_sessions=args.max_connections,
+        ),
         processes=args.processes,
     )

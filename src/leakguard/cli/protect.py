@@ -8,7 +8,6 @@ expired, not for encryption or unreadable, or which recipient has none.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -24,9 +23,11 @@ from leakguard.cli._common import (
     os_reason,
     say,
     t,
+    write_file,
 )
 from leakguard.core import Action
-from leakguard.errors import LeakBlocked, ProtectionError
+from leakguard.errors import InputError, LeakBlocked, LeakguardError, ProtectionError
+from leakguard.message import require_message
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard, PasswordNotice
@@ -112,6 +113,11 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         say(f"{src}{colon}{os_reason(exc)}")
         return EXIT_ERROR
     try:
+        require_message(data)  # an empty or binary file, a document: a usage error
+    except InputError as exc:
+        say(f"{src}{colon}{exc.message(lang())}")
+        return EXIT_ERROR
+    try:
         protected = guard.protect(data)
     except LeakBlocked as exc:
         verdict = exc.verdict
@@ -123,13 +129,17 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 say(line)
             say(verdict.explain(lang()))
         return EXIT_FAIL
-    Path(args.output).write_bytes(protected.as_bytes())
     if passwords:
-        # The password goes to a separate file with owner-only permissions, never stdout.
+        # The password goes to a separate file with owner-only permissions, never stdout;
+        # it is written first, so a message is never left whose password was lost.
         pw = Path(args.password_file)
-        fd = os.open(pw, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(passwords[-1].password + "\n")
+        secret = (passwords[-1].password + "\n").encode("utf-8")
+        write_file(pw, secret, what=("the password", "le mot de passe"), mode=0o600)
+        try:
+            write_file(args.output, protected.as_bytes(), what=_MESSAGE)
+        except LeakguardError:
+            pw.unlink(missing_ok=True)  # no message: its password has no use
+            raise
         out.write(
             t(
                 f"written {args.output}; ZIP password in {pw}\n",
@@ -137,8 +147,12 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
     else:
+        write_file(args.output, protected.as_bytes(), what=_MESSAGE)
         out.write(t(f"written {args.output}\n", f"écrit {args.output}\n"))
     return EXIT_OK
+
+
+_MESSAGE = ("the message", "le message")
 
 
 # --------------------------------------------------------------------------- why not
@@ -163,18 +177,17 @@ def _cause_of(exc: LeakBlocked) -> tuple[str | None, str | None]:
     return None, None
 
 
-def _recipients(data: bytes) -> list[str]:
-    from email.utils import getaddresses
-
+def _recipients(guard: Guard, data: bytes) -> list[str]:
+    """The recipients whose certificates the guard looked for: read as it reads them."""
+    from leakguard._guard.recipients import read_recipients
     from leakguard.message import load_message
 
     try:
         msg = load_message(data)
-        values = [str(v) for name in ("to", "cc", "bcc") for v in msg.get_all(name, [])]
-        pairs = getaddresses(values)
-    except Exception:  # a header the parser rejects only loses this detail
+    except Exception:  # a message that cannot be read only loses this detail
         return []
-    return sorted({a.strip().lower() for _, a in pairs if "@" in a})
+    found, _ = read_recipients(msg, None, guard.limits.max_header_chars)
+    return sorted({r.address.strip().lower() for r in found})
 
 
 def _certificate_troubles(guard: Guard, data: bytes) -> list[_CertificateTrouble]:
@@ -184,7 +197,7 @@ def _certificate_troubles(guard: Guard, data: bytes) -> list[_CertificateTrouble
     if not isinstance(store, FolderCertificates):
         return []
     troubles: list[_CertificateTrouble] = []
-    for address in _recipients(data):
+    for address in _recipients(guard, data):
         problem = store.why_missing(address)
         if problem is not None:
             file = Path(problem.path) if problem.path else None

@@ -30,8 +30,19 @@ def add_parser(sub: Any) -> None:
             "suivant est indisponible.",
         ),
         epilog=exit_codes(
-            t("the relay was stopped", "le relais a été arrêté"),
+            t(
+                "the relay was stopped (SIGTERM or SIGINT)",
+                "le relais a été arrêté (SIGTERM ou SIGINT)",
+            ),
             t("(not used)", "(non utilisé)"),
+            t(
+                "usage error or unreadable input: a wrong option or file, an audit log "
+                "that cannot be written, an address that cannot be listened on, or a worker "
+                "process that failed",
+                "erreur d'utilisation ou entrée illisible : une option ou un fichier "
+                "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
+                "impossible, ou un processus de travail en échec",
+            ),
         ),
     )
     p.add_argument(
@@ -98,6 +109,40 @@ def add_parser(sub: Any) -> None:
             "plus grand message accepté, annoncé dans EHLO (par défaut : 26214400, 25 Mio)",
         ),
     )
+    p.add_argument(
+        "--allow-client",
+        action="append",
+        default=[],
+        metavar="CIDR",
+        help=t(
+            "a network (or address) whose clients may use the relay, besides this machine "
+            "(repeatable; default: loopback only)",
+            "un réseau (ou une adresse) dont les clients peuvent utiliser le relais, en plus "
+            "de cette machine (répétable ; par défaut : boucle locale seulement)",
+        ),
+    )
+    p.add_argument(
+        "--auth-file",
+        metavar="FILE",
+        help=t(
+            "password file (user:$scrypt$… lines): every client must log in (SMTP AUTH, "
+            "over TLS or from this machine)",
+            "fichier de mots de passe (lignes utilisateur:$scrypt$…) : chaque client doit "
+            "s'authentifier (SMTP AUTH, en TLS ou depuis cette machine)",
+        ),
+    )
+    p.add_argument(
+        "--max-recipients",
+        type=int,
+        default=1000,
+        metavar="N",
+        help=t(
+            "recipients in one message; the next ones get 452 and are sent again in "
+            "another message (default: 1000)",
+            "destinataires d'un message ; les suivants reçoivent 452 et sont renvoyés dans "
+            "un autre message (par défaut : 1000)",
+        ),
+    )
     add_gateway_options(p)
     p.set_defaults(run=run)
 
@@ -106,11 +151,14 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     from leakguard.cli._gateway import build_keeper, missing_extra, run_server
 
     try:
-        from leakguard.gateway.relay import NextHop, parse_hostport, serve
+        from leakguard.gateway.passwords import PasswordFile
+        from leakguard.gateway.relay import NextHop, parse_client_network, parse_hostport, serve
     except ImportError:
         return missing_extra("the relay", "le relais")
     host, port = parse_hostport(args.listen, "--listen")
     hop_host, hop_port = parse_hostport(args.next_hop, "--next-hop")
+    networks = [parse_client_network(v) for v in args.allow_client]
+    passwords = PasswordFile.load(args.auth_file) if args.auth_file else None
     try:
         context = ssl.create_default_context(cafile=args.tls_ca) if args.starttls else None
         server_tls = None
@@ -148,6 +196,10 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             tls_context=server_tls,
             ready=ready,
             reuse_port=reuse,
+            allow_clients=networks,
+            passwords=passwords,
+            max_recipients=max(1, args.max_recipients),
+            max_connections=args.max_connections,
         ),
         processes=args.processes,
     )

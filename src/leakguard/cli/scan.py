@@ -45,12 +45,9 @@ def add_parser(sub: Any) -> None:
                 "a finding of the --fail-on severity or higher was found",
                 "un constat de gravité --fail-on ou plus a été trouvé",
             ),
-            (
-                EXIT_INTERRUPTED,
-                t(
-                    "interrupted (Ctrl-C): what was finished is written, marked partial",
-                    "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
-                ),
+            stopped=t(
+                "interrupted (Ctrl-C): what was finished is written, marked partial",
+                "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
             ),
         ),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import ipaddress
 import os
 from pathlib import Path
@@ -20,6 +21,10 @@ from leakguard.cli._common import (
 
 TOKEN_VARIABLE = "LEAKGUARD_TOKEN"
 MIN_TOKEN = 16
+ADDIN_WAIT = 15.0  # the add-in's own wait (outlook-addin/src/launchevent.js)
+GRACE = 1.0
+# The answer comes by budget + grace; the add-in must still be waiting for it.
+MAX_BUDGET = ADDIN_WAIT - GRACE - 1.0
 
 
 def add_parser(sub: Any) -> None:
@@ -38,6 +43,14 @@ def add_parser(sub: Any) -> None:
         epilog=exit_codes(
             t("the service was stopped", "le service a été arrêté"),
             t("(not used)", "(non utilisé)"),
+            t(
+                "usage error or unreadable input: a wrong option, an unreadable certificate, "
+                "key or token, or the address cannot be listened on (port in use, no "
+                "permission)",
+                "erreur d'utilisation ou entrée illisible : option erronée, certificat, clé "
+                "ou jeton illisible, ou écoute impossible sur l'adresse (port déjà utilisé, "
+                "permission refusée)",
+            ),
         ),
     )
     add_guard_options(p)
@@ -95,9 +108,24 @@ def add_parser(sub: Any) -> None:
         default=8.0,
         metavar="SECONDS",
         help=t(
-            "time one check may take (default: 8.0); past it the verdict says what was not read",
-            "durée permise pour une vérification (par défaut : 8.0) ; au-delà le verdict dit "
-            "ce qui n'a pas été lu",
+            f"time one request may take, its upload included (default: 8.0, at most "
+            f"{MAX_BUDGET:g}: the add-in waits {ADDIN_WAIT:g}); past it the verdict says what "
+            "was not read",
+            f"durée permise pour une requête, envoi compris (par défaut : 8.0, au plus "
+            f"{MAX_BUDGET:g} : le complément attend {ADDIN_WAIT:g}) ; au-delà le verdict dit ce "
+            "qui n'a pas été lu",
+        ),
+    )
+    p.add_argument(
+        "--max-memory-mb",
+        type=float,
+        default=512.0,
+        metavar="MB",
+        help=t(
+            "memory the requests being checked may hold together, in MB (default: 512.0); "
+            "past it a request gets 503 with Retry-After at once",
+            "mémoire que les requêtes en cours peuvent occuper ensemble, en Mo (par défaut : "
+            "512.0) ; au-delà une requête reçoit aussitôt 503 avec Retry-After",
         ),
     )
     p.add_argument(
@@ -130,9 +158,13 @@ def read_token(args: argparse.Namespace) -> str:
         try:
             token = Path(args.token_file).read_text(encoding="utf-8").strip()
         except OSError as exc:
+            from leakguard.cli._common import os_reason
+
+            reason = os_reason(exc)
             raise InputError(
-                f"cannot read the token file: {exc.strerror}",
-                fr=f"impossible de lire le fichier du jeton : {exc.strerror}",
+                f"--token-file {args.token_file}: cannot read the token file ({reason})",
+                fr=f"--token-file {args.token_file} : impossible de lire le fichier du jeton "
+                f"({reason})",
             ) from None
     else:
         token = os.environ.get(TOKEN_VARIABLE, "").strip()
@@ -157,12 +189,77 @@ def _log_to_stderr() -> None:
     logger.setLevel(logging.INFO)
 
 
+def check_tls(certfile: str, keyfile: str) -> None:
+    """Raise :class:`~leakguard.errors.InputError` naming the file and the reason when the
+    certificate or the key cannot serve TLS."""
+    import ssl
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from leakguard.errors import InputError
+
+    def read(path: str, what: str, quoi: str) -> bytes:
+        try:
+            return Path(path).read_bytes()
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise InputError(
+                f"cannot read the TLS {what} {path}: {reason}",
+                fr=f"impossible de lire {quoi} TLS {path} : {reason}",
+            ) from None
+
+    cert = read(certfile, "certificate", "le certificat")
+    key = read(keyfile, "private key", "la clé privée")
+    try:
+        x509.load_pem_x509_certificates(cert)
+    except ValueError:
+        raise InputError(
+            f"{certfile} is not a TLS certificate (PEM, -----BEGIN CERTIFICATE-----)",
+            fr=f"{certfile} n'est pas un certificat TLS (PEM, -----BEGIN CERTIFICATE-----)",
+        ) from None
+    try:
+        serialization.load_pem_private_key(key, password=None)
+    except (ValueError, TypeError, NotImplementedError):
+        raise InputError(
+            f"{keyfile} is not a TLS private key (PEM, without a password)",
+            fr=f"{keyfile} n'est pas une clé privée TLS (PEM, sans mot de passe)",
+        ) from None
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(certfile, keyfile)
+    except (ssl.SSLError, OSError):
+        raise InputError(
+            f"the private key {keyfile} does not belong to the certificate {certfile}",
+            fr=f"la clé privée {keyfile} ne correspond pas au certificat {certfile}",
+        ) from None
+
+
+def _cannot_listen(host: str, port: int, exc: OSError) -> str:
+    where = f"{host}:{port}"
+    if exc.errno == errno.EADDRINUSE:
+        return t(
+            f"cannot listen on {where}: port {port} is already in use (another service, "
+            "or leakguard serve already running)",
+            f"impossible d'écouter sur {where} : le port {port} est déjà utilisé (un autre "
+            "service, ou leakguard serve déjà lancé)",
+        )
+    if exc.errno == errno.EACCES:
+        return t(
+            f"cannot listen on {where}: permission denied (ports below 1024 need privileges)",
+            f"impossible d'écouter sur {where} : permission refusée (les ports sous 1024 "
+            "demandent des privilèges)",
+        )
+    reason = exc.strerror or type(exc).__name__
+    return t(f"cannot listen on {where}: {reason}", f"impossible d'écouter sur {where} : {reason}")
+
+
 def run(args: argparse.Namespace, out: TextIO) -> int:
     try:
-        import uvicorn
+        import hypercorn  # noqa: F401
 
         from leakguard.serve import ServeConfig, addin_dir
         from leakguard.serve._app import create_app
+        from leakguard.serve._server import serve, server_config, try_listen
     except ImportError:
         say(
             t(
@@ -171,6 +268,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
         return EXIT_ERROR
+    import asyncio
     from dataclasses import replace
 
     if bool(args.certfile) != bool(args.keyfile):
@@ -191,17 +289,39 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             )
         )
         return EXIT_ERROR
+    if not 0 < args.time_budget <= MAX_BUDGET:
+        say(
+            t(
+                f"--time-budget must be more than 0 and at most {MAX_BUDGET:g} seconds: the "
+                f"add-in waits {ADDIN_WAIT:g} s for the answer",
+                f"--time-budget doit être supérieur à 0 et d'au plus {MAX_BUDGET:g} secondes : "
+                f"le complément attend la réponse {ADDIN_WAIT:g} s",
+            )
+        )
+        return EXIT_ERROR
+    if args.max_memory_mb <= 0 or args.max_request_mb <= 0:
+        say(
+            t(
+                "--max-memory-mb and --max-request-mb must be more than 0",
+                "--max-memory-mb et --max-request-mb doivent être supérieurs à 0",
+            )
+        )
+        return EXIT_ERROR
+    if args.certfile:
+        check_tls(args.certfile, args.keyfile)
+    token = read_token(args)
     guard = build_guard(args)
     guard.limits = replace(guard.limits, max_seconds=args.time_budget)
     config = ServeConfig(
-        token=read_token(args),
+        token=token,
         allow_origins=tuple(args.allow_origin),
         max_body_bytes=int(args.max_request_mb * 1024 * 1024),
         time_budget=args.time_budget,
         max_concurrent=max(1, args.max_concurrent or os.cpu_count() or 2),
+        max_memory_bytes=int(args.max_memory_mb * 1024 * 1024),
+        grace=GRACE,
         addin=addin_dir(),
     )
-    _log_to_stderr()
     scheme = "https" if args.certfile else "http"
     if scheme == "http":
         out.write(
@@ -211,18 +331,18 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
                 "(--certfile, --keyfile).\n",
             )
         )
-    out.write(f"leakguard serve: {scheme}://{args.host}:{args.port}/v1/check\n")
-    out.flush()
-    uvicorn.run(
-        create_app(guard, config),
-        host=args.host,
-        port=args.port,
-        ssl_certfile=args.certfile,
-        ssl_keyfile=args.keyfile,
-        access_log=False,  # request lines may carry the add-in's ?token=
-        server_header=False,
-        log_level="info",
-        limit_concurrency=config.max_concurrent + config.max_waiting + 16,
-        timeout_keep_alive=5,
+    _log_to_stderr()
+    server = server_config(
+        config, host=args.host, port=args.port, certfile=args.certfile, keyfile=args.keyfile
     )
+    try:
+        try_listen(args.host, args.port)
+        out.write(f"leakguard serve: {scheme}://{args.host}:{args.port}/v1/check\n")
+        out.flush()
+        asyncio.run(serve(create_app(guard, config), server))
+    except OSError as exc:
+        say(_cannot_listen(args.host, args.port, exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        pass
     return EXIT_OK

@@ -343,7 +343,8 @@ def _read_error(path: Path, exc: BaseException | None) -> CorrespondentsError:
     why = f" ({exc})" if exc is not None else ""
     return CorrespondentsError(
         f"{path}: not a correspondents store made by leakguard learn{why}.",
-        fr=f"{path} : ce n'est pas un fichier de correspondants créé par leakguard learn{why}.",
+        # The reader's own detail is English: the French text goes without it.
+        fr=f"{path} : ce n'est pas un fichier de correspondants créé par leakguard learn.",
     )
 
 

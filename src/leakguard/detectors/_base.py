@@ -7,6 +7,7 @@ candidates; the checksum or the structure decides.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,11 +38,11 @@ __all__ = [
     "Match",
     "ValidationError",
     "compact_or_raise",
-    "decide_by_context",
     "find_all",
     "find_in_with",
     "fits_fast_path",
     "from_stdnum",
+    "judged",
     "keep",
     "labelled_otherwise",
     "mask_keep",
@@ -150,15 +151,25 @@ class Detector(Protocol):
 def mask_keep(compact: str, groups: tuple[int, ...], keep_last: int, keep_first: int = 0) -> str:
     """Mask ``compact`` laid out in ``groups``, keeping a few first and last characters."""
     n = len(compact)
-    chars = [c if (i < keep_first or i >= n - keep_last) else "*" for i, c in enumerate(compact)]
-    out: list[str] = []
+    if keep_first + keep_last >= n:
+        shown = compact
+    else:
+        shown = compact[:keep_first] + "*" * (n - keep_first - keep_last) + compact[n - keep_last :]
+    return " ".join(shown[part] for part in _layout(groups, n))
+
+
+@functools.cache
+def _layout(groups: tuple[int, ...], n: int) -> tuple[slice, ...]:
+    """The non-empty slices of a value of ``n`` characters laid out in ``groups``."""
+    out: list[slice] = []
     pos = 0
     for g in groups:
-        out.append("".join(chars[pos : pos + g]))
+        if pos < min(n, pos + g):
+            out.append(slice(pos, min(n, pos + g)))
         pos += g
     if pos < n:
-        out.append("".join(chars[pos:]))
-    return " ".join(part for part in out if part)
+        out.append(slice(pos, n))
+    return tuple(out)
 
 
 # Characters removed by every ``compact``: the separators above, plus a few a person
@@ -290,24 +301,13 @@ def keep(text: str, match: Match, /) -> Match | None:
     return match
 
 
-def decide_by_context(
-    text: str,
-    match: Match,
-    context: re.Pattern[str],
-    radius: int,
-    /,
-    *,
-    bare: float | None = None,
-) -> Match | None:
-    """``match`` when a ``context`` word lies within ``radius`` of it in ``text``.
-
-    Without one: dropped when ``bare`` is ``None``, else kept with confidence ``bare``.
-    """
-    if near(text, match.start, match.end, context, radius):
-        return match
-    if bare is None:
+def judged(match: Match, confidence: float | None, /) -> Match | None:
+    """``match`` with the confidence a detector's ``judge`` gave (``None``: dropped)."""
+    if confidence is None:
         return None
-    return Match(match.kind, match.start, match.end, match.compact, confidence=bare)
+    if confidence == match.confidence:
+        return match
+    return Match(match.kind, match.start, match.end, match.compact, confidence)
 
 
 # How far before a number a label such as "RPPS" or "SIRET" still names it.
@@ -315,13 +315,20 @@ LABEL_RADIUS = 24
 
 
 def labelled_otherwise(
-    text: str, match: Match, context: re.Pattern[str], radius: int, labels: re.Pattern[str], /
+    text: str,
+    start: int,
+    end: int,
+    context: re.Pattern[str],
+    radius: int,
+    labels: re.Pattern[str],
+    /,
 ) -> bool:
     """True when a non-person label ("RPPS :", "SIRET", "commande n°") stands just
-    before ``match`` and no identifier word is near it: the number is not a person's."""
-    if labels.search(text, max(0, match.start - LABEL_RADIUS), match.start) is None:
+    before ``text[start:end]`` and no identifier word is near it: the number is not a
+    person's."""
+    if labels.search(text, max(0, start - LABEL_RADIUS), start) is None:
         return False
-    return not near(text, match.start, match.end, context, radius)
+    return not near(text, start, end, context, radius)
 
 
 def find_in_with(

@@ -16,6 +16,7 @@ __all__ = [
     "CCAM_CONTEXT",
     "CCAM_WORDS",
     "CONTEXT",
+    "FIELD_LABELS",
     "HEALTH_ACRONYMS",
     "HEALTH_WORDS",
     "ICD_ACRONYMS",
@@ -161,6 +162,64 @@ CONTEXT: Mapping[str, Mapping[str, tuple[str, ...]]] = {
         "en": ("SIN", "social insurance number", "social insurance"),
     },
 }
+
+
+# --------------------------------------------------------------------------- form fields
+# The labels printed next to an identifier's boxes on forms and bank documents (CERFA
+# sick-leave and care forms, salary attestations, bank details), per field. A field is an
+# identifier kind, or a part of one: ``.key`` is a check key in boxes of its own (NIR or
+# RIB), the ``rib.`` fields the four parts of bank details, ``other`` the fields next
+# to them that hold no identifier (a field ends there). These are field labels, not
+# context words: a form prints them right before (or above) the value.
+
+FIELD_LABELS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "nir": {
+        "fr": (
+            "numéro d'immatriculation", "n° d'immatriculation", "n° immatriculation",
+            "immatriculation", "numéro de sécurité sociale", "n° de sécurité sociale",
+            "n° sécurité sociale", "sécurité sociale", "n° SS", "n° de SS", "numéro SS",
+            "NIR", "n° NIR", "numéro INSEE", "n° INSEE",
+        ),
+        "en": ("social security number",),
+    },
+    ".key": {"fr": ("clé", "clef", "clé NIR")},
+    "rib.bank": {
+        "fr": (
+            "code banque", "banque", "code établissement", "établissement", "code étab",
+            "étab",
+        ),
+    },
+    "rib.branch": {"fr": ("code guichet", "guichet")},
+    "rib.account": {
+        "fr": (
+            "numéro de compte", "n° de compte", "n° compte", "numéro du compte", "compte",
+        ),
+    },
+    # "cléRIB": as OCR often reads it.
+    "rib.key": {"fr": ("clé RIB", "clé R.I.B.", "clef RIB", "cléRIB")},
+    "iban": {"fr": ("IBAN", "n° IBAN", "numéro IBAN", "code IBAN")},
+    "other": {"fr": ("BIC", "code BIC", "SWIFT", "code SWIFT")},
+    "be_niss": {
+        "fr": (
+            "NISS", "n° NISS", "numéro NISS", "numéro de registre national",
+            "n° de registre national", "n° registre national", "registre national",
+            "numéro national", "numéro BIS", "n° BIS",
+        ),
+        "nl": ("rijksregisternummer", "rijksregister", "INSZ", "INSZ-nummer", "BIS-nummer"),
+        "en": ("national register number", "national number"),
+    },
+    "qc_nam": {
+        "fr": (
+            "NAM", "numéro d'assurance maladie", "n° d'assurance maladie",
+            "numéro de carte d'assurance maladie", "RAMQ", "n° RAMQ",
+        ),
+        "en": ("health insurance number",),
+    },
+    "ca_sin": {
+        "fr": ("NAS", "numéro d'assurance sociale", "n° d'assurance sociale"),
+        "en": ("SIN", "social insurance number"),
+    },
+}  # fmt: skip
 
 
 # Labels of numbers that belong to no patient: professional, company and order numbers.

@@ -23,11 +23,12 @@ from leakguard.detectors._base import (
     InvalidLength,
     Match,
     compact_or_raise,
-    decide_by_context,
     find_all,
     find_in_with,
+    judged,
     labelled_otherwise,
     mask_keep,
+    near,
     pattern_candidates,
     stdnum_check,
     valid_by,
@@ -43,6 +44,7 @@ __all__ = [
     "find",
     "find_in",
     "is_valid",
+    "judge",
     "mask",
     "validate",
 ]
@@ -121,11 +123,17 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     return pattern_candidates(PATTERN, KIND, text, pos, endpos, _ok)
 
 
-def decide(text: str, match: Match, /) -> Match | None:
-    """Full confidence with a context word nearby in ``text``, a little less without."""
-    if labelled_otherwise(text, match, _CONTEXT, CONTEXT_RADIUS, _OTHER):
+def judge(text: str, start: int, end: int, number: str, /) -> float | None:
+    """The confidence of candidate ``number`` at ``text[start:end]``: full with a context
+    word nearby, a little less without; ``None`` after a professional's label."""
+    if labelled_otherwise(text, start, end, _CONTEXT, CONTEXT_RADIUS, _OTHER):
         return None  # "RPPS …", "INAMI …": a professional's number, not a person's NISS
-    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS, bare=BARE_CONFIDENCE)
+    return 1.0 if near(text, start, end, _CONTEXT, CONTEXT_RADIUS) else BARE_CONFIDENCE
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """The candidate as :func:`judge` has it (context judged in ``text``)."""
+    return judged(match, judge(text, match.start, match.end, match.compact))
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

@@ -20,10 +20,11 @@ from leakguard.detectors._base import (
     InvalidLength,
     Match,
     compact_or_raise,
-    decide_by_context,
     find_all,
     find_in_with,
+    judged,
     mask_keep,
+    near,
     pattern_candidates,
     stdnum_check,
     valid_by,
@@ -39,6 +40,7 @@ __all__ = [
     "find",
     "find_in",
     "is_valid",
+    "judge",
     "mask",
     "validate",
 ]
@@ -98,9 +100,14 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     return pattern_candidates(PATTERN, KIND, text, pos, endpos, _ok)
 
 
+def judge(text: str, start: int, end: int, number: str, /) -> float | None:
+    """Full confidence for a SIN with a SIN word within ``CONTEXT_RADIUS``; else dropped."""
+    return 1.0 if near(text, start, end, _CONTEXT, CONTEXT_RADIUS) else None
+
+
 def decide(text: str, match: Match, /) -> Match | None:
-    """A SIN counts only with a SIN word within ``CONTEXT_RADIUS`` in ``text``."""
-    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS)
+    """The candidate as :func:`judge` has it (context judged in ``text``)."""
+    return judged(match, judge(text, match.start, match.end, match.compact))
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

@@ -15,14 +15,21 @@ runs the patterns only around the anchors it meets. It gives exactly the answer 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+import threading
+import time
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import numpy.typing as npt
 
+if TYPE_CHECKING:
+    import hyperscan
+
+from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors._base import AFTER_FIRST, LEFT, RIGHT, Match
 from leakguard.detectors._lexicon import (
     CCAM_ACRONYMS,
@@ -40,6 +47,9 @@ __all__ = [
     "KIND",
     "PATTERN",
     "categories",
+    "categories_until",
+    "compiled_categories",
+    "engine",
     "find",
     "folded_copy",
     "naive_categories",
@@ -280,7 +290,7 @@ _HEAD_BITS = np.array(
 
 
 def _candidates(
-    text: str, whole: bytes | None = None
+    text: str, whole: bytes | None = None, deadline: Deadline | None = None
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
     """Every place where the folded text starts with the first four bytes of an anchor
     (or with an acronym looked for as written), and the bits of what may be there.
@@ -292,6 +302,8 @@ def _candidates(
     places: list[npt.NDArray[np.int64]] = []
     bits: list[npt.NDArray[np.uint16]] = []
     for lo in range(0, len(text), _STEP):
+        if deadline is not None:
+            deadline.check()
         # A folded piece per step, reaching far enough past it for a whole anchor: small
         # buffers stay in the processor's cache and are reused by the allocator.
         if whole is None:
@@ -384,10 +396,39 @@ def _codes_near(text: str, ctx: re.Match[str], code: re.Pattern[str], chain: int
         limit = max(limit, m.end() + chain)
 
 
-def _scan(text: str, windows: Iterable[tuple[int, int]]) -> list[Match]:
+# A long stretch is read this many characters at a time (a deadline is looked at
+# between them).
+_CHUNK = 1 << 16
+
+
+def _words(
+    text: str, lo: int, hi: int, deadline: Deadline | None = None
+) -> Iterator[re.Match[str]]:
+    """``PATTERN.finditer(text, lo, hi)``, read a chunk at a time. In a chunk, only the
+    matches starting well before its end are taken (the alternatives tried there lie
+    whole inside it, so they are those of the whole stretch); the next chunk goes on
+    from the end of the last one taken."""
+    pos = lo
+    while pos < hi:
+        if deadline is not None:
+            deadline.check()
+        end = min(hi, pos + _CHUNK)
+        safe = hi if end == hi else end - 2 * _REACH
+        nxt = safe
+        for word in PATTERN.finditer(text, pos, end):
+            if word.start() >= safe:
+                break
+            yield word
+            nxt = max(safe, word.end())
+        pos = nxt
+
+
+def _scan(
+    text: str, windows: Iterable[tuple[int, int]], deadline: Deadline | None = None
+) -> list[Match]:
     found: list[Match] = []
     for lo, hi in windows:
-        for word in PATTERN.finditer(text, lo, hi):
+        for word in _words(text, lo, hi, deadline):
             role = _ROLES[word.lastgroup or ""]
             if role.category is not None:
                 found.append(Match(KIND, word.start(), word.end(), role.category))
@@ -451,14 +492,18 @@ def _bodies_by_bit() -> dict[int, re.Pattern[str]]:
     return {bit: re.compile("|".join(bodies)) for bit, bodies in by_bit.items()}
 
 
-_BODIES = _bodies_by_bit()
+_BODIES: list[dict[int, re.Pattern[str]]] = []
 
 
 def _may_bring(text: str, here: int, wanted: int) -> bool:
     """True when a phrase with one of the ``wanted`` bits may hold place ``here``."""
+    if not _BODIES:  # compiled on first use: only the pure path asks
+        _BODIES.append(_bodies_by_bit())
     lo, hi = max(0, here - _REACH), here + _REACH
     return any(
-        pattern.search(text, lo, hi) is not None for bit, pattern in _BODIES.items() if bit & wanted
+        pattern.search(text, lo, hi) is not None
+        for bit, pattern in _BODIES[0].items()
+        if bit & wanted
     )
 
 
@@ -491,10 +536,11 @@ class _FirstSeen:
     """Where each category was first met in ``text``, and the bits still worth looking
     for (shared by both paths)."""
 
-    __slots__ = ("code_cut", "first", "need", "text")
+    __slots__ = ("code_cut", "deadline", "first", "need", "text")
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, deadline: Deadline | None = None) -> None:
         self.text = text
+        self.deadline = deadline
         self.first: dict[str, tuple[int, int]] = {}
         self.need = _ALL_BITS
         # Once a code is known, a code found from a context word past this place cannot
@@ -503,7 +549,7 @@ class _FirstSeen:
 
     def read(self, lo: int, hi: int) -> None:
         """Read the stretch ``text[lo:hi]`` (no match crosses its ends) exactly."""
-        for m in _scan(self.text, [(lo, hi)]):
+        for m in _scan(self.text, [(lo, hi)], self.deadline):
             key = (m.start, m.end)
             if key < self.first.get(m.compact, (len(self.text), 0)):
                 self.first[m.compact] = key
@@ -511,6 +557,18 @@ class _FirstSeen:
             self.need &= ~_BIT.get(category, 0)
         if "medical_code" in self.first:
             self.code_cut = self.first["medical_code"][0] + _REACH + CODE_RADIUS
+
+    def worth(self, here: int, bits: int) -> int:
+        """``bits`` without the code bits that a place ``here`` cannot bring: no code
+        of the kind lies within reach of a context word holding the place."""
+        if not bits & _CODE_BITS:
+            return bits
+        lo, hi = max(0, here - _REACH - CODE_RADIUS), here + _REACH + CODE_RADIUS + 8
+        if bits & _ICD_BIT and ICD_CODE.search(self.text, lo, hi) is None:
+            bits &= ~_ICD_BIT
+        if bits & _CCAM_BIT and CCAM_CODE.search(self.text, lo, hi) is None:
+            bits &= ~_CCAM_BIT
+        return bits
 
     def past_codes(self, here: int) -> bool:
         """Stop looking for codes at ``here`` if it is past the cut; True when the bits
@@ -524,20 +582,48 @@ class _FirstSeen:
         return sorted(self.first, key=self.first.__getitem__)
 
 
-def categories(text: str, /, *, copies: tuple[bytes, bytes] | None = None) -> list[str]:
+def categories(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> list[str]:
     """The categories of :func:`find`, each once, in the order they first occur.
 
     The same answer as reading them off :func:`naive_find` (see :func:`naive_categories`),
     but on a long medical text it reads only the first few places of each category.
-    Uses the compiled engine when the ``fast`` extra is installed (see ``COMPILED``);
-    ``copies``, when given, are ``text`` in Latin-1 and its :func:`folded_copy`.
+    Uses the compiled engine when it is installed (see ``COMPILED``); ``copies``, when
+    given, are ``text`` with one byte per character and its :func:`folded_copy`. Raises
+    ``DeadlineExceeded`` once ``deadline`` has passed.
     """
+    found, whole = categories_until(text, copies=copies, deadline=deadline)
+    if not whole:
+        raise DeadlineExceeded
+    return found
+
+
+def categories_until(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+) -> tuple[list[str], bool]:
+    """:func:`categories` until ``deadline``: the categories met, and whether the text
+    was read through (when not, the categories met before the deadline)."""
     if not isinstance(text, str) or not text:
-        return []
+        return [], True
     folded = None if copies is None else copies[1]
-    if COMPILED and len(text) >= _FAST_MIN:
-        return _fast_categories(text, folded)
-    return pure_categories(text, folded=folded)
+    seen = _FirstSeen(text, deadline)
+    try:
+        if COMPILED and len(text) >= _FAST_MIN:
+            _fast_categories(seen, folded)
+        else:
+            _pure_categories(seen, folded)
+    except DeadlineExceeded:
+        return seen.categories(), False
+    return seen.categories(), True
 
 
 def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
@@ -545,11 +631,27 @@ def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
     ``folded``, when given, is the :func:`folded_copy` of ``text``."""
     if not isinstance(text, str) or not text:
         return []
-    at, bits = _candidates(text, folded)
-    if not len(at):
-        return []
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
     seen = _FirstSeen(text)
+    _pure_categories(seen, folded)
+    return seen.categories()
+
+
+def compiled_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
+    """:func:`categories` with the compiled engine (installed: see ``COMPILED``), for
+    texts of any length; ``folded``, when given, is the :func:`folded_copy` of ``text``."""
+    if not isinstance(text, str) or not text:
+        return []
+    seen = _FirstSeen(text)
+    _fast_categories(seen, folded)
+    return seen.categories()
+
+
+def _pure_categories(seen: _FirstSeen, folded: bytes | None) -> None:
+    text = seen.text
+    at, bits = _candidates(text, folded, seen.deadline)
+    if not len(at):
+        return
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(at) >= 2 * _REACH + 1) + 1))
     pos = 0
     while seen.need:
         before = seen.need
@@ -559,7 +661,7 @@ def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
                 continue
             if seen.past_codes(here):
                 break
-            wanted = int(bits[i]) & before
+            wanted = seen.worth(here, int(bits[i]) & before)
             if not wanted or not _is_anchor(text, here) or not _may_bring(text, here, wanted):
                 continue
             lo, hi = _stretch(text, at, i, starts)
@@ -569,7 +671,6 @@ def pure_categories(text: str, /, *, folded: bytes | None = None) -> list[str]:
                 break
         if seen.need == before:
             break
-    return seen.categories()
 
 
 # ------------------------------------------------------------ the compiled fast path
@@ -630,13 +731,43 @@ def _installed() -> bool:
 # True when the compiled fast path is installed; set it to False to use the pure path.
 COMPILED = _installed()
 _FAST_DB: list[object] = []
+_FAST_LOCK = threading.Lock()
+# Hyperscan's scratch space serves one scan at a time: one per thread (the services
+# check several messages at once in worker threads).
+_FAST_SCRATCH = threading.local()
+_log = logging.getLogger(__name__)
+
+
+def engine() -> str | None:
+    """The compiled engine that runs, as ``"Vectorscan 5.4.12 (hyperscan 0.9.1)"``, or
+    ``None`` when the pure Python path does (not installed, or ``COMPILED`` is off)."""
+    if not COMPILED:
+        return None
+    from importlib.metadata import version
+
+    import hyperscan
+
+    probe = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    probe.compile(expressions=[b"leakguard"])
+    info: object = probe.info()
+    found = re.search(
+        r"Version: *([0-9][0-9.]*)", str(info, "ascii") if isinstance(info, bytes) else str(info)
+    )
+    library = found.group(1) if found else "?"
+    return f"Vectorscan {library} (hyperscan {version('hyperscan')})"
 
 
 def _database() -> object:
-    """The compiled expressions, built on first use (a tenth of a second)."""
-    if not _FAST_DB:
-        import hyperscan
+    """The compiled expressions, built on first use (a tenth of a second), once even
+    when several threads ask at the same time."""
+    if _FAST_DB:
+        return _FAST_DB[0]
+    import hyperscan
 
+    with _FAST_LOCK:
+        if _FAST_DB:
+            return _FAST_DB[0]
+        started = time.monotonic()
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
         flags = hyperscan.HS_FLAG_SINGLEMATCH | hyperscan.HS_FLAG_DOTALL
         database.compile(
@@ -646,28 +777,49 @@ def _database() -> object:
             flags=[flags] * len(_PHRASES),
         )
         _FAST_DB.append(database)
+        _log.info(
+            "content engine: Vectorscan, %d expressions compiled in %.2f s",
+            len(_PHRASES),
+            time.monotonic() - started,
+        )
     return _FAST_DB[0]
 
 
-def _next_place(folded: bytes, pos: int, need: int) -> int | None:
-    """The first place at or after ``pos`` where a phrase with a ``need`` bit may end;
-    ``None`` when there is none."""
+def _scratch(database: hyperscan.Database) -> hyperscan.Scratch:
+    """This thread's scratch space for ``database``."""
+    import hyperscan
+
+    space = getattr(_FAST_SCRATCH, "space", None)
+    if space is None:
+        space = _FAST_SCRATCH.space = hyperscan.Scratch(database)
+    return cast(hyperscan.Scratch, space)
+
+
+def _next_place(folded: bytes, pos: int, seen: _FirstSeen) -> int | None:
+    """The first place at or after ``pos`` where a phrase with a bit ``seen`` still
+    needs may end; ``None`` when there is none."""
     import hyperscan
 
     database = cast(hyperscan.Database, _database())
+    scratch = _scratch(database)
     best: list[int] = []
+    need = seen.need
 
-    def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
-        if _PHRASE_BITS[number] & need and (not best or end < best[0]):
+    def hit(number: int, start: int, end: int, flags: int, context: object) -> None:
+        if best and end >= best[0]:
+            return
+        if seen.worth(pos + end - 1, _PHRASE_BITS[number] & need):
             best[:] = [end]
 
     n = len(folded)
     # Small blocks first (the next place is often near), then larger ones.
     size = _FIRST_BLOCK
     while pos < n:
+        if seen.deadline is not None:
+            seen.deadline.check()
         # Blocks overlap by more than a match is long: every match lies whole in one.
         block = folded[pos : pos + size + _REACH]
-        database.scan(block, match_event_handler=seen)
+        database.scan(block, match_event_handler=hit, scratch=scratch)
         if best:
             return pos + best[0] - 1
         pos += size
@@ -675,29 +827,27 @@ def _next_place(folded: bytes, pos: int, need: int) -> int | None:
     return None
 
 
-def _local_stretch(text: str, folded: bytes, here: int) -> tuple[int, int]:
+def _local_stretch(
+    text: str, folded: bytes, here: int, deadline: Deadline | None = None
+) -> tuple[int, int]:
     """A stretch around ``here`` that no match crosses at either end, found from the
     candidate places near it (the pure path's ``_stretch`` with the places of a window)."""
     n = len(text)
     radius = 4 * _REACH
+    gap = 2 * _REACH + 1
     while True:
         u, v = max(0, here - radius), min(n, here + radius)
-        local, _ = _candidates(text[u:v], folded[u:v])
+        local, _ = _candidates(text[u:v], folded[u:v], deadline)
         trusted = v if v == n else v - 4  # an anchor crossing ``v`` is not seen
-        places = [u + int(p) for p in local.tolist() if u + p < trusted]
+        local = local + u
         # Conservative: the edges of the window and ``here`` count as places too.
-        seq = sorted({*places, here, *([u] if u > 0 else []), *([trusted] if v < n else [])})
-        k = seq.index(here)
-        lo = 0 if u == 0 else -1
-        for j in range(k, 0, -1):
-            if seq[j] - seq[j - 1] >= 2 * _REACH + 1:
-                lo = seq[j - 1] + _REACH
-                break
-        hi = n if v == n else -1
-        for j in range(k, len(seq) - 1):
-            if seq[j + 1] - seq[j] >= 2 * _REACH + 1:
-                hi = seq[j] + _REACH
-                break
+        edges = [here, *([u] if u > 0 else []), *([trusted] if v < n else [])]
+        seq = np.unique(np.concatenate((local[local < trusted], edges)))
+        k = int(np.searchsorted(seq, here))
+        wide = np.flatnonzero(np.diff(seq) >= gap)
+        left, right = wide[wide < k], wide[wide >= k]
+        lo = int(seq[left[-1]]) + _REACH if len(left) else (0 if u == 0 else -1)
+        hi = int(seq[right[0]]) + _REACH if len(right) else (n if v == n else -1)
         before = _LAST_BLOCKER.match(text, max(0, here - _BLOCKER_RADIUS), here)
         if before is not None:
             lo = max(lo, before.end() - 1)
@@ -709,21 +859,20 @@ def _local_stretch(text: str, folded: bytes, here: int) -> tuple[int, int]:
         radius *= 4
 
 
-def _fast_categories(text: str, folded: bytes | None = None) -> list[str]:
+def _fast_categories(seen: _FirstSeen, folded: bytes | None = None) -> None:
+    text = seen.text
     if folded is None:
         folded = folded_copy(text.encode("latin-1", "replace"))
-    seen = _FirstSeen(text)
     pos = 0
     while seen.need:
-        here = _next_place(folded, pos, seen.need)
+        here = _next_place(folded, pos, seen)
         if here is None:
             break
         if seen.past_codes(here):
             continue
-        lo, hi = _local_stretch(text, folded, here)
+        lo, hi = _local_stretch(text, folded, here, seen.deadline)
         seen.read(lo, hi)
         pos = max(hi, here + 1)
-    return seen.categories()
 
 
 def naive_categories(text: str, /) -> list[str]:

@@ -24,11 +24,12 @@ from leakguard.detectors._base import (
     InvalidLength,
     Match,
     compact_or_raise,
-    decide_by_context,
     find_all,
     find_in_with,
+    judged,
     labelled_otherwise,
     mask_keep,
+    near,
     pattern_candidates,
     stdnum_check,
     valid_by,
@@ -44,6 +45,7 @@ __all__ = [
     "find",
     "find_in",
     "is_valid",
+    "judge",
     "mask",
     "validate",
 ]
@@ -150,13 +152,19 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     return pattern_candidates(PATTERN, KIND, text, pos, endpos, _acceptable, confidence=_confidence)
 
 
-def decide(text: str, match: Match, /) -> Match | None:
-    """A key-less number counts only with a NIR word nearby in ``text``."""
-    if labelled_otherwise(text, match, _CONTEXT, CONTEXT_RADIUS, _OTHER):
+def judge(text: str, start: int, end: int, number: str, /) -> float | None:
+    """The confidence of candidate ``number`` at ``text[start:end]``, or ``None`` when it
+    is dropped: a key-less number counts only with a NIR word nearby."""
+    if labelled_otherwise(text, start, end, _CONTEXT, CONTEXT_RADIUS, _OTHER):
         return None  # "commande n° …", "SIRET …": a number that is nobody's NIR
-    if len(match.compact) == 15:
-        return match
-    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS)
+    if len(number) == 15:
+        return 1.0
+    return SHORT_CONFIDENCE if near(text, start, end, _CONTEXT, CONTEXT_RADIUS) else None
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """The candidate as :func:`judge` has it (context judged in ``text``)."""
+    return judged(match, judge(text, match.start, match.end, match.compact))
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

@@ -20,10 +20,11 @@ from leakguard.detectors._base import (
     InvalidLength,
     Match,
     compact_or_raise,
-    decide_by_context,
     find_all,
     find_in_with,
+    judged,
     mask_keep,
+    near,
     pattern_candidates,
     valid_by,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "find",
     "find_in",
     "is_valid",
+    "judge",
     "mask",
     "validate",
 ]
@@ -101,9 +103,14 @@ def candidates(text: str, pos: int, endpos: int, /) -> Iterator[Match]:
     return pattern_candidates(PATTERN, KIND, text, pos, endpos, is_valid)
 
 
-def decide(text: str, match: Match, /) -> Match | None:
+def judge(text: str, start: int, end: int, number: str, /) -> float | None:
     """Full confidence with a context word nearby in ``text``, a little less without."""
-    return decide_by_context(text, match, _CONTEXT, CONTEXT_RADIUS, bare=BARE_CONFIDENCE)
+    return 1.0 if near(text, start, end, _CONTEXT, CONTEXT_RADIUS) else BARE_CONFIDENCE
+
+
+def decide(text: str, match: Match, /) -> Match | None:
+    """The candidate as :func:`judge` has it (context judged in ``text``)."""
+    return judged(match, judge(text, match.start, match.end, match.compact))
 
 
 def find_in(text: str, pos: int, endpos: int, /) -> Iterator[Match]:

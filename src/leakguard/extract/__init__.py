@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, MessageReader, Unreadable
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
-from leakguard.extract.encryption import openpgp_encrypted
+from leakguard.extract.encryption import claimed_encryption
 from leakguard.extract.sniff import FAMILIES, sniff
 
 __all__ = [
@@ -42,9 +42,10 @@ def _read(
     family: str, data: bytes, location: Location, ctx: Context, declared_type: str | None
 ) -> Iterator[Item]:
     charset = _charset(declared_type)
-    if family in ("text", "binary") and openpgp_encrypted(data):
-        # An OpenPGP message saved as a file (.asc armour or .gpg packets).
-        return iter([Problem(location, "encrypted", "pgp")])
+    if family in ("text", "binary"):
+        sealed = _sealed(family, data, location, ctx)
+        if sealed is not None:
+            return sealed
     if family == "pdf":
         from leakguard.extract.pdf import read_pdf
 
@@ -85,6 +86,14 @@ def _read(
         from leakguard.extract.archive import read_gzip
 
         return read_gzip(data, location, ctx)
+    if family in ("bzip2", "xz"):
+        from leakguard.extract.archive import read_compressed
+
+        return read_compressed(family, data, location, ctx)
+    if family == "tar":
+        from leakguard.extract.archive import read_tar
+
+        return read_tar(data, location, ctx)
     if family == "rtf":
         from leakguard.extract.rtf import read_rtf
 
@@ -100,7 +109,7 @@ def _read(
     if family == "text":
         from leakguard.extract.text import read_text
 
-        return read_text(data, location, ctx, charset)
+        return read_text(data, location, ctx, charset, declared_type)
     if family == "eml":
         if ctx.messages is None:
             return iter([Problem(location, "unsupported")])
@@ -111,6 +120,66 @@ def _read(
 
         return read_image(data, location, ctx)
     return iter([Problem(location, "unsupported")])
+
+
+def _sealed(family: str, data: bytes, location: Location, ctx: Context) -> Iterator[Item] | None:
+    """An OpenPGP or CMS message saved as a file (``.asc``, ``.gpg``, ``.p7m``): encrypted
+    for real (reported), or carrying its content readable (read, and reported
+    mislabelled). None for anything else.
+    """
+    from leakguard.extract.encryption import openpgp_encrypted
+    from leakguard.extract.openpgp import read_openpgp
+    from leakguard.extract.pkcs7 import clear_content, cms_kind
+
+    if openpgp_encrypted(data):
+        return iter([Problem(location, "encrypted", "pgp")])
+    limit = ctx.budget.limits.max_part_bytes
+    pgp = read_openpgp(data, limit=limit)
+    if pgp is not None and family == "text":
+        # Armour among clear lines: the text is read, and the armour judged by its packets.
+        said = Problem(location, "encrypted" if pgp.encrypted else "mislabelled", "pgp")
+        inner = _nested(pgp.clear, location, ctx) if pgp.clear else iter(())
+        return _chain(_read_text(data, location, ctx), inner, iter([said]))
+    if pgp is not None and pgp.clear:
+        return _chain(_nested(pgp.clear, location, ctx), iter([_mislabelled(location, "pgp")]))
+    if family != "binary":
+        return None
+    kind = cms_kind(data)
+    if kind == "encrypted":
+        return iter([Problem(location, "encrypted", "smime")])
+    content = clear_content(data)
+    if content is not None:
+        # Signed data is honest about being readable; an envelope around clear bytes lies.
+        told = iter(()) if kind == "signed" else iter([_mislabelled(location, "smime")])
+        return _chain(_nested(content, location, ctx), told)
+    return None
+
+
+def _signed(data: bytes) -> bool:
+    from leakguard.extract.pkcs7 import cms_kind
+
+    return cms_kind(data) == "signed"
+
+
+def _mislabelled(location: Location, claim: str) -> Problem:
+    return Problem(location, "mislabelled", claim)
+
+
+def _read_text(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    from leakguard.extract.text import read_text
+
+    return read_text(data, location, ctx, None)
+
+
+def _nested(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """Content found inside a file (the literal data of a signed message), read at the
+    file's own location."""
+    return extract(data, location, budget=ctx.budget, depth=ctx.depth + 1, messages=ctx.messages)
+
+
+def _chain(*parts: Iterator[Item]) -> Iterator[Item]:
+    for part in parts:
+        yield from part
 
 
 def extract(
@@ -145,11 +214,23 @@ def extract(
         yield Problem(location, "too_large")
         return
     ctx = Context(budget=budget, depth=depth, filename=filename, messages=messages)
+    claim = claimed_encryption(data, filename=filename, content_type=declared_type)
+    if claim == "smime" and _signed(data):
+        claim = None  # ``.p7m`` names signed data as well: readable, and honestly so
+    sealed = False
     try:
         family = sniff(data, filename=filename, declared_type=declared_type)
-        yield from _read(family, data, location, ctx, declared_type)
+        for item in _read(family, data, location, ctx, declared_type):
+            if isinstance(item, Problem) and item.location == location:
+                sealed = sealed or item.reason in ("encrypted", "mislabelled")
+            yield item
     except Unreadable as err:
+        sealed = sealed or err.reason == "encrypted"
         yield Problem(location, err.reason, err.container)
     except Exception:
         # Whatever a reader trips over on hostile input, the message goes on being read.
         yield Problem(location, "corrupt")
+    if claim is not None and not sealed:
+        # Its name, type or armour says encrypted, its bytes say otherwise: read as clear
+        # content above, and reported.
+        yield Problem(location, "mislabelled", claim)

@@ -11,7 +11,7 @@ from typing import Protocol
 from leakguard.core import Location
 from leakguard.extract._types import Budget, Problem, TextChunk
 
-__all__ = ["Context", "Item", "Unreadable", "text_items"]
+__all__ = ["Context", "Item", "Unreadable", "inner_items", "text_items"]
 
 Item = TextChunk | Problem
 
@@ -71,3 +71,20 @@ def text_items(
         return
     budget.chars_used += len(text)
     yield TextChunk(location, text, content_type)
+
+
+def inner_items(
+    data: bytes, where: Location, ctx: Context, filename: str | None = None
+) -> Iterator[Item]:
+    """A document found inside the one being read (an archive member, an attached or
+    embedded file), read as what it is at ``where``, one level deeper."""
+    from leakguard.extract import extract
+
+    yield from extract(
+        data,
+        where,
+        budget=ctx.budget,
+        filename=filename,
+        depth=ctx.depth + 1,
+        messages=ctx.messages,
+    )

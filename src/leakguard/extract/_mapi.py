@@ -64,15 +64,42 @@ class MapiMessage:
     html: bytes = b""
     rtf_compressed: bytes = b""
     attachments: list[Attachment] = field(default_factory=list)
+    damage: str | None = None
+    """Why part of the item could not be read (``corrupt``, ``timeout``), or None."""
+
+
+# Windows code page numbers whose Python codec is not named ``cp<number>``.
+_CODEPAGES = {
+    65001: "utf-8",
+    65000: "utf-7",
+    1200: "utf-16-le",
+    1201: "utf-16-be",
+    20127: "ascii",
+    20866: "koi8-r",
+    21866: "koi8-u",
+    28591: "latin-1",
+    28592: "iso8859-2",
+    28595: "iso8859-5",
+    28597: "iso8859-7",
+    28599: "iso8859-9",
+    28605: "iso8859-15",
+    50220: "iso2022-jp",
+    50221: "iso2022-jp",
+    50222: "iso2022-jp",
+    51932: "euc-jp",
+    51949: "euc-kr",
+    52936: "hz",
+    54936: "gb18030",
+    10000: "mac-roman",
+}
 
 
 def decode_string(raw: bytes, unicode: bool, codepage: int | None = None) -> str:
-    """A MAPI string property: UTF-16 for ``PT_UNICODE``, else the item's code page."""
+    """A MAPI string property: UTF-16 for ``PT_UNICODE``, else the item's code page (a
+    Windows code page number: 1252, 932 for Japanese Shift-JIS, 65001 for UTF-8…)."""
     if unicode:
         return raw.decode("utf-16-le", "replace").split("\x00", 1)[0]
-    encoding = f"cp{codepage}" if codepage else "cp1252"
-    if codepage == 65001:
-        encoding = "utf-8"
+    encoding = _CODEPAGES.get(codepage or 1252, f"cp{codepage or 1252}")
     try:
         text = raw.decode(encoding, "replace")
     except LookupError:
@@ -92,9 +119,16 @@ _COMPRESSED = 0x75465A4C  # "LZFu"
 _UNCOMPRESSED = 0x414C454D  # "MELA"
 
 
-def lzfu_decompress(data: bytes, max_size: int) -> bytes:
-    """The RTF of a ``PR_RTF_COMPRESSED`` value; :class:`Unreadable` when damaged or
-    larger than ``max_size``."""
+def lzfu_decompress(
+    data: bytes, max_size: int, expired: Callable[[], bool] | None = None
+) -> tuple[bytes, str | None]:
+    """The RTF of a ``PR_RTF_COMPRESSED`` value, and why it is not all of it (None when
+    it is): ``corrupt`` when the stream is damaged or holds more than its header
+    declares, ``too_large`` past ``max_size``, ``timeout`` when ``expired`` says so.
+
+    Output stops at the size the header declares: a stream declaring 10 bytes is never
+    expanded further, whatever its references say.
+    """
     if len(data) < 16:
         raise Unreadable("corrupt")
     comp_size, raw_size, kind, _crc = struct.unpack_from("<IIII", data)
@@ -102,14 +136,19 @@ def lzfu_decompress(data: bytes, max_size: int) -> bytes:
         raise Unreadable("too_large")
     body = data[16 : 4 + comp_size]
     if kind == _UNCOMPRESSED:
-        return body[:raw_size]
+        return body[:raw_size], None
     if kind != _COMPRESSED:
         raise Unreadable("corrupt")
     window = bytearray(_RTF_PREBUF.ljust(4096, b"\x00"))
     write = len(_RTF_PREBUF)
     out = bytearray()
     pos = 0
+    checked = 0
     while pos < len(body):
+        if len(out) - checked >= 65536:
+            checked = len(out)
+            if expired is not None and expired():
+                return bytes(out), "timeout"
         control = body[pos]
         pos += 1
         for bit in range(8):
@@ -117,12 +156,12 @@ def lzfu_decompress(data: bytes, max_size: int) -> bytes:
                 break
             if control & (1 << bit):
                 if pos + 2 > len(body):
-                    raise Unreadable("corrupt")
+                    return bytes(out), "corrupt"
                 ref = (body[pos] << 8) | body[pos + 1]
                 pos += 2
                 offset, length = ref >> 4, (ref & 0xF) + 2
                 if offset == write:
-                    return bytes(out)
+                    return bytes(out), None
                 for i in range(length):
                     byte = window[(offset + i) % 4096]
                     out.append(byte)
@@ -134,9 +173,10 @@ def lzfu_decompress(data: bytes, max_size: int) -> bytes:
                 out.append(byte)
                 window[write] = byte
                 write = (write + 1) % 4096
-            if len(out) > max_size:
-                raise Unreadable("too_large")
-    return bytes(out)
+            if len(out) > raw_size:
+                # More than the header declared: keep what it declared, say the rest.
+                return bytes(out[:raw_size]), "corrupt"
+    return bytes(out), None
 
 
 # --------------------------------------------------------------------------- reading
@@ -162,8 +202,15 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
         text = html_to_text(decode_text(message.html, None), expired=budget.expired)
         yield from text_items(text, location, budget, "text/html")
     elif message.rtf_compressed:
-        rtf = lzfu_decompress(message.rtf_compressed, budget.limits.max_part_bytes)
+        room = min(budget.limits.max_part_bytes, budget.limits.max_total_bytes - budget.bytes_used)
+        rtf, short = lzfu_decompress(message.rtf_compressed, max(room, 0), budget.expired)
+        budget.take_bytes(len(rtf))
         yield from text_items(rtf_text(rtf), location, budget, "application/rtf")
+        if short is not None:
+            yield Problem(location, short)
+    if message.damage is not None:
+        # What could be read of a damaged item was read above; the rest is reported.
+        yield Problem(location, message.damage)
     for index, attachment in enumerate(message.attachments):
         if index >= budget.limits.max_members:
             yield Problem(location, "too_many_members")

@@ -72,9 +72,11 @@ class Problem:
 
     ``reason`` is one of: ``encrypted``, ``too_large``, ``too_many_members``,
     ``compression_ratio``, ``too_deep``, ``timeout``, ``corrupt``, ``unsupported``,
-    ``no_ocr`` (a picture or scan, and OCR is not installed).
-    ``container`` names the encryption seen when ``reason == "encrypted"``
-    (``pdf``, ``zip``, ``office``, ``smime``, ``pgp``).
+    ``no_ocr`` (a picture or scan, and OCR is not installed), or ``mislabelled``: the
+    part claims to be encrypted (its type, name, armour or structure) but is not, and
+    its content was read as clear.
+    ``container`` names the encryption seen when ``reason == "encrypted"``, or claimed
+    when ``reason == "mislabelled"`` (``pdf``, ``zip``, ``office``, ``smime``, ``pgp``).
     """
 
     location: Location

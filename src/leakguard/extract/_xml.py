@@ -13,7 +13,7 @@ from xml.etree.ElementTree import Element
 
 from leakguard.extract._common import Unreadable
 
-__all__ = ["MAX_NESTING", "attr", "iter_end", "local", "parse"]
+__all__ = ["MAX_NESTING", "attr", "element_lines", "iter_end", "local", "parse", "text_lines"]
 
 # Deeper element nesting than this is not a real document; refusing it keeps the
 # recursive walkers far from Python's recursion limit.
@@ -80,3 +80,59 @@ def iter_end(data: bytes, names: frozenset[str]) -> Iterator[Element]:
         raise
     except Exception:
         raise Unreadable("corrupt") from None
+
+
+def text_lines(
+    data: bytes,
+    *,
+    skip: frozenset[str] = frozenset(),
+    attributes: frozenset[str] = frozenset(),
+    every_attribute: bool = False,
+    max_lines: int = 1_000_000,
+) -> list[str]:
+    """Every piece of text in an XML document, one line per element that holds some (and
+    per attribute named in ``attributes``, or every attribute): for parts whose text is
+    data rather than paragraphs (document properties, chart caches, form data,
+    metadata). Elements named in ``skip`` are left out with everything inside them.
+    :class:`Unreadable` ``corrupt`` when the XML is bad or hostile."""
+    return element_lines(
+        parse(data),
+        skip=skip,
+        attributes=attributes,
+        every_attribute=every_attribute,
+        max_lines=max_lines,
+    )
+
+
+def element_lines(
+    root: Element,
+    *,
+    skip: frozenset[str] = frozenset(),
+    attributes: frozenset[str] = frozenset(),
+    every_attribute: bool = False,
+    max_lines: int = 1_000_000,
+) -> list[str]:
+    """:func:`text_lines` of a tree already parsed."""
+    lines: list[str] = []
+    stack: list[tuple[Element, int]] = [(root, 0)]
+    while stack and len(lines) < max_lines:
+        elem, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise Unreadable("corrupt")
+        if local(elem.tag) in skip:
+            continue
+        if attributes or every_attribute:
+            lines.extend(
+                value
+                for key, value in elem.attrib.items()
+                if value.strip() and (every_attribute or local(key) in attributes)
+            )
+        children = list(elem)
+        if any(child.tail and not child.tail.isspace() for child in children):
+            # Mixed content (``NIR <b>1 85</b> 05``): the element's text read as one line.
+            lines.append(" ".join("".join(elem.itertext()).split()))
+            continue
+        if elem.text and not elem.text.isspace():
+            lines.append(" ".join(elem.text.split()))
+        stack.extend((child, depth + 1) for child in reversed(children))
+    return lines

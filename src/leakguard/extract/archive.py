@@ -1,4 +1,5 @@
-"""ZIP and gzip archives, read member by member under the message's limits.
+"""ZIP, tar, gzip, bzip2 and xz archives, read member by member under the message's
+limits.
 
 Members are decompressed in small blocks and abandoned as soon as they pass the size or
 compression-ratio cap, so a zip bomb costs a few megabytes and milliseconds. Office and
@@ -8,19 +9,35 @@ OpenDocument readers open their containers through :func:`open_zip` and
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import io
+import lzma
 import posixpath
+import tarfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Protocol
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable
+from leakguard.extract._common import Context, Item, Unreadable, inner_items
 from leakguard.extract._types import Budget, Problem
-from leakguard.extract.encryption import zip_member_encrypted
+from leakguard.extract.encryption import (
+    member_data_offset,
+    zip_member_clear,
+    zip_member_encrypted,
+)
 
-__all__ = ["open_zip", "read_gzip", "read_member", "read_zip"]
+__all__ = [
+    "open_zip",
+    "read_compressed",
+    "read_gzip",
+    "read_member",
+    "read_member_checked",
+    "read_tar",
+    "read_zip",
+]
 
 _BLOCK = 1024 * 1024
 # Below this decompressed size the ratio is not judged: a small file of blanks may
@@ -76,23 +93,85 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget) -> b
     """The decompressed bytes of one member, within the part, total, ratio and time limits.
 
     The sizes written in the archive are checked first but not trusted: the stream is
-    measured as it is inflated.
+    measured as it is inflated, and a deflated member is read to the end of its deflate
+    stream whatever its headers say (see :func:`read_member_checked`).
     """
+    return read_member_checked(zf, info, budget)[0]
+
+
+def read_member_checked(
+    zf: zipfile.ZipFile, info: zipfile.ZipInfo, budget: Budget
+) -> tuple[bytes, bool]:
+    """A member's bytes, and whether its headers lied about them (size, compressed size
+    or CRC): a deflated member is inflated from its local header to the end of the
+    deflate stream, as unzip reads it, not cut where the headers say it ends."""
     if zip_member_encrypted(info):
         raise Unreadable("encrypted", "zip")
     _check_ratio(info.file_size, info.compress_size, budget)
     cap = _cap(budget)
     if info.file_size > cap:
         raise Unreadable("too_large")
+    archive = _archive_bytes(zf)
+    start = member_data_offset(archive, info) if archive is not None else None
+    if info.compress_type == zipfile.ZIP_DEFLATED and archive is not None and start is not None:
+        return _inflate_raw(archive, start, info, budget)
     try:
         with zf.open(info) as stream:
-            return _inflate(stream, info.compress_size, budget)
+            return _inflate(stream, info.compress_size, budget), False
     except Unreadable:
         raise
     except NotImplementedError:
         raise Unreadable("unsupported") from None
     except Exception:
         raise Unreadable("corrupt") from None
+
+
+def _archive_bytes(zf: zipfile.ZipFile) -> memoryview | None:
+    handle = zf.fp
+    return handle.getbuffer() if isinstance(handle, io.BytesIO) else None
+
+
+def _inflate_raw(
+    archive: memoryview, start: int, info: zipfile.ZipInfo, budget: Budget
+) -> tuple[bytes, bool]:
+    cap = _cap(budget)
+    inflater = zlib.decompressobj(-15)
+    blocks: list[bytes] = []
+    produced = 0
+    pos = start
+    pending: bytes | memoryview = b""
+    damaged = False
+    while not inflater.eof:
+        if budget.expired():
+            raise Unreadable("timeout")
+        if not pending:
+            if pos >= len(archive):
+                damaged = True  # the stream breaks off with the archive
+                break
+            pending = archive[pos : pos + _BLOCK]
+            pos += len(pending)
+        try:
+            block = inflater.decompress(pending, _BLOCK)
+        except zlib.error:
+            if not produced:
+                raise Unreadable("corrupt") from None
+            damaged = True
+            break
+        pending = inflater.unconsumed_tail
+        produced += len(block)
+        _check_ratio(produced, pos - start - len(pending), budget)
+        if produced > cap:
+            raise Unreadable("too_large")
+        blocks.append(block)
+    content = b"".join(blocks)
+    budget.take_bytes(produced)
+    consumed = pos - start - len(pending) - len(inflater.unused_data)
+    lied = (
+        len(content) != info.file_size
+        or consumed != info.compress_size
+        or zlib.crc32(content) & 0xFFFFFFFF != info.CRC
+    )
+    return content, damaged or lied
 
 
 def _inflate(stream: _Stream, compressed: int, budget: Budget) -> bytes:
@@ -117,7 +196,6 @@ def _inflate(stream: _Stream, compressed: int, budget: Budget) -> bytes:
 
 def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """Every member of a ZIP archive, each read as the document it is."""
-    from leakguard.extract import extract
 
     budget = ctx.budget
     zf = open_zip(data, budget)
@@ -131,48 +209,109 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            if zip_member_encrypted(info):
-                # One report for the archive: the protection check wants to know it is
-                # encrypted, and a hundred identical lines would help nobody.
-                if not told_encrypted:
-                    told_encrypted = True
-                    yield Problem(location, "encrypted", "zip")
-                continue
             where = location.child(info.filename)
-            try:
-                content = read_member(zf, info, budget)
-            except Unreadable as err:
-                yield Problem(where, err.reason, err.container)
-                continue
-            yield from extract(
-                content,
-                where,
-                budget=budget,
-                filename=posixpath.basename(info.filename),
-                depth=ctx.depth + 1,
-                messages=ctx.messages,
-            )
+            if zip_member_encrypted(info):
+                clear = zip_member_clear(data, info, limit=_cap(budget))
+                if clear is None:
+                    # One report for the archive: the protection check wants to know it
+                    # is encrypted, and a hundred identical lines would help nobody.
+                    if not told_encrypted:
+                        told_encrypted = True
+                        yield Problem(location, "encrypted", "zip")
+                    continue
+                # Flagged encrypted, stored in clear: the flag lies, the bytes are read.
+                yield Problem(where, "mislabelled", "zip")
+                budget.take_bytes(len(clear))
+                content = clear
+            else:
+                try:
+                    content, lied = read_member_checked(zf, info, budget)
+                except Unreadable as err:
+                    yield Problem(where, err.reason, err.container)
+                    continue
+                if lied:
+                    # Read in full all the same; its headers do not match what it holds.
+                    yield Problem(where, "corrupt")
+            yield from inner_items(content, where, ctx, posixpath.basename(info.filename))
 
 
 def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """A gzip file: its one decompressed document, read at the same location."""
-    from leakguard.extract import extract
+    yield from read_compressed("gzip", data, location, ctx)
+
+
+def _decompressor(family: str, data: bytes) -> gzip.GzipFile | bz2.BZ2File | lzma.LZMAFile:
+    source = io.BytesIO(data)
+    if family == "gzip":
+        return gzip.GzipFile(fileobj=source)
+    if family == "bzip2":
+        return bz2.BZ2File(source)
+    return lzma.LZMAFile(source)
+
+
+# The names of a compressed file and of what it holds.
+_SUFFIXES = {
+    "gzip": (".gz", ".tgz"),
+    "bzip2": (".bz2", ".tbz2", ".tbz"),
+    "xz": (".xz", ".txz"),
+}
+
+
+def read_compressed(family: str, data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """A gzip, bzip2 or xz file: its one decompressed document, read at the same
+    location, inflated in blocks under the size and ratio caps."""
 
     budget = ctx.budget
+    suffixes = _SUFFIXES[family]
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as stream:
+        with _decompressor(family, data) as stream:
             content = _inflate(stream, len(data), budget)
     except Unreadable:
         raise
     except Exception:
         raise Unreadable("corrupt") from None
     inner = ctx.filename or ""
-    inner = inner[:-3] if inner.lower().endswith(".gz") else inner
-    yield from extract(
-        content,
-        location,
-        budget=budget,
-        filename=inner or None,
-        depth=ctx.depth + 1,
-        messages=ctx.messages,
-    )
+    for suffix in suffixes:
+        if inner.lower().endswith(suffix):
+            inner = inner[: -len(suffix)] + (".tar" if suffix.startswith(".t") else "")
+            break
+    yield from inner_items(content, location, ctx, inner or None)
+
+
+def read_tar(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """Every file of a tar archive, each read as the document it is. A tar is not
+    compressed: its members are slices of bytes already counted."""
+
+    budget = ctx.budget
+    try:
+        archive = tarfile.TarFile(fileobj=io.BytesIO(data), mode="r")
+    except (tarfile.TarError, OSError, ValueError, EOFError):
+        raise Unreadable("corrupt") from None
+    with archive:
+        count = 0
+        while True:
+            try:
+                info = archive.next()
+            except (tarfile.TarError, OSError, ValueError, EOFError):
+                yield Problem(location, "corrupt")
+                return
+            if info is None:
+                return
+            if budget.expired():
+                yield Problem(location, "timeout")
+                return
+            if not info.isfile():
+                continue
+            if count >= budget.limits.max_members:
+                yield Problem(location, "too_many_members")
+                return
+            count += 1
+            where = location.child(info.name)
+            if info.size > _cap(budget):
+                yield Problem(where, "too_large")
+                continue
+            stream = archive.extractfile(info)
+            content = stream.read() if stream is not None else b""
+            if len(content) < info.size:
+                yield Problem(where, "corrupt")
+            yield from inner_items(content, where, ctx, posixpath.basename(info.name))

@@ -1,42 +1,190 @@
 """Is this file an encrypted container? The one answer shared by the readers and the
 protection check: password PDF, encrypted ZIP, ODF and Office files (OOXML and legacy
-Word, Excel, PowerPoint), OpenPGP messages, told from the bytes, never from the name.
+Word, Excel, PowerPoint), OpenPGP and CMS messages, told from their structure, never
+from a name, a type or a flag: a container counts as encrypted only when it parses as
+what it claims and the bytes it says are encrypted do not read as clear content.
 """
 
 from __future__ import annotations
 
+import email.message
 import io
 import re
 import struct
 import threading
 import zipfile
-from collections.abc import Iterator
+import zlib
+from collections.abc import Callable, Iterator
 
 from leakguard.extract._types import Limits
+from leakguard.extract.openpgp import PGP_BEGIN, PGP_END, read_openpgp
 
 __all__ = [
     "OLE_MAGIC",
     "PDFIUM_LOCK",
     "PGP_BEGIN",
+    "claimed_encryption",
     "container_encrypted",
+    "control_part_honest",
     "encrypted_container",
+    "member_data_offset",
+    "odf_content_clear",
     "odf_encrypted",
+    "ole_clear_content",
     "ole_encrypted",
     "openpgp_encrypted",
+    "pdf_encryption_covers",
     "pdf_error_encrypted",
+    "pdf_without_encryption",
     "pgp_armoured",
+    "pgp_mime_encrypted",
+    "readable_clear",
+    "zip_member_clear",
     "zip_member_encrypted",
 ]
 
 OLE_MAGIC = bytes.fromhex("d0cf11e0a1b11ae1")
-PGP_BEGIN = "-----BEGIN PGP MESSAGE-----"
-_PGP_END = "-----END PGP MESSAGE-----"
-# Inside the armour: ``Key: value`` headers, then base64 lines and the ``=`` checksum.
-_ARMOUR_HEADER = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,40}: [^\r\n]{0,500}")
-_ARMOUR_LINE = re.compile(r"=?[A-Za-z0-9+/]{0,200}={0,2}")
 # Armour longer than this is not looked at line by line: no honest text attachment is
 # that large, and a PGP file that size is binary.
 _MAX_ARMOUR = 64 * 1024 * 1024
+
+# ------------------------------------------------------------------ labels and content
+
+# What a part's name or declared type says about it: that it is encrypted.
+_CLAIM_NAMES = {".p7m": "smime", ".p7e": "smime", ".pgp": "pgp", ".gpg": "pgp", ".asc": "pgp"}
+_CLAIM_TYPES = {
+    "application/pkcs7-mime": "smime",
+    "application/x-pkcs7-mime": "smime",
+    "application/pgp-encrypted": "pgp",
+}
+# Armour that is honestly not a message: a key or a detached signature saved as .asc.
+_NOT_A_MESSAGE = (
+    b"-----BEGIN PGP PUBLIC KEY BLOCK-----",
+    b"-----BEGIN PGP SIGNATURE-----",
+    b"-----BEGIN PGP SIGNED MESSAGE-----",
+)
+
+
+def claimed_encryption(
+    data: bytes, /, *, filename: str | None = None, content_type: str | None = None
+) -> str | None:
+    """The encryption a part's label claims (``smime``, ``pgp``), or None.
+
+    The label is its declared type (``application/pkcs7-mime``,
+    ``application/pgp-encrypted``), its file name (``.p7m``, ``.p7e``, ``.pgp``, ``.gpg``,
+    ``.asc``) or PGP message armour at its start. A key or signature saved as ``.asc``
+    claims nothing.
+    """
+    ctype = (content_type or "").lower().split(";", 1)[0].strip()
+    if ctype in _CLAIM_TYPES:
+        return _CLAIM_TYPES[ctype]
+    name = (filename or "").strip().lower()
+    head = data[:4096].lstrip()
+    for ext, claim in _CLAIM_NAMES.items():
+        if name.endswith(ext):
+            if ext == ".asc" and head.startswith(_NOT_A_MESSAGE):
+                return None
+            return claim
+    if head.startswith(PGP_BEGIN.encode()):
+        return "pgp"
+    return None
+
+
+_VERSION_ONE = re.compile(rb"\s*Version:\s*1\s*")
+_KEY_ARMOUR = (b"-----BEGIN PGP PUBLIC KEY BLOCK-----", b"-----BEGIN PGP PRIVATE KEY BLOCK-----")
+
+
+def control_part_honest(content_type: str, data: bytes, /) -> bool:
+    """Whether a part whose type says it holds no content of the message (a signature,
+    a key, the PGP/MIME version line) really is what its type says.
+
+    Such parts are skipped by the readers; one that is not what it claims (a list of
+    patients labelled ``application/pkcs7-signature``) must be read like any other.
+    """
+    from leakguard.extract.pkcs7 import cms_kind
+
+    ctype = content_type.lower()
+    head = data[:4096].lstrip()
+    if ctype == "application/pgp-encrypted":
+        return len(data) <= 256 and _VERSION_ONE.fullmatch(data) is not None
+    if ctype in ("application/pkcs7-signature", "application/x-pkcs7-signature"):
+        return cms_kind(data) == "signed"
+    if ctype == "application/pgp-signature":
+        return head.startswith(b"-----BEGIN PGP SIGNATURE-----") or _first_tag(data) == 2
+    if ctype == "application/pgp-keys":
+        return head.startswith(_KEY_ARMOUR) or _first_tag(data) in (5, 6)
+    return False
+
+
+def pgp_mime_encrypted(
+    protocol: str, children: object, payload: Callable[[email.message.Message], bytes | None]
+) -> bool:
+    """Whether a ``multipart/encrypted`` part is PGP/MIME for real (RFC 3156): its
+    ``protocol`` parameter, the ``Version: 1`` part, then an OpenPGP message that parses
+    as encrypted, and nothing else. ``payload`` decodes a child part's bytes."""
+    if protocol != "application/pgp-encrypted":
+        return False
+    if not isinstance(children, list) or len(children) != 2:
+        return False
+    control, sealed = children
+    if not isinstance(control, email.message.Message) or not isinstance(
+        sealed, email.message.Message
+    ):
+        return False
+    version, data = payload(control), payload(sealed)
+    if version is None or data is None:
+        return False
+    if not control_part_honest("application/pgp-encrypted", version):
+        return False
+    found = read_openpgp(data)
+    return found is not None and found.encrypted
+
+
+def _first_tag(data: bytes) -> int | None:
+    """The tag of the first OpenPGP packet, from its header byte."""
+    if not data or not data[0] & 0x80:
+        return None
+    return data[0] & 0x3F if data[0] & 0x40 else (data[0] >> 2) & 0x0F
+
+
+# Signatures of documents read as they are: such bytes are not ciphertext.
+_SIGNATURES = (
+    b"%PDF-", b"PK\x03\x04", b"PK\x05\x06", OLE_MAGIC, b"\x78\x9f\x3e\x22", b"\x89PNG\r\n\x1a\n",
+    b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"{\\rtf", b"\x1f\x8b\x08", b"\xff\xd8\xff\xe0",
+    b"\xff\xd8\xff\xe1", b"\xff\xd8\xff\xdb", b"\xff\xd8\xff\xee", b"BZh", b"\xfd7zXZ\x00",
+)  # fmt: skip
+_TEXT_BYTES = frozenset(range(0x20, 0x7F)) | {0x09, 0x0A, 0x0C, 0x0D}
+
+
+def readable_clear(data: bytes, /) -> bool:
+    """Whether bytes read as they are: a document with its signature, or text.
+
+    Ciphertext looks like random bytes, of which about two in five are printable; text
+    is nearly all printable (UTF-8, Latin-1 or UTF-16). Only the first 4 KB are looked at.
+    """
+    head = bytes(data[:4096])
+    if len(head) < 8:
+        return False
+    if head.startswith(_SIGNATURES) or b"%PDF-" in head[:1024]:
+        return True
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or _utf16ish(head):
+        text = head[2:] if head[:2] in (b"\xff\xfe", b"\xfe\xff") else head
+        codec = "utf-16-be" if head.startswith(b"\xfe\xff") else "utf-16-le"
+        decoded = text[: len(text) // 2 * 2].decode(codec, errors="replace")
+        good = sum(1 for c in decoded if c.isprintable() or c in "\t\r\n")
+        return good >= 0.9 * max(len(decoded), 1)
+    ascii_text = sum(1 for b in head if b in _TEXT_BYTES)
+    if ascii_text >= 0.85 * len(head):
+        return True
+    decoded = head.decode("utf-8", errors="replace")
+    good = sum(1 for c in decoded if c != "\ufffd" and (c.isprintable() or c in "\t\r\n"))
+    return good >= 0.9 * len(decoded)
+
+
+def _utf16ish(head: bytes) -> bool:
+    """Every other byte zero, as UTF-16 text of Latin letters is."""
+    zeros = head[1::2].count(0)
+    return len(head) >= 16 and zeros >= 0.8 * (len(head) // 2)
 
 
 def container_encrypted(
@@ -65,8 +213,12 @@ def encrypted_container(
         return "pdf" if _pdf_encrypted(data) else None
     if data.startswith(OLE_MAGIC):
         return "office" if ole_encrypted(data) else None
-    if content_type == "application/pgp-encrypted" or openpgp_encrypted(data):
+    if openpgp_encrypted(data):
         return "pgp"
+    from leakguard.extract.pkcs7 import cms_kind
+
+    if cms_kind(data) == "encrypted":
+        return "smime"
     return None
 
 
@@ -85,19 +237,112 @@ def _zip_kind(data: bytes, lim: Limits) -> str | None:
             if len(infos) > lim.max_members:
                 return None
             files = [i for i in infos if not i.is_dir()]
-            if files and all(zip_member_encrypted(i) for i in files):
+            if (
+                files
+                and all(zip_member_encrypted(i) for i in files)
+                and not any(zip_member_clear(data, i, limit=lim.max_part_bytes) for i in files)
+            ):
                 return "zip"
             return "office" if odf_encrypted(archive) else None
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
         return None
 
 
+_AES = 99
+_AES_EXTRA = 0x9901
+_SALT = {1: 8, 2: 12, 3: 16}
+_ZIPCRYPTO_HEADER = 12
+_AES_MAC = 10
+
+
+def zip_member_clear(data: bytes, info: zipfile.ZipInfo, /, *, limit: int) -> bytes | None:
+    """The clear content of a member flagged encrypted whose bytes are not, or None.
+
+    A member flagged encrypted (ZipCrypto or WinZip AES) is tried as if it were not: its
+    data as stored, and past the 12-byte ZipCrypto header or the AES salt. When one of
+    them decompresses to its end and matches the member's CRC, or reads as text or a
+    document, the flag lied and those bytes are what the archive really carries.
+    """
+    if not zip_member_encrypted(info):
+        return None
+    start = member_data_offset(data, info)
+    if start is None:
+        return None
+    raw = data[start : start + info.compress_size]
+    method = info.compress_type
+    candidates = [raw, raw[_ZIPCRYPTO_HEADER:]]
+    if method == _AES:
+        extra = _aes_extra(info.extra)
+        if extra is None:
+            return None
+        strength, method = extra
+        skip = _SALT.get(strength, 16) + 2
+        candidates = [raw, raw[skip:-_AES_MAC], raw[skip:]]
+    for candidate in candidates:
+        clear = _clear_payload(candidate, method, info.CRC, limit)
+        if clear:
+            return clear
+    return None
+
+
+def member_data_offset(data: bytes | memoryview, info: zipfile.ZipInfo, /) -> int | None:
+    """Where a member's stored bytes start, from its local header."""
+    off: int = info.header_offset
+    if off < 0 or off + 30 > len(data) or data[off : off + 4] != b"PK\x03\x04":
+        return None
+    name_len: int = struct.unpack_from("<H", data, off + 26)[0]
+    extra_len: int = struct.unpack_from("<H", data, off + 28)[0]
+    return off + 30 + name_len + extra_len
+
+
+def _aes_extra(extra: bytes) -> tuple[int, int] | None:
+    """(key strength, real compression method) from a WinZip AES extra field."""
+    pos = 0
+    while pos + 4 <= len(extra):
+        ident, size = struct.unpack_from("<HH", extra, pos)
+        if ident == _AES_EXTRA and size >= 7 and pos + 4 + size <= len(extra):
+            strength = extra[pos + 8]
+            (method,) = struct.unpack_from("<H", extra, pos + 9)
+            return strength, method
+        pos += 4 + size
+    return None
+
+
+def _clear_payload(candidate: bytes, method: int, crc: int, limit: int) -> bytes | None:
+    if len(candidate) < 8:
+        return None
+    if method == zipfile.ZIP_STORED:
+        out = candidate[:limit]
+    elif method == zipfile.ZIP_DEFLATED:
+        inflater = zlib.decompressobj(-15)
+        try:
+            out = inflater.decompress(candidate, limit)
+        except zlib.error:
+            return None
+        # A whole deflate stream, not a lucky prefix of random bytes.
+        if not inflater.eof or len(inflater.unused_data) > _AES_MAC:
+            return None
+    else:
+        return None
+    if not out:
+        return None
+    if crc and zlib.crc32(out) & 0xFFFFFFFF == crc:
+        return out
+    return out if readable_clear(out) else None
+
+
 def odf_encrypted(archive: zipfile.ZipFile, /) -> bool:
-    """Whether an OpenDocument file has encrypted parts.
+    """Whether an OpenDocument file has encrypted parts that really are encrypted.
 
     ODF keeps the ZIP itself clear and lists ``encryption-data`` for each encrypted
-    member in its manifest. The manifest is read only when small (4 MB at most).
+    member in its manifest. The manifest is read only when small (4 MB at most); the
+    claim holds only when the text part (``content.xml``) is listed and its bytes are
+    neither XML nor a deflate stream.
     """
+    return _odf_claim(archive) and not odf_content_clear(archive)
+
+
+def _odf_claim(archive: zipfile.ZipFile) -> bool:
     by_name = {i.filename: i for i in archive.infolist()}
     manifest = by_name.get("META-INF/manifest.xml")
     mimetype = by_name.get("mimetype")
@@ -108,6 +353,29 @@ def odf_encrypted(archive: zipfile.ZipFile, /) -> bool:
     if not archive.read(mimetype).startswith(b"application/vnd.oasis.opendocument"):
         return False
     return b"encryption-data" in archive.read(manifest)
+
+
+def odf_content_clear(archive: zipfile.ZipFile, /) -> bool:
+    """Whether an OpenDocument file that claims encryption keeps its text in clear: its
+    ``content.xml`` reads as XML as stored, or inflates (ODF compresses, then encrypts)."""
+    if not _odf_claim(archive):
+        return False
+    try:
+        info = archive.getinfo("content.xml")
+    except KeyError:
+        return False
+    if info.compress_size > 64 * 1024 * 1024 or zip_member_encrypted(info):
+        return False
+    with archive.open(info) as stream:
+        head = stream.read(64 * 1024)
+    if readable_clear(head):
+        return True
+    inflater = zlib.decompressobj(-15)
+    try:
+        out = inflater.decompress(head, 4096)
+    except zlib.error:
+        return False
+    return readable_clear(out)
 
 
 # --------------------------------------------------------------------------- PDF
@@ -134,77 +402,53 @@ def _pdf_encrypted(data: bytes) -> bool:
         try:
             document = pypdfium2.PdfDocument(data)
         except pypdfium2.PdfiumError as err:
-            return pdf_error_encrypted(err)
+            return pdf_error_encrypted(err) and pdf_encryption_covers(data)
         document.close()
     return False
+
+
+def pdf_encryption_covers(data: bytes, /, *, expired: Callable[[], bool] | None = None) -> bool:
+    """Whether the encryption an ``/Encrypt`` dictionary announces really covers the
+    document's streams: none of them inflates, or reads as text, without the key."""
+    from leakguard.extract.pdf_streams import clear_streams
+
+    return not clear_streams(data, expired or (lambda: False))
+
+
+def pdf_without_encryption(data: bytes, /) -> bytes:
+    """The document with its ``/Encrypt`` entries renamed (same length, so every offset
+    holds): what a PDF whose streams are in clear really says, for PDFium to read."""
+    return data.replace(b"/Encrypt", b"/Encrypx")
 
 
 # --------------------------------------------------------------------------- OpenPGP
 
 
 def pgp_armoured(text: str, /) -> bool:
-    """Whether ``text`` is one ASCII-armoured OpenPGP message and nothing else.
+    """Whether ``text`` is one ASCII-armoured OpenPGP message that really is encrypted,
+    and nothing else.
 
     Clear text before, after or inside the armour (a note written between two blocks)
-    makes it not encrypted: that text would travel readable.
+    makes it not encrypted: that text would travel readable. So does armour whose
+    base64 decodes to anything but session-key packets followed by encrypted data.
     """
     body = text.strip()
-    if not (body.startswith(PGP_BEGIN) and body.endswith(_PGP_END)):
+    if not (body.startswith(PGP_BEGIN) and body.endswith(PGP_END)):
         return False
-    if len(body) > _MAX_ARMOUR or body.count(PGP_BEGIN) != 1 or body.count(_PGP_END) != 1:
+    if len(body) > _MAX_ARMOUR or body.count(PGP_BEGIN) != 1 or body.count(PGP_END) != 1:
         return False
-    lines = body[len(PGP_BEGIN) : -len(_PGP_END)].splitlines()
-    headers = True
-    for raw in lines[1:]:
-        line = raw.strip()
-        if headers and _ARMOUR_HEADER.fullmatch(line):
-            continue
-        headers = False
-        if not _ARMOUR_LINE.fullmatch(line):
-            return False
-    return True
+    found = read_openpgp(body)
+    return found is not None and found.encrypted
 
 
 def openpgp_encrypted(data: bytes, /) -> bool:
-    """Whether the bytes are an OpenPGP encrypted message, armoured or binary."""
+    """Whether the bytes are an OpenPGP encrypted message, armoured or binary, read
+    packet by packet."""
     if data[:4096].lstrip().startswith(PGP_BEGIN.encode()):
-        return pgp_armoured(data.decode("ascii", errors="replace"))
-    return _openpgp_session_packet(data)
-
-
-def _openpgp_session_packet(data: bytes) -> bool:
-    """Whether the bytes open with an OpenPGP session-key packet (RFC 9580 §4-5).
-
-    An encrypted OpenPGP message starts with a public-key (tag 1) or symmetric-key
-    (tag 3) encrypted session key; the version byte that follows the header is checked
-    too, so that arbitrary binary files are rarely mistaken for one.
-    """
-    if len(data) < 16 or not data[0] & 0x80:
-        return False
-    first = data[0]
-    if first & 0x40:  # new packet format: tag in the low six bits, then a length
-        tag = first & 0x3F
-        octet = data[1]
-        if octet < 192:
-            body = 2
-        elif octet < 224:
-            body = 3
-        elif octet == 255:
-            body = 6
-        else:  # a partial length cannot start a session-key packet
-            return False
-    else:  # old format: tag in bits 2-5, length size in bits 0-1
-        tag = (first >> 2) & 0x0F
-        length_type = first & 0x03
-        if length_type == 3:
-            return False
-        body = 1 + (1, 2, 4)[length_type]
-    version = data[body]
-    if tag == 1:
-        return version in (3, 6)
-    if tag == 3:
-        return version in (4, 5, 6)
-    return False
+        # Armour counts only alone: clear text around it would travel readable.
+        return len(data) <= _MAX_ARMOUR and pgp_armoured(data.decode("utf-8", "replace"))
+    found = read_openpgp(data)
+    return found is not None and found.encrypted
 
 
 # --------------------------------------------------------------- OLE compound files
@@ -214,35 +458,102 @@ _FREE = 0xFFFFFFFF
 _MINI_CUTOFF = 4096
 
 
-def ole_encrypted(data: bytes, /) -> bool:
-    """Whether a compound file (MS-CFB) is a password-protected Office document.
+# Versions of the EncryptionInfo stream (MS-OFFCRYPTO 2.3.4): RC4 CryptoAPI, standard,
+# extensible and agile encryption.
+_ENCRYPTION_INFO_VERSIONS = frozenset({(2, 2), (3, 2), (4, 2), (3, 3), (4, 3), (4, 4)})
+# Text a person wrote, as the skimming reader finds it: too long a run to occur by
+# chance in ciphertext (the odds of 24 printable bytes in a row are below 1 in 10^9).
+_CLEAR_RUN = re.compile(rb"[\x20-\x7e]{24,}|(?:[\x20-\x7e]\x00){12,}")
+_MAIN_STREAMS = ("WordDocument", "Workbook", "Book", "PowerPoint Document")
 
-    Read from its directory and stream heads, not by searching the bytes: an OOXML file
-    encrypted into ``EncryptedPackage``, a PowerPoint with ``EncryptedSummary``, a Word
-    document whose FIB says ``fEncrypted``, a workbook whose BOF is followed by FILEPASS.
+
+def ole_encrypted(data: bytes, /) -> bool:
+    """Whether a compound file (MS-CFB) is a password-protected Office document whose
+    content really is encrypted.
+
+    The claim is read from its directory and stream heads, not by searching the bytes: an
+    OOXML file encrypted into ``EncryptedPackage``, a PowerPoint with ``EncryptedSummary``,
+    a Word document whose FIB says ``fEncrypted``, a workbook whose BOF is followed by
+    FILEPASS. It holds only when the content is not readable all the same: the package
+    must come with an ``EncryptionInfo`` of a known version and not be a clear ZIP, and
+    a legacy document's main stream must show no run of text.
     """
+    claim = _ole_claim(data)
+    return claim is not None and ole_clear_content(data, claim=claim) is None
+
+
+def ole_clear_content(data: bytes, /, *, claim: str | None = None) -> bytes | None:
+    """For a compound file that claims encryption but is readable: the bytes to read (the
+    package it holds, or the file itself), else None."""
+    claim = claim or _ole_claim(data)
+    if claim is None:
+        return None
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+    except Exception:
+        return None
+    try:
+        if claim == "package":
+            info = _stream(ole, "EncryptionInfo", 8)
+            package = _stream(ole, "EncryptedPackage", 64 * 1024 * 1024)
+            if package is None:
+                return None
+            body = package[8:]
+            version = struct.unpack_from("<HH", info) if info and len(info) >= 4 else None
+            if readable_clear(body):
+                size = int.from_bytes(package[:8], "little")
+                return body[:size] if 0 < size <= len(body) else body
+            if version not in _ENCRYPTION_INFO_VERSIONS:
+                return data
+            return None
+        for name in _MAIN_STREAMS:
+            stream = _stream(ole, name, 64 * 1024 * 1024)
+            if stream is not None and _CLEAR_RUN.search(stream, 68):
+                return data
+        return None
+    finally:
+        ole.close()
+
+
+def _stream(ole: object, name: str, limit: int) -> bytes | None:
+    try:
+        if not ole.exists(name):  # type: ignore[attr-defined]
+            return None
+        with ole.openstream(name) as stream:  # type: ignore[attr-defined]
+            return bytes(stream.read(limit))
+    except Exception:
+        return None
+
+
+def _ole_claim(data: bytes) -> str | None:
+    """``package`` or ``legacy`` when the compound file's structure says it is encrypted."""
     try:
         ole = _Ole(data)
         names = ole.stream_names()
     except (ValueError, struct.error, IndexError):
-        return False
-    if "EncryptedPackage" in names or "EncryptedSummary" in names:
-        return True
+        return None
+    if "EncryptedPackage" in names:
+        return "package"
+    if "EncryptedSummary" in names:
+        return "legacy"
     try:
         word = ole.stream_head("WordDocument")
         if word is not None and len(word) >= 12:
             # FIB base: flags word at offset 0x0A, fEncrypted is bit 8.
-            return bool(struct.unpack_from("<H", word, 0x0A)[0] & 0x0100)
+            flags: int = struct.unpack_from("<H", word, 0x0A)[0]
+            return "legacy" if flags & 0x0100 else None
         book = ole.stream_head("Workbook") or ole.stream_head("Book")
         if book is not None and len(book) >= 8:
             kind, length = struct.unpack_from("<HH", book, 0)
             # A FILEPASS record (0x002F) right after the BOF (0x0809) marks encryption.
             if kind == 0x0809 and 4 + length + 2 <= len(book):
                 following: int = struct.unpack_from("<H", book, 4 + length)[0]
-                return following == 0x002F
+                return "legacy" if following == 0x002F else None
     except (ValueError, struct.error, IndexError):
-        return False
-    return False
+        return None
+    return None
 
 
 class _Ole:

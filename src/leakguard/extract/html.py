@@ -1,5 +1,7 @@
 """HTML to text with the standard library parser: scripts and styles dropped, block
 elements on their own lines, table cells joined by a tab so a table row reads as one line.
+The head's title, the values of form fields, pictures' alternative texts, tooltips and
+comments are read as lines of their own.
 """
 
 from __future__ import annotations
@@ -14,7 +16,14 @@ from leakguard.extract.text import decode_text
 
 __all__ = ["html_to_text", "read_html"]
 
-_SKIP = frozenset({"script", "style", "noscript", "template", "svg", "math", "head"})
+# Code, not text. (The head is not skipped as a whole: a page whose head is never closed
+# shows the rest as its body, and its title is shown too.)
+_SKIP = frozenset({"script", "style"})
+# Attributes whose value a person sees: a form field's value or hint, a picture's
+# alternative text, a tooltip.
+_SHOWN_ATTRIBUTES = frozenset({"value", "placeholder", "alt", "title", "label"})
+_VALUE_TAGS = frozenset({"input", "option", "button", "textarea", "select", "output", "data"})
+_TAG = re.compile(r"<[^>]{0,4096}>")
 _BLOCK = frozenset(
     {
         "address", "article", "aside", "blockquote", "body", "caption", "dd", "details",
@@ -49,6 +58,7 @@ class _TextParser(HTMLParser):
         if tag in _SKIP:
             self.skip += 1
             return
+        self._attributes(tag, attrs)
         if tag in _CELL:
             if self.row_has_cell:
                 self.out.append("\t")
@@ -61,8 +71,25 @@ class _TextParser(HTMLParser):
             self._newline()
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._attributes(tag, attrs)
         if tag == "br" or tag in _BLOCK:
             self._newline()
+
+    def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.skip:
+            return
+        for key, value in attrs:
+            if not value or key not in _SHOWN_ATTRIBUTES or not value.strip():
+                continue
+            if key == "value" and tag not in _VALUE_TAGS:
+                continue  # a list item's number, a parameter
+            # Inside a cell, on the cell's row.
+            self.out.append(f" {value} " if self.cell else f"\n{value}\n")
+
+    def handle_comment(self, data: str) -> None:
+        # Not shown, but a look at the source shows it: its text, tags taken out.
+        if not self.skip and data.strip():
+            self.out.append("\n" + _TAG.sub(" ", data) + "\n")
 
     def handle_endtag(self, tag: str) -> None:
         if tag in _SKIP:

@@ -24,10 +24,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
+from leakguard.extract._boxes import without_box_lines
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
 
-__all__ = ["available", "normalise", "ocr_picture", "read_image"]
+__all__ = ["COPY", "available", "normalise", "ocr_picture", "read_image"]
 
 # Tesseract's own page segmentation, with the inter-word spaces it saw kept.
 _TESSERACT_ARGS = ("--psm", "3", "-c", "preserve_interword_spaces=1")
@@ -52,6 +53,8 @@ _LOOKALIKES = str.maketrans({"O": "0", "o": "0", "I": "1", "l": "1", "|": "1", "
 # up to three spaces, eight characters or more in all.
 _RUN = re.compile(r"(?<![0-9A-Za-z])[0-9A-Z]*[0-9][0-9A-Z]*(?:[ \t]{1,3}[0-9A-Z]*[0-9][0-9A-Z]*)+")
 _RUN_MIN = 8
+# Marks the start of a cleaned copy (U+2060 WORD JOINER: no letter, no space, invisible).
+COPY = "\u2060"
 
 
 def normalise(text: str) -> str:
@@ -60,7 +63,9 @@ def normalise(text: str) -> str:
     like digits taken as digits), and each run of digit groups written whole.
 
     Nothing is taken away, so whatever the detectors found in ``text`` they still find;
-    a wrong reading adds a number whose checksum fails, which no detector reports.
+    a wrong reading adds a number whose checksum fails, which no detector reports. Each
+    added line begins with :data:`COPY` (invisible), so that a reader of the page's
+    layout (the form fields) reads every value once.
     """
     out: list[str] = []
     for line in text.split("\n"):
@@ -69,10 +74,10 @@ def normalise(text: str) -> str:
         as_digits = _NOISE.sub(" ", _LOOKALIKE.sub(_digit, line))
         for cleaned in dict.fromkeys((as_noise, as_digits)):
             if cleaned != line:
-                out.append(cleaned)
+                out.append(COPY + cleaned)
             joined = _RUN.sub(_join_run, cleaned)
             if joined != cleaned:
-                out.append(joined)
+                out.append(COPY + joined)
     return "\n".join(out)
 
 
@@ -189,6 +194,9 @@ def _prepared(image: Any, max_pixels: int) -> Any:
     if width * height > max_pixels:
         gray = gray.resize(_fit(width, height, max_pixels), Image.Resampling.LANCZOS)
         width, height = gray.size
+    # The frames of boxed numbers and tables: read, they break the digits apart. (Before
+    # the median filter, which thins a one-pixel line into dashes.)
+    gray = without_box_lines(gray)
     # A 3×3 median removes the salt-and-pepper specks of scanners and faxes, which
     # Tesseract otherwise reads as extra digits.
     gray = gray.filter(ImageFilter.MedianFilter(3))
@@ -240,6 +248,7 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         # application turns warnings into errors).
         raise Unreadable("too_large") from None
     with picture:
+        yield from text_items("\n".join(picture_notes(picture)), location, budget, "image/ocr")
         width, height = picture.size
         if width * height > _DECODE_FACTOR * budget.limits.max_ocr_pixels:
             raise Unreadable("too_large")
@@ -260,3 +269,58 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 yield Problem(location, "corrupt")
                 return
             yield from text_items(text, location, budget, "image/ocr")
+
+
+# EXIF tags a photo's properties show: description, artist, copyright, and the Windows
+# title, comment, author, keywords and subject (UTF-16).
+_EXIF_TEXT = (0x010E, 0x013B, 0x8298)
+_EXIF_WINDOWS = (0x9C9B, 0x9C9C, 0x9C9D, 0x9C9E, 0x9C9F)
+_EXIF_IFD = 0x8769
+_USER_COMMENT = 0x9286
+# Technical entries of Pillow's ``info`` that are not text anyone wrote.
+_TECHNICAL = frozenset(
+    {"dpi", "gamma", "transparency", "icc_profile", "exif", "aspect", "jfif", "jfif_version",
+     "jfif_unit", "jfif_density", "progressive", "progression", "adobe", "adobe_transform",
+     "compression", "duration", "loop", "background", "version", "extension", "mp", "srgb",
+     "chromaticity"}
+)  # fmt: skip
+
+
+def picture_notes(picture: Any) -> list[str]:
+    """The texts a picture carries besides its pixels: a PNG's text chunks, a JPEG's
+    comment, EXIF description, author, copyright, Windows title and comments, the
+    user comment, XMP metadata. A file's properties show them."""
+    notes: list[str] = []
+    for key, value in dict(picture.info).items():
+        if key in _TECHNICAL:
+            continue
+        if isinstance(value, bytes):
+            value = value.decode("utf-8", "replace")
+        if isinstance(value, str) and value.strip():
+            notes.append(_XML_TAGS.sub(" ", value) if "<" in value else value)
+    try:
+        exif = picture.getexif()
+    except Exception:
+        return notes
+    for tag in _EXIF_TEXT:
+        value = exif.get(tag)
+        if isinstance(value, str | bytes):
+            notes.append(value if isinstance(value, str) else value.decode("utf-8", "replace"))
+    for tag in _EXIF_WINDOWS:
+        value = exif.get(tag)
+        if isinstance(value, bytes | tuple):
+            notes.append(bytes(value).decode("utf-16-le", "replace").rstrip("\x00"))
+    try:
+        comment = exif.get_ifd(_EXIF_IFD).get(_USER_COMMENT)
+    except Exception:
+        comment = None
+    if isinstance(comment, bytes):
+        body = comment[8:]
+        notes.append(body.decode("utf-16-le" if comment.startswith(b"UNICODE") else "latin-1",
+                                 "replace"))  # fmt: skip
+    elif isinstance(comment, str):
+        notes.append(comment)
+    return [note for note in notes if note.strip()]
+
+
+_XML_TAGS = re.compile(r"<[^>]{0,4096}>")

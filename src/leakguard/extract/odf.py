@@ -1,18 +1,21 @@
 """OpenDocument text, spreadsheet and presentation files (ODT, ODS, ODP) read as zipped
-XML: paragraphs in order, table rows as tab-joined cells, repeated cells and rows capped.
+XML: paragraphs in order, table rows as tab-joined cells, repeated cells and rows capped,
+form controls' values, then the package's other members.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Problem
-from leakguard.extract._xml import MAX_NESTING, attr, local, parse
+from leakguard.extract._xml import MAX_NESTING, attr, element_lines, local, parse
 from leakguard.extract.archive import open_zip, read_member
-from leakguard.extract.encryption import odf_encrypted
+from leakguard.extract.encryption import odf_content_clear, odf_encrypted
 
 __all__ = ["odf_lines", "read_odf"]
 
@@ -20,8 +23,10 @@ __all__ = ["odf_lines", "read_odf"]
 # brings nothing new to read.
 _MAX_REPEAT = 20
 _MAX_SPACES = 8
-# Elements whose content is not text a reader sees (embedded pictures, form controls).
-_SKIP = frozenset({"binary-data", "note-citation", "forms", "sequence-decls", "script"})
+# Elements whose content is not text a reader sees (embedded pictures, scripts).
+_SKIP = frozenset({"binary-data", "note-citation", "sequence-decls", "script"})
+# What a form control shows: the value typed in, its label, the entries of a list.
+_CONTROL_VALUES = frozenset({"current-value", "value", "string-value", "label"})
 _NESTED = frozenset({"p", "h", "table", "frame", "note-body", "annotation", "list"})
 
 
@@ -52,6 +57,13 @@ class _Lines:
                 self.block(child, depth + 1)
         elif name == "table":
             self.lines.extend(self.rows(elem, depth + 1))
+        elif name == "forms":
+            self.lines.extend(
+                value
+                for control in elem.iter()
+                for key, value in control.attrib.items()
+                if local(key) in _CONTROL_VALUES and value.strip()
+            )
         elif name not in _SKIP:
             for child in elem:
                 self.block(child, depth + 1)
@@ -113,12 +125,16 @@ def odf_lines(xml: bytes) -> list[str]:
 
 
 def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """An ODT/ODS/ODP document: body text, then headers and footers from the styles."""
+    """An ODT/ODS/ODP document: body text, then headers and footers from the styles, then
+    every other member (properties, embedded objects and documents, pictures by OCR)."""
     budget = ctx.budget
     with open_zip(data, budget) as zf:
         names = zf.namelist()
         if odf_encrypted(zf):
             raise Unreadable("encrypted", "office")
+        if odf_content_clear(zf):
+            # Its manifest says encrypted, its text is not: read as clear.
+            yield Problem(location, "mislabelled", "office")
         if "content.xml" not in names:
             raise Unreadable("corrupt")
         for name in ("content.xml", "styles.xml"):
@@ -128,6 +144,36 @@ def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 yield Problem(location, "timeout")
                 return
             lines = odf_lines(read_member(zf, zf.getinfo(name), budget))
-            yield from text_items(
-                "\n".join(lines), location, budget, "application/vnd.oasis.opendocument"
-            )
+            yield from text_items("\n".join(lines), location, budget, _KIND)
+        yield from leftover_items(
+            zf,
+            {"content.xml", "styles.xml"},
+            location,
+            ctx,
+            structural=_STRUCTURAL,
+            lines_of=_part_lines,
+            kind=_KIND,
+        )
+
+
+_KIND = "application/vnd.oasis.opendocument"
+# Members with no one's text: the type, the manifest and signatures, settings, the
+# first page's thumbnail, the previews of embedded objects, the user interface layout.
+_STRUCTURAL = re.compile(
+    r"^(?:mimetype|settings\.xml|manifest\.rdf|layout-cache)$|^(?:META-INF|Thumbnails"
+    r"|Configurations2|ObjectReplacements)/|(?:^|/)(?:settings|styles)\.xml$"
+)
+
+
+def _part_lines(xml: bytes) -> list[str]:
+    """Another part's text: an embedded object's paragraphs and tables, then every other
+    element's text (the document's properties, a chart's values)."""
+    root = parse(xml)
+    walker = _Lines()
+    walker.block(root, 0)
+    lines = [line for line in walker.lines if line.strip()]
+    return lines + element_lines(root, skip=_LAID_OUT, attributes=_VALUES)
+
+
+_LAID_OUT = frozenset({"p", "h", "table"})
+_VALUES = frozenset({"value", "string-value"})

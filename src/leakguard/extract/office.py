@@ -14,18 +14,22 @@ from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
+from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Budget, Problem
-from leakguard.extract._xml import MAX_NESTING, iter_end, local, parse
+from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
-from leakguard.extract.encryption import ole_encrypted
+from leakguard.extract.encryption import ole_clear_content, ole_encrypted
 
 __all__ = ["ooxml_lines", "read_docx", "read_ole", "read_pptx", "read_xlsx"]
 
-# Property, layout and field-code elements carry no readable text (a ``w:tab`` inside
-# ``w:pPr`` is a tab stop, not a tab character).
-_SKIP = frozenset({"tblGrid", "lstStyle", "Fallback", "instrText", "delInstrText", "rPh"})
+# Property and layout elements carry no readable text (a ``w:tab`` inside ``w:pPr`` is a
+# tab stop, not a tab character). The legacy copy of a drawing (``mc:Fallback``) is read
+# too: a liar may put text there alone, and a repeated line costs little.
+_SKIP = frozenset({"tblGrid", "lstStyle", "rPh"})
 _NESTED = frozenset({"txbxContent", "p", "tbl"})
+# Field codes (``QUOTE "…"``, ``MERGEFIELD``): shown with Alt+F9, read on a line of their own.
+_CODES = frozenset({"instrText", "delInstrText"})
 
 
 def _skipped(name: str) -> bool:
@@ -53,18 +57,31 @@ class _Lines:
     def paragraph(self, para: Element, depth: int) -> None:
         parts: list[str] = []
         nested: list[Element] = []
-        self.runs(para, parts, nested, depth + 1)
+        codes: list[str] = []
+        self.runs(para, parts, nested, depth + 1, codes)
         self.lines.extend("".join(parts).split("\n"))
+        if codes:
+            self.lines.append("".join(codes))
         for elem in nested:
             self.block(elem, depth + 1)
 
-    def runs(self, elem: Element, parts: list[str], nested: list[Element], depth: int) -> None:
+    def runs(
+        self,
+        elem: Element,
+        parts: list[str],
+        nested: list[Element],
+        depth: int,
+        codes: list[str] | None = None,
+    ) -> None:
         if depth > MAX_NESTING:
             raise Unreadable("corrupt")
         for child in elem:
             name = local(child.tag)
             if name in ("t", "delText"):
                 parts.append(child.text or "")
+            elif name in _CODES:
+                if codes is not None:
+                    codes.append(child.text or "")
             elif name in ("tab", "ptab"):
                 parts.append("\t")
             elif name in ("br", "cr"):
@@ -75,7 +92,7 @@ class _Lines:
                 # A text box or a table anchored in the paragraph: its own lines, after.
                 nested.append(child)
             elif not _skipped(name):
-                self.runs(child, parts, nested, depth + 1)
+                self.runs(child, parts, nested, depth + 1, codes)
 
     def rows(self, table: Element, depth: int) -> Iterator[str]:
         for child in table:
@@ -102,8 +119,12 @@ class _Lines:
 
 def ooxml_lines(xml: bytes) -> list[str]:
     """The text lines of one WordprocessingML or DrawingML part, in reading order."""
+    return _tree_lines(parse(xml))
+
+
+def _tree_lines(root: Element) -> list[str]:
     walker = _Lines()
-    walker.block(parse(xml), 0)
+    walker.block(root, 0)
     return [line for line in walker.lines if line.strip()]
 
 
@@ -139,6 +160,37 @@ def _read_parts(
                 return
             lines = ooxml_lines(_member(zf, name, budget))
             yield from text_items("\n".join(lines), location, budget, kind)
+        yield from _leftovers(zf, {main, *extra}, location, ctx, kind)
+
+
+# Package members that hold no one's text: relationships, content types, styles, themes,
+# settings, fonts, printer settings, calculation order, the IDs of custom XML parts, the
+# first page's thumbnail, and macros (compiled, compressed VBA).
+_STRUCTURAL = re.compile(
+    r"(?i)(?:^\[Content_Types\]\.xml$|\.rels$|(?:^|/)(?:theme|fonts|printerSettings)/"
+    r"|(?:^|/)(?:styles|stylesWithEffects|settings|webSettings|fontTable|numbering|presProps"
+    r"|viewProps|tableStyles|calcChain|commentAuthors|vbaData)\.xml$|(?:^|/)itemProps\d*\.xml$"
+    r"|^docProps/thumbnail\.|(?:^|/)vbaProject\.bin$)"
+)
+
+
+def _part_lines(xml: bytes) -> list[str]:
+    """An extra part's text: its paragraphs as the body's are laid out, then the text of
+    every other element (a chart's cached labels, a property, a pivot cache's values)."""
+    root = parse(xml)
+    return _tree_lines(root) + element_lines(root, skip=_PARAGRAPH, attributes=_VALUE)
+
+
+_PARAGRAPH = frozenset({"p"})
+_VALUE = frozenset({"v"})
+
+
+def _leftovers(
+    zf: zipfile.ZipFile, done: set[str], location: Location, ctx: Context, kind: str
+) -> Iterator[Item]:
+    yield from leftover_items(
+        zf, done, location, ctx, structural=_STRUCTURAL, lines_of=_part_lines, kind=kind
+    )
 
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
@@ -147,7 +199,9 @@ _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def read_docx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """A Word document: body, then headers, footers, notes and comments."""
+    """A Word document: body, then headers, footers, notes and comments, then every other
+    part (properties, text boxes' legacy copies, charts, SmartArt, embedded documents,
+    pictures by OCR)."""
     with open_zip(data, ctx.budget) as zf:
         names = zf.namelist()
     extra = [
@@ -163,7 +217,8 @@ def read_docx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
 
 
 def read_pptx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """A presentation: slides in order, then speaker notes."""
+    """A presentation: slides in order, then speaker notes, then every other part
+    (masters and layouts, comments, charts, SmartArt, embedded documents, pictures)."""
     with open_zip(data, ctx.budget) as zf:
         names = zf.namelist()
     slides = _numbered(names, r"ppt/slides/slide(\d+)\.xml")
@@ -171,6 +226,8 @@ def read_pptx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     if not slides:
         if "ppt/presentation.xml" not in names:
             raise Unreadable("corrupt")
+        with open_zip(data, ctx.budget) as zf:
+            yield from _leftovers(zf, set(), location, ctx, _PPTX)
         return
     yield from _read_parts(data, location, ctx, slides[0], [*slides[1:], *notes], _PPTX)
 
@@ -210,14 +267,50 @@ def _shared_strings(xml: bytes) -> list[str]:
     return [_text_of(si) for si in iter_end(xml, frozenset({"si"}))]
 
 
+# A cell reference: column letters, then the row number.
+_CELL_REF = re.compile(r"([A-Z]{1,3})[0-9]*")
+# At most this many empty cells are put back before a cell (a reference far to the right
+# must not make a long run of tabs).
+_MAX_SKIP = 64
+
+
+def _column(ref: str) -> int | None:
+    """The column index (0 for A) of a cell reference such as ``C5``, or None."""
+    m = _CELL_REF.fullmatch(ref)
+    if m is None:
+        return None
+    index = 0
+    for letter in m.group(1):
+        index = index * 26 + ord(letter) - 64
+    return index - 1
+
+
+# The headers and footers printed on every page of a sheet.
+_HEADERS = frozenset(
+    {"oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader", "firstFooter"}
+)
+# Their formatting codes: a section (&L, &C, &R), a font, a size, a field (&P, &D…).
+_HEADER_CODES = re.compile(r'&(?:"[^"]*"|\d+|[A-Za-z])')
+
+
 def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
-    for n, row in enumerate(iter_end(xml, frozenset({"row"}))):
+    for n, row in enumerate(iter_end(xml, frozenset({"row"}) | _HEADERS)):
         if n % 1000 == 0 and budget.expired():
             raise Unreadable("timeout")
+        if local(row.tag) != "row":
+            text = _HEADER_CODES.sub(" ", row.text or "").replace("&&", "&")
+            if text.strip():
+                yield " ".join(text.split())
+            continue
         cells: list[str] = []
         for cell in row:
             if local(cell.tag) != "c":
                 continue
+            # Empty cells are not written: the next one's reference puts it back in its
+            # column, so that a row's cells stay under their header.
+            column = _column(cell.get("r", ""))
+            if column is not None and len(cells) < column <= len(cells) + _MAX_SKIP:
+                cells.extend([""] * (column - len(cells)))
             kind = cell.get("t", "n")
             value = ""
             if kind == "inlineStr":
@@ -232,10 +325,10 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
                     value = _cell_number(raw.strip())
                 else:
                     value = raw
-            value = " ".join(value.split())
-            if value:
-                cells.append(value)
-        if cells:
+            cells.append(" ".join(value.split()))
+        while cells and not cells[-1]:
+            cells.pop()
+        if any(cells):
             yield "\t".join(cells)
 
 
@@ -265,7 +358,9 @@ def _sheet_order(zf: zipfile.ZipFile, names: list[str], budget: Budget) -> list[
 
 
 def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """A workbook: each sheet's rows (shared and inline strings resolved), then comments."""
+    """A workbook: each sheet's rows (shared and inline strings resolved) and its headers
+    and footers, then comments, then every other part (sheet and defined names, threaded
+    comments, drawings, charts, pivot and external-link caches, embedded documents)."""
     budget = ctx.budget
     with open_zip(data, budget) as zf:
         names = zf.namelist()
@@ -276,17 +371,22 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         shared: list[str] = []
         if "xl/sharedStrings.xml" in names:
             shared = _shared_strings(_member(zf, "xl/sharedStrings.xml", budget))
-        for sheet in _sheet_order(zf, names, budget):
+        order = _sheet_order(zf, names, budget)
+        for sheet in order:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
             rows = "\n".join(_sheet_rows(_member(zf, sheet, budget), shared, budget))
             yield from text_items(rows, location, budget, _XLSX)
-        for name in _numbered(names, r"xl/comments(\d*)\.xml"):
+        comments = _numbered(names, r"xl/comments(\d*)\.xml")
+        for name in comments:
             text = "\n".join(
                 _text_of(c) for c in iter_end(_member(zf, name, budget), frozenset({"comment"}))
             )
             yield from text_items(text, location, budget, _XLSX)
+        # The workbook part itself is read with the rest: its sheet names and defined names.
+        done = {"xl/sharedStrings.xml", *order, *comments}
+        yield from _leftovers(zf, done, location, ctx, _XLSX)
 
 
 # --------------------------------------------------------------------------- OLE
@@ -305,7 +405,84 @@ def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """
     if ole_encrypted(data):
         raise Unreadable("encrypted", "office")
+    clear = ole_clear_content(data)
+    if clear is not None:
+        # It says encrypted and is not: read as the clear document it is.
+        yield Problem(location, "mislabelled", "office")
+        if clear is not data:
+            from leakguard.extract import extract
+
+            yield from extract(
+                clear, location, budget=ctx.budget, depth=ctx.depth + 1, messages=ctx.messages
+            )
+            return
+    embedded = _embedded_file(data, ctx.budget.limits.max_part_bytes)
+    if embedded is not None:
+        # An embedded object (a file dropped into a document, an Acrobat PDF, an Office
+        # document inside another): the file it holds, read as what it is.
+        from leakguard.extract import extract
+
+        name, content = embedded
+        yield from inner_items(content, location.child(name) if name else location, ctx, name)
+        return
     runs = [m.group().decode("cp1252", errors="replace") for m in _ASCII_RUN.finditer(data)]
     runs += [m.group().decode("utf-16-le", errors="replace") for m in _UTF16_RUN.finditer(data)]
     yield from text_items("\n".join(runs), location, ctx.budget, "application/x-ole-storage")
     yield Problem(location, "unsupported")
+
+
+# Streams in which an OLE object keeps the file it embeds: a packaged file (any file
+# dropped into a document), an Office document, an Acrobat PDF.
+_NATIVE = "\x01Ole10Native"
+_OBJECT_STREAMS = ("Package", "CONTENTS")
+
+
+def _embedded_file(data: bytes, max_bytes: int) -> tuple[str | None, bytes] | None:
+    """The file an OLE object embeds and its name, or None when it embeds none."""
+    import io
+
+    import olefile
+
+    try:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+    except Exception:
+        return None
+    with ole:
+        for name in (_NATIVE, *_OBJECT_STREAMS):
+            if not ole.exists(name) or ole.get_type(name) != olefile.STGTY_STREAM:
+                continue
+            if ole.get_size(name) > max_bytes:
+                raise Unreadable("too_large")
+            raw: bytes = ole.openstream(name).read()
+            return _native(raw) if name == _NATIVE else (None, raw)
+    return None
+
+
+def _native(raw: bytes) -> tuple[str | None, bytes]:
+    """An ``Ole10Native`` stream: its size, then for a packaged file a header (label,
+    file name, temporary path) before the file's bytes; other objects keep their data
+    right after the size."""
+    body = raw[4 : 4 + int.from_bytes(raw[:4], "little")] if len(raw) >= 4 else b""
+    return package_native(body)
+
+
+def package_native(body: bytes) -> tuple[str | None, bytes]:
+    """A packaged file as the Packager writes it (a header with its label, file name and
+    temporary path, then its bytes); anything else is taken as the file itself."""
+    import struct
+
+    try:
+        pos = 2
+        label_end = body.index(b"\0", pos)
+        pos = body.index(b"\0", label_end + 1) + 1  # the original file name
+        pos += 4  # two reserved words
+        (path_size,) = struct.unpack_from("<I", body, pos)
+        pos += 4 + path_size
+        (size,) = struct.unpack_from("<I", body, pos)
+        pos += 4
+        if pos + size > len(body):
+            raise ValueError
+        label = body[2:label_end].decode("cp1252", "replace").strip() or None
+        return label, body[pos : pos + size]
+    except (ValueError, struct.error):
+        return None, body

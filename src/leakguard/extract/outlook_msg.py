@@ -9,6 +9,7 @@ Outlook item as a ``__substg1.0_3701000D`` storage holding a message of its own.
 from __future__ import annotations
 
 import io
+import struct
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,6 +22,12 @@ __all__ = ["looks_like_msg", "read_msg"]
 
 _PROPERTIES = "__properties_version1.0"
 _ATTACH = "__attach_version1.0_#"
+_EMBEDDED = f"__substg1.0_{mapi.PR_ATTACH_DATA:04X}{mapi.PT_OBJECT:04X}"
+# Fixed-size properties follow a header of 32 bytes in the item's own property stream,
+# 24 in an attached item's (MS-OXMSG 2.4.1); each is 16 bytes: type, id, flags, value.
+_TOP_HEADER, _EMBEDDED_HEADER, _ENTRY = 32, 24, 16
+PR_MESSAGE_CODEPAGE = 0x3FFD
+PT_LONG = 0x0003
 _MARKERS = ("__substg1.0_".encode("utf-16-le"), _PROPERTIES.encode("utf-16-le"))
 
 
@@ -41,7 +48,7 @@ def read_msg(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         if not ole.exists(_PROPERTIES):
             raise Unreadable("unsupported")
         entries = frozenset(tuple(path) for path in ole.listdir(streams=True, storages=True))
-        folder = _Folder(ole, entries, (), ctx.budget.limits.max_part_bytes)
+        folder = _Folder(ole, entries, (), ctx.budget.limits.max_part_bytes, None)
         yield from message_items(folder.message(), location, ctx)
 
 
@@ -52,7 +59,7 @@ def _unsupported() -> MapiMessage:
 class _Folder:
     """One storage of the compound file (the message, an attachment, an attached item)."""
 
-    __slots__ = ("_entries", "_max", "_ole", "_prefix")
+    __slots__ = ("_codepage", "_entries", "_max", "_ole", "_prefix")
 
     def __init__(
         self,
@@ -60,11 +67,15 @@ class _Folder:
         entries: frozenset[tuple[str, ...]],
         prefix: tuple[str, ...],
         max_bytes: int,
+        codepage: int | None,
     ) -> None:
+        """``codepage`` is the enclosing item's, for the 8-bit strings of a storage that
+        does not name its own (an attachment's file name)."""
         self._ole = ole
         self._entries = entries
         self._prefix = prefix
         self._max = max_bytes
+        self._codepage = codepage
 
     def _children(self) -> list[str]:
         depth = len(self._prefix)
@@ -90,12 +101,31 @@ class _Folder:
         if raw is not None:
             return decode_string(raw, True)
         raw = self._raw(prop, mapi.PT_STRING8)
-        return decode_string(raw, False) if raw is not None else ""
+        return decode_string(raw, False, self._codepage) if raw is not None else ""
 
     def _sub(self, name: str) -> _Folder:
-        return _Folder(self._ole, self._entries, (*self._prefix, name), self._max)
+        prefix = (*self._prefix, name)
+        return _Folder(self._ole, self._entries, prefix, self._max, self._codepage)
+
+    def _long(self, prop: int) -> int | None:
+        """A 32-bit integer property of this item, from its property stream."""
+        path = [*self._prefix, _PROPERTIES]
+        if self._ole.get_type(path) != 2 or self._ole.get_size(path) > self._max:
+            return None
+        table = self._ole.openstream(path).read()
+        header = _TOP_HEADER if not self._prefix else _EMBEDDED_HEADER
+        for offset in range(header, len(table) - _ENTRY + 1, _ENTRY):
+            kind, ident, _flags, value = struct.unpack_from("<HHII", table, offset)
+            if ident == prop and kind == PT_LONG:
+                return int(value)
+        return None
 
     def message(self) -> MapiMessage:
+        # The 8-bit strings of an item are in its code page (MS-OXCMSG): the message's
+        # own, else the one its Internet form was written in, else the enclosing item's.
+        self._codepage = (
+            self._long(PR_MESSAGE_CODEPAGE) or self._long(mapi.PR_INTERNET_CPID) or self._codepage
+        )
         recipients = "\n".join(
             filter(None, (self._string(mapi.PR_DISPLAY_TO), self._string(mapi.PR_DISPLAY_CC)))
         )
@@ -116,7 +146,7 @@ class _Folder:
 
     def attachment(self) -> Attachment:
         name = self._string(mapi.PR_ATTACH_LONG_FILENAME) or self._string(mapi.PR_ATTACH_FILENAME)
-        item = f"__substg1.0_{mapi.PR_ATTACH_DATA:04X}{mapi.PT_OBJECT:04X}"
+        item = _EMBEDDED
         path = [*self._prefix, item]
         # A look-up in the set of entries, not a walk over all of them for each attachment.
         if tuple(path) in self._entries and self._ole.get_type(path) == 1:

@@ -11,11 +11,11 @@ import zipfile
 from leakguard.extract.encryption import OLE_MAGIC, zip_member_encrypted
 from leakguard.extract.text import looks_utf16
 
-__all__ = ["FAMILIES", "sniff"]
+__all__ = ["FAMILIES", "picture_size", "sniff"]
 
 FAMILIES = frozenset(
     {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "html", "csv", "text",
-     "eml", "ole", "msg", "tnef", "gzip", "image", "binary"}
+     "eml", "ole", "msg", "tnef", "gzip", "bzip2", "xz", "tar", "image", "binary"}
 )  # fmt: skip
 
 _IMAGES = (
@@ -149,6 +149,12 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
         return "rtf"
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
+    if head[:3] == b"BZh" and head[4:10] == b"1AY&SY":
+        return "bzip2"
+    if head.startswith(b"\xfd7zXZ\x00"):
+        return "xz"
+    if head[257:262] == b"ustar":
+        return "tar"
     if (
         head.startswith(_IMAGES)
         or (head[:4] == b"RIFF" and head[8:12] == b"WEBP")
@@ -170,3 +176,68 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
     if ctype in _CSV_TYPES or name.endswith(_CSV_NAMES):
         return "csv"
     return "text"
+
+
+# A picture with fewer pixels than this is decoration (a logo, a signature, an icon: a
+# 600 × 200 banner has 120,000); a photographed card, a scanned form or a pasted
+# screenshot has far more.
+DECORATION_PIXELS = 150_000
+
+
+def document_sized(data: bytes) -> bool:
+    """Whether a picture is the size of a document rather than of a decoration."""
+    size = picture_size(data)
+    if size is None:
+        return True  # a TIFF, a HEIC photo: not the format of a logo
+    width, height = size
+    return width * height >= DECORATION_PIXELS
+
+
+def picture_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of a PNG, GIF, JPEG, BMP or WebP picture from its header alone
+    (nothing decoded); None when the header does not say."""
+    import struct
+
+    try:
+        if data.startswith(b"\x89PNG\r\n\x1a\n"):
+            width, height = struct.unpack(">II", data[16:24])
+            return width, height
+        if data.startswith((b"GIF87a", b"GIF89a")):
+            width, height = struct.unpack("<HH", data[6:10])
+            return width, height
+        if data.startswith(b"BM"):
+            width, height = struct.unpack("<ii", data[18:26])
+            return abs(width), abs(height)
+        if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+            if data[12:16] == b"VP8X":
+                return 1 + int.from_bytes(data[24:27], "little"), 1 + int.from_bytes(
+                    data[27:30], "little"
+                )
+            return None
+        if data.startswith(b"\xff\xd8"):
+            return _jpeg_size(data)
+    except struct.error:
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    """The size in a JPEG's start-of-frame segment, found by walking the segments."""
+    import struct
+
+    pos = 2
+    for _ in range(512):
+        while pos < len(data) and data[pos] == 0xFF:
+            pos += 1
+        if pos + 3 > len(data):
+            return None
+        marker = data[pos]
+        pos += 1
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            continue
+        (length,) = struct.unpack(">H", data[pos : pos + 2])
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            height, width = struct.unpack(">HH", data[pos + 3 : pos + 7])
+            return width, height
+        pos += length
+    return None

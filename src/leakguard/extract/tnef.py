@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from leakguard.core import Location
@@ -57,28 +57,40 @@ class _Prop:
 
 def read_tnef(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """A ``winmail.dat``: its subject and body, then each attachment."""
-    yield from message_items(_parse(data), location, ctx)
+    yield from message_items(_parse(data, ctx.budget.expired), location, ctx)
 
 
-def _attributes(data: bytes) -> Iterator[tuple[int, int, bytes]]:
-    """(level, attribute id, value) of each attribute; checksums verified."""
+# Fewer bytes than an attribute header after the last attribute: padding some writers
+# leave, which mail programs ignore.
+_HEADER = 9
+
+
+def _attributes(
+    data: bytes, expired: Callable[[], bool], damage: list[str]
+) -> Iterator[tuple[int, int, bytes]]:
+    """(level, attribute id, value) of each attribute, read the way mail programs read
+    them: a wrong checksum is ignored, and so are a few stray bytes at the end. When
+    the stream breaks off (an attribute longer than what is left), or time is up, the
+    attributes read so far stand and ``damage`` says why the rest was not read."""
     if len(data) < 6 or struct.unpack_from("<I", data)[0] != MAGIC:
         raise Unreadable("corrupt")
     pos = 6
+    count = 0
     while pos < len(data):
-        if pos + 9 > len(data):
-            raise Unreadable("corrupt")
+        count += 1
+        if count % 256 == 0 and expired():
+            damage.append("timeout")
+            return
+        if pos + _HEADER > len(data):
+            return
         level = data[pos]
         ident, length = struct.unpack_from("<II", data, pos + 1)
-        start = pos + 9
+        start = pos + _HEADER
         end = start + length
-        if end + 2 > len(data):
-            raise Unreadable("corrupt")
-        value = data[start:end]
-        (checksum,) = struct.unpack_from("<H", data, end)
-        if checksum != sum(value) & 0xFFFF:
-            raise Unreadable("corrupt")
-        yield level, ident & 0xFFFF, value
+        if level not in (LEVEL_MESSAGE, LEVEL_ATTACHMENT) or end > len(data):
+            damage.append("corrupt")
+            return
+        yield level, ident & 0xFFFF, data[start:end]
         pos = end + 2
 
 
@@ -132,11 +144,12 @@ def _padded(size: int) -> int:
     return (size + 3) & ~3
 
 
-def _parse(data: bytes) -> MapiMessage:
+def _parse(data: bytes, expired: Callable[[], bool] = lambda: False) -> MapiMessage:
     message = MapiMessage()
     codepage: int | None = None
     current: Attachment | None = None
-    for level, ident, value in _attributes(data):
+    damage: list[str] = []
+    for level, ident, value in _attributes(data, expired, damage):
         if ident == ATT_OEM_CODEPAGE and len(value) >= 4:
             codepage = struct.unpack_from("<I", value)[0]
         elif level == LEVEL_MESSAGE and ident == ATT_SUBJECT:
@@ -144,7 +157,10 @@ def _parse(data: bytes) -> MapiMessage:
         elif level == LEVEL_MESSAGE and ident == ATT_BODY:
             message.body = decode_string(value, False, codepage)
         elif level == LEVEL_MESSAGE and ident == ATT_MAPI_PROPS:
-            _message_properties(message, value, codepage)
+            try:
+                _message_properties(message, value, codepage)
+            except Unreadable:
+                damage.append("corrupt")
         elif ident == ATT_ATTACH_REND_DATA:
             current = Attachment(None, data=b"")
             message.attachments.append(current)
@@ -152,8 +168,16 @@ def _parse(data: bytes) -> MapiMessage:
             current.name = current.name or decode_string(value, False, codepage) or None
         elif current is not None and ident == ATT_ATTACH_DATA:
             current.data = value
-        elif current is not None and ident == ATT_ATTACHMENT:
-            _attachment_properties(current, value, codepage)
+        elif level == LEVEL_ATTACHMENT and ident == ATT_ATTACHMENT:
+            if current is None:
+                # Properties with no rendering attribute before them: an attachment still.
+                current = Attachment(None, data=b"")
+                message.attachments.append(current)
+            try:
+                _attachment_properties(current, value, codepage)
+            except Unreadable:
+                damage.append("corrupt")
+    message.damage = damage[0] if damage else None
     return message
 
 
@@ -204,6 +228,14 @@ def _attachment_properties(attachment: Attachment, value: bytes, codepage: int |
                 attachment.embedded = functools.partial(_parse, inner[16:])
             else:
                 attachment.data = inner[16:]
+        elif (
+            prop.ident == mapi.PR_ATTACH_DATA
+            and prop.kind == mapi.PT_BINARY
+            and len(prop.values[0]) > len(attachment.data or b"")
+        ):
+            # PR_ATTACH_DATA_BIN: the file itself, as Outlook writes it in the properties
+            # rather than in attAttachData. Mail programs read either.
+            attachment.data = prop.values[0]
     if attachment.embedded is not None:
         # An attached item is named by its display name (its subject).
         attachment.name = f"{display or long_name or attachment.name or 'item'}.msg"

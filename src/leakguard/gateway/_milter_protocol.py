@@ -6,9 +6,14 @@ filter answers the events it asked to answer and, at end of body, its edits foll
 one final reply. Only what leakguard needs is here: recipients, headers and body in;
 add / change / delete header, replace body, accept, tempfail and reply codes out.
 
-Every length is bounded: a packet over :data:`MAX_PACKET` ends the session (the MTA then
-applies its ``milter_default_action``), a message over ``max_message`` bytes is answered
-with a temporary failure without being checked.
+Every byte a session holds is bounded and counted: a packet over :data:`MAX_PACKET` or
+macros over :data:`MAX_MACRO_BYTES` end the session (the MTA then applies its
+``milter_default_action``); a message over ``max_message`` bytes reaches the handler
+marked ``too_large`` and empty; each byte kept (buffer, macros, message) is counted
+against a :class:`Memory` shared by all sessions, and a message that finds no room there
+reaches the handler marked ``busy`` and empty. A session silent in the middle of a
+packet (or before it negotiates) is closed after ``packet_timeout`` seconds, an idle one
+after ``idle_timeout``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 __all__ = [
     "CHUNK",
+    "MAX_MACRO_BYTES",
     "MAX_PACKET",
+    "Memory",
     "Message",
     "ProtocolError",
     "Session",
@@ -98,6 +106,9 @@ _READ = 256 * 1024
 _ENTRY = 64
 #: Macro names kept per stage; Postfix sends a handful.
 _MAX_MACROS = 64
+#: The most macro bytes one session may hold (names, values and the entry cost); Postfix
+#: sends a few hundred. Beyond it the peer is not an MTA and the session ends.
+MAX_MACRO_BYTES = 64 * 1024
 
 
 class ProtocolError(Exception):
@@ -129,6 +140,10 @@ def decode(buffer: bytes | bytearray, limit: int = MAX_PACKET) -> tuple[bytes, b
     if len(buffer) < 4 + length:
         return None
     return bytes(buffer[4:5]), bytes(buffer[5 : 4 + length]), 4 + length
+
+
+def _macro_cost(name: str, value: str) -> int:
+    return len(name) + len(value) + _ENTRY
 
 
 def _strings(data: bytes) -> list[bytes]:
@@ -179,6 +194,24 @@ class Message:
     macros: dict[str, str] = field(default_factory=dict)
     size: int = 0
     too_large: bool = False
+    busy: bool = False  # no room in the shared memory budget: its content was dropped
+    held: int = 0  # bytes of it counted against the shared memory budget
+
+
+class Memory(Protocol):
+    """The memory budget shared by every session (:class:`leakguard.runner.Runner`)."""
+
+    def reserve(self, nbytes: int, /, *, force: bool = False) -> bool: ...
+
+    def release(self, nbytes: int, /) -> None: ...
+
+
+class _Unbounded:
+    def reserve(self, nbytes: int, /, *, force: bool = False) -> bool:
+        return True
+
+    def release(self, nbytes: int, /) -> None:
+        return None
 
 
 #: What the filter answers at end of message: its edits, then one final reply.
@@ -189,8 +222,14 @@ class Session:
     """One MTA connection: possibly several messages, each ending in a call to ``handler``.
 
     ``max_message`` bounds the bytes kept for one message (headers, body, recipients):
-    beyond it the rest is dropped and ``handler`` sees ``too_large``. While ``handler``
-    runs, a progress packet every ``progress_every`` seconds keeps the MTA waiting.
+    beyond it the rest is dropped and ``handler`` sees ``too_large``. ``memory`` is the
+    budget shared with the other sessions and the checks: every byte the session holds
+    counts against it, and a message that finds no room is dropped (``busy``). While
+    ``handler`` runs, a progress packet every ``progress_every`` seconds keeps the MTA
+    waiting. A peer silent for ``packet_timeout`` seconds in the middle of a packet, or
+    before negotiating, is disconnected; so is one idle for ``idle_timeout`` seconds
+    between packets (keep it above Postfix's ``smtpd_timeout``, 300 s by default: the
+    milter connection lives as long as the SMTP session).
     """
 
     def __init__(
@@ -200,35 +239,58 @@ class Session:
         handler: Handler,
         *,
         max_message: int,
+        memory: Memory | None = None,
         progress_every: float = 10.0,
-        idle_timeout: float = 3600.0,
+        packet_timeout: float = 10.0,
+        idle_timeout: float = 330.0,
     ) -> None:
         self.reader = reader
         self.writer = writer
         self.handler = handler
         self.max_message = max_message
+        self.memory: Memory = memory if memory is not None else _Unbounded()
         self.progress_every = progress_every
+        self.packet_timeout = packet_timeout
         self.idle_timeout = idle_timeout
         self.silent: set[bytes] = set()  # events the MTA does not wait an answer for
         self.macros: dict[bytes, dict[str, str]] = {}
         self.message = Message()
+        self.negotiated = False
         self._buffer = bytearray()
+        self._buffer_held = 0
+        self._macro_bytes = 0
         self._sock: socket.socket | None = writer.get_extra_info("socket")
         self._quickack = getattr(socket, "TCP_QUICKACK", None)
         if self._sock is not None:
             with contextlib.suppress(OSError):
                 self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
+    @property
+    def held(self) -> int:
+        """Bytes this session holds: its read buffer, its macros and its message."""
+        return self._buffer_held + self._macro_bytes + self.message.held
+
     async def _read(self) -> tuple[bytes, bytes] | None:
         """The next packet; ``None`` when the MTA closed the connection between packets."""
         while (packet := decode(self._buffer)) is None:
-            async with asyncio.timeout(self.idle_timeout):
-                chunk = await self.reader.read(_READ)
+            waiting = self.packet_timeout if self._buffer or not self.negotiated else None
+            try:
+                async with asyncio.timeout(waiting or self.idle_timeout):
+                    chunk = await self.reader.read(_READ)
+            except TimeoutError:
+                if waiting is not None:
+                    raise ProtocolError(
+                        f"no data for {waiting:g} s in the middle of a packet"
+                        if self._buffer
+                        else f"no negotiation within {waiting:g} s"
+                    ) from None
+                raise ProtocolError(f"idle for {self.idle_timeout:g} s") from None
             if not chunk:
                 if self._buffer:
                     raise ProtocolError("connection closed inside a packet")
                 return None
             self._buffer += chunk
+            self._account_buffer()
             # The MTA sends headers and body pieces as small writes it waits no reply for:
             # acknowledging at once spares it Nagle's wait for our delayed ACK.
             if self._sock is not None and self._quickack is not None:
@@ -236,27 +298,83 @@ class Session:
                     self._sock.setsockopt(socket.IPPROTO_TCP, self._quickack, 1)
         command, data, used = packet
         del self._buffer[:used]
+        self._account_buffer()
         return command, data
+
+    def _account_buffer(self) -> None:
+        """Count the read buffer as it is now (it is held already: counted whatever the
+        budget says, so that new messages see the room really left)."""
+        size = len(self._buffer)
+        if size > self._buffer_held:
+            self.memory.reserve(size - self._buffer_held, force=True)
+        elif size < self._buffer_held:
+            self.memory.release(self._buffer_held - size)
+        self._buffer_held = size
+
+    def close(self) -> None:
+        """Give back every byte the session counted; the connection is over."""
+        self._drop_message(self.message)
+        self.memory.release(self._buffer_held + self._macro_bytes)
+        self._buffer_held = self._macro_bytes = 0
+        self._buffer.clear()
+        self.macros.clear()
+
+    def _drop_message(self, msg: Message) -> None:
+        self.memory.release(msg.held)
+        msg.held = 0
 
     def _send(self, *packets: bytes) -> None:
         self.writer.write(b"".join(packets))
 
     def _keep(self, size: int) -> bool:
-        """Count ``size`` bytes against the cap; False once the message is over it."""
+        """Count ``size`` bytes against the cap and the shared budget; False once the
+        message is over the one or found no room in the other (its content dropped)."""
         msg = self.message
         msg.size += size
+        if msg.too_large or msg.busy:
+            return False
         if msg.size > self.max_message:
             msg.too_large = True
-            msg.headers.clear()
-            msg.body.clear()
-        return not msg.too_large
+        elif not self.memory.reserve(size):
+            msg.busy = True
+        else:
+            msg.held += size
+            return True
+        msg.recipients.clear()
+        msg.headers.clear()
+        msg.body = bytearray()
+        self._drop_message(msg)
+        return False
 
     def _reset(self) -> None:
         """The message is over (answered or aborted); connection macros stay."""
+        self._drop_message(self.message)
         self.message = Message()
         for stage in list(self.macros):
             if stage not in (CONNECT, HELO):
-                del self.macros[stage]
+                self._forget_macros(stage)
+
+    def _forget_macros(self, stage: bytes) -> None:
+        values = self.macros.pop(stage, {})
+        freed = sum(_macro_cost(k, v) for k, v in values.items())
+        self._macro_bytes -= freed
+        self.memory.release(freed)
+
+    def _set_macros(self, stage: bytes, parts: list[bytes]) -> None:
+        """Keep the macros of ``stage``: the stage's earlier ones are replaced (Postfix
+        sends a stage's macros again with each event), their bytes counted."""
+        self._forget_macros(stage)
+        values: dict[str, str] = {}
+        for name, value in zip(parts[::2], parts[1::2], strict=False):
+            key = name.decode("ascii", "replace").strip("{}")
+            if key in values or len(values) < _MAX_MACROS:
+                values[key] = value.decode("utf-8", "replace")
+        cost = sum(_macro_cost(k, v) for k, v in values.items())
+        if self._macro_bytes + cost > MAX_MACRO_BYTES:
+            raise ProtocolError(f"macros over {MAX_MACRO_BYTES} bytes")
+        self.memory.reserve(cost, force=True)
+        self._macro_bytes += cost
+        self.macros[stage] = values
 
     def _answer(self, command: bytes) -> None:
         if command not in self.silent:
@@ -271,7 +389,15 @@ class Session:
             self._dispatch(command, data)
             if command == BODYEOB:
                 await self._end()
-            await self.writer.drain()
+            await self._flush()
+
+    async def _flush(self) -> None:
+        """Wait for the MTA to take what was written; one that stops reading is dropped."""
+        try:
+            async with asyncio.timeout(self.packet_timeout):
+                await self.writer.drain()
+        except TimeoutError:
+            raise ProtocolError(f"replies not read for {self.packet_timeout:g} s") from None
 
     def _dispatch(self, command: bytes, data: bytes) -> None:
         msg = self.message
@@ -280,12 +406,7 @@ class Session:
         elif command == MACRO:
             if not data:
                 raise ProtocolError("macro packet without its stage")
-            parts = _strings(data[1:])
-            values = self.macros.setdefault(data[:1], {})
-            for name, value in zip(parts[::2], parts[1::2], strict=False):
-                key = name.decode("ascii", "replace").strip("{}")
-                if key in values or len(values) < _MAX_MACROS:
-                    values[key] = value.decode("utf-8", "replace")
+            self._set_macros(data[:1], _strings(data[1:]))
         elif command == RCPT:
             parts = _strings(data)
             if not parts:
@@ -306,6 +427,7 @@ class Session:
             if command == BODY:
                 self._answer(command)
         elif command == MAIL:
+            self._drop_message(self.message)
             self.message = Message()  # its macros came just before: they stay
             self._answer(command)
         elif command in (CONNECT, HELO, DATA, EOH, UNKNOWN):
@@ -314,7 +436,8 @@ class Session:
             self._reset()
         elif command == QUIT_NC:
             self._reset()
-            self.macros.clear()
+            for stage in list(self.macros):
+                self._forget_macros(stage)
         else:
             raise ProtocolError(f"unknown milter command {command!r}")
 
@@ -325,6 +448,7 @@ class Session:
         if version < 2:
             raise ProtocolError(f"milter protocol version {version} is too old")
         agreed = WANTED & protocol
+        self.negotiated = True
         self.silent = {c for c, flag in _NO_REPLY.items() if agreed & flag}
         reply = struct.pack(">III", min(version, VERSION), ACTIONS & actions, agreed)
         self._send(encode(OPTNEG, reply))
@@ -334,6 +458,12 @@ class Session:
         for values in self.macros.values():
             msg.macros.update(values)
         self._reset()
+        try:
+            await self._answer_message(msg)
+        finally:
+            self._drop_message(msg)  # counted until its answer is given
+
+    async def _answer_message(self, msg: Message) -> None:
         task = asyncio.ensure_future(self.handler(msg))
         try:
             while True:
@@ -341,7 +471,7 @@ class Session:
                 if done:
                     break
                 self._send(encode(PROGRESS))
-                await self.writer.drain()
+                await self._flush()
             packets = task.result()
         finally:
             if not task.done():

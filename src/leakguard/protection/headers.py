@@ -4,10 +4,7 @@ term."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import email.header
 import email.message
 import email.policy
 import email.utils
@@ -15,6 +12,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from leakguard._headers import fields, header_text, read_address_list, sender
 from leakguard.detectors import HEALTH, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -69,43 +67,6 @@ _PLAIN_NAME = re.compile(r"[A-Za-z][A-Za-z-]{0,75}(?:[0-9]{1,3}[A-Za-z-]*)?")
 _MAX_SCANNED_HEADER = 64 * 1024
 
 
-def header_text(value: object) -> str:
-    """A header value as a reader sees it: unfolded, encoded words decoded.
-
-    Linear in the length of the value: a long value's encoded words are decoded one
-    by one rather than by the email package, whose decoder is quadratic.
-    """
-    raw = _FOLD.sub("", str(value))
-    if "=?" not in raw:
-        return raw
-    if len(raw) > _MAX_SCANNED_HEADER:
-        return _decode_words(raw)
-    try:
-        return str(email.header.make_header(email.header.decode_header(raw)))
-    except Exception:  # broken encoded words: the raw text is what a reader gets
-        return raw
-
-
-_FOLD = re.compile(r"\r?\n(?=[ \t])")
-_ENCODED_WORD = re.compile(r"=\?([^?\s]{1,64})\?([bBqQ])\?([^?\s]*)\?=")
-_BETWEEN_WORDS = re.compile(r"(?<=\?=)[ \t]+(?==\?)")
-
-
-def _decode_words(raw: str) -> str:
-    def one(m: re.Match[str]) -> str:
-        charset, encoding, data = m.groups()
-        try:
-            if encoding in "bB":
-                decoded = base64.b64decode(data + "=" * (-len(data) % 4))
-            else:
-                decoded = binascii.a2b_qp(data.replace("_", " "), header=True)
-            return decoded.decode(charset.partition("*")[0], "replace")
-        except (LookupError, ValueError, binascii.Error):
-            return m.group(0)
-
-    return _ENCODED_WORD.sub(one, _BETWEEN_WORDS.sub("", raw))
-
-
 def _identifiers_in(text: str) -> bool:
     return bool(find_identifiers(text))
 
@@ -124,9 +85,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
     must not travel in clear, and a message not yet sent is free to take a new ID.
     """
     found = {
-        name.lower()
-        for name, value in msg.raw_items()
-        if name.lower() in _ID_HEADERS and _identifiers_in(header_text(value))
+        name for name, value in fields(msg, *_ID_HEADERS) if _identifiers_in(header_text(value))
     }
     if not found:
         return msg
@@ -139,8 +98,7 @@ def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
 
 
 def _sender_domain(msg: email.message.Message) -> str:
-    addresses = _bare_addresses(header_text(msg.get("From", "")))
-    domain = addresses[0].rpartition("@")[2] if addresses else ""
+    domain = (sender(msg) or "").rpartition("@")[2]
     if not domain or not domain.isascii() or _identifiers_in(domain):
         return "localhost"
     return domain
@@ -234,11 +192,7 @@ _MAX_SHOWN = 2000
 
 
 def _bare_addresses(text: str) -> list[str]:
-    try:
-        pairs = email.utils.getaddresses([text])
-    except Exception:  # a header the address parser cannot take apart: keep nothing
-        return []
-    return [addr for _, addr in pairs if "@" in addr]
+    return list(read_address_list(text, max_chars=len(text)).addresses)
 
 
 def _folded(name: str, addresses: list[str]) -> object:

@@ -1,5 +1,10 @@
 """Is a message protected? S/MIME enveloped data, PGP/MIME, inline PGP, and
-attachments that are encrypted containers of their own (PDF, ZIP, Office, ODF)."""
+attachments that are encrypted containers of their own (PDF, ZIP, Office, ODF).
+
+Always from the bytes: a part counts as encrypted only when it parses as the encrypted
+structure its label names, never because of the label (type, ``smime-type``, file name,
+armour lines).
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,13 @@ from dataclasses import dataclass
 from typing import Literal
 
 from leakguard.extract._types import Limits
-from leakguard.extract.encryption import container_encrypted, pgp_armoured
-from leakguard.extract.pkcs7 import _AUTH_ENVELOPED, _ENVELOPED, _SIGNED
+from leakguard.extract.encryption import (
+    container_encrypted,
+    control_part_honest,
+    pgp_armoured,
+    pgp_mime_encrypted,
+)
+from leakguard.extract.pkcs7 import cms_kind
 
 __all__ = [
     "Method",
@@ -150,40 +160,44 @@ def _peel_signed(part: email.message.Message, max_depth: int) -> email.message.M
 
 
 def _envelope_method(part: email.message.Message) -> Method | None:
-    """``smime`` or ``pgp`` when this part is an encryption envelope, else None."""
+    """``smime`` or ``pgp`` when this part is an encryption envelope whose content really
+    is encrypted, else None."""
     ctype = part.get_content_type()
     if ctype == "multipart/encrypted":
-        protocol = _param(part, "protocol")
-        return "pgp" if protocol == "application/pgp-encrypted" else None
+        return "pgp" if _pgp_mime(part) else None
     if _smime_kind(part) == "enveloped":
         return "smime"
     return None
 
 
+def _pgp_mime(part: email.message.Message) -> bool:
+    """PGP/MIME (RFC 3156): the version part, then an OpenPGP encrypted message."""
+    return pgp_mime_encrypted(_param(part, "protocol"), part.get_payload(), _decoded)
+
+
+def _decoded(part: email.message.Message) -> bytes | None:
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else None
+
+
 def _smime_kind(part: email.message.Message) -> str | None:
     """``enveloped``, ``signed`` or None for a part that may hold CMS data.
 
-    The ``smime-type`` parameter decides when present; otherwise the CMS content type
-    inside the DER; otherwise the conventional file name ``smime.p7m`` means enveloped.
+    Only the bytes decide: enveloped data with a recipient and real ciphertext, or
+    signed data. A ``smime-type`` parameter or a ``.p7m`` name over anything else
+    decides nothing.
     """
     ctype = part.get_content_type()
     name = (part.get_filename() or _param(part, "name")).strip().lower()
-    if ctype not in _SMIME_TYPES and not name.endswith(".p7m"):
+    if ctype not in _SMIME_TYPES and not name.endswith((".p7m", ".p7e")):
         return None
-    if ctype in _SMIME_TYPES:
-        smime_type = _param(part, "smime-type")
-        if smime_type in ("enveloped-data", "authenveloped-data"):
-            return "enveloped"
-        if smime_type in ("signed-data", "certs-only", "compressed-data"):
-            return "signed"
     payload = part.get_payload(decode=True)
-    if isinstance(payload, bytes):
-        oid = _cms_content_type(payload)
-        if oid in (_ENVELOPED, _AUTH_ENVELOPED):
-            return "enveloped"
-        if oid is not None:
-            return "signed" if oid == _SIGNED else None
-    return "enveloped" if name == "smime.p7m" else None
+    if not isinstance(payload, bytes):
+        return None
+    kind = cms_kind(payload)
+    if kind == "encrypted":
+        return "enveloped"
+    return kind
 
 
 def _param(part: email.message.Message, name: str) -> str:
@@ -192,23 +206,6 @@ def _param(part: email.message.Message, name: str) -> str:
     if value is None:
         return ""
     return str(email.utils.collapse_rfc2231_value(value)).strip().lower()
-
-
-def _cms_content_type(data: bytes) -> bytes | None:
-    """The contentType OID (DER body) at the head of a CMS ContentInfo, if readable."""
-    if len(data) < 4 or data[0] != 0x30:
-        return None
-    pos = 1
-    first = data[pos]
-    pos += 1
-    if first & 0x80 and first != 0x80:  # long form; 0x80 alone is BER indefinite length
-        pos += first & 0x7F
-    if pos + 2 > len(data) or data[pos] != 0x06:
-        return None
-    length = data[pos + 1]
-    if length > 32 or pos + 2 + length > len(data):
-        return None
-    return bytes(data[pos + 2 : pos + 2 + length])
 
 
 def _leaves(
@@ -225,7 +222,7 @@ def _leaves(
         part, depth = stack.pop()
         seen += 1
         ctype = part.get_content_type()
-        if ctype in _SIGNATURE_TYPES:
+        if ctype in _SIGNATURE_TYPES and _honest(part, ctype):
             continue
         if (
             part.is_multipart()
@@ -250,6 +247,12 @@ def _leaves(
     if stack:
         # Past the part limit nothing more is looked at, so nothing more is vouched for.
         yield "unread", stack[-1][0], stack[-1][1]
+
+
+def _honest(part: email.message.Message, ctype: str) -> bool:
+    """A signature part that really is a signature (one that is not is content)."""
+    data = part.get_payload(decode=True)
+    return isinstance(data, bytes) and control_part_honest(ctype, data)
 
 
 def _text_of(part: email.message.Message, lim: Limits) -> str:

@@ -1,10 +1,12 @@
 """The ASGI application: ``POST /v1/check``, ``GET /healthz`` and the add-in's files.
 
-Every refusal happens before the body is read: a wrong origin (403), a missing or
-wrong token (401), an unknown content type (415), a declared size over the limit
-(413). The body is then read in chunks and counted (413 past the limit), parsed (422
-naming the field at fault) and checked on a bounded pool of threads. Nothing of the
-body is ever logged: the log says which verdict was given and how long it took.
+Every refusal happens before the body is read: a wrong origin (403), a missing or wrong
+token (401), an unknown content type (415), a declared size over the limit (413), no
+room left in the runner for the request's bytes (503 with ``Retry-After``). The body is
+then read against the same admission and the request's deadline; parsing, composing and
+checking run in the checker process (``_checker``), fed by the runner's threads, never
+on the event loop, so ``/healthz`` and the refusals keep answering at once. Nothing of
+the body is ever logged: the log says which verdict was given and how long it took.
 """
 
 from __future__ import annotations
@@ -16,31 +18,31 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
-from pydantic import ValidationError
+from fastapi.responses import Response
 from pydantic.json_schema import models_json_schema
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect
 
 from leakguard import __version__
-from leakguard.audit import audit_context
-from leakguard.core import Lang, Verdict
-from leakguard.serve._compose import compose
+from leakguard.core import Deadline, Lang
+from leakguard.runner import Admission, Busy, Overdue, Runner
+from leakguard.serve._checker import Checker
 from leakguard.serve._config import ServeConfig
+from leakguard.serve._judge import error_body, fail_closed, person_message
 from leakguard.serve._schema import CheckRequest, CheckResponse
 
 if TYPE_CHECKING:
     from leakguard.guard import Guard
 
-__all__ = ["create_app", "person_message"]
+__all__ = ["create_app", "fail_closed", "person_message"]  # (the last two from _judge)
 
 log = logging.getLogger("leakguard.serve")
 
-MAX_MESSAGE = 500
 CONFIG_MARKER = "/*leakguard-config*/{}"
 _TYPES = {"application/json": "json", "message/rfc822": "eml"}
 _STATIC = {
@@ -50,24 +52,63 @@ _STATIC = {
     ".xml": "application/xml",
 }
 
+# The refusals' texts: (status, English, French).
+_REFUSALS: dict[str, tuple[int, str, str]] = {
+    "origin": (
+        403,
+        "This origin may not call the service.",
+        "Cette origine ne peut pas appeler le service.",
+    ),
+    "unauthorized": (
+        401,
+        "A valid bearer token is required.",
+        "Un jeton d'accès valide est requis.",
+    ),
+    "content_type": (
+        415,
+        "Send application/json or message/rfc822.",
+        "Envoyez application/json ou message/rfc822.",
+    ),
+    "too_large": (
+        413,
+        "The request is larger than the service accepts.",
+        "La requête dépasse la taille que le service accepte.",
+    ),
+    "slow_request": (
+        408,
+        "The request did not arrive within the time budget.",
+        "La requête n'est pas arrivée dans le temps imparti.",
+    ),
+    "busy": (503, "The service is busy; try again.", "Le service est occupé ; réessayez."),
+    "timeout": (
+        503,
+        "The check did not finish in time.",
+        "La vérification ne s'est pas terminée à temps.",
+    ),
+    "internal": (
+        500,
+        "The check failed; see the service's log.",
+        "La vérification a échoué ; voir le journal du service.",
+    ),
+}
 
-def _error(status: int, code: str, message: str, **extra: Any) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse({"error": code, "message": message, **extra}, status, headers=headers)
+
+def _error(status: int, code: str, message: str, **extra: Any) -> Response:
+    # A refusal may come before the request's body was read: the connection cannot carry
+    # another request then, and the client must be told so rather than find it closed.
+    headers = {"Connection": "close"}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry = extra.pop("retry_after", None)
+    if retry is not None:
+        headers["Retry-After"] = str(max(1, round(retry)))
+    body = error_body(code, message, **extra)
+    return Response(body, status, headers=headers, media_type="application/json")
 
 
-def person_message(verdict: Verdict, lang: Lang, /) -> str:
-    """The explanation for the person at the Send button, at most 500 characters."""
-    lines = list(dict.fromkeys(verdict.explain(lang).splitlines()))
-    whole = "\n".join(lines)
-    if len(whole) <= MAX_MESSAGE:
-        return whole
-    out = lines[0][: MAX_MESSAGE - 1]
-    for line in lines[1:]:  # whole findings only, then "…" to say more exist
-        if len(out) + 1 + len(line) > MAX_MESSAGE - 1:
-            break
-        out += "\n" + line
-    return out + "…"
+def _refuse(code: str, lang: Lang, **extra: Any) -> Response:
+    status, en, fr = _REFUSALS[code]
+    return _error(status, code, fr if lang == "fr" else en, **extra)
 
 
 def _lang(request: Request) -> Lang:
@@ -75,8 +116,19 @@ def _lang(request: Request) -> Lang:
     return "fr" if asked.strip().lower().startswith("fr") else "en"
 
 
-def _field(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(p) for p in loc) or "body"
+class _TooLarge(Exception):
+    pass
+
+
+class _Cors(CORSMiddleware):
+    """Starlette's CORS answers, except that a preflight from an origin not allowed is
+    refused with 403 and the same JSON as any other refusal (Starlette says 400)."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        if not self.is_allowed_origin(origin=request_headers["origin"]):
+            log.warning("refused a preflight from origin %r", request_headers["origin"])
+            return _refuse("origin", "en")
+        return super().preflight_response(request_headers)
 
 
 class _Service:
@@ -84,8 +136,16 @@ class _Service:
         self.guard = guard
         self.config = config
         self.token = config.token.encode("utf-8")
-        self.pool = ThreadPoolExecutor(config.max_concurrent, thread_name_prefix="leakguard")
-        self.pending = 0
+        self.checker = Checker(guard, config.max_concurrent)
+        self.runner = Runner(
+            workers=config.max_concurrent,
+            max_pending=config.max_concurrent + config.max_waiting,
+            max_bytes=config.max_memory_bytes,
+            time_budget=config.time_budget,
+            footprint=config.footprint,
+            grace=config.grace,
+            name="leakguard-serve",
+        )
         self.files: dict[str, tuple[bytes, str]] = {}
         if config.addin is not None:
             for sub in ("src", "assets"):
@@ -107,24 +167,22 @@ class _Service:
         own = f"{request.url.scheme}://{request.headers.get('host', '')}"
         return origin == own or origin in self.config.allow_origins
 
-    async def read_body(self, request: Request) -> bytes | None:
-        """The body, or None once it passes the size limit (the rest is not read)."""
+    async def read_body(self, request: Request, place: Admission) -> list[bytes]:
+        """The body's chunks, each counted against the admission as it arrives.
+
+        Raises :class:`_TooLarge` past the size limit (the rest is not read) and
+        :class:`~leakguard.runner.Busy` when the bytes no longer fit the memory budget.
+        """
         limit = self.config.max_body_bytes
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                return None
+                raise _TooLarge
+            place.grow(size)
             chunks.append(chunk)
-        return b"".join(chunks)
-
-    def finished(self) -> None:
-        self.pending -= 1
-
-    def run_check(self, raw: bytes, verdict_id: str) -> Verdict:
-        with audit_context(verdict_id=verdict_id):
-            return self.guard.check(raw)
+        return chunks
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:
@@ -141,13 +199,17 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
-    """The service for ``guard``: an ASGI app to hand to uvicorn (or any ASGI server)."""
+    """The service for ``guard``: an ASGI app for Hypercorn (or any ASGI server)."""
     service = _Service(guard, config)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        service.pool.shutdown(wait=False, cancel_futures=True)
+        service.checker.start()  # before the server opens its sockets
+        try:
+            yield
+        finally:
+            service.runner.close()
+            service.checker.close()
 
     app = FastAPI(
         title="leakguard",
@@ -158,7 +220,7 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(
-        CORSMiddleware,
+        _Cors,
         allow_origins=list(config.allow_origins),
         allow_methods=["GET", "POST"],
         allow_headers=["Authorization", "Content-Type"],
@@ -166,8 +228,11 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
     )
 
     @app.get("/healthz", summary="Is the service up")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    async def healthz() -> dict[str, Any]:
+        out: dict[str, Any] = {"status": "ok", "version": __version__}
+        if guard.health_directory is not None:
+            out["health_directory"] = guard.health_directory.health()
+        return out
 
     body_doc = {
         "required": True,
@@ -181,8 +246,16 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         403: {"description": "Request from an origin that is not allowed"},
         413: {"description": "Request larger than the limit"},
         415: {"description": "Neither application/json nor message/rfc822"},
-        422: {"description": "Invalid request; `field` names the field at fault"},
-        503: {"description": "Too busy, or the check did not finish in time"},
+        408: {"description": "The body did not arrive within the time budget"},
+        422: {
+            "description": "Invalid request (`invalid`, `field` names the field at fault), "
+            "or a message/rfc822 body that is not an e-mail message (`not_a_message`)"
+        },
+        500: {"description": "The check failed (see the service's log)"},
+        503: {
+            "description": "Too busy (`busy`) or the check did not finish in time "
+            "(`timeout`); `Retry-After` says when to try again"
+        },
     }
 
     @app.post(
@@ -193,75 +266,64 @@ def create_app(guard: Guard, config: ServeConfig, /) -> FastAPI:
         openapi_extra={"requestBody": body_doc},
     )
     async def check(request: Request) -> Response:
+        deadline = Deadline.after(config.time_budget)  # the budget runs from arrival
         started = time.perf_counter()
+        lang = _lang(request)
         if not service.origin_allowed(request):
             # The origin is logged (not a secret) so an administrator can list it if right.
             log.warning("refused a request from origin %r", request.headers.get("origin"))
-            return _error(403, "origin", "This origin may not call the service.")
+            return _refuse("origin", lang)
         if not service.authorised(request):
-            return _error(401, "unauthorized", "A valid bearer token is required.")
+            return _refuse("unauthorized", lang)
         ctype = request.headers.get("content-type", "").partition(";")[0].strip().lower()
         kind = _TYPES.get(ctype)
         if kind is None:
-            return _error(
-                415, "content_type", "Send application/json or message/rfc822.", field="body"
-            )
+            return _refuse("content_type", lang, field="body")
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > config.max_body_bytes:
-            return _error(413, "too_large", "The request is larger than the service accepts.")
-        data = await service.read_body(request)
-        if data is None:
-            return _error(413, "too_large", "The request is larger than the service accepts.")
-        if kind == "json":
-            try:
-                req = CheckRequest.model_validate_json(data)
-            except ValidationError as exc:
-                first = exc.errors(include_input=False, include_url=False)
-                errors = [
-                    {"field": _field(e["loc"]), "message": e["msg"].removeprefix("Value error, ")}
-                    for e in first
-                ]
-                return _error(
-                    422,
-                    "invalid",
-                    f"{errors[0]['field']}: {errors[0]['message']}",
-                    field=errors[0]["field"],
-                    errors=errors,
-                )
-            raw = compose(req)
-            lang = req.lang
-        else:
-            raw = data
-            lang = _lang(request)
-        if service.pending >= config.max_concurrent + config.max_waiting:
-            return _error(503, "busy", "The service is busy; try again.")
-        verdict_id = str(uuid.uuid4())
-        loop = asyncio.get_running_loop()
-        service.pending += 1
-        future = service.pool.submit(service.run_check, raw, verdict_id)
-        # A check counts until it ends, even when its request gave up waiting for it.
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(service.finished))
+        size = int(declared) if declared.isdigit() else 0
+        if size > config.max_body_bytes:
+            return _refuse("too_large", lang)
         try:
-            verdict = await asyncio.wait_for(asyncio.wrap_future(future), config.deadline)
-        except TimeoutError:
-            log.warning("check %s did not finish within %.0f s", verdict_id, config.deadline)
-            return _error(503, "timeout", "The check did not finish in time.")
-        except Exception as exc:  # never a traceback: it could quote the message
-            log.error("check %s failed: %s", verdict_id, type(exc).__name__)
-            return _error(500, "internal", "The check failed; see the service's log.")
+            # A place for the request's bytes before one is read: when there is none the
+            # client hears it at once, and the body it still sends is never held.
+            place = service.runner.admit(size)
+        except Busy as busy:
+            log.warning("busy (%s): refused a request of %d bytes", busy.reason, size)
+            return _refuse("busy", lang, retry_after=busy.retry_after)
+        with place:
+            try:
+                async with asyncio.timeout(deadline.remaining()):
+                    chunks = await service.read_body(request, place)
+            except _TooLarge:
+                return _refuse("too_large", lang)
+            except Busy as busy:
+                return _refuse("busy", lang, retry_after=busy.retry_after)
+            except TimeoutError:
+                return _refuse("slow_request", lang)
+            except ClientDisconnect:
+                return Response(status_code=400)
+            verdict_id = str(uuid.uuid4())
+
+            def work(until: Deadline) -> tuple[int, bytes]:
+                data = b"".join(chunks)
+                chunks.clear()
+                return service.checker.judge(kind, data, lang, verdict_id, until)
+
+            try:
+                status, body = await service.runner.run(work, admission=place, deadline=deadline)
+            except Overdue:
+                log.warning("check %s did not finish within %.1f s", verdict_id, config.deadline)
+                return _refuse("timeout", lang, retry_after=config.time_budget)
+            except Exception as exc:  # never a traceback: it could quote the message
+                log.error("check %s failed: %s", verdict_id, type(exc).__name__)
+                return _refuse("internal", lang)
+            if status == 500 and not body:
+                return _refuse("internal", lang)  # logged by the checker
+            answer = Response(body, status, media_type="application/json")
         log.info(
-            "check %s: %s in %.0f ms",
-            verdict_id,
-            verdict.action.value,
-            (time.perf_counter() - started) * 1000,
+            "request %s answered in %.0f ms", verdict_id, (time.perf_counter() - started) * 1000
         )
-        answer = CheckResponse(
-            action=verdict.action.value,
-            findings=[f.to_dict(lang) for f in verdict.findings],
-            message=person_message(verdict, lang),
-            verdict_id=verdict_id,
-        )
-        return Response(answer.model_dump_json(), media_type="application/json")
+        return answer
 
     @app.get("/addin/{name}", include_in_schema=False)
     async def addin_file(name: str, request: Request) -> Response:

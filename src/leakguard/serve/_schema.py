@@ -9,7 +9,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-__all__ = ["Address", "Attachment", "Body", "CheckRequest", "CheckResponse"]
+__all__ = [
+    "Address",
+    "Attachment",
+    "Body",
+    "CheckRequest",
+    "CheckResponse",
+    "SecureAddress",
+    "Unread",
+]
 
 # A header value may not carry line breaks or other control characters: they would let
 # a field write headers of its own into the message built from the request.
@@ -90,10 +98,36 @@ class CheckRequest(_Strict):
     _clean = field_validator("subject")(_no_control)
 
 
+class Unread(BaseModel):
+    """A part of the message that was not read, and why (``detail``: ``timeout``,
+    ``too_large``, ``corrupt``, ``unsupported``…); also among the findings."""
+
+    location: str
+    detail: str
+    message: str
+
+
+class SecureAddress(BaseModel):
+    """An MSSanté address of the national directory to use instead of ``recipient``."""
+
+    recipient: str
+    address: str
+    name: str = ""
+    profession: str = ""
+    count: int = 1
+    """How many professionals of that name have an MSSanté mailbox (at most three are
+    listed for one recipient)."""
+
+
 class CheckResponse(BaseModel):
-    """The decision: ``action``, the findings, a short text for the person, a reference."""
+    """The decision: ``action``, the findings, a short text for the person, a reference,
+    what could not be read (when anything was not, ``action`` is never ``allow``) and,
+    when there are any, the secure addresses to use instead
+    (``secure_address_available``, with the national MSSanté directory)."""
 
     action: Literal["allow", "warn", "encrypt", "block"]
     findings: list[dict[str, Any]]
     message: Annotated[str, Field(max_length=500)]
     verdict_id: str
+    unread: list[Unread] = []
+    suggestions: list[SecureAddress] = []
