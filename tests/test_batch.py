@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from batch_factory import DOCTOR, clinic_message, mixed_archive, write_emls, write_mbox
 from leakguard import Guard
-from leakguard.archives import iter_messages
+from leakguard.archives import ArchiveError, iter_messages
 from leakguard.archives._read import _mbox
 from leakguard.batch import affected, check, scan
 from leakguard.batch._context import Context, new_token
@@ -196,6 +196,52 @@ def test_a_dead_worker_loses_no_message(tmp_path: Path) -> None:
         f"{box}#151": why,
         str(missing): "no such file",
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Blind(MboxRange):
+    """A range its worker cannot read (the share is not mounted there), which this
+    machine can."""
+
+    def items(self) -> Iterator[Item]:
+        why = ArchiveError("cannot read this archive (No such file or directory)")
+        yield Item(self.path, b"", error=why, numbered=False)
+
+
+def test_a_range_its_worker_cannot_read_is_said_once_and_the_rest_keep_their_numbers(
+    tmp_path: Path,
+) -> None:
+    box = write_mbox(tmp_path / "Sent.mbox", [clinic_message(i) for i in range(60)])
+    shards = list(plan([str(box)], reading="learn", size=8))
+    ranges = [i for i, s in enumerate(shards) if isinstance(s, MboxRange)]
+    assert len(ranges) >= 4
+    blind = set(ranges[1:3])
+    shards = [
+        Blind(s.path, s.start, s.end) if i in blind and isinstance(s, MboxRange) else s
+        for i, s in enumerate(shards)
+    ]
+    seen: list[int] = []
+    backend = Inline(new_token(), Context(Fingerprinter()))
+    done = list(stream(Echo(), iter(shards), backend, progress=seen.append))  # type: ignore[arg-type]
+    got = _echo(o for d in done if d.result for o in d.result.outcomes)
+    # The digests of the messages in the ranges no worker could read.
+    unread = {
+        row[2]
+        for s in shards
+        if isinstance(s, Blind)
+        for row in _read(box, lambda p, s=s: _mbox(p, s.start, s.end))
+    }
+    assert 8 <= len(unread) < 40
+    errors = [row for row in got if row[1] is not None]
+    # One line for the file, however many of its ranges failed; every other message
+    # keeps the number it has in the whole file.
+    assert [row[:2] for row in errors] == [
+        (str(box), "cannot read this archive (No such file or directory)")
+    ]
+    read = [row for row in got if row[1] is None]
+    assert read == [row for row in _read(box) if row[2] not in unread]
+    assert len(read) == 60 - len(unread)
+    assert sum(seen) == len(read) + len(blind)
 
 
 # --------------------------------------------------------------------------- check, scan

@@ -25,6 +25,7 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass, replace
 from itertools import chain
+from pathlib import Path
 from typing import Any, Protocol
 
 from leakguard.batch._context import Context, ContextRef, Recipe, install, new_token, uninstall
@@ -314,6 +315,7 @@ class _Run:
         self.backend = backend
         self.progress = progress
         self.offsets: dict[str, int] = {}
+        self.cut: set[tuple[str, str | None]] = set()  # (mbox, error) already reported
 
     def all(self, plan: Iterator[Shard | Failed | End]) -> Iterator[Done]:
         limit = max(2, self.backend.slots * _AHEAD)
@@ -374,12 +376,31 @@ class _Run:
         if not isinstance(shard, MboxRange) or result is None:
             return done
         offset = 0 if shard.start == 0 else self.offsets.get(shard.path, 0)
-        self.offsets[shard.path] = offset + result.span
-        if not offset:
+        span = result.span
+        outcomes = result.outcomes
+        if result.cut:
+            # The worker could not read the range to its end (the file is not there for
+            # it, a read error): its messages are counted here when this machine can read
+            # them, so the ranges after it keep their numbers; the error is said once.
+            span = _messages_in(shard) or span
+            outcomes = [o for o in outcomes if not self._said(shard, o)]
+        self.offsets[shard.path] = offset + span
+        if offset:
+            prefix = shard.path + "#"
+            outcomes = [_renumber(o, prefix, offset) for o in outcomes]
+        if outcomes is result.outcomes:
             return done
-        prefix = shard.path + "#"
-        outcomes = [_renumber(o, prefix, offset) for o in result.outcomes]
         return Done(shard, replace(result, outcomes=outcomes))
+
+    def _said(self, shard: MboxRange, outcome: Outcome) -> bool:
+        """Whether ``outcome`` is the file's error already reported for an earlier range."""
+        if outcome.source != shard.path or outcome.error is None:
+            return False
+        key = (shard.path, outcome.error)
+        if key in self.cut:
+            return True
+        self.cut.add(key)
+        return False
 
     # ------------------------------------------------------------------ faults
 
@@ -408,7 +429,8 @@ class _Run:
             else:
                 outcomes.append(Outcome(source, error=_broken(lang, got)))
         span = sum(numbered for _, numbered in items)
-        return ShardResult(outcomes, partial, len(items), span)
+        cut = not all(numbered for _, numbered in items)
+        return ShardResult(outcomes, partial, len(items), span, cut)
 
     def _alone(self, fn: Callable[..., Any], /, *args: Any) -> Any:
         """``fn(*args)`` on a worker, waited for: its result, ``_LOST`` when the worker
@@ -427,6 +449,27 @@ class _Run:
     def _failed(self, shard: Shard, exc: BaseException) -> ShardResult:
         outcome = Outcome(_where(shard), error=_broken(self.task.lang, exc))
         return ShardResult([outcome], None, 1, 0)
+
+
+def _messages_in(shard: MboxRange) -> int | None:
+    """How many messages a range of an mbox holds, read on this machine (``None`` when
+    it cannot be read here either)."""
+    try:
+        with Path(shard.path).open("rb") as fh:
+            fh.seek(shard.start)
+            left = None if shard.end is None else shard.end - shard.start
+            count = 0
+            for line in fh:
+                if left is not None:
+                    if left <= 0:
+                        break
+                    left -= len(line)
+                count += line.removeprefix(b"\xef\xbb\xbf" if not count else b"").startswith(
+                    b"From "
+                )
+            return count
+    except OSError:
+        return None
 
 
 def _renumber(outcome: Outcome, prefix: str, offset: int) -> Outcome:

@@ -58,12 +58,15 @@ class Outcome:
 class ShardResult:
     """What one shard gave: its outcomes in order, the task's partial result (``None``
     for tasks that only give outcomes), how many items were read and how many messages
-    took a number in their archive (``span``: where the next range's numbers start)."""
+    took a number in their archive (``span``: where the next range's numbers start).
+    ``cut`` is true when the shard could not be read to its end (an archive that became
+    unreadable there): how many messages the rest held is then unknown to the worker."""
 
     outcomes: list[Outcome]
     partial: Any = None
     read: int = 0
     span: int = 0
+    cut: bool = False
 
 
 class Task(Protocol):
@@ -88,7 +91,7 @@ def execute(ref: ContextRef, task: Task, shard: Shard, only: int | None = None) 
     if only is not None:
         for _ in seen:  # the numbering of the rest of the range still counts
             pass
-    return ShardResult(outcomes, partial, seen.read if only is None else 1, seen.span)
+    return ShardResult(outcomes, partial, seen.read if only is None else 1, seen.span, seen.cut)
 
 
 def listing(shard: Shard) -> list[tuple[str, bool]]:
@@ -104,11 +107,13 @@ class _Counted:
         self._items = items
         self.read = 0
         self.span = 0
+        self.cut = False
 
     def __iter__(self) -> Iterator[Item]:
         for item in self._items:
             self.read += 1
             self.span += item.numbered
+            self.cut |= not item.numbered
             yield item
 
 
