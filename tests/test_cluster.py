@@ -195,6 +195,44 @@ def test_affected_and_learn_on_the_cluster_give_the_local_csv_and_store(
     assert "lookalike_recipient" in verdicts[0].kinds()
 
 
+# Run on each worker: count how many times a guard is built from its recipe there.
+_COUNT_BUILDS = """
+from leakguard.batch import _context
+if not hasattr(_context, "BUILDS"):
+    build = _context.Recipe.build
+    def counted(self):
+        _context.BUILDS += 1
+        return build(self)
+    _context.Recipe.build = counted
+_context.BUILDS = 0
+"""
+
+
+def test_the_guard_goes_to_each_worker_once_and_progress_follows_the_futures(
+    cluster: Cluster, archive: list[str]
+) -> None:
+    from leakguard import Guard, batch
+
+    events: list[object] = []
+    with cluster.client() as client:
+        client.run(lambda: exec(_COUNT_BUILDS, {}))
+        outcomes = batch.check(
+            archive[:3], guard=Guard(), cluster=client, shard_size=8, progress=events.append
+        )
+        for o in outcomes:
+            events.append(o)
+        builds = client.run(lambda: import_module("leakguard.batch._context").BUILDS)
+    done = [e for e in events if isinstance(e, int)]
+    checked = [e for e in events if not isinstance(e, int)]
+    assert len(checked) == sum(done) == 100
+    # Thirteen shards, a guard built once on each worker: not once per shard or message.
+    assert len(done) >= 12
+    assert sorted(builds.values()) == [1, 1]
+    # The count grows as the cluster's tasks finish, not all at once at the end.
+    first_result = next(i for i, e in enumerate(events) if not isinstance(e, int))
+    assert 0 < sum(e for e in events[:first_result] if isinstance(e, int)) < 100
+
+
 def _check_on(cluster: Cluster, archive: list[str], *, shard_size: int) -> subprocess.Popen[bytes]:
     """``leakguard check`` of the archive on the cluster, started and left running."""
     return subprocess.Popen(
