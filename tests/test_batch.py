@@ -48,8 +48,12 @@ class Echo:
         return None
 
 
+_NOTHING = hashlib.sha256(b"").hexdigest()
+
+
 def _echo(outcomes: Iterable[Outcome]) -> list[tuple[str, str | None, str]]:
-    return [(o.source, o.error, o.recipients[0]) for o in outcomes]
+    # An input the planner could not read has no item, hence no digest: it read nothing.
+    return [(o.source, o.error, o.recipients[0] if o.recipients else _NOTHING) for o in outcomes]
 
 
 def _read(path: Path, reader: Any = iter_messages) -> list[tuple[str, str | None, str]]:
@@ -154,6 +158,71 @@ def test_a_pst_is_cut_into_ranges_of_its_folders() -> None:
     # A rebuilt item's MIME boundaries are drawn at random: the sources must agree.
     got = _run_echo([pst], jobs=2, shard_size=10)
     assert [row[:2] for row in got] == [row[:2] for row in expected]
+
+
+class _Folder:
+    """A PST folder as libpff shows it, with damage where ``broken`` says: a message
+    (``"m<i>"``), the count of messages or of sub-folders, or a sub-folder (``"f<i>"``)."""
+
+    def __init__(self, messages: int, subs: list[_Folder], broken: set[str] = frozenset()):  # type: ignore[assignment]
+        self.messages, self.subs, self.broken = messages, subs, broken
+
+    def get_number_of_sub_messages(self) -> int:
+        if "messages" in self.broken:
+            raise OSError("damaged")
+        return self.messages
+
+    def get_sub_message(self, i: int) -> object:
+        if f"m{i}" in self.broken:
+            raise OSError("damaged")
+        return object()  # not a message: rebuilding it fails (AttributeError)
+
+    def get_number_of_sub_folders(self) -> int:
+        if "folders" in self.broken:
+            raise ValueError("damaged")
+        return len(self.subs)
+
+    def get_sub_folder(self, i: int) -> _Folder:
+        if f"f{i}" in self.broken:
+            raise LookupError("damaged")
+        return self.subs[i]
+
+
+class _Pst:
+    def __init__(self, root: _Folder) -> None:
+        self.root = root
+
+    def get_root_folder(self) -> _Folder:
+        return self.root
+
+    def close(self) -> None:
+        return None
+
+
+def test_a_damaged_pst_cut_into_ranges_reports_what_the_whole_read_reports(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakguard.archives import _pst
+
+    root = _Folder(
+        2,
+        [
+            _Folder(5, [], {"m1", "m4"}),
+            _Folder(3, [_Folder(4, [])], {"messages"}),
+            _Folder(0, [_Folder(2, [])], {"folders"}),
+            _Folder(1, [_Folder(1, []), _Folder(6, [])], {"f0"}),
+        ],
+    )
+    monkeypatch.setattr(_pst, "_open", lambda path: _Pst(root))
+    box = tmp_path / "Mailbox.pst"
+    box.write_bytes(b"!BDN" + bytes(60))
+    whole = _read(box)
+    errors = [row[1] for row in whole]
+    assert len(whole) == 2 + 5 + 1 + 4 + 1 + 1 + 1 + 6
+    assert sum("(OSError)" in (e or "") for e in errors) == 3
+    assert sum("(ValueError)" in (e or "") or "(LookupError)" in (e or "") for e in errors) == 2
+    for size in (1, 2, 5):
+        assert _run_echo([box], jobs=1, shard_size=size) == whole, size
 
 
 # --------------------------------------------------------------------------- dead workers
