@@ -338,6 +338,30 @@ def test_check_and_scan_give_the_same_outcomes_however_the_work_is_split(
     assert answers(scan(inputs, fingerprinter=fp, jobs=2, shard_size=7)) == alone
 
 
+def test_each_message_keeps_its_time_budget_in_the_worker_processes(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from leakguard.extract import Limits
+
+    inputs = [str(p) for p in mixed_archive(tmp_path, 12)]
+    guard = Guard()
+    # A budget already spent when each message starts: every one says it was cut short,
+    # whichever process checked it (the time is each message's, not the run's).
+    guard.limits = replace(guard.limits, max_seconds=1e-9)
+    checked = list(check(inputs, guard=guard, jobs=2, shard_size=2))
+    scanned = list(scan(inputs, limits=Limits(max_seconds=1e-9), jobs=2, shard_size=2))
+    for outcomes in (checked, scanned):
+        assert len(outcomes) == 12
+        for o in outcomes:
+            found = o.verdict.findings if o.verdict else o.findings
+            assert "timeout" in {f.detail for f in found}, o.source
+    assert all(o.verdict and o.verdict.action.value != "allow" for o in checked)
+    # With the default budget nothing is cut.
+    assert not any(
+        f.detail == "timeout" for o in scan(inputs, jobs=2, shard_size=2) for f in o.findings
+    )
+
+
 # --------------------------------------------------------------------------- merges
 
 _ADDRESS = st.sampled_from(["a@x.org", "b@x.org", "c@y.org", "d@y.org", "e@z.org"])
