@@ -208,16 +208,21 @@ _context.BUILDS = 0
 """
 
 
-def test_the_guard_goes_to_each_worker_once_and_progress_follows_the_futures(
+def test_the_guard_goes_to_each_worker_once_with_its_budget_and_progress_follows(
     cluster: Cluster, archive: list[str]
 ) -> None:
+    from dataclasses import replace
+
     from leakguard import Guard, batch
 
+    guard = Guard()
+    # A time budget spent at once: the guard built on the workers keeps the client's.
+    guard.limits = replace(guard.limits, max_seconds=1e-9)
     events: list[object] = []
     with cluster.client() as client:
         client.run(lambda: exec(_COUNT_BUILDS, {}))
         outcomes = batch.check(
-            archive[:3], guard=Guard(), cluster=client, shard_size=8, progress=events.append
+            archive[:3], guard=guard, cluster=client, shard_size=8, progress=events.append
         )
         for o in outcomes:
             events.append(o)
@@ -225,6 +230,7 @@ def test_the_guard_goes_to_each_worker_once_and_progress_follows_the_futures(
     done = [e for e in events if isinstance(e, int)]
     checked = [e for e in events if not isinstance(e, int)]
     assert len(checked) == sum(done) == 100
+    assert all("timeout" in {f.detail for f in o.verdict.findings} for o in checked)
     # Thirteen shards, a guard built once on each worker: not once per shard or message.
     assert len(done) >= 12
     assert sorted(builds.values()) == [1, 1]
