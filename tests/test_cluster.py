@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 
 from batch_factory import DOCTOR, clinic_message, mixed_archive, write_mbox
+from leakguard.archives import iter_messages
 from leakguard.correspondents._store import Tally
 from pst_sample import SampleUnavailable, enron_pst
 
@@ -342,3 +343,36 @@ def test_a_shard_the_workers_cannot_read_is_reported_and_fails_the_run(
             "findings": [],
         }
     ]
+
+
+def test_a_cluster_left_without_workers_ends_the_run_with_what_was_not_checked(
+    cluster: Cluster, archive: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leakguard import Guard, batch
+    from leakguard.batch import _cluster, _engine
+
+    monkeypatch.setattr(_cluster, "_WORKERS_SECONDS", 2.0)
+    monkeypatch.setattr(_engine, "_STALL_POLL", 0.5)
+    mbox = archive[0]
+    got = []
+    with cluster.client() as client:
+        outcomes = batch.check([mbox], guard=Guard(), cluster=client, shard_size=2)
+        for o in outcomes:
+            got.append(o)
+            if len(got) == 4:  # under way: every worker stops (no nanny restarts them)
+                for name in ("w1", "w2"):
+                    cluster.processes[name].kill()
+                    cluster.processes[name].wait(10)
+    checked = [o for o in got if o.error is None]
+    errors = [o for o in got if o.error is not None]
+    assert 4 <= len(checked) < 50
+    # The rest of the mbox is said not checked, once, instead of waited for forever; the
+    # messages checked keep the numbers of the whole file.
+    assert [(o.source, o.error) for o in errors] == [
+        (mbox, "not checked: no Dask worker left in the cluster for 2 s")
+    ]
+    whole = [m.source for m in iter_messages(Path(mbox))]  # number and Message-ID
+    assert [o.source for o in checked] == [s for s in whole if s in {o.source for o in checked}]
+    cluster.worker("w1")
+    cluster.worker("w2")
+    cluster.wait_for_workers(2)

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import importlib
 import socket
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any
 
 from leakguard.batch._context import ContextRef, Recipe, install, uninstall
 from leakguard.batch._engine import ClusterError
+from leakguard.core import Lang
 
 __all__ = ["DaskCluster"]
 
@@ -51,6 +53,7 @@ class DaskCluster:
             raise
         self.ref = ContextRef(token)
         self._token = token
+        self._empty_since: float | None = None
         self._executor = self.client.get_executor(pure=False)
 
     def _prepare(self, token: str, recipe: Recipe) -> None:
@@ -94,6 +97,28 @@ class DaskCluster:
 
     def renew(self) -> None:
         return None
+
+    def stalled(self, lang: Lang) -> str | None:
+        """Whether every worker has been gone for :data:`_WORKERS_SECONDS` (a poison
+        message killed them all, their machines stopped): nothing would ever run."""
+        try:
+            workers = len(self.client.nthreads())
+        except Exception:  # the scheduler itself is gone
+            workers = 0
+        now = time.monotonic()
+        if workers:
+            self._empty_since = None
+            return None
+        if self._empty_since is None:
+            self._empty_since = now
+        if now - self._empty_since < _WORKERS_SECONDS:
+            return None
+        if lang == "fr":
+            return (
+                f"non vérifié : plus aucun worker Dask dans la grappe depuis "
+                f"{_WORKERS_SECONDS:.0f} s"
+            )
+        return f"not checked: no Dask worker left in the cluster for {_WORKERS_SECONDS:.0f} s"
 
     def close(self, *, cancel: bool) -> None:
         try:

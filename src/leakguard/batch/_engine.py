@@ -14,6 +14,7 @@ import multiprocessing
 import os
 import re
 import signal
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -51,6 +52,7 @@ __all__ = [
 
 _AHEAD = 4  # shards in flight per worker: bounded memory, workers never idle
 _POLL = 0.2  # seconds between looks at the futures: Ctrl-C is noticed at once
+_STALL_POLL = 5.0  # seconds without a result before asking whether work can go on
 
 
 class Backend(Protocol):
@@ -72,6 +74,11 @@ class Backend(Protocol):
 
     def renew(self) -> None:
         """Ready to run again after a worker died."""
+        ...
+
+    def stalled(self, lang: Lang) -> str | None:
+        """Why nothing can run any more (every worker of a cluster gone for a while), in
+        ``lang``; ``None`` while work can go on. Asked when nothing finished for a while."""
         ...
 
     def close(self, *, cancel: bool) -> None: ...
@@ -148,6 +155,9 @@ class _Steady:
         return False
 
     def renew(self) -> None:
+        return None
+
+    def stalled(self, lang: Lang) -> str | None:
         return None
 
 
@@ -228,6 +238,9 @@ class Processes:
     def renew(self) -> None:
         self._stop(self._pool)
         self._pool = self._start()
+
+    def stalled(self, lang: Lang) -> str | None:
+        return None  # a dead pool is started again
 
     def close(self, *, cancel: bool) -> None:
         try:
@@ -315,7 +328,8 @@ class _Run:
         self.backend = backend
         self.progress = progress
         self.offsets: dict[str, int] = {}
-        self.cut: set[tuple[str, str | None]] = set()  # (mbox, error) already reported
+        self.cut: set[tuple[str, str | None]] = set()  # (file, error) already reported
+        self.quiet_since = time.monotonic()  # when a result last came back
 
     def all(self, plan: Iterator[Shard | Failed | End]) -> Iterator[Done]:
         limit = max(2, self.backend.slots * _AHEAD)
@@ -347,6 +361,23 @@ class _Run:
             if not pending:
                 continue
             done, _ = wait(list(pending), timeout=_POLL, return_when=FIRST_COMPLETED)
+            if not done and (why := self._stalled()) is not None:
+                # Nothing can run: what is left is reported, not waited for forever.
+                for future, (seq, shard) in pending.items():
+                    future.cancel()
+                    ready[seq] = Done(shard, self._not_run(shard, why))
+                pending.clear()
+                for shard in plan:
+                    seq, planned = planned, planned + 1
+                    ready[seq] = (
+                        Done(shard, None)
+                        if isinstance(shard, End)
+                        else Done(shard, self._not_run(shard, why))
+                    )
+                exhausted = True
+                continue
+            if done:
+                self.quiet_since = time.monotonic()
             lost: list[tuple[int, Shard]] = []
             for future in done:
                 seq, shard = pending.pop(future)
@@ -370,11 +401,33 @@ class _Run:
                     ready[seq] = Done(shard, result)
                     self.progress(result.read)
 
+    def _stalled(self) -> str | None:
+        if time.monotonic() - self.quiet_since < _STALL_POLL:
+            return None
+        self.quiet_since = time.monotonic()
+        return self.backend.stalled(self.task.lang)
+
+    def _not_run(self, shard: Shard | Failed, why: str) -> ShardResult:
+        if isinstance(shard, Failed):
+            outcome = Outcome(shard.source, error=shard.error.message(self.task.lang))
+            return ShardResult([outcome], None, 1, 0)
+        # The messages of a range left out are not known: counted on this machine.
+        return ShardResult([Outcome(_where(shard), error=why)], None, 1, 0, cut=True)
+
     def _numbered(self, done: Done) -> Done:
         """Messages of an mbox cut into ranges numbered from the start of the file."""
         shard, result = done.shard, done.result
-        if not isinstance(shard, MboxRange) or result is None:
+        if result is None or isinstance(shard, Failed | End):
             return done
+        if not isinstance(shard, MboxRange):
+            if not result.cut:
+                return done
+            kept = [o for o in result.outcomes if not self._said(shard, o)]
+            return (
+                done
+                if len(kept) == len(result.outcomes)
+                else Done(shard, replace(result, outcomes=kept))
+            )
         offset = 0 if shard.start == 0 else self.offsets.get(shard.path, 0)
         span = result.span
         outcomes = result.outcomes
@@ -392,11 +445,12 @@ class _Run:
             return done
         return Done(shard, replace(result, outcomes=outcomes))
 
-    def _said(self, shard: MboxRange, outcome: Outcome) -> bool:
-        """Whether ``outcome`` is the file's error already reported for an earlier range."""
-        if outcome.source != shard.path or outcome.error is None:
+    def _said(self, shard: Shard, outcome: Outcome) -> bool:
+        """Whether ``outcome`` is the file's error already reported for an earlier part."""
+        where = _where(shard)
+        if outcome.source != where or outcome.error is None:
             return False
-        key = (shard.path, outcome.error)
+        key = (where, outcome.error)
         if key in self.cut:
             return True
         self.cut.add(key)
