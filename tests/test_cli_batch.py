@@ -393,3 +393,14 @@ def test_without_the_extra_cluster_names_it(tmp_path: Path) -> None:
         )
         assert (done.returncode, done.stdout, done.stderr) == (2, "", lines[lang]), command
     assert not (tmp_path / "c.db").exists()
+
+
+def test_the_progress_total_counts_messages_as_the_readers_cut_them(tmp_path: Path) -> None:
+    from leakguard.cli._archives import count
+
+    bom = tmp_path / "a.mbox"
+    bom.write_bytes(b"\xef\xbb\xbfFrom a\nSubject: 1\n\nx\n\nFrom b\nSubject: 2\n\ny\n")
+    saved = tmp_path / "b.eml"  # a message saved with its envelope line: one message
+    saved.write_bytes(b"From a Mon\nSubject: x\n\nFrom here on\n")
+    (tmp_path / "c").write_bytes(b"Subject: y\n\nz\n")
+    assert (count([str(bom)]), count([str(saved)]), count([str(tmp_path)])) == (2, 1, 4)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leakguard import batch
+from leakguard.archives import ArchiveError, archive_kind
 from leakguard.cli._common import EXIT_INTERRUPTED, Result, lang, say, t
 from leakguard.errors import LeakguardError
 from leakguard.extract._types import Limits
@@ -225,20 +226,21 @@ def count(paths: Sequence[str]) -> int | None:
                         total += _count_file(q)
             else:
                 total += _count_file(p)
-        except OSError:
+        except (OSError, ArchiveError):
             return None
     return total
+
+
+_BOM = b"\xef\xbb\xbf"
 
 
 def _count_file(q: Path) -> int:
     if q.parent.name == "tmp":
         return 0
+    if archive_kind(q) != "mbox":  # a byte-order mark before From, a .eml with one
+        return 1
     with q.open("rb") as fh:
-        head = fh.read(5)
-        if head != b"From ":
-            return 1
-        fh.seek(0)
-        return sum(1 for line in fh if line.startswith(b"From "))
+        return sum(1 for line in fh if line.removeprefix(_BOM).startswith(b"From "))
 
 
 class _Progress(Protocol):
