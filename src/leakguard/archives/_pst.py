@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import email.utils
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.parser import HeaderParser
@@ -44,8 +45,87 @@ def _missing() -> ArchiveError:
     )
 
 
-def read(path: Path) -> Iterator[ArchivedMessage]:
-    """Every message of every folder of a PST file, depth first in folder order."""
+def read(path: Path, part: PstPart | None = None) -> Iterator[ArchivedMessage]:
+    """Every message of every folder of a PST file, depth first in folder order.
+
+    ``part`` reads only items ``start`` to ``stop`` of one folder (a shard), numbered
+    from ``first``. A damaged item, or a damaged place in the folder tree, is an item
+    with ``error`` set, and the walk goes on.
+    """
+    pst = _open(path)
+    try:
+        if part is None:
+            try:
+                root = pst.get_root_folder()
+            except _DAMAGE as exc:
+                yield _damaged(path, 1, exc)
+                return
+            items: Iterator[Any] = _messages(root)
+            number = 0
+        else:
+            items = _part(pst, part)
+            number = part.first - 1
+        for item in items:
+            number += 1
+            yield _message(path, number, item)
+    finally:
+        pst.close()
+
+
+def _part(pst: Any, part: PstPart) -> Iterator[Any]:
+    """The items of one folder's range, or the error in the place of each one that
+    could not be reached."""
+    try:
+        folder = _folder(pst, part.folder)
+    except _DAMAGE as exc:
+        for _ in range(part.start, part.stop):
+            yield exc
+        return
+    for i in range(part.start, part.stop):
+        try:
+            yield folder.get_sub_message(i)
+        except _DAMAGE as exc:
+            yield exc
+
+
+@dataclass(frozen=True, slots=True)
+class PstPart:
+    """Items ``start`` to ``stop`` (excluded) of the folder reached by the sub-folder
+    indexes ``folder`` from the root; the first of them is message number ``first``."""
+
+    folder: tuple[int, ...]
+    start: int
+    stop: int
+    first: int
+
+
+def folders(path: Path) -> Iterator[tuple[tuple[int, ...], int | str]]:
+    """Each folder of a PST file as (sub-folder indexes from the root, number of
+    messages), in the order :func:`read` reads them. Where the folder tree is damaged,
+    the count is the name of the error instead: :func:`read` gives one item with an
+    error there."""
+    pst = _open(path)
+    try:
+        try:
+            root = pst.get_root_folder()
+        except _DAMAGE as exc:
+            yield (), type(exc).__name__
+            return
+        yield from _counts(root, (), 0)
+    finally:
+        pst.close()
+
+
+def damaged(path: Path, number: int, why: str) -> ArchivedMessage:
+    """Item ``number`` of a PST file, which could not be read (``why``: the error's name)."""
+    err = ArchiveError(
+        f"{path}#{number}: this item could not be read ({why}).",
+        fr=f"{path}#{number} : cet élément n'a pas pu être lu ({why}).",
+    )
+    return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+
+
+def _open(path: Path) -> Any:
     try:
         import pypff
     except ImportError:
@@ -58,28 +138,54 @@ def read(path: Path) -> Iterator[ArchivedMessage]:
             f"{path}: cannot open this PST file ({exc}).",
             fr=f"{path} : impossible d'ouvrir ce fichier PST ({exc}).",
         ) from None
+    return pst
+
+
+def _counts(
+    folder: Any, where: tuple[int, ...], depth: int
+) -> Iterator[tuple[tuple[int, ...], int | str]]:
+    """What :func:`_messages` walks, folder by folder (its errors at the same places)."""
+    if folder is None:
+        return
+    if depth > _MAX_FOLDER_DEPTH:
+        yield where, RecursionError.__name__
+        return
     try:
-        number = 0
+        yield where, folder.get_number_of_sub_messages()
+    except _DAMAGE as exc:
+        yield where, type(exc).__name__
+    try:
+        n = folder.get_number_of_sub_folders()
+    except _DAMAGE as exc:
+        yield where, type(exc).__name__
+        n = 0
+    for i in range(n):
         try:
-            root = pst.get_root_folder()
+            sub = folder.get_sub_folder(i)
         except _DAMAGE as exc:
-            yield _damaged(path, 1, exc)
-            return
-        for item in _messages(root):
-            number += 1
-            try:
-                if isinstance(item, BaseException):
-                    raise item
-                msg = _rebuild(item)
-                data = msg.as_bytes()
-            except _DAMAGE as exc:
-                yield _damaged(path, number, exc)
-                continue
-            message_id = clean_message_id(msg.get("Message-ID"))
-            source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
-            yield ArchivedMessage(source, data, parse_date(msg.get("Date")))
-    finally:
-        pst.close()
+            yield (*where, i), type(exc).__name__
+            continue
+        yield from _counts(sub, (*where, i), depth + 1)
+
+
+def _folder(pst: Any, where: tuple[int, ...]) -> Any:
+    folder = pst.get_root_folder()
+    for i in where:
+        folder = folder.get_sub_folder(i)
+    return folder
+
+
+def _message(path: Path, number: int, item: Any) -> ArchivedMessage:
+    try:
+        if isinstance(item, BaseException):
+            raise item
+        msg = _rebuild(item)
+        data = msg.as_bytes()
+    except _DAMAGE as exc:
+        return _damaged(path, number, exc)
+    message_id = clean_message_id(msg.get("Message-ID"))
+    source = f"{path}#{number}" + (f" <{message_id}>" if message_id else "")
+    return ArchivedMessage(source, data, parse_date(msg.get("Date")))
 
 
 # What libpff and the rebuilding raise on a damaged item or one that is no message (a
@@ -100,12 +206,7 @@ _MAX_FOLDER_DEPTH = 64
 
 
 def _damaged(path: Path, number: int, exc: BaseException) -> ArchivedMessage:
-    why = type(exc).__name__
-    err = ArchiveError(
-        f"{path}#{number}: this item could not be read ({why}).",
-        fr=f"{path}#{number} : cet élément n'a pas pu être lu ({why}).",
-    )
-    return ArchivedMessage(f"{path}#{number}", b"", None, error=err)
+    return damaged(path, number, type(exc).__name__)
 
 
 def _messages(folder: Any, depth: int = 0) -> Iterator[Any]:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from leakguard.errors import InputError
 
@@ -154,6 +154,29 @@ def _tree(root: Path) -> Iterator[ArchivedMessage]:
     A file or folder that cannot be read becomes an item with ``error`` set, and the
     walk goes on.
     """
+    for found in walk_tree(root):
+        if isinstance(found, ArchivedMessage):
+            yield found
+            continue
+        kind, f = found
+        if kind == "eml":
+            try:
+                item = _eml(f)
+            except ArchiveError as exc:
+                item = ArchivedMessage(str(f), b"", None, error=exc)
+            yield item
+        elif kind == "maildir":
+            yield from _guarded(f, _maildir(f))
+        elif kind == "mbox":
+            yield from _guarded(f, _mbox(f))
+        else:
+            yield from _guarded(f, _pst(f))
+
+
+def walk_tree(root: Path) -> Iterator[tuple[ArchiveKind, Path] | ArchivedMessage]:
+    """What :func:`_tree` reads below ``root``, in path order, without reading it: each
+    ``.eml`` file, mbox file, PST file and Maildir with its kind, or an item with
+    ``error`` set for a file or folder that cannot be looked at."""
     try:
         entries = sorted(root.iterdir())
     except OSError as exc:
@@ -162,15 +185,11 @@ def _tree(root: Path) -> Iterator[ArchivedMessage]:
     for f in entries:
         if f.is_dir():
             if _is_maildir(f):
-                yield from _guarded(f, _maildir(f))
+                yield ("maildir", f)
             else:
-                yield from _tree(f)
+                yield from walk_tree(f)
         elif f.suffix.lower() == ".eml":
-            try:
-                item = _eml(f)
-            except ArchiveError as exc:
-                item = ArchivedMessage(str(f), b"", None, error=exc)
-            yield item
+            yield ("eml", f)
         else:
             try:
                 head = _head(f)
@@ -178,9 +197,9 @@ def _tree(root: Path) -> Iterator[ArchivedMessage]:
                 yield ArchivedMessage(str(f), b"", None, error=exc)
                 continue
             if _starts_mbox(head):
-                yield from _guarded(f, _mbox(f))
+                yield ("mbox", f)
             elif head.startswith(_PST_MAGIC):
-                yield from _guarded(f, _pst(f))
+                yield ("pst", f)
 
 
 def _guarded(where: Path, items: Iterator[ArchivedMessage]) -> Iterator[ArchivedMessage]:
@@ -197,13 +216,26 @@ def _failed(where: str, exc: OSError) -> ArchivedMessage:
 
 def _maildir(p: Path) -> Iterator[ArchivedMessage]:
     """A Maildir, then its Maildir++ sub-folders (``.Sent``, ``.Archives.2026``)."""
-    yield from _maildir_only(p)
-    for sub in sorted(p.iterdir()):
-        if sub.name.startswith(".") and sub.is_dir() and _is_maildir(sub):
-            yield from _maildir_only(sub)
+    for folder in maildir_folders(p):
+        yield from _maildir_only(folder)
+
+
+def maildir_folders(p: Path) -> list[Path]:
+    """A Maildir and its Maildir++ sub-folders, in the order they are read."""
+    return [p] + [
+        sub
+        for sub in sorted(p.iterdir())
+        if sub.name.startswith(".") and sub.is_dir() and _is_maildir(sub)
+    ]
 
 
 def _maildir_only(p: Path) -> Iterator[ArchivedMessage]:
+    for number, f in enumerate(maildir_files(p), start=1):
+        yield maildir_message(p, number, f)
+
+
+def maildir_files(p: Path) -> list[Path]:
+    """The message files of one Maildir folder (``new`` and ``cur``), in delivery order."""
     names: list[tuple[str, Path]] = []
     for part in ("new", "cur"):
         folder = p / part
@@ -213,15 +245,19 @@ def _maildir_only(p: Path) -> Iterator[ArchivedMessage]:
             raise _unreadable(folder, exc) from None
         names.extend((f.name, f) for f in entries if not f.name.startswith(".") and f.is_file())
     # Maildir names start with the delivery time: sorting them is the delivery order.
-    for number, (name, f) in enumerate(sorted(names), start=1):
-        try:
-            data = f.read_bytes()
-        except OSError as exc:
-            raise _unreadable(f, exc) from None
-        message_id, date = _id_and_date(data)
-        if date is None:
-            date = _maildir_date(name)
-        yield ArchivedMessage(_source(p, number, message_id), data, date)
+    return [f for _, f in sorted(names)]
+
+
+def maildir_message(p: Path, number: int, f: Path) -> ArchivedMessage:
+    """Message file ``f``, the ``number``-th of Maildir folder ``p``."""
+    try:
+        data = f.read_bytes()
+    except OSError as exc:
+        raise _unreadable(f, exc) from None
+    message_id, date = _id_and_date(data)
+    if date is None:
+        date = _maildir_date(f.name)
+    return ArchivedMessage(_source(p, number, message_id), data, date)
 
 
 def _maildir_date(name: str) -> datetime | None:
@@ -231,13 +267,16 @@ def _maildir_date(name: str) -> datetime | None:
     return None
 
 
-def _mbox(p: Path) -> Iterator[ArchivedMessage]:
+def _mbox(p: Path, start: int = 0, end: int | None = None) -> Iterator[ArchivedMessage]:
     """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does (a
     byte-order mark before the first one is dropped).
 
     The separator line is not part of the message; the blank line mbox writers put
     before each separator is removed. ``>From`` quoting is left as it is (it only ever
     touches lines that begin with ``From``).
+
+    ``start`` and ``end`` read only that byte range, cut at ``From`` lines (a shard of a
+    large mbox); messages are then numbered from the start of the range.
     """
     try:
         fh = p.open("rb")
@@ -248,8 +287,11 @@ def _mbox(p: Path) -> Iterator[ArchivedMessage]:
         lines: list[bytes] = []
         envelope: bytes | None = None
         try:
-            for count, line in enumerate(fh):
-                if count == 0:
+            if start:
+                fh.seek(start)
+            lines_in = fh if end is None else _lines_upto(fh, end - start)
+            for count, line in enumerate(lines_in):
+                if count == 0 and not start:
                     line = line.removeprefix(_BOM)
                 if line.startswith(b"From "):
                     if envelope is not None:
@@ -263,6 +305,15 @@ def _mbox(p: Path) -> Iterator[ArchivedMessage]:
         if envelope is not None:
             number += 1
             yield _mbox_message(p, number, envelope, lines)
+
+
+def _lines_upto(fh: BinaryIO, size: int) -> Iterator[bytes]:
+    """The lines of ``fh`` that start within its next ``size`` bytes."""
+    for line in fh:
+        if size <= 0:
+            return
+        size -= len(line)
+        yield line
 
 
 def _mbox_message(p: Path, number: int, envelope: bytes, lines: list[bytes]) -> ArchivedMessage:

@@ -1,7 +1,8 @@
 """The ``leakguard`` command: one module per sub-command, each with ``add_parser``.
 
 Exit status: 0 when no message reaches the ``--fail-on`` action, 1 when one does, 2 for
-a usage error or an unreadable input (the other inputs are still checked and reported).
+a usage error or an unreadable input (the other inputs are still checked and reported),
+130 after Ctrl-C (what was finished is written out and marked partial).
 A new command is a module with ``add_parser(subparsers)`` that sets ``run`` as its
 default, listed in ``COMMANDS``; its help texts are written ``t(english, french)``.
 The output language (``--lang``, else the locale) is known before any parser is built.
@@ -155,7 +156,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = _parser(arguments).parse_args(arguments)
         return _run(args)
     except KeyboardInterrupt:
-        # What was already printed stays; the rest of the work is not done.
+        # Ctrl-C outside a batch command's own handling (which writes out what was
+        # finished), or a second one while that is written: what was already printed
+        # stays; the rest of the work is not done.
         try:
             sys.stdout.flush()
         except (OSError, ValueError):

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from leakguard.recipients import HealthDirectory
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
-#: Stopped by Ctrl-C (SIGINT), as shells report 128 + 2.
+#: Stopped by Ctrl-C (SIGINT), as shells report 128 + 2; batch commands write out what
+#: was finished and mark it partial.
 EXIT_INTERRUPTED = 130
 
 LANGS: tuple[Lang, ...] = ("en", "fr")
@@ -84,16 +85,17 @@ def heading(en: str, fr: str) -> str:
     return t(en, fr + " ")
 
 
-def exit_codes(ok: str, fail: str, error: str | None = None) -> str:
+def exit_codes(ok: str, fail: str, error: str | None = None, *, stopped: str | None = None) -> str:
     """The exit-status paragraph every command shows at the end of its ``--help``
-    (``error``: what status 2 means, when a command says more than the usual text)."""
+    (``error``: what status 2 means, ``stopped``: what status 130 leaves behind, when a
+    command says more than the usual text)."""
     error = error or t(
         "usage error or unreadable input (the other inputs are still handled)",
         "erreur d'utilisation ou entrée illisible (les autres entrées sont traitées)",
     )
-    stopped = t("interrupted by Ctrl-C", "interrompu par Ctrl-C")
+    stopped = stopped or t("interrupted by Ctrl-C", "interrompu par Ctrl-C")
     lines = [t("exit status:", "code de sortie :")]
-    for code, text in ((0, ok), (1, fail), (2, error), (130, stopped)):
+    for code, text in ((0, ok), (1, fail), (2, error), (EXIT_INTERRUPTED, stopped)):
         head = f"  {code}  "
         lines += textwrap.wrap(text, 76, initial_indent=head, subsequent_indent=" " * len(head))
     return "\n".join(lines)
@@ -268,12 +270,6 @@ def requested_lang(argv: Sequence[str]) -> Lang | None:
 # --------------------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True, slots=True)
-class Input:
-    source: str
-    path: Path | None  # None for standard input
-
-
 @dataclass(slots=True)
 class Result:
     source: str
@@ -282,33 +278,13 @@ class Result:
     error: str | None = None
 
 
-_OS_REASONS: dict[int, tuple[str, str]] = {
-    errno.ENOENT: ("no such file", "fichier introuvable"),
-    errno.ENOTDIR: (
-        "a part of the path is not a folder",
-        "une partie du chemin n'est pas un dossier",
-    ),
-    errno.EACCES: ("permission denied", "accès refusé"),
-    errno.EPERM: ("permission denied", "accès refusé"),
-    errno.EISDIR: ("it is a folder, not a file", "c'est un dossier, pas un fichier"),
-    errno.ENOSPC: ("the disk is full", "le disque est plein"),
-    errno.EDQUOT: ("the disk quota is used up", "le quota disque est atteint"),
-    errno.EFBIG: ("the file is too large", "le fichier est trop gros"),
-    errno.EROFS: ("read-only file system", "système de fichiers en lecture seule"),
-    errno.EIO: ("input/output error", "erreur d'entrée-sortie"),
-}
-
-
 def os_reason(exc: OSError, *, writing: bool = False) -> str:
     """Why a file could not be read (or, with ``writing``, written), in the output language."""
+    from leakguard.batch._shards import file_problem
+
     if writing and exc.errno == errno.ENOENT:
         return t("its folder does not exist", "son dossier n'existe pas")
-    if exc.errno in _OS_REASONS:
-        return t(*_OS_REASONS[exc.errno])
-    return t(
-        exc.strerror or type(exc).__name__,
-        "erreur de lecture" if not writing else "erreur d'écriture",
-    )
+    return file_problem(exc, writing=writing).message(lang())
 
 
 def write_file(
@@ -336,20 +312,6 @@ def write_file(
             f"{target}: cannot write {what[0]} ({reason}).",
             fr=f"{target} : impossible d'écrire {what[1]} ({reason}).",
         ) from None
-
-
-def readable(raw: str) -> tuple[Input, bytes] | Result:
-    """A file (``-``: standard input) with its bytes, or a result that says why it could
-    not be read."""
-    item = Input(raw, None if raw == "-" else Path(raw))
-    try:
-        if item.path is None:
-            return item, sys.stdin.buffer.read()
-        if not item.path.is_file():
-            return Result(raw, error=t("no such file", "fichier introuvable"))
-        return item, item.path.read_bytes()
-    except OSError as exc:
-        return Result(raw, error=os_reason(exc))
 
 
 def add_output_options(p: argparse.ArgumentParser, formats: Sequence[str]) -> None:

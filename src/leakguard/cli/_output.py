@@ -10,11 +10,13 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from leakguard import __version__
-from leakguard.cli._common import EXIT_ERROR, Result, lang, plural, t
+from leakguard.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Result, lang, plural, t
 from leakguard.core import Action, Finding, Lang, Severity, group_findings
 
 
-def json_doc(results: list[Result], lang: Lang, *, with_action: bool) -> dict[str, Any]:
+def json_doc(
+    results: list[Result], lang: Lang, *, with_action: bool, partial: bool = False
+) -> dict[str, Any]:
     messages: list[dict[str, Any]] = []
     for r in results:
         entry: dict[str, Any] = {"source": r.source}
@@ -28,7 +30,11 @@ def json_doc(results: list[Result], lang: Lang, *, with_action: bool) -> dict[st
         else:
             entry["findings"] = Flat(f.to_dict(lang) for f in r.findings)
         messages.append(entry)
-    return {"leakguard": __version__, "messages": messages}
+    doc: dict[str, Any] = {"leakguard": __version__}
+    if partial:
+        doc["partial"] = True  # interrupted: only the messages finished before
+    doc["messages"] = messages
+    return doc
 
 
 class Flat(list[dict[str, Any]]):
@@ -39,7 +45,7 @@ class Flat(list[dict[str, Any]]):
 _LEVEL = {"high": "error", "medium": "warning", "low": "note"}
 
 
-def sarif_doc(results: list[Result], lang: Lang) -> dict[str, Any]:
+def sarif_doc(results: list[Result], lang: Lang, *, partial: bool = False) -> dict[str, Any]:
     from leakguard.core import KINDS
 
     rules = [
@@ -89,7 +95,10 @@ def sarif_doc(results: list[Result], lang: Lang) -> dict[str, Any]:
             if f.fingerprint:
                 result["partialFingerprints"] = {"leakguardValue/v1": f.fingerprint}
             sarif_results.append(result)
-    invocation: dict[str, Any] = {"executionSuccessful": not notifications}
+    invocation: dict[str, Any] = {"executionSuccessful": not notifications and not partial}
+    if partial:
+        invocation["exitCode"] = EXIT_INTERRUPTED
+        invocation["exitCodeDescription"] = "interrupted: partial results"
     if notifications:
         invocation["toolExecutionNotifications"] = notifications
     return {
@@ -260,7 +269,12 @@ def _closing(head: str, unreadable: int, status: int, why: str) -> str:
             ("input unreadable", "inputs unreadable"),
             ("entrée illisible", "entrées illisibles"),
         )
-    if status == EXIT_ERROR:
+    if status == EXIT_INTERRUPTED:
+        why = t(
+            "interrupted (Ctrl-C) before the end: the results above are partial",
+            "interrompu (Ctrl-C) avant la fin : les résultats ci-dessus sont partiels",
+        )
+    elif status == EXIT_ERROR:
         why = plural(
             unreadable,
             ("input could not be read", "inputs could not be read"),

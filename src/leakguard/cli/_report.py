@@ -46,6 +46,12 @@ _TEXT: dict[str, dict[Lang, str]] = {
     "count": {"en": "Count", "fr": "Nombre"},
     "none": {"en": "Nothing to show.", "fr": "Rien à afficher."},
     "nodate": {"en": "no date", "fr": "sans date"},
+    "partial": {
+        "en": "Partial report: the run was interrupted; only the messages checked "
+        "until then are counted.",
+        "fr": "Rapport partiel : l'exécution a été interrompue ; seuls les messages "
+        "vérifiés jusque-là sont comptés.",
+    },
     "masked": {
         "en": "Identifiers are shown masked only.",
         "fr": "Les identifiants ne sont affichés que masqués.",
@@ -84,15 +90,26 @@ def _e(value: object) -> str:
 
 
 def write_report(
-    path: str | Path, checked: Sequence[Checked], lang: Lang, *, with_action: bool
+    path: str | Path,
+    checked: Sequence[Checked],
+    lang: Lang,
+    *,
+    with_action: bool,
+    partial: bool = False,
 ) -> None:
-    """Write the HTML report of a batch to ``path`` (UTF-8)."""
-    page = render_report(checked, lang, with_action=with_action)
+    """Write the HTML report of a batch to ``path`` (UTF-8); ``partial`` after an
+    interruption."""
+    page = render_report(checked, lang, with_action=with_action, partial=partial)
     write_file(path, page.encode("utf-8"), what=("the report", "le rapport"))
 
 
 def render_report(
-    checked: Sequence[Checked], lang: Lang, *, with_action: bool, now: datetime | None = None
+    checked: Sequence[Checked],
+    lang: Lang,
+    *,
+    with_action: bool,
+    now: datetime | None = None,
+    partial: bool = False,
 ) -> str:
     """The report as one HTML document."""
     when = (now or datetime.now(UTC)).strftime("%Y-%m-%d %H:%M UTC")
@@ -106,6 +123,7 @@ def render_report(
         f"<h1>{_e(_tr('title', lang))}</h1>",
         f'<p class="note">{_e(_tr("made", lang).format(when=when, version=__version__))} '
         f"{_e(_tr('masked', lang))}</p>",
+        f'<p class="partial"><strong>{_e(_tr("partial", lang))}</strong></p>' if partial else "",
         f"<h2>{_e(_tr('summary', lang))}</h2>",
         '<div class="cards">',
         _card(len(done), _tr("messages", lang)),

@@ -18,24 +18,30 @@ from __future__ import annotations
 
 import argparse
 import csv
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from leakguard import batch
 from leakguard.cli._archives import (
-    Checked,
-    Entry,
     add_jobs_option,
-    cores,
-    entries,
     file_error,
-    recipients_of,
-    run_scan,
+    interrupted,
+    progress_bar,
+    runs_on,
 )
-from leakguard.cli._common import EXIT_ERROR, EXIT_FAIL, EXIT_OK, Result, exit_codes, plural, say, t
-from leakguard.core import IDENTIFIER_KINDS, Finding, Fingerprinter
+from leakguard.cli._common import (
+    EXIT_ERROR,
+    EXIT_FAIL,
+    EXIT_OK,
+    exit_codes,
+    lang,
+    plural,
+    say,
+    t,
+)
+from leakguard.core import Fingerprinter
 from leakguard.errors import LeakguardError
 
 __all__ = ["COLUMNS", "Register", "add_parser", "run"]
@@ -92,6 +98,20 @@ def add_parser(sub: Any) -> None:
                 "identifiers were sent there: the CSV lists them",
                 "des identifiants y ont été envoyés : le CSV les liste",
             ),
+            stopped=t(
+                "interrupted (Ctrl-C): the rows of the messages read are written; "
+                "the list is partial",
+                "interrompu (Ctrl-C) : les lignes des messages lus sont écrites ; la "
+                "liste est partielle",
+            ),
+        )
+        + t(
+            "\n\nExit status 2 also when no message could be read, or when no message "
+            "read went to --recipient or --domain (a misspelt address?): never an empty "
+            "list with status 0.",
+            "\n\nCode 2 aussi quand aucun message n'a pu être lu, ou quand aucun message "
+            "lu n'est allé à --recipient ou --domain (adresse mal écrite ?) : jamais une "
+            "liste vide avec le code 0.",
         ),
     )
     p.add_argument(
@@ -234,76 +254,78 @@ class Register:
 # --------------------------------------------------------------------------- run
 
 
-@dataclass(slots=True)
-class _Value:
-    kind: str
-    masked: str
-    fingerprint: str
-    sources: set[str] = field(default_factory=set)
-    first: datetime | None = None
-    last: datetime | None = None
-
-    def seen(self, source: str, when: datetime | None) -> None:
-        self.sources.add(source)
-        if when is not None:
-            self.first = when if self.first is None else min(self.first, when)
-            self.last = when if self.last is None else max(self.last, when)
-
-
-def _wanted(
-    items: Iterator[Entry | Result],
-    *,
-    recipient: str | None,
-    domain: str | None,
-    since: date | None,
-) -> Iterator[Entry | Result]:
-    rcpt = recipient.strip().lower() if recipient else None
-    dom = domain.strip().lower().lstrip("@") if domain else None
-    for item in items:
-        if isinstance(item, Result):
-            yield item
-            continue
-        if since is not None and item.date is not None and item.date.astimezone(UTC).date() < since:
-            continue
-        addresses = recipients_of(item.data)
-        if rcpt is not None and rcpt not in addresses:
-            continue
-        if dom is not None and not any(
-            a.rpartition("@")[2] == dom or a.rpartition("@")[2].endswith("." + dom)
-            for a in addresses
-        ):
-            continue
-        yield item
-
-
 def run(args: argparse.Namespace, out: TextIO) -> int:
     fp = Fingerprinter()
     register = Register.load(args.register, fingerprinter=fp) if args.register else None
     sink = _open(args.output) if args.output else None  # before the work, not after
-    items = _wanted(
-        entries(args.archive, only_eml=True),
-        recipient=args.recipient,
-        domain=args.domain,
-        since=args.since,
-    )
-    values: dict[tuple[str, str], _Value] = {}
-    messages: set[str] = set()
-    errors: list[Result] = []
+    bar = progress_bar(None)
     try:
-        for done in run_scan(fp, items, args.jobs or cores()):
-            if done.result.error is not None:
-                errors.append(done.result)
-                continue
-            _collect(done, values, messages)
-        rows = sorted(values.values(), key=lambda v: (v.first or _NEVER, v.kind, v.masked))
-        _write(sink or out, rows, register)
+        try:
+            found = batch.affected(
+                args.archive,
+                recipient=args.recipient,
+                domain=args.domain,
+                since=args.since,
+                fingerprinter=fp,
+                progress=bar.update,
+                lang=lang(),
+                **runs_on(args),
+            )
+        except batch.Interrupted as stop:
+            found = stop.result  # what was read until then: written, marked partial
+        finally:
+            bar.close()
+        _write(sink or out, found.values, register)
     finally:
         if sink is not None:
             sink.close()
-    _summary(rows, messages, register, errors)
-    if errors:
+    return _conclude(args, found, register)
+
+
+def _conclude(args: argparse.Namespace, found: batch.Affected, register: Register | None) -> int:
+    """The summary on standard error, and the exit status."""
+    if found.partial:
+        _summary(found, register)
+        _errors(found)
+        return interrupted(
+            f"the list holds what the {found.read} message(s) read until then carried; "
+            "it is partial.",
+            f"la liste contient ce que portaient les {found.read} message(s) lu(s) "
+            "jusque-là ; elle est partielle.",
+        )
+    if found.read == 0:
+        _errors(found)  # each input named, with why nothing could be read
+        if not found.errors:
+            say(t("no message found in the inputs.", "aucun message trouvé dans les entrées."))
         return EXIT_ERROR
-    return EXIT_FAIL if rows else EXIT_OK
+    if found.sent == 0 and (args.recipient or args.domain):
+        say(_nobody(args, found.read))
+        _errors(found)
+        return EXIT_ERROR
+    _summary(found, register)
+    _errors(found)
+    if found.errors:
+        return EXIT_ERROR
+    return EXIT_FAIL if found.values else EXIT_OK
+
+
+def _nobody(args: argparse.Namespace, read: int) -> str:
+    """``no message to X in N message(s) read``: a misspelt address must not read as
+    "nobody affected"."""
+    since = args.since.isoformat() if args.since else None
+    if args.recipient:
+        who_en = who_fr = args.recipient
+    else:
+        dom = args.domain.strip().lstrip("@")
+        who_en = f"anyone at {dom} (or its sub-domains)"
+        who_fr = f"une adresse de {dom} (ou de ses sous-domaines)"
+    return t(
+        f"no message to {who_en}{f' since {since}' if since else ''} in the {read} "
+        "message(s) read: check the address; no list of people can be drawn.",
+        f"aucun message à {who_fr}{f' depuis le {since}' if since else ''} parmi les "
+        f"{read} message(s) lu(s) : vérifiez l'adresse ; aucune liste de personnes ne "
+        "peut en être tirée.",
+    )
 
 
 def _open(path: str) -> TextIO:
@@ -315,26 +337,7 @@ def _open(path: str) -> TextIO:
         ) from None
 
 
-_NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-def _collect(done: Checked, values: dict[tuple[str, str], _Value], messages: set[str]) -> None:
-    source = done.result.source
-    found: list[Finding] = [
-        f for f in done.result.findings if f.kind in IDENTIFIER_KINDS and f.fingerprint
-    ]
-    if found:
-        messages.add(source)
-    for f in found:
-        assert f.fingerprint is not None
-        key = (f.kind, f.fingerprint)
-        value = values.get(key)
-        if value is None:
-            value = values[key] = _Value(f.kind, f.masked or "", f.fingerprint)
-        value.seen(source, done.date)
-
-
-def _write(out: TextIO, rows: list[_Value], register: Register | None) -> None:
+def _write(out: TextIO, rows: list[batch.Value], register: Register | None) -> None:
     w = csv.writer(out, lineterminator="\n")
     w.writerow(COLUMNS)
     for v in rows:
@@ -344,7 +347,7 @@ def _write(out: TextIO, rows: list[_Value], register: Register | None) -> None:
                 v.kind,
                 v.masked,
                 v.fingerprint,
-                len(v.sources),
+                v.messages,
                 _day(v.first),
                 _day(v.last),
                 patient.id if patient else "",
@@ -357,12 +360,11 @@ def _day(when: datetime | None) -> str:
     return when.astimezone(UTC).date().isoformat() if when else ""
 
 
-def _summary(
-    rows: list[_Value], messages: set[str], register: Register | None, errors: list[Result]
-) -> None:
+def _summary(found: batch.Affected, register: Register | None) -> None:
     from leakguard.content import PERSON_KINDS
 
-    n_msg = len(messages)
+    rows = found.values
+    n_msg = found.with_identifiers
     if register is not None:
         people = {p.id for v in rows if (p := register.get(v.fingerprint)) is not None}
         unknown = sum(1 for v in rows if register.get(v.fingerprint) is None)
@@ -383,6 +385,9 @@ def _summary(
             f"{len(rows)} valeur(s) d'identifiant en tout.",
         )
     say(line)
+
+
+def _errors(found: batch.Affected) -> None:
     colon = t(": ", " : ")
-    for r in errors:
+    for r in found.errors:
         say(f"{r.source}{colon}{t('error', 'erreur')}{colon}{r.error}")

@@ -6,10 +6,11 @@ import argparse
 from dataclasses import replace
 from typing import Any, TextIO
 
-from leakguard.cli._archives import add_batch_options, check_all
+from leakguard.cli._archives import add_batch_options, check_all, interrupted
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     Result,
     add_guard_options,
@@ -47,6 +48,10 @@ def add_parser(sub: Any) -> None:
                 "at least one message reaches the --fail-on action",
                 "au moins un message atteint l'action --fail-on",
             ),
+            stopped=t(
+                "interrupted (Ctrl-C): what was finished is written, marked partial",
+                "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
+            ),
         ),
     )
     add_guard_options(p)
@@ -71,7 +76,7 @@ def add_parser(sub: Any) -> None:
             "(par défaut : encrypt)",
         ),
     )
-    add_batch_options(p, documents=False)  # PATH..., --jobs, --report (cli/_archives.py)
+    add_batch_options(p, documents=False)  # PATH..., --jobs, --cluster, --report
     p.set_defaults(run=run)
 
 
@@ -84,23 +89,33 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     status = EXIT_OK
     unreadable = False
     checked = []
-    for done in check_all(guard, args):  # archives, --jobs and progress: cli/_archives.py
-        checked.append(done)
-        results.append(done.result)
-        if done.result.verdict is None:
-            unreadable = True
-        elif done.result.verdict.action >= fail_on:
-            status = EXIT_FAIL
+    try:
+        for done in check_all(guard, args):  # leakguard.batch, through cli/_archives.py
+            checked.append(done)
+            results.append(done.result)
+            if done.result.verdict is None:
+                unreadable = True
+            elif done.result.verdict.action >= fail_on:
+                status = EXIT_FAIL
+        partial = False
+    except KeyboardInterrupt:
+        partial = True  # what was finished is written out below, marked partial
     if args.report:
-        write_report(args.report, checked, lang(), with_action=True)
-    status = EXIT_ERROR if unreadable else status
+        write_report(args.report, checked, lang(), with_action=True, partial=partial)
+    status = EXIT_INTERRUPTED if partial else EXIT_ERROR if unreadable else status
     if args.format == "json":
-        dump_json(json_doc(results, lang(), with_action=True), out)
+        dump_json(json_doc(results, lang(), with_action=True, partial=partial), out)
     elif args.format == "sarif":
-        dump_json(sarif_doc(results, lang()), out)
+        dump_json(sarif_doc(results, lang(), partial=partial), out)
     else:
         print_text(results, lang(), out, with_action=True, verbose=args.verbose)
         out.write(check_summary(results, status, fail_on))
         if guard.health_directory is not None:
             out.write(guard.health_directory.describe(lang()) + ".\n")
+    if partial:
+        return interrupted(
+            f"the {len(results)} message(s) checked until then are written; the output is partial.",
+            f"les {len(results)} message(s) vérifié(s) jusque-là sont écrits ; le résultat "
+            "est partiel.",
+        )
     return status

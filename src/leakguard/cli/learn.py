@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from leakguard.cli._archives import add_jobs_option, cores, progress_bar
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, t
+if TYPE_CHECKING:
+    from leakguard.learn import LearnSummary
+
+from leakguard.cli._archives import add_jobs_option, interrupted, progress_bar, runs_on
+from leakguard.cli._common import EXIT_ERROR, EXIT_OK, exit_codes, lang, say, t
 
 
 def add_parser(sub: Any) -> None:
@@ -28,6 +31,22 @@ def add_parser(sub: Any) -> None:
         epilog=exit_codes(
             t("the store was written", "le fichier a été écrit"),
             t("(not used)", "(non utilisé)"),
+            stopped=t(
+                "interrupted (Ctrl-C): with --update, or when there was no store, what "
+                "was learned is saved (learn again with --update to finish); a store "
+                "being rebuilt is left as it was",
+                "interrompu (Ctrl-C) : avec --update, ou s'il n'y avait pas de fichier, "
+                "ce qui a été appris est enregistré (relancez avec --update pour finir) ; "
+                "un fichier en cours de reconstruction reste tel quel",
+            ),
+        )
+        + t(
+            "\n\nWhen no message could be read (an empty or wrong folder), the store is "
+            "left as it was and the exit status is 2; when some could not be read, the "
+            "others are learned, they are listed and the exit status is 2.",
+            "\n\nSi aucun message n'a pu être lu (dossier vide ou erroné), le fichier reste "
+            "tel quel et le code de sortie est 2 ; si certains sont illisibles, les autres "
+            "sont appris, ils sont listés et le code de sortie est 2.",
         ),
     )
     p.add_argument(
@@ -79,24 +98,73 @@ def add_parser(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
+    from leakguard.batch import Interrupted
     from leakguard.guard import Guard
-    from leakguard.learn import learn
+    from leakguard.learn import NothingRead, learn
     from leakguard.policy import Policy
 
     guard = Guard(Policy.load(args.policy) if args.policy else Policy.default())
     bar = progress_bar(None)
+    summary: LearnSummary
     try:
         summary = learn(
             args.paths,
             args.output,
             guard=guard,
             update=args.update,
-            jobs=args.jobs or cores(),
             progress=bar.update,
+            lang=lang(),
+            **runs_on(args),
+        )
+    except NothingRead as exc:
+        bar.close()
+        if args.format == "text":
+            _unreadable(exc.summary, out)
+        say(exc.message(lang()))
+        return EXIT_ERROR
+    except Interrupted as stop:
+        bar.close()
+        summary = stop.result
+        if args.format == "text":
+            _unreadable(summary, out)
+        if summary.saved:
+            _report(summary, out, args.format)
+            return interrupted(
+                f"{summary.path} holds the {summary.learned} message(s) learned until "
+                "then; run the same command with --update to learn the rest.",
+                f"{summary.path} contient les {summary.learned} message(s) appris "
+                "jusque-là ; relancez la même commande avec --update pour apprendre le reste.",
+            )
+        return interrupted(
+            f"nothing was written; {summary.path} was left as it was.",
+            f"rien n'a été écrit ; {summary.path} est resté tel quel.",
         )
     finally:
         bar.close()
-    if args.format == "json":
+    if args.format == "text":
+        _unreadable(summary, out)
+    _report(summary, out, args.format)
+    return EXIT_ERROR if summary.unreadable else EXIT_OK
+
+
+def _unreadable(summary: LearnSummary, out: TextIO) -> None:
+    for source in summary.unreadable:
+        why = summary.why.get(source)
+        if why:
+            out.write(
+                t(
+                    f"{source}: unreadable, not learned ({why})\n",
+                    f"{source} : illisible, non appris ({why})\n",
+                )
+            )
+        else:
+            out.write(
+                t(f"{source}: unreadable, not learned\n", f"{source} : illisible, non appris\n")
+            )
+
+
+def _report(summary: LearnSummary, out: TextIO, fmt: str) -> None:
+    if fmt == "json":
         doc = {
             "store": str(summary.path),
             "read": summary.read,
@@ -112,29 +180,26 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
             "newest": summary.newest.date().isoformat() if summary.newest else None,
             "bytes": summary.size,
         }
+        if summary.interrupted:
+            doc["partial"] = True
         json.dump(doc, out, ensure_ascii=False, indent=2)
         out.write("\n")
-    else:
-        for source in summary.unreadable:
-            out.write(
-                t(f"{source}: unreadable, not learned\n", f"{source} : illisible, non appris\n")
-            )
-        span = ""
-        if summary.oldest and summary.newest:
-            first, last = summary.oldest.date().isoformat(), summary.newest.date().isoformat()
-            span = t(f", from {first} to {last}", f", du {first} au {last}")
-        out.write(
-            t(
-                f"{summary.learned} new message(s) learned ({summary.sensitive} with sensitive "
-                f"data), {summary.already_known} already known.\n"
-                f"{summary.path}: {summary.messages} message(s){span}, {summary.addresses} "
-                f"address(es), {summary.domains} domain(s), {summary.groups} group(s), "
-                f"{summary.size // 1024} KB.\n",
-                f"{summary.learned} nouveau(x) message(s) appris ({summary.sensitive} avec des "
-                f"données sensibles), {summary.already_known} déjà connu(s).\n"
-                f"{summary.path} : {summary.messages} message(s){span}, {summary.addresses} "
-                f"adresse(s), {summary.domains} domaine(s), {summary.groups} groupe(s), "
-                f"{summary.size // 1024} Ko.\n",
-            )
+        return
+    span = ""
+    if summary.oldest and summary.newest:
+        first, last = summary.oldest.date().isoformat(), summary.newest.date().isoformat()
+        span = t(f", from {first} to {last}", f", du {first} au {last}")
+    out.write(
+        t(
+            f"{summary.learned} new message(s) learned ({summary.sensitive} with sensitive "
+            f"data), {summary.already_known} already known.\n"
+            f"{summary.path}: {summary.messages} message(s){span}, {summary.addresses} "
+            f"address(es), {summary.domains} domain(s), {summary.groups} group(s), "
+            f"{summary.size // 1024} KB.\n",
+            f"{summary.learned} nouveau(x) message(s) appris ({summary.sensitive} avec des "
+            f"données sensibles), {summary.already_known} déjà connu(s).\n"
+            f"{summary.path} : {summary.messages} message(s){span}, {summary.addresses} "
+            f"adresse(s), {summary.domains} domaine(s), {summary.groups} groupe(s), "
+            f"{summary.size // 1024} Ko.\n",
         )
-    return EXIT_ERROR if summary.unreadable else EXIT_OK
+    )

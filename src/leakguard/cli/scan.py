@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from leakguard.cli._archives import add_batch_options, scan_all
+from leakguard.cli._archives import add_batch_options, interrupted, scan_all
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
+    EXIT_INTERRUPTED,
     EXIT_OK,
     Result,
     add_output_options,
@@ -44,6 +45,10 @@ def add_parser(sub: Any) -> None:
                 "a finding of the --fail-on severity or higher was found",
                 "un constat de gravité --fail-on ou plus a été trouvé",
             ),
+            stopped=t(
+                "interrupted (Ctrl-C): what was finished is written, marked partial",
+                "interrompu (Ctrl-C) : ce qui était fini est écrit, marqué partiel",
+            ),
         ),
     )
     add_output_options(p, ("text", "json"))
@@ -58,7 +63,7 @@ def add_parser(sub: Any) -> None:
             "(par défaut : jamais d'échec pour des constats)",
         ),
     )
-    add_batch_options(p, documents=True)  # PATH..., --jobs, --report (cli/_archives.py)
+    add_batch_options(p, documents=True)  # PATH..., --jobs, --cluster, --report
     p.set_defaults(run=run)
 
 
@@ -69,21 +74,31 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     status = EXIT_OK
     unreadable = False
     checked = []
-    for done in scan_all(fp, args):  # archives, --jobs and progress: cli/_archives.py
-        checked.append(done)
-        results.append(done.result)
-        if done.result.error is not None:
-            unreadable = True
-        elif fail_on is not None and any(
-            f.severity.rank >= fail_on.rank for f in done.result.findings
-        ):
-            status = EXIT_FAIL
+    try:
+        for done in scan_all(fp, args):  # leakguard.batch, through cli/_archives.py
+            checked.append(done)
+            results.append(done.result)
+            if done.result.error is not None:
+                unreadable = True
+            elif fail_on is not None and any(
+                f.severity.rank >= fail_on.rank for f in done.result.findings
+            ):
+                status = EXIT_FAIL
+        partial = False
+    except KeyboardInterrupt:
+        partial = True  # what was finished is written out below, marked partial
     if args.report:
-        write_report(args.report, checked, lang(), with_action=False)
-    status = EXIT_ERROR if unreadable else status
+        write_report(args.report, checked, lang(), with_action=False, partial=partial)
+    status = EXIT_INTERRUPTED if partial else EXIT_ERROR if unreadable else status
     if args.format == "json":
-        dump_json(json_doc(results, lang(), with_action=False), out)
+        dump_json(json_doc(results, lang(), with_action=False, partial=partial), out)
     else:
         print_text(results, lang(), out, with_action=False, verbose=args.verbose)
         out.write(scan_summary(results, status, fail_on))
+    if partial:
+        return interrupted(
+            f"the {len(results)} file(s) scanned until then are written; the output is partial.",
+            f"les {len(results)} fichier(s) analysé(s) jusque-là sont écrits ; le résultat "
+            "est partiel.",
+        )
     return status

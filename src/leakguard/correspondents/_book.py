@@ -127,6 +127,18 @@ class Correspondents:
             db.close()
         return book
 
+    def __getstate__(self) -> dict[str, object]:
+        # Sent to worker processes and machines: what checks read, without the lock and
+        # the look-alike indexes, which each copy builds again when first asked.
+        skip = ("_lock", "_lookalike_guards")
+        return {name: getattr(self, name) for name in self.__slots__ if name not in skip}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        for name, value in state.items():
+            setattr(self, name, value)
+        self._lock = threading.Lock()
+        self._lookalike_guards = {}
+
     def __repr__(self) -> str:
         return (
             f"Correspondents(path={str(self.path)!r}, addresses={len(self._addresses)}, "

@@ -80,6 +80,22 @@ class Stats:
     last: int | None = None
     names: list[str] = field(default_factory=list)
 
+    def copy(self) -> Stats:
+        return Stats(self.messages, self.sensitive, self.first, self.last, list(self.names))
+
+    def merge(self, other: Stats) -> None:
+        """Add ``other``, learned from later messages: counts add up, dates widen, and
+        the names stay the first ones seen."""
+        self.messages += other.messages
+        self.sensitive += other.sensitive
+        self.first = _low(self.first, other.first)
+        self.last = _high(self.last, other.last)
+        for name in other.names:
+            if len(self.names) >= MAX_NAMES:
+                break
+            if name not in self.names:
+                self.names.append(name)
+
     def add(self, when: int | None, sensitive: bool) -> None:
         self.messages += 1
         self.sensitive += sensitive
@@ -146,6 +162,30 @@ class Tally:
                 counts[0] += 1
                 counts[1] += sensitive
         return True
+
+    def merge(self, other: Tally) -> None:
+        """Add what ``other`` learned from later messages, none of which this tally has
+        seen (the caller leaves out the shared ones). The result is the tally of the
+        messages of both, in order: merging parts learned apart gives the store that
+        learning them one after the other gives, however they were split."""
+        self.seen |= other.seen
+        self.messages += other.messages
+        self.oldest = _low(self.oldest, other.oldest)
+        self.newest = _high(self.newest, other.newest)
+        for mine, theirs in ((self.addresses, other.addresses), (self.domains, other.domains)):
+            for key, stats in theirs.items():
+                found = mine.get(key)
+                if found is None:
+                    mine[key] = stats.copy()
+                else:
+                    found.merge(stats)
+        for members, (messages, sensitive) in other.groups.items():
+            counts = self.groups.get(members)
+            if counts is None:
+                self.groups[members] = [messages, sensitive]
+            else:
+                counts[0] += messages
+                counts[1] += sensitive
 
     # ------------------------------------------------------------------ files
 
@@ -244,6 +284,14 @@ class Tally:
         db.executemany("INSERT INTO seen VALUES (?)", ((k,) for k in sorted(self.seen)))
         db.commit()
         db.execute("VACUUM")
+
+
+def _low(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else min(a, b)
+
+
+def _high(a: int | None, b: int | None) -> int | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 def _int_or_none(value: str | None) -> int | None:

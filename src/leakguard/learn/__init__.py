@@ -15,25 +15,30 @@ from __future__ import annotations
 
 import email.header
 import email.utils
-import multiprocessing
 import os
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesHeaderParser
 from email.policy import compat32
 from pathlib import Path
+from typing import Any, ClassVar
 
 from leakguard._recipients import addresses as _addr
-from leakguard.archives import ArchiveError, iter_messages
-from leakguard.core import CONTENT_KINDS
+from leakguard.archives import ArchiveError
+from leakguard.batch._context import Context
+from leakguard.batch._engine import Interrupted, run_task
+from leakguard.batch._shards import Item
+from leakguard.batch._tasks import Outcome
+from leakguard.core import CONTENT_KINDS, Lang
 from leakguard.correspondents import Clock
 from leakguard.correspondents._store import Tally, check_store, message_key
-from leakguard.errors import LeakguardError
+from leakguard.errors import InputError, LeakguardError
 from leakguard.guard import Guard, scan
 
-__all__ = ["LearnSummary", "learn"]
+__all__ = ["LearnPart", "LearnSummary", "NothingRead", "learn"]
 
 
 @dataclass(slots=True)
@@ -46,6 +51,7 @@ class LearnSummary:
     already_known: int = 0  # of which learned by an earlier run (or duplicates)
     sensitive: int = 0  # new messages that carried sensitive content
     unreadable: list[str] = field(default_factory=list)  # sources of unusable messages
+    why: dict[str, str] = field(default_factory=dict)  # the reason, by source, when known
     addresses: int = 0
     domains: int = 0
     groups: int = 0
@@ -53,14 +59,69 @@ class LearnSummary:
     oldest: datetime | None = None
     newest: datetime | None = None
     size: int = 0  # bytes of the store file
+    #: Ctrl-C stopped the run (see :class:`leakguard.batch.Interrupted`); ``saved`` says
+    #: whether the store now holds what was learned until then.
+    interrupted: bool = False
+    saved: bool = False
 
 
-# What a worker sends back: (source, key, date, recipients, sensitive) or (source, error).
-_Facts = tuple[str, int, int | None, list[tuple[str, str]], bool]
-_Failed = tuple[str, str]
+class NothingRead(InputError):
+    """No message of the Sent folder could be read: the store was left as it was.
 
-_GUARD: Guard | None = None
-_SENSITIVE: frozenset[str] = frozenset()
+    ``summary`` lists the unreadable messages.
+    """
+
+    def __init__(self, message: str, /, *, fr: str, summary: LearnSummary) -> None:
+        super().__init__(message, fr=fr)
+        self.summary = summary
+
+
+# One learned message: its date, its (address, display name) pairs, whether sensitive.
+_Fact = tuple[int | None, list[tuple[str, str]], bool]
+
+
+@dataclass(slots=True)
+class LearnPart:
+    """What a part of the Sent folder teaches: the tally of its messages (each
+    Message-ID once) and, to leave out a message another part holds too, the facts of
+    each. ``merge`` is associative: however the messages are split into parts, merging
+    the parts in order gives the tally of learning them one after the other."""
+
+    tally: Tally = field(default_factory=Tally)
+    facts: dict[int, _Fact] = field(default_factory=dict)
+    read: int = 0
+    repeats: int = 0  # messages whose Message-ID came earlier in this part
+
+    def add(
+        self, key: int, when: int | None, recipients: list[tuple[str, str]], sensitive: bool
+    ) -> None:
+        if self.tally.add(key, when, recipients, sensitive):
+            self.facts[key] = (when, recipients, sensitive)
+        else:
+            self.repeats += 1
+
+    def without(self, keys: set[int]) -> Tally:
+        """The tally of this part's messages, leaving out those of ``keys``."""
+        if not keys:
+            return self.tally
+        tally = Tally()
+        for key, (when, recipients, sensitive) in self.facts.items():
+            if key not in keys:
+                tally.add(key, when, recipients, sensitive)
+        return tally
+
+    def merge(self, other: LearnPart) -> LearnPart:
+        """This part followed by ``other``, as a new part (neither is changed)."""
+        shared = self.facts.keys() & other.facts.keys()
+        tally = Tally()
+        tally.merge(self.tally)
+        tally.merge(other.without(shared))
+        facts = dict(self.facts)
+        for key, fact in other.facts.items():
+            facts.setdefault(key, fact)
+        return LearnPart(
+            tally, facts, self.read + other.read, self.repeats + other.repeats + len(shared)
+        )
 
 
 def learn(
@@ -70,45 +131,91 @@ def learn(
     *,
     guard: Guard | None = None,
     update: bool = False,
-    jobs: int = 1,
+    jobs: int | None = 1,
+    cluster: Any = None,
+    executor: Executor | None = None,
+    shard_size: int | None = None,
     clock: Clock | None = None,
     progress: Callable[[int], object] | None = None,
+    lang: Lang = "en",
 ) -> LearnSummary:
     """Learn the messages of the ``sent`` archives into the store at ``output``.
 
     Without ``update`` the store is built anew; with it, messages already learned
     (same Message-ID) are skipped and the rest is added. The file is replaced only when
-    complete. ``guard`` decides what is sensitive (default: the embedded policy);
-    ``jobs`` worker processes inspect the content; ``progress`` is called with the
-    number of messages done since its last call. An archive that cannot be opened
-    raises ``ArchiveError`` and leaves the store as it was.
+    complete, and only when at least one message could be read: otherwise
+    :class:`NothingRead` is raised and the store stays as it was. ``guard`` decides what
+    is sensitive (default: the embedded policy). The messages are read in ``jobs``
+    worker processes, on a Dask ``cluster`` (scheduler address or client) or on an
+    ``executor`` (see :mod:`leakguard.batch`); each part is tallied where it is read
+    and the parts are merged here. ``progress`` is called with the number of messages
+    done as parts finish. An archive that cannot be opened raises ``ArchiveError`` and
+    leaves the store as it was. Ctrl-C raises :class:`leakguard.batch.Interrupted`
+    with the summary: with ``update``, or when there was no store yet, what was learned
+    until then is saved (learn again with ``update`` to finish); a store being rebuilt
+    is left as it was. ``lang``: the language of the reasons in ``summary.why``.
     """
-    global _GUARD, _SENSITIVE
     out = Path(output)
     now = (clock or (lambda: datetime.now(UTC)))()
     if out.exists() and not update:
         check_store(out)  # never overwrite a file that is not a store (a typo in -o)
-    tally = Tally.load(out) if update and out.exists() else Tally()
+    paths = [os.fspath(p) for p in sent]
+    for raw in paths:
+        if not Path(raw).exists():
+            raise ArchiveError(
+                f"{raw}: no such file or folder.", fr=f"{raw} : fichier ou dossier introuvable."
+            )
+    existed = out.exists()
+    tally = Tally.load(out) if update and existed else Tally()
     summary = LearnSummary(out)
     guard = guard if guard is not None else Guard()
-    _GUARD, _SENSITIVE = guard, guard.policy.sensitive_kinds & CONTENT_KINDS
     try:
-        for got in _inspect_all(_items(sent, summary), jobs):
-            summary.read += 1
-            if progress is not None:
-                progress(1)
-            if len(got) == 2:
-                summary.unreadable.append(got[0])
-                continue
-            _, key, when, recipients, sensitive = got
-            if tally.add(key, when, recipients, sensitive):
-                summary.learned += 1
-                summary.sensitive += sensitive
-            else:
-                summary.already_known += 1
-    finally:
-        _GUARD, _SENSITIVE = None, frozenset()
+        for done in run_task(
+            LearnTask(lang),
+            paths,
+            context=Context(guard.fingerprinter, guard),
+            reading="learn",
+            jobs=jobs,
+            cluster=cluster,
+            executor=executor,
+            shard_size=shard_size,
+            progress=progress,
+        ):
+            if done.result is None:
+                continue  # the end of one input
+            summary.read += done.result.read
+            for outcome in done.result.outcomes:
+                summary.unreadable.append(outcome.source)
+                if outcome.error:
+                    summary.why[outcome.source] = outcome.error
+            part = done.result.partial
+            if part is not None:
+                _absorb(tally, part, summary)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        if (update or not existed) and summary.read > len(summary.unreadable):
+            _save(tally, out, now, summary)
+        raise Interrupted(summary) from None
+    if summary.read == len(summary.unreadable):
+        raise _nothing_read(paths, out, summary)
+    _save(tally, out, now, summary)
+    return summary
+
+
+def _absorb(tally: Tally, part: LearnPart, summary: LearnSummary) -> None:
+    """Learn ``part`` into the store's tally; messages it already holds are skipped."""
+    known = tally.seen & part.facts.keys()
+    tally.merge(part.without(known))
+    summary.learned += len(part.facts) - len(known)
+    summary.already_known += part.repeats + len(known)
+    summary.sensitive += sum(
+        sensitive for key, (_, _, sensitive) in part.facts.items() if key not in known
+    )
+
+
+def _save(tally: Tally, out: Path, now: datetime, summary: LearnSummary) -> None:
     tally.save(out, learned_at=int(now.timestamp()))
+    summary.saved = True
     summary.addresses = len(tally.addresses)
     summary.domains = len(tally.domains)
     summary.groups = len(tally.groups)
@@ -116,53 +223,62 @@ def learn(
     summary.oldest = None if tally.oldest is None else datetime.fromtimestamp(tally.oldest, UTC)
     summary.newest = None if tally.newest is None else datetime.fromtimestamp(tally.newest, UTC)
     summary.size = out.stat().st_size
-    return summary
 
 
-def _items(
-    sent: Iterable[str | os.PathLike[str]], summary: LearnSummary
-) -> Iterator[tuple[str, bytes, datetime | None]]:
-    paths = [os.fspath(p) for p in sent]
-    for raw in paths:
-        if not Path(raw).exists():
-            raise ArchiveError(
-                f"{raw}: no such file or folder.", fr=f"{raw} : fichier ou dossier introuvable."
-            )
-    for raw in paths:
-        for m in iter_messages(raw):
-            if not m.data:
-                summary.read += 1
-                summary.unreadable.append(m.source)
+def _nothing_read(paths: list[str], out: Path, summary: LearnSummary) -> NothingRead:
+    where = ", ".join(paths)
+    kept = "was left as it was" if out.exists() else "was not written"
+    gardé = "est resté tel quel" if out.exists() else "n'a pas été écrit"
+    if summary.read == 0:
+        return NothingRead(
+            f"{where}: no message found; {out} {kept}.",
+            fr=f"{where} : aucun message trouvé ; {out} {gardé}.",
+            summary=summary,
+        )
+    return NothingRead(
+        f"{where}: none of the {summary.read} message(s) could be read; {out} {kept}.",
+        fr=f"{where} : aucun des {summary.read} message(s) n'a pu être lu ; {out} {gardé}.",
+        summary=summary,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class LearnTask:
+    """In a worker: the recipients, date and sensitivity of each message of a shard,
+    tallied into a :class:`LearnPart`; unusable messages come back as outcomes."""
+
+    lang: Lang = "en"
+    needs_guard: ClassVar[bool] = True
+
+    def run(self, context: Context, items: Iterable[Item]) -> tuple[list[Outcome], LearnPart]:
+        guard = context.guard
+        assert guard is not None
+        sensitive_kinds = guard.policy.sensitive_kinds & CONTENT_KINDS
+        part = LearnPart()
+        out: list[Outcome] = []
+        for item in items:
+            part.read += 1
+            if item.error is not None or not item.data:
+                why = "" if item.error is None else item.error.message(self.lang)
+                out.append(Outcome(item.source, error=why))
                 continue
-            yield (m.source, m.data, m.date)
+            try:
+                headers = BytesHeaderParser(policy=compat32).parsebytes(_header_block(item.data))
+                recipients = _recipients(headers)
+                # The content inspectors of Guard.check, without its recipient checks:
+                # what the message carried decides, not who it went to (three times faster).
+                findings = scan(item.data, limits=guard.limits, fingerprinter=guard.fingerprinter)
+            except (LeakguardError, ValueError, LookupError):
+                out.append(Outcome(item.source, error=""))
+                continue
+            sensitive = any(f.kind in sensitive_kinds for f in findings)
+            key = message_key(_text(headers.get("Message-ID")), item.data)
+            when = None if item.date is None else int(item.date.timestamp())
+            part.add(key, when, recipients, sensitive)
+        return out, part
 
-
-def _inspect_all(
-    items: Iterator[tuple[str, bytes, datetime | None]], jobs: int
-) -> Iterator[_Facts | _Failed]:
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from map(_inspect, items)
-        return
-    # Forked workers inherit the guard (policy, colleagues) without pickling it.
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
-        yield from pool.imap(_inspect, items, chunksize=32)
-
-
-def _inspect(item: tuple[str, bytes, datetime | None]) -> _Facts | _Failed:
-    source, data, date = item
-    assert _GUARD is not None
-    try:
-        headers = BytesHeaderParser(policy=compat32).parsebytes(_header_block(data))
-        recipients = _recipients(headers)
-        # The content inspectors of Guard.check, without its recipient checks: what
-        # the message carried decides, not who it went to (three times faster).
-        findings = scan(data, limits=_GUARD.limits, fingerprinter=_GUARD.fingerprinter)
-    except (LeakguardError, ValueError, LookupError) as exc:
-        return (source, type(exc).__name__)
-    sensitive = any(f.kind in _SENSITIVE for f in findings)
-    key = message_key(_text(headers.get("Message-ID")), data)
-    when = None if date is None else int(date.timestamp())
-    return (source, key, when, recipients, sensitive)
+    def merge(self, left: LearnPart | None, right: LearnPart | None) -> LearnPart:
+        return (left or LearnPart()).merge(right or LearnPart())
 
 
 def _header_block(data: bytes) -> bytes:
