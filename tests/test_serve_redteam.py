@@ -298,6 +298,15 @@ def test_a_check_past_its_deadline_is_ended_not_left_running(tmp_path: Path) -> 
     assert after[0] == 200 and health[0] == 200
 
 
+def _until_stopped(pid: int, timeout: float = 10.0) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        if fields and fields[0] in ("T", "t"):
+            return
+        time.sleep(0.01)
+
+
 def test_a_stopped_checker_is_reported_then_replaced(tmp_path: Path) -> None:
     """SIGSTOP on the checker process: /healthz said "ok" and every check answered 503
     after its budget, for ever. Now /healthz says the checker is stopped (503), the first
@@ -307,6 +316,9 @@ def test_a_stopped_checker_is_reported_then_replaced(tmp_path: Path) -> None:
         stopped = checker_pid(service)
         os.kill(stopped, signal.SIGSTOP)
         try:
+            # The signal takes effect when the kernel next schedules the process: on a busy
+            # machine, a moment after kill() returns.
+            _until_stopped(stopped)
             status, said = healthz(service)
             first = small_check(service)
             time.sleep(2.5)  # past its hard end (budget + grace + 2 s)
