@@ -16,11 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leakguard import batch
 from leakguard.archives import ArchiveError, archive_kind
+from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.cli._common import EXIT_INTERRUPTED, Result, lang, say, t
 from leakguard.errors import LeakguardError
 from leakguard.extract._types import Limits
@@ -213,13 +213,17 @@ def count(paths: Sequence[str]) -> int | None:
     """How many messages and files the paths hold, cheaply (for the progress bar)."""
     total = 0
     for raw in paths:
-        p = Path(raw)
-        if raw == "-" or not p.exists():
-            total += 1
-            continue
-        if p.suffix.lower() in (".pst", ".ost"):
-            return None  # counting PST items means opening the file: no total, no ETA
         try:
+            p = place(raw)
+        except UrlError:
+            total += 1  # reported as one unreadable input
+            continue
+        try:
+            if raw == "-" or not p.exists():
+                total += 1
+                continue
+            if p.suffix.lower() in (".pst", ".ost"):
+                return None  # counting PST items means opening the file: no total, no ETA
             if p.is_dir():
                 for q in p.rglob("*"):
                     if q.is_file():
@@ -234,12 +238,22 @@ def count(paths: Sequence[str]) -> int | None:
 _BOM = b"\xef\xbb\xbf"
 
 
-def _count_file(q: Path) -> int:
+_SAMPLE = 1 << 20  # bytes read at the head of a remote mbox to guess its count
+
+
+def _count_file(q: Place) -> int:
     if q.parent.name == "tmp":
         return 0
     if archive_kind(q) != "mbox":  # a byte-order mark before From, a .eml with one
         return 1
     with q.open("rb") as fh:
+        if isinstance(q, FsPath):
+            # Not read whole over the network: its size (fs.info) over the size of the
+            # messages at its head.
+            head = fh.read(_SAMPLE)
+            if len(head) < _SAMPLE:
+                return head.count(b"\nFrom ") + 1
+            return max(1, q.size() * (head.count(b"\nFrom ") + 1) // len(head))
         return sum(1 for line in fh if line.removeprefix(_BOM).startswith(b"From "))
 
 
