@@ -362,13 +362,14 @@ def _pst(p: Place) -> Iterator[ArchivedMessage]:
     yield from pst.read(p)
 
 
-def remote_pst(p: Place | str) -> ArchiveError:
-    """The PST reader needs a local file: a PST named by URL is refused, saying so."""
-    return ArchiveError(
-        f"{p}: a PST file is read from a local or shared path, not a URL: copy it first.",
-        fr=f"{p} : un fichier PST se lit depuis un chemin local ou partagé, pas une URL : "
-        "copiez-le d'abord.",
-    )
+def remote_pst(p: Place | None = None) -> ArchiveError:
+    """The PST reader needs a local file: a PST named by URL is refused, saying so
+    (after its name ``p``, or the reason alone, as reports put it after the input)."""
+    en = "a PST file is read from a local or shared path, not a URL: copy it first"
+    fr = "un fichier PST se lit depuis un chemin local ou partagé, pas une URL : copiez-le d'abord"
+    if p is None:
+        return ArchiveError(en, fr=fr)
+    return ArchiveError(f"{p}: {en}.", fr=f"{p} : {fr}.")
 
 
 def _as_place(path: str | os.PathLike[str] | FsPath) -> Place:

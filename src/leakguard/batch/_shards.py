@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from leakguard.archives import ArchiveError, archive_kind
 from leakguard.archives import _pst as pst
@@ -420,7 +420,7 @@ def _below(f: Place, folder: Place) -> str:
 
 def _pst_ranges(p: Place, size: int) -> Iterator[PstRange | Failed]:
     if isinstance(p, FsPath):  # the PST reader opens local files only
-        yield Failed(str(p), remote_pst(p))
+        yield Failed(str(p), remote_pst())
         return
     try:
         import pypff  # noqa: F401
@@ -471,7 +471,7 @@ def mbox_ranges(path: str | os.PathLike[str] | FsPath, step: int) -> Iterator[Mb
     p = path if isinstance(path, FsPath) else place(os.fspath(path))
     start = 0
     try:
-        with p.open("rb") as fh:
+        with _open_for_cuts(p) as fh:
             total = fh.seek(0, os.SEEK_END)
             while start + step < total:
                 cut = _next_from(fh, start + step)
@@ -485,13 +485,23 @@ def mbox_ranges(path: str | os.PathLike[str] | FsPath, step: int) -> Iterator[Mb
     yield MboxRange(str(p), start, None)
 
 
+def _open_for_cuts(p: Place) -> BinaryIO:
+    """``p`` opened to look around a few offsets: on a remote store, in small blocks, so
+    that each cut costs a few kilobytes, not the store's large read-ahead."""
+    if isinstance(p, FsPath):
+        return cast(BinaryIO, p.fs.open(p.path, "rb", block_size=_SEEK_CHUNK))
+    return p.open("rb")
+
+
 def _next_from(fh: BinaryIO, offset: int) -> int | None:
     """The first position at or after ``offset`` where a line starts with ``From``."""
     fh.seek(offset - 1)
     carry = b""
     base = offset - 1
+    want = _MIN_STEP  # most messages are small: look a little way first, then further
     while True:
-        chunk = fh.read(_SEEK_CHUNK)
+        chunk = fh.read(want)
+        want = min(2 * want, _SEEK_CHUNK)
         if not chunk:
             return None
         data = carry + chunk
