@@ -64,17 +64,18 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
         metavar=t("PATH", "CHEMIN"),
         help=t(
             "message or document, folder (every file in it; mbox, Maildir and PST "
-            "expanded), mbox file, Maildir, PST file, or - for a message on standard input",
+            "expanded), mbox file, Maildir, PST file, or - for a message on standard input; "
+            "or a URL (s3://, sftp://, file://...)",
             "message ou document, dossier (tous ses fichiers ; mbox, Maildir et PST "
             "dépliés), fichier mbox, Maildir, fichier PST, ou - pour un message sur "
-            "l'entrée standard",
+            "l'entrée standard ; ou une URL (s3://, sftp://, file://...)",
         )
         if documents
         else t(
             ".eml file, mbox file, Maildir, PST file, folder (walked for all of these), "
-            "or - for standard input",
+            "or - for standard input; or a URL (s3://, sftp://, file://...)",
             "fichier .eml, fichier mbox, Maildir, fichier PST, dossier (parcouru pour "
-            "tout cela), ou - pour l'entrée standard",
+            "tout cela), ou - pour l'entrée standard ; ou une URL (s3://, sftp://, file://...)",
         ),
     )
     add_jobs_option(p)
@@ -122,10 +123,11 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
         metavar="tcp://HOST:PORT",
         help=t(
             "run on a Dask cluster: the address of its scheduler; the workers read the "
-            "paths themselves (shared storage). Needs the extra leakguard[cluster]",
-            "travailler sur une grappe Dask : l'adresse de son ordonnanceur ; les workers "
-            "lisent eux-mêmes les chemins (stockage partagé). Demande l'extension "
+            "paths themselves (shared storage, or URLs such as s3://...). Needs the extra "
             "leakguard[cluster]",
+            "travailler sur une grappe Dask : l'adresse de son ordonnanceur ; les workers "
+            "lisent eux-mêmes les chemins (stockage partagé, ou URL comme s3://...). "
+            "Demande l'extension leakguard[cluster]",
         ),
     )
     p.add_argument(
