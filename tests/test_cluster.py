@@ -171,6 +171,18 @@ def test_check_on_the_cluster_gives_the_actions_of_local_processes(
     assert _answers(remote.stdout) == answers
 
 
+def test_file_urls_read_by_the_workers_give_the_answers_of_paths(
+    cluster: Cluster, archive: list[str], local: subprocess.CompletedProcess[str]
+) -> None:
+    urls = [f"file://{p}" for p in archive[:3]]  # the mbox, the Maildir, the .eml folder
+    remote = leakguard("check", "--format", "json", "--cluster", cluster.address, *urls)
+    assert remote.returncode == 1 and remote.stderr == "", remote.stderr
+    answers = _answers(remote.stdout)
+    assert all(source.startswith("file:///") for source, _, _ in answers)
+    paths = [(s.removeprefix("file://"), a, k) for s, a, k in answers]
+    assert paths == _answers(local.stdout)[:100]
+
+
 def test_affected_and_learn_on_the_cluster_give_the_local_csv_and_store(
     cluster: Cluster, archive: list[str], tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO, Literal
 
+from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.errors import InputError
 
 __all__ = ["ArchiveError", "ArchiveKind", "ArchivedMessage", "archive_kind", "iter_messages"]
@@ -64,15 +65,16 @@ class ArchivedMessage:
 # --------------------------------------------------------------------------- detection
 
 
-def archive_kind(path: str | os.PathLike[str]) -> ArchiveKind:
+def archive_kind(path: str | os.PathLike[str] | FsPath) -> ArchiveKind:
     """What ``path`` is: ``mbox``, ``maildir``, ``tree``, ``pst`` or a single ``eml``.
 
     A folder with ``cur`` and ``new`` sub-folders is a Maildir, any other folder a tree.
     A file is a PST when it has the PST signature, an mbox when it starts with a
     ``From`` line, else one message. A file named as one message (``.eml``) is one
     message whatever its first line: some programs save the envelope line with it.
+    ``path`` may be a URL that fsspec reads (``s3://bucket/Sent.mbox``).
     """
-    p = Path(path)
+    p = _as_place(path)
     if p.is_dir():
         return "maildir" if _is_maildir(p) else "tree"
     head = _head(p)
@@ -89,11 +91,14 @@ def _starts_mbox(head: bytes) -> bool:
     return head.removeprefix(_BOM).startswith(b"From ")
 
 
-def _is_maildir(p: Path) -> bool:
+def _is_maildir(p: Place) -> bool:
+    if isinstance(p, FsPath):
+        # Object stores (S3...) keep no empty folder: one of the two is enough there.
+        return (p / "cur").is_dir() or (p / "new").is_dir()
     return (p / "cur").is_dir() and (p / "new").is_dir()
 
 
-def _head(p: Path) -> bytes:
+def _head(p: Place) -> bytes:
     try:
         with p.open("rb") as fh:
             return fh.read(8)
@@ -101,7 +106,7 @@ def _head(p: Path) -> bytes:
         raise _unreadable(p, exc) from None
 
 
-def _unreadable(p: Path | str, exc: OSError) -> ArchiveError:
+def _unreadable(p: Place | str, exc: OSError) -> ArchiveError:
     why = exc.strerror or type(exc).__name__
     return ArchiveError(
         f"{p}: cannot read this archive ({why}).",
@@ -115,10 +120,12 @@ def _unreadable(p: Path | str, exc: OSError) -> ArchiveError:
 def iter_messages(path: str | os.PathLike[str]) -> Iterator[ArchivedMessage]:
     """Every message stored at ``path`` (mbox, Maildir, tree, PST or one ``.eml``), in order.
 
-    Raises :class:`ArchiveError` when ``path`` does not exist or cannot be read, and when
-    it is a PST file but ``libpff-python`` is not installed.
+    ``path`` may be a URL that fsspec reads (``s3://``, ``sftp://``, ``file://``...; PST
+    files excepted, which must be local). Raises :class:`ArchiveError` when ``path`` does
+    not exist or cannot be read, and when it is a PST file but ``libpff-python`` is not
+    installed; an :class:`~leakguard.errors.InputError` when a URL cannot be opened at all.
     """
-    p = Path(path)
+    p = _as_place(os.fspath(path))
     if not p.exists():
         raise ArchiveError(
             f"{p}: no such file or folder.", fr=f"{p} : fichier ou dossier introuvable."
@@ -139,7 +146,7 @@ def iter_messages(path: str | os.PathLike[str]) -> Iterator[ArchivedMessage]:
 # --------------------------------------------------------------------------- formats
 
 
-def _eml(p: Path) -> ArchivedMessage:
+def _eml(p: Place) -> ArchivedMessage:
     try:
         data = p.read_bytes()
     except OSError as exc:
@@ -148,7 +155,7 @@ def _eml(p: Path) -> ArchivedMessage:
     return ArchivedMessage(str(p), data, date)
 
 
-def _tree(root: Path) -> Iterator[ArchivedMessage]:
+def _tree(root: Place) -> Iterator[ArchivedMessage]:
     """``.eml`` files, mbox files, PST files and Maildirs below ``root``, in path order.
 
     A file or folder that cannot be read becomes an item with ``error`` set, and the
@@ -173,12 +180,12 @@ def _tree(root: Path) -> Iterator[ArchivedMessage]:
             yield from _guarded(f, _pst(f))
 
 
-def walk_tree(root: Path) -> Iterator[tuple[ArchiveKind, Path] | ArchivedMessage]:
+def walk_tree(root: Place) -> Iterator[tuple[ArchiveKind, Place] | ArchivedMessage]:
     """What :func:`_tree` reads below ``root``, in path order, without reading it: each
     ``.eml`` file, mbox file, PST file and Maildir with its kind, or an item with
     ``error`` set for a file or folder that cannot be looked at."""
     try:
-        entries = sorted(root.iterdir())
+        entries = _listing(root)
     except OSError as exc:
         yield _failed(str(root), exc)
         return
@@ -202,7 +209,7 @@ def walk_tree(root: Path) -> Iterator[tuple[ArchiveKind, Path] | ArchivedMessage
                 yield ("pst", f)
 
 
-def _guarded(where: Path, items: Iterator[ArchivedMessage]) -> Iterator[ArchivedMessage]:
+def _guarded(where: Place, items: Iterator[ArchivedMessage]) -> Iterator[ArchivedMessage]:
     """The items of one archive inside a tree; an error ends that archive, not the walk."""
     try:
         yield from items
@@ -214,41 +221,48 @@ def _failed(where: str, exc: OSError) -> ArchivedMessage:
     return ArchivedMessage(where, b"", None, error=_unreadable(where, exc))
 
 
-def _maildir(p: Path) -> Iterator[ArchivedMessage]:
+def _maildir(p: Place) -> Iterator[ArchivedMessage]:
     """A Maildir, then its Maildir++ sub-folders (``.Sent``, ``.Archives.2026``)."""
     for folder in maildir_folders(p):
         yield from _maildir_only(folder)
 
 
-def maildir_folders(p: Path) -> list[Path]:
+def maildir_folders(p: Place) -> list[Place]:
     """A Maildir and its Maildir++ sub-folders, in the order they are read."""
     return [p] + [
-        sub
-        for sub in sorted(p.iterdir())
-        if sub.name.startswith(".") and sub.is_dir() and _is_maildir(sub)
+        sub for sub in _listing(p) if sub.name.startswith(".") and sub.is_dir() and _is_maildir(sub)
     ]
 
 
-def _maildir_only(p: Path) -> Iterator[ArchivedMessage]:
+def _maildir_only(p: Place) -> Iterator[ArchivedMessage]:
     for number, f in enumerate(maildir_files(p), start=1):
         yield maildir_message(p, number, f)
 
 
-def maildir_files(p: Path) -> list[Path]:
+def maildir_files(p: Place) -> list[Place]:
     """The message files of one Maildir folder (``new`` and ``cur``), in delivery order."""
-    names: list[tuple[str, Path]] = []
+    names: list[tuple[str, Place]] = []
     for part in ("new", "cur"):
         folder = p / part
+        if isinstance(folder, FsPath) and not folder.exists():
+            continue  # an empty folder an object store did not keep
         try:
-            entries = list(folder.iterdir())
+            entries = _listing(folder)
         except OSError as exc:
             raise _unreadable(folder, exc) from None
         names.extend((f.name, f) for f in entries if not f.name.startswith(".") and f.is_file())
     # Maildir names start with the delivery time: sorting them is the delivery order.
-    return [f for _, f in sorted(names)]
+    return [f for _, f in sorted(names, key=lambda e: (e[0], str(e[1])))]
 
 
-def maildir_message(p: Path, number: int, f: Path) -> ArchivedMessage:
+def _listing(p: Place) -> list[Place]:
+    """The files and folders in folder ``p``, in name order."""
+    entries: list[Place] = [*p.iterdir()]
+    entries.sort(key=str)
+    return entries
+
+
+def maildir_message(p: Place, number: int, f: Place) -> ArchivedMessage:
     """Message file ``f``, the ``number``-th of Maildir folder ``p``."""
     try:
         data = f.read_bytes()
@@ -267,7 +281,7 @@ def _maildir_date(name: str) -> datetime | None:
     return None
 
 
-def _mbox(p: Path, start: int = 0, end: int | None = None) -> Iterator[ArchivedMessage]:
+def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[ArchivedMessage]:
     """Split on ``From`` lines at the start of a line, as Python's ``mailbox`` does (a
     byte-order mark before the first one is dropped).
 
@@ -316,7 +330,7 @@ def _lines_upto(fh: BinaryIO, size: int) -> Iterator[bytes]:
         yield line
 
 
-def _mbox_message(p: Path, number: int, envelope: bytes, lines: list[bytes]) -> ArchivedMessage:
+def _mbox_message(p: Place, number: int, envelope: bytes, lines: list[bytes]) -> ArchivedMessage:
     if lines and lines[-1] in (b"\n", b"\r\n"):
         lines = lines[:-1]
     data = b"".join(lines)
@@ -340,16 +354,38 @@ def _envelope_date(line: bytes) -> datetime | None:
 # --------------------------------------------------------------------------- PST
 
 
-def _pst(p: Path) -> Iterator[ArchivedMessage]:
+def _pst(p: Place) -> Iterator[ArchivedMessage]:
     from leakguard.archives import _pst as pst
 
+    if isinstance(p, FsPath):
+        raise remote_pst(p)
     yield from pst.read(p)
+
+
+def remote_pst(p: Place | None = None) -> ArchiveError:
+    """The PST reader needs a local file: a PST named by URL is refused, saying so
+    (after its name ``p``, or the reason alone, as reports put it after the input)."""
+    en = "a PST file is read from a local or shared path, not a URL: copy it first"
+    fr = "un fichier PST se lit depuis un chemin local ou partagé, pas une URL : copiez-le d'abord"
+    if p is None:
+        return ArchiveError(en, fr=fr)
+    return ArchiveError(f"{p}: {en}.", fr=f"{p} : {fr}.")
+
+
+def _as_place(path: str | os.PathLike[str] | FsPath) -> Place:
+    if isinstance(path, FsPath | Path):
+        return path
+    raw = os.fspath(path)
+    try:
+        return place(raw)
+    except UrlError as exc:
+        raise exc.naming(raw) from None
 
 
 # --------------------------------------------------------------------------- helpers
 
 
-def _source(container: Path, number: int, message_id: str | None) -> str:
+def _source(container: Place, number: int, message_id: str | None) -> str:
     base = f"{container}#{number}"
     return f"{base} <{message_id}>" if message_id else base
 

@@ -14,7 +14,9 @@ worker opens by itself: byte ranges of an mbox cut at ``From`` lines, lists of M
 ``.eml`` files, ranges of items of a PST folder. Shards run in local worker processes
 (``jobs``), on a Dask cluster (``cluster``, the optional ``leakguard[cluster]`` extra;
 the paths must be reachable from the workers) or on any ``concurrent.futures`` executor
-(``executor``). Results come back in input order, whatever runs them; a message whose
+(``executor``). An input may also be a URL that fsspec reads (``s3://bucket/Sent.mbox``,
+``sftp://``, ``file://``; PST files excepted), read by the workers themselves.
+Results come back in input order, whatever runs them; a message whose
 worker died is checked again, and one that kills its worker every time is reported,
 never dropped. :func:`check` and :func:`scan` give one :class:`Outcome` per message;
 :func:`affected` reduces the identifiers sent to one recipient (see also

@@ -26,7 +26,6 @@ from concurrent.futures import (
 )
 from dataclasses import dataclass, replace
 from itertools import chain
-from pathlib import Path
 from typing import Any, Protocol
 
 from leakguard.batch._context import Context, ContextRef, Recipe, install, new_token, uninstall
@@ -508,8 +507,10 @@ class _Run:
 def _messages_in(shard: MboxRange) -> int | None:
     """How many messages a range of an mbox holds, read on this machine (``None`` when
     it cannot be read here either)."""
+    from leakguard.archives._fs import UrlError, place
+
     try:
-        with Path(shard.path).open("rb") as fh:
+        with place(shard.path).open("rb") as fh:
             fh.seek(shard.start)
             left = None if shard.end is None else shard.end - shard.start
             count = 0
@@ -522,7 +523,7 @@ def _messages_in(shard: MboxRange) -> int | None:
                     b"From "
                 )
             return count
-    except OSError:
+    except (OSError, UrlError):
         return None
 
 

@@ -16,10 +16,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import BinaryIO, Literal, cast
 
 from leakguard.archives import ArchiveError, archive_kind
 from leakguard.archives import _pst as pst
+from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.archives._read import (
     ArchivedMessage,
     _eml,
@@ -28,6 +29,7 @@ from leakguard.archives._read import (
     maildir_files,
     maildir_folders,
     maildir_message,
+    remote_pst,
     walk_tree,
 )
 from leakguard.errors import InputError, LeakguardError
@@ -90,9 +92,9 @@ class MboxRange:
 
     def items(self) -> Iterator[Item]:
         try:
-            for m in _mbox(Path(self.path), self.start, self.end):
+            for m in _mbox(place(self.path), self.start, self.end):
                 yield _item(m)
-        except ArchiveError as exc:
+        except (ArchiveError, UrlError) as exc:
             yield Item(self.path, b"", error=exc, numbered=False)
 
 
@@ -105,7 +107,11 @@ class MaildirFiles:
     names: tuple[str, ...]
 
     def items(self) -> Iterator[Item]:
-        folder = Path(self.folder)
+        try:
+            folder = place(self.folder)
+        except UrlError as exc:
+            yield Item(self.folder, b"", error=exc, numbered=False)
+            return
         for number, name in enumerate(self.names, start=self.first):
             try:
                 yield _item(maildir_message(folder, number, folder / name))
@@ -145,7 +151,10 @@ class FileList:
             yield self._one(raw)
 
     def _one(self, raw: str) -> Item:
-        path = Path(raw)
+        try:
+            path = place(raw)
+        except UrlError as exc:
+            return Item(raw, b"", error=exc)
         if self.how == "eml":
             try:
                 return _item(_eml(path))
@@ -262,13 +271,27 @@ def _input(raw: str, reading: Reading, size: int) -> Iterator[Shard | Failed | E
         yield _stdin()
         yield End(raw)
         return
-    p = Path(raw)
-    if not p.exists():
+    try:
+        p = place(raw)
+        there = p.exists()
+    except UrlError as exc:
+        yield Failed(raw, exc)
+        yield End(raw)
+        return
+    except OSError as exc:  # a remote store that cannot be asked (network, rights)
+        yield Failed(raw, file_problem(exc))
+        yield End(raw)
+        return
+    if not there:
         yield Failed(raw, _file_error(errno.ENOENT, None))
         yield End(raw)
         return
     try:
         kind = archive_kind(p)
+    except OSError as exc:
+        yield Failed(raw, file_problem(exc))
+        yield End(raw)
+        return
     except ArchiveError as exc:
         yield Failed(raw, exc)
         yield End(raw)
@@ -295,7 +318,7 @@ def _stdin() -> Inline | Failed:
     return Inline("-", data, is_message=True)
 
 
-def _archive(p: Path, kind: str, size: int) -> Iterator[Shard | Failed]:
+def _archive(p: Place, kind: str, size: int) -> Iterator[Shard | Failed]:
     if kind == "mbox":
         yield from _mbox_ranges(p, size)
     elif kind == "maildir":
@@ -306,7 +329,7 @@ def _archive(p: Path, kind: str, size: int) -> Iterator[Shard | Failed]:
         yield from _tree(p, size)
 
 
-def _tree(root: Path, size: int) -> Iterator[Shard | Failed]:
+def _tree(root: Place, size: int) -> Iterator[Shard | Failed]:
     """A folder as :func:`leakguard.archives.iter_messages` reads it: ``.eml`` files in
     runs of ``size``, archives cut into shards of their own."""
     run: list[str] = []
@@ -325,14 +348,15 @@ def _tree(root: Path, size: int) -> Iterator[Shard | Failed]:
     yield from _flush(run, "eml")
 
 
-def _documents(root: Path, size: int) -> Iterator[Shard | Failed]:
+def _documents(root: Place, size: int) -> Iterator[Shard | Failed]:
     """``scan`` of a folder: every file, in path order; mbox, PST and Maildir messages
     one by one, other files as documents in runs of ``size``."""
-    files = sorted(q for q in root.rglob("*") if q.is_file())
+    files: list[Place] = [q for q in root.rglob("*") if q.is_file()]
+    files.sort(key=str)
     if not files:
         yield Failed(str(root), End(str(root), "tree").error())
         return
-    done: set[Path] = set()
+    done: set[Place] = set()
     run: list[str] = []
     for q in files:
         box = _maildir_of(q, root)
@@ -364,7 +388,7 @@ def _flush(run: list[str], how: Literal["eml", "document"]) -> Iterator[FileList
         run.clear()
 
 
-def _maildir_of(q: Path, root: Path) -> Path | None:
+def _maildir_of(q: Place, root: Place) -> Place | None:
     """The outermost Maildir below ``root`` that holds file ``q`` (its messages, its
     Maildir++ sub-folders and its index files alike), or ``None``."""
     found = None
@@ -376,17 +400,28 @@ def _maildir_of(q: Path, root: Path) -> Path | None:
     return found
 
 
-def _maildir(p: Path, size: int) -> Iterator[MaildirFiles | Failed]:
+def _maildir(p: Place, size: int) -> Iterator[MaildirFiles | Failed]:
     try:
         for folder in maildir_folders(p):
-            names = [str(f.relative_to(folder)) for f in maildir_files(folder)]
+            names = [_below(f, folder) for f in maildir_files(folder)]
             for first in range(0, len(names), size):
                 yield MaildirFiles(str(folder), first + 1, tuple(names[first : first + size]))
     except ArchiveError as exc:
         yield Failed(str(p), exc)
 
 
-def _pst_ranges(p: Path, size: int) -> Iterator[PstRange | Failed]:
+def _below(f: Place, folder: Place) -> str:
+    """The name of ``f`` inside ``folder`` (``cur/1700000000.x``)."""
+    if isinstance(f, FsPath) and isinstance(folder, FsPath):
+        return f.relative_to(folder)
+    assert isinstance(f, Path) and isinstance(folder, Path)
+    return str(f.relative_to(folder))
+
+
+def _pst_ranges(p: Place, size: int) -> Iterator[PstRange | Failed]:
+    if isinstance(p, FsPath):  # the PST reader opens local files only
+        yield Failed(str(p), remote_pst())
+        return
     try:
         import pypff  # noqa: F401
     except ImportError:
@@ -412,7 +447,7 @@ def _pst_ranges(p: Path, size: int) -> Iterator[PstRange | Failed]:
         number += n
 
 
-def _mbox_ranges(p: Path, size: int) -> Iterator[MboxRange | Failed]:
+def _mbox_ranges(p: Place, size: int) -> Iterator[MboxRange | Failed]:
     """Byte ranges of about ``size`` messages each, the message size guessed from the
     first megabyte."""
     try:
@@ -425,7 +460,7 @@ def _mbox_ranges(p: Path, size: int) -> Iterator[MboxRange | Failed]:
     yield from mbox_ranges(p, max(_MIN_STEP, len(head) * size // separators))
 
 
-def mbox_ranges(path: str | os.PathLike[str], step: int) -> Iterator[MboxRange | Failed]:
+def mbox_ranges(path: str | os.PathLike[str] | FsPath, step: int) -> Iterator[MboxRange | Failed]:
     """An mbox cut into ranges of about ``step`` bytes, where a line starts with ``From``.
 
     Each cut is found by seeking ``step`` bytes on and reading to the next ``From``
@@ -433,11 +468,11 @@ def mbox_ranges(path: str | os.PathLike[str], step: int) -> Iterator[MboxRange |
     that starts with ``From`` (``>From`` is quoting, never a separator), so a cut there
     never falls inside a message, wherever the guessed offset landed.
     """
-    p = Path(path)
+    p = path if isinstance(path, FsPath) else place(os.fspath(path))
     start = 0
     try:
-        with p.open("rb") as fh:
-            total = os.fstat(fh.fileno()).st_size
+        with _open_for_cuts(p) as fh:
+            total = fh.seek(0, os.SEEK_END)
             while start + step < total:
                 cut = _next_from(fh, start + step)
                 if cut is None:
@@ -450,13 +485,23 @@ def mbox_ranges(path: str | os.PathLike[str], step: int) -> Iterator[MboxRange |
     yield MboxRange(str(p), start, None)
 
 
+def _open_for_cuts(p: Place) -> BinaryIO:
+    """``p`` opened to look around a few offsets: on a remote store, in small blocks, so
+    that each cut costs a few kilobytes, not the store's large read-ahead."""
+    if isinstance(p, FsPath):
+        return cast(BinaryIO, p.fs.open(p.path, "rb", block_size=_SEEK_CHUNK))
+    return p.open("rb")
+
+
 def _next_from(fh: BinaryIO, offset: int) -> int | None:
     """The first position at or after ``offset`` where a line starts with ``From``."""
     fh.seek(offset - 1)
     carry = b""
     base = offset - 1
+    want = _MIN_STEP  # most messages are small: look a little way first, then further
     while True:
-        chunk = fh.read(_SEEK_CHUNK)
+        chunk = fh.read(want)
+        want = min(2 * want, _SEEK_CHUNK)
         if not chunk:
             return None
         data = carry + chunk

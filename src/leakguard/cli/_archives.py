@@ -16,11 +16,11 @@ from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from leakguard import batch
 from leakguard.archives import ArchiveError, archive_kind
+from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.cli._common import EXIT_INTERRUPTED, Result, lang, say, t
 from leakguard.errors import LeakguardError
 from leakguard.extract._types import Limits
@@ -64,17 +64,18 @@ def add_batch_options(p: argparse.ArgumentParser, *, documents: bool) -> None:
         metavar=t("PATH", "CHEMIN"),
         help=t(
             "message or document, folder (every file in it; mbox, Maildir and PST "
-            "expanded), mbox file, Maildir, PST file, or - for a message on standard input",
+            "expanded), mbox file, Maildir, PST file, or - for a message on standard input; "
+            "or a URL (s3://, sftp://, file://...)",
             "message ou document, dossier (tous ses fichiers ; mbox, Maildir et PST "
             "dépliés), fichier mbox, Maildir, fichier PST, ou - pour un message sur "
-            "l'entrée standard",
+            "l'entrée standard ; ou une URL (s3://, sftp://, file://...)",
         )
         if documents
         else t(
             ".eml file, mbox file, Maildir, PST file, folder (walked for all of these), "
-            "or - for standard input",
+            "or - for standard input; or a URL (s3://, sftp://, file://...)",
             "fichier .eml, fichier mbox, Maildir, fichier PST, dossier (parcouru pour "
-            "tout cela), ou - pour l'entrée standard",
+            "tout cela), ou - pour l'entrée standard ; ou une URL (s3://, sftp://, file://...)",
         ),
     )
     add_jobs_option(p)
@@ -122,10 +123,11 @@ def add_jobs_option(p: argparse.ArgumentParser) -> None:
         metavar="tcp://HOST:PORT",
         help=t(
             "run on a Dask cluster: the address of its scheduler; the workers read the "
-            "paths themselves (shared storage). Needs the extra leakguard[cluster]",
-            "travailler sur une grappe Dask : l'adresse de son ordonnanceur ; les workers "
-            "lisent eux-mêmes les chemins (stockage partagé). Demande l'extension "
+            "paths themselves (shared storage, or URLs such as s3://...). Needs the extra "
             "leakguard[cluster]",
+            "travailler sur une grappe Dask : l'adresse de son ordonnanceur ; les workers "
+            "lisent eux-mêmes les chemins (stockage partagé, ou URL comme s3://...). "
+            "Demande l'extension leakguard[cluster]",
         ),
     )
     p.add_argument(
@@ -213,13 +215,17 @@ def count(paths: Sequence[str]) -> int | None:
     """How many messages and files the paths hold, cheaply (for the progress bar)."""
     total = 0
     for raw in paths:
-        p = Path(raw)
-        if raw == "-" or not p.exists():
-            total += 1
-            continue
-        if p.suffix.lower() in (".pst", ".ost"):
-            return None  # counting PST items means opening the file: no total, no ETA
         try:
+            p = place(raw)
+        except UrlError:
+            total += 1  # reported as one unreadable input
+            continue
+        try:
+            if raw == "-" or not p.exists():
+                total += 1
+                continue
+            if p.suffix.lower() in (".pst", ".ost"):
+                return None  # counting PST items means opening the file: no total, no ETA
             if p.is_dir():
                 for q in p.rglob("*"):
                     if q.is_file():
@@ -234,12 +240,22 @@ def count(paths: Sequence[str]) -> int | None:
 _BOM = b"\xef\xbb\xbf"
 
 
-def _count_file(q: Path) -> int:
+_SAMPLE = 1 << 20  # bytes read at the head of a remote mbox to guess its count
+
+
+def _count_file(q: Place) -> int:
     if q.parent.name == "tmp":
         return 0
     if archive_kind(q) != "mbox":  # a byte-order mark before From, a .eml with one
         return 1
     with q.open("rb") as fh:
+        if isinstance(q, FsPath):
+            # Not read whole over the network: its size (fs.info) over the size of the
+            # messages at its head.
+            head = fh.read(_SAMPLE)
+            if len(head) < _SAMPLE:
+                return head.count(b"\nFrom ") + 1
+            return max(1, q.size() * (head.count(b"\nFrom ") + 1) // len(head))
         return sum(1 for line in fh if line.removeprefix(_BOM).startswith(b"From "))
 
 

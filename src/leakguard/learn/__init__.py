@@ -28,6 +28,8 @@ from typing import Any, ClassVar
 
 from leakguard._recipients import addresses as _addr
 from leakguard.archives import ArchiveError
+from leakguard.archives._fs import UrlError, place
+from leakguard.archives._read import _unreadable
 from leakguard.batch._context import Context
 from leakguard.batch._engine import Interrupted, run_task
 from leakguard.batch._shards import Item
@@ -161,7 +163,7 @@ def learn(
         check_store(out)  # never overwrite a file that is not a store (a typo in -o)
     paths = [os.fspath(p) for p in sent]
     for raw in paths:
-        if not Path(raw).exists():
+        if not _exists(raw):
             raise ArchiveError(
                 f"{raw}: no such file or folder.", fr=f"{raw} : fichier ou dossier introuvable."
             )
@@ -223,6 +225,19 @@ def _save(tally: Tally, out: Path, now: datetime, summary: LearnSummary) -> None
     summary.oldest = None if tally.oldest is None else datetime.fromtimestamp(tally.oldest, UTC)
     summary.newest = None if tally.newest is None else datetime.fromtimestamp(tally.newest, UTC)
     summary.size = out.stat().st_size
+
+
+def _exists(raw: str) -> bool:
+    """Whether input ``raw`` (a path or a URL) is there; a URL that cannot be opened at
+    all, or a store that cannot be asked, raises :class:`ArchiveError` naming it."""
+    try:
+        return place(raw).exists()
+    except UrlError as exc:
+        raise ArchiveError(
+            exc.naming(raw).message("en"), fr=exc.naming(raw).message("fr")
+        ) from None
+    except OSError as exc:
+        raise _unreadable(raw, exc) from None
 
 
 def _nothing_read(paths: list[str], out: Path, summary: LearnSummary) -> NothingRead:
