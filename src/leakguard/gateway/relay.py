@@ -13,7 +13,8 @@ Who may use it: clients from loopback, and from the networks given with
 client must also authenticate (over TLS, or from loopback). Addresses with CR, LF or NUL
 are refused (``501``), never rewritten; a transaction takes at most ``max_recipients``.
 Every byte of message data received counts against the gatekeeper's memory budget, and
-long lines are taken as Postfix takes them.
+long lines are taken as Postfix takes them. Every line end is made CRLF before the check
+and sent so: the message checked is the one message any next hop reads.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "HopReply",
     "NextHop",
     "RelayHandler",
+    "crlf",
     "forward",
     "parse_client_network",
     "parse_hostport",
@@ -272,7 +274,8 @@ def forward(
     Runs in a worker thread. Only a ``250`` to the end of DATA gives a ``250`` back. The
     whole exchange, from connecting to the answer to the end of the message, takes at
     most ``hop.timeout``: the relay's own client is answered within a known time. The
-    message is sent in pieces, dot-stuffed as it goes: no copy of it is made. When
+    message is sent in pieces, every line end written CRLF and dot-stuffed as it goes:
+    no copy of it is made. When
     ``wanted()`` turns false (the relay's client left) before the message's last line
     is sent, the exchange is dropped there and the next hop discards what it received:
     a message its sender was never told about is never delivered.
