@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gateway_parts import POLICY, Command, free_port, make_message, raw
+from gateway_parts import POLICY, Command, SmtpPeer, free_port, make_message, raw
 from helpers import NIR_SPACED, leaked
 from leakguard.gateway.relay import _stuffed, crlf
 
@@ -161,46 +161,16 @@ class RawHop:
         self.sock.close()
 
 
-class Client:
-    """The relay's client by hand: it sends data smtplib would tidy (bare CR, bare LF)."""
-
-    def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
-        self.buffer = b""
-        self.reply()
-
-    def reply(self) -> bytes:
-        lines = []
-        while True:
-            while b"\r\n" not in self.buffer:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return b"\r\n".join(lines) or b"(closed)"
-                self.buffer += chunk
-            got, _, self.buffer = self.buffer.partition(b"\r\n")
-            lines.append(got)
-            if got[3:4] != b"-":
-                return b"\r\n".join(lines)
-
-    def command(self, line: bytes) -> bytes:
-        self.sock.sendall(line + b"\r\n")
-        return self.reply()
-
-    def send(self, rcpt: str, data: bytes) -> bytes:
-        """One message; the relay's answer to its end. ``data`` is stuffed as RFC 5321
-        says (a dot after CRLF doubled), so the relay receives exactly ``data``."""
-        assert self.command(b"EHLO client.clinic.fr").startswith(b"250")
-        assert self.command(b"MAIL FROM:<secretariat@clinic.fr>").startswith(b"250")
-        assert self.command(f"RCPT TO:<{rcpt}>".encode()).startswith(b"250")
-        assert self.command(b"DATA").startswith(b"354")
-        stuffed = re.sub(rb"(?<=\r\n)\.", b"..", data)
-        self.sock.sendall(stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n")
-        return self.reply()
-
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self.sock.sendall(b"QUIT\r\n")
-        self.sock.close()
+def send(peer: SmtpPeer, rcpt: str, data: bytes) -> bytes:
+    """One message; the relay's answer to its end. ``data`` is stuffed as RFC 5321 says
+    (a dot after CRLF doubled), so the relay receives exactly ``data``."""
+    assert peer.command(b"EHLO client.clinic.fr").startswith(b"250")
+    assert peer.command(b"MAIL FROM:<secretariat@clinic.fr>").startswith(b"250")
+    assert peer.command(f"RCPT TO:<{rcpt}>".encode()).startswith(b"250")
+    assert peer.command(b"DATA").startswith(b"354")
+    stuffed = re.sub(rb"(?<=\r\n)\.", b"..", data)
+    peer.sock.sendall(stuffed + (b"" if stuffed.endswith(b"\r\n") else b"\r\n") + b".\r\n")
+    return peer.reply()
 
 
 @dataclass
@@ -237,11 +207,11 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 def relayed(setup: Setup, rcpt: str, data: bytes) -> tuple[bytes, Received | None]:
     before = len(setup.hop.received)
-    client = Client(setup.relay.port)
+    peer = SmtpPeer(setup.relay.port)
     try:
-        answer = client.send(rcpt, data)
+        answer = send(peer, rcpt, data)
     finally:
-        client.close()
+        peer.close()
     if not answer.startswith(b"250"):
         return answer, None
     # The hop records once the relay has closed; the relay answers once the hop said 250.
