@@ -275,10 +275,10 @@ def forward(
     whole exchange, from connecting to the answer to the end of the message, takes at
     most ``hop.timeout``: the relay's own client is answered within a known time. The
     message is sent in pieces, every line end written CRLF and dot-stuffed as it goes:
-    no copy of it is made. When
-    ``wanted()`` turns false (the relay's client left) before the message's last line
-    is sent, the exchange is dropped there and the next hop discards what it received:
-    a message its sender was never told about is never delivered.
+    no copy of it is made. When ``wanted()`` turns false (the relay's client left)
+    before the message's last line is sent, the exchange is dropped there and the next
+    hop discards what it received: a message its sender was never told about is never
+    delivered.
     """
     stage = "connect"
     client = _HopClient(Deadline.after(hop.timeout), hop.helo)
