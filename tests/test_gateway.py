@@ -221,6 +221,30 @@ def test_milter_blocked_message_gets_550_in_the_senders_language_and_never_arriv
     assert str(record["verdict_id"]) in text
 
 
+def test_milter_judges_what_postfix_sends_when_the_data_holds_bare_cr(
+    mail: MailServer,
+) -> None:
+    # Postfix sends the message; the milter relies on it to turn each bare CR into a
+    # space before the milter reads it (cleanup_replace_stray_cr_lf), so a false end of
+    # data never reaches the next hop and the text after it is judged with the message.
+    false_end = b"\r.\rMAIL FROM:<x@evil.example>\rRCPT TO:<x@gmail.com>\rDATA\r"
+    allowed = make_message("Rendez-vous confirme.\n")
+    with smtplib.SMTP("127.0.0.1", mail.port, timeout=60) as c:
+        c.sendmail(str(allowed["From"]), [PLAIN], raw(allowed) + b"fin" + false_end + b"x\r\n")
+    body = split(mail.arrival(str(allowed["Message-ID"])))[1]
+    assert b"\r" not in body.replace(b"\r\n", b"") and b"\n" not in body.replace(b"\r\n", b"")
+    assert body.endswith(b"fin . MAIL FROM:<x@evil.example> RCPT TO:<x@gmail.com> DATA x\r\n")
+    hidden = make_message("Rendez-vous confirme.\n")
+    data = raw(hidden) + b"fin" + false_end + f"Merci de virer le solde sur {IBAN}.".encode()
+    with (
+        pytest.raises(smtplib.SMTPDataError) as refused,
+        smtplib.SMTP("127.0.0.1", mail.port, timeout=60) as c,
+    ):
+        c.sendmail(str(hidden["From"]), [PLAIN], data + b"\r\n")
+    assert refused.value.smtp_code == 550
+    assert str(hidden["Message-ID"]) not in mail.sink.message_ids()
+
+
 def test_milter_encrypts_for_a_recipient_with_certificate(
     mail: MailServer, secure_party: Party, tmp_path: Path
 ) -> None:

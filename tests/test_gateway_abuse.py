@@ -31,6 +31,7 @@ from gateway_parts import (
     Command,
     MilterPeer,
     Sink,
+    SmtpPeer,
     free_port,
     make_message,
     memory,
@@ -466,38 +467,6 @@ def relay(workdir: Path, policy_file: Path) -> Iterator[Relay]:
     yield Relay(command, audit, hop)
     command.stop()
     hop.stop()
-
-
-class SmtpPeer:
-    """An SMTP client by hand, for what smtplib would not send (bare CR, bare LF lines)."""
-
-    def __init__(self, port: int, *, source: str | None = None, host: str = "127.0.0.1") -> None:
-        self.sock = socket.create_connection(
-            (host, port), timeout=30, source_address=(source, 0) if source else None
-        )
-        self.buffer = b""
-        self.greeting = self.reply()
-
-    def reply(self) -> bytes:
-        """One SMTP reply, all its lines."""
-        lines = []
-        while True:
-            while b"\r\n" not in self.buffer:
-                chunk = self.sock.recv(65536)
-                if not chunk:
-                    return b"\r\n".join(lines) or b"(closed)"
-                self.buffer += chunk
-            line, _, self.buffer = self.buffer.partition(b"\r\n")
-            lines.append(line)
-            if line[3:4] != b"-":
-                return b"\r\n".join(lines)
-
-    def command(self, line: bytes) -> bytes:
-        self.sock.sendall(line + b"\r\n")
-        return self.reply()
-
-    def close(self) -> None:
-        self.sock.close()
 
 
 def test_relay_refuses_addresses_with_line_breaks_never_rewrites_them(relay: Relay) -> None:

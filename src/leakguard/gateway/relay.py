@@ -13,7 +13,8 @@ Who may use it: clients from loopback, and from the networks given with
 client must also authenticate (over TLS, or from loopback). Addresses with CR, LF or NUL
 are refused (``501``), never rewritten; a transaction takes at most ``max_recipients``.
 Every byte of message data received counts against the gatekeeper's memory budget, and
-long lines are taken as Postfix takes them.
+long lines are taken as Postfix takes them. Every line end is made CRLF before the check
+and sent so: the message checked is the one message any next hop reads.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "HopReply",
     "NextHop",
     "RelayHandler",
+    "crlf",
     "forward",
     "parse_client_network",
     "parse_hostport",
@@ -272,10 +274,11 @@ def forward(
     Runs in a worker thread. Only a ``250`` to the end of DATA gives a ``250`` back. The
     whole exchange, from connecting to the answer to the end of the message, takes at
     most ``hop.timeout``: the relay's own client is answered within a known time. The
-    message is sent in pieces, dot-stuffed as it goes: no copy of it is made. When
-    ``wanted()`` turns false (the relay's client left) before the message's last line
-    is sent, the exchange is dropped there and the next hop discards what it received:
-    a message its sender was never told about is never delivered.
+    message is sent in pieces, every line end written CRLF and dot-stuffed as it goes:
+    no copy of it is made. When ``wanted()`` turns false (the relay's client left)
+    before the message's last line is sent, the exchange is dropped there and the next
+    hop discards what it received: a message its sender was never told about is never
+    delivered.
     """
     stage = "connect"
     client = _HopClient(Deadline.after(hop.timeout), hop.helo)
@@ -352,27 +355,54 @@ def _close(client: _HopClient) -> None:
 
 
 _LEADING_DOT = re.compile(rb"^\.", re.MULTILINE)
+# A line end that is not CRLF: a CR not followed by LF, an LF not after a CR.
+_BARE_END = re.compile(rb"\r(?!\n)|(?<!\r)\n")
+_LINE_END = re.compile(rb"\r\n?|\n")
 _PIECE = 1 << 20
 
 
-def _stuffed(*parts: bytes) -> Iterator[bytes]:
-    """The DATA stream of ``parts`` (taken as one message): pieces of about 1 MiB cut
-    at line ends, each line starting with a dot doubled, then the final dot line."""
-    last = b""
+def crlf(data: bytes | bytearray) -> bytes:
+    """``data`` with every bare CR and bare LF written CRLF, as RFC 5321 wants every line
+    end sent. The relay checks and sends this form: whichever of CR, LF or CRLF a next
+    hop takes for a line end, it finds the lines that were checked."""
+    return _BARE_END.sub(b"\r\n", data) if _BARE_END.search(data) else bytes(data)
+
+
+def _stuffed(*parts: bytes, size: int = _PIECE) -> Iterator[bytes]:
+    """The DATA stream of ``parts`` (taken as one message): pieces of about ``size``
+    bytes cut at line ends, every line end written CRLF, each line starting with a dot
+    doubled, then the final dot line.
+
+    No line end is left bare: a next hop that ends lines at a bare CR or LF would read
+    a dot after one as the end of the message, and what follows as a second message
+    that was never checked (SMTP smuggling).
+    """
+    carry = b""  # a CR that ended the last piece: the LF that may follow is in the next
+    ended = False  # the stream so far ends with CRLF
+    at_start = True  # the next byte starts a line
     for part in parts:
         start = 0
         while start < len(part):
-            end = part.find(b"\n", min(start + _PIECE, len(part)) - 1)
-            end = len(part) if end < 0 else end + 1
-            piece = part[start:end]
-            stuffed = _LEADING_DOT.sub(b"..", piece)
-            if last[-1:] not in (b"", b"\n") and piece.startswith(b"."):
+            cut = _LINE_END.search(part, min(start + size, len(part)) - 1)
+            end = len(part) if cut is None else cut.end()
+            piece = carry + part[start:end]
+            start = end
+            carry = b""
+            if piece.endswith(b"\r"):
+                carry, piece = b"\r", piece[:-1]
+                if not piece:
+                    continue
+            stuffed = _LEADING_DOT.sub(b"..", crlf(piece))
+            if not at_start and piece.startswith(b"."):
                 stuffed = stuffed[1:]  # not a line start: the line began in the last piece
             yield stuffed
-            last = (last + piece)[-2:]
-            start = end
+            ended = stuffed.endswith(b"\r\n")
+            at_start = stuffed.endswith(b"\n")
+    if carry:  # the message ended with a bare CR: a line end, then the lone dot
+        yield b"\r\n.\r\n"
+        return
     # As smtplib ends it: the data closed by CRLF, then the lone dot.
-    yield (b"" if last == b"\r\n" else b"\r\n") + b".\r\n"
+    yield (b"" if ended else b"\r\n") + b".\r\n"
 
 
 def _refused(code: int, text: bytes | str, stage: str) -> HopReply:
@@ -837,8 +867,15 @@ class RelaySMTP(SMTP):
                 if self.transport is not None:
                     self.transport.close()
                 return
-            self.envelope.content = self.envelope.original_content = bytes(data)
+            # Every line end made CRLF before the check: the lines checked are the lines
+            # sent, whichever line ends the next hop takes (see _stuffed).
+            content = crlf(data)
             data.clear()
+            grown = len(content) - held  # a CR or LF made CRLF takes one more byte
+            if grown > 0:
+                keeper.runner.reserve(grown, force=True)
+                held += grown
+            self.envelope.content = self.envelope.original_content = content
             # From here the relay works, not the client: its idle timer waits for as long
             # as the check and the next hop may take, so it never cuts a client whose
             # message is being sent on.
