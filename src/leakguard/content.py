@@ -189,7 +189,16 @@ def scan_chunks(
         found = scan_text(
             chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
         )
-        here = seen.setdefault(chunk.location, set())
+        here = seen.get(chunk.location)
+        if here is None:
+            # The first chunk of its place: with nothing said twice (the usual case, and
+            # an export's hundreds of thousands of findings), all of it at once.
+            keys = {f.fingerprint or f"{f.kind}:{f.detail or ''}" for f in found}
+            if len(keys) == len(found):
+                seen[chunk.location] = keys
+                report.findings.extend(found)
+                continue
+            here = seen[chunk.location] = set()
         for f in found:
             key = f.fingerprint or f"{f.kind}:{f.detail or ''}"
             if key in here:

@@ -38,6 +38,7 @@ __all__ = [
     "group_findings",
     "highest",
     "identifier_finding",
+    "identifier_sentence",
     "mask_numbers",
 ]
 
@@ -713,6 +714,12 @@ _CLAIMS: Mapping[str, Mapping[str, str]] = {
 
 def _t(lang: str, en: str, fr: str) -> str:
     return fr if lang == "fr" else en
+
+
+def identifier_sentence(kind: str, lang: Lang = "en") -> str:
+    """The sentence :func:`describe` makes for an identifier of ``kind``, with ``%s``
+    where the masked value goes (a writer of a million findings formats it directly)."""
+    return _CONTAINS["fr" if lang == "fr" else "en"][kind]
 
 
 def describe(finding: Finding, lang: Lang = "en") -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,16 @@ from typing import Any, TextIO
 
 from leakguard import __version__
 from leakguard.cli._common import EXIT_ERROR, EXIT_INTERRUPTED, Result, lang, plural, t
-from leakguard.core import Action, Finding, Lang, Severity, group_findings
+from leakguard.core import (
+    IDENTIFIER_KINDS,
+    Action,
+    Finding,
+    Lang,
+    Location,
+    Severity,
+    group_findings,
+    identifier_sentence,
+)
 
 
 def json_doc(
@@ -28,7 +38,7 @@ def json_doc(
             entry["source"] = r.source
             entry["findings"] = Flat(entry["findings"])
         else:
-            entry["findings"] = Flat(f.to_dict(lang) for f in r.findings)
+            entry["findings"] = Findings(r.findings, lang)
         messages.append(entry)
     doc: dict[str, Any] = {"leakguard": __version__}
     if partial:
@@ -40,6 +50,80 @@ def json_doc(
 class Flat(list[dict[str, Any]]):
     """A list of flat objects (findings: text, numbers, booleans and nulls only), which
     :func:`dump_json` writes in one call of the C encoder."""
+
+
+class Findings:
+    """A message's findings for the JSON document, kept as findings until written:
+    :func:`dump_json` writes each as ``json.dumps`` writes its :meth:`Finding.to_dict`,
+    an identifier finding from a template made once per kind and place (an export holds
+    a million of them)."""
+
+    __slots__ = ("findings", "lang")
+
+    def __init__(self, findings: Sequence[Finding], lang: Lang) -> None:
+        self.findings, self.lang = findings, lang
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """The findings as dictionaries (what the JSON holds)."""
+        return [f.to_dict(self.lang) for f in self.findings]
+
+    def __repr__(self) -> str:
+        return f"Findings({len(self.findings)} findings)"
+
+
+def _plain(value: str) -> bool:
+    """True when JSON writes ``value`` as it is (``ensure_ascii=False`` escapes only
+    quotes, backslashes and control characters)."""
+    return value.isprintable() and '"' not in value and "\\" not in value
+
+
+def _templated(f: Finding) -> bool:
+    """True when ``f`` is written from its kind's template: only the fields an
+    identifier finding carries, and values JSON writes as they are."""
+    return (
+        f.kind in IDENTIFIER_KINDS
+        and f.masked is not None
+        and f.fingerprint is not None
+        and f.detail is None
+        and f.count is None
+        and f.recipient is None
+        and f.similar_to is None
+        and f.distance is None
+        and f.last_seen is None
+        and f.directory_date is None
+        and not f.suggestions
+        and _plain(f.masked)
+        and _plain(f.fingerprint)
+    )
+
+
+def _finding_bodies(findings: Sequence[Finding], lang: Lang, level: int) -> Iterator[str]:
+    """The members of each finding as the C encoder at ``level`` writes them (see
+    :func:`_flat_list`), identifier findings from a template made once per kind and
+    place."""
+    encoder = _flat_encoder(level)
+    sep = ",\n" + "  " * (level + 1)
+    templates: dict[tuple[str, Location, Severity], str] = {}
+    for f in findings:
+        if not _templated(f):
+            yield encoder.encode(f.to_dict(lang))[1:-1]
+            continue
+        key = (f.kind, f.location, f.severity)
+        template = templates.get(key)
+        if template is None:
+            head = encoder.encode(
+                {"kind": f.kind, "location": str(f.location), "severity": f.severity._value_}
+            )[1:-1]
+            sentence = json.dumps(identifier_sentence(f.kind, lang), ensure_ascii=False)
+            template = templates[key] = sep.join(
+                (
+                    head.replace("%", "%%"),
+                    '"masked": "%s"',
+                    '"fingerprint": "%s"',
+                    '"message": ' + sentence.replace("%", "%%").replace("%%s", "%s", 1),
+                )
+            )
+        yield template % (f.masked, f.fingerprint, f.masked)
 
 
 _LEVEL = {"high": "error", "medium": "warning", "low": "note"}
@@ -225,6 +309,20 @@ def _flat_list(items: list[Any], level: int) -> Iterator[str]:
     yield "\n" + outer + "}\n" + "  " * level + "]"
 
 
+def _findings_list(value: Findings, level: int) -> Iterator[str]:
+    """A list of findings at nesting ``level``, as :func:`_flat_list` writes their
+    dictionaries, a batch of objects per piece."""
+    outer, inner = "  " * (level + 1), "  " * (level + 2)
+    between = "\n" + outer + "},\n" + outer + "{\n" + inner
+    bodies = _finding_bodies(value.findings, value.lang, level + 1)
+    yield "[\n" + outer + "{\n" + inner
+    first = True
+    while batch := list(itertools.islice(bodies, _BATCH)):
+        yield ("" if first else between) + between.join(batch)
+        first = False
+    yield "\n" + outer + "}\n" + "  " * level + "]"
+
+
 # Objects encoded at once: the text of a batch stays small next to the findings.
 _BATCH = 4096
 
@@ -247,6 +345,8 @@ def _pieces(value: Any, level: int) -> Iterator[str]:
             yield ("," if i else "") + inside + json.dumps(key, ensure_ascii=False) + ": "
             yield from _pieces(item, level + 1)
         yield close + "}"
+    elif isinstance(value, Findings):
+        yield from _findings_list(value, level) if value.findings else ("[]",)
     elif isinstance(value, Flat) and value and all(value):
         yield from _flat_list(value, level)
     elif isinstance(value, list | tuple) and value:

@@ -971,7 +971,7 @@ def iter_found(
     n = len(text)
     after = dict.fromkeys(RANK, 0)
     held: Found | None = None
-    # A labelled RIB always says "guichet" (see ``rib.LABELLED``).
+    # A labelled RIB always says "guichet" (see ``rib.labelled``).
     labelled = folded.find(b"guichet") >= 0
     whole = np.frombuffer(copy, dtype=np.uint8)
     lo = 0
@@ -1032,7 +1032,7 @@ def _labelled(text: str, lo: int, hi: int) -> _Hits:
     start: list[int] = []
     end: list[int] = []
     numbers: list[str] = []
-    for m in rib.LABELLED.finditer(text, max(0, lo - MARGIN), min(len(text), hi + MARGIN)):
+    for m in rib.labelled().finditer(text, max(0, lo - MARGIN), min(len(text), hi + MARGIN)):
         if not lo <= m.start("bank") < hi:
             continue
         number = m["bank"] + m["branch"] + m["account"].upper() + m["key"]

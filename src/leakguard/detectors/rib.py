@@ -15,6 +15,7 @@ like a RIB may hold a person's number in its third cell.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator
 from itertools import chain
@@ -39,7 +40,6 @@ from leakguard.detectors._base import (
 
 __all__ = [
     "KIND",
-    "LABELLED",
     "PATTERN",
     "TOKEN",
     "calc_key",
@@ -51,6 +51,7 @@ __all__ = [
     "find_labelled",
     "is_valid",
     "key_ok",
+    "labelled",
     "mask",
     "validate",
     "wrong_key_covers",
@@ -96,14 +97,29 @@ _LONGEST = 23 + 3 * 3
 # Between a label and its value, or a value and the next label: a colon, spaces, a
 # table-cell boundary, at most one line break.
 _L = r"[ \t\u00a0:]{0,6}(?:\r?\n[ \t\u00a0:]{0,6})?"
-LABELLED = re.compile(
-    r"(?i:code[ \u00a0]{0,2}banque)" + _L + "(?P<bank>[0-9]{5})" + _L
-    + r"(?i:code[ \u00a0]{0,2})(?:guichet|Guichet|GUICHET)" + _L + "(?P<branch>[0-9]{5})" + _L
-    + r"(?i:(?:n[°º]|no\.?|num[ée]ro)?[ \u00a0]{0,2}(?:de[ \u00a0]{1,2})?compte)"
-    + _L + "(?P<account>[0-9A-Za-z]{11})" + _L
-    + r"(?i:cl[ée](?:[ \u00a0]{1,2}rib)?)" + _L + "(?P<key>[0-9]{2})"
-    + RIGHT
-)  # fmt: skip
+
+
+@functools.cache
+def labelled() -> re.Pattern[str]:
+    """The pattern of a RIB laid out as labelled fields, compiled when a text first
+    holds the word "guichet" that it needs (its case-blind parts are slow to compile,
+    and most texts never need it)."""
+    return re.compile(
+        r"(?i:code[ \u00a0]{0,2}banque)" + _L + "(?P<bank>[0-9]{5})" + _L
+        + r"(?i:code[ \u00a0]{0,2})(?:guichet|Guichet|GUICHET)" + _L + "(?P<branch>[0-9]{5})" + _L
+        + r"(?i:(?:n[°º]|no\.?|num[ée]ro)?[ \u00a0]{0,2}(?:de[ \u00a0]{1,2})?compte)"
+        + _L + "(?P<account>[0-9A-Za-z]{11})" + _L
+        + r"(?i:cl[ée](?:[ \u00a0]{1,2}rib)?)" + _L + "(?P<key>[0-9]{2})"
+        + RIGHT
+    )  # fmt: skip
+
+
+def __getattr__(name: str) -> re.Pattern[str]:
+    # ``LABELLED``: the pattern above, compiled on first use.
+    if name == "LABELLED":
+        return labelled()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _LETTERS = str.maketrans(
     "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
@@ -197,7 +213,9 @@ _TOKENS = re.compile(f"(?=({TOKEN.pattern}))")
 
 def find_labelled(text: str, /) -> Iterator[Match]:
     """Valid RIBs laid out as labelled fields ("Code banque … Clé RIB …")."""
-    for m in LABELLED.finditer(text):
+    if "uichet" not in text and "UICHET" not in text:
+        return  # the pattern holds "guichet", "Guichet" or "GUICHET"
+    for m in labelled().finditer(text):
         number = m["bank"] + m["branch"] + m["account"].upper() + m["key"]
         if is_valid(number):
             yield Match(KIND, m.start("bank"), m.end("key"), number)
