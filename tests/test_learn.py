@@ -204,6 +204,30 @@ def test_an_unreadable_archive_leaves_the_store_as_it_was(store: Path, tmp_path:
     assert copy.read_bytes() == store.read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("colleagues.csv", b"name,email\nClaire Martin,dr.martin@clinique-exemple.fr\n"),
+        ("notes.eml", b"bonjour\n"),
+        ("export.mbox", b"\x00\x01random bytes"),
+    ],
+)
+def test_what_is_not_mail_is_not_learned_and_the_store_stays(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, content: bytes
+) -> None:
+    """Given as sent mail, a CSV, a note or random bytes were learned as one message with
+    no recipient, and without --update the good store was replaced by that empty one."""
+    copy = tmp_path / "c.db"
+    copy.write_bytes(store.read_bytes())
+    wrong = tmp_path / name
+    wrong.write_bytes(content)
+    assert main(["learn", str(wrong), "-o", str(copy)]) == 2
+    said = capsys.readouterr()
+    assert "not an e-mail message" in said.out, said.out
+    assert f"{copy} was left as it was" in said.err, said.err
+    assert copy.read_bytes() == store.read_bytes()
+
+
 def test_a_file_that_is_not_a_store_is_refused_clearly(tmp_path: Path) -> None:
     bad = tmp_path / "notes.db"
     bad.write_text("hello", encoding="utf-8")

@@ -39,6 +39,7 @@ from leakguard.correspondents import Clock
 from leakguard.correspondents._store import Tally, check_store, message_key
 from leakguard.errors import InputError, LeakguardError
 from leakguard.guard import Guard, scan
+from leakguard.message import require_message
 
 __all__ = ["LearnPart", "LearnSummary", "NothingRead", "learn"]
 
@@ -278,12 +279,18 @@ class LearnTask:
                 out.append(Outcome(item.source, error=why))
                 continue
             try:
+                # A CSV or a document given as sent mail must not replace a store with
+                # an empty one: only mail is learned, as `check` and `affected` read it.
+                require_message(item.data)
                 headers = BytesHeaderParser(policy=compat32).parsebytes(_header_block(item.data))
                 recipients = _recipients(headers)
                 # The content inspectors of Guard.check, without its recipient checks:
                 # what the message carried decides, not who it went to (three times faster).
                 findings = scan(item.data, limits=guard.limits, fingerprinter=guard.fingerprinter)
-            except (LeakguardError, ValueError, LookupError):
+            except LeakguardError as exc:
+                out.append(Outcome(item.source, error=exc.message(self.lang)))
+                continue
+            except (ValueError, LookupError):
                 out.append(Outcome(item.source, error=""))
                 continue
             sensitive = any(f.kind in sensitive_kinds for f in findings)
