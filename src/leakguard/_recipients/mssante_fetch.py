@@ -33,6 +33,7 @@ from leakguard._recipients.mssante_file import (
     DEFAULT_URL,
     ISSUES_KEPT,
     MIN_ROWS,
+    Extraction,
     Tally,
     generation_from_name,
     open_extraction,
@@ -227,25 +228,27 @@ def _old_rows(path: Path) -> int | None:
         return rows
     if not path.is_file():
         return None
-    tally = Tally()
     try:
-        with open_extraction(path) as (_, text):
-            for _ in read_rows(text, tally, str(path)):
-                pass
+        return _read_through(path, str(path))[1].rows
     except DirectoryLoadError:
         return None
-    return tally.rows
+
+
+def _read_through(path: Path, shown: str) -> tuple[Extraction, Tally]:
+    """Read every row of the extraction at ``path`` as the loader does, keeping the count."""
+    tally = Tally()
+    with open_extraction(path) as (extraction, text):
+        for _ in read_rows(text, tally, shown):
+            pass
+    return extraction, tally
 
 
 def _verify(
     path: Path, shown: str, *, min_rows: int, old_rows: int | None
 ) -> tuple[str, Tally, datetime | None]:
     """Read the whole download as the loader will; raise the reason it is unfit."""
-    tally = Tally()
     try:
-        with open_extraction(path) as (extraction, text):
-            for _ in read_rows(text, tally, shown):
-                pass
+        extraction, tally = _read_through(path, shown)
     except DirectoryLoadError as exc:
         # Named by its address, not by the temporary file it was written to.
         en, fr = (m.replace(str(path), shown) for m in (str(exc), exc.message_fr))

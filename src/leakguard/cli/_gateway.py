@@ -13,11 +13,35 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, EXIT_OK, add_guard_options, build_guard, say, t
+from leakguard.cli._common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    add_guard_options,
+    build_guard,
+    exit_codes,
+    say,
+    t,
+)
 from leakguard.errors import LeakguardError
 
 if TYPE_CHECKING:
     from leakguard.gateway._decide import Gatekeeper
+
+
+def gateway_exit_codes(stopped: str) -> str:
+    """The exit-status paragraph of a mail service's ``--help``; ``stopped`` says which."""
+    return exit_codes(
+        stopped,
+        t("(not used)", "(non utilisé)"),
+        t(
+            "usage error or unreadable input: a wrong option or file, an audit log "
+            "that cannot be written, an address that cannot be listened on, or a worker "
+            "process that failed",
+            "erreur d'utilisation ou entrée illisible : une option ou un fichier "
+            "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
+            "impossible, ou un processus de travail en échec",
+        ),
+    )
 
 
 def add_gateway_options(p: argparse.ArgumentParser) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 from typing import Any, TextIO
 
-from leakguard.cli._common import exit_codes, t
+from leakguard.cli._common import t
 
 
 def add_parser(sub: Any) -> None:
-    from leakguard.cli._gateway import add_gateway_options
+    from leakguard.cli._gateway import add_gateway_options, gateway_exit_codes
 
     p: argparse.ArgumentParser = sub.add_parser(
         "milter",
@@ -26,20 +26,11 @@ def add_parser(sub: Any) -> None:
             "est chiffré ou refusé, un message qui n'a pas pu être vérifié reçoit 451 4.7.1 "
             "pour que le serveur réessaie.",
         ),
-        epilog=exit_codes(
+        epilog=gateway_exit_codes(
             t(
                 "the milter was stopped (SIGTERM or SIGINT)",
                 "le milter a été arrêté (SIGTERM ou SIGINT)",
-            ),
-            t("(not used)", "(non utilisé)"),
-            t(
-                "usage error or unreadable input: a wrong option or file, an audit log "
-                "that cannot be written, an address that cannot be listened on, or a worker "
-                "process that failed",
-                "erreur d'utilisation ou entrée illisible : une option ou un fichier "
-                "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
-                "impossible, ou un processus de travail en échec",
-            ),
+            )
         ),
     )
     p.add_argument(

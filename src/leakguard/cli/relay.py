@@ -6,11 +6,11 @@ import argparse
 import ssl
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, exit_codes, say, t
+from leakguard.cli._common import EXIT_ERROR, say, t
 
 
 def add_parser(sub: Any) -> None:
-    from leakguard.cli._gateway import add_gateway_options
+    from leakguard.cli._gateway import add_gateway_options, gateway_exit_codes
 
     p: argparse.ArgumentParser = sub.add_parser(
         "relay",
@@ -29,20 +29,11 @@ def add_parser(sub: Any) -> None:
             "message à bloquer, 451 4.7.1 s'il n'a pas pu être vérifié ou si le serveur "
             "suivant est indisponible.",
         ),
-        epilog=exit_codes(
+        epilog=gateway_exit_codes(
             t(
                 "the relay was stopped (SIGTERM or SIGINT)",
                 "le relais a été arrêté (SIGTERM ou SIGINT)",
-            ),
-            t("(not used)", "(non utilisé)"),
-            t(
-                "usage error or unreadable input: a wrong option or file, an audit log "
-                "that cannot be written, an address that cannot be listened on, or a worker "
-                "process that failed",
-                "erreur d'utilisation ou entrée illisible : une option ou un fichier "
-                "erroné, un journal d'audit impossible à écrire, une adresse où l'écoute est "
-                "impossible, ou un processus de travail en échec",
-            ),
+            )
         ),
     )
     p.add_argument(
