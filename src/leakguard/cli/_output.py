@@ -63,10 +63,6 @@ class Findings:
     def __init__(self, findings: Sequence[Finding], lang: Lang) -> None:
         self.findings, self.lang = findings, lang
 
-    def to_list(self) -> list[dict[str, Any]]:
-        """The findings as dictionaries (what the JSON holds)."""
-        return [f.to_dict(self.lang) for f in self.findings]
-
     def __repr__(self) -> str:
         return f"Findings({len(self.findings)} findings)"
 

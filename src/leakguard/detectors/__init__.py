@@ -121,7 +121,7 @@ def iter_identifiers(
     if len(text) < _bulk.SMALL:
         # A short text: the detectors' own patterns answer in less time than the bulk
         # search's fixed cost (the same answer; the property tests compare them).
-        small = _with_fields(text, _naive(text), None, deadline)
+        small = _with_fields(text, _naive(text), copies, deadline)
         found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in small]
         return iter([found] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
