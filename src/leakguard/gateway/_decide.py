@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import logging
 import secrets
@@ -384,7 +385,7 @@ class Gatekeeper:
         record = audit_record(verdict, msg) | {"queue_id": queue_id, "size": len(data)}
         if unread:
             record["unread"] = sorted({f.detail or "corrupt" for f in unread})
-        return _with_audit(decision, record)
+        return dataclasses.replace(decision, audit=record)
 
     def _unread(
         self, vid: str, action: Action, unread: Sequence[Finding], lang: Lang | None
@@ -506,19 +507,6 @@ def _reply_text(reason: str, vid: str) -> str:
     """The reason on one ASCII line, cut to fit an SMTP reply, then the verdict id."""
     suffix = f" (leakguard {vid})"
     return smtp_text(reason, 420 - len(suffix)) + suffix
-
-
-def _with_audit(decision: Decision, record: dict[str, object]) -> Decision:
-    return Decision(
-        decision.code,
-        decision.status,
-        decision.text,
-        decision.verdict_id,
-        decision.action,
-        decision.replacement,
-        decision.error,
-        record,
-    )
 
 
 def _unchecked_record(queue_id: str | None, data: bytes, size: int) -> dict[str, object]:

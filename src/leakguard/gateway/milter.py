@@ -83,12 +83,14 @@ def _deletions(headers: list[tuple[str, bytes]], positions: list[int]) -> list[b
     :func:`~leakguard._headers.field_name` reads it (``X-Leakguard :`` is an
     ``X-Leakguard``).
     """
+    chosen = set(positions)  # a sender may add thousands of fields: no list lookup each
     seen: Counter[str] = Counter()
     indexed: list[tuple[int, str]] = []
     for position, (name, _) in enumerate(headers):
-        seen[field_name(name)] += 1
-        if position in positions:
-            indexed.append((seen[field_name(name)], name.strip()))
+        key = field_name(name)
+        seen[key] += 1
+        if position in chosen:
+            indexed.append((seen[key], name.strip()))
     return [mp.change_header(index, name) for index, name in sorted(indexed, reverse=True)]
 
 
