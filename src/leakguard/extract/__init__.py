@@ -9,9 +9,10 @@ raises on bad input: an unexpected failure inside a reader becomes ``corrupt``.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import chain
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, MessageReader, Unreadable
+from leakguard.extract._common import Context, Item, MessageReader, Unreadable, inner_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
 from leakguard.extract.encryption import claimed_encryption
 from leakguard.extract.sniff import FAMILIES, sniff
@@ -138,10 +139,10 @@ def _sealed(family: str, data: bytes, location: Location, ctx: Context) -> Itera
     if pgp is not None and family == "text":
         # Armour among clear lines: the text is read, and the armour judged by its packets.
         said = Problem(location, "encrypted" if pgp.encrypted else "mislabelled", "pgp")
-        inner = _nested(pgp.clear, location, ctx) if pgp.clear else iter(())
-        return _chain(_read_text(data, location, ctx), inner, iter([said]))
+        inner = inner_items(pgp.clear, location, ctx) if pgp.clear else iter(())
+        return chain(_read_text(data, location, ctx), inner, iter([said]))
     if pgp is not None and pgp.clear:
-        return _chain(_nested(pgp.clear, location, ctx), iter([_mislabelled(location, "pgp")]))
+        return chain(inner_items(pgp.clear, location, ctx), iter([_mislabelled(location, "pgp")]))
     if family != "binary":
         return None
     kind = cms_kind(data)
@@ -151,7 +152,7 @@ def _sealed(family: str, data: bytes, location: Location, ctx: Context) -> Itera
     if content is not None:
         # Signed data is honest about being readable; an envelope around clear bytes lies.
         told = iter(()) if kind == "signed" else iter([_mislabelled(location, "smime")])
-        return _chain(_nested(content, location, ctx), told)
+        return chain(inner_items(content, location, ctx), told)
     return None
 
 
@@ -169,17 +170,6 @@ def _read_text(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     from leakguard.extract.text import read_text
 
     return read_text(data, location, ctx, None)
-
-
-def _nested(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """Content found inside a file (the literal data of a signed message), read at the
-    file's own location."""
-    return extract(data, location, budget=ctx.budget, depth=ctx.depth + 1, messages=ctx.messages)
-
-
-def _chain(*parts: Iterator[Item]) -> Iterator[Item]:
-    for part in parts:
-        yield from part
 
 
 def extract(

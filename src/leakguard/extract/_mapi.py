@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
 
 __all__ = [
@@ -188,7 +188,6 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
     The body is the plain text when there is one, else the HTML, else the RTF. Past
     ``max_members`` attachments the item is reported ``too_many_members``.
     """
-    from leakguard.extract import extract
     from leakguard.extract.html import html_to_text
     from leakguard.extract.rtf import rtf_text
     from leakguard.extract.text import decode_text
@@ -237,6 +236,4 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
         if not budget.take_bytes(len(data)):
             yield Problem(where, "too_large")
             continue
-        yield from extract(
-            data, where, budget=budget, filename=name, depth=ctx.depth + 1, messages=ctx.messages
-        )
+        yield from inner_items(data, where, ctx, name)

@@ -19,7 +19,6 @@ from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Problem
 from leakguard.extract.archive import read_member
-from leakguard.extract.sniff import document_sized
 from leakguard.extract.text import decode_text
 
 __all__ = ["leftover_items"]
@@ -102,11 +101,4 @@ def _picture(
     except Unreadable as err:
         yield Problem(where, err.reason, err.container)
         return
-    if not ocr.available():
-        if document_sized(content):
-            yield Problem(where, "no_ocr")
-        return
-    try:
-        yield from ocr.read_image(content, where, ctx)
-    except Unreadable as err:
-        yield Problem(where, err.reason, err.container)
+    yield from ocr.placed_picture(content, where, ctx)

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
-from leakguard.extract.text import decode_text, western_reading
+from leakguard.extract.text import readings
 
 __all__ = ["html_to_text", "read_html"]
 
@@ -131,9 +131,9 @@ def read_html(
     data: bytes, location: Location, ctx: Context, declared: str | None = None
 ) -> Iterator[Item]:
     """An HTML file: its visible text."""
-    text = html_to_text(decode_text(data, declared), expired=ctx.budget.expired)
+    decoded, other = readings(data, declared)
+    text = html_to_text(decoded, expired=ctx.budget.expired)
     yield from text_items(text, location, ctx.budget, "text/html")
-    other = western_reading(data, declared)
     if other is not None:
         text = html_to_text(other, expired=ctx.budget.expired)
         yield from text_items(text, location, ctx.budget, "text/html")

@@ -27,9 +27,10 @@ from leakguard.core import Location
 from leakguard.extract._boxes import without_box_lines
 from leakguard.extract._common import Context, Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Problem
+from leakguard.extract.sniff import document_sized
 from leakguard.extract.text import decode_text
 
-__all__ = ["COPY", "available", "normalise", "ocr_picture", "read_image"]
+__all__ = ["COPY", "available", "normalise", "ocr_picture", "placed_picture", "read_image"]
 
 # Tesseract's own page segmentation, with the inter-word spaces it saw kept.
 _TESSERACT_ARGS = ("--psm", "3", "-c", "preserve_interword_spaces=1")
@@ -270,6 +271,20 @@ def read_image(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 yield Problem(location, "corrupt")
                 return
             yield from text_items(text, location, budget, "image/ocr")
+
+
+def placed_picture(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
+    """A picture placed inside a document, read by OCR when it is installed; without
+    OCR one the size of a document (a scanned form, a photographed card) is reported
+    unread (``no_ocr``) and a logo or a signature is left."""
+    if not available():
+        if document_sized(data):
+            yield Problem(location, "no_ocr")
+        return
+    try:
+        yield from read_image(data, location, ctx)
+    except Unreadable as err:
+        yield Problem(location, err.reason, err.container)
 
 
 # EXIF tags a photo's properties show: description, artist, copyright, and the Windows

@@ -451,18 +451,12 @@ def read_ole(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         # It says encrypted and is not: read as the clear document it is.
         yield Problem(location, "mislabelled", "office")
         if clear is not data:
-            from leakguard.extract import extract
-
-            yield from extract(
-                clear, location, budget=ctx.budget, depth=ctx.depth + 1, messages=ctx.messages
-            )
+            yield from inner_items(clear, location, ctx)
             return
     embedded = _embedded_file(data, ctx.budget.limits.max_part_bytes)
     if embedded is not None:
         # An embedded object (a file dropped into a document, an Acrobat PDF, an Office
         # document inside another): the file it holds, read as what it is.
-        from leakguard.extract import extract
-
         name, content = embedded
         yield from inner_items(content, location.child(name) if name else location, ctx, name)
         return

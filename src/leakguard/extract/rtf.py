@@ -13,9 +13,8 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
+from leakguard.extract._common import Context, Item, inner_items, text_items
 from leakguard.extract._types import Problem
-from leakguard.extract.sniff import document_sized
 
 __all__ = ["embedded_objects", "read_rtf", "rtf_text"]
 
@@ -172,7 +171,6 @@ def _pictures(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
 
     if b"blip" not in data:
         return
-    readable = ocr.available()
     budget = ctx.budget
     for count, m in enumerate(_PICT.finditer(data)):
         if count >= _PICTURES_MAX:
@@ -187,12 +185,4 @@ def _pictures(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             picture = binascii.unhexlify(hexa.translate(None, b" \t\r\n"))
         except (binascii.Error, ValueError):
             continue
-        where = location.child(f"picture-{count + 1}")
-        if not readable:
-            if document_sized(picture):
-                yield Problem(where, "no_ocr")
-            continue
-        try:
-            yield from ocr.read_image(picture, where, ctx)
-        except Unreadable as err:
-            yield Problem(where, err.reason, err.container)
+        yield from ocr.placed_picture(picture, location.child(f"picture-{count + 1}"), ctx)

@@ -21,7 +21,7 @@ __all__ = [
     "looks_utf16",
     "read_csv",
     "read_text",
-    "western_reading",
+    "readings",
     "written_files",
 ]
 
@@ -130,9 +130,10 @@ def decode_text(data: bytes, declared: str | None = None) -> str:
     return _decode(data, declared)[0]
 
 
-def western_reading(data: bytes, declared: str | None = None) -> str | None:
-    """The Western reading of ``data`` (see :func:`decode_text`) when it was read in a
-    declared charset that is neither UTF-8 nor Western and reads otherwise; else None.
+def readings(data: bytes, declared: str | None = None) -> tuple[str, str | None]:
+    """:func:`decode_text` of ``data``, and from the same decoding its Western reading
+    when it was read in a declared charset that is neither UTF-8 nor Western and reads
+    otherwise (else None).
 
     Nearly any 8-bit text decodes in GB18030, KOI8-R or an EBCDIC code page: such a
     label over a French text turns its accents and non-breaking spaces into letters
@@ -142,9 +143,9 @@ def western_reading(data: bytes, declared: str | None = None) -> str | None:
     """
     text, used = _decode(data, declared)
     if used in _SAFE_CODECS or data.isascii():
-        return None
+        return text, None
     other = _western(data)
-    return None if other == text else other
+    return text, None if other == text else other
 
 
 # Charsets whose reading keeps ASCII, the non-breaking space and Latin letters as they are.
@@ -192,11 +193,10 @@ def read_text(
     base64, and the files written into it (uuencode, yEnc, BinHex)."""
     from leakguard.extract.text_formats import reshaped
 
-    text = decode_text(data, declared)
+    text, other = readings(data, declared)
     limit = ctx.budget.limits.max_part_bytes
     shaped = reshaped(text, declared_type, limit)
     yield from text_items(text if shaped is None else shaped.text, location, ctx.budget)
-    other = western_reading(data, declared)
     if other is not None:
         yield from text_items(other, location, ctx.budget)
     if shaped is not None:
@@ -275,9 +275,7 @@ def read_csv(
     data: bytes, location: Location, ctx: Context, declared: str | None = None
 ) -> Iterator[Item]:
     """A CSV (or TSV) file: rows as tab-joined cells."""
-    yield from text_items(
-        csv_rows_text(decode_text(data, declared)), location, ctx.budget, "text/csv"
-    )
-    other = western_reading(data, declared)
+    text, other = readings(data, declared)
+    yield from text_items(csv_rows_text(text), location, ctx.budget, "text/csv")
     if other is not None:
         yield from text_items(csv_rows_text(other), location, ctx.budget, "text/csv")

@@ -22,7 +22,7 @@ from leakguard.extract.html import html_to_text
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
 from leakguard.extract.sniff import document_sized
-from leakguard.extract.text import decode_text, western_reading
+from leakguard.extract.text import decode_text, readings
 from leakguard.message._load import RecoveredFields, UnparsedStructure, UnrepairedPart, _parse
 from leakguard.message._part import (
     _b64decode,
@@ -479,11 +479,10 @@ def _body_items(
     if damaged:
         yield Problem(where, "corrupt")
     charset = _param(part, "charset")
-    text = decode_text(data, charset)
+    text, other = readings(data, charset)
     if ctype == "text/html":
         text = html_to_text(text, expired=budget.expired)
     yield from text_items(text, where, budget, ctype)
-    other = western_reading(data, charset)
     if other is not None:
         # A charset that hides what the bytes say in Western text: read that way too.
         if ctype == "text/html":
