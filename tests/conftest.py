@@ -19,6 +19,12 @@ if os.environ.get("CI"):
 
 _LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 
+# The tests read the English texts unless they ask for French (the fixtures below): a
+# reader whose own locale is French runs the same suite. Child processes inherit it.
+for _var in _LOCALE_VARS:
+    os.environ.pop(_var, None)
+os.environ["LANG"] = "C.UTF-8"
+
 
 @pytest.fixture
 def french(monkeypatch: pytest.MonkeyPatch) -> None:
