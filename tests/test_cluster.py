@@ -299,7 +299,12 @@ def test_ctrl_c_on_the_client_cancels_the_cluster_work(
         time.sleep(0.5)
         stopped = time.monotonic()
         run.send_signal(signal.SIGINT)
-        out, err = run.communicate(timeout=30)
+        try:
+            out, err = run.communicate(timeout=30)
+        finally:
+            if run.poll() is None:  # left running: stopped here, not by a later test's GC
+                run.kill()
+                run.communicate()
         took = time.monotonic() - stopped
         assert run.returncode == 130, err
         assert took < 3, took

@@ -157,7 +157,8 @@ def _abuse(
     time.sleep(0.3)
     health, small = [], []
     ends = time.monotonic() + 30
-    while any(th.is_alive() for th in senders) and time.monotonic() < ends:
+    # Three probes at least: a fast machine may answer the large requests before then.
+    while (any(th.is_alive() for th in senders) or len(health) < 3) and time.monotonic() < ends:
         health.append(_healthz(service))
         answer, took = _small_check(service)
         assert answer["action"] == "allow"
