@@ -243,3 +243,18 @@ def test_professional_and_order_numbers_are_not_people() -> None:
     # With an identifier word near, the label does not hide the number.
     assert [m.kind for m in find_identifiers(f"Assuré : n° de facture {NIR_VALID[0]}")] == ["nir"]
     assert [m.kind for m in find_identifiers(f"RPPS du médecin ; NISS {rpps}")] == ["be_niss"]
+
+
+def test_the_iban_registry_read_from_its_file_is_python_stdnums() -> None:
+    """The account layouts are read from python-stdnum's registry file without importing
+    the package (a shorter start); they must be the very ones its own reader gives."""
+    from stdnum import numdb
+
+    from leakguard.detectors import iban
+
+    expected = {
+        str(low): str(props.get("bban", ""))
+        for _length, low, _high, props, _children in numdb.get("iban").prefixes
+    }
+    assert dict(iban._registry()) == expected
+    assert len(expected) > 80 and expected["FR"] == iban._RIB_LAYOUT

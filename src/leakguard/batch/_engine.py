@@ -10,7 +10,6 @@ that still kills it is reported as such: nothing is lost, nothing is counted twi
 from __future__ import annotations
 
 import gc
-import multiprocessing
 import os
 import re
 import signal
@@ -21,18 +20,20 @@ from concurrent.futures import (
     BrokenExecutor,
     Executor,
     Future,
-    ProcessPoolExecutor,
     wait,
 )
 from dataclasses import dataclass, replace
 from itertools import chain
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from leakguard.batch._context import Context, ContextRef, Recipe, install, new_token, uninstall
 from leakguard.batch._shards import End, Failed, MboxRange, Reading, Shard, plan
 from leakguard.batch._tasks import Outcome, ShardResult, Task, execute, listing
 from leakguard.core import Lang
 from leakguard.errors import LeakguardError
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
 
 __all__ = [
     "Backend",
@@ -200,6 +201,8 @@ class Processes:
     def __init__(self, jobs: int, token: str, context: Context) -> None:
         self.slots = jobs
         self.ref = ContextRef(token)
+        import multiprocessing  # only here: one file in this process needs no pool
+
         fork = "fork" in multiprocessing.get_all_start_methods()
         self._mp = multiprocessing.get_context("fork" if fork else "spawn")
         self._initargs: tuple[str, Context | Recipe] = (
@@ -216,6 +219,8 @@ class Processes:
         self._pool = self._start()
 
     def _start(self) -> ProcessPoolExecutor:
+        from concurrent.futures import ProcessPoolExecutor
+
         return ProcessPoolExecutor(
             self.slots,
             mp_context=self._mp,

@@ -19,6 +19,11 @@ import os
 import sys
 from collections.abc import Sequence
 
+# The detectors use numpy for array arithmetic, never its linear algebra: its BLAS
+# threads (one per core, started at import) would only lengthen every command's start.
+# The command owns its process; a value the user set is kept.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 from leakguard import __version__
 from leakguard.cli._common import (
     EXIT_ERROR,

@@ -14,8 +14,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from stdnum.exceptions import ValidationError as _StdnumError
-
 __all__ = [
     "AFTER_FIRST",
     "DENSE",
@@ -288,9 +286,11 @@ def from_stdnum(error: Exception, what: str) -> ValidationError:
 
 def stdnum_check(check: Callable[[str], object], number: str, what: str, /) -> str:
     """``number`` as python-stdnum's ``check`` returns it, its errors turned into ours."""
+    from stdnum.exceptions import ValidationError as StdnumError
+
     try:
         return str(check(number))
-    except _StdnumError as exc:
+    except StdnumError as exc:
         raise from_stdnum(exc, what) from None
 
 

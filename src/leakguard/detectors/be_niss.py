@@ -11,9 +11,6 @@ import datetime
 import re
 from collections.abc import Iterator
 
-from stdnum.be import bis as _stdbis
-from stdnum.be import nn as _stdnn
-
 from leakguard.detectors._base import (
     AFTER_FIRST,
     KEYSEP,
@@ -85,7 +82,9 @@ def validate(value: str, /) -> str:
         raise InvalidLength(f"A {_WHAT} has eleven digits.")
     if not number.isdigit():
         raise InvalidFormat(f"A {_WHAT} has digits only.")
-    module = _stdbis if 20 <= int(number[2:4]) <= 59 else _stdnn
+    from stdnum.be import bis, nn  # python-stdnum loads when first needed
+
+    module = bis if 20 <= int(number[2:4]) <= 59 else nn
     return stdnum_check(module.validate, number, _WHAT)
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stdnum.ca import sin as _stdsin
-
 from leakguard.detectors._base import (
     AFTER_FIRST,
     OSEP,
@@ -67,7 +65,9 @@ def validate(value: str, /) -> str:
         raise InvalidLength(f"A {_WHAT} has nine digits.")
     if not number.isdigit():
         raise InvalidFormat(f"A {_WHAT} has digits only.")
-    return stdnum_check(_stdsin.validate, number, _WHAT)
+    from stdnum.ca import sin as stdsin  # python-stdnum loads when first needed
+
+    return stdnum_check(stdsin.validate, number, _WHAT)
 
 
 def is_valid(value: str, /) -> bool:

@@ -277,13 +277,36 @@ def _folded(word: str) -> str:
     return word.lower().translate(_UNACCENT)
 
 
+# A word as written -> its folded form when a label begins with it, else "". Words of a
+# text repeat: the table spares folding each of them at every label place. Bounded.
+_FIRSTS: dict[str, str] = {}
+_FIRSTS_MAX = 1 << 16
+
+
+def _label_first(word: str) -> str:
+    """The folded ``word`` when a field label begins with it, else ``""``."""
+    first = _FIRSTS.get(word)
+    if first is None:
+        folded = _folded(word) if len(word) <= 20 else ""
+        first = folded if folded in _LABELS else ""
+        if len(_FIRSTS) >= _FIRSTS_MAX:
+            _FIRSTS.clear()
+        _FIRSTS[word] = first
+    return first
+
+
 def _label(text: str, word: re.Match[str], limit: int) -> _Tok | None:
     """The field label that begins with ``word`` in ``text`` (ending by ``limit``)."""
-    first = _folded(word.group()) if word.end() - word.start() <= 20 else ""
-    entry = _LABELS.get(first)
-    if entry is None:
+    first = _label_first(word.group())
+    if not first:
         return None
-    m = _label_pattern(first).match(text, word.start(), limit)
+    return _label_from(text, first, word.start(), limit)
+
+
+def _label_from(text: str, first: str, start: int, limit: int) -> _Tok | None:
+    """The field label beginning at ``start`` with the (folded) word ``first``."""
+    entry = _LABELS[first]
+    m = _label_pattern(first).match(text, start, limit)
     if m is None:
         return None
     return _Tok(_LABEL, m.start(), m.end(), field=entry[1][(m.lastindex or 1) - 1])
@@ -822,10 +845,18 @@ def _label_at(text: str, place: int) -> _Tok | None:
     """The field label that holds the stem found at ``place`` (it may begin a few words
     before: "numéro d'assurance maladie")."""
     n = len(text)
-    for m in _WORD_RE.finditer(text, max(0, place - 48), min(n, place + 16)):
-        if m.start() > place:
+    firsts, words = _FIRSTS, _WORD_RE.finditer(text, max(0, place - 48), min(n, place + 16))
+    for m in words:
+        start = m.start()
+        if start > place:
             break
-        label = _label(text, m, min(n, m.start() + 80))
+        word = m.group()
+        first = firsts.get(word)
+        if first is None:
+            first = _label_first(word)
+        if not first:
+            continue
+        label = _label_from(text, first, start, min(n, start + 80))
         if label is not None and label.end > place:
             return label
     return None

@@ -14,10 +14,10 @@ detectors so.
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator, Mapping
-
-from stdnum import numdb as _numdb
+from pathlib import Path
 
 from leakguard.detectors import rib as _rib
 from leakguard.detectors._base import (
@@ -91,14 +91,47 @@ def _layout_re(bban: str) -> re.Pattern[str]:
     return re.compile("".join(f"{_LAYOUT_PART[kind]}{{{size}}}" for size, kind in parts))
 
 
+# A country's line in python-stdnum's registry file: ``FR country="France" bban="..."``.
+_REGISTRY_LINE = re.compile(r'([A-Z]{2})\s.*?\bbban="([^"]*)"')
+
+
+def _registry() -> list[tuple[str, str]]:
+    """(country code, account layout) of every country of the IBAN registry that
+    python-stdnum ships. Its data file is read directly: importing the package would
+    import ``ssl`` and ``pydoc`` as well, a sixth of a short command's start. Should the
+    file be missing or change its form, the package's own reader gives the list."""
+    spec = importlib.util.find_spec("stdnum")
+    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
+    pairs: list[tuple[str, str]] = []
+    for folder in folders[:1]:
+        try:
+            lines = (Path(folder) / "iban.dat").read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError):
+            break
+        for line in lines:
+            m = _REGISTRY_LINE.match(line)
+            if m is not None:
+                pairs.append((m.group(1), m.group(2)))
+            elif line.strip() and not line.startswith("#"):
+                pairs = []  # a line of another form: leave it to the package
+                break
+    if pairs:
+        return pairs
+    from stdnum import numdb
+
+    return [
+        (str(low), str(props.get("bban", "")))
+        for _length, low, _high, props, _children in numdb.get("iban").prefixes
+    ]
+
+
 def _countries() -> Mapping[str, tuple[int, str, re.Pattern[str]]]:
     """Country code -> (IBAN length, account layout, its regex), from python-stdnum."""
     out: dict[str, tuple[int, str, re.Pattern[str]]] = {}
-    for _length, low, _high, props, _children in _numdb.get("iban").prefixes:
-        bban = str(props.get("bban", ""))
+    for code, bban in _registry():
         size = sum(int(n) for n in re.findall(r"[0-9]+", bban))
         if size:
-            out[str(low)] = (4 + size, bban, _layout_re(bban))
+            out[code] = (4 + size, bban, _layout_re(bban))
     return out
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from stdnum.fr import nir as _stdnir
-
 from leakguard.detectors._base import (
     AFTER_FIRST,
     KEYSEP,
@@ -101,7 +99,9 @@ def validate(value: str, /) -> str:
     if len(number) != 15:
         raise InvalidLength(f"A {_WHAT} has fifteen characters.")
     _check_body(number)
-    return stdnum_check(_stdnir.validate, number, _WHAT)
+    from stdnum.fr import nir as stdnir  # python-stdnum loads when first needed
+
+    return stdnum_check(stdnir.validate, number, _WHAT)
 
 
 def is_valid(value: str, /) -> bool:
