@@ -527,3 +527,13 @@ def test_a_message_inside_an_archive_is_read_by_the_reader_the_caller_gives() ->
         check=True,
     )
     assert imported.stdout.strip() == "False"
+
+
+@given(st.text(alphabet=st.sampled_from(["1", "8", " ", "\ufffe", "\x02", "\r", "\n", "é"])))
+def test_pdf_page_text_loses_pdfiums_marks_and_nothing_else(text: str) -> None:
+    """PDFium marks hyphenation points and unknown glyphs inside words ("1 85\\x0205"):
+    a number cut by one must read whole, and no other character may go."""
+    from leakguard.extract.pdf import _NOISE
+
+    cleaned = _NOISE.sub("", text)
+    assert cleaned == "".join(c for c in text if c not in "\ufffe\x02\r")

@@ -45,8 +45,9 @@ __all__ = ["read_pdf"]
 # Scanned pages are rendered at this resolution for OCR: that of a fax, enough for
 # ordinary print, and half the pixels (and OCR time) of 300 dpi.
 _OCR_DPI = 200
-# PDFium marks hyphenation points and unknown glyphs with these.
-_NOISE = str.maketrans({"\ufffe": "", "\x02": "", "\r": None})
+# PDFium marks hyphenation points and unknown glyphs with these (removed by a character
+# class: ``str.translate`` with a table looks up every character of the page).
+_NOISE = re.compile("[\ufffe\x02\r]+")
 
 
 def read_pdf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
@@ -320,4 +321,4 @@ def _page_text(doc: Any, index: int, max_bytes: int) -> tuple[str, PageParts]:
             parts = page_parts(doc, page, max_bytes)
         finally:
             page.close()
-    return text.translate(_NOISE), parts
+    return _NOISE.sub("", text), parts
