@@ -37,10 +37,11 @@ def encoded_files(text: str, limit: int) -> list[EncodedFile]:
     """Every uuencoded, yEnc or BinHex file in ``text``, each cut at ``limit`` bytes (and
     then marked damaged). Cheap on ordinary text: a marker is looked for first."""
     found: list[EncodedFile] = []
-    if "begin " in text:
-        found += _uudecoded(text, limit)
-    if "=ybegin" in text:
-        found += _ydecoded(text, limit)
+    if "begin" in text:  # both markers hold it: one pass over a long text, not two
+        if "begin " in text:
+            found += _uudecoded(text, limit)
+        if "=ybegin" in text:
+            found += _ydecoded(text, limit)
     if _HQX_MARK in text:
         found += _binhex(text, limit)
     return found[:_MAX_FILES]
