@@ -27,7 +27,7 @@ from docs_factory import (
 )
 from leakguard.core import Location
 from leakguard.extract import Budget, Limits, Problem, TextChunk, extract
-from leakguard.message import iter_content, load_message
+from leakguard.message import MAX_PARTS, iter_content, load_message
 
 NIR = SAMPLE_NIR
 # Generous for a loaded 2-core machine: the hostile inputs here took minutes before their
@@ -229,6 +229,42 @@ def test_a_100_kilobyte_header_line() -> None:
     assert found(items, "subject")
     assert problems(items) == []
     assert found(items, "attachment:" + "a" * 196 + ".txt"), [i.location.where[-30:] for i in items]
+
+
+def _many_parts(count: int, nir_at: int) -> bytes:
+    """A message of ``count`` empty text parts; part ``nir_at`` holds a NIR in clear and
+    the last one a NIR in a Base64 attachment."""
+    empty = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    clear = f"--b\r\nContent-Type: text/plain\r\n\r\nNIR {NIR}\r\n".encode()
+    coded = b"--b\r\n" + _attachment("export.txt", f"NIR {NIR}".encode(), "text/plain")
+    body = empty * nir_at + clear + empty * (count - nir_at - 2) + coded + b"\r\n--b--\r\n"
+    head = b"From: a@clinique.fr\r\nTo: b@gmail.com\r\nMIME-Version: 1.0\r\n"
+    return head + b"Content-Type: multipart/mixed; boundary=b\r\n\r\n" + body
+
+
+def test_a_message_of_more_parts_than_the_reader_builds_is_read_flat_and_reported() -> None:
+    """A million empty parts took the parser 24 s and 760 MiB, in one step no
+    deadline stops. Past MAX_PARTS the parts are not built: the text is read as one body
+    (the NIR in clear is still found) and the message is reported not read."""
+    raw = _many_parts(3 * MAX_PARTS, MAX_PARTS + 5)
+    started = time.monotonic()
+    items = mail(raw)
+    took = time.monotonic() - started
+    assert ("body", "too_large") in problems(items)
+    assert found(items, "body")
+    assert took < 10.0, took
+    # Just below the bound, the parts are read one by one, the attachment decoded.
+    items = mail(_many_parts(MAX_PARTS - 2, 10))
+    assert problems(items) == []
+    assert found(items, "attachment:export.txt")
+
+
+def test_an_attached_message_of_too_many_parts_is_reported_where_it_lies() -> None:
+    """The same message inside a ZIP: read flat and reported at its own place, not
+    silently."""
+    archive = make_zip({"m.eml": _many_parts(MAX_PARTS + 10, 5)})
+    raw = _mime([_attachment("dossier.zip", archive, "application/zip")])
+    assert ("attachment:dossier.zip/m.eml", "too_large") in problems(mail(raw))
 
 
 def test_the_rest_of_the_message_is_scanned_after_bad_parts(gigabyte_bomb: bytes) -> None:

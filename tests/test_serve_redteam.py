@@ -13,6 +13,7 @@ import base64
 import contextlib
 import json
 import os
+import random
 import signal
 import threading
 import time
@@ -261,20 +262,33 @@ def test_json_of_a_million_small_items_is_refused_at_once(tmp_path: Path, shape:
     assert small[0] == 200
 
 
+def _dense_eml(parts: int, part_kb: int) -> bytes:
+    """A message of ``parts`` attachments of numbers only, valid keys among random ones:
+    each is a finding to build, the slowest text for the detectors."""
+    rng = random.Random(11)
+    lines, size, i = [], 0, 0
+    while size < part_kb * 1024:
+        line = f"{make_nir(i)} {rng.randrange(10**12, 10**13)} {make_nir(i + 1)}"
+        lines.append(line)
+        size, i = size + len(line) + 1, i + 2
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "a@clinique-exemple.fr", "b@gmail.com", "export"
+    msg.set_content("Les exports.")
+    for n in range(parts):
+        msg.add_attachment("\n".join(lines) + "\n", filename=f"export-{n}.txt")
+    return msg.as_bytes()
+
+
 def test_a_check_past_its_deadline_is_ended_not_left_running(tmp_path: Path) -> None:
-    """An attached message of a hundred thousand parts keeps the checker reading past
-    the moment the service answered 503. The check does not stay running: it stops at
-    its deadline where the reading is cooperative, and where a step is not (the MIME
-    parser), the checker process is replaced at the hard end. Either way, the next check
-    is answered by then."""
-    parts = "".join("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(100_000))
-    inner = (
-        "From: a@clinique-exemple.fr\r\nTo: b@gmail.com\r\nMIME-Version: 1.0\r\n"
-        f"Content-Type: multipart/mixed; boundary=b\r\n\r\n{parts}--b--\r\n"
-    ).encode()
+    """An attached export of eight MiB of numbers keeps the checker reading past the
+    moment the service answered 503. The check does not stay running: it stops at its
+    deadline where the reading is cooperative, and where a step is not, the checker
+    process is replaced at the hard end. Either way, the next check is answered by then."""
     request = {
         "to": [{"address": "b@gmail.com"}],
-        "attachments": [{"name": "m.eml", "eml_base64": base64.b64encode(inner).decode()}],
+        "attachments": [
+            {"name": "m.eml", "eml_base64": base64.b64encode(_dense_eml(8, 1024)).decode()}
+        ],
     }
     budget = 2.0
     with serve_process(tmp_path, "--time-budget", str(budget)) as service:
@@ -296,6 +310,36 @@ def test_a_check_past_its_deadline_is_ended_not_left_running(tmp_path: Path) -> 
     # A replaced checker is said in the log, and only then.
     assert replaced == ("replaced to end it" in log), replaced
     assert health[0] == 200
+
+
+def test_an_attached_message_of_a_hundred_thousand_parts_is_answered_at_once(
+    tmp_path: Path,
+) -> None:
+    """A hundred thousand empty parts (3.6 MB) kept the checker parsing for seconds, in
+    one step no deadline stops, and a million took 760 MiB. The parts past the reader's
+    bound are not built: the answer comes at once, and says the message was not read."""
+    parts = "".join("--b\r\nContent-Type: text/plain\r\n\r\nx\r\n" for _ in range(100_000))
+    inner = (
+        "From: a@clinique-exemple.fr\r\nTo: b@gmail.com\r\nMIME-Version: 1.0\r\n"
+        f"Content-Type: multipart/mixed; boundary=b\r\n\r\n{parts}--b--\r\n"
+    ).encode()
+    request = {
+        "to": [{"address": "b@gmail.com"}],
+        "attachments": [{"name": "m.eml", "eml_base64": base64.b64encode(inner).decode()}],
+    }
+    with serve_process(tmp_path, "--time-budget", "8") as service:
+        checker = checker_pid(service)
+        before = rss_mb(checker)
+        status, _, answer, took = raw_request(
+            service, "POST", "/v1/check", json.dumps(request).encode(), JSON
+        )
+        grown = rss_mb(checker) - before
+    assert status == 200, answer[:200]
+    body = json.loads(answer)
+    unread = [f for f in body["findings"] if f["kind"] == "unscannable_attachment"]
+    assert body["action"] != "allow" and unread, body["action"]
+    assert took < 4.0, took
+    assert grown < 150, grown
 
 
 def _until_stopped(pid: int, timeout: float = 10.0) -> None:

@@ -10,9 +10,12 @@ repaired as mail clients read them), ``_part`` reads one part's headers and byte
 from __future__ import annotations
 
 from leakguard.extract._types import TextChunk as TextChunk
+from leakguard.message._load import MAX_PARTS as MAX_PARTS
 from leakguard.message._load import RecoveredFields as RecoveredFields
+from leakguard.message._load import TooManyParts as TooManyParts
 from leakguard.message._load import UnparsedStructure as UnparsedStructure
 from leakguard.message._load import UnrepairedPart as UnrepairedPart
+from leakguard.message._load import bounded_parser as bounded_parser
 from leakguard.message._load import load_message
 from leakguard.message._mail import is_message, require_message
 from leakguard.message._part import _b64_segments as _b64_segments

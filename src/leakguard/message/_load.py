@@ -132,13 +132,52 @@ _POLICY = _ParsePolicy()
 
 
 class UnparsedStructure(email.errors.MessageDefect):
-    """The MIME structure could not be parsed (nested too deeply, or broken beyond what
-    the parser copes with): the message is read as headers plus one plain-text body."""
+    """The MIME structure could not be parsed (nested too deeply, more parts than
+    :data:`MAX_PARTS`, or broken beyond what the parser copes with): the message is read
+    as headers plus one plain-text body. ``reason`` is what the reader reports for its
+    parts: ``too_deep`` or ``too_large``."""
+
+    def __init__(self, reason: str = "too_deep") -> None:
+        super().__init__()
+        self.reason = reason
 
 
 # More multipart containers than any real message holds: the structure is hostile (the
 # parser would recurse once per level) and the message is read flat straight away.
 _MAX_MULTIPARTS = 256
+
+#: Most parts one parse builds (the message, its parts, the parts of the messages it
+#: forwards). Real mail holds tens; a message of a million empty parts (36 MB) took the
+#: parser 24 s and 760 MiB, in one step no deadline can stop. Past it, the message is
+#: read flat and its parts are reported ``too_large``.
+MAX_PARTS = 10_000
+
+
+class TooManyParts(Exception):
+    """Raised inside the parser by :func:`bounded_parser` past :data:`MAX_PARTS`."""
+
+
+class _Counted:
+    """The parser's maker of message objects, stopping the parse past a count."""
+
+    __slots__ = ("_left", "_make")
+
+    def __init__(self, make: Any, limit: int) -> None:
+        self._make = make
+        self._left = limit + 1  # the parser makes one on starting, to learn how to call it
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self._left -= 1
+        if self._left < 0:
+            raise TooManyParts
+        return self._make(*args, **kwargs)
+
+
+def bounded_parser(parse_policy: policy.Policy = policy.compat32, /) -> BytesParser:
+    """A bytes parser under ``parse_policy`` that raises :class:`TooManyParts` once it has
+    built :data:`MAX_PARTS` message objects. One parser per message: the count is its."""
+    make = getattr(parse_policy, "message_factory", None) or email.message.Message
+    return BytesParser(_Counted(make, MAX_PARTS), policy=parse_policy)
 
 
 def _parse(data: bytes) -> EmailMessage:
@@ -154,10 +193,11 @@ def _parse(data: bytes) -> EmailMessage:
     try:
         if data.count(b"ultipart/") + data.count(b"ULTIPART/") > _MAX_MULTIPARTS:
             raise RecursionError("too many nested multipart containers")
-        msg = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(data))
+        msg = cast(EmailMessage, bounded_parser(_POLICY).parsebytes(data))
         _repair_parts(msg, len(data))
         return msg
-    except Exception:
+    except Exception as exc:
+        reason = "too_large" if isinstance(exc, TooManyParts) else "too_deep"
         # The parser is tolerant by design; should it still fail, keep the headers (the
         # recipients must still be checked) and the bytes readable as a plain body.
         try:
@@ -169,7 +209,7 @@ def _parse(data: bytes) -> EmailMessage:
             del msg[name]
         text = body if isinstance(body, str) else data.decode("utf-8", "surrogateescape")
         msg.set_payload(text)
-        msg.defects.append(UnparsedStructure())
+        msg.defects.append(UnparsedStructure(reason))
         return msg
 
 
@@ -242,7 +282,7 @@ def _needs_repair(part: email.message.Message) -> bytes | None:
 def _reparsed(part: email.message.Message, raw: bytes) -> EmailMessage | None:
     """``raw`` (``part`` repaired) parsed in its place; None when the parser fails."""
     try:
-        fixed = cast(EmailMessage, BytesParser(policy=_POLICY).parsebytes(raw))
+        fixed = cast(EmailMessage, bounded_parser(_POLICY).parsebytes(raw))
     except Exception:
         return None
     fixed.set_default_type(part.get_default_type())

@@ -85,10 +85,17 @@ def iter_content(
     """
     if budget is None:
         budget = Budget(limits if limits is not None else Limits())
-    if any(isinstance(d, UnparsedStructure) for d in msg.defects):
-        # Its attachments could not be told apart: say so, then read what text there is.
-        yield Problem(Location.body(), "too_deep")
+    yield from _unparsed(msg, Location.body())
     yield from _message_items(msg, None, budget, 0)
+
+
+def _unparsed(msg: email.message.Message, location: Location) -> Iterator[Problem]:
+    """A message read flat: its attachments could not be told apart. Said once, before
+    what text there is is read."""
+    for defect in msg.defects:
+        if isinstance(defect, UnparsedStructure):
+            yield Problem(location, defect.reason)
+            return
 
 
 def iter_embedded(
@@ -99,7 +106,9 @@ def iter_embedded(
     if depth + 1 > budget.limits.max_depth:
         yield Problem(location, "too_deep")
         return
-    yield from _message_items(_parse(data), location, budget, depth + 1)
+    msg = _parse(data)
+    yield from _unparsed(msg, location)
+    yield from _message_items(msg, location, budget, depth + 1)
 
 
 def document_content(
@@ -117,7 +126,9 @@ def document_content(
             yield Problem(location, "too_large")
             return
         if sniff(data, filename=name) == "eml":
-            yield from _message_items(_parse(data), None, budget, 0)
+            msg = _parse(data)
+            yield from _unparsed(msg, location)
+            yield from _message_items(msg, None, budget, 0)
             return
         yield from extract(data, location, budget=budget, filename=name, messages=iter_embedded)
     except Exception:

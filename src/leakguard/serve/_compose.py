@@ -24,8 +24,8 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
-from email.parser import BytesParser
 
+from leakguard.message import TooManyParts, bounded_parser
 from leakguard.serve._schema import Address, Attachment, CheckRequest
 
 __all__ = ["compose"]
@@ -94,7 +94,15 @@ def _filename(name: str) -> str | tuple[str, str, str]:
 def _part(item: Attachment, payloads: _Payloads) -> Message:
     if item.eml_base64 is not None:
         raw = base64.b64decode(item.eml_base64)
-        inner = BytesParser(policy=policy.compat32).parsebytes(raw)
+        try:
+            inner = bounded_parser(policy.compat32).parsebytes(raw)
+        except TooManyParts:
+            # Not rebuilt part by part: attached as the file it is, which the guard
+            # opens as a message and reports as more parts than it reads.
+            whole = MIMEBase("application", "octet-stream")
+            whole.set_payload(base64.encodebytes(raw).decode("ascii"))
+            whole["Content-Transfer-Encoding"] = "base64"
+            return _disposition(whole, item)
         return _disposition(MIMEMessage(inner), item)
     if item.url is not None:
         # A cloud link: the file itself is not in the message. It is named by reference
