@@ -797,7 +797,7 @@ def _country_tables() -> tuple[I64, I64, list[str], U8]:
     layouts = np.zeros((len(codes) + 1, _IBAN_MAX), dtype=np.uint8)
     parts = {"n": DIGIT, "a": UPPER, "c": DIGIT | UPPER, "e": 0}
     for i, code in enumerate(codes):
-        length, bban, _ = iban._COUNTRIES[code]
+        length, bban = iban._COUNTRIES[code]
         slot = (ord(code[0]) - 65) * 26 + ord(code[1]) - 65
         lengths[slot] = length
         index[slot] = i

@@ -14,6 +14,7 @@ detectors so.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import re
 from collections.abc import Iterator, Mapping
@@ -85,8 +86,10 @@ _ANCHOR = re.compile(
 _LAYOUT_PART = {"n": "[0-9]", "a": "[A-Z]", "c": "[0-9A-Z]", "e": " "}
 
 
+@functools.cache
 def _layout_re(bban: str) -> re.Pattern[str]:
-    """A regex for an account layout written the registry's way (``5!n5!n11!c2!n``)."""
+    """A regex for an account layout written the registry's way (``5!n5!n11!c2!n``),
+    compiled when an account of that layout is first checked (not ninety at start)."""
     parts = re.findall(r"([0-9]+)!?([nace])", bban)
     return re.compile("".join(f"{_LAYOUT_PART[kind]}{{{size}}}" for size, kind in parts))
 
@@ -125,13 +128,13 @@ def _registry() -> list[tuple[str, str]]:
     ]
 
 
-def _countries() -> Mapping[str, tuple[int, str, re.Pattern[str]]]:
-    """Country code -> (IBAN length, account layout, its regex), from python-stdnum."""
-    out: dict[str, tuple[int, str, re.Pattern[str]]] = {}
+def _countries() -> Mapping[str, tuple[int, str]]:
+    """Country code -> (IBAN length, account layout), from python-stdnum."""
+    out: dict[str, tuple[int, str]] = {}
     for code, bban in _registry():
         size = sum(int(n) for n in re.findall(r"[0-9]+", bban))
         if size:
-            out[code] = (4 + size, bban, _layout_re(bban))
+            out[code] = (4 + size, bban)
     return out
 
 
@@ -158,13 +161,13 @@ def validate(value: str, /) -> str:
     info = _COUNTRIES.get(number[:2])
     if info is None:
         raise InvalidComponent(f"This {_WHAT} has an unknown country code.")
-    length, layout, layout_re = info
+    length, layout = info
     if len(number) != length:
         raise InvalidLength(f"This {_WHAT} has the wrong number of characters for its country.")
     # The same checks as python-stdnum's ``iban.validate(check_country=False)`` (tests
     # compare them), without its per-call registry look-ups; its national checks are
     # left out because they include bank lists that age.
-    if not number[2:4].isdigit() or layout_re.fullmatch(number, 4) is None:
+    if not number[2:4].isdigit() or _layout_re(layout).fullmatch(number, 4) is None:
         raise InvalidFormat(f"This {_WHAT} does not follow its country's layout.")
     if int((number[4:] + number[:4]).translate(_TO_DIGITS)) % 97 != 1:
         raise InvalidChecksum(f"The check digits of this {_WHAT} do not match.")
@@ -178,7 +181,7 @@ def _ok(number: str) -> bool:
     info = _COUNTRIES.get(number[:2])
     if info is None or len(number) != info[0]:
         return False
-    if not number[2:4].isdigit() or info[2].fullmatch(number, 4) is None:
+    if not number[2:4].isdigit() or _layout_re(info[1]).fullmatch(number, 4) is None:
         return False
     if int((number[4:] + number[:4]).translate(_TO_DIGITS)) % 97 != 1:
         return False
@@ -267,7 +270,7 @@ def wrong_check_covers(text: str, start: int, end: int, /) -> bool:
         if at + size < end:
             continue
         number = strip_separators(m.group()[:size])
-        if number is not None and info[2].fullmatch(number, 4) and not _ok(number):
+        if number is not None and _layout_re(info[1]).fullmatch(number, 4) and not _ok(number):
             return True
     return False
 
