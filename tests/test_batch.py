@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -506,3 +507,26 @@ def test_the_batch_module_exports_exactly_its_public_names() -> None:
         "scan",
     }
     assert all(hasattr(leakguard.batch, name) for name in leakguard.batch.__all__)
+
+
+class _SwallowsCtrlC:
+    """Ctrl-C while a finaliser runs: Python prints the ``KeyboardInterrupt`` it raised
+    there ("Exception ignored in") and goes on, as it did inside a cluster future's."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGINT)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_ctrl_c_lost_in_a_finaliser_still_stops_the_run(tmp_path: Path) -> None:
+    box = write_mbox(tmp_path / "Sent.mbox", [clinic_message(i) for i in range(60)])
+    backend = Processes(2, new_token(), Context(Fingerprinter()))
+    shards = plan([str(box)], reading="check", size=2)
+    seen = 0
+    with pytest.raises(KeyboardInterrupt):
+        for _ in stream(Echo(), shards, backend):  # type: ignore[arg-type]
+            seen += 1
+            if seen == 2:
+                _SwallowsCtrlC()  # made and dropped: its finaliser runs here
+    assert seen == 2, seen  # stopped at once, not at the end of the run
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import socket
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -28,6 +29,8 @@ _distributed: Any = importlib.import_module("distributed")
 _KilledWorker: type[Exception] = importlib.import_module("distributed.scheduler").KilledWorker
 
 _CONNECT_SECONDS = 10.0
+# Longest wait for the scheduler while leaving it.
+_CLOSE_SECONDS = 5.0
 _WORKERS_SECONDS = 30.0
 
 
@@ -121,15 +124,21 @@ class DaskCluster:
         return f"not checked: no Dask worker left in the cluster for {_WORKERS_SECONDS:.0f} s"
 
     def close(self, *, cancel: bool) -> None:
-        try:
-            if cancel:
-                self._executor.shutdown(wait=False)  # cancels what is still pending
-            self.client.unregister_worker_plugin(self._token)
-        except Exception:  # the cluster may be gone already: nothing left to undo
-            pass
-        finally:
-            if self._own:
-                self.client.close(timeout=5)
+        def undo() -> None:
+            try:
+                if cancel:
+                    self._executor.shutdown(wait=False)  # cancels what is still pending
+                self.client.unregister_worker_plugin(self._token)
+            except Exception:  # the cluster may be gone already: nothing left to undo
+                pass
+
+        # Each call waits on the scheduler, without a time limit of its own: a busy or
+        # lost scheduler must not keep the command from ending (after Ctrl-C above all).
+        undoing = threading.Thread(target=undo, name="leakguard-cluster-close", daemon=True)
+        undoing.start()
+        undoing.join(_CLOSE_SECONDS)
+        if self._own:
+            self.client.close(timeout=_CLOSE_SECONDS)
 
 
 def _connect(address: str) -> Any:

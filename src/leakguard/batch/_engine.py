@@ -9,10 +9,12 @@ that still kills it is reported as such: nothing is lost, nothing is counted twi
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import (
@@ -320,10 +322,35 @@ def stream(
     run = _Run(task, backend, progress or (lambda n: None))
     finished = False
     try:
-        yield from run.all(iter(plan))
+        with _ctrl_c_noted() as run.stop:
+            yield from run.all(iter(plan))
         finished = True
     finally:
         backend.close(cancel=not finished)
+
+
+@contextlib.contextmanager
+def _ctrl_c_noted() -> Iterator[threading.Event]:
+    """Ctrl-C raises ``KeyboardInterrupt`` as ever, and is also noted: raised while a
+    finaliser runs (a cluster future's ``__del__``), the exception is printed and lost,
+    and the run would go on to its end. The run looks at the note between results."""
+    seen = threading.Event()
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield seen  # a handler of the program's own is left alone
+        return
+
+    def noted(signum: int, frame: object) -> None:
+        seen.set()
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, noted)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 class _Run:
@@ -334,6 +361,7 @@ class _Run:
         self.offsets: dict[str, int] = {}
         self.cut: set[tuple[str, str | None]] = set()  # (file, error) already reported
         self.quiet_since = time.monotonic()  # when a result last came back
+        self.stop = threading.Event()  # set by Ctrl-C (see ``_ctrl_c_noted``)
 
     def all(self, plan: Iterator[Shard | Failed | End]) -> Iterator[Done]:
         limit = max(2, self.backend.slots * _AHEAD)
@@ -342,6 +370,8 @@ class _Run:
         planned = emitted = 0
         exhausted = False
         while True:
+            if self.stop.is_set():
+                raise KeyboardInterrupt  # the one Ctrl-C raised was lost on the way
             while not exhausted and len(pending) < limit and len(ready) < 4 * limit:
                 shard = next(plan, None)
                 if shard is None:
@@ -358,6 +388,8 @@ class _Run:
                     future = self.backend.submit(execute, self.backend.ref, self.task, shard)
                     pending[future] = (seq, shard)
             while emitted in ready:
+                if self.stop.is_set():
+                    raise KeyboardInterrupt  # the one Ctrl-C raised was lost on the way
                 yield self._numbered(ready.pop(emitted))
                 emitted += 1
             if exhausted and not pending:
