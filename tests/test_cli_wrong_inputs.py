@@ -339,3 +339,19 @@ def test_the_pytest_plugin_stops_at_once_on_a_missing_policy(tmp_path: Path) -> 
         "(No such file or directory)."
     ]
     assert done.returncode == pytest.ExitCode.USAGE_ERROR
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "deux"])
+def test_the_relay_refuses_a_recipient_cap_below_one(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--max-recipients 0`` was taken as one recipient per message: a cap the user
+    did not ask for. Refused, naming the option and the value."""
+    from leakguard.cli import main
+
+    with pytest.raises(SystemExit) as stop:
+        main(["relay", "--next-hop", "127.0.0.1:25", "--max-recipients", value])
+    out, err = capsys.readouterr()
+    assert stop.value.code == 2 and out == ""
+    assert f"--max-recipients: a whole number of at least 1, not '{value}'" in err
+    assert "Traceback" not in err

@@ -497,3 +497,15 @@ def build_guard(args: argparse.Namespace, *, announce: bool = True) -> Guard:
     if guard.health_directory is not None:
         report_health_directory(guard.health_directory, announce=announce)
     return guard
+
+
+def positive_int(value: str) -> int:
+    """An option's whole number of at least 1 (argparse ``type``)."""
+    if not value.strip().isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(
+            t(
+                f"a whole number of at least 1, not {value!r}",
+                f"un entier d'au moins 1, pas {value!r}",
+            )
+        )
+    return int(value)

@@ -19,6 +19,7 @@ from leakguard.cli._common import (
     add_guard_options,
     build_guard,
     exit_codes,
+    positive_int,
     say,
     t,
 )
@@ -109,7 +110,7 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-memory",
-        type=_positive_int,
+        type=positive_int,
         default=512,
         metavar="MIB",
         help=t(
@@ -121,7 +122,7 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--max-connections",
-        type=_positive_int,
+        type=positive_int,
         default=256,
         metavar="N",
         help=t(
@@ -147,17 +148,6 @@ def add_gateway_options(p: argparse.ArgumentParser) -> None:
             "ajouter l'audit (une ligne JSON par décision) à FILE (par défaut : erreur standard)",
         ),
     )
-
-
-def _positive_int(value: str) -> int:
-    if not value.strip().isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(
-            t(
-                f"a whole number of at least 1, not {value!r}",
-                f"un entier d'au moins 1, pas {value!r}",
-            )
-        )
-    return int(value)
 
 
 def _audit_file(path: Path) -> logging.Handler:

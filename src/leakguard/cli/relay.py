@@ -6,7 +6,7 @@ import argparse
 import ssl
 from typing import Any, TextIO
 
-from leakguard.cli._common import EXIT_ERROR, say, t
+from leakguard.cli._common import EXIT_ERROR, positive_int, say, t
 
 
 def add_parser(sub: Any) -> None:
@@ -126,7 +126,7 @@ def add_parser(sub: Any) -> None:
     )
     p.add_argument(
         "--max-recipients",
-        type=int,
+        type=positive_int,
         default=1000,
         metavar="N",
         help=t(
