@@ -280,17 +280,19 @@ def _dense_eml(parts: int, part_kb: int) -> bytes:
 
 
 def test_a_check_past_its_deadline_is_ended_not_left_running(tmp_path: Path) -> None:
-    """An attached export of eight MiB of numbers keeps the checker reading past the
-    moment the service answered 503. The check does not stay running: it stops at its
-    deadline where the reading is cooperative, and where a step is not, the checker
-    process is replaced at the hard end. Either way, the next check is answered by then."""
+    """An attached export of sixteen MiB of numbers, several times the budget's work on
+    any machine. The answer comes within the budget and its grace: the verdict of what
+    was read, saying the rest was not (``timeout``), or 503 ``timeout`` when a step that
+    cannot stop ran past it. The check does not stay running after: it stopped at its
+    deadline, or the checker process was replaced at the hard end. Either way, the next
+    check is answered by then."""
     request = {
         "to": [{"address": "b@gmail.com"}],
         "attachments": [
-            {"name": "m.eml", "eml_base64": base64.b64encode(_dense_eml(8, 1024)).decode()}
+            {"name": "m.eml", "eml_base64": base64.b64encode(_dense_eml(16, 1024)).decode()}
         ],
     }
-    budget = 2.0
+    budget = 1.5
     with serve_process(tmp_path, "--time-budget", str(budget)) as service:
         first = checker_pid(service)
         status, _, answer, took = raw_request(
@@ -302,7 +304,12 @@ def test_a_check_past_its_deadline_is_ended_not_left_running(tmp_path: Path) -> 
         replaced = checker_pid(service) != first
         health = healthz(service)
         log = (tmp_path / "serve.log").read_text()
-    assert (status, json.loads(answer)["error"]) == (503, "timeout"), answer[:200]
+    body = json.loads(answer)
+    if status == 200:
+        unread = {f["detail"] for f in body["findings"] if f["kind"] == "unscannable_attachment"}
+        assert "timeout" in unread and body["action"] != "allow", (unread, body["action"])
+    else:
+        assert (status, body.get("error")) == (503, "timeout"), (status, took)
     assert took < budget + 1.0 + 1.0, took
     # The next check is answered by the hard end (the budget, the grace, the two seconds
     # after it) and a margin: the long check is not left running in front of it.
