@@ -580,6 +580,9 @@ def test_fast_path_equals_naive_beyond_latin1(text: Opaque) -> None:
 def test_one_byte_copy() -> None:
     text = "a\u202fb\x1fcœd’e😀f\u00e9"
     assert _bulk.one_byte(text) == b"a\x1fb?c\xb5d?e?f\xe9"
+    # All in Latin-1 (copied as it is, but for the byte that stands for the narrow
+    # no-break space).
+    assert _bulk.one_byte("a\x1fb?\u00e9\u00a0 1") == b"a?b?\xe9\xa0 1"
 
 
 FILLER = st.builds(

@@ -71,6 +71,10 @@ def one_byte(text: str, /) -> bytes:
     """``text`` with one byte per character (see above)."""
     if "\x1f" in text:
         text = text.replace("\x1f", "?")
+    try:
+        return text.encode("latin-1")  # every character in Latin-1: a copy, no counting
+    except UnicodeEncodeError:
+        pass
     latin1 = text.encode("latin-1", "replace")
     if latin1.count(b"?") == text.count("?"):
         return latin1
