@@ -6,7 +6,7 @@ import base64
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from leakguard.errors import DirectoryError
@@ -378,6 +378,8 @@ JUNK = st.text(max_size=300) | st.binary(max_size=300).map(lambda b: b.decode("l
 
 @settings(max_examples=100, deadline=None)
 @given(text=JUNK, suffix=st.sampled_from([".csv", ".txt", ".vcf", ".ldif", ""]))
+@example(text="::\x80", suffix=".ldif")  # a Base64 value with a character beyond ASCII
+@example(text="dn:: w6k=\nmail:: \u00e9@x.fr\n", suffix=".ldif")
 def test_junk_files_load_or_raise_directory_error(
     tmp_path_factory: pytest.TempPathFactory, text: str, suffix: str
 ) -> None:

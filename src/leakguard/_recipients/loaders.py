@@ -9,7 +9,6 @@ the file, the line and what is wrong, in English and French.
 from __future__ import annotations
 
 import base64
-import binascii
 import csv
 import email.utils
 import os
@@ -399,7 +398,9 @@ def _parse_ldif(text: str, shown: str) -> Parsed:
         if value.startswith(":"):
             try:
                 value = base64.b64decode(value[1:].strip(), validate=True).decode("utf-8")
-            except (binascii.Error, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError):
+                # binascii.Error is a ValueError, and so is a value with a character
+                # beyond ASCII, which b64decode refuses before decoding anything.
                 problems.append(
                     RawProblem(
                         line, "value is not valid base64 UTF-8 text", "valeur base64 invalide"
