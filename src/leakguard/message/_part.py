@@ -9,6 +9,8 @@ import binascii
 import email.message
 import email.utils
 import re
+import threading
+import weakref
 
 from leakguard._headers import header_text, unfold
 from leakguard.message._load import _MIME_HEADERS, _mime_cut
@@ -21,6 +23,11 @@ _B64_USUAL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=
 _MAX_NAME = 200
 
 
+# The last part a thread made a shadow of (weakly held), its field count and the shadow:
+# its type, name, disposition and encoding are asked one after the other.
+_LAST = threading.local()
+
+
 def _shadow(part: email.message.Message) -> email.message.Message:
     """The part's MIME headers in a lightweight copy, read with the old, fast rules.
 
@@ -28,11 +35,16 @@ def _shadow(part: email.message.Message) -> email.message.Message:
     every read; a hostile 100 KB parameter read a dozen times would cost seconds. The
     values are also cut to a length no honest header needs.
     """
+    last = getattr(_LAST, "entry", None)
+    if last is not None and last[0]() is part and last[1] == len(part):
+        shadow: email.message.Message = last[2]
+        return shadow
     shadow = email.message.Message()
     shadow.set_default_type(part.get_default_type())
     for key, value in part.raw_items():
         if key.lower() in _MIME_HEADERS:
             shadow[key] = unfold(_mime_cut(str(value)))
+    _LAST.entry = (weakref.ref(part), len(part), shadow)
     return shadow
 
 
