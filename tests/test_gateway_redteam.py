@@ -533,8 +533,28 @@ def _picture() -> bytes:
     return _with(out.getvalue(), "scan.png", "image", "png")
 
 
+def _many_parts() -> bytes:
+    """More parts than one parse builds (leakguard.message.MAX_PARTS), a NIR in the last."""
+    from leakguard.message import MAX_PARTS
+
+    head = raw(make_message("x", to=GMAIL)).split(b"\r\n\r\n", 1)[0]
+    head = b"\r\n".join(
+        line for line in head.split(b"\r\n") if not line.lower().startswith(b"content-")
+    )
+    empty = b"--b\r\nContent-Type: text/plain\r\n\r\nx\r\n"
+    last = b"--b\r\nContent-Type: text/csv\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    last += base64.encodebytes(_NIRS).replace(b"\n", b"\r\n") + b"--b--\r\n"
+    return (
+        head
+        + b"\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n"
+        + empty * (MAX_PARTS + 10)
+        + last
+    )
+
+
 _NIRS = "".join(f"{make_nir(i)};patient\n" for i in range(200)).encode()
 UNREAD: dict[str, Callable[[], bytes]] = {
+    "too_large": _many_parts,
     "unsupported": lambda: _with(os.urandom(4096), "export.bin", "application", "octet-stream"),
     "corrupt": lambda: _with(_zip([("liste.csv", _NIRS)])[:-40], "liste.zip"),
     "compression_ratio": lambda: _with(_zip([("zeros.csv", b"0" * 5_000_000)]), "bombe.zip"),
