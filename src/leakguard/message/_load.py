@@ -138,7 +138,7 @@ class UnparsedStructure(email.errors.MessageDefect):
     parts: ``too_deep`` or ``too_large``."""
 
     def __init__(self, reason: str = "too_deep") -> None:
-        super().__init__()
+        super().__init__(reason)  # kept in ``args``: a copy or a pickle keeps the reason
         self.reason = reason
 
 
