@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import hyperscan
 
-__all__ = ["cache_folder", "database"]
+__all__ = ["cache_folder", "database", "read_kept", "store_kept"]
 
 _log = logging.getLogger(__name__)
 _LOCK = threading.Lock()
@@ -77,7 +76,7 @@ def database(expressions: list[bytes], flags: list[int], *, name: str) -> hypers
                     time.monotonic() - started,
                 )
                 if path is not None:
-                    _store(path, hyperscan.dumpb(found))
+                    store_kept(path, _MAGIC, hyperscan.dumpb(found))
             _LOADED[key] = found
     return found
 
@@ -112,19 +111,28 @@ def _path(name: str, key: str) -> Path | None:
     return None if folder is None else folder / f"{name}-{key}.hsdb"
 
 
+def read_kept(path: Path, magic: bytes) -> bytes | None:
+    """What :func:`store_kept` wrote at ``path`` with ``magic``, or ``None`` when the
+    file is missing or damaged (its SHA-256 does not match)."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    head = len(magic) + 32
+    body = data[head:]
+    if data[: len(magic)] != magic or hashlib.sha256(body).digest() != data[len(magic) : head]:
+        _log.info("detectors: cached file %s is damaged; compiling", path.name)
+        return None
+    return body
+
+
 def _load(path: Path) -> hyperscan.Database | None:
     """The database stored at ``path``, or ``None`` when it is missing, damaged or was
     written for another engine."""
     import hyperscan
 
-    try:
-        data = path.read_bytes()
-    except OSError:
-        return None
-    head = len(_MAGIC) + 32
-    body = data[head:]
-    if data[: len(_MAGIC)] != _MAGIC or hashlib.sha256(body).digest() != data[len(_MAGIC) : head]:
-        _log.info("content engine: cached database %s is damaged; compiling", path.name)
+    body = read_kept(path, _MAGIC)
+    if body is None:
         return None
     try:
         found = hyperscan.loadb(body, hyperscan.HS_MODE_BLOCK)
@@ -142,19 +150,22 @@ def _ignore(number: int, start: int, end: int, flags: int, context: object) -> N
     return None
 
 
-def _store(path: Path, body: bytes) -> None:
-    """Write ``body`` at ``path`` whole or not at all (a temporary file renamed: another
-    process may be reading or writing the same name)."""
+def store_kept(path: Path, magic: bytes, body: bytes) -> None:
+    """Write ``magic``, the SHA-256 of ``body`` and ``body`` at ``path``, whole or not at
+    all (a temporary file renamed: another process may be reading or writing the same
+    name). A folder that cannot be written is only logged."""
+    import tempfile  # only when something is written: most starts read
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=".", suffix=".tmp")
         temporary = Path(name)
         try:
             with os.fdopen(fd, "wb") as out:
-                out.write(_MAGIC + hashlib.sha256(body).digest() + body)
+                out.write(magic + hashlib.sha256(body).digest() + body)
             temporary.replace(path)
         except BaseException:
             temporary.unlink(missing_ok=True)
             raise
     except OSError as exc:
-        _log.info("content engine: database not cached (%s)", exc.strerror or exc)
+        _log.info("detectors: %s not cached (%s)", path.name, exc.strerror or exc)

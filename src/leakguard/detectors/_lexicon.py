@@ -11,6 +11,8 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 
+from leakguard.detectors._programs import compiled
+
 __all__ = [
     "CCAM_ACRONYMS",
     "CCAM_CONTEXT",
@@ -105,7 +107,7 @@ def words(
     acr = sorted(set(acronyms), key=lambda a: (-len(a), a))
     if acr:
         parts.append("|".join(re.escape(a) for a in acr))
-    return re.compile(r"(?<![^\W_])(?:" + "|".join(parts) + r")(?![^\W_])")
+    return compiled(r"(?<![^\W_])(?:" + "|".join(parts) + r")(?![^\W_])")
 
 
 # --------------------------------------------------------------------------- context words

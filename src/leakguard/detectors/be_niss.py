@@ -8,7 +8,6 @@ numbers add 20 or 40 to the month; month or day ``00`` means unknown.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterator
 
 from leakguard.detectors._base import (
@@ -31,6 +30,7 @@ from leakguard.detectors._base import (
     valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern, other_number_labels
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -51,7 +51,7 @@ CONTEXT_RADIUS = 60
 # Without a context word a valid number is still reported, a little less surely.
 BARE_CONFIDENCE = 0.8
 
-PATTERN = re.compile(
+PATTERN = compiled(
     "[0-9]"
     + AFTER_FIRST
     + "[0-9]"

@@ -7,7 +7,6 @@ Nine Luhn-valid digits are common, so a SIN is reported only with a context word
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from leakguard.detectors._base import (
@@ -28,6 +27,7 @@ from leakguard.detectors._base import (
     valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -46,7 +46,7 @@ __all__ = [
 KIND = "ca_sin"
 CONTEXT_RADIUS = 50
 
-PATTERN = re.compile(
+PATTERN = compiled(
     "[1-79]" + AFTER_FIRST + "[0-9]{2}" + OSEP + "[0-9]{3}" + OSEP + "[0-9]{3}" + RIGHT
 )
 _CONTEXT = context_pattern("ca_sin")

@@ -39,6 +39,7 @@ from leakguard.detectors._lexicon import (
     bare,
     fold_tokens,
 )
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "CATEGORIES",
@@ -131,7 +132,7 @@ def _build() -> tuple[re.Pattern[str], dict[str, _Role], list[tuple[str, str, st
         role.icd = role.icd or code == "icd"
         role.ccam = role.ccam or code == "ccam"
         phrases.append((written, "".join(tokens), node.ends[0]))
-    return re.compile(LEFT + _emit(root) + RIGHT), roles, phrases
+    return compiled(LEFT + _emit(root) + RIGHT), roles, phrases
 
 
 PATTERN, _ROLES, _PHRASES = _build()

@@ -40,6 +40,7 @@ from leakguard.detectors._base import (
     strip_separators,
     valid_by,
 )
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -62,7 +63,7 @@ _CC_SEP_CHARS = "[ \u00a0\u202f.\\-]"
 _CC_SEP = _CC_SEP_CHARS + "{0,2}"
 # Country code, check digits, then groups of letters and digits between separators. The
 # pattern may run past the number into following words; the country's length trims it.
-PATTERN = re.compile(
+PATTERN = compiled(
     "[A-Za-z]"
     + AFTER_FIRST
     + "[A-Za-z]"

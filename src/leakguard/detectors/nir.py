@@ -9,7 +9,6 @@ word, with a lower confidence.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 from leakguard.detectors._base import (
@@ -33,6 +32,7 @@ from leakguard.detectors._base import (
     valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern, other_number_labels
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -54,7 +54,7 @@ CONTEXT_RADIUS = 60
 SHORT_CONFIDENCE = 0.6
 
 _D = "[0-9]"
-PATTERN = re.compile(
+PATTERN = compiled(
     "[1-478]"
     + AFTER_FIRST
     + OSEP

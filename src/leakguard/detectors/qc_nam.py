@@ -8,7 +8,6 @@ with 50 added to the month for women, then two administrative digits: ``TREM 521
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterator
 
 from leakguard.detectors._base import (
@@ -29,6 +28,7 @@ from leakguard.detectors._base import (
     valid_by,
 )
 from leakguard.detectors._lexicon import context_pattern
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -50,7 +50,7 @@ CONTEXT_RADIUS = 60
 BARE_CONFIDENCE = 0.7
 
 # Capitals only, as printed on the card: a lower-case word before eight digits is prose.
-PATTERN = re.compile(
+PATTERN = compiled(
     "[A-Z]" + AFTER_FIRST + "[A-Z]{3}" + OSEP + "[0-9]{4}" + OSEP + "[0-9]{4}" + RIGHT
 )
 _CONTEXT = context_pattern("qc_nam")

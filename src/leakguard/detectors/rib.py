@@ -37,6 +37,7 @@ from leakguard.detectors._base import (
     strip_separators,
     valid_by,
 )
+from leakguard.detectors._programs import compiled
 
 __all__ = [
     "KIND",
@@ -63,7 +64,7 @@ KIND = "rib"
 _CELL = "[ \t\u00a0]{0,2};[ \t\u00a0]{0,2}"
 _GSEP = f"(?:{SEP}|{_CELL})?"
 _KSEP = f"(?:{KEYSEP}|{_CELL})?"
-PATTERN = re.compile(
+PATTERN = compiled(
     "[0-9]"
     + AFTER_FIRST
     + "[0-9]{4}"
