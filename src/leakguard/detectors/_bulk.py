@@ -28,6 +28,7 @@ import numpy.typing as npt
 from leakguard.core import Deadline
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
+from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, bare, fold_tokens
 
 __all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
 
@@ -118,6 +119,8 @@ def _classes() -> U8:
 
 
 _CLASS = _classes()
+# The classes ``_Piece.all_of`` asks for by name.
+_CLASS_OF = {"digit": DIGIT, "upper": UPPER, "ascii": DIGIT | LETTER}
 # What stands for the text just outside a stretch read: a word character (the group
 # there goes on, so no match ends or starts in it), or a byte that ends any group (0).
 
@@ -270,6 +273,7 @@ class _Piece:
         is_digit = (whole - np.uint8(48)) < 10
         count = int(np.count_nonzero(is_digit))
         self.digits = count > 0
+        self.copy = copy
         if not count:
             return  # no identifier without a digit
         lo, hi = np.array([xlo]), np.array([xhi])
@@ -360,21 +364,44 @@ class _Piece:
                 weight = _inverse_powers(len(self.comp))
                 np.cumsum(_RIB_VALUE.take(self.comp) * weight, out=out[1:])
             else:
-                mask = {"digit": DIGIT, "upper": UPPER, "ascii": DIGIT | LETTER}[name]
-                np.cumsum((self.ccls & mask) != 0, out=out[1:])
+                np.cumsum((self.ccls & _CLASS_OF[name]) != 0, out=out[1:])
             self._sums[name] = out
         return self._sums[name]
 
+    def _few(self, x: I64, y: I64) -> tuple[I64, Bools] | None:
+        """For ranges ``comp[x:y]`` few and short next to the piece (what the detectors
+        ask of their candidates): where each range's characters are, one row each, and
+        which of them are inside it; ``None`` when a prefix sum answers for less."""
+        if not len(x) or not len(self.comp):
+            return None
+        width = int((y - x).max())
+        if width < 1 or len(x) * width * 4 > len(self.comp):
+            return None
+        cols = np.arange(width)
+        at = np.minimum(x[:, None] + cols, len(self.comp) - 1)
+        return at, cols < (y - x)[:, None]
+
     def all_of(self, name: str, x: I64, y: I64) -> Bools:
         """True where every character of ``comp[x:y]`` is of class ``name``."""
+        few = None if name in self._sums else self._few(x, y)
+        if few is not None:
+            at, inside = few
+            good = ((self.ccls.take(at) & _CLASS_OF[name]) != 0) | ~inside
+            return np.asarray(good.all(axis=1) & (y <= len(self.comp)), dtype=np.bool_)
         total = self._sum(name)
         last = len(total) - 1
-        inside = total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))
-        return np.asarray((inside == y - x) & (y <= last), dtype=np.bool_)
+        inside_ = total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))
+        return np.asarray((inside_ == y - x) & (y <= last), dtype=np.bool_)
 
     def mod97(self, x: I64, y: I64) -> I64:
         """The value of ``comp[x:y]`` modulo 97 (digits, and letters as the RIB counts
         them)."""
+        few = None if "mod97" in self._sums else self._few(x, y)
+        if few is not None and bool((y <= len(self.comp)).all()):
+            at, inside = few
+            power = _POW10.take(((y - x - 1)[:, None] - np.arange(at.shape[1])) % 96)
+            values = np.where(inside, _RIB_VALUE.take(self.comp.take(at)) * power, 0)
+            return np.asarray(values.sum(axis=1) % 97, dtype=np.int64)
         total = self._sum("mod97")
         last = len(total) - 1
         diff = (total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))) % 97
@@ -644,15 +671,70 @@ def _nir(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) ->
     long_ = _strings(piece.chars(x, 15))
     numbers = [n if k else n[:13] for n, k in zip(long_, keyed.tolist(), strict=True)]
     # ``nir.judge`` keeps a NIR with its key unless a non-person label stands just
-    # before it: that look first, the whole judgement only when one does.
+    # before it: that look first (by the regular expression only where a label may
+    # end), the whole judgement only when one does.
     labels = nir._OTHER.search
+    maybe = _label_may_end(piece.copy, start).tolist()
     quick = [
-        len(number) == 15 and labels(text, max(0, a - LABEL_RADIUS), a) is None
-        for a, number in zip(start.tolist(), numbers, strict=True)
+        len(number) == 15 and not (near and labels(text, max(0, a - LABEL_RADIUS), a))
+        for a, number, near in zip(start.tolist(), numbers, maybe, strict=True)
     ]
     if all(quick):
         return _kept(nir.KIND, start, end, numbers), after
     return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
+
+
+def _label_endings() -> U8:
+    """Per pair of one-byte characters (``256 * x + y``): 1 where a label of
+    ``nir._OTHER`` may end with them (their last two characters, each matched by one
+    character of the pattern: a match always ends so); all 1 when some label does not
+    end with two letters. The byte standing for any other letter may be any of them."""
+    out = np.ones(256 * 256, dtype=np.uint8)
+    phrases = [p for lang in OTHER_NUMBER_LABELS.values() for p in lang]
+    # As ``other_number_labels`` reads them: acronyms as written, the rest folded.
+    acronyms = [p for p in phrases if p.isupper() and " " not in p]
+    if any(not bare(p)[-2:].isalpha() or len(bare(p)) < 2 for p in phrases):
+        return out  # pragma: no cover - every label ends with two letters today
+    folded = ["".join(fold_tokens(p)[-2:]) for p in phrases if p not in acronyms]
+    tails = "|".join(
+        [f"(?i:{'|'.join(folded)})"] * bool(folded) + [re.escape(p[-2:]) for p in acronyms]
+    )
+    tail = re.compile(f"(?:{tails})")
+    letters = [i for i in range(256) if chr(i).isalnum()]
+    out[:] = 0
+    for x in letters:
+        for y in letters:
+            if tail.fullmatch(chr(x) + chr(y)):
+                out[256 * x + y] = 1
+    out.reshape(256, 256)[WORD, :] = 1
+    out.reshape(256, 256)[:, WORD] = 1
+    return out
+
+
+_ENDINGS: list[U8] = []
+
+
+def _label_may_end(copy: bytes, start: I64) -> Bools:
+    """Where a non-person label (``nir._OTHER``) may stand in the ``LABEL_RADIUS``
+    characters before each text position ``start`` (a group's first character): a
+    label ends with two of its letters and a character that is not one (not ``start``
+    itself: the one before it is no letter), at least three characters after the
+    window's beginning. False means the label search there finds nothing."""
+    if not _ENDINGS:
+        _ENDINGS.append(_label_endings())
+    ends = _ENDINGS[0]
+    whole = np.frombuffer(copy, dtype=np.uint8)
+    out = np.zeros(len(start), dtype=np.bool_)
+    if len(whole) < 3:
+        return out
+    first = np.maximum(start - LABEL_RADIUS, 0) + 3
+    for back in range(1, LABEL_RADIUS - 2):
+        e = start - back
+        inside = e >= first
+        at = np.clip(e, 2, len(whole) - 1)
+        pair = whole.take(at - 2).astype(np.int64) * 256 + whole.take(at - 1)
+        out |= inside & (ends.take(pair) == 1) & (_CLASS.take(whole.take(at)) == 0)
+    return out
 
 
 # RIB in a row (``rib.PATTERN``) and as one token (``rib.TOKEN``).
