@@ -383,6 +383,8 @@ class _Piece:
 
     def all_of(self, name: str, x: I64, y: I64) -> Bools:
         """True where every character of ``comp[x:y]`` is of class ``name``."""
+        if not len(x):
+            return np.zeros(0, dtype=np.bool_)
         few = None if name in self._sums else self._few(x, y)
         if few is not None:
             at, inside = few
@@ -396,6 +398,8 @@ class _Piece:
     def mod97(self, x: I64, y: I64) -> I64:
         """The value of ``comp[x:y]`` modulo 97 (digits, and letters as the RIB counts
         them)."""
+        if not len(x):
+            return np.zeros(0, dtype=np.int64)
         few = None if "mod97" in self._sums else self._few(x, y)
         if few is not None and bool((y <= len(self.comp)).all()):
             at, inside = few
@@ -458,6 +462,17 @@ class _Walk:
     s: I64
     cum: I64
     sep: U8
+    #: When set, the only lengths :meth:`chains` is asked for (see :meth:`hitting`).
+    sizes: frozenset[int] | None = None
+
+    def hitting(self, sizes: frozenset[int]) -> _Walk:
+        """The chains that hold exactly one of ``sizes`` characters through some group:
+        for any other, :meth:`chains` with those lengths finds nothing."""
+        wanted = np.zeros(max(sizes) + 2, dtype=np.bool_)
+        wanted[list(sizes)] = True
+        held = wanted.take(np.minimum(self.cum, len(wanted) - 1))
+        keep = np.flatnonzero(held.any(axis=0))
+        return _Walk(self.s[keep], self.cum[:, keep], self.sep[:, keep], sizes)
 
     def rows(self, piece: _Piece, lo: int, hi: int, first: U8 | None = None) -> I64:
         """The chains starting in ``[lo, hi)`` of the text (at one of ``first``)."""
@@ -472,6 +487,8 @@ class _Walk:
         characters with each cut at a position ``p`` whose separator has a bit of
         ``allowed[p]``; the group after each; and the positions of its cuts (a bit each).
         """
+        if self.sizes is not None and (not isinstance(length, int) or length not in self.sizes):
+            raise ValueError("a length these chains were not kept for")  # pragma: no cover
         s = self.s[rows]
         target = np.broadcast_to(np.asarray(length, dtype=np.int64), (len(rows),))
         ok = np.zeros(len(rows), dtype=np.bool_)
@@ -1039,6 +1056,9 @@ def _covered(start: I64, end: I64, tok_start: I64, tok_end: I64, reach: int) -> 
 _FINDERS = (("nir", _nir), ("rib", _rib), ("be_niss", _niss), ("ca_sin", _sin))
 # The most groups a chain led by a digit spans (a NIR: seven).
 _DIGIT_LED = 8
+# The lengths of the numbers led by a digit (SIN, NISS, NIR without and with its key,
+# RIB): a chain holding none of them through any of its groups is none of them.
+_DIGIT_SIZES = frozenset({9, 11, 13, 15, 23})
 
 
 def iter_found(
@@ -1070,6 +1090,7 @@ def iter_found(
         if piece.digits:
             # Mistyped accounts covering a match may start before the piece.
             walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23)
+            walk = walk.hitting(_DIGIT_SIZES)
             for kind, finder in _FINDERS:
                 found, after[kind] = finder(piece, walk, text, lo, hi, after[kind])
                 hits.append(found)
