@@ -286,8 +286,13 @@ class _Piece:
         full = np.frombuffer(copy, dtype=np.uint8)
         size = hi - lo + 2
         begin = np.cumsum(size) - size
-        where = np.arange(int(size.sum())) + np.repeat(lo - 1 - begin, size)
-        buf = full.take(np.clip(where, 0, len(full) - 1))
+        if len(lo) == 1:
+            # One stretch (digits are dense): a copy of it; its ends are set below.
+            buf = np.empty(int(size[0]), dtype=np.uint8)
+            buf[1:-1] = full[int(lo[0]) : int(hi[0])]
+        else:
+            where = np.arange(int(size.sum())) + np.repeat(lo - 1 - begin, size)
+            buf = full.take(np.clip(where, 0, len(full) - 1))
         outside = np.concatenate((lo - 1, hi))
         word = (outside >= 0) & (outside < len(full))
         word &= _CLASS.take(full.take(np.clip(outside, 0, len(full) - 1))) != 0
@@ -296,7 +301,11 @@ class _Piece:
         origin = begin + 1
         cls = _CLASS.take(self.a)
         alnum = cls != 0
-        edges = np.flatnonzero(np.diff(alnum.view(np.int8), prepend=0, append=0))
+        edges = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
+        if alnum[0]:
+            edges = np.concatenate(([0], edges))
+        if alnum[-1]:
+            edges = np.concatenate((edges, [len(alnum)]))
         self.starts: I64 = edges[0::2].astype(np.int64)
         self.ends: I64 = edges[1::2].astype(np.int64)
         self.count = len(self.starts)
@@ -685,20 +694,18 @@ def _nir(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) ->
     valid &= ~keyed | (97 - body == key)
     idx, x, keyed = idx[valid], x[valid], keyed[valid]
     start, end = piece.span(s[idx], e[idx])
-    long_ = _strings(piece.chars(x, 15))
-    numbers = [n if k else n[:13] for n, k in zip(long_, keyed.tolist(), strict=True)]
+    numbers = _strings(piece.chars(x, 15))
+    if not keyed.all():
+        numbers = [n if k else n[:13] for n, k in zip(numbers, keyed.tolist(), strict=True)]
+        return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
     # ``nir.judge`` keeps a NIR with its key unless a non-person label stands just
     # before it: that look first (by the regular expression only where a label may
     # end), the whole judgement only when one does.
     labels = nir._OTHER.search
-    maybe = _label_may_end(piece.copy, start).tolist()
-    quick = [
-        len(number) == 15 and not (near and labels(text, max(0, a - LABEL_RADIUS), a))
-        for a, number, near in zip(start.tolist(), numbers, maybe, strict=True)
-    ]
-    if all(quick):
-        return _kept(nir.KIND, start, end, numbers), after
-    return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
+    asked = start[_label_may_end(piece.copy, start)].tolist()
+    if any(labels(text, max(0, a - LABEL_RADIUS), a) for a in asked):
+        return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
+    return _kept(nir.KIND, start, end, numbers), after
 
 
 def _label_endings() -> U8:
