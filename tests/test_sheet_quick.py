@@ -15,7 +15,12 @@ from docs_factory import make_xlsx
 from helpers import NIR
 from leakguard.extract import Limits, TextChunk
 from leakguard.extract._common import Unreadable
-from leakguard.extract._sheet_quick import quick_rows, quick_shared_strings
+from leakguard.extract._sheet_quick import (
+    _PREFIXED,
+    _prefixed_at_colons,
+    quick_rows,
+    quick_shared_strings,
+)
 from leakguard.extract._types import Budget
 from leakguard.extract.office import (
     _cell_value,
@@ -195,3 +200,16 @@ def test_a_workbook_read_quickly_keeps_its_numbers(inline: bool) -> None:
     items = document_content(data, name="export.xlsx", limits=Limits())
     text = "\n".join(i.text for i in items if isinstance(i, TextChunk))
     assert "Durand\t" + NIR in text.splitlines()
+
+
+MARKUP = st.lists(
+    st.sampled_from(["<", "</", "a", "x1", ":", "_", ".", "-", " ", '"', "é", ">", "=", "b:c"]),
+    max_size=12,
+).map("".join)
+
+
+@given(MARKUP)
+@settings(max_examples=500, deadline=None)
+def test_prefixed_names_are_found_by_their_colons(text: str) -> None:
+    # The look before each colon answers as the expression over the whole part.
+    assert _prefixed_at_colons(text) == (_PREFIXED.search(text) is not None)

@@ -27,13 +27,37 @@ _INSTRUCTION = re.compile(r"<\?(?!xml\s)")
 _CLOSE_IN_VALUE = re.compile(r"=\s*(?:\"[^\"<]*>|'[^'<]*>)")
 
 
+# An element name from its ``<`` (or ``</``) to the character before a colon.
+_NAME = re.compile(r"</?[A-Za-z_][\w.\-]*")
+
+
+def _prefixed(text: str) -> bool:
+    """Whether ``_PREFIXED`` finds a prefixed element name in ``text``: a name runs
+    from the last ``<`` before its colon, so only the colons need a look (a part
+    holds few, but for the namespace declarations; with many, one pass is less)."""
+    if text.count(":") * 64 > len(text):
+        return _PREFIXED.search(text) is not None
+    return _prefixed_at_colons(text)
+
+
+def _prefixed_at_colons(text: str) -> bool:
+    """``_PREFIXED.search(text) is not None``, looking only before each colon."""
+    at = text.find(":")
+    while at >= 0:
+        opening = text.rfind("<", 0, at)
+        if opening >= 0 and _NAME.fullmatch(text, opening, at) is not None:
+            return True
+        at = text.find(":", at + 1)
+    return False
+
+
 def _unusual(text: str) -> bool:
     return (
         "<!" in text
         or "\r" in text
         or ("<?" in text and _INSTRUCTION.search(text) is not None)
         or ("&" in text and _OTHER_ENTITY.search(text) is not None)
-        or _PREFIXED.search(text) is not None
+        or _prefixed(text)
         or _CLOSE_IN_VALUE.search(text) is not None
     )
 
