@@ -17,7 +17,8 @@ from leakguard.detectors import be_niss as be_niss_module
 from leakguard.detectors import ca_sin as ca_sin_module
 from leakguard.detectors import nir as nir_module
 from leakguard.detectors import rib as rib_module
-from leakguard.detectors._lexicon import other_number_labels
+from leakguard.detectors._base import LABEL_RADIUS
+from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, other_number_labels
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -667,3 +668,43 @@ def test_every_kind_masks_as_its_layout_says(compact: str) -> None:
         assert get(kind).mask(compact) == _mask_by_rule(compact, groups, last, first), kind
     assert iban.mask("FR" + compact) == _mask_by_rule("FR" + compact, (4,) * 9, 4, 4)
     assert qc_nam.mask("ABCD" + compact) == _mask_by_rule("ABCD" + compact, (4, 4, 4), 2, 0)
+
+
+# ------------------------------------------------------- labels of other numbers
+
+_LABELS = [p for lang in OTHER_NUMBER_LABELS.values() for p in lang]
+LABEL_TEXT = st.lists(
+    st.one_of(
+        st.sampled_from(_LABELS),
+        st.sampled_from(_LABELS).map(str.lower),
+        st.sampled_from(_LABELS).map(str.upper),
+        st.sampled_from(WORDS),
+        st.text("aeirnvdsSETIVNA°º.-_\u00a0\u2010\u212aıİſéÉ", max_size=5),
+        st.sampled_from([" ", ": ", "\u00a0", ";", "-", "_", "n°", "No."]),
+    ),
+    max_size=8,
+).map("".join)
+
+
+@SETTINGS
+@given(LABEL_TEXT, nirs(), st.sampled_from(["", " ", ": ", " : ", ";", "\n", "-"]))
+def test_label_before_a_number_read_alike_on_both_paths(
+    before: str, nir_sample: tuple[str, str, str, str], sep: str
+) -> None:
+    text = Opaque(f"{before}{sep}{nir_sample[2]} suite")
+    same = find_identifiers(text) == naive_find_identifiers(text)
+    assert same, f"fast and naive paths disagree on a {len(text)}-character text"
+
+
+@SETTINGS
+@given(LABEL_TEXT, st.sampled_from(["", " ", ": ", ";", "\n", "_", "x"]))
+def test_a_label_is_looked_for_wherever_one_may_end(before: str, sep: str) -> None:
+    # The bulk search asks the label expression only where a label may end before a
+    # number: where it does not ask, the expression finds nothing.
+    text = f"{before}{sep}1"
+    at = len(text) - 1
+    if text[at - 1 : at].isalnum():
+        return
+    asked = bool(_bulk._label_may_end(_bulk.one_byte(text), np.array([at]))[0])
+    found = other_number_labels().search(text, max(0, at - LABEL_RADIUS), at) is not None
+    assert asked or not found, "a label went unseen before a number"

@@ -15,7 +15,12 @@ from docs_factory import make_xlsx
 from helpers import NIR
 from leakguard.extract import Limits, TextChunk
 from leakguard.extract._common import Unreadable
-from leakguard.extract._sheet_quick import quick_rows, quick_shared_strings
+from leakguard.extract._sheet_quick import (
+    _PREFIXED,
+    _prefixed_at_colons,
+    quick_rows,
+    quick_shared_strings,
+)
 from leakguard.extract._types import Budget
 from leakguard.extract.office import (
     _cell_value,
@@ -97,6 +102,29 @@ def sheets(draw: st.DrawFn) -> bytes:
 SHARED = ["zéro", "un\tdeux", " trois  quatre ", NIR]
 
 
+@st.composite
+def ordered_sheets(draw: st.DrawFn) -> bytes:
+    """Rows as spreadsheet programs write them: cells in columns A, B, C… (the quick
+    reader's shortest path), now and then one written otherwise or out of order."""
+    rows = []
+    for n in range(draw(st.integers(1, 4))):
+        row = []
+        for col in "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[: draw(st.integers(0, 8))]:
+            kind = draw(st.sampled_from([None, "s", "n", "str", "b", "weird"]))
+            value = draw(st.one_of(VALUES, TEXTS))
+            typed = f' t="{kind}"' if kind is not None else ""
+            styled = ' s="2"' if draw(st.booleans()) else ""
+            body = f"<v>{value}</v>" if draw(st.integers(0, 5)) else ""
+            row.append(f'<c r="{col}{n + 1}"{styled}{typed}>{body}</c>')
+        if row and draw(st.integers(0, 4)) == 0:
+            at = draw(st.integers(0, len(row) - 1))
+            row[at] = draw(cells())
+        rows.append(f'<row r="{n + 1}">{"".join(row)}</row>')
+    data = "<sheetData>" + "".join(rows) + "</sheetData>"
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{NS}">{data}</worksheet>'
+    return xml.encode("utf-8")
+
+
 def _read(read: object, *args: object) -> object:
     assert callable(read)
     try:
@@ -112,6 +140,13 @@ def test_quick_sheet_rows_are_the_tree_rows(xml: bytes) -> None:
     assert _read(_sheet_rows, xml, SHARED, budget) == _read(_tree_sheet_rows, xml, SHARED, budget)
 
 
+@given(ordered_sheets())
+@settings(max_examples=150, deadline=None)
+def test_quick_rows_in_column_order_are_the_tree_rows(xml: bytes) -> None:
+    budget = Budget(Limits())
+    assert _read(_sheet_rows, xml, SHARED, budget) == _read(_tree_sheet_rows, xml, SHARED, budget)
+
+
 @st.composite
 def shared_parts(draw: st.DrawFn) -> bytes:
     items = []
@@ -121,6 +156,8 @@ def shared_parts(draw: st.DrawFn) -> bytes:
                 st.sampled_from(
                     [
                         f"<si><t>{draw(TEXTS)}</t></si>",
+                        f"<si><t>{draw(TEXTS)}</t></si>",
+                        f'<si><t xml:space="preserve">{draw(TEXTS)}</t></si>',
                         f'<si><r><rPr><b/></rPr><t xml:space="preserve">{draw(TEXTS)}</t></r>'
                         f"<r><t>{draw(TEXTS)}</t></r></si>",
                         f"<si><t>{draw(TEXTS)}</t><rPh sb='0' eb='1'><t>ルビ</t></rPh></si>",
@@ -163,3 +200,16 @@ def test_a_workbook_read_quickly_keeps_its_numbers(inline: bool) -> None:
     items = document_content(data, name="export.xlsx", limits=Limits())
     text = "\n".join(i.text for i in items if isinstance(i, TextChunk))
     assert "Durand\t" + NIR in text.splitlines()
+
+
+MARKUP = st.lists(
+    st.sampled_from(["<", "</", "a", "x1", ":", "_", ".", "-", " ", '"', "é", ">", "=", "b:c"]),
+    max_size=12,
+).map("".join)
+
+
+@given(MARKUP)
+@settings(max_examples=500, deadline=None)
+def test_prefixed_names_are_found_by_their_colons(text: str) -> None:
+    # The look before each colon answers as the expression over the whole part.
+    assert _prefixed_at_colons(text) == (_PREFIXED.search(text) is not None)

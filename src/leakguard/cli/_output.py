@@ -17,7 +17,6 @@ from leakguard.core import (
     Action,
     Finding,
     Lang,
-    Location,
     Severity,
     group_findings,
     identifier_sentence,
@@ -99,12 +98,14 @@ def _finding_bodies(findings: Sequence[Finding], lang: Lang, level: int) -> Iter
     place."""
     encoder = _flat_encoder(level)
     sep = ",\n" + "  " * (level + 1)
-    templates: dict[tuple[str, Location, Severity], str] = {}
+    # By kind, place and severity: the place by identity (every finding is alive while
+    # written), whose hash and comparison are made in C.
+    templates: dict[tuple[str, int, str], str] = {}
     for f in findings:
         if not _templated(f):
             yield encoder.encode(f.to_dict(lang))[1:-1]
             continue
-        key = (f.kind, f.location, f.severity)
+        key = (f.kind, id(f.location), f.severity._value_)
         template = templates.get(key)
         if template is None:
             head = encoder.encode(

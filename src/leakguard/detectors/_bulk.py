@@ -28,6 +28,7 @@ import numpy.typing as npt
 from leakguard.core import Deadline
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
+from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, bare, fold_tokens
 
 __all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
 
@@ -122,6 +123,8 @@ def _classes() -> U8:
 
 
 _CLASS = _classes()
+# The classes ``_Piece.all_of`` asks for by name.
+_CLASS_OF = {"digit": DIGIT, "upper": UPPER, "ascii": DIGIT | LETTER}
 # What stands for the text just outside a stretch read: a word character (the group
 # there goes on, so no match ends or starts in it), or a byte that ends any group (0).
 
@@ -274,6 +277,7 @@ class _Piece:
         is_digit = (whole - np.uint8(48)) < 10
         count = int(np.count_nonzero(is_digit))
         self.digits = count > 0
+        self.copy = copy
         if not count:
             return  # no identifier without a digit
         lo, hi = np.array([xlo]), np.array([xhi])
@@ -286,8 +290,13 @@ class _Piece:
         full = np.frombuffer(copy, dtype=np.uint8)
         size = hi - lo + 2
         begin = np.cumsum(size) - size
-        where = np.arange(int(size.sum())) + np.repeat(lo - 1 - begin, size)
-        buf = full.take(np.clip(where, 0, len(full) - 1))
+        if len(lo) == 1:
+            # One stretch (digits are dense): a copy of it; its ends are set below.
+            buf = np.empty(int(size[0]), dtype=np.uint8)
+            buf[1:-1] = full[int(lo[0]) : int(hi[0])]
+        else:
+            where = np.arange(int(size.sum())) + np.repeat(lo - 1 - begin, size)
+            buf = full.take(np.clip(where, 0, len(full) - 1))
         outside = np.concatenate((lo - 1, hi))
         word = (outside >= 0) & (outside < len(full))
         word &= _CLASS.take(full.take(np.clip(outside, 0, len(full) - 1))) != 0
@@ -296,7 +305,11 @@ class _Piece:
         origin = begin + 1
         cls = _CLASS.take(self.a)
         alnum = cls != 0
-        edges = np.flatnonzero(np.diff(alnum.view(np.int8), prepend=0, append=0))
+        edges = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
+        if alnum[0]:
+            edges = np.concatenate(([0], edges))
+        if alnum[-1]:
+            edges = np.concatenate((edges, [len(alnum)]))
         self.starts: I64 = edges[0::2].astype(np.int64)
         self.ends: I64 = edges[1::2].astype(np.int64)
         self.count = len(self.starts)
@@ -364,21 +377,48 @@ class _Piece:
                 weight = _inverse_powers(len(self.comp))
                 np.cumsum(_RIB_VALUE.take(self.comp) * weight, out=out[1:])
             else:
-                mask = {"digit": DIGIT, "upper": UPPER, "ascii": DIGIT | LETTER}[name]
-                np.cumsum((self.ccls & mask) != 0, out=out[1:])
+                np.cumsum((self.ccls & _CLASS_OF[name]) != 0, out=out[1:])
             self._sums[name] = out
         return self._sums[name]
 
+    def _few(self, x: I64, y: I64) -> tuple[I64, Bools] | None:
+        """For ranges ``comp[x:y]`` few and short next to the piece (what the detectors
+        ask of their candidates): where each range's characters are, one row each, and
+        which of them are inside it; ``None`` when a prefix sum answers for less."""
+        if not len(x) or not len(self.comp):
+            return None
+        width = int((y - x).max())
+        if width < 1 or len(x) * width * 4 > len(self.comp):
+            return None
+        cols = np.arange(width)
+        at = np.minimum(x[:, None] + cols, len(self.comp) - 1)
+        return at, cols < (y - x)[:, None]
+
     def all_of(self, name: str, x: I64, y: I64) -> Bools:
         """True where every character of ``comp[x:y]`` is of class ``name``."""
+        if not len(x):
+            return np.zeros(0, dtype=np.bool_)
+        few = None if name in self._sums else self._few(x, y)
+        if few is not None:
+            at, inside = few
+            good = ((self.ccls.take(at) & _CLASS_OF[name]) != 0) | ~inside
+            return np.asarray(good.all(axis=1) & (y <= len(self.comp)), dtype=np.bool_)
         total = self._sum(name)
         last = len(total) - 1
-        inside = total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))
-        return np.asarray((inside == y - x) & (y <= last), dtype=np.bool_)
+        inside_ = total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))
+        return np.asarray((inside_ == y - x) & (y <= last), dtype=np.bool_)
 
     def mod97(self, x: I64, y: I64) -> I64:
         """The value of ``comp[x:y]`` modulo 97 (digits, and letters as the RIB counts
         them)."""
+        if not len(x):
+            return np.zeros(0, dtype=np.int64)
+        few = None if "mod97" in self._sums else self._few(x, y)
+        if few is not None and bool((y <= len(self.comp)).all()):
+            at, inside = few
+            power = _POW10.take(((y - x - 1)[:, None] - np.arange(at.shape[1])) % 96)
+            values = np.where(inside, _RIB_VALUE.take(self.comp.take(at)) * power, 0)
+            return np.asarray(values.sum(axis=1) % 97, dtype=np.int64)
         total = self._sum("mod97")
         last = len(total) - 1
         diff = (total.take(np.minimum(y, last)) - total.take(np.minimum(x, last))) % 97
@@ -435,6 +475,17 @@ class _Walk:
     s: I64
     cum: I64
     sep: U8
+    #: When set, the only lengths :meth:`chains` is asked for (see :meth:`hitting`).
+    sizes: frozenset[int] | None = None
+
+    def hitting(self, sizes: frozenset[int]) -> _Walk:
+        """The chains that hold exactly one of ``sizes`` characters through some group:
+        for any other, :meth:`chains` with those lengths finds nothing."""
+        wanted = np.zeros(max(sizes) + 2, dtype=np.bool_)
+        wanted[list(sizes)] = True
+        held = wanted.take(np.minimum(self.cum, len(wanted) - 1))
+        keep = np.flatnonzero(held.any(axis=0))
+        return _Walk(self.s[keep], self.cum[:, keep], self.sep[:, keep], sizes)
 
     def rows(self, piece: _Piece, lo: int, hi: int, first: U8 | None = None) -> I64:
         """The chains starting in ``[lo, hi)`` of the text (at one of ``first``)."""
@@ -449,6 +500,8 @@ class _Walk:
         characters with each cut at a position ``p`` whose separator has a bit of
         ``allowed[p]``; the group after each; and the positions of its cuts (a bit each).
         """
+        if self.sizes is not None and (not isinstance(length, int) or length not in self.sizes):
+            raise ValueError("a length these chains were not kept for")  # pragma: no cover
         s = self.s[rows]
         target = np.broadcast_to(np.asarray(length, dtype=np.int64), (len(rows),))
         ok = np.zeros(len(rows), dtype=np.bool_)
@@ -645,18 +698,71 @@ def _nir(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) ->
     valid &= ~keyed | (97 - body == key)
     idx, x, keyed = idx[valid], x[valid], keyed[valid]
     start, end = piece.span(s[idx], e[idx])
-    long_ = _strings(piece.chars(x, 15))
-    numbers = [n if k else n[:13] for n, k in zip(long_, keyed.tolist(), strict=True)]
+    numbers = _strings(piece.chars(x, 15))
+    if not keyed.all():
+        numbers = [n if k else n[:13] for n, k in zip(numbers, keyed.tolist(), strict=True)]
+        return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
     # ``nir.judge`` keeps a NIR with its key unless a non-person label stands just
-    # before it: that look first, the whole judgement only when one does.
+    # before it: that look first (by the regular expression only where a label may
+    # end), the whole judgement only when one does.
     labels = nir._OTHER.search
-    quick = [
-        len(number) == 15 and labels(text, max(0, a - LABEL_RADIUS), a) is None
-        for a, number in zip(start.tolist(), numbers, strict=True)
-    ]
-    if all(quick):
-        return _kept(nir.KIND, start, end, numbers), after
-    return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
+    asked = start[_label_may_end(piece.copy, start)].tolist()
+    if any(labels(text, max(0, a - LABEL_RADIUS), a) for a in asked):
+        return _judged(nir.KIND, nir.judge, text, start, end, numbers), after
+    return _kept(nir.KIND, start, end, numbers), after
+
+
+def _label_endings() -> U8:
+    """Per pair of one-byte characters (``256 * x + y``): 1 where a label of
+    ``nir._OTHER`` may end with them (their last two characters, each matched by one
+    character of the pattern: a match always ends so); all 1 when some label does not
+    end with two letters. The byte standing for any other letter may be any of them."""
+    out = np.ones(256 * 256, dtype=np.uint8)
+    phrases = [p for lang in OTHER_NUMBER_LABELS.values() for p in lang]
+    # As ``other_number_labels`` reads them: acronyms as written, the rest folded.
+    acronyms = [p for p in phrases if p.isupper() and " " not in p]
+    if any(not bare(p)[-2:].isalpha() or len(bare(p)) < 2 for p in phrases):
+        return out  # pragma: no cover - every label ends with two letters today
+    folded = ["".join(fold_tokens(p)[-2:]) for p in phrases if p not in acronyms]
+    tails = "|".join(
+        [f"(?i:{'|'.join(folded)})"] * bool(folded) + [re.escape(p[-2:]) for p in acronyms]
+    )
+    tail = re.compile(f"(?:{tails})")
+    letters = [i for i in range(256) if chr(i).isalnum()]
+    out[:] = 0
+    for x in letters:
+        for y in letters:
+            if tail.fullmatch(chr(x) + chr(y)):
+                out[256 * x + y] = 1
+    out.reshape(256, 256)[WORD, :] = 1
+    out.reshape(256, 256)[:, WORD] = 1
+    return out
+
+
+_ENDINGS: list[U8] = []
+
+
+def _label_may_end(copy: bytes, start: I64) -> Bools:
+    """Where a non-person label (``nir._OTHER``) may stand in the ``LABEL_RADIUS``
+    characters before each text position ``start`` (a group's first character): a
+    label ends with two of its letters and a character that is not one (not ``start``
+    itself: the one before it is no letter), at least three characters after the
+    window's beginning. False means the label search there finds nothing."""
+    if not _ENDINGS:
+        _ENDINGS.append(_label_endings())
+    ends = _ENDINGS[0]
+    whole = np.frombuffer(copy, dtype=np.uint8)
+    out = np.zeros(len(start), dtype=np.bool_)
+    if len(whole) < 3:
+        return out
+    first = np.maximum(start - LABEL_RADIUS, 0) + 3
+    for back in range(1, LABEL_RADIUS - 2):
+        e = start - back
+        inside = e >= first
+        at = np.clip(e, 2, len(whole) - 1)
+        pair = whole.take(at - 2).astype(np.int64) * 256 + whole.take(at - 1)
+        out |= inside & (ends.take(pair) == 1) & (_CLASS.take(whole.take(at)) == 0)
+    return out
 
 
 # RIB in a row (``rib.PATTERN``) and as one token (``rib.TOKEN``).
@@ -961,6 +1067,9 @@ def _covered(start: I64, end: I64, tok_start: I64, tok_end: I64, reach: int) -> 
 _FINDERS = (("nir", _nir), ("rib", _rib), ("be_niss", _niss), ("ca_sin", _sin))
 # The most groups a chain led by a digit spans (a NIR: seven).
 _DIGIT_LED = 8
+# The lengths of the numbers led by a digit (SIN, NISS, NIR without and with its key,
+# RIB): a chain holding none of them through any of its groups is none of them.
+_DIGIT_SIZES = frozenset({9, 11, 13, 15, 23})
 
 
 def iter_found(
@@ -992,6 +1101,7 @@ def iter_found(
         if piece.digits:
             # Mistyped accounts covering a match may start before the piece.
             walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23)
+            walk = walk.hitting(_DIGIT_SIZES)
             for kind, finder in _FINDERS:
                 found, after[kind] = finder(piece, walk, text, lo, hi, after[kind])
                 hits.append(found)

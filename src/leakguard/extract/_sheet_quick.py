@@ -12,6 +12,7 @@ first, so a damaged part is still ``corrupt``.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from collections.abc import Callable, Iterator
 from xml.parsers import expat
@@ -26,13 +27,37 @@ _INSTRUCTION = re.compile(r"<\?(?!xml\s)")
 _CLOSE_IN_VALUE = re.compile(r"=\s*(?:\"[^\"<]*>|'[^'<]*>)")
 
 
+# An element name from its ``<`` (or ``</``) to the character before a colon.
+_NAME = re.compile(r"</?[A-Za-z_][\w.\-]*")
+
+
+def _prefixed(text: str) -> bool:
+    """Whether ``_PREFIXED`` finds a prefixed element name in ``text``: a name runs
+    from the last ``<`` before its colon, so only the colons need a look (a part
+    holds few, but for the namespace declarations; with many, one pass is less)."""
+    if text.count(":") * 64 > len(text):
+        return _PREFIXED.search(text) is not None
+    return _prefixed_at_colons(text)
+
+
+def _prefixed_at_colons(text: str) -> bool:
+    """``_PREFIXED.search(text) is not None``, looking only before each colon."""
+    at = text.find(":")
+    while at >= 0:
+        opening = text.rfind("<", 0, at)
+        if opening >= 0 and _NAME.fullmatch(text, opening, at) is not None:
+            return True
+        at = text.find(":", at + 1)
+    return False
+
+
 def _unusual(text: str) -> bool:
     return (
         "<!" in text
         or "\r" in text
         or ("<?" in text and _INSTRUCTION.search(text) is not None)
         or ("&" in text and _OTHER_ENTITY.search(text) is not None)
-        or _PREFIXED.search(text) is not None
+        or _prefixed(text)
         or _CLOSE_IN_VALUE.search(text) is not None
     )
 
@@ -91,12 +116,21 @@ def _texts(inner: str) -> str:
 _SI = re.compile(r"<si(?=[\s/>])[^>]*?(?:/>|>(.*?)</si\s*>)", re.DOTALL)
 
 
+# A shared string as spreadsheet programs write most: one text, no attribute but the
+# one keeping its spaces.
+_PLAIN_SI = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>')
+
+
 def quick_shared_strings(xml: bytes) -> list[str] | None:
     """The shared strings, or ``None`` when the part is not one these expressions read;
     :class:`ValueError` when it is not well formed."""
     text = _text(xml)
     if text is None:
         return None
+    plain = _PLAIN_SI.findall(text)
+    if len(plain) == text.count("<si"):
+        # Every string written plainly (each ``<si`` begins one): read at once.
+        return [_unescaped(t) for t in plain] if "&" in text else plain
     return [_texts(inner) for inner in _SI.findall(text)]
 
 
@@ -125,6 +159,20 @@ def _index(letters: str) -> int:
     for letter in letters:
         index = index * 26 + ord(letter) - 64
     return index - 1
+
+
+_NAMES: list[str] = []
+
+
+def _columns(count: int) -> tuple[str, ...]:
+    """The letters of the first ``count`` columns (``A``, ``B``… ``AA``…)."""
+    while len(_NAMES) < count:
+        n, name = len(_NAMES) + 1, ""
+        while n:
+            n, r = divmod(n - 1, 26)
+            name = chr(65 + r) + name
+        _NAMES.append(name)
+    return tuple(_NAMES[:count])
 
 
 _REF = re.compile(r"\sr\s*=\s*(?:\"([^\"]*)\"|'([^']*)')")
@@ -181,6 +229,20 @@ def _rows(
             if line:
                 yield line
             continue
+        found = _CELL.findall(m.group(1) or "")
+        if found:
+            names, types, texts, others = zip(*found, strict=True)
+            if not any(others) and names == _columns(len(names)):
+                # Every cell written as spreadsheet programs write one, in columns A, B,
+                # C…: what the loop below makes, without its steps for the others.
+                typed = [t or None for t in types]
+                none, same = itertools.repeat(None), itertools.repeat(shared)
+                values = list(map(cell, typed, texts, none, same))
+                while values and not values[-1]:
+                    values.pop()
+                if any(values):
+                    yield "\t".join(values)
+                continue
         cells: list[str] = []
         for c in _CELL.finditer(m.group(1) or ""):
             letters, kind, raw, other = c.groups()
