@@ -104,21 +104,7 @@ def _registry() -> list[tuple[str, str]]:
     python-stdnum ships. Its data file is read directly: importing the package would
     import ``ssl`` and ``pydoc`` as well, a sixth of a short command's start. Should the
     file be missing or change its form, the package's own reader gives the list."""
-    spec = importlib.util.find_spec("stdnum")
-    folders = list(spec.submodule_search_locations or ()) if spec is not None else []
-    pairs: list[tuple[str, str]] = []
-    for folder in folders[:1]:
-        try:
-            lines = (Path(folder) / "iban.dat").read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError):
-            break
-        for line in lines:
-            m = _REGISTRY_LINE.match(line)
-            if m is not None:
-                pairs.append((m.group(1), m.group(2)))
-            elif line.strip() and not line.startswith("#"):
-                pairs = []  # a line of another form: leave it to the package
-                break
+    pairs = _registry_file()
     if pairs:
         return pairs
     from stdnum import numdb
@@ -127,6 +113,27 @@ def _registry() -> list[tuple[str, str]]:
         (str(low), str(props.get("bban", "")))
         for _length, low, _high, props, _children in numdb.get("iban").prefixes
     ]
+
+
+def _registry_file() -> list[tuple[str, str]]:
+    """The pairs of python-stdnum's ``iban.dat``, or none when it cannot be read or has
+    a line of another form."""
+    spec = importlib.util.find_spec("stdnum")
+    folders = spec.submodule_search_locations if spec is not None else None
+    if not folders:
+        return []
+    try:
+        text = (Path(next(iter(folders))) / "iban.dat").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return []
+    pairs: list[tuple[str, str]] = []
+    for line in text.splitlines():
+        m = _REGISTRY_LINE.match(line)
+        if m is not None:
+            pairs.append((m.group(1), m.group(2)))
+        elif line.strip() and not line.startswith("#"):
+            return []
+    return pairs
 
 
 def _countries() -> Mapping[str, tuple[int, str]]:
