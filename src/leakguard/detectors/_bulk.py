@@ -324,6 +324,8 @@ class _Piece:
         self.ccls: U8 = cls[alnum]
         self.head = self.char_class(np.arange(self.count), 0)
         self.sep = self._all_sep_bits() if self.count else np.zeros(0, dtype=np.uint8)
+        # The same with a last one after the last group, standing for none.
+        self.sep_or_end: U8 = np.append(self.sep, np.uint8(0))
         self._sums: dict[str, I64] = {}
 
     # -- separators
@@ -429,23 +431,34 @@ class _Piece:
     def walk(self, s: I64, most: int, longest: int) -> _Walk:
         """The chains from groups ``s``, up to ``most`` groups and ``longest``
         characters long (see :class:`_Walk`)."""
-        cum = np.full((most, len(s)), _FAR, dtype=np.int64)
-        sep = np.zeros((most, len(s)), dtype=np.uint8)
-        base = self.ccum.take(s)
-        alive = np.arange(len(s))
+        n, count = len(s), self.count
+        cum = np.full((most, n), _FAR, dtype=np.int64)
+        sep = np.zeros((most, n), dtype=np.uint8)
+        if not n or not count:
+            return _Walk(s, cum, sep)
+        ccum = self.ccum
+        # The chains still going: their columns, their group at step ``k`` and where
+        # their characters start. Every column goes at the first step (rows are written
+        # whole); a group past the last one ends its chain before it is stepped to.
+        alive: I64 | None = None
+        g = s
+        base = ccum.take(s)
+        seps = self.sep_or_end
         for k in range(most):
-            g = s[alive] + k
-            inside = g < self.count
-            alive, g = alive[inside], g[inside]
-            cum[k, alive] = self.ccum.take(g + 1) - base[alive]
-            more = (cum[k, alive] < longest) & (g + 1 < self.count)
-            alive, g = alive[more], g[more]
-            bits = self.sep.take(g)
-            sep[k, alive] = bits
+            c = ccum.take(g + 1) - base
+            bits = np.where((c < longest) & (g + 1 < count), seps.take(g), np.uint8(0))
+            if alive is None:
+                cum[k] = c
+                sep[k] = bits
+            else:
+                cum[k, alive] = c
+                sep[k, alive] = bits
             # A chain goes on only through a separator some pattern allows.
-            alive = alive[bits != 0]
-            if not len(alive):
+            go = np.flatnonzero(bits)
+            if not len(go):
                 break
+            alive = go if alive is None else alive.take(go)
+            g, base = g.take(go) + 1, base.take(go)
         return _Walk(s, cum, sep)
 
     def starting(self, lo: int, hi: int, cls: int, first: U8 | None = None) -> I64:
@@ -502,26 +515,35 @@ class _Walk:
         """
         if self.sizes is not None and (not isinstance(length, int) or length not in self.sizes):
             raise ValueError("a length these chains were not kept for")  # pragma: no cover
-        s = self.s[rows]
-        target = np.broadcast_to(np.asarray(length, dtype=np.int64), (len(rows),))
+        s = self.s.take(rows)
         ok = np.zeros(len(rows), dtype=np.bool_)
         e = s + 1
         cuts = np.zeros(len(rows), dtype=np.int64)
-        alive = np.arange(len(rows))
         top = len(allowed) - 1
+        # The chains still going: their places in ``rows`` (all at first), their
+        # columns and their target lengths, kept side by side.
+        alive: I64 | None = None
+        r = rows
+        target: I64 | int = length
+        if not isinstance(length, int):
+            target = np.broadcast_to(np.asarray(length, dtype=np.int64), (len(rows),))
         for k in range(len(self.cum)):
-            c = self.cum[k].take(rows[alive])
-            hit = c == target[alive]
-            ok[alive[hit]] = True
-            e[alive[hit]] = s[alive[hit]] + k + 1
-            go = c < target[alive]
-            alive, c = alive[go], c[go]
+            c = self.cum[k].take(r)
+            hit = np.flatnonzero(c == target)
+            if len(hit):
+                at = hit if alive is None else alive.take(hit)
+                ok[at] = True
+                e[at] = s.take(at) + (k + 1)
             # The cut after this group, at position ``c``, must be allowed there.
-            good = (allowed.take(np.minimum(c, top)) & self.sep[k].take(rows[alive])) != 0
-            alive, c = alive[good], c[good]
-            cuts[alive] |= np.int64(1) << c
-            if not len(alive):
+            good = (allowed.take(np.minimum(c, top)) & self.sep[k].take(r)) != 0
+            go = np.flatnonzero(good & (c < target))
+            if not len(go):
                 break
+            alive = go if alive is None else alive.take(go)
+            r, c = r.take(go), c.take(go)
+            if not isinstance(target, int):
+                target = target.take(go)
+            cuts[alive] |= np.int64(1) << c
         return ok, e, cuts
 
 
