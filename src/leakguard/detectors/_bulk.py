@@ -123,6 +123,10 @@ def _classes() -> U8:
 
 
 _CLASS = _classes()
+# The same as ``bytes.translate`` tables: a byte's class, and the bytes of no group
+# (a piece's characters are read through them at the speed of a copy).
+_CLASS_BYTES = _CLASS.tobytes()
+_NOT_IN_GROUP = bytes(np.flatnonzero(_CLASS == 0).tolist())
 # The classes ``_Piece.all_of`` asks for by name.
 _CLASS_OF = {"digit": DIGIT, "upper": UPPER, "ascii": DIGIT | LETTER}
 # What stands for the text just outside a stretch read: a word character (the group
@@ -257,6 +261,7 @@ def _one_char_bits() -> U8:
 
 
 _ONE_CHAR_BITS = _one_char_bits()
+_ONE_CHAR_BYTES = _ONE_CHAR_BITS.tobytes()
 
 # ------------------------------------------------------------------ a piece of text
 
@@ -303,8 +308,8 @@ class _Piece:
         buf[np.concatenate((begin, begin + size - 1))] = np.where(word, WORD, 0)
         self.a: U8 = buf
         origin = begin + 1
-        cls = _CLASS.take(self.a)
-        alnum = cls != 0
+        raw = buf.tobytes()
+        alnum = np.frombuffer(raw.translate(_CLASS_BYTES), dtype=np.uint8) != 0
         edges = np.flatnonzero(alnum[1:] != alnum[:-1]) + 1
         if alnum[0]:
             edges = np.concatenate(([0], edges))
@@ -320,9 +325,11 @@ class _Piece:
         self.glen: I64 = self.ends - self.starts
         self.ccum: I64 = np.zeros(self.count + 1, dtype=np.int64)
         np.cumsum(self.glen, out=self.ccum[1:])
-        self.comp: U8 = self.a[alnum]
-        self.ccls: U8 = cls[alnum]
-        self.head = self.char_class(np.arange(self.count), 0)
+        compact = raw.translate(None, _NOT_IN_GROUP)
+        self.comp: U8 = np.frombuffer(compact, dtype=np.uint8)
+        self.ccls: U8 = np.frombuffer(compact.translate(_CLASS_BYTES), dtype=np.uint8)
+        # Every group holds a character: its first one's class.
+        self.head: U8 = self.ccls.take(self.ccum[:-1])
         self.sep = self._all_sep_bits() if self.count else np.zeros(0, dtype=np.uint8)
         # The same with a last one after the last group, standing for none.
         self.sep_or_end: U8 = np.append(self.sep, np.uint8(0))
@@ -334,10 +341,9 @@ class _Piece:
         """The grammar bits of every separator (the one after each group but the last)."""
         lo = self.ends[:-1]
         length = self.starts[1:] - lo
-        bits = np.zeros(len(lo), dtype=np.uint8)
         # Most separators are one character: their bits by table.
-        one = np.flatnonzero(length == 1)
-        bits[one] = _ONE_CHAR_BITS.take(self.a.take(lo[one]))
+        first = self.a.take(lo).tobytes().translate(_ONE_CHAR_BYTES)
+        bits = np.where(length == 1, np.frombuffer(first, dtype=np.uint8), np.uint8(0))
         more = np.flatnonzero((length > 1) & (length <= _LONGEST_SEP))
         if len(more):
             cols = np.arange(_LONGEST_SEP)
@@ -750,9 +756,19 @@ def _label_endings() -> U8:
         [f"(?i:{'|'.join(folded)})"] * bool(folded) + [re.escape(p[-2:]) for p in acronyms]
     )
     tail = re.compile(f"(?:{tails})")
+    # A pair matches only where its first character matches the first character of
+    # some label's last two: only those are tried with every second one.
+    heads = "|".join(
+        [f"(?i:{'|'.join(fold_tokens(p)[-2] for p in phrases if p not in acronyms)})"]
+        * bool(folded)
+        + [re.escape(p[-2]) for p in acronyms]
+    )
+    head = re.compile(f"(?:{heads})")
     letters = [i for i in range(256) if chr(i).isalnum()]
     out[:] = 0
     for x in letters:
+        if head.fullmatch(chr(x)) is None:
+            continue
         for y in letters:
             if tail.fullmatch(chr(x) + chr(y)):
                 out[256 * x + y] = 1
@@ -777,14 +793,23 @@ def _label_may_end(copy: bytes, start: I64) -> Bools:
     out = np.zeros(len(start), dtype=np.bool_)
     if len(whole) < 3:
         return out
-    first = np.maximum(start - LABEL_RADIUS, 0) + 3
-    for back in range(1, LABEL_RADIUS - 2):
-        e = start - back
-        inside = e >= first
-        at = np.clip(e, 2, len(whole) - 1)
+    # Every place a label may end before each start, one row per start (a few rows
+    # at a time: what numpy holds stays small).
+    back = np.arange(1, LABEL_RADIUS - 2)
+    top = len(whole) - 1
+    for lo in range(0, len(start), _ROWS):
+        rows = start[lo : lo + _ROWS]
+        e = rows[:, None] - back
+        inside = e >= (np.maximum(rows - LABEL_RADIUS, 0) + 3)[:, None]
+        at = np.clip(e, 2, top)
         pair = whole.take(at - 2).astype(np.int64) * 256 + whole.take(at - 1)
-        out |= inside & (ends.take(pair) == 1) & (_CLASS.take(whole.take(at)) == 0)
+        hit = inside & (ends.take(pair) == 1) & (_CLASS.take(whole.take(at)) == 0)
+        out[lo : lo + _ROWS] = hit.any(axis=1)
     return out
+
+
+# Rows of positions held at once by ``_label_may_end``.
+_ROWS = 4096
 
 
 # RIB in a row (``rib.PATTERN``) and as one token (``rib.TOKEN``).
