@@ -126,9 +126,10 @@ def iter_identifiers(
         return iter([found] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
     pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
-    if not forms.label_places(folded):
+    places = forms.label_places(folded)
+    if not places:
         return pieces
-    read = forms.fields(text, copies=(copy, folded), deadline=deadline)
+    read = forms.fields(text, copies=(copy, folded), deadline=deadline, places=places)
     if not read[0] and not read[1]:
         # Labels, but no field the detectors do not read already (a table's header
         # over numbers written whole): their answer as it is, a piece at a time.

@@ -900,10 +900,12 @@ def fields(
     *,
     copies: tuple[bytes, bytes] | None = None,
     deadline: Deadline | None = None,
+    places: list[int] | None = None,
 ) -> tuple[list[Match], list[_Failed]]:
     """The identifiers of the labelled form fields of ``text`` (:func:`find`), and the
-    fields whose number fails its check."""
-    return _scan(text, copies, deadline)
+    fields whose number fails its check. ``places``, when given, are
+    :func:`label_places` of the folded copy (``copies[1]``)."""
+    return _scan(text, copies, deadline, places)
 
 
 def _copies_after(text: str, failed: _Failed) -> Iterator[_Failed]:
@@ -926,7 +928,10 @@ def inside(m: Match, failed: _Failed) -> bool:
 
 
 def _scan(
-    text: str, copies: tuple[bytes, bytes] | None, deadline: Deadline | None
+    text: str,
+    copies: tuple[bytes, bytes] | None,
+    deadline: Deadline | None,
+    places: list[int] | None = None,
 ) -> tuple[list[Match], list[_Failed]]:
     if not isinstance(text, str) or not text:
         return [], []
@@ -940,7 +945,7 @@ def _scan(
     tables: set[int] = set()
     used = 0
     n = len(text)
-    for place in label_places(copies[1]):
+    for place in label_places(copies[1]) if places is None else places:
         if deadline is not None:
             deadline.check()
         label = _label_at(text, place)
