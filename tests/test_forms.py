@@ -581,3 +581,58 @@ def test_a_scanned_form_with_a_wrong_key_gives_nothing() -> None:
     ]
     got = _scan_found(encode(ff.pages(built), "PNG"), "scan.png")  # type: ignore[arg-type]
     assert got == set()
+
+
+def _label_at_every_word(text: str, place: int) -> object:
+    """The label holding ``place`` found by looking up every word of the window (what
+    ``forms._label_at`` answers while looking up only the words that may begin one)."""
+    n = len(text)
+    for m in forms._WORD_RE.finditer(text, max(0, place - 48), min(n, place + 16)):
+        if m.start() > place:
+            break
+        first = forms._label_first(m.group())
+        if first:
+            label = forms._label_from(text, first, m.start(), min(n, m.start() + 80))
+            if label is not None and label.end > place:
+                return label
+    return None
+
+
+_LABEL_WORDS = [
+    "N°",
+    "nº",
+    "no",
+    "Numéro",
+    "NUMÉRO",
+    "de",
+    "sécurité",
+    "sociale",
+    "SS",
+    "NIR",
+    "IBAN",
+    "Clé",
+    "RIB",
+    "code",
+    "guichet",
+    "İban",
+    "ſécurité",
+    "x",
+    "12",
+    "_",
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(_LABEL_WORDS), st.text(max_size=6)),
+        max_size=14,
+    ).map(" ".join),
+    st.data(),
+)
+def test_label_lookup_reads_the_words_that_may_begin_a_label(
+    text: str, data: st.DataObject
+) -> None:
+    places = sorted({m.start() for m in forms._WORD_RE.finditer(text)} | {0, len(text) // 2})
+    place = data.draw(st.sampled_from(places))
+    assert forms._label_at(text, place) == _label_at_every_word(text, place)

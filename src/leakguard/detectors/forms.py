@@ -11,6 +11,7 @@ gives nothing; text without a field label costs one scan for label words.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -841,12 +842,28 @@ def _written_plainly(text: str, kind: str, at: int) -> bool:
     return m is not None and len(strip_separators(m.group()) or "") == entry[1]
 
 
+@functools.cache
+def _may_begin() -> re.Pattern[str]:
+    """The words whose first character may begin the first word of a label, folded
+    (any character beyond the Latin letters may: those are rare and left to the table).
+    """
+    initials = {first[0] for first in _LABELS}
+    chars = "".join(chr(c) for c in range(0x250) if _folded(chr(c))[:1] in initials)
+    return re.compile(rf"(?<![^\W_])(?=[{re.escape(chars)}\u0250-\U0010ffff])[^\W_]+")
+
+
 def _label_at(text: str, place: int) -> _Tok | None:
     """The field label that holds the stem found at ``place`` (it may begin a few words
     before: "numéro d'assurance maladie")."""
     n = len(text)
-    firsts, words = _FIRSTS, _WORD_RE.finditer(text, max(0, place - 48), min(n, place + 16))
-    for m in words:
+    lo, hi = max(0, place - 48), min(n, place + 16)
+    # The words from ``lo`` on (the first may be the end of one): of those after the
+    # first, only the ones that may begin a label are looked up.
+    head = _WORD_RE.search(text, lo, hi)
+    if head is None:
+        return None
+    firsts = _FIRSTS
+    for m in itertools.chain((head,), _may_begin().finditer(text, head.end(), hi)):
         start = m.start()
         if start > place:
             break
