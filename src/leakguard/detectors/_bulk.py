@@ -989,12 +989,19 @@ class _IbanShapes:
 
     start: I64  # text positions
     end: I64
-    numbers: list[str]  # compact, upper case
+    rows: str  # the compact values, upper case, each in ``_IBAN_MAX`` characters
+    length: I64  # each value's length
     upper_head: Bools  # the country code is written in capitals
     layout: Bools  # the account follows the country's layout
     valid: Bools  # ``iban._ok``
     run3: Bools  # three digits in a row somewhere
     digits: Bools  # the account is all digits
+
+    def numbers(self, idx: list[int]) -> list[str]:
+        """The compact values of shapes ``idx``."""
+        rows, w = self.rows, _IBAN_MAX
+        sizes = self.length.take(np.asarray(idx, dtype=np.int64)).tolist()
+        return [rows[i * w : i * w + n] for i, n in zip(idx, sizes, strict=True)]
 
 
 def _iban_shapes(piece: _Piece, lo: int, hi: int) -> _IbanShapes:
@@ -1051,11 +1058,10 @@ def _iban_shapes(piece: _Piece, lo: int, hi: int) -> _IbanShapes:
         g = np.minimum(s + k, piece.count - 1)
         run = np.where(e - s > k, np.maximum(run, piece.glen.take(g)), run)
     start, end = piece.span(s, e)
-    rows = _strings(mat)
-    numbers = [row[:size] for row, size in zip(rows, length.tolist(), strict=True)]
+    rows = mat.tobytes().decode("latin-1")
     upper = (piece.char_class(s, 0) == UPPER) & (piece.char_class(s, 1) == UPPER)
     digits = piece.all_of("digit", x + 4, x + length)
-    return _IbanShapes(start, end, numbers, upper, layout, valid, run >= 3, digits)
+    return _IbanShapes(start, end, rows, length, upper, layout, valid, run >= 3, digits)
 
 
 def _iban(text: str, shapes: _IbanShapes, lo: int, after: int) -> tuple[_Hits, int]:
@@ -1079,7 +1085,7 @@ def _iban(text: str, shapes: _IbanShapes, lo: int, after: int) -> tuple[_Hits, i
         idx, start, end = idx[keep], start[keep], end[keep]
     if len(idx):
         after = int(end[-1])
-    return _kept(iban.KIND, start, end, [shapes.numbers[i] for i in idx.tolist()]), after
+    return _kept(iban.KIND, start, end, shapes.numbers(idx.tolist())), after
 
 
 def _iban_covers(shapes: _IbanShapes) -> tuple[I64, I64]:

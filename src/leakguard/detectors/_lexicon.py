@@ -7,6 +7,7 @@ ignores case and accents and matches whole words only (``lic`` never fires insid
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping
@@ -48,8 +49,10 @@ _APOS = r"[\s\u00a0]?['’`´]?[\s\u00a0]?"
 _HYPHEN = r"[\-\u2010\u2011\s\u00a0]{0,2}"
 
 
+@functools.lru_cache(maxsize=4096)
 def bare(phrase: str) -> str:
-    """``phrase`` in lower case without accents (``Arrêt`` -> ``arret``)."""
+    """``phrase`` in lower case without accents (``Arrêt`` -> ``arret``). The lexicons'
+    phrases are folded several times as the detectors' tables are built: kept."""
     return "".join(
         c for c in unicodedata.normalize("NFKD", phrase.lower()) if not unicodedata.combining(c)
     )

@@ -14,7 +14,9 @@ runs the patterns only around the anchors it meets. It gives exactly the answer 
 
 from __future__ import annotations
 
+import functools
 import itertools
+import operator
 import re
 import threading
 import unicodedata
@@ -282,8 +284,8 @@ _ANCHOR_BITS, _WRITTEN_BITS = _anchor_bits()
 _HEAD_KEYS = np.array(sorted(_HEADS), dtype=np.uint32)
 _HEAD_BITS = np.array(
     [
-        np.bitwise_or.reduce([_ANCHOR_BITS[w.decode("ascii")] for w in _HEADS[int(h)]])
-        for h in _HEAD_KEYS
+        functools.reduce(operator.or_, [_ANCHOR_BITS[w.decode("ascii")] for w in _HEADS[h]])
+        for h in _HEAD_KEYS.tolist()
     ],
     dtype=np.uint16,
 )
