@@ -18,6 +18,8 @@ pattern, and any mistyped account covering a match starting in the piece.
 from __future__ import annotations
 
 import datetime
+import itertools
+import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -434,14 +436,20 @@ class _Piece:
 
     # -- chains
 
-    def walk(self, s: I64, most: int, longest: int) -> _Walk:
+    def walk(self, s: I64, most: int, longest: int, sizes: frozenset[int] | None = None) -> _Walk:
         """The chains from groups ``s``, up to ``most`` groups and ``longest``
-        characters long (see :class:`_Walk`)."""
+        characters long (see :class:`_Walk`). With ``sizes``, only the chains that hold
+        exactly one of ``sizes`` characters through some group: for any other,
+        :meth:`_Walk.chains` with those lengths finds nothing."""
         n, count = len(s), self.count
         cum = np.full((most, n), _FAR, dtype=np.int64)
         sep = np.zeros((most, n), dtype=np.uint8)
         if not n or not count:
-            return _Walk(s, cum, sep)
+            return _Walk(s[:0], cum[:, :0], sep[:, :0], sizes) if sizes else _Walk(s, cum, sep)
+        wanted = np.zeros(max(sizes or {0}) + 2, dtype=np.bool_)
+        wanted[list(sizes or ())] = True
+        top = len(wanted) - 1
+        held = np.zeros(n, dtype=np.bool_)
         ccum = self.ccum
         # The chains still going: their columns, their group at step ``k`` and where
         # their characters start. Every column goes at the first step (rows are written
@@ -453,19 +461,27 @@ class _Piece:
         for k in range(most):
             c = ccum.take(g + 1) - base
             bits = np.where((c < longest) & (g + 1 < count), seps.take(g), np.uint8(0))
+            hit = wanted.take(np.minimum(c, top)) if sizes else None
             if alive is None:
                 cum[k] = c
                 sep[k] = bits
+                if hit is not None:
+                    held |= hit
             else:
                 cum[k, alive] = c
                 sep[k, alive] = bits
+                if hit is not None:
+                    held[alive[hit]] = True
             # A chain goes on only through a separator some pattern allows.
             go = np.flatnonzero(bits)
             if not len(go):
                 break
             alive = go if alive is None else alive.take(go)
             g, base = g.take(go) + 1, base.take(go)
-        return _Walk(s, cum, sep)
+        if not sizes:
+            return _Walk(s, cum, sep)
+        keep = np.flatnonzero(held)
+        return _Walk(s.take(keep), cum.take(keep, axis=1), sep.take(keep, axis=1), sizes)
 
     def starting(self, lo: int, hi: int, cls: int, first: U8 | None = None) -> I64:
         """Groups starting in ``[lo, hi)`` of the text whose first character is of class
@@ -494,17 +510,8 @@ class _Walk:
     s: I64
     cum: I64
     sep: U8
-    #: When set, the only lengths :meth:`chains` is asked for (see :meth:`hitting`).
+    #: When set, the only lengths :meth:`chains` is asked for (see :meth:`_Piece.walk`).
     sizes: frozenset[int] | None = None
-
-    def hitting(self, sizes: frozenset[int]) -> _Walk:
-        """The chains that hold exactly one of ``sizes`` characters through some group:
-        for any other, :meth:`chains` with those lengths finds nothing."""
-        wanted = np.zeros(max(sizes) + 2, dtype=np.bool_)
-        wanted[list(sizes)] = True
-        held = wanted.take(np.minimum(self.cum, len(wanted) - 1))
-        keep = np.flatnonzero(held.any(axis=0))
-        return _Walk(self.s[keep], self.cum[:, keep], self.sep[:, keep], sizes)
 
     def rows(self, piece: _Piece, lo: int, hi: int, first: U8 | None = None) -> I64:
         """The chains starting in ``[lo, hi)`` of the text (at one of ``first``)."""
@@ -989,7 +996,7 @@ class _IbanShapes:
 
     start: I64  # text positions
     end: I64
-    rows: str  # the compact values, upper case, each in ``_IBAN_MAX`` characters
+    rows: U8  # the compact values, upper case, one row of ``_IBAN_MAX`` each
     length: I64  # each value's length
     upper_head: Bools  # the country code is written in capitals
     layout: Bools  # the account follows the country's layout
@@ -999,9 +1006,16 @@ class _IbanShapes:
 
     def numbers(self, idx: list[int]) -> list[str]:
         """The compact values of shapes ``idx``."""
-        rows, w = self.rows, _IBAN_MAX
-        sizes = self.length.take(np.asarray(idx, dtype=np.int64)).tolist()
-        return [rows[i * w : i * w + n] for i, n in zip(idx, sizes, strict=True)]
+        at = np.asarray(idx, dtype=np.int64)
+        sizes = self.length.take(at)
+        if not len(at):
+            return []
+        size = int(sizes[0])
+        if bool((sizes == size).all()):
+            # One length (one country, the usual case): cut out in one step.
+            return _strings(self.rows.take(at, axis=0)[:, :size])
+        out = _strings(self.rows.take(at, axis=0))
+        return [v[:n] for v, n in zip(out, sizes.tolist(), strict=True)]
 
 
 def _iban_shapes(piece: _Piece, lo: int, hi: int) -> _IbanShapes:
@@ -1058,7 +1072,7 @@ def _iban_shapes(piece: _Piece, lo: int, hi: int) -> _IbanShapes:
         g = np.minimum(s + k, piece.count - 1)
         run = np.where(e - s > k, np.maximum(run, piece.glen.take(g)), run)
     start, end = piece.span(s, e)
-    rows = mat.tobytes().decode("latin-1")
+    rows = mat
     upper = (piece.char_class(s, 0) == UPPER) & (piece.char_class(s, 1) == UPPER)
     digits = piece.all_of("digit", x + 4, x + length)
     return _IbanShapes(start, end, rows, length, upper, layout, valid, run >= 3, digits)
@@ -1153,8 +1167,7 @@ def iter_found(
         hits: list[_Hits] = []
         if piece.digits:
             # Mistyped accounts covering a match may start before the piece.
-            walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23)
-            walk = walk.hitting(_DIGIT_SIZES)
+            walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23, _DIGIT_SIZES)
             for kind, finder in _FINDERS:
                 found, after[kind] = finder(piece, walk, text, lo, hi, after[kind])
                 hits.append(found)
@@ -1221,8 +1234,17 @@ def _resolve(hits: list[_Hits], held: Found | None) -> tuple[list[Found], Found 
     rank = np.concatenate([np.full(len(h.numbers), RANK[h.kind]) for h in hits])
     order = np.lexsort((rank, start - end, start))
     start, end = start[order], end[order]
-    kinds = np.array([h.kind for h in hits for _ in h.numbers], dtype=object)[order].tolist()
-    numbers = np.array([x for h in hits for x in h.numbers], dtype=object)[order].tolist()
+    if len(hits) == 1:
+        kinds = [hits[0].kind] * len(order)
+        numbers = hits[0].numbers
+        if len(order) > 1:
+            numbers = list(operator.itemgetter(*order.tolist())(numbers))
+    else:
+        names = np.array([h.kind for h in hits], dtype=object)
+        counts = [len(h.numbers) for h in hits]
+        kinds = names.take(np.repeat(np.arange(len(hits)), counts).take(order)).tolist()
+        every = list(itertools.chain.from_iterable(h.numbers for h in hits))
+        numbers = list(operator.itemgetter(*order.tolist())(every))
     sure = np.concatenate([h.confidence for h in hits])[order].tolist()
     st, en = start.tolist(), end.tolist()
     if not (start[1:] < end[:-1]).any() and (held is None or st[0] >= held[2]):
