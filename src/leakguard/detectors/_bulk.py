@@ -18,6 +18,7 @@ pattern, and any mistyped account covering a match starting in the piece.
 from __future__ import annotations
 
 import datetime
+import functools
 import itertools
 import operator
 import re
@@ -181,6 +182,10 @@ def _sep_codes() -> U8:
 
 
 _SEP_CODE = _sep_codes()
+# A separator's codes as one number, four bits each.
+_NIBBLES = np.int64(16) ** np.arange(_LONGEST_SEP, dtype=np.int64)
+if int(_SEP_CODE.max()) >= 16:  # pragma: no cover - a code must fit in four bits
+    raise RuntimeError("too many separator codes")
 
 
 def _code_set(chars: str) -> U8:
@@ -351,7 +356,11 @@ class _Piece:
             cols = np.arange(_LONGEST_SEP)
             where = np.minimum(lo[more, None] + cols, len(self.a) - 1)
             codes = np.where(cols < length[more, None], _SEP_CODE.take(self.a.take(where)), 0)
-            bits[more] = _grammar_bits(codes.astype(np.uint8), length[more])
+            # Few distinct ones (", ", " - ", ".\n"): each worked out once, by its codes
+            # read as one number.
+            _, once, inverse = np.unique(codes @ _NIBBLES, return_index=True, return_inverse=True)
+            each = _grammar_bits(codes.take(once, axis=0).astype(np.uint8), length[more[once]])
+            bits[more] = each.take(inverse)
         return bits
 
     def sep_bits(self, idx: I64) -> U8:
@@ -562,7 +571,6 @@ class _Walk:
 
 _CC_BYTE = _in(" \u00a0.-")
 _CC_BYTE[NNBSP] = 1
-_LETTER_BYTE = ((_CLASS & LETTER) != 0).astype(np.uint8)
 
 
 def _stretches(copy: bytes, xlo: int, xhi: int, at: I64) -> tuple[I64, I64]:
@@ -575,18 +583,16 @@ def _stretches(copy: bytes, xlo: int, xhi: int, at: I64) -> tuple[I64, I64]:
     runs = np.flatnonzero(np.diff(at, prepend=-2) > 1)
     r = at[runs]
 
-    def byte(k: int) -> U8:
-        return whole.take(np.maximum(r - k, 0))
+    # The four bytes before each run (the text's first byte where there is none).
+    before = [whole.take(np.maximum(r - k, 0)).astype(np.int64) for k in range(5)]
 
     def cc(k: int) -> Bools:
-        return np.asarray((r >= k) & (_CC_BYTE.take(byte(k)) == 1), dtype=np.bool_)
+        return np.asarray((r >= k) & (_CC_BYTE.take(before[k]) == 1), dtype=np.bool_)
 
     def country(k: int) -> Bools:
         """Two letters ending ``k`` before the run that name an IBAN country."""
-        first, second = _UP.take(byte(k + 1)).astype(np.int64), _UP.take(byte(k)).astype(np.int64)
-        letters = (_LETTER_BYTE.take(byte(k + 1)) & _LETTER_BYTE.take(byte(k))) == 1
-        slot = np.clip(first - 65, 0, 25) * 26 + np.clip(second - 65, 0, 25)
-        return np.asarray((r >= k + 1) & letters & (_LENGTHS.take(slot) > 0), dtype=np.bool_)
+        pair = _country_pairs().take(before[k + 1] * 256 + before[k])
+        return np.asarray((r >= k + 1) & (pair == 1), dtype=np.bool_)
 
     head = country(1) | (country(2) & cc(1)) | (country(3) & cc(2) & cc(1))
     reach[runs[head]] = _IBAN_AFTER
@@ -975,6 +981,20 @@ def _country_tables() -> tuple[I64, I64, list[str], U8]:
 
 
 _LENGTHS, _COUNTRY_INDEX, _CODES, _LAYOUTS = _country_tables()
+
+
+@functools.cache
+def _country_pairs() -> U8:
+    """Per pair of one-byte characters (``256 * x + y``): 1 where they are two letters
+    naming an IBAN country, in either case."""
+    letter = (_CLASS & LETTER) != 0
+    up = _UP.astype(np.int64)
+    x, y = np.divmod(np.arange(256 * 256), 256)
+    slot = np.clip(up[x] - 65, 0, 25) * 26 + np.clip(up[y] - 65, 0, 25)
+    out: U8 = (letter[x] & letter[y] & (_LENGTHS.take(slot) > 0)).astype(np.uint8)
+    return out
+
+
 _RIB_COUNTRIES = np.array(
     [iban._COUNTRIES[c][1] == iban._RIB_LAYOUT for c in _CODES] + [False], dtype=np.bool_
 )
