@@ -583,8 +583,9 @@ def _stretches(copy: bytes, xlo: int, xhi: int, at: I64) -> tuple[I64, I64]:
     runs = np.flatnonzero(np.diff(at, prepend=-2) > 1)
     r = at[runs]
 
-    # The four bytes before each run (the text's first byte where there is none).
-    before = [whole.take(np.maximum(r - k, 0)).astype(np.int64) for k in range(5)]
+    # The byte ``k`` places before each run, for k = 1 to 4 (the text's first byte where
+    # there is none).
+    before = {k: whole.take(np.maximum(r - k, 0)).astype(np.int64) for k in range(1, 5)}
 
     def cc(k: int) -> Bools:
         return np.asarray((r >= k) & (_CC_BYTE.take(before[k]) == 1), dtype=np.bool_)
