@@ -39,7 +39,9 @@ TEXTS = st.text(alphabet="aé 1-&<>\"'\t\n\u00a0", max_size=12).map(
 )
 REFS = st.sampled_from(["A1", "B1", "C7", "AA3", "ZZZ9", "", "a1", "A", "1A", "XFD1048576"])
 KINDS = st.sampled_from([None, "s", "n", "str", "b", "e", "inlineStr", "weird"])
-VALUES = st.sampled_from(["0", "1", "2", " 3 ", "1.85057511234529E+14", "12", "x", "", "-1"])
+VALUES = st.sampled_from(
+    ["0", "1", "2", " 3 ", "1.85057511234529E+14", "12", "x", "", "-1", "\u0663", "\u00b2", "1e3"]
+)
 
 
 @st.composite
@@ -213,3 +215,57 @@ MARKUP = st.lists(
 def test_prefixed_names_are_found_by_their_colons(text: str) -> None:
     # The look before each colon answers as the expression over the whole part.
     assert _prefixed_at_colons(text) == (_PREFIXED.search(text) is not None)
+
+
+def _shared_workbook(strings: list[str], cells: list[str]) -> bytes:
+    """A workbook as spreadsheet programs write one: ``strings`` in the shared strings
+    part, a sheet of one column whose cells name them by the indexes ``cells``."""
+    ws = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    rows = "".join(
+        f'<row r="{n}"><c r="A{n}" t="s"><v>{index}</v></c></row>'
+        for n, index in enumerate(cells, start=1)
+    )
+    items = "".join(f"<si><t>{s}</t></si>" for s in strings)
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0"?><Types xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/content-types"><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.sheet.main+xml"/></Types>',
+        "xl/workbook.xml": f'<?xml version="1.0"?><workbook xmlns="{NS}" xmlns:r="{ws}">'
+        '<sheets><sheet name="S" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0"?><Relationships xmlns="http://'
+        'schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" '
+        f'Type="{ws}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+        "xl/sharedStrings.xml": f'<?xml version="1.0"?><sst xmlns="{NS}">{items}</sst>',
+        "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet xmlns="{NS}">'
+        f"<sheetData>{rows}</sheetData></worksheet>",
+    }
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as zf:
+        for name, text in parts.items():
+            zf.writestr(name, text)
+    return out.getvalue()
+
+
+def _workbook_text(data: bytes) -> list[str]:
+    items = document_content(data, name="export.xlsx", limits=Limits())
+    return "\n".join(i.text for i in items if isinstance(i, TextChunk)).splitlines()
+
+
+def test_a_shared_string_no_cell_shows_is_read_too() -> None:
+    # A spreadsheet program shows only the strings its cells name; the others still
+    # leave with the file.
+    lines = _workbook_text(_shared_workbook(["nom", "Durand", "n° SS " + NIR], ["0", "1"]))
+    assert "n° SS " + NIR in lines, "a shared string no cell shows was not read"
+    # What the cells show is read once, not again with the unshown strings.
+    assert lines.count("Durand") == 1
+
+
+@pytest.mark.parametrize("index", ["\u00b2", "\u0663", "x", "9"])
+def test_a_cell_naming_no_shared_string_shows_nothing_and_the_string_is_read(
+    index: str,
+) -> None:
+    # "²" and "٣" pass str.isdigit(): an index is ASCII digits, or the cell shows nothing
+    # (the workbook is not given up as damaged), and the string it meant is read anyway.
+    lines = _workbook_text(_shared_workbook(["nom", NIR], ["0", index]))
+    assert lines[0] == "nom" and NIR in lines, "the unshown string was not read"

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from xml.parsers import expat
 
 __all__ = ["quick_rows", "quick_shared_strings"]
@@ -200,16 +200,25 @@ def quick_rows(
     column: Callable[[str], int | None],
     max_skip: int,
     check: Callable[[], None],
+    row: Callable[[Sequence[str], Sequence[str], list[str]], list[str]] | None = None,
 ) -> Iterator[str] | None:
     """The sheet's lines as the tree reader makes them (``header`` lays out a header's
         text, ``cell`` a cell's value from its type, its ``v`` text and its inline text),
         or ``None`` when the part is not one these expressions read; :class:`ValueError`
         when it is not well formed. ``check`` is called every thousand rows (it raises
-    when the time is up)."""
+    when the time is up). ``row``, when given, makes the values of a row of plainly
+    written cells at once from their types ("" for none) and ``v`` texts, as ``cell``
+    makes each."""
     text = _text(xml)
     if text is None:
         return None
-    return _rows(text, shared, header, cell, column, max_skip, check)
+    if row is None:
+
+        def row(types: Sequence[str], texts: Sequence[str], shared: list[str]) -> list[str]:
+            none, same = itertools.repeat(None), itertools.repeat(shared)
+            return list(map(cell, [t or None for t in types], texts, none, same))
+
+    return _rows(text, shared, header, cell, row, column, max_skip, check)
 
 
 def _rows(
@@ -217,6 +226,7 @@ def _rows(
     shared: list[str],
     header: Callable[[str], str | None],
     cell: Callable[[str | None, str, str | None, list[str]], str],
+    row: Callable[[Sequence[str], Sequence[str], list[str]], list[str]],
     column: Callable[[str], int | None],
     max_skip: int,
     check: Callable[[], None],
@@ -235,9 +245,7 @@ def _rows(
             if not any(others) and names == _columns(len(names)):
                 # Every cell written as spreadsheet programs write one, in columns A, B,
                 # C…: what the loop below makes, without its steps for the others.
-                typed = [t or None for t in types]
-                none, same = itertools.repeat(None), itertools.repeat(shared)
-                values = list(map(cell, typed, texts, none, same))
+                values = row(types, texts, shared)
                 while values and not values[-1]:
                     values.pop()
                 if any(values):

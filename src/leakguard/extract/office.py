@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element
 
@@ -310,18 +310,67 @@ def _header_line(text: str) -> str | None:
     return " ".join(text.split()) if text.strip() else None
 
 
+class _SharedStrings(list[str]):
+    """A workbook's shared strings, and which of them a cell has shown (``used``): the
+    others are read after the sheets, since a string no cell shows still leaves with
+    the file."""
+
+    def __init__(self, strings: list[str]) -> None:
+        super().__init__(strings)
+        self.used = bytearray(len(strings))
+
+    def unused(self) -> list[str]:
+        """The strings no cell has shown."""
+        return [s for s, u in zip(self, self.used, strict=True) if not u]
+
+
+def _shown(shared: list[str], index: int) -> str:
+    """Shared string ``index`` (an index no string has shows nothing), noted as shown."""
+    if not 0 <= index < len(shared):
+        return ""
+    used = getattr(shared, "used", None)
+    if used is not None:
+        used[index] = 1
+    return shared[index]
+
+
 def _cell_value(kind: str | None, raw: str, inline: str | None, shared: list[str]) -> str:
-    """What a cell shows, on one line: from its type, its ``v`` text and its inline text."""
+    """What a cell shows, on one line: from its type, its ``v`` text and its inline text.
+    A shared string's index is written in ASCII digits (anything else shows nothing)."""
     if kind == "inlineStr":
         value = inline or ""
     elif kind == "s":
-        index = int(raw) if raw.strip().isdigit() else -1
-        value = shared[index] if 0 <= index < len(shared) else ""
+        index = raw.strip()
+        value = _shown(shared, int(index) if index.isascii() and index.isdigit() else -1)
     elif kind is None or kind == "n":
         value = _cell_number(raw.strip())
     else:
         value = raw
     return " ".join(value.split())
+
+
+def _row_values(types: Sequence[str], texts: Sequence[str], shared: list[str]) -> list[str]:
+    """:func:`_cell_value` of each cell of a row written plainly (types as written, ""
+    for none; no inline text), a row at a time: a shared string named by its index in
+    ASCII digits and a number without an exponent are read here, anything else there."""
+    out: list[str] = []
+    n = len(shared)
+    used = getattr(shared, "used", None)
+    for kind, raw in zip(types, texts, strict=True):
+        if kind == "s" and raw.isascii() and raw.isdigit():
+            index = int(raw)
+            value = ""
+            if index < n:
+                value = shared[index]
+                if used is not None:
+                    used[index] = 1
+        elif (not kind or kind == "n") and "E" not in raw and "e" not in raw:
+            value = raw
+        else:
+            out.append(_cell_value(kind or None, raw, None, shared))
+            continue
+        out.append(" ".join(value.split()))
+    return out
 
 
 def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
@@ -335,6 +384,7 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
             shared,
             header=_header_line,
             cell=_cell_value,
+            row=_row_values,
             column=_column,
             max_skip=_MAX_SKIP,
             check=check,
@@ -409,9 +459,9 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             n.startswith("xl/worksheets/") for n in names
         ):
             raise Unreadable("corrupt")
-        shared: list[str] = []
+        shared = _SharedStrings([])
         if "xl/sharedStrings.xml" in names:
-            shared = _shared_strings(_member(zf, "xl/sharedStrings.xml", budget))
+            shared = _SharedStrings(_shared_strings(_member(zf, "xl/sharedStrings.xml", budget)))
         order = _sheet_order(zf, names, budget)
         for sheet in order:
             if budget.expired():
@@ -419,6 +469,9 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 return
             rows = "\n".join(_sheet_rows(_member(zf, sheet, budget), shared, budget))
             yield from text_items(rows, location, budget, _XLSX)
+        unused = shared.unused()
+        if unused:
+            yield from text_items("\n".join(unused), location, budget, _XLSX)
         comments = _numbered(names, r"xl/comments(\d*)\.xml")
         for name in comments:
             text = "\n".join(
