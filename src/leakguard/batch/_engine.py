@@ -263,6 +263,8 @@ class Processes:
     def _stop(pool: ProcessPoolExecutor) -> None:
         """Stop at once: pending work is dropped and the workers are ended, not awaited."""
         workers = list((getattr(pool, "_processes", None) or {}).values())
+        manager = getattr(pool, "_executor_manager_thread", None)
+        _quiet_exit_wakeup(manager)
         pool.shutdown(wait=False, cancel_futures=True)
         for process in workers:
             if process.is_alive():
@@ -272,6 +274,37 @@ class Processes:
             if process.is_alive():
                 process.kill()
                 process.join(1)
+        if manager is not None:
+            manager.join(2)
+
+
+class _QuietWakeup:
+    """The wake-up the interpreter's exit sends a process pool's manager thread, without
+    the error it raises when that thread closes its pipe at the same moment (a pool
+    stopped at once, on Ctrl-C: the standard library checks the pipe, then writes)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def wakeup(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            self._inner.wakeup()
+
+
+def _quiet_exit_wakeup(thread: threading.Thread | None) -> None:
+    """Have the exit hook of ``concurrent.futures`` wake ``thread`` (a pool's manager)
+    through :class:`_QuietWakeup`: a traceback after a clean Ctrl-C line says something
+    went wrong when nothing did."""
+    from concurrent.futures import process
+
+    wakeups = getattr(process, "_threads_wakeups", None)
+    if thread is None or wakeups is None:
+        return
+    inner = wakeups.get(thread)
+    if inner is not None and not isinstance(inner, _QuietWakeup):
+        wakeups[thread] = _QuietWakeup(inner)
 
 
 class ExecutorBackend(_Steady):
