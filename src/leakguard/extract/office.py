@@ -334,6 +334,13 @@ def _shown(shared: list[str], index: int) -> str:
     return shared[index]
 
 
+def _is_index(text: str) -> bool:
+    """Whether ``text`` is a shared string's index: ASCII digits, at most ten (a part
+    holds fewer than 2**31 strings; a longer run would only be a lie, and ``int`` refuses
+    one of thousands of digits)."""
+    return text.isascii() and text.isdigit() and len(text) <= 10
+
+
 def _cell_value(kind: str | None, raw: str, inline: str | None, shared: list[str]) -> str:
     """What a cell shows, on one line: from its type, its ``v`` text and its inline text.
     A shared string's index is written in ASCII digits (anything else shows nothing)."""
@@ -341,7 +348,7 @@ def _cell_value(kind: str | None, raw: str, inline: str | None, shared: list[str
         value = inline or ""
     elif kind == "s":
         index = raw.strip()
-        value = _shown(shared, int(index) if index.isascii() and index.isdigit() else -1)
+        value = _shown(shared, int(index) if _is_index(index) else -1)
     elif kind is None or kind == "n":
         value = _cell_number(raw.strip())
     else:
@@ -357,7 +364,7 @@ def _row_values(types: Sequence[str], texts: Sequence[str], shared: list[str]) -
     n = len(shared)
     used = getattr(shared, "used", None)
     for kind, raw in zip(types, texts, strict=True):
-        if kind == "s" and raw.isascii() and raw.isdigit():
+        if kind == "s" and _is_index(raw):
             index = int(raw)
             value = ""
             if index < n:
