@@ -61,8 +61,9 @@ def gone(pid: int, timeout: float = 15.0) -> bool:
     return False
 
 
-def test_the_documented_recipe_runs_as_written(tmp_path: Path) -> None:
-    require_postfix()
+def _recipe(tmp_path: Path) -> tuple[Path, int, str, int, str]:
+    """The README's blocks run in ``tmp_path``, on ports free a moment before: the
+    folder, the status and output of start and try, and of stop."""
     try_dir = tmp_path / "leakguard-try"
     env = {
         **os.environ,
@@ -83,6 +84,19 @@ def test_the_documented_recipe_runs_as_written(tmp_path: Path) -> None:
         status, out = bash(block("start") + "\n" + block("try"), env, tmp_path / "run.txt", 180)
     finally:
         stopped, said = bash("set -e\n" + block("stop"), env, tmp_path / "stop.txt", 60)
+    return try_dir, status, out, stopped, said
+
+
+def test_the_documented_recipe_runs_as_written(tmp_path: Path) -> None:
+    require_postfix()
+    try_dir, status, out, stopped, said = _recipe(tmp_path)
+    if status != 0 and "mail system startup failed" in out:
+        # Postfix's master could not start (seen once in a full run: a port chosen free
+        # taken by another connection before Postfix bound it). Once more, on new ports;
+        # a recipe that does not work fails both times.
+        again = tmp_path / "again"
+        again.mkdir()
+        try_dir, status, out, stopped, said = _recipe(again)
     assert status == 0, out
     assert "ready: Postfix on" in out
     answers = re.findall(r"^(letter|nir)\.eml: (\d{3})", out, re.M)
