@@ -25,6 +25,7 @@ from leakguard.extract._types import Budget
 from leakguard.extract.office import (
     _cell_value,
     _column,
+    _row_values,
     _shared_strings,
     _sheet_rows,
     _tree_shared_strings,
@@ -195,7 +196,14 @@ def test_a_workbook_read_quickly_keeps_its_numbers(inline: bool) -> None:
         names = zf.namelist()
         shared = zf.read("xl/sharedStrings.xml") if "xl/sharedStrings.xml" in names else b""
     quick = quick_rows(
-        sheet, [], header=str, cell=_cell_value, column=_column, max_skip=4, check=lambda: None
+        sheet,
+        [],
+        header=str,
+        cell=_cell_value,
+        column=_column,
+        max_skip=4,
+        check=lambda: None,
+        row=_row_values,
     )
     assert quick is not None
     assert not shared or quick_shared_strings(shared) is not None

@@ -455,10 +455,10 @@ class _Piece:
         sep = np.zeros((most, n), dtype=np.uint8)
         if not n or not count:
             return _Walk(s[:0], cum[:, :0], sep[:, :0], sizes) if sizes else _Walk(s, cum, sep)
-        wanted = np.zeros(max(sizes or {0}) + 2, dtype=np.bool_)
-        wanted[list(sizes or ())] = True
-        top = len(wanted) - 1
-        held = np.zeros(n, dtype=np.bool_)
+        if sizes:
+            wanted = np.zeros(max(sizes) + 2, dtype=np.bool_)
+            wanted[list(sizes)] = True
+            held = np.zeros(n, dtype=np.bool_)
         ccum = self.ccum
         # The chains still going: their columns, their group at step ``k`` and where
         # their characters start. Every column goes at the first step (rows are written
@@ -470,7 +470,7 @@ class _Piece:
         for k in range(most):
             c = ccum.take(g + 1) - base
             bits = np.where((c < longest) & (g + 1 < count), seps.take(g), np.uint8(0))
-            hit = wanted.take(np.minimum(c, top)) if sizes else None
+            hit = wanted.take(np.minimum(c, len(wanted) - 1)) if sizes else None
             if alive is None:
                 cum[k] = c
                 sep[k] = bits
@@ -754,6 +754,7 @@ def _nir(piece: _Piece, walk: _Walk, text: str, lo: int, hi: int, after: int) ->
     return _kept(nir.KIND, start, end, numbers), after
 
 
+@functools.cache
 def _label_endings() -> U8:
     """Per pair of one-byte characters (``256 * x + y``): 1 where a label of
     ``nir._OTHER`` may end with them (their last two characters, each matched by one
@@ -791,18 +792,13 @@ def _label_endings() -> U8:
     return out
 
 
-_ENDINGS: list[U8] = []
-
-
 def _label_may_end(copy: bytes, start: I64) -> Bools:
     """Where a non-person label (``nir._OTHER``) may stand in the ``LABEL_RADIUS``
     characters before each text position ``start`` (a group's first character): a
     label ends with two of its letters and a character that is not one (not ``start``
     itself: the one before it is no letter), at least three characters after the
     window's beginning. False means the label search there finds nothing."""
-    if not _ENDINGS:
-        _ENDINGS.append(_label_endings())
-    ends = _ENDINGS[0]
+    ends = _label_endings()
     whole = np.frombuffer(copy, dtype=np.uint8)
     out = np.zeros(len(start), dtype=np.bool_)
     if len(whole) < 3:

@@ -12,7 +12,6 @@ first, so a damaged part is still ``corrupt``.
 from __future__ import annotations
 
 import functools
-import itertools
 import re
 from collections.abc import Callable, Iterator, Sequence
 from xml.parsers import expat
@@ -200,24 +199,17 @@ def quick_rows(
     column: Callable[[str], int | None],
     max_skip: int,
     check: Callable[[], None],
-    row: Callable[[Sequence[str], Sequence[str], list[str]], list[str]] | None = None,
+    row: Callable[[Sequence[str], Sequence[str], list[str]], list[str]],
 ) -> Iterator[str] | None:
     """The sheet's lines as the tree reader makes them (``header`` lays out a header's
         text, ``cell`` a cell's value from its type, its ``v`` text and its inline text),
         or ``None`` when the part is not one these expressions read; :class:`ValueError`
         when it is not well formed. ``check`` is called every thousand rows (it raises
-    when the time is up). ``row``, when given, makes the values of a row of plainly
-    written cells at once from their types ("" for none) and ``v`` texts, as ``cell``
-    makes each."""
+    when the time is up). ``row`` makes the values of a row of plainly written cells at
+    once from their types ("" for none) and ``v`` texts, as ``cell`` makes each."""
     text = _text(xml)
     if text is None:
         return None
-    if row is None:
-
-        def row(types: Sequence[str], texts: Sequence[str], shared: list[str]) -> list[str]:
-            none, same = itertools.repeat(None), itertools.repeat(shared)
-            return list(map(cell, [t or None for t in types], texts, none, same))
-
     return _rows(text, shared, header, cell, row, column, max_skip, check)
 
 
