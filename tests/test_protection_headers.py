@@ -380,6 +380,25 @@ def test_zip_fallback_refuses_a_subject_it_cannot_hide() -> None:
     assert_nothing_in_clear(out, guard)
 
 
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Dossier NIR " + "\u200b".join(NIR),  # zero-width spaces between the digits
+        "Dossier NIR " + NIR.translate({ord("0") + d: 0xFF10 + d for d in range(10)}),
+    ],
+    ids=["zero-width", "full-width"],
+)
+def test_zip_fallback_refuses_a_subject_with_a_disguised_number(subject: str) -> None:
+    """A Subject whose number shows plainly but is not written in ASCII digits is read as
+    it shows: the archive path cannot hide it and refuses."""
+    policy = everyone_outside().replace(sensitive_kinds=frozenset(IDENTIFIER_KINDS))
+    guard = Guard(policy, on_password=lambda _: None)
+    msg = message(subject=subject, pdf_lines=[f"NIR {NIR}"])
+    with pytest.raises(LeakBlocked) as caught:
+        guard.protect(msg)
+    assert caught.value.cause == "sensitive_in_headers"
+
+
 def test_zip_fallback_never_leaves_a_health_term_in_the_text() -> None:
     """Even when the policy counts only NIRs as sensitive, the archive path does not
     send a text that names a sick leave in clear."""
@@ -428,6 +447,12 @@ def test_outer_subject_may_not_itself_be_sensitive() -> None:
     text = str(caught.value)
     assert text.startswith("p.toml: setting 'protection.outer_subject' is not valid; allowed: ")
     assert "a text without identifier or health term" in text
+
+
+def test_outer_subject_may_not_carry_a_disguised_number() -> None:
+    wide = NIR.translate({ord("0") + d: 0x0660 + d for d in range(10)})  # Arabic-Indic
+    with pytest.raises(PolicyError):
+        Policy.from_toml(f'[protection]\nouter_subject = "Dossier {wide}"\n', source="p.toml")
 
 
 # --------------------------------------------------------------------------- property

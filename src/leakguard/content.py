@@ -18,7 +18,13 @@ from leakguard.core import (
     Severity,
     identifier_finding,
 )
-from leakguard.detectors import HEALTH, IDENTIFIER_DETECTORS, iter_identifiers, one_byte_copies
+from leakguard.detectors import (
+    HEALTH,
+    IDENTIFIER_DETECTORS,
+    as_seen,
+    iter_identifiers,
+    one_byte_copies,
+)
 from leakguard.extract._types import Problem, TextChunk
 
 __all__ = ["ContentReport", "scan_chunks", "scan_text"]
@@ -102,6 +108,9 @@ def _scan_text(
 ) -> None:
     """Append the findings of ``text`` to ``out`` as they are made (what was found
     stays there when ``DeadlineExceeded`` ends the reading)."""
+    # Read as it shows: a digit of another script, or a soft hyphen or zero-width space
+    # between two digits, does not hide a number from the detectors.
+    text = as_seen(text)
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
 

@@ -429,9 +429,10 @@ def _outer_subject(data: Mapping[str, Any], source: str) -> str:
         raise _err(
             source, "protection.outer_subject", _SCHEMA["protection"]["outer_subject"], value
         )
-    from leakguard.detectors import HEALTH, find_identifiers
+    from leakguard.detectors import HEALTH, as_seen, find_identifiers
 
-    if find_identifiers(value) or next(HEALTH.find(value), None) is not None:
+    seen = as_seen(value)
+    if find_identifiers(seen) or next(HEALTH.find(seen), None) is not None:
         # Shown in clear on every message: it must not say what the messages are about.
         raise _err(
             source,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from leakguard.core import Fingerprinter
-from leakguard.detectors import nir
+from leakguard.detectors import as_seen, nir
 from leakguard.errors import DirectoryError
 
 __all__ = ["Patient", "PatientRegister", "read_table"]
@@ -75,7 +75,7 @@ class PatientRegister:
             if not email:
                 continue
             name = (row.get(fields.get("name", ""), "") or "").strip() if "name" in fields else ""
-            value = (row.get(fields["nir"]) or "") if "nir" in fields else ""
+            value = as_seen(row.get(fields["nir"]) or "") if "nir" in fields else ""
             fp = fingerprinter("nir", nir.compact(value)) if value and nir.is_valid(value) else None
             patients[email] = Patient(email=email, name=name, nir_fingerprint=fp)
         return cls(patients)

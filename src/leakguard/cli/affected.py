@@ -199,7 +199,7 @@ class Register:
 
     @classmethod
     def load(cls, path: str | Path, /, *, fingerprinter: Fingerprinter) -> Register:
-        from leakguard.detectors import find_identifiers, get
+        from leakguard.detectors import as_seen, find_identifiers, get
         from leakguard.register import read_table
 
         p = Path(path)
@@ -231,7 +231,7 @@ class Register:
                 continue
             patient = Patient(pid, (row.get(name_col) or "").strip() if name_col else "")
             for kind, col in kinds.items():
-                value = (row.get(col) or "").strip()
+                value = as_seen(row.get(col) or "").strip()
                 if not value:
                     continue
                 detector = get(kind)

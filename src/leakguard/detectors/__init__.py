@@ -16,6 +16,7 @@ from leakguard.core import Deadline
 from leakguard.detectors import _bulk, be_niss, ca_sin, forms, health_data, iban, nir, qc_nam, rib
 from leakguard.detectors._base import RUN3, Detector, Match
 from leakguard.detectors._bulk import Found
+from leakguard.detectors._seen import as_seen
 
 __all__ = [
     "HEALTH",
@@ -23,6 +24,7 @@ __all__ = [
     "Detector",
     "Found",
     "Match",
+    "as_seen",
     "find_identifiers",
     "get",
     "iter_identifiers",

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from leakguard._headers import fields, header_text, read_address_list, sender
-from leakguard.detectors import HEALTH, find_identifiers
+from leakguard.detectors import HEALTH, as_seen, find_identifiers
 from leakguard.errors import ProtectionError
 
 __all__ = [
@@ -68,12 +68,13 @@ _MAX_SCANNED_HEADER = 64 * 1024
 
 
 def _identifiers_in(text: str) -> bool:
-    return bool(find_identifiers(text))
+    return bool(find_identifiers(as_seen(text)))
 
 
 def _sensitive(text: str) -> bool:
-    """Whether ``text`` carries an identifier or a health term."""
-    return _identifiers_in(text) or next(HEALTH.find(text), None) is not None
+    """Whether ``text`` carries an identifier or a health term (read as it shows)."""
+    seen = as_seen(text)
+    return bool(find_identifiers(seen)) or next(HEALTH.find(seen), None) is not None
 
 
 def renew_ids(msg: email.message.EmailMessage, /) -> email.message.EmailMessage:
