@@ -67,6 +67,7 @@ def test_public_surface() -> None:
         "Detector",
         "Found",
         "Match",
+        "as_seen",
         "find_identifiers",
         "get",
         "iter_identifiers",
