@@ -89,7 +89,7 @@ def test_a_decomposed_accent_reads_as_the_letter() -> None:
 
 
 def test_text_with_nothing_to_change_is_returned_itself() -> None:
-    for text in ("plain ASCII 123", "déjà vu, 12 €"[:-1], "l’hôpital 😀 — 12 € ①"):
+    for text in ("plain ASCII 123", "déjà vu, 12 ", "l’hôpital 😀 — 12 € ①"):
         assert as_seen(text) is text
 
 

@@ -23,7 +23,6 @@ with numpy.
 
 from __future__ import annotations
 
-import functools
 import unicodedata
 
 import numpy as np
@@ -56,7 +55,6 @@ _DROP = -1
 _STEP = 1 << 20
 
 
-@functools.lru_cache(maxsize=8192)
 def seen_as(code: int, /) -> int:
     """What the character ``code`` reads as: another code point, itself, or ``-1`` when
     it prints nothing."""
@@ -100,7 +98,7 @@ def _read_as(points: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     bmp = points < 0x10000
     lookup = np.where(bmp, points, 0)
     new = _BMP.take(lookup).astype(np.int64)
-    unknown = new == _UNKNOWN
+    unknown = (new == _UNKNOWN) & bmp
     if unknown.any():
         for code in np.unique(lookup[unknown]).tolist():
             _BMP[code] = seen_as(code)
@@ -120,15 +118,15 @@ def _wide(text: str) -> str:
         piece = text[lo : lo + _STEP]
         points = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
         where = np.flatnonzero((points > 0xFF) | (points == 0xAD))
-        mapped = _read_as(points.take(where))
-        drop = mapped == _DROP
-        if not drop.any() and bool((mapped == points.take(where)).all()):
+        codes = points.take(where)
+        mapped = _read_as(codes)
+        if bool((mapped == codes).all()):
             parts.append(piece)
             continue
         changed = True
         out = points.copy()
         out[where] = np.maximum(mapped, 0).astype(np.uint32)
         keep = np.ones(len(points), dtype=np.bool_)
-        keep[where[drop]] = False
+        keep[where[mapped == _DROP]] = False
         parts.append(out[keep].tobytes().decode("utf-32-le", "surrogatepass"))
     return "".join(parts) if changed else text
