@@ -77,9 +77,13 @@ def inner_items(
     data: bytes, where: Location, ctx: Context, filename: str | None = None
 ) -> Iterator[Item]:
     """A document found inside the one being read (an archive member, an attached or
-    embedded file), read as what it is at ``where``, one level deeper."""
+    embedded file), read as what it is at ``where``, one level deeper. Its name
+    (``filename``, a member's path in an archive) is read as text there too: whoever
+    opens the document sees it."""
     from leakguard.extract import extract
 
+    if filename:
+        yield from text_items(filename, where, ctx.budget)
     yield from extract(
         data,
         where,

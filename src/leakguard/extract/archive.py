@@ -13,7 +13,6 @@ import bz2
 import gzip
 import io
 import lzma
-import posixpath
 import tarfile
 import zipfile
 import zlib
@@ -232,7 +231,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 if lied:
                     # Read in full all the same; its headers do not match what it holds.
                     yield Problem(where, "corrupt")
-            yield from inner_items(content, where, ctx, posixpath.basename(info.filename))
+            yield from inner_items(content, where, ctx, info.filename)
 
 
 def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
@@ -314,4 +313,4 @@ def read_tar(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             content = stream.read() if stream is not None else b""
             if len(content) < info.size:
                 yield Problem(where, "corrupt")
-            yield from inner_items(content, where, ctx, posixpath.basename(info.name))
+            yield from inner_items(content, where, ctx, info.name)

@@ -188,6 +188,13 @@ def _attachment_location(base: Location | None, name: str) -> Location:
     return base.child(name) if base is not None else Location.attachment(name)
 
 
+def _name_items(name: str | None, where: Location, budget: Budget) -> Iterator[Item]:
+    """An attachment's file name, read as text at its place: the recipient sees it
+    ("compte rendu <NIR>.pdf")."""
+    if name:
+        yield from text_items(name, where, budget)
+
+
 def _part_items(
     part: email.message.Message,
     base: Location | None,
@@ -216,8 +223,10 @@ def _part_items(
     if ctype == "message/external-body":
         # The content lives elsewhere (a cloud link): nothing of it could be read here.
         counter[0] += 1
-        elsewhere = _filename(part) or f"part-{counter[0]}"
-        yield Problem(_attachment_location(base, elsewhere), "unsupported")
+        named = _filename(part)
+        where = _attachment_location(base, named or f"part-{counter[0]}")
+        yield from _name_items(named, where, budget)
+        yield Problem(where, "unsupported")
         return
     if ctype in _REPORT_TYPES or ctype == "message/partial":
         yield from _quoted_items(part, ctype, base, budget, counter)
@@ -235,6 +244,8 @@ def _part_items(
     counter[0] += 1
     index = counter[0]
     name = _filename(part)
+    if name is not None:
+        yield from _name_items(name, _attachment_location(base, name), budget)
     if ctype in _NO_CONTENT:
         data, _ = _payload(part)
         if control_part_honest(ctype, data):
@@ -317,7 +328,9 @@ def _quoted_items(
     for what text it shows and reported ``unsupported``: the message it belongs to is
     whole only with the other fragments, sent apart."""
     counter[0] += 1
-    where = _attachment_location(base, _filename(part) or f"part-{counter[0]}.txt")
+    named = _filename(part)
+    where = _attachment_location(base, named or f"part-{counter[0]}.txt")
+    yield from _name_items(named, where, budget)
     payload = part.get_payload()
     blocks = payload if isinstance(payload, list) else [payload]
     lines: list[str] = []
@@ -503,6 +516,7 @@ def _body_items(
         # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
         # attachment, and it is read as one.
         inside = where.child(written.name)
+        yield from _name_items(written.name, inside, budget)
         if written.damaged:
             yield Problem(inside, "corrupt")
         yield from _clear_items(written.data, inside, written.name, budget, 0)
