@@ -9,9 +9,9 @@ import binascii
 import io
 import json
 import tarfile
-import zipfile
 from email.message import EmailMessage
 
+from docs_factory import make_zip
 from helpers import NIR, NIR_SPACED
 from leakguard.core import Finding, Fingerprinter, Location
 from leakguard.guard import scan
@@ -36,14 +36,6 @@ def _nirs(msg: EmailMessage) -> list[Finding]:
     return [f for f in scan(msg.as_bytes(), fingerprinter=FP) if f.kind == "nir"]
 
 
-def _zip(members: dict[str, bytes]) -> bytes:
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return out.getvalue()
-
-
 def test_an_attachment_named_with_a_nir() -> None:
     found = _nirs(_mail((b"rien", "application/octet-stream", f"compte rendu {NIR_SPACED}.pdf")))
     assert [f.fingerprint for f in found] == [PLAIN]
@@ -60,7 +52,7 @@ def test_the_name_and_the_content_holding_the_same_nir_are_one_finding() -> None
 
 
 def test_archive_members_and_their_folders_are_read_by_name() -> None:
-    archive = _zip({f"patient {NIR_SPACED}.txt": b"rien", f"{NIR}/scan.txt": b"rien"})
+    archive = make_zip({f"patient {NIR_SPACED}.txt": b"rien", f"{NIR}/scan.txt": b"rien"})
     found = _nirs(_mail((archive, "application/zip", "documents.zip")))
     assert sorted(str(f.location).split("/")[-1] for f in found) == [
         "patient * ** ** ** *** *** **.txt",
@@ -96,7 +88,7 @@ def test_a_file_name_with_ordinary_numbers_is_no_finding() -> None:
 
 
 def test_the_location_of_a_name_is_the_files_place() -> None:
-    archive = _zip({f"{NIR}.txt": b"rien"})
+    archive = make_zip({f"{NIR}.txt": b"rien"})
     (found,) = _nirs(_mail((archive, "application/zip", "a.zip")))
     same = found.location == Location.attachment("a.zip").child(f"{NIR}.txt")
     assert same, "the finding is not at the member's place"
