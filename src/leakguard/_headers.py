@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from email.message import Message
 
 __all__ = [
+    "ADDRESS_FIELDS",
+    "ROUTING_FIELDS",
     "AddressList",
     "HeaderBlock",
     "address_tokens",
@@ -33,12 +35,84 @@ __all__ = [
     "header_text",
     "mask_header",
     "read_address_list",
+    "read_as_text",
     "readable_text",
     "sender",
     "unfold",
     "without_blanks_before_colons",
     "without_field",
 ]
+
+# Mailboxes the message is routed and answered by.
+ADDRESS_FIELDS = frozenset(
+    {
+        "from",
+        "sender",
+        "reply-to",
+        "to",
+        "cc",
+        "bcc",
+        "resent-from",
+        "resent-sender",
+        "resent-to",
+        "resent-cc",
+        "resent-bcc",
+    }
+)
+# Other fields servers and clients need to route, thread and list the message.
+ROUTING_FIELDS = frozenset(
+    {
+        "date",
+        "message-id",
+        "in-reply-to",
+        "references",
+        "received",
+        "return-path",
+        "resent-date",
+        "resent-message-id",
+    }
+)
+# Fields that mail software writes for itself: the way a message went, signatures of
+# servers, spam verdicts, the MIME structure, a thread's binary index. Read as text they
+# would only cost time (kilobytes of base64 in a message that went through Exchange).
+_MACHINE_FIELDS = frozenset(
+    {
+        "x-received",
+        "delivered-to",
+        "dkim-signature",
+        "domainkey-signature",
+        "authentication-results",
+        "received-spf",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+        "content-disposition",
+        "content-id",
+        "content-length",
+        "content-md5",
+        "thread-index",
+        "x-ms-tnef-correlator",
+        "x-microsoft-antispam",
+        "x-microsoft-antispam-message-info",
+        "x-forefront-antispam-report",
+    }
+)
+_MACHINE_PREFIXES = ("arc-", "x-ms-exchange-", "x-google-", "x-gm-", "resent-")
+
+
+def read_as_text(name: str, /) -> bool:
+    """Whether a field named ``name`` is text a person wrote or may read, to be read
+    for what it says (a custom ``X-Patient``, ``Keywords``, a part's
+    ``Content-Description``): not an address field (read as recipients), a routing
+    field, or one that mail software writes for itself. (``Subject`` is one.)"""
+    lname = name.strip().lower()
+    return not (
+        lname in ADDRESS_FIELDS
+        or lname in ROUTING_FIELDS
+        or lname in _MACHINE_FIELDS
+        or lname.startswith(_MACHINE_PREFIXES)
+    )
+
 
 _FOLD = re.compile(r"\r?\n(?=[ \t])|\r(?=[ \t])")
 _ENCODED_WORD = re.compile(r"=\?([^?\s]{1,75})\?([bBqQ])\?([^?\s]*)\?=")

@@ -289,6 +289,23 @@ _HEAD_BITS = np.array(
     ],
     dtype=np.uint16,
 )
+# The same, keyed by the four bytes.
+_BITS_OF_HEAD: dict[bytes, int] = dict(
+    zip(
+        (h.to_bytes(4, "little") for h in _HEAD_KEYS.tolist()),
+        _HEAD_BITS.tolist(),
+        strict=True,
+    )
+)
+# Where a head may start: the first four bytes of a long anchor, the three of a short one
+# (any fourth byte follows it, as in _HEADS).
+_HEAD_AT = re.compile(
+    b"(?=["
+    + b"".join(sorted({re.escape(a.encode("ascii")[:1]) for a in ANCHORS}))
+    + b"])(?="
+    + b"|".join(re.escape(h) for h in sorted({a.encode("ascii")[:4] for a in ANCHORS}))
+    + b")"
+)
 
 
 def _candidates(
@@ -297,10 +314,50 @@ def _candidates(
     """Every place where the folded text starts with the first four bytes of an anchor
     (or with an acronym looked for as written), and the bits of what may be there.
 
-    A superset of the anchor places (the rest of a long anchor is not compared here);
-    all done by numpy, with no Python step per place. ``whole``, when given, is the
-    :func:`folded_copy` of ``text`` (it folds ``_`` to a space: no anchor holds either).
+    A superset of the anchor places (the rest of a long anchor is not compared here).
+    ``whole``, when given, is the :func:`folded_copy` of ``text`` (it folds ``_`` to a
+    space: no anchor holds either).
     """
+    if len(text) <= _QUICK_MAX:
+        return _quick_candidates(text, whole)
+    return _bulk_candidates(text, whole, deadline)
+
+
+# Up to this many characters (a subject, a file name, a header field) the places are
+# found by one expression and a lookup each: numpy's dozen calls would cost more than
+# that expression's walk over the text (about 0.15 µs a character).
+_QUICK_MAX = 128
+_EMPTY_PLACES = np.zeros(0, dtype=np.int64)
+_EMPTY_BITS = np.zeros(0, dtype=np.uint16)
+
+
+def _quick_candidates(
+    text: str, whole: bytes | None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+    """:func:`_bulk_candidates` of a short text, with no numpy call when nothing is
+    found (the usual case)."""
+    if whole is None:
+        folded = text.encode("latin-1", "replace").translate(_FOLD_TABLE)
+    else:
+        folded = whole[: len(text)]
+    folded += b"\x00\x00\x00"  # as the bulk path pads the last places
+    places = [m.start() for m in _HEAD_AT.finditer(folded)]
+    bits = [_BITS_OF_HEAD[folded[i : i + 4]] for i in places]
+    written = [m.start() for m in _AS_WRITTEN_AT.finditer(text)]
+    if written:
+        places += written
+        bits += [_WRITTEN_BITS] * len(written)
+    if not places:
+        return _EMPTY_PLACES, _EMPTY_BITS
+    at, what = np.array(places, dtype=np.int64), np.array(bits, dtype=np.uint16)
+    order = np.argsort(at, kind="stable")
+    return at[order], what[order]
+
+
+def _bulk_candidates(
+    text: str, whole: bytes | None = None, deadline: Deadline | None = None
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+    """:func:`_candidates` by numpy, with no Python step per place."""
     places: list[npt.NDArray[np.int64]] = []
     bits: list[npt.NDArray[np.uint16]] = []
     for lo in range(0, len(text), _STEP):

@@ -185,10 +185,12 @@ def lzfu_decompress(
 def message_items(message: MapiMessage, location: Location, ctx: Context) -> Iterator[Item]:
     """The text of an Outlook message at ``location``, then each attachment under it.
 
-    The body is the plain text when there is one, else the HTML, else the RTF. Past
-    ``max_members`` attachments the item is reported ``too_many_members``.
+    Each body the item holds is read: the plain text, the HTML (what it shows and what
+    it holds unshown) and the RTF. Outlook keeps them alike, but they leave with the
+    item whatever each says. Past ``max_members`` attachments the item is reported
+    ``too_many_members``.
     """
-    from leakguard.extract.html import html_to_text
+    from leakguard.extract.html import html_items
     from leakguard.extract.rtf import rtf_text
     from leakguard.extract.text import decode_text
 
@@ -197,10 +199,9 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
     yield from text_items(head, location, budget)
     if message.body.strip():
         yield from text_items(message.body, location, budget)
-    elif message.html:
-        text = html_to_text(decode_text(message.html, None), expired=budget.expired)
-        yield from text_items(text, location, budget, "text/html")
-    elif message.rtf_compressed:
+    if message.html:
+        yield from html_items(decode_text(message.html, None), location, budget)
+    if message.rtf_compressed:
         room = min(budget.limits.max_part_bytes, budget.limits.max_total_bytes - budget.bytes_used)
         rtf, short = lzfu_decompress(message.rtf_compressed, max(room, 0), budget.expired)
         budget.take_bytes(len(rtf))

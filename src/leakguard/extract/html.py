@@ -1,20 +1,27 @@
-"""HTML to text with the standard library parser: scripts and styles dropped, block
-elements on their own lines, table cells joined by a tab so a table row reads as one line.
-The head's title, the values of form fields, pictures' alternative texts, tooltips and
-comments are read as lines of their own.
+"""HTML to text with the standard library parser: block elements on their own lines,
+table cells joined by a tab so a table row reads as one line. The head's title, the
+values of form fields, pictures' alternative texts, tooltips and comments are read as
+lines of their own.
+
+What the page holds but does not show (the code of scripts and styles, links and every
+other attribute's value, URL escapes decoded, text carried in ``data:`` URLs) is a second
+text of its own: it leaves with the message all the same.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
+from urllib.parse import unquote, unquote_plus
 
 from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._types import Budget
 from leakguard.extract.text import readings
 
-__all__ = ["html_to_text", "read_html"]
+__all__ = ["html_items", "html_texts", "html_to_text", "read_html"]
 
 # Code, not text. (The head is not skipped as a whole: a page whose head is never closed
 # shows the rest as its body, and its title is shown too.)
@@ -42,10 +49,29 @@ _SPACES = re.compile(r"[^\S\t\n]+")
 _TAB_SPACES = re.compile(r" ?\t ?")
 
 
+def _unshown_value(value: str) -> str:
+    """An attribute's value as text: URL escapes decoded, and the text of a ``data:``
+    URL (a picture's bytes are no text, and are left)."""
+    if value[:5].lower() != "data:":
+        return unquote_plus(value) if "%" in value or "+" in value else value
+    head, _, payload = value[5:].partition(",")
+    media = head.split(";", 1)[0].strip().lower()
+    if media and not media.startswith("text/"):
+        return ""
+    if ";base64" not in head.lower():
+        return unquote(payload)
+    try:
+        data = binascii.a2b_base64(unquote(payload))
+    except (binascii.Error, ValueError):
+        return payload
+    return data.decode("utf-8", "replace")
+
+
 class _TextParser(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.out: list[str] = []
+        self.unshown: list[str] = []
         self.skip = 0
         self.cell = 0
         self.row_has_cell = False
@@ -56,6 +82,7 @@ class _TextParser(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP:
+            self._attributes(tag, attrs)
             self.skip += 1
             return
         self._attributes(tag, attrs)
@@ -76,13 +103,18 @@ class _TextParser(HTMLParser):
             self._newline()
 
     def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if self.skip:
-            return
         for key, value in attrs:
-            if not value or key not in _SHOWN_ATTRIBUTES or not value.strip():
+            if not value or value.isspace():
                 continue
-            if key == "value" and tag not in _VALUE_TAGS:
-                continue  # a list item's number, a parameter
+            if (
+                self.skip
+                or key not in _SHOWN_ATTRIBUTES
+                or (
+                    key == "value" and tag not in _VALUE_TAGS  # a list item's number, a parameter
+                )
+            ):
+                self.unshown.append(_unshown_value(value))
+                continue
             # Inside a cell, on the cell's row.
             self.out.append(f" {value} " if self.cell else f"\n{value}\n")
 
@@ -104,14 +136,18 @@ class _TextParser(HTMLParser):
 
     def handle_data(self, data: str) -> None:
         if self.skip:
+            self.unshown.append(data)
             return
         if self.cell:
             data = data.replace("\n", " ").replace("\r", " ")
         self.out.append(data)
 
 
-def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str:
-    """Readable text of an HTML document or fragment. Never raises on bad markup.
+def html_texts(html: str, *, expired: Callable[[], bool] | None = None) -> tuple[str, str]:
+    """The text an HTML document or fragment shows (:func:`html_to_text`), and the text
+    it holds without showing it: the code of its scripts and styles and the values of
+    its other attributes (links, sources, data), one per line. Never raises on bad
+    markup.
 
     ``expired`` is asked between slices of input so a huge page stops on time
     (:class:`Unreadable` ``timeout``).
@@ -124,7 +160,18 @@ def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str
     parser.close()
     text = "".join(parser.out)
     lines = (_TAB_SPACES.sub("\t", _SPACES.sub(" ", line)).strip(" ") for line in text.split("\n"))
-    return "\n".join(line for line in lines if line.strip())
+    unshown = "\n".join(v.strip() for v in parser.unshown if v and not v.isspace())
+    return "\n".join(line for line in lines if line.strip()), unshown
+
+
+def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str:
+    """Readable text of an HTML document or fragment: what it shows (scripts and styles
+    left out). Never raises on bad markup.
+
+    ``expired`` is asked between slices of input so a huge page stops on time
+    (:class:`Unreadable` ``timeout``).
+    """
+    return html_texts(html, expired=expired)[0]
 
 
 def read_html(
@@ -132,8 +179,13 @@ def read_html(
 ) -> Iterator[Item]:
     """An HTML file: its visible text."""
     decoded, other = readings(data, declared)
-    text = html_to_text(decoded, expired=ctx.budget.expired)
-    yield from text_items(text, location, ctx.budget, "text/html")
+    yield from html_items(decoded, location, ctx.budget)
     if other is not None:
-        text = html_to_text(other, expired=ctx.budget.expired)
-        yield from text_items(text, location, ctx.budget, "text/html")
+        yield from html_items(other, location, ctx.budget)
+
+
+def html_items(html: str, location: Location, budget: Budget) -> Iterator[Item]:
+    """The text ``html`` shows, then the text it holds unshown, at ``location``."""
+    shown, unshown = html_texts(html, expired=budget.expired)
+    yield from text_items(shown, location, budget, "text/html")
+    yield from text_items(unshown, location, budget, "text/html")

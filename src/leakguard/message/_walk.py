@@ -11,14 +11,14 @@ import re
 from collections.abc import Iterator
 from email import policy
 
-from leakguard._headers import header_text
+from leakguard._headers import header_text, read_as_text
 from leakguard.core import Location
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
 from leakguard.extract.encoded import encoded_files
 from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
-from leakguard.extract.html import html_to_text
+from leakguard.extract.html import html_items
 from leakguard.extract.openpgp import PGP_BEGIN, read_openpgp
 from leakguard.extract.pkcs7 import cms_kind, signed_content
 from leakguard.extract.sniff import document_sized
@@ -149,6 +149,7 @@ def _message_items(
     msg: email.message.Message, base: Location | None, budget: Budget, depth: int
 ) -> Iterator[Item]:
     yield from _safe(_subject_items(msg, base, budget), base or Location.subject())
+    yield from _safe(_field_items(msg, base, budget), base or Location.body())
     counter = [0]
     yield from _safe(
         _part_items(msg, base, budget, depth, counter, root=True), base or Location.body()
@@ -159,13 +160,36 @@ def _subject_items(
     msg: email.message.Message, base: Location | None, budget: Budget
 ) -> Iterator[Item]:
     location = base or Location.subject()
+    subjects = ((location, str(v)) for k, v in msg.raw_items() if k.lower() == "subject")
+    yield from _fields_within_room(subjects, budget)
+
+
+def _field_items(
+    part: email.message.Message, base: Location | None, budget: Budget
+) -> Iterator[Item]:
+    """The fields of a message or part that carry text (a custom ``X-Patient``,
+    ``Keywords``, ``Content-Description``), each read at ``base`` or, in the message
+    itself, at ``header:<name>``: they leave with the mail whether or not a reader
+    shows them. The subject, the addresses and the fields mail software writes for
+    itself are not among them (:func:`read_as_text`)."""
+
+    def texts() -> Iterator[tuple[Location, str]]:
+        for key, value in part.raw_items():
+            if key.lower() == "subject" or not read_as_text(key):
+                continue
+            # A name is read with its value when it holds digits ("X-1 85 05 …").
+            raw = f"{key}: {value}" if any(c.isdigit() for c in key) else str(value)
+            yield base or Location.header(key.strip()), raw
+
+    yield from _fields_within_room(texts(), budget)
+
+
+def _fields_within_room(fields: Iterator[tuple[Location, str]], budget: Budget) -> Iterator[Item]:
+    """Each field's raw text read at its place, up to ``max_header_chars`` together:
+    the one that crosses the limit is read up to it, and said not read whole."""
     room = budget.limits.max_header_chars
-    for key, value in msg.raw_items():
-        if key.lower() != "subject":
-            continue
-        raw = str(value)
+    for location, raw in fields:
         if len(raw) > room:
-            # Read up to the limit and say the rest was not.
             yield from _header_items(raw[:room], location, budget)
             yield Problem(location, "too_large")
             return
@@ -246,6 +270,10 @@ def _part_items(
     name = _filename(part)
     if name is not None:
         yield from _name_items(name, _attachment_location(base, name), budget)
+    if not root:
+        # A part's own fields (its description), at the part's place.
+        at = _attachment_location(base, name) if name is not None else here
+        yield from _field_items(part, at, budget)
     if ctype in _NO_CONTENT:
         data, _ = _payload(part)
         if control_part_honest(ctype, data):
@@ -505,13 +533,15 @@ def _body_items(
     charset = _param(part, "charset")
     text, other = readings(data, charset)
     if ctype == "text/html":
-        text = html_to_text(text, expired=budget.expired)
-    yield from text_items(text, where, budget, ctype)
+        yield from html_items(text, where, budget)
+    else:
+        yield from text_items(text, where, budget, ctype)
     if other is not None:
         # A charset that hides what the bytes say in Western text: read that way too.
         if ctype == "text/html":
-            other = html_to_text(other, expired=budget.expired)
-        yield from text_items(other, where, budget, ctype)
+            yield from html_items(other, where, budget)
+        else:
+            yield from text_items(other, where, budget, ctype)
     for written in encoded_files(text, budget.limits.max_part_bytes):
         # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
         # attachment, and it is read as one.

@@ -12,7 +12,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from leakguard._headers import fields, header_text, read_address_list, sender
+from leakguard._headers import (
+    ADDRESS_FIELDS,
+    ROUTING_FIELDS,
+    fields,
+    header_text,
+    read_address_list,
+    sender,
+)
 from leakguard.detectors import HEALTH, as_seen, find_identifiers
 from leakguard.errors import ProtectionError
 
@@ -24,36 +31,9 @@ __all__ = [
 
 # Headers describing the content travel inside the envelope only.
 _INNER_PREFIX = "content-"
-# Mailboxes the message is routed and answered by: they stay outside, reduced to bare
-# addresses when a display name carries an identifier or a health term.
-_ADDRESS_HEADERS = frozenset(
-    {
-        "from",
-        "sender",
-        "reply-to",
-        "to",
-        "cc",
-        "bcc",
-        "resent-from",
-        "resent-sender",
-        "resent-to",
-        "resent-cc",
-        "resent-bcc",
-    }
-)
-# Other headers servers and clients need to route, thread and list the message.
-_ROUTING_HEADERS = frozenset(
-    {
-        "date",
-        "message-id",
-        "in-reply-to",
-        "references",
-        "received",
-        "return-path",
-        "resent-date",
-        "resent-message-id",
-    }
-)
+# Mailboxes (ADDRESS_FIELDS) stay outside, reduced to bare addresses when a display
+# name carries an identifier or a health term; so do the fields servers and clients need
+# to route, thread and list the message (ROUTING_FIELDS): both from the header reader.
 # Message identifiers, made of digits by some mail software.
 _ID_HEADERS = frozenset({"message-id", "in-reply-to", "references", "resent-message-id"})
 # Headers that say what the message is about: never outside an encrypted message.
@@ -114,7 +94,7 @@ def _message_headers(msg: email.message.Message) -> Iterator[tuple[str, str, obj
 
 
 def _is_routing(lname: str) -> bool:
-    return lname in _ROUTING_HEADERS or lname.startswith("resent-")
+    return lname in ROUTING_FIELDS or lname.startswith("resent-")
 
 
 def exposed_headers(msg: email.message.Message, /) -> list[str]:
@@ -127,7 +107,7 @@ def exposed_headers(msg: email.message.Message, /) -> list[str]:
     """
     out: list[str] = []
     for name, lname, _, text in _message_headers(msg):
-        if lname in _ADDRESS_HEADERS:
+        if lname in ADDRESS_FIELDS:
             exposed = _sensitive(text)
         elif _is_routing(lname):
             exposed = _identifiers_in(text)
@@ -160,7 +140,7 @@ def _plan_headers(msg: email.message.Message, outer_subject: str) -> _HeaderPlan
                 if shown and shown != outer_subject:
                     hidden.append((name, shown))
             continue
-        if lname in _ADDRESS_HEADERS:
+        if lname in ADDRESS_FIELDS:
             if len(text) > _MAX_SCANNED_HEADER or _sensitive(text):
                 bare = _bare_addresses(text)
                 if _identifiers_in("\n".join(bare)):

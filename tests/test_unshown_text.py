@@ -1,0 +1,254 @@
+"""Text a message carries without a reader showing it is read all the same: custom
+header fields, a part's description, the code of an HTML part's styles and scripts, its
+links and other attributes, each body of an Outlook item. A number there leaves with the
+mail like any other."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from email.message import EmailMessage
+from urllib.parse import quote
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from helpers import NIR, NIR_SPACED
+from leakguard.core import Finding, Fingerprinter
+from leakguard.detectors import health_data
+from leakguard.extract.html import html_texts, html_to_text
+from leakguard.guard import Guard, scan
+from outlook_factory import OutlookItem, make_msg
+
+FP = Fingerprinter(b"u" * 32)
+PLAIN = next(f.fingerprint for f in scan(f"Subject: x\n\nNIR {NIR}\n".encode(), fingerprinter=FP))
+
+
+def _mail(body: str = "Bonjour.\n", html: str | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "secretariat@clinique-exemple.fr"
+    msg["To"] = "cabinet@gmail.com"
+    msg["Subject"] = "Documents"
+    msg.set_content(body)
+    if html is not None:
+        msg.add_alternative(html, subtype="html")
+    return msg
+
+
+def _nirs(data: bytes) -> dict[str, str | None]:
+    """Place -> fingerprint of each NIR found."""
+    return {str(f.location): f.fingerprint for f in scan(data, fingerprinter=FP) if f.kind == "nir"}
+
+
+def _in_clear(found: list[Finding]) -> bool:
+    return NIR in json.dumps([f.to_dict() for f in found]).replace(" ", "")
+
+
+# --------------------------------------------------------------------------- header fields
+
+
+def test_a_custom_header_field_is_read_at_its_place() -> None:
+    msg = _mail()
+    msg["X-Patient"] = f"Dossier NIR {NIR_SPACED}"
+    assert _nirs(msg.as_bytes()) == {"header:x-patient": PLAIN}
+    verdict = Guard().check(msg.as_bytes())
+    assert verdict.action.name == "ENCRYPT"
+    assert not _in_clear(list(verdict.findings)), "the NIR is in clear in the JSON"
+
+
+def test_encoded_words_and_topic_fields_are_read() -> None:
+    msg = _mail()
+    word = base64.b64encode(f"Patient {NIR}".encode()).decode()
+    msg["Keywords"] = f"=?utf-8?b?{word}?="
+    assert _nirs(msg.as_bytes()) == {"header:keywords": PLAIN}
+
+
+def test_a_field_name_holding_digits_is_read_with_its_value() -> None:
+    raw = f"From: a@b.fr\nTo: c@d.fr\nSubject: x\nX-{NIR}: oui\n\nBonjour.\n".encode()
+    found = _nirs(raw)
+    assert list(found.values()) == [PLAIN]
+    # The place is printed with its number masked.
+    assert NIR not in next(iter(found))
+
+
+def test_fields_past_the_header_limit_are_said_unread() -> None:
+    msg = _mail()
+    msg["X-Notes"] = "rien " * 20_000
+    msg["X-Suite"] = "rien " * 10_000 + NIR  # past the 128 KB the fields share
+    found = {(f.kind, str(f.location), f.detail) for f in scan(msg.as_bytes(), fingerprinter=FP)}
+    assert found == {("unscannable_attachment", "header:x-suite", "too_large")}
+
+
+def test_a_health_term_in_a_custom_field_is_found() -> None:
+    msg = _mail()
+    msg["X-Motif"] = "Diagnostic principal (CIM-10) : E11.9"
+    kinds = {(f.kind, str(f.location)) for f in scan(msg.as_bytes(), fingerprinter=FP)}
+    assert ("health_data", "header:x-motif") in kinds
+
+
+def test_a_parts_description_is_read_at_the_parts_place() -> None:
+    msg = _mail()
+    msg.add_attachment(b"%PDF-1.4\n", maintype="application", subtype="pdf", filename="cr.pdf")
+    part = msg.get_payload()[-1]
+    part["Content-Description"] = f"Compte rendu de {NIR_SPACED}"
+    assert _nirs(msg.as_bytes()).get("attachment:cr.pdf") == PLAIN
+
+
+def test_fields_of_an_attached_message_are_read_at_its_place() -> None:
+    inner = _mail()
+    inner["X-Dossier"] = NIR
+    outer = _mail()
+    outer.add_attachment(inner, filename="transfert.eml")
+    assert _nirs(outer.as_bytes()) == {"attachment:transfert.eml": PLAIN}
+
+
+def test_fields_mail_software_writes_are_not_read_as_text() -> None:
+    """A message through Exchange and a relay: kilobytes of base64 verdicts, signatures,
+    routes and identifiers with long digit runs. None of it is a finding, and reading
+    the message takes no longer for them."""
+    blob = base64.b64encode(bytes(range(256)) * 24).decode()
+    digits = "1" + NIR[1:]  # NIR-shaped, in fields written by servers
+    raw = (
+        f"Received: from mx.clinique-exemple.fr (10.0.0.1) by relay id {digits};"
+        " Sun, 6 Dec 2026 10:00:00 +0100\n"
+        f"DKIM-Signature: v=1; a=rsa-sha256; d=clinique-exemple.fr; b={blob[:400]}\n"
+        f"ARC-Seal: i=1; a=rsa-sha256; b={blob[:400]}\n"
+        f"X-Microsoft-Antispam-Message-Info: {blob}\n"
+        f"X-MS-Exchange-AntiSpam-MessageData-0: {blob}\n"
+        "Thread-Index: AQHaR2Xw1lU4xZ5bT0K7qC1h8d3gNQ==\n"
+        f"Message-ID: <{digits}.{digits}@clinique-exemple.fr>\n"
+        "From: secretariat@clinique-exemple.fr\nTo: cabinet@gmail.com\n"
+        "Subject: Rendez-vous\nX-Mailer: Microsoft Outlook 16.0\n"
+        "Content-Language: fr-FR\n\nBonjour, a demain.\n"
+    ).encode()
+    assert list(scan(raw, fingerprinter=FP)) == []
+    plain = (
+        b"From: secretariat@clinique-exemple.fr\nTo: cabinet@gmail.com\nSubject: x\n\nBonjour.\n"
+    )
+    guard = Guard()
+    guard.check(raw)
+
+    def best(data: bytes) -> float:
+        times = []
+        for _ in range(15):
+            start = time.perf_counter()
+            guard.check(data)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    # Reading the 13 kB of machine fields as text would take several milliseconds.
+    assert best(raw) < best(plain) + 0.002
+
+
+# --------------------------------------------------------------------------- HTML
+
+
+@pytest.mark.parametrize(
+    "html",
+    [
+        f"<p>Bonjour</p><style>/* NIR {NIR_SPACED} */ p {{ color: red }}</style>",
+        f'<style>p::after {{ content: "{NIR_SPACED}" }}</style><p>Bonjour</p>',
+        f"<p>Bonjour</p><script>var dossier = '{NIR}';</script>",
+        f'<p>Bonjour <a href="https://rdv.example.fr/?nir={NIR}">votre rendez-vous</a></p>',
+        f'<p>Bonjour <a href="https://rdv.example.fr/?nir={quote(NIR_SPACED)}">ici</a></p>',
+        f'<p>Bonjour <a href="https://rdv.example.fr/p/{NIR}/dossier">ici</a></p>',
+        f'<p><span data-patient="{NIR_SPACED}">Bonjour</span></p>',
+        f'<p><img src="https://img.example.fr/{NIR}.png"></p>',
+        '<p><a href="data:text/plain;base64,'
+        + base64.b64encode(f"NIR {NIR}".encode()).decode()
+        + '">la fiche</a></p>',
+        f'<p><a href="data:,NIR%20{NIR}">la fiche</a></p>',
+    ],
+    ids=[
+        "css comment",
+        "css content",
+        "script",
+        "query",
+        "escaped query",
+        "path",
+        "data-*",
+        "img src",
+        "data: base64",
+        "data: escaped",
+    ],
+)
+def test_what_an_html_part_holds_unshown_is_read(html: str) -> None:
+    assert _nirs(_mail(html=html).as_bytes()) == {"body": PLAIN}
+
+
+def test_an_html_file_attachment_is_read_unshown_too() -> None:
+    msg = _mail()
+    page = f'<html><body><a href="https://x.fr/?id={NIR}">lien</a></body></html>'
+    msg.add_attachment(page.encode(), maintype="text", subtype="html", filename="lien.html")
+    assert _nirs(msg.as_bytes()) == {"attachment:lien.html": PLAIN}
+
+
+def test_the_shown_text_keeps_its_layout_and_the_unshown_is_apart() -> None:
+    html = (
+        '<style>td { padding: 2px }</style><table><tr><td><a href="https://x.fr/a?b=1">'
+        'Nom</a></td><td>Dupont</td></tr></table><img src="data:image/png;base64,'
+        'iVBORw0KGgo=" alt="logo">'
+    )
+    shown, unshown = html_texts(html)
+    assert shown.splitlines() == ["Nom\tDupont", "logo"]
+    assert html_to_text(html) == shown
+    # The style's code and the link, URL escapes read; a picture's bytes are no text.
+    assert unshown.splitlines() == ["td { padding: 2px }", "https://x.fr/a?b=1"]
+
+
+def test_a_link_with_ordinary_numbers_is_no_finding() -> None:
+    html = (
+        '<p><a href="https://suivi.example.fr/c?u=1733512345678&id=4815162342">Suivi</a>'
+        '<img src="https://cdn.example.fr/img/2026/12/06/logo-9876543210.png"></p>'
+    )
+    assert list(scan(_mail(html=html).as_bytes(), fingerprinter=FP)) == []
+
+
+# --------------------------------------------------------------------------- Outlook items
+
+
+def test_each_body_of_an_outlook_item_is_read() -> None:
+    item = OutlookItem(
+        subject="Rendez-vous",
+        body="Bonjour, à demain.",
+        html=f"<html><body><p>Bonjour, à demain.</p><!-- {NIR} --></body></html>",
+    )
+    msg = _mail()
+    msg.add_attachment(make_msg(item), maintype="application", subtype="vnd.ms-outlook",
+                       filename="rdv.msg")  # fmt: skip
+    assert _nirs(msg.as_bytes()) == {"attachment:rdv.msg": PLAIN}
+    rtf = b"{\\rtf1 NIR " + NIR.encode() + b"}"
+    item = OutlookItem(subject="Rendez-vous", body="Bonjour.", rtf=rtf)
+    msg = _mail()
+    msg.add_attachment(make_msg(item), maintype="application", subtype="vnd.ms-outlook",
+                       filename="rdv.msg")  # fmt: skip
+    assert _nirs(msg.as_bytes()) == {"attachment:rdv.msg": PLAIN}
+
+
+# --------------------------------------------------------------------------- short texts
+
+
+_PIECES = [*health_data.ANCHORS, "AME", "ALD", "ame", "Ald", "le ", "de", "é", "_", " ", "É",
+           "\u2019", "x", "0", "\n"]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), max_size=40).map("".join))
+def test_the_quick_places_of_a_short_text_are_the_bulk_ones(text: str) -> None:
+    """Short texts find the medical anchors' places without numpy: the same places,
+    with the same bits, as the path long texts take."""
+    quick = health_data._quick_candidates(text, None)
+    bulk = health_data._bulk_candidates(text, None)
+    folded = health_data.folded_copy(text.encode("latin-1", "replace"))
+    given_copy = health_data._quick_candidates(text, folded)
+    same = [a.tolist() for a in quick] == [b.tolist() for b in bulk]
+    assert same and [a.tolist() for a in given_copy] == [b.tolist() for b in bulk]
+
+
+def test_short_texts_find_the_medical_terms_long_ones_do() -> None:
+    for text in ["Suivi de diabète", "AME", "chimiothérapie", "Dossier ALD 30", "K50.1 colite"]:
+        padded = text + " " * (health_data._QUICK_MAX + 10)
+        assert health_data.categories(text) == health_data.categories(padded), text
+        assert len(text) <= health_data._QUICK_MAX
