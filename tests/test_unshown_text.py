@@ -6,8 +6,10 @@ mail like any other."""
 from __future__ import annotations
 
 import base64
+import io
 import json
 import time
+import zipfile
 from email.message import EmailMessage
 from urllib.parse import quote
 
@@ -15,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from docs_factory import make_docx, make_zip
 from helpers import NIR, NIR_SPACED
 from leakguard.core import Finding, Fingerprinter
 from leakguard.detectors import health_data
@@ -204,6 +207,76 @@ def test_a_link_with_ordinary_numbers_is_no_finding() -> None:
         '<img src="https://cdn.example.fr/img/2026/12/06/logo-9876543210.png"></p>'
     )
     assert list(scan(_mail(html=html).as_bytes(), fingerprinter=FP)) == []
+
+
+# --------------------------------------------------------------------------- around the parts
+
+
+@pytest.mark.parametrize("where", ["preamble", "epilogue"])
+def test_the_text_around_the_parts_of_a_multipart_is_read(where: str) -> None:
+    preamble = f"NIR {NIR_SPACED}" if where == "preamble" else "This is a MIME message."
+    epilogue = f"NIR {NIR_SPACED}" if where == "epilogue" else ""
+    raw = (
+        "From: a@clinique-exemple.fr\nTo: b@gmail.com\nSubject: x\nMIME-Version: 1.0\n"
+        f"Content-Type: multipart/mixed; boundary=BB\n\n{preamble}\n--BB\n"
+        f"Content-Type: text/plain\n\nBonjour.\n--BB--\n{epilogue}\n"
+    ).encode()
+    assert _nirs(raw) == {"body": PLAIN}
+
+
+# --------------------------------------------------------------------------- documents' links
+
+
+def _pdf_with_link(uri: bytes) -> bytes:
+    objects = [
+        b"<</Type/Catalog/Pages 2 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Annots[4 0 R]>>",
+        b"<</Type/Annot/Subtype/Link/Rect[0 0 100 100]/A<</S/URI/URI(" + uri + b")>>>>",
+    ]
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return bytes(out)
+
+
+def test_a_pdf_links_address_is_read() -> None:
+    msg = _mail()
+    pdf = _pdf_with_link(b"https://rdv.example.fr/?nir=" + quote(NIR_SPACED).encode())
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="lien.pdf")
+    assert _nirs(msg.as_bytes()) == {"attachment:lien.pdf": PLAIN}
+    msg = _mail()
+    pdf = _pdf_with_link(b"https://rdv.example.fr/?id=4815162342")
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="lien.pdf")
+    assert _nirs(msg.as_bytes()) == {}
+
+
+def test_an_office_documents_external_links_are_read() -> None:
+    rels = (
+        '<?xml version="1.0"?><Relationships xmlns="http://schemas.openxmlformats.org/package/'
+        '2006/relationships"><Relationship Id="rId9" Type="http://schemas.openxmlformats.org/'
+        'officeDocument/2006/relationships/hyperlink" Target="https://x.fr/?nir='
+        f'{NIR}" TargetMode="External"/><Relationship Id="rId1" Type="http://schemas.'
+        'openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
+        "</Relationships>"
+    )
+    docx = zipfile.ZipFile(io.BytesIO(make_docx(["Bonjour"])))
+    members = {name: docx.read(name) for name in docx.namelist()}
+    members["word/_rels/document.xml.rels"] = rels.encode()
+    msg = _mail()
+    msg.add_attachment(
+        make_zip(members),
+        maintype="application",
+        subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
+        filename="lettre.docx",
+    )
+    assert _nirs(msg.as_bytes()) == {"attachment:lettre.docx": PLAIN}
 
 
 # --------------------------------------------------------------------------- Outlook items

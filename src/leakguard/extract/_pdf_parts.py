@@ -13,6 +13,7 @@ import ctypes
 import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote_plus
 
 __all__ = [
     "PageParts",
@@ -23,9 +24,11 @@ __all__ = [
     "xfa_packets",
 ]
 
-# Annotations whose text is no one's content: links, the pop-up windows that repeat
-# their parent's text, and widgets, whose value is read through the form instead.
-_NO_TEXT = frozenset({2, 16})  # FPDF_ANNOT_LINK, FPDF_ANNOT_POPUP
+# Annotations whose text is no one's content: the pop-up windows that repeat their
+# parent's text, and widgets, whose value is read through the form instead. A link's
+# text is its address.
+_NO_TEXT = frozenset({16})  # FPDF_ANNOT_POPUP
+_LINK = 2
 _WIDGET = 20
 _FILE_ATTACHMENT = 17
 # A text a PDF dictionary holds is far shorter than this; a longer one is cut.
@@ -78,9 +81,28 @@ def _attachment(handle: Any, max_bytes: int) -> tuple[str, bytes] | None:
     return name, buffer.raw[: size.value]
 
 
+def _link_address(doc: Any, annot: Any) -> str:
+    """The address a link annotation opens (its URI action), URL escapes decoded: it
+    leaves with the document, and a query string can carry anything."""
+    import pypdfium2.raw as c
+
+    link = c.FPDFAnnot_GetLink(annot)
+    action = c.FPDFLink_GetAction(link) if link else None
+    if not action or c.FPDFAction_GetType(action) != c.PDFACTION_URI:
+        return ""
+    size = int(c.FPDFAction_GetURIPath(doc.raw, action, None, 0))
+    if size <= 1:
+        return ""
+    size = min(size, _MAX_STRING)
+    buffer = ctypes.create_string_buffer(size)
+    c.FPDFAction_GetURIPath(doc.raw, action, buffer, size)
+    uri = buffer.raw[: size - 1].split(b"\x00", 1)[0].decode("latin-1")
+    return unquote_plus(uri) if "%" in uri or "+" in uri else uri
+
+
 def page_parts(doc: Any, page: Any, max_bytes: int) -> PageParts:
     """The values of the page's form fields, the text of its comments and text boxes,
-    and the files attached to it."""
+    the addresses of its links, and the files attached to it."""
     import pypdfium2.raw as c
 
     parts = PageParts()
@@ -96,6 +118,9 @@ def page_parts(doc: Any, page: Any, max_bytes: int) -> PageParts:
         try:
             subtype = c.FPDFAnnot_GetSubtype(annot)
             if subtype in _NO_TEXT:
+                continue
+            if subtype == _LINK:
+                parts.texts.append(_link_address(doc, annot))
                 continue
             if subtype == _WIDGET:
                 if form is not None:

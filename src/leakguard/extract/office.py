@@ -11,6 +11,7 @@ import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
+from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
@@ -192,6 +193,24 @@ def _leftovers(
     yield from leftover_items(
         zf, done, location, ctx, structural=_STRUCTURAL, lines_of=_part_lines, kind=kind
     )
+    yield from text_items("\n".join(_external_targets(zf, ctx.budget)), location, ctx.budget, kind)
+
+
+def _external_targets(zf: zipfile.ZipFile, budget: Budget) -> Iterator[str]:
+    """The addresses the package's relationships point to outside it (hyperlinks, linked
+    pictures and workbooks), URL escapes decoded: the relationships are otherwise
+    structure, but such an address leaves with the document."""
+    for name in zf.namelist():
+        if not name.lower().endswith(".rels") or budget.expired():
+            continue
+        try:
+            root = parse(_member(zf, name, budget))
+        except Unreadable:
+            continue
+        for rel in root.iter():
+            target = rel.get("Target", "")
+            if rel.get("TargetMode", "").lower() == "external" and target.strip():
+                yield unquote_plus(target) if "%" in target or "+" in target else target
 
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"

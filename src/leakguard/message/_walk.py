@@ -257,6 +257,11 @@ def _part_items(
         return
     payload = part.get_payload()
     if part.is_multipart() and isinstance(payload, list) and ctype not in _MESSAGE_TYPES:
+        # The text before the first boundary and after the last: mail programs do not
+        # show it, but it leaves with the message.
+        for around in (part.preamble, part.epilogue):
+            if around:
+                yield from text_items(around, here, budget)
         for child in payload:
             if isinstance(child, email.message.Message):
                 yield from _safe(_part_items(child, base, budget, depth, counter), here)
