@@ -233,7 +233,8 @@ def test_encrypted_containers_are_reported_encrypted() -> None:
     for container, data in cases.items():
         items = run(data, "x")
         assert problems(items) == [("attachment:x", "encrypted", container)], container
-        assert text_of(items) == ""
+        # Nothing of the content; a ZIP's member names are not encrypted, and are read.
+        assert text_of(items) == ("a.txt" if container == "zip" else "")
     items = run(make_odt([NIR], encrypted=True), "x")
     assert problems(items) == [("attachment:x", "encrypted", "office")]
 

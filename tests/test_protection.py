@@ -39,7 +39,9 @@ from docs_factory import (
     make_compound_file,
     word_fib,
 )
+from leakguard.core import Fingerprinter
 from leakguard.errors import ProtectionError
+from leakguard.guard import scan
 from leakguard.message import load_message
 from leakguard.protection import (
     CallableCertificates,
@@ -468,6 +470,32 @@ def test_zip_member_names_cannot_escape() -> None:
     out = zip_attachments(msg, password=new_password())
     with zipfile.ZipFile(io.BytesIO(zip_of(out))) as archive:
         assert archive.namelist() == ["a.pdf", "a (2).pdf"]
+
+
+def test_zip_member_names_carrying_a_number_are_replaced() -> None:
+    """A ZIP encrypts its members, not their names: a name holding a NIR is replaced,
+    and the archive made reads clean (the names are read even when encrypted)."""
+    msg = clinic_message(attachments=0)
+    nir_name = "compte rendu 1 85 05 75 112 345 29.pdf"
+    msg.add_attachment(b"x", maintype="application", subtype="pdf", filename=nir_name)
+    msg.add_attachment(b"y", maintype="application", subtype="pdf", filename="ordonnance.pdf")
+    assert "nir" in [f.kind for f in scan(msg.as_bytes(), fingerprinter=Fingerprinter())]
+    out = zip_attachments(msg, password=new_password())
+    with zipfile.ZipFile(io.BytesIO(zip_of(out))) as archive:
+        assert archive.namelist() == ["document-1.pdf", "ordonnance.pdf"]
+    kinds = [f.kind for f in scan(out.as_bytes(), fingerprinter=Fingerprinter())]
+    assert "nir" not in kinds
+
+
+def test_an_encrypted_zips_member_names_are_read() -> None:
+    buffer = io.BytesIO()
+    with pyzipper.AESZipFile(buffer, "w", encryption=pyzipper.WZ_AES) as archive:
+        archive.setpassword(b"a-long-password")
+        archive.writestr("patient 1 85 05 75 112 345 29.txt", b"rien")
+    msg = clinic_message(attachments=0)
+    msg.add_attachment(buffer.getvalue(), maintype="application", subtype="zip", filename="a.zip")
+    found = {(f.kind, f.detail) for f in scan(msg.as_bytes(), fingerprinter=Fingerprinter())}
+    assert found == {("nir", None), ("unscannable_attachment", "encrypted")}
 
 
 def test_zip_of_attachment_only_message() -> None:

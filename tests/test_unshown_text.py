@@ -76,6 +76,24 @@ def test_a_field_name_holding_digits_is_read_with_its_value() -> None:
     assert NIR not in next(iter(found))
 
 
+def test_address_fields_are_read_for_identifiers_only() -> None:
+    """A mail merge that writes a patient's number into a recipient's name sends it;
+    a service's name in an address is no health data."""
+    msg = _mail()
+    del msg["To"]
+    msg["To"] = f'"Dupont Jean {NIR_SPACED}" <cabinet@gmail.com>'
+    del msg["From"]
+    msg["From"] = '"Diagnostic principal (CIM-10) : E11.9" <secretariat@clinique-exemple.fr>'
+    found = list(scan(msg.as_bytes(), fingerprinter=FP))
+    assert [(f.kind, str(f.location), f.fingerprint) for f in found] == [
+        ("nir", "header:to", PLAIN)
+    ]
+    assert not _in_clear(found), "the NIR is in clear in the JSON"
+    word = base64.b64encode(f"Patient {NIR}".encode()).decode()
+    raw = f"From: a@b.fr\nCc: =?utf-8?b?{word}?= <c@d.fr>\nSubject: x\n\nBonjour.\n"
+    assert _nirs(raw.encode()) == {"header:cc": PLAIN}
+
+
 def test_fields_past_the_header_limit_are_said_unread() -> None:
     msg = _mail()
     msg["X-Notes"] = "rien " * 20_000
@@ -266,9 +284,18 @@ def test_an_office_documents_external_links_are_read() -> None:
         'openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/>'
         "</Relationships>"
     )
+    assert _nirs_of_docx(rels=rels) == {"attachment:lettre.docx": PLAIN}
+
+
+def _nirs_of_docx(xml: str = "", rels: str | None = None) -> dict[str, str | None]:
+    """The NIRs found in a mail sending a Word document whose body starts with ``xml``
+    and whose relationships are ``rels``."""
     docx = zipfile.ZipFile(io.BytesIO(make_docx(["Bonjour"])))
     members = {name: docx.read(name) for name in docx.namelist()}
-    members["word/_rels/document.xml.rels"] = rels.encode()
+    body = members["word/document.xml"]
+    members["word/document.xml"] = body.replace(b"<w:body>", b"<w:body>" + xml.encode())
+    if rels is not None:
+        members["word/_rels/document.xml.rels"] = rels.encode()
     msg = _mail()
     msg.add_attachment(
         make_zip(members),
@@ -276,7 +303,34 @@ def test_an_office_documents_external_links_are_read() -> None:
         subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
         filename="lettre.docx",
     )
-    assert _nirs(msg.as_bytes()) == {"attachment:lettre.docx": PLAIN}
+    return _nirs(msg.as_bytes())
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        f'<w:p><w:hyperlink w:tooltip="NIR {NIR_SPACED}"><w:r><w:t>lien</w:t></w:r>'
+        "</w:hyperlink></w:p>",
+        '<w:p><w:r><w:drawing><wp:inline xmlns:wp="http://schemas.openxmlformats.org/'
+        f'drawingml/2006/wordprocessingDrawing"><wp:docPr id="1" name="x" descr="{NIR}"/>'
+        "</wp:inline></w:drawing></w:r></w:p>",
+    ],
+    ids=["tooltip", "alternative text"],
+)
+def test_what_a_word_document_shows_on_hover_is_read(xml: str) -> None:
+    assert _nirs_of_docx(xml) == {"attachment:lettre.docx": PLAIN}
+
+
+def test_zip_comments_are_read() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        info = zipfile.ZipInfo("a.txt")
+        info.comment = f"Dossier {NIR_SPACED}".encode()
+        archive.writestr(info, "rien")
+        archive.comment = f"Patient {NIR}".encode("cp437")
+    msg = _mail()
+    msg.add_attachment(buffer.getvalue(), maintype="application", subtype="zip", filename="a.zip")
+    assert _nirs(msg.as_bytes()) == {"attachment:a.zip": PLAIN, "attachment:a.zip/a.txt": PLAIN}
 
 
 # --------------------------------------------------------------------------- Outlook items

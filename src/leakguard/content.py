@@ -83,8 +83,10 @@ def scan_text(
     *,
     fingerprinter: Fingerprinter,
     deadline: Deadline | None = None,
+    health: bool = True,
 ) -> list[Finding]:
-    """Findings for one piece of text: identifiers first, then health categories.
+    """Findings for one piece of text: identifiers first, then health categories (unless
+    ``health`` is False: text that names people and services, such as an address field).
 
     When ``deadline`` passes before the text is read through, what was found so far is
     returned with an ``unscannable_attachment`` finding (``timeout``) at ``location``.
@@ -93,7 +95,7 @@ def scan_text(
         return [_timeout(location)]
     out: list[Finding] = []
     try:
-        _scan_text(text, location, fingerprinter, deadline, out)
+        _scan_text(text, location, fingerprinter, deadline, out, health)
     except DeadlineExceeded:
         out.append(_timeout(location))
     return out
@@ -105,6 +107,7 @@ def _scan_text(
     fingerprinter: Fingerprinter,
     deadline: Deadline | None,
     out: list[Finding],
+    health: bool = True,
 ) -> None:
     """Append the findings of ``text`` to ``out`` as they are made (what was found
     stays there when ``DeadlineExceeded`` ends the reading)."""
@@ -137,6 +140,8 @@ def _scan_text(
                 )
             )
 
+    if not health:
+        return
     # Health categories, in the order they first occur.
     categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
     out.extend(
@@ -196,7 +201,11 @@ def scan_chunks(
         if keep_texts and chunk.location.is_attachment:
             report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)
         found = scan_text(
-            chunk.text, chunk.location, fingerprinter=fingerprinter, deadline=deadline
+            chunk.text,
+            chunk.location,
+            fingerprinter=fingerprinter,
+            deadline=deadline,
+            health=not chunk.identifiers_only,
         )
         here = seen.get(chunk.location)
         if here is None:

@@ -52,7 +52,12 @@ class Context:
 
 
 def text_items(
-    text: str, location: Location, budget: Budget, content_type: str = "text/plain"
+    text: str,
+    location: Location,
+    budget: Budget,
+    content_type: str = "text/plain",
+    *,
+    identifiers_only: bool = False,
 ) -> Iterator[Item]:
     """Yield ``text`` as a chunk, cut to what the message's character budget still allows.
 
@@ -66,11 +71,11 @@ def text_items(
         return
     if len(text) > room:
         budget.chars_used += room
-        yield TextChunk(location, text[:room], content_type)
+        yield TextChunk(location, text[:room], content_type, identifiers_only)
         yield Problem(location, "too_large")
         return
     budget.chars_used += len(text)
-    yield TextChunk(location, text, content_type)
+    yield TextChunk(location, text, content_type, identifiers_only)
 
 
 def inner_items(

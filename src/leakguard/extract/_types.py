@@ -54,11 +54,16 @@ class TextChunk:
 
     Table rows come out as cells joined by a tab, one row per line, so that a number
     split over the cells of one row reads as one.
+
+    ``identifiers_only`` marks text that names people and services rather than telling
+    about a patient (an address field: "Service de cardiologie <…>"): it is read for
+    identifiers, and its words are not taken for health data.
     """
 
     location: Location
     text: str
     content_type: str = "text/plain"
+    identifiers_only: bool = False
 
     def __repr__(self) -> str:
         return f"TextChunk(location={self.location.where!r}, chars={len(self.text)})"

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract.encryption import (
     member_data_offset,
@@ -199,6 +199,8 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     budget = ctx.budget
     zf = open_zip(data, budget)
     with zf:
+        # The archive's comment, which archive tools print first.
+        yield from text_items(_comment_text(zf.comment), location, budget)
         members = [info for info in zf.infolist() if not info.is_dir()]
         told_encrypted = False
         for count, info in enumerate(members):
@@ -209,6 +211,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                 yield Problem(location, "timeout")
                 return
             where = location.child(info.filename)
+            yield from text_items(_comment_text(info.comment), where, budget)
             if zip_member_encrypted(info):
                 clear = zip_member_clear(data, info, limit=_cap(budget))
                 if clear is None:
@@ -217,6 +220,8 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                     if not told_encrypted:
                         told_encrypted = True
                         yield Problem(location, "encrypted", "zip")
+                    # Its name is not encrypted: it travels in clear, and is read.
+                    yield from text_items(info.filename, where, budget)
                     continue
                 # Flagged encrypted, stored in clear: the flag lies, the bytes are read.
                 yield Problem(where, "mislabelled", "zip")
@@ -232,6 +237,16 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                     # Read in full all the same; its headers do not match what it holds.
                     yield Problem(where, "corrupt")
             yield from inner_items(content, where, ctx, info.filename)
+
+
+def _comment_text(comment: bytes) -> str:
+    """A ZIP comment as archive tools show it: UTF-8 when it is, else code page 437."""
+    if not comment:
+        return ""
+    try:
+        return comment.decode("utf-8")
+    except UnicodeDecodeError:
+        return comment.decode("cp437")
 
 
 def read_gzip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:

@@ -120,8 +120,27 @@ class _Lines:
 
 
 def ooxml_lines(xml: bytes) -> list[str]:
-    """The text lines of one WordprocessingML or DrawingML part, in reading order."""
-    return _tree_lines(parse(xml))
+    """The text lines of one WordprocessingML or DrawingML part, in reading order, then
+    the texts shown on hover or read aloud: pictures' and shapes' alternative texts and
+    links' tooltips."""
+    root = parse(xml)
+    return _tree_lines(root) + _hover_texts(root)
+
+
+# Elements whose attributes hold a text a person sees or hears: a picture's or shape's
+# alternative text and title (``docPr``, ``cNvPr``), a link's tooltip.
+_HOVER = {"docPr": ("descr", "title"), "cNvPr": ("descr", "title"), "hyperlink": ("tooltip",)}
+
+
+def _hover_texts(root: Element) -> list[str]:
+    out: list[str] = []
+    for elem in root.iter():
+        names = _HOVER.get(local(elem.tag)) if elem.attrib else None
+        if names:
+            out.extend(
+                value for key, value in elem.attrib.items() if local(key) in names and value.strip()
+            )
+    return out
 
 
 def _tree_lines(root: Element) -> list[str]:
@@ -178,9 +197,14 @@ _STRUCTURAL = re.compile(
 
 def _part_lines(xml: bytes) -> list[str]:
     """An extra part's text: its paragraphs as the body's are laid out, then the text of
-    every other element (a chart's cached labels, a property, a pivot cache's values)."""
+    every other element (a chart's cached labels, a property, a pivot cache's values),
+    then the alternative texts and tooltips (a workbook's drawing)."""
     root = parse(xml)
-    return _tree_lines(root) + element_lines(root, skip=_PARAGRAPH, attributes=_VALUE)
+    return (
+        _tree_lines(root)
+        + element_lines(root, skip=_PARAGRAPH, attributes=_VALUE)
+        + _hover_texts(root)
+    )
 
 
 _PARAGRAPH = frozenset({"p"})

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from email import policy
 
-from leakguard._headers import header_text, read_as_text
+from leakguard._headers import ADDRESS_FIELDS, header_text, read_as_text
 from leakguard.core import Location
 from leakguard.extract import extract, sniff
 from leakguard.extract._common import Item, Unreadable, text_items
@@ -150,6 +150,7 @@ def _message_items(
 ) -> Iterator[Item]:
     yield from _safe(_subject_items(msg, base, budget), base or Location.subject())
     yield from _safe(_field_items(msg, base, budget), base or Location.body())
+    yield from _safe(_address_items(msg, base, budget), base or Location.body())
     counter = [0]
     yield from _safe(
         _part_items(msg, base, budget, depth, counter, root=True), base or Location.body()
@@ -184,28 +185,46 @@ def _field_items(
     yield from _fields_within_room(texts(), budget)
 
 
-def _fields_within_room(fields: Iterator[tuple[Location, str]], budget: Budget) -> Iterator[Item]:
+def _address_items(
+    msg: email.message.Message, base: Location | None, budget: Budget
+) -> Iterator[Item]:
+    """The address fields (display names and addresses, encoded words decoded), read
+    for identifiers only at ``header:<name>``: a mail merge can put a patient's number
+    in a recipient's name, whereas a service's name ("Cardiologie") is no health data."""
+    addresses = (
+        (base or Location.header(key.strip()), str(value))
+        for key, value in msg.raw_items()
+        if key.strip().lower() in ADDRESS_FIELDS
+    )
+    yield from _fields_within_room(addresses, budget, identifiers_only=True)
+
+
+def _fields_within_room(
+    fields: Iterator[tuple[Location, str]], budget: Budget, *, identifiers_only: bool = False
+) -> Iterator[Item]:
     """Each field's raw text read at its place, up to ``max_header_chars`` together:
     the one that crosses the limit is read up to it, and said not read whole."""
     room = budget.limits.max_header_chars
     for location, raw in fields:
         if len(raw) > room:
-            yield from _header_items(raw[:room], location, budget)
+            yield from _header_items(raw[:room], location, budget, identifiers_only)
             yield Problem(location, "too_large")
             return
         room -= len(raw)
-        yield from _header_items(raw, location, budget)
+        yield from _header_items(raw, location, budget, identifiers_only)
 
 
-def _header_items(raw: str, location: Location, budget: Budget) -> Iterator[Item]:
+def _header_items(
+    raw: str, location: Location, budget: Budget, identifiers_only: bool = False
+) -> Iterator[Item]:
     """A header's text, and its encoded words read as Western text as well when their
     charset reads them otherwise (a label that hides what the bytes say)."""
     text = header_text(raw)
-    yield from text_items(text, location, budget)
+    yield from text_items(text, location, budget, identifiers_only=identifiers_only)
     if "=?" in raw:
         other = header_text(raw, western=True)
         if other != text:
-            yield from text_items(other, location, budget)
+            yield from text_items(other, location, budget, identifiers_only=identifiers_only)
 
 
 def _attachment_location(base: Location | None, name: str) -> Location:

@@ -12,6 +12,7 @@ import re
 import secrets
 from collections.abc import Collection
 
+from leakguard.detectors import as_seen, find_identifiers
 from leakguard.errors import ProtectionError
 from leakguard.protection.recognition import _short_name
 
@@ -82,7 +83,7 @@ def zip_attachments(
         archive.setpassword(password.encode("utf-8"))
         archive.setencryption(pyzipper.WZ_AES, nbits=256)
         for index, (_, part) in enumerate(chosen, start=1):
-            member = _unique(_safe_member_name(_part_name(part, index)), used)
+            member = _unique(_safe_member_name(_part_name(part, index), index), used)
             payload = part.get_payload(decode=True)
             if part.get_content_type() == "message/rfc822" or not isinstance(payload, bytes):
                 payload = _part_bytes(part)
@@ -149,11 +150,16 @@ def _part_bytes(part: email.message.Message) -> bytes:
     return raw if isinstance(raw, bytes) else b""
 
 
-def _safe_member_name(name: str) -> str:
+def _safe_member_name(name: str, index: int) -> str:
     # Keep only the last path component: a member must never unpack outside its folder.
     base = re.split(r"[\\/]", name)[-1].strip().lstrip(".")
-    base = "".join(ch for ch in base if ch.isprintable())
-    return base[:200] or "piece-jointe"
+    base = "".join(ch for ch in base if ch.isprintable())[:200]
+    if find_identifiers(as_seen(base)):
+        # A ZIP encrypts its members' content, not their names: a name that carries a
+        # number ("compte rendu <NIR>.pdf") would travel in clear, and is replaced.
+        ext = re.search(r"\.[A-Za-z]{1,5}$", base)
+        base = f"document-{index}{ext.group() if ext else ''}"
+    return base or "piece-jointe"
 
 
 def _unique(name: str, used: set[str]) -> str:
