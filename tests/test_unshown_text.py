@@ -333,6 +333,44 @@ def test_zip_comments_are_read() -> None:
     assert _nirs(msg.as_bytes()) == {"attachment:a.zip": PLAIN, "attachment:a.zip/a.txt": PLAIN}
 
 
+# --------------------------------------------------------------------------- URL escapes
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        f"https://rdv.example.fr/?nir={quote(NIR_SPACED)}",
+        "https://rdv.example.fr/?nir=" + NIR_SPACED.replace(" ", "+"),
+        f"<https://rdv.example.fr/dossier/{quote(NIR_SPACED, safe='')}>",
+    ],
+    ids=["%20", "+", "path"],
+)
+def test_a_link_written_with_url_escapes_is_read_decoded(link: str) -> None:
+    assert _nirs(_mail(f"Bonjour,\nvotre dossier : {link}\nCordialement.\n").as_bytes()) == {
+        "body": PLAIN
+    }
+
+
+def test_percent_signs_and_sums_are_no_escapes() -> None:
+    from leakguard.content import _escaped_tokens
+
+    assert _escaped_tokens("Taux 50 %, 3 + 4, +33 6 12 34 56 78, 100%.") == ""
+    assert _escaped_tokens("a 3+4 b 10%20") == "3 4\n10 "
+    # A token too long to be a link (a base64 block) is left as it is.
+    assert _escaped_tokens("x" * 5000 + "%20") == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
+def test_an_escaped_token_reads_as_the_text_it_encodes(text: str) -> None:
+    from leakguard.content import _escaped_tokens
+
+    token = "https://x.fr/?q=" + quote(text, safe="")
+    decoded = _escaped_tokens(f"voir {token} merci")
+    assert decoded in ("", f"https://x.fr/?q={text}")
+    assert decoded or "%" not in token
+
+
 # --------------------------------------------------------------------------- Outlook items
 
 

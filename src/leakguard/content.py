@@ -6,8 +6,10 @@ distinct value per location, with masked values and keyed fingerprints only.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from urllib.parse import unquote_plus
 
 from leakguard.core import (
     Deadline,
@@ -117,10 +119,40 @@ def _scan_text(
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
 
-    # Identifiers: one finding per distinct value (told apart by their fingerprints,
-    # which the findings keep anyway). A long export holds a million of them: the loop
-    # keeps what it calls at hand.
     seen: set[str] = set()
+    _identifier_findings(text, copies, location, fingerprinter, deadline, seen, out)
+    # A link written with URL escapes ("?nir=1%2085%2005…", "1+85+05…"): its tokens
+    # are read decoded too.
+    escaped = as_seen(_escaped_tokens(text))
+    if escaped:
+        escaped_copies = one_byte_copies(escaped)
+        _identifier_findings(escaped, escaped_copies, location, fingerprinter, deadline, seen, out)
+
+    if not health:
+        return
+    # Health categories, in the order they first occur.
+    categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
+    out.extend(
+        Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
+        for cat in categories
+    )
+    if not whole:
+        raise DeadlineExceeded
+
+
+def _identifier_findings(
+    text: str,
+    copies: tuple[bytes, bytes],
+    location: Location,
+    fingerprinter: Fingerprinter,
+    deadline: Deadline | None,
+    seen: set[str],
+    out: list[Finding],
+) -> None:
+    """Append a finding for each identifier of ``text`` whose fingerprint is not in
+    ``seen`` yet (one finding per distinct value; the findings keep the fingerprints
+    anyway). A long export holds a million of them: the loop keeps what it calls at
+    hand."""
     remember, append, make = seen.add, out.append, identifier_finding
     severity, mask = _SEVERITY, _MASK
     for part in iter_identifiers(text, copies=copies, deadline=deadline):
@@ -140,16 +172,49 @@ def _scan_text(
                 )
             )
 
-    if not health:
-        return
-    # Health categories, in the order they first occur.
-    categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
-    out.extend(
-        Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
-        for cat in categories
-    )
-    if not whole:
-        raise DeadlineExceeded
+
+_HEX = frozenset("0123456789abcdefABCDEF")
+_NOT_SPACE = re.compile(r"\S*")
+# A token longer than this is no link (a base64 block): it is not decoded.
+_LONGEST_LINK = 4096
+
+
+def _escape_places(text: str) -> list[int]:
+    """Where ``text`` holds a URL escape: "%" and two hex digits, or "+" standing for a
+    space between two digits. Found by byte searches (a regular expression's walk over
+    every character would cost 10 ms a megabyte)."""
+    places = []
+    at = text.find("%")
+    while at >= 0:
+        if text[at + 1 : at + 2] in _HEX and text[at + 2 : at + 3] in _HEX:
+            places.append(at)
+        at = text.find("%", at + 1)
+    at = text.find("+")
+    while at >= 0:
+        if at and text[at - 1].isdigit() and text[at + 1 : at + 2].isdigit():
+            places.append(at)
+        at = text.find("+", at + 1)
+    places.sort()
+    return places
+
+
+def _escaped_tokens(text: str) -> str:
+    """The tokens (between white space) of ``text`` that hold URL escapes, decoded, one
+    per line; "" when there is none."""
+    out: list[str] = []
+    end = 0
+    for at in _escape_places(text):
+        if at < end:
+            continue
+        floor = max(0, at - _LONGEST_LINK)
+        lo = max(text.rfind(c, floor, at) for c in " \t\n\r\f\v") + 1
+        found = _NOT_SPACE.match(text, at)
+        hi = found.end() if found is not None else at
+        end = hi
+        # A token that starts before the window, or ends far past it, is no link.
+        if (lo > floor or floor == 0) and hi - lo <= _LONGEST_LINK:
+            out.append(unquote_plus(text[lo:hi]))
+    return "\n".join(out)
 
 
 def _problem_finding(problem: Problem) -> Finding:
