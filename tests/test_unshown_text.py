@@ -287,9 +287,20 @@ def test_an_office_documents_external_links_are_read() -> None:
     assert _nirs_of_docx(rels=rels) == {"attachment:lettre.docx": PLAIN}
 
 
+def test_relationships_that_cannot_be_read_are_reported() -> None:
+    found = _docx_findings(rels="<Relationships><Relationship Target=")
+    assert {(f.kind, str(f.location), f.detail) for f in found} == {
+        ("unscannable_attachment", "attachment:lettre.docx", "corrupt")
+    }
+
+
 def _nirs_of_docx(xml: str = "", rels: str | None = None) -> dict[str, str | None]:
     """The NIRs found in a mail sending a Word document whose body starts with ``xml``
     and whose relationships are ``rels``."""
+    return {str(f.location): f.fingerprint for f in _docx_findings(xml, rels) if f.kind == "nir"}
+
+
+def _docx_findings(xml: str = "", rels: str | None = None) -> list[Finding]:
     docx = zipfile.ZipFile(io.BytesIO(make_docx(["Bonjour"])))
     members = {name: docx.read(name) for name in docx.namelist()}
     body = members["word/document.xml"]
@@ -303,7 +314,7 @@ def _nirs_of_docx(xml: str = "", rels: str | None = None) -> dict[str, str | Non
         subtype="vnd.openxmlformats-officedocument.wordprocessingml.document",
         filename="lettre.docx",
     )
-    return _nirs(msg.as_bytes())
+    return list(scan(msg.as_bytes(), fingerprinter=FP))
 
 
 @pytest.mark.parametrize(
@@ -358,6 +369,22 @@ def test_percent_signs_and_sums_are_no_escapes() -> None:
     assert _escaped_tokens("a 3+4 b 10%20") == "3 4\n10 "
     # A token too long to be a link (a base64 block) is left as it is.
     assert _escaped_tokens("x" * 5000 + "%20") == ""
+
+
+def test_a_text_made_of_escapes_stops_at_the_deadline() -> None:
+    """Millions of tiny escaped tokens cost a Python step each: the reading stops when
+    the time is out, and says so."""
+    from leakguard.content import _escaped_tokens, scan_text
+    from leakguard.core import Deadline, DeadlineExceeded, Location
+
+    text = "1+1 " * 3_000_000  # ten seconds of decoding without a deadline
+    start = time.perf_counter()
+    with pytest.raises(DeadlineExceeded):
+        _escaped_tokens(text, Deadline.after(0.2))
+    assert time.perf_counter() - start < 1.5
+    found = scan_text(text, Location.body(), fingerprinter=FP, deadline=Deadline.after(0.2))
+    assert time.perf_counter() - start < 3
+    assert [(f.kind, f.detail) for f in found] == [("unscannable_attachment", "timeout")]
 
 
 @settings(max_examples=200, deadline=None)

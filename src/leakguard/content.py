@@ -123,7 +123,7 @@ def _scan_text(
     _identifier_findings(text, copies, location, fingerprinter, deadline, seen, out)
     # A link written with URL escapes ("?nir=1%2085%2005…", "1+85+05…"): its tokens
     # are read decoded too.
-    escaped = as_seen(_escaped_tokens(text))
+    escaped = as_seen(_escaped_tokens(text, deadline))
     if escaped:
         escaped_copies = one_byte_copies(escaped)
         _identifier_findings(escaped, escaped_copies, location, fingerprinter, deadline, seen, out)
@@ -177,43 +177,54 @@ _HEX = frozenset("0123456789abcdefABCDEF")
 _NOT_SPACE = re.compile(r"\S*")
 # A token longer than this is no link (a base64 block): it is not decoded.
 _LONGEST_LINK = 4096
+# Escapes looked at between two looks at the deadline.
+_ESCAPES_PER_LOOK = 4096
 
 
-def _escape_places(text: str) -> list[int]:
-    """Where ``text`` holds a URL escape: "%" and two hex digits, or "+" standing for a
-    space between two digits. Found by byte searches (a regular expression's walk over
-    every character would cost 10 ms a megabyte)."""
-    places = []
-    at = text.find("%")
-    while at >= 0:
-        if text[at + 1 : at + 2] in _HEX and text[at + 2 : at + 3] in _HEX:
-            places.append(at)
-        at = text.find("%", at + 1)
-    at = text.find("+")
-    while at >= 0:
-        if at and text[at - 1].isdigit() and text[at + 1 : at + 2].isdigit():
-            places.append(at)
-        at = text.find("+", at + 1)
-    places.sort()
-    return places
-
-
-def _escaped_tokens(text: str) -> str:
+def _escaped_tokens(text: str, deadline: Deadline | None = None) -> str:
     """The tokens (between white space) of ``text`` that hold URL escapes, decoded, one
-    per line; "" when there is none."""
+    per line; "" when there is none.
+
+    Found by byte searches for "%" and "+" (a regular expression's walk over every
+    character would cost 10 ms a megabyte), each token once; ``DeadlineExceeded`` once
+    ``deadline`` has passed.
+    """
     out: list[str] = []
-    end = 0
-    for at in _escape_places(text):
-        if at < end:
+    size = len(text)
+    # The next "%" and the next "+" at or after ``pos`` (size when there is none).
+    percent = text.find("%")
+    plus = text.find("+")
+    percent = size if percent < 0 else percent
+    plus = size if plus < 0 else plus
+    pos = looked = 0
+    while True:
+        if percent < pos:
+            found = text.find("%", pos)
+            percent = size if found < 0 else found
+        if plus < pos:
+            found = text.find("+", pos)
+            plus = size if found < 0 else found
+        at = min(percent, plus)
+        if at >= size:
+            break
+        looked += 1
+        if deadline is not None and looked % _ESCAPES_PER_LOOK == 0:
+            deadline.check()
+        if at == plus:
+            # "+" for a space between two digits (not "+33 6 …", not "3 + 4").
+            if not (at and text[at - 1].isdigit() and text[at + 1 : at + 2].isdigit()):
+                pos = at + 1
+                continue
+        elif not (text[at + 1 : at + 2] in _HEX and text[at + 2 : at + 3] in _HEX):
+            pos = at + 1
             continue
         floor = max(0, at - _LONGEST_LINK)
         lo = max(text.rfind(c, floor, at) for c in " \t\n\r\f\v") + 1
-        found = _NOT_SPACE.match(text, at)
-        hi = found.end() if found is not None else at
-        end = hi
+        match = _NOT_SPACE.match(text, at)
+        pos = match.end() if match is not None else at + 1
         # A token that starts before the window, or ends far past it, is no link.
-        if (lo > floor or floor == 0) and hi - lo <= _LONGEST_LINK:
-            out.append(unquote_plus(text[lo:hi]))
+        if (lo > floor or floor == 0) and pos - lo <= _LONGEST_LINK:
+            out.append(unquote_plus(text[lo:pos]))
     return "\n".join(out)
 
 

@@ -217,24 +217,33 @@ def _leftovers(
     yield from leftover_items(
         zf, done, location, ctx, structural=_STRUCTURAL, lines_of=_part_lines, kind=kind
     )
-    yield from text_items("\n".join(_external_targets(zf, ctx.budget)), location, ctx.budget, kind)
+    yield from _external_targets(zf, location, ctx.budget, kind)
 
 
-def _external_targets(zf: zipfile.ZipFile, budget: Budget) -> Iterator[str]:
+def _external_targets(
+    zf: zipfile.ZipFile, location: Location, budget: Budget, kind: str
+) -> Iterator[Item]:
     """The addresses the package's relationships point to outside it (hyperlinks, linked
     pictures and workbooks), URL escapes decoded: the relationships are otherwise
-    structure, but such an address leaves with the document."""
+    structure, but such an address leaves with the document. A relationships part that
+    cannot be read is reported as any part."""
+    targets: list[str] = []
     for name in zf.namelist():
-        if not name.lower().endswith(".rels") or budget.expired():
+        if not name.lower().endswith(".rels"):
             continue
+        if budget.expired():
+            yield Problem(location, "timeout")
+            break
         try:
             root = parse(_member(zf, name, budget))
-        except Unreadable:
+        except Unreadable as err:
+            yield Problem(location, err.reason, err.container)
             continue
         for rel in root.iter():
             target = rel.get("Target", "")
             if rel.get("TargetMode", "").lower() == "external" and target.strip():
-                yield unquote_plus(target) if "%" in target or "+" in target else target
+                targets.append(unquote_plus(target) if "%" in target or "+" in target else target)
+    yield from text_items("\n".join(targets), location, budget, kind)
 
 
 _DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
