@@ -14,6 +14,7 @@ import gc
 import os
 import re
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -354,19 +355,21 @@ def stream(
     """
     run = _Run(task, backend, progress or (lambda n: None))
     finished = False
-    try:
-        with _ctrl_c_noted() as run.stop:
+    with _ctrl_c_noted() as run.stop:
+        try:
             yield from run.all(iter(plan))
-        finished = True
-    finally:
-        backend.close(cancel=not finished)
+            finished = True
+        finally:
+            backend.close(cancel=not finished)
 
 
 @contextlib.contextmanager
 def _ctrl_c_noted() -> Iterator[threading.Event]:
     """Ctrl-C raises ``KeyboardInterrupt`` as ever, and is also noted: raised while a
-    finaliser runs (a cluster future's ``__del__``), the exception is printed and lost,
-    and the run would go on to its end. The run looks at the note between results."""
+    finaliser runs (a cluster future's ``__del__``), the exception is lost, and the run
+    would go on to its end. The run looks at the note between results. Such a lost
+    interruption is not printed either (Python would print it as a traceback, "Exception
+    ignored in …", above the one line that says the run was interrupted)."""
     seen = threading.Event()
     if (
         threading.current_thread() is not threading.main_thread()
@@ -379,10 +382,19 @@ def _ctrl_c_noted() -> Iterator[threading.Event]:
         seen.set()
         raise KeyboardInterrupt
 
+    printed = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:
+        if isinstance(unraisable.exc_value, KeyboardInterrupt) and seen.is_set():
+            return  # noted: the run raises it again between results
+        printed(unraisable)
+
     signal.signal(signal.SIGINT, noted)
+    sys.unraisablehook = quiet
     try:
         yield seen
     finally:
+        sys.unraisablehook = printed
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
