@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 
 from docs_factory import make_docx, make_zip
 from helpers import NIR, NIR_SPACED
-from leakguard.core import Finding, Fingerprinter
+from leakguard.content import _escaped_tokens, scan_text
+from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location
 from leakguard.detectors import health_data
 from leakguard.extract.html import html_texts, html_to_text
 from leakguard.guard import Guard, scan
@@ -363,8 +364,6 @@ def test_a_link_written_with_url_escapes_is_read_decoded(link: str) -> None:
 
 
 def test_percent_signs_and_sums_are_no_escapes() -> None:
-    from leakguard.content import _escaped_tokens
-
     assert _escaped_tokens("Taux 50 %, 3 + 4, +33 6 12 34 56 78, 100%.") == ""
     assert _escaped_tokens("a 3+4 b 10%20") == "3 4\n10 "
     # A token too long to be a link (a base64 block) is left as it is.
@@ -374,9 +373,6 @@ def test_percent_signs_and_sums_are_no_escapes() -> None:
 def test_a_text_made_of_escapes_stops_at_the_deadline() -> None:
     """Millions of tiny escaped tokens cost a Python step each: the reading stops when
     the time is out, and says so."""
-    from leakguard.content import _escaped_tokens, scan_text
-    from leakguard.core import Deadline, DeadlineExceeded, Location
-
     text = "1+1 " * 3_000_000  # ten seconds of decoding without a deadline
     start = time.perf_counter()
     with pytest.raises(DeadlineExceeded):
@@ -390,8 +386,6 @@ def test_a_text_made_of_escapes_stops_at_the_deadline() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=60))
 def test_an_escaped_token_reads_as_the_text_it_encodes(text: str) -> None:
-    from leakguard.content import _escaped_tokens
-
     token = "https://x.fr/?q=" + quote(text, safe="")
     decoded = _escaped_tokens(f"voir {token} merci")
     assert decoded in ("", f"https://x.fr/?q={text}")

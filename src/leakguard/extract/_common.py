@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
+from urllib.parse import unquote_plus
 
 from leakguard.core import Location
 from leakguard.extract._types import Budget, Problem, TextChunk
@@ -51,6 +52,12 @@ class Context:
     messages: MessageReader | None = None
 
 
+def url_text(value: str, /) -> str:
+    """An address as text: its URL escapes decoded (``%20``, ``+`` for a space), so that
+    a number written in a link's query or path reads as it would in a sentence."""
+    return unquote_plus(value) if "%" in value or "+" in value else value
+
+
 def text_items(
     text: str,
     location: Location,
@@ -78,6 +85,13 @@ def text_items(
     yield TextChunk(location, text, content_type, identifiers_only)
 
 
+def name_items(name: str | None, where: Location, budget: Budget) -> Iterator[Item]:
+    """A file's name (an attachment's, an archive member's path) read as text at the
+    file's place: whoever receives the file sees it ("compte rendu <NIR>.pdf")."""
+    if name:
+        yield from text_items(name, where, budget)
+
+
 def inner_items(
     data: bytes, where: Location, ctx: Context, filename: str | None = None
 ) -> Iterator[Item]:
@@ -87,8 +101,7 @@ def inner_items(
     opens the document sees it."""
     from leakguard.extract import extract
 
-    if filename:
-        yield from text_items(filename, where, ctx.budget)
+    yield from name_items(filename, where, ctx.budget)
     yield from extract(
         data,
         where,

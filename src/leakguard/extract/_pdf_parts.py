@@ -13,7 +13,8 @@ import ctypes
 import re
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import unquote_plus
+
+from leakguard.extract._common import url_text
 
 __all__ = [
     "PageParts",
@@ -97,7 +98,7 @@ def _link_address(doc: Any, annot: Any) -> str:
     buffer = ctypes.create_string_buffer(size)
     c.FPDFAction_GetURIPath(doc.raw, action, buffer, size)
     uri = buffer.raw[: size - 1].split(b"\x00", 1)[0].decode("latin-1")
-    return unquote_plus(uri) if "%" in uri or "+" in uri else uri
+    return url_text(uri)
 
 
 def page_parts(doc: Any, page: Any, max_bytes: int) -> PageParts:

@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from typing import Protocol
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
+from leakguard.extract._common import (
+    Context,
+    Item,
+    Unreadable,
+    inner_items,
+    name_items,
+    text_items,
+)
 from leakguard.extract._types import Budget, Problem
 from leakguard.extract.encryption import (
     member_data_offset,
@@ -221,7 +228,7 @@ def read_zip(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
                         told_encrypted = True
                         yield Problem(location, "encrypted", "zip")
                     # Its name is not encrypted: it travels in clear, and is read.
-                    yield from text_items(info.filename, where, budget)
+                    yield from name_items(info.filename, where, budget)
                     continue
                 # Flagged encrypted, stored in clear: the flag lies, the bytes are read.
                 yield Problem(where, "mislabelled", "zip")

@@ -14,10 +14,10 @@ import binascii
 import re
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
-from urllib.parse import unquote, unquote_plus
+from urllib.parse import unquote
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import Context, Item, Unreadable, text_items, url_text
 from leakguard.extract._types import Budget
 from leakguard.extract.text import readings
 
@@ -53,7 +53,7 @@ def _unshown_value(value: str) -> str:
     """An attribute's value as text: URL escapes decoded, and the text of a ``data:``
     URL (a picture's bytes are no text, and are left)."""
     if value[:5].lower() != "data:":
-        return unquote_plus(value) if "%" in value or "+" in value else value
+        return url_text(value)
     head, _, payload = value[5:].partition(",")
     media = head.split(";", 1)[0].strip().lower()
     if media and not media.startswith("text/"):
@@ -81,11 +81,10 @@ class _TextParser(HTMLParser):
         self.out.append(" " if self.cell else "\n")
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self._attributes(tag, attrs)
         if tag in _SKIP:
-            self._attributes(tag, attrs)
             self.skip += 1
             return
-        self._attributes(tag, attrs)
         if tag in _CELL:
             if self.row_has_cell:
                 self.out.append("\t")
@@ -177,7 +176,7 @@ def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str
 def read_html(
     data: bytes, location: Location, ctx: Context, declared: str | None = None
 ) -> Iterator[Item]:
-    """An HTML file: its visible text."""
+    """An HTML file: the text it shows, then the text it holds unshown."""
     decoded, other = readings(data, declared)
     yield from html_items(decoded, location, ctx.budget)
     if other is not None:

@@ -11,11 +11,10 @@ import re
 import zipfile
 from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
-from urllib.parse import unquote_plus
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
+from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items, url_text
 from leakguard.extract._package import leftover_items
 from leakguard.extract._sheet_quick import quick_rows, quick_shared_strings
 from leakguard.extract._types import Budget, Problem
@@ -242,7 +241,7 @@ def _external_targets(
         for rel in root.iter():
             target = rel.get("Target", "")
             if rel.get("TargetMode", "").lower() == "external" and target.strip():
-                targets.append(unquote_plus(target) if "%" in target or "+" in target else target)
+                targets.append(url_text(target))
     yield from text_items("\n".join(targets), location, budget, kind)
 
 

@@ -14,7 +14,7 @@ from email import policy
 from leakguard._headers import ADDRESS_FIELDS, header_text, read_as_text
 from leakguard.core import Location
 from leakguard.extract import extract, sniff
-from leakguard.extract._common import Item, Unreadable, text_items
+from leakguard.extract._common import Item, Unreadable, name_items, text_items
 from leakguard.extract._types import Budget, Limits, Problem, TextChunk
 from leakguard.extract.encoded import encoded_files
 from leakguard.extract.encryption import control_part_honest, pgp_mime_encrypted
@@ -231,13 +231,6 @@ def _attachment_location(base: Location | None, name: str) -> Location:
     return base.child(name) if base is not None else Location.attachment(name)
 
 
-def _name_items(name: str | None, where: Location, budget: Budget) -> Iterator[Item]:
-    """An attachment's file name, read as text at its place: the recipient sees it
-    ("compte rendu <NIR>.pdf")."""
-    if name:
-        yield from text_items(name, where, budget)
-
-
 def _part_items(
     part: email.message.Message,
     base: Location | None,
@@ -268,7 +261,7 @@ def _part_items(
         counter[0] += 1
         named = _filename(part)
         where = _attachment_location(base, named or f"part-{counter[0]}")
-        yield from _name_items(named, where, budget)
+        yield from name_items(named, where, budget)
         yield Problem(where, "unsupported")
         return
     if ctype in _REPORT_TYPES or ctype == "message/partial":
@@ -293,7 +286,7 @@ def _part_items(
     index = counter[0]
     name = _filename(part)
     if name is not None:
-        yield from _name_items(name, _attachment_location(base, name), budget)
+        yield from name_items(name, _attachment_location(base, name), budget)
     if not root:
         # A part's own fields (its description), at the part's place.
         at = _attachment_location(base, name) if name is not None else here
@@ -382,7 +375,7 @@ def _quoted_items(
     counter[0] += 1
     named = _filename(part)
     where = _attachment_location(base, named or f"part-{counter[0]}.txt")
-    yield from _name_items(named, where, budget)
+    yield from name_items(named, where, budget)
     payload = part.get_payload()
     blocks = payload if isinstance(payload, list) else [payload]
     lines: list[str] = []
@@ -570,7 +563,7 @@ def _body_items(
         # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
         # attachment, and it is read as one.
         inside = where.child(written.name)
-        yield from _name_items(written.name, inside, budget)
+        yield from name_items(written.name, inside, budget)
         if written.damaged:
             yield Problem(inside, "corrupt")
         yield from _clear_items(written.data, inside, written.name, budget, 0)
