@@ -146,3 +146,19 @@ def test_mutated_messages_are_judged_the_same_through_every_entry_point(data: by
     items = list(document_content(data, name="message.eml"))
     assert time.process_time() - started < MAX_SECONDS
     assert all(hasattr(i, "location") for i in items)
+
+
+def test_a_lone_carriage_return_before_the_headers_is_a_blank_line() -> None:
+    """Found by the campaign above: the standard library's parser ends a line at a lone
+    CR, so a message opening with one had no headers to it (no recipient: a warning),
+    while the same message parsed by a script and handed over was read with its
+    headers (allowed). Both now skip the blank line, as mail readers do."""
+    data = (
+        b"\rFrom: secretariat@clinique-exemple.fr\nTo: Claire Martin "
+        b"<dr.martin@cabinet-exemple.fr>\nSubject: Rendez-vous\n\nBonjour.\n"
+    )
+    verdicts = [signature(GUARD.check(data))]
+    for policy in (email.policy.compat32, email.policy.default):
+        verdicts.append(signature(GUARD.check(email.message_from_bytes(data, policy=policy))))
+    assert verdicts == [("allow", [])] * 3
+    assert is_message(data)

@@ -76,7 +76,8 @@ def _not_message_reason(data: bytes) -> tuple[str, str] | None:
 # how far into the file the header block is read to find a field only mail carries.
 _LINE_LOOK = 65536
 _HEAD_BYTES = 1 << 20
-_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+# A lone CR ends a line too, as the standard library's parser reads it.
+_BLANK_LINES = re.compile(rb"(?:[ \t]*(?:\r\n|\n|\r))+")
 _SPACES_TO_END = re.compile(rb"[ \t\r\n]*\Z")
 
 
