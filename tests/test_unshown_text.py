@@ -1,7 +1,7 @@
 """Text a message carries without a reader showing it is read all the same: custom
 header fields, a part's description, the code of an HTML part's styles and scripts, its
-links and other attributes, each body of an Outlook item. A number there leaves with the
-mail like any other."""
+links and other attributes, each body of an Outlook item, a document's fields, formulas
+and bookmarks. A number there leaves with the mail like any other."""
 
 from __future__ import annotations
 
@@ -247,12 +247,16 @@ def test_the_text_around_the_parts_of_a_multipart_is_read(where: str) -> None:
 
 
 def _pdf_with_link(uri: bytes) -> bytes:
-    objects = [
+    return _pdf(
         b"<</Type/Catalog/Pages 2 0 R>>",
         b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
         b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]/Annots[4 0 R]>>",
         b"<</Type/Annot/Subtype/Link/Rect[0 0 100 100]/A<</S/URI/URI(" + uri + b")>>>>",
-    ]
+    )
+
+
+def _pdf(*objects: bytes) -> bytes:
+    """A PDF of these objects (numbered from 1, the first the catalog) with its xref."""
     out = bytearray(b"%PDF-1.4\n")
     offsets = []
     for number, body in enumerate(objects, 1):
@@ -331,6 +335,171 @@ def _docx_findings(xml: str = "", rels: str | None = None) -> list[Finding]:
 )
 def test_what_a_word_document_shows_on_hover_is_read(xml: str) -> None:
     assert _nirs_of_docx(xml) == {"attachment:lettre.docx": PLAIN}
+
+
+@pytest.mark.parametrize(
+    "xml",
+    [
+        f'<w:p><w:fldSimple w:instr="QUOTE {NIR_SPACED}"><w:r><w:t>x</w:t></w:r></w:fldSimple>'
+        "</w:p>",
+        f'<w:sdt><w:sdtPr><w:alias w:val="NIR {NIR_SPACED}"/></w:sdtPr><w:sdtContent><w:p>'
+        "<w:r><w:t>x</w:t></w:r></w:p></w:sdtContent></w:sdt>",
+        f'<w:sdt><w:sdtPr><w:tag w:val="{NIR}"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t>x'
+        "</w:t></w:r></w:p></w:sdtContent></w:sdt>",
+        '<w:p><w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:textInput>'
+        f'<w:default w:val="{NIR_SPACED}"/></w:textInput></w:ffData></w:fldChar></w:r></w:p>',
+        f'<w:p><w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:helpText w:val="{NIR}"/>'
+        "</w:ffData></w:fldChar></w:r></w:p>",
+        f'<w:p><w:bookmarkStart w:id="0" w:name="nir_{NIR}"/><w:bookmarkEnd w:id="0"/></w:p>',
+    ],
+    ids=[
+        "simple field code",
+        "control title",
+        "control tag",
+        "form field default",
+        "form field help",
+        "bookmark name",
+    ],
+)
+def test_what_a_word_document_keeps_in_its_fields_and_controls_is_read(xml: str) -> None:
+    assert _nirs_of_docx(xml) == {"attachment:lettre.docx": PLAIN}
+
+
+def test_the_bookmarks_word_makes_for_itself_are_left() -> None:
+    # "_Toc…", "_Hlk…": named by Word, never by a person.
+    xml = f'<w:p><w:bookmarkStart w:id="0" w:name="_Toc{NIR}"/><w:bookmarkEnd w:id="0"/></w:p>'
+    assert _nirs_of_docx(xml) == {}
+
+
+def test_an_rtf_documents_bookmark_names_are_read() -> None:
+    rtf = f"{{\\rtf1\\ansi Bonjour {{\\*\\bkmkstart nir_{NIR}}}x{{\\*\\bkmkend nir_{NIR}}}}}"
+    assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {"attachment:lettre.rtf": PLAIN}
+
+
+def _sent(data: bytes, name: str, subtype: str) -> dict[str, str | None]:
+    msg = _mail()
+    msg.add_attachment(data, maintype="application", subtype=subtype, filename=name)
+    return _nirs(msg.as_bytes())
+
+
+_XLSX = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def test_a_workbooks_formulas_are_read_when_no_value_was_worked_out() -> None:
+    # A script writes the formula; no value is stored until a spreadsheet program opens
+    # the file, and then it shows the NIR.
+    from openpyxl import Workbook
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    for fill in ("formula", "validation"):
+        wb = Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws["A1"] = "Patient"
+        if fill == "formula":
+            ws["B1"] = f'=CONCATENATE("NIR ", "{NIR_SPACED}")'
+        else:
+            rule = DataValidation(type="list", formula1=f'"{NIR_SPACED},autre"')
+            ws.add_data_validation(rule)
+            rule.add("B1")
+        out = io.BytesIO()
+        wb.save(out)
+        assert _sent(out.getvalue(), "liste.xlsx", _XLSX) == {"attachment:liste.xlsx": PLAIN}, fill
+
+
+def test_formula_text_with_entities_and_a_prefix_is_read() -> None:
+    sheet = (
+        '<x:worksheet xmlns:x="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        '<x:sheetData><x:row r="1"><x:c r="A1" t="str"><x:f>&quot;NIR&quot;&amp;&quot; '
+        f'{NIR_SPACED}&quot;</x:f><x:v></x:v></x:c><x:c r="B1"><x:f t="shared" si="0"/>'
+        "</x:c></x:row></x:sheetData></x:worksheet>"
+    )
+    from leakguard.extract.office import _formula_lines
+
+    assert _formula_lines(sheet.encode()) == [f'"NIR"&" {NIR_SPACED}"']
+    assert _formula_lines(sheet.encode("utf-16")) == [f'"NIR"&" {NIR_SPACED}"']
+    assert _formula_lines(b"<worksheet><sheetData/></worksheet>") == []
+
+
+_ODS = "vnd.oasis.opendocument.spreadsheet"
+
+
+@pytest.mark.parametrize(
+    "cell",
+    [
+        # A number shown in exponent form: only the stored value has every digit.
+        f'<table:table-cell office:value-type="float" office:value="{NIR}"><text:p>'
+        "1,85058E+14</text:p></table:table-cell>",
+        f'<table:table-cell office:value-type="string" office:string-value="{NIR_SPACED}">'
+        "<text:p>voir dossier</text:p></table:table-cell>",
+        f'<table:table-cell table:formula="of:=CONCATENATE(&quot;{NIR_SPACED}&quot;)" '
+        'office:value-type="string"><text:p/></table:table-cell>',
+    ],
+    ids=["stored number", "stored string", "formula"],
+)
+def test_an_opendocument_cells_stored_value_and_formula_are_read(cell: str) -> None:
+    from docs_factory import make_ods
+
+    ods = zipfile.ZipFile(io.BytesIO(make_ods([["Patient", "x"]])))
+    members = {name: ods.read(name) for name in ods.namelist()}
+    shown = b'<table:table-cell office:value-type="string"><text:p>x</text:p></table:table-cell>'
+    assert shown in members["content.xml"]
+    members["content.xml"] = members["content.xml"].replace(shown, cell.encode())
+    assert _sent(make_zip(members), "liste.ods", _ODS) == {"attachment:liste.ods": PLAIN}
+
+
+def test_an_opendocument_cell_showing_its_value_is_read_once() -> None:
+    from leakguard.extract.odf import odf_lines
+
+    xml = (
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:'
+        'office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body><table:table>'
+        '<table:table-row><table:table-cell office:value-type="float" office:value="12">'
+        "<text:p>12</text:p></table:table-cell><table:table-cell office:value-type="
+        '"currency" office:value="12.5"><text:p>12,50 €</text:p></table:table-cell>'
+        "</table:table-row></table:table></office:body></office:document-content>"
+    )
+    assert odf_lines(xml.encode()) == ["12\t12,50 € 12.5"]
+
+
+def _pdf_with_outline(uri: bytes) -> bytes:
+    """A PDF whose outline holds a bookmark, its child opening ``uri``, and the child's
+    next sibling pointing back at the first (a loop)."""
+    return _pdf(
+        b"<</Type/Catalog/Pages 2 0 R/Outlines 4 0 R>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>",
+        b"<</Type/Outlines/First 5 0 R/Last 5 0 R/Count 1>>",
+        b"<</Title(Dossier)/Parent 4 0 R/First 6 0 R/Last 6 0 R/Count 1/Dest[3 0 R/Fit]>>",
+        b"<</Title(Compte rendu)/Parent 5 0 R/Next 5 0 R/A<</S/URI/URI(" + uri + b")>>>>",
+    )
+
+
+def test_a_pdfs_bookmarks_are_read() -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=12)
+    pdf.start_section(f"Patient {NIR_SPACED}")
+    pdf.cell(text="Compte rendu")
+    assert _sent(bytes(pdf.output()), "cr.pdf", "pdf") == {"attachment:cr.pdf": PLAIN}
+    looped = _pdf_with_outline(b"https://x.fr/?nir=" + quote(NIR_SPACED).encode())
+    assert _sent(looped, "cr.pdf", "pdf") == {"attachment:cr.pdf": PLAIN}
+
+
+def test_a_pdf_outline_is_read_in_order_and_once() -> None:
+    import pypdfium2
+
+    from leakguard.extract._pdf_parts import outline_lines
+
+    doc = pypdfium2.PdfDocument(_pdf_with_outline(b"https://x.fr/a%20b"))
+    try:
+        assert outline_lines(doc, 10) == (["Dossier", "Compte rendu https://x.fr/a b"], False)
+        assert outline_lines(doc, 1) == (["Dossier"], True)
+    finally:
+        doc.close()
 
 
 def test_zip_comments_are_read() -> None:

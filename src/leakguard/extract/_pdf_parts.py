@@ -1,6 +1,6 @@
 """The parts of a PDF that are not its pages' text, read through PDFium: form field
 values, the text of comments and text boxes, attached files (of the document and of
-its pages), XFA form data, and the document's properties.
+its pages), XFA form data, the bookmarks' titles, and the document's properties.
 
 A form filled in a PDF program keeps what was typed in each field's value, not in the
 page; a comment's text lives in the annotation; a portfolio's files in its name tree.
@@ -21,6 +21,7 @@ __all__ = [
     "appearance_text",
     "document_files",
     "metadata_lines",
+    "outline_lines",
     "page_parts",
     "xfa_packets",
 ]
@@ -88,7 +89,13 @@ def _link_address(doc: Any, annot: Any) -> str:
     import pypdfium2.raw as c
 
     link = c.FPDFAnnot_GetLink(annot)
-    action = c.FPDFLink_GetAction(link) if link else None
+    return _action_address(doc, c.FPDFLink_GetAction(link) if link else None)
+
+
+def _action_address(doc: Any, action: Any) -> str:
+    """The address a URI action opens, URL escapes decoded ("" for another action)."""
+    import pypdfium2.raw as c
+
     if not action or c.FPDFAction_GetType(action) != c.PDFACTION_URI:
         return ""
     size = int(c.FPDFAction_GetURIPath(doc.raw, action, None, 0))
@@ -156,6 +163,37 @@ def document_files(
         if found is not None:
             files.append(found)
     return files, count > max_files
+
+
+def outline_lines(doc: Any, max_items: int) -> tuple[list[str], bool]:
+    """The titles of the document's bookmarks (the outline a reader shows beside the
+    pages), each with the address it opens if any, in reading order: at most
+    ``max_items``; the flag says there were more. A bookmark met twice (an outline made
+    into a loop) is read once."""
+    import pypdfium2.raw as c
+
+    lines: list[str] = []
+    seen: set[int] = set()
+    # Depth first: a bookmark, its children, then its next sibling.
+    stack = [c.FPDFBookmark_GetFirstChild(doc.raw, None)]
+    while stack:
+        mark = stack.pop()
+        if not mark:
+            continue
+        address = ctypes.addressof(mark.contents)
+        if address in seen:
+            continue
+        seen.add(address)
+        if len(lines) >= max_items:
+            return lines, True
+        title = _wide(c.FPDFBookmark_GetTitle, mark)
+        target = _action_address(doc, c.FPDFBookmark_GetAction(mark))
+        line = " ".join(part for part in (title, target) if part.strip())
+        if line:
+            lines.append(line)
+        stack.append(c.FPDFBookmark_GetNextSibling(doc.raw, mark))
+        stack.append(c.FPDFBookmark_GetFirstChild(doc.raw, mark))
+    return lines, False
 
 
 def xfa_packets(doc: Any, max_bytes: int) -> list[bytes]:

@@ -28,6 +28,8 @@ _SKIP = frozenset({"binary-data", "note-citation", "sequence-decls", "script"})
 # What a form control shows: the value typed in, its label, the entries of a list.
 _CONTROL_VALUES = frozenset({"current-value", "value", "string-value", "label"})
 _NESTED = frozenset({"p", "h", "table", "frame", "note-body", "annotation", "list"})
+# A cell's stored value and formula (attributes of ``table-cell``).
+_STORED = ("value", "string-value", "formula")
 
 
 def _repeat(elem: Element, name: str) -> int:
@@ -109,9 +111,13 @@ class _Lines:
             for child in cell:
                 inner.block(child, depth + 1)
             text = " ".join(" ".join(line.split()) for line in inner.lines if line.strip())
-            if not text:
-                # A value with no displayed paragraph (some writers omit it).
-                text = attr(cell, "value") or attr(cell, "string-value") or ""
+            # The cell's value as stored, when the paragraph shows something else (a
+            # number in exponent form, a currency; some writers omit the paragraph), and
+            # its formula, whose strings leave with the file: after what is shown.
+            for name in _STORED:
+                value = " ".join((attr(cell, name) or "").split())
+                if value and value not in text:
+                    text = f"{text} {value}" if text else value
             if text:
                 for _ in range(_repeat(cell, "number-columns-repeated")):
                     yield text

@@ -7,6 +7,7 @@ line, and the paragraphs of one cell are joined by a space.
 
 from __future__ import annotations
 
+import html
 import re
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -21,6 +22,7 @@ from leakguard.extract._types import Budget, Problem
 from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
 from leakguard.extract.encryption import ole_clear_content, ole_encrypted
+from leakguard.extract.text import decode_text
 
 __all__ = ["ooxml_lines", "read_docx", "read_ole", "read_pptx", "read_xlsx"]
 
@@ -126,9 +128,24 @@ def ooxml_lines(xml: bytes) -> list[str]:
     return _tree_lines(root) + _hover_texts(root)
 
 
-# Elements whose attributes hold a text a person sees or hears: a picture's or shape's
-# alternative text and title (``docPr``, ``cNvPr``), a link's tooltip.
-_HOVER = {"docPr": ("descr", "title"), "cNvPr": ("descr", "title"), "hyperlink": ("tooltip",)}
+# Elements whose attributes hold a text a person sees, hears or finds in a dialog: a
+# picture's or shape's alternative text and title (``docPr``, ``cNvPr``), a link's
+# tooltip, a simple field's code (as ``instrText`` is read), a content control's title
+# and tag, a legacy form field's default text, list entries, status bar and help texts,
+# and a bookmark's name (those Word makes for itself start with "_": left).
+_HOVER = {
+    "docPr": ("descr", "title"),
+    "cNvPr": ("descr", "title"),
+    "hyperlink": ("tooltip",),
+    "fldSimple": ("instr",),
+    "alias": ("val",),
+    "tag": ("val",),
+    "default": ("val",),
+    "listEntry": ("val",),
+    "statusText": ("val",),
+    "helpText": ("val",),
+    "bookmarkStart": ("name",),
+}
 
 
 def _hover_texts(root: Element) -> list[str]:
@@ -137,7 +154,9 @@ def _hover_texts(root: Element) -> list[str]:
         names = _HOVER.get(local(elem.tag)) if elem.attrib else None
         if names:
             out.extend(
-                value for key, value in elem.attrib.items() if local(key) in names and value.strip()
+                value
+                for key, value in elem.attrib.items()
+                if local(key) in names and value.strip() and not value.startswith("_")
             )
     return out
 
@@ -506,10 +525,35 @@ def _sheet_order(zf: zipfile.ZipFile, names: list[str], budget: Budget) -> list[
     return order + [n for n in fallback if n not in order]
 
 
+# A cell's formula, a conditional format's or a validation rule's (``formula``,
+# ``formula1``, ``formula2``): the element's text up to the next tag (a self-closing one,
+# a shared formula's copy, has none).
+_FORMULA = re.compile(r"<(?:[A-Za-z_][\w.\-]*:)?(?:f|formula[12]?)(?=[\s/>])[^>]*(?<!/)>([^<]+)")
+_UTF16 = (b"\xff\xfe", b"\xfe\xff")
+
+
+def _formula_lines(xml: bytes) -> list[str]:
+    """The formulas of a sheet, one a line. A formula's strings and numbers leave with
+    the workbook even when no value was worked out for its cell (a workbook a script
+    wrote has none until a spreadsheet program opens it)."""
+    if (
+        b"<f" not in xml
+        and b":f" not in xml
+        and b"formula" not in xml
+        and not xml.startswith(_UTF16)
+    ):
+        return []
+    lines = (
+        " ".join(html.unescape(m.group(1)).split()) for m in _FORMULA.finditer(decode_text(xml))
+    )
+    return [line for line in lines if line]
+
+
 def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     """A workbook: each sheet's rows (shared and inline strings resolved) and its headers
-    and footers, then comments, then every other part (sheet and defined names, threaded
-    comments, drawings, charts, pivot and external-link caches, embedded documents)."""
+    and footers, then its formulas' text, then comments, then every other part (sheet and
+    defined names, threaded comments, drawings, charts, pivot and external-link caches,
+    embedded documents)."""
     budget = ctx.budget
     with open_zip(data, budget) as zf:
         names = zf.namelist()
@@ -525,8 +569,12 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             if budget.expired():
                 yield Problem(location, "timeout")
                 return
-            rows = "\n".join(_sheet_rows(_member(zf, sheet, budget), shared, budget))
+            xml = _member(zf, sheet, budget)
+            rows = "\n".join(_sheet_rows(xml, shared, budget))
             yield from text_items(rows, location, budget, _XLSX)
+            formulas = _formula_lines(xml)
+            if formulas:
+                yield from text_items("\n".join(formulas), location, budget, _XLSX)
         unused = shared.unused()
         if unused:
             yield from text_items("\n".join(unused), location, budget, _XLSX)

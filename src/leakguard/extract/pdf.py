@@ -1,6 +1,7 @@
 """PDF text with pypdfium2, page by page in the order PDFium reads it, then what a PDF
 carries besides its pages: form field values, comments, attached files, XFA form data,
-the document's properties and XMP metadata, and the pages of its earlier revisions.
+the bookmarks' titles, the document's properties and XMP metadata, and the pages of its
+earlier revisions.
 
 A password-protected PDF is reported encrypted, a damaged one corrupt; pages beyond the
 limit are reported, not silently dropped. Pages without a text layer (scans) are rendered
@@ -20,6 +21,7 @@ from leakguard.extract._pdf_parts import (
     PageParts,
     document_files,
     metadata_lines,
+    outline_lines,
     page_parts,
     xfa_packets,
 )
@@ -125,7 +127,7 @@ def _document(
 ) -> Iterator[Item]:
     """The pages of an opened document (closed at the end), each with its form values
     and comments; with ``files``, the files attached to pages and to the document, the
-    XFA form data and the document's properties."""
+    XFA form data, the bookmarks' titles and the document's properties."""
     budget = ctx.budget
     attached: list[tuple[str, bytes]] = []
     try:
@@ -160,8 +162,9 @@ def _document(
             )
             packets = xfa_packets(doc, budget.limits.max_part_bytes)
             properties = metadata_lines(doc)
+            outline, more_marks = outline_lines(doc, budget.limits.max_members)
         attached += documents
-        if more:
+        if more or more_marks:
             yield Problem(location, "too_many_members")
         for packet in packets:
             try:
@@ -171,6 +174,7 @@ def _document(
                 continue
             yield from text_items("\n".join(lines), location, budget, "application/pdf")
         yield from text_items("\n".join(properties), location, budget, "application/pdf")
+        yield from text_items("\n".join(outline), location, budget, "application/pdf")
     finally:
         with PDFIUM_LOCK:
             doc.close()

@@ -25,12 +25,13 @@ _ROW = re.compile(rb"\\(?:nest)?row(?![a-z])")
 
 
 # Groups striprtf leaves out whose text a person sees (headers, footers, footnotes,
-# comments, drawing text boxes, form field texts, field codes, the document's properties):
-# their control word is taken away, so that the group reads as ordinary text.
+# comments, drawing text boxes, form field texts, field codes, bookmarks' names, the
+# document's properties): their control word is taken away, so that the group reads as
+# ordinary text.
 _SHOWN = re.compile(
     rb"\{(?:\\\*)?\\(?:annotation|header[lrf]?|footer[lrf]?|footnote|dptxbxtext|info|title"
     rb"|subject|author|keywords|doccomm|comment|company|manager|category|operator|docvar"
-    rb"|ffdeftext|ffstattext|ffhelptext|fldinst)(?![A-Za-z])"
+    rb"|ffdeftext|ffstattext|ffhelptext|fldinst|bkmkstart)(?![A-Za-z])"
 )
 # Each such group is ended by a paragraph mark too, so its last word is not glued to the
 # text after it; at most this many groups, each looked through this far for its end.
