@@ -316,6 +316,15 @@ def test_homoglyph_of_the_colleagues_domain_with_any_local_part(guard: Recipient
         assert finding.similar_to == "chu-rouen.fr"
 
 
+def test_a_colleagues_domain_followed_by_another_is_a_lookalike(guard: RecipientGuard) -> None:
+    for recipient in ("jean.dupont@chu-rouen.fr.example.net", "x@chu-rouen.fr.mail.example.org"):
+        (finding,) = one(guard, recipient)
+        assert (finding.kind, finding.similar_to) == ("lookalike_domain", "chu-rouen.fr")
+    # A country's copy of a webmail adds one label: another provider, not a lookalike.
+    assert one(guard, "someone@gmail.com.br") == []
+    assert one(guard, "someone@chu-rouen.fr.br") == []
+
+
 def test_punycode_domain_is_one_canonical_form(directory: Directory) -> None:
     idn = Directory.from_addresses(["chef@bücher.example", "x@XN--BCHER-KVA.example"])
     assert "chef@xn--bcher-kva.example" in idn

@@ -302,6 +302,28 @@ def test_send_message_fallback_takes_the_sender_field_first_as_smtplib_does(
     assert rec.mail_from == ["accueil@clinique-exemple.fr"]
 
 
+def test_send_message_fallback_sends_a_resent_message_where_smtplib_would(
+    server: tuple[Recorder, int], guard: Guard
+) -> None:
+    # A message sent again goes to its Resent- fields; when one of them cannot be read by
+    # the standard library, the fallback must not send it to the first To and Cc instead.
+    rec, port = server
+    raw = (
+        "Resent-Date: Sun, 06 Dec 2026 10:00:00 +0100\r\n"
+        "Resent-To: unlisted-recipients:; (no To-header on input)\r\n"
+        "Resent-Cc: accueil@clinique-exemple.fr\r\n"
+        "From: secretariat@clinique-exemple.fr\r\nTo: dr.martin@cabinet-exemple.fr\r\n"
+        "Cc: archives@clinique-exemple.fr\r\nSubject: Dossier\r\n\r\nBonjour.\r\n"
+    )
+    msg = email.message_from_bytes(raw.encode(), policy=email.policy.default)
+    with pytest.raises(AttributeError):
+        _ = msg["Resent-To"]
+    with GuardedSMTP("127.0.0.1", port, guard=guard) as smtp:
+        smtp.send_message(msg)
+    ((rcpt, _data),) = rec.messages
+    assert rcpt == ["accueil@clinique-exemple.fr"]
+
+
 def test_send_message_with_an_unreadable_header_is_still_blocked(
     server: tuple[Recorder, int], guard: Guard
 ) -> None:

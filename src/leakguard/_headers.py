@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ADDRESS_FIELDS",
+    "RECIPIENT_FIELDS",
     "ROUTING_FIELDS",
     "AddressList",
     "HeaderBlock",
@@ -60,6 +61,10 @@ ADDRESS_FIELDS = frozenset(
     }
 )
 # Other fields servers and clients need to route, thread and list the message.
+# Who a message goes to: To, Cc, Bcc, and their Resent- copies (a message sent again, a
+# "redirect", goes to those: a script's ``smtplib.send_message`` sends it there).
+RECIPIENT_FIELDS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
+
 ROUTING_FIELDS = frozenset(
     {
         "date",

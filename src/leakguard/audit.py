@@ -19,7 +19,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from email.message import Message
 
-from leakguard._headers import fields, first_field, mask_header, read_address_list, sender
+from leakguard._headers import (
+    RECIPIENT_FIELDS,
+    fields,
+    first_field,
+    mask_header,
+    read_address_list,
+    sender,
+)
 from leakguard.core import Verdict
 from leakguard.extract._types import Limits
 
@@ -47,7 +54,7 @@ def _domains(msg: Message) -> list[str]:
     # The raw header text, read by the same bounded reader as the guard: the structured
     # parser can raise or take minutes on a hostile header.
     domains: set[str] = set()
-    for _, value in fields(msg, "to", "cc", "bcc"):
+    for _, value in fields(msg, *RECIPIENT_FIELDS):
         found = read_address_list(value, max_chars=_MAX_HEADER_CHARS)
         for addr in found.addresses:
             domains.add(mask_header(addr.rpartition("@")[2].lower(), width=255))

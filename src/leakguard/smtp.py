@@ -135,7 +135,10 @@ class GuardedSMTP(smtplib.SMTP):
         # As smtplib does: the Sender field when there is one, else From.
         senders = _raw_addresses(msg, ("Sender",)) or _raw_addresses(msg, ("From",))
         envelope_from = from_addr or next(iter(senders), "")
-        recipients = _raw_addresses(msg, ("To", "Cc", "Bcc")) if to_addrs is None else to_addrs
+        # As smtplib does: a message sent again once goes to its Resent- fields.
+        prefix = "Resent-" if len(msg.get_all("Resent-Date", [])) == 1 else ""
+        fields_to = tuple(prefix + name for name in ("To", "Bcc", "Cc"))
+        recipients = _raw_addresses(msg, fields_to) if to_addrs is None else to_addrs
         outgoing = copy.copy(msg)
         del outgoing["Bcc"]
         del outgoing["Resent-Bcc"]

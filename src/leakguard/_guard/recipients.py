@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from email.message import Message
 
-from leakguard._headers import fields, mask_header, read_address_list
+from leakguard._headers import RECIPIENT_FIELDS, fields, mask_header, read_address_list
 from leakguard.core import Finding, Location, Severity
 
 __all__ = ["Recipient", "read_recipients"]
@@ -28,17 +28,20 @@ class Recipient:
         return self.address.rpartition("@")[2].lower()
 
 
-_RECIPIENT_HEADERS = ("to", "cc", "bcc")
+# Both the fields and their Resent- copies are read: which of them a program sends to
+# is its own choice.
+_RECIPIENT_HEADERS = RECIPIENT_FIELDS
 
 
 def read_recipients(
     msg: Message, envelope: Sequence[str] | None, max_chars: int
 ) -> tuple[list[Recipient], list[Finding]]:
-    """The recipients of ``msg`` read from the raw To/Cc/Bcc text (whatever policy the
-    message was parsed with) and the envelope, and an ``unreadable_recipients`` finding
-    for each header that does not follow the grammar or is longer than ``max_chars``
-    (all of them together), or when no recipient can be read at all. The address-like
-    words of an unreadable header are still recipients, so they are still checked."""
+    """The recipients of ``msg`` read from the raw To/Cc/Bcc text and their Resent-
+    copies (whatever policy the message was parsed with) and the envelope, and an
+    ``unreadable_recipients`` finding for each header that does not follow the grammar or
+    is longer than ``max_chars`` (all of them together), or when no recipient can be read
+    at all. The address-like words of an unreadable header are still recipients, so they
+    are still checked."""
     out: list[Recipient] = []
     findings: dict[tuple[str, str], Finding] = {}
     seen: set[str] = set()

@@ -293,13 +293,24 @@ class RecipientGuard:
         return out
 
     def _domain_suggestion(self, domain: str) -> str | None:
-        """The known domain that ``domain`` mimics: a homoglyph of it or a known typo."""
+        """The known domain that ``domain`` mimics: a homoglyph of it, a known typo, or
+        the known domain followed by two labels or more of another one
+        (``clinique-exemple.fr.example.net``; a country's copy such as ``yahoo.com.br``
+        adds one label and is left)."""
         if not domain or domain in self._domains:
             return None
         twin = self._domain_skeletons.get(skeleton(domain))
         if twin is not None and twin != domain:
             return twin
-        return self._typos.get(domain)
+        typo = self._typos.get(domain)
+        if typo is not None:
+            return typo
+        labels = domain.split(".")
+        for end in range(len(labels) - 2, 1, -1):
+            head = ".".join(labels[:end])
+            if head in self._domains:
+                return head
+        return None
 
     def _named_colleague(self, display: str, r: str) -> str | None:
         """The colleague whose name (or address) the display name shows, if not ``r``'s."""

@@ -225,12 +225,13 @@ def scan_item(item: Item, how: tuple[Context, Limits | None]) -> tuple[Finding, 
 
 
 def recipients_of(data: bytes) -> tuple[str, ...]:
-    """The To/Cc/Bcc addresses of a raw message, lower-cased, from its header block, read
-    by the guard's own bounded reader (the same addresses the guard checked)."""
+    """The To/Cc/Bcc addresses of a raw message and their Resent- copies, lower-cased,
+    from its header block, read by the guard's own bounded reader (the same addresses
+    the guard checked)."""
     from email.parser import BytesHeaderParser
     from email.policy import compat32
 
-    from leakguard._headers import read_address_list
+    from leakguard._headers import RECIPIENT_FIELDS, read_address_list
     from leakguard.extract._types import Limits
 
     end = data.find(b"\n\n")
@@ -242,7 +243,7 @@ def recipients_of(data: bytes) -> tuple[str, ...]:
         return ()
     room = Limits().max_header_chars
     found: list[str] = []
-    for value in (str(v) for h in ("To", "Cc", "Bcc") for v in headers.get_all(h, [])):
+    for value in (str(v) for h in RECIPIENT_FIELDS for v in headers.get_all(h, [])):
         read = read_address_list(value, max_chars=max(room, 0))
         room -= len(value)
         found += [a for _, a in read.mailboxes] + list(read.tokens)
