@@ -896,3 +896,29 @@ def make_legacy_xls(text: str = "", *, encrypted: bool = False, label_only: bool
         body = _stream_cipher(body)
     stream = excel_globals(encrypted or label_only).ljust(512, b"\x00") + body
     return make_compound_file({"Workbook": stream})
+
+
+def make_dicom(preamble: bytes = b"", **elements: object) -> bytes:
+    """A DICOM Part 10 file (a CT image's header, explicit VR little endian) holding
+    ``elements`` (pydicom keywords and values); ``preamble`` fills the first 128 bytes
+    (another format's header, for files two programs open)."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+    meta.MediaStorageSOPInstanceUID = "1.2.826.0.1.3680043.8.498.1"
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = "CT"
+    for keyword, value in elements.items():
+        setattr(ds, keyword, value)
+    if preamble:
+        ds.preamble = preamble.ljust(128, b"\0")[:128]
+    out = io.BytesIO()
+    pydicom.dcmwrite(out, ds, enforce_file_format=True)
+    return out.getvalue()

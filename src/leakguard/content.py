@@ -27,7 +27,7 @@ from leakguard.detectors import (
     iter_identifiers,
     one_byte_copies,
 )
-from leakguard.extract._types import Problem, TextChunk
+from leakguard.extract._types import DICOM_TYPE, Problem, TextChunk
 
 __all__ = ["ContentReport", "scan_chunks", "scan_text"]
 
@@ -283,6 +283,16 @@ def scan_chunks(
             deadline=deadline,
             health=not chunk.identifiers_only,
         )
+        if chunk.content_type == DICOM_TYPE:
+            # A medical image (an exam, a medical act) is health data whatever its words.
+            found.append(
+                Finding(
+                    kind="health_data",
+                    location=chunk.location,
+                    severity=Severity.MEDIUM,
+                    detail="medical_act",
+                )
+            )
         here = seen.get(chunk.location)
         if here is None:
             # The first chunk of its place: with nothing said twice (the usual case, and

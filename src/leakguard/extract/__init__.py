@@ -115,6 +115,10 @@ def _read(
         if ctx.messages is None:
             return iter([Problem(location, "unsupported")])
         return ctx.messages(data, location, budget=ctx.budget, depth=ctx.depth)
+    if family == "dicom":
+        from leakguard.extract.dicom import read_dicom
+
+        return read_dicom(data, location, ctx)
     if family == "image":
         # Read by OCR when installed; otherwise reported, never passed as clean.
         from leakguard.extract.ocr import read_image

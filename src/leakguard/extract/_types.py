@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 
 from leakguard.core import Deadline, Location
 
-__all__ = ["Budget", "Limits", "Problem", "TextChunk"]
+__all__ = ["DICOM_TYPE", "Budget", "Limits", "Problem", "TextChunk"]
 
 MB = 1024 * 1024
+
+#: The content type of a DICOM file's text: health data whatever its words.
+DICOM_TYPE = "application/dicom"
 
 
 @dataclass(frozen=True, slots=True)

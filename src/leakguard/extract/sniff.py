@@ -15,7 +15,7 @@ __all__ = ["FAMILIES", "picture_size", "sniff"]
 
 FAMILIES = frozenset(
     {"pdf", "docx", "xlsx", "pptx", "odt", "ods", "odp", "zip", "rtf", "html", "csv", "text",
-     "eml", "ole", "msg", "tnef", "gzip", "bzip2", "xz", "tar", "image", "binary"}
+     "eml", "ole", "msg", "tnef", "gzip", "bzip2", "xz", "tar", "image", "dicom", "binary"}
 )  # fmt: skip
 
 _IMAGES = (
@@ -141,6 +141,10 @@ def sniff(data: bytes, /, *, filename: str | None = None, declared_type: str | N
         return "msg" if looks_like_msg(data) else "ole"
     if head.startswith(_TNEF_MAGIC):
         return "tnef"
+    # A DICOM file's 128-byte preamble may hold another format's header (a TIFF's, for
+    # files both programs open): its signature after the preamble decides.
+    if head[128:132] == b"DICM":
+        return "dicom"
     if b"%PDF-" in data[:1024]:
         return "pdf"
     if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
