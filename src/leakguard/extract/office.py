@@ -388,10 +388,18 @@ class _SharedStrings(list[str]):
     def __init__(self, strings: list[str]) -> None:
         super().__init__(strings)
         self.used = bytearray(len(strings))
+        self._lines: list[str] | None = None
 
     def unused(self) -> list[str]:
         """The strings no cell has shown."""
         return [s for s, u in zip(self, self.used, strict=True) if not u]
+
+    def lines(self) -> list[str]:
+        """Each string on one line, as a cell shows it (white space made one space),
+        made once for the workbook: a string is often shown by many cells."""
+        if self._lines is None:
+            self._lines = [" ".join(s.split()) for s in self]
+        return self._lines
 
 
 def _shown(shared: list[str], index: int) -> str:
@@ -429,24 +437,36 @@ def _cell_value(kind: str | None, raw: str, inline: str | None, shared: list[str
 def _row_values(types: Sequence[str], texts: Sequence[str], shared: list[str]) -> list[str]:
     """:func:`_cell_value` of each cell of a row written plainly (types as written, ""
     for none; no inline text), a row at a time: a shared string named by its index in
-    ASCII digits and a number without an exponent are read here, anything else there."""
-    out: list[str] = []
-    n = len(shared)
+    ASCII digits and a number without an exponent are read here, anything else there.
+    An export has millions of cells: the usual ones take a few steps each."""
+    if isinstance(shared, _SharedStrings):
+        lines = shared.lines()
+    else:
+        lines = [" ".join(s.split()) for s in shared]
+    n = len(lines)
     used = getattr(shared, "used", None)
+    out: list[str] = []
+    append = out.append
     for kind, raw in zip(types, texts, strict=True):
-        if kind == "s" and _is_index(raw):
-            index = int(raw)
-            value = ""
-            if index < n:
-                value = shared[index]
-                if used is not None:
-                    used[index] = 1
-        elif (not kind or kind == "n") and "E" not in raw and "e" not in raw:
-            value = raw
-        else:
-            out.append(_cell_value(kind or None, raw, None, shared))
-            continue
-        out.append(" ".join(value.split()))
+        if kind == "s":
+            if raw.isdigit() and raw.isascii() and len(raw) <= 10:
+                index = int(raw)
+                if index < n:
+                    append(lines[index])
+                    if used is not None:
+                        used[index] = 1
+                else:
+                    append("")
+                continue
+        elif not kind or kind == "n":
+            if raw.isdigit():
+                # Digits hold no white space: the value as it is.
+                append(raw)
+                continue
+            if "E" not in raw and "e" not in raw:
+                append(" ".join(raw.split()))
+                continue
+        append(_cell_value(kind or None, raw, None, shared))
     return out
 
 
@@ -529,6 +549,7 @@ def _sheet_order(zf: zipfile.ZipFile, names: list[str], budget: Budget) -> list[
 # ``formula1``, ``formula2``): the element's text up to the next tag (a self-closing one,
 # a shared formula's copy, has none).
 _FORMULA = re.compile(r"<(?:[A-Za-z_][\w.\-]*:)?(?:f|formula[12]?)(?=[\s/>])[^>]*(?<!/)>([^<]+)")
+_FORMULA_NAME = re.compile(rb"f(?:ormula[12]?)?[\s/>]")
 _UTF16 = (b"\xff\xfe", b"\xfe\xff")
 
 
@@ -536,12 +557,9 @@ def _formula_lines(xml: bytes) -> list[str]:
     """The formulas of a sheet, one a line. A formula's strings and numbers leave with
     the workbook even when no value was worked out for its cell (a workbook a script
     wrote has none until a spreadsheet program opens it)."""
-    if (
-        b"<f" not in xml
-        and b":f" not in xml
-        and b"formula" not in xml
-        and not xml.startswith(_UTF16)
-    ):
+    # A sheet without formulas (an export) is tens of megabytes: one look for the names'
+    # ends, which starts at each "f" (rare in a sheet) where "<" is everywhere.
+    if _FORMULA_NAME.search(xml) is None and not xml.startswith(_UTF16):
         return []
     lines = (
         " ".join(html.unescape(m.group(1)).split()) for m in _FORMULA.finditer(decode_text(xml))
