@@ -419,7 +419,9 @@ def test_folding_lines_before_the_type_do_not_turn_a_multipart_into_text(guard: 
 def test_a_multipart_whose_parts_cannot_be_found_is_reported(guard: Guard) -> None:
     verdict = guard.check(multipart(b'multipart/mixed; boundary="other"'))
     assert kinds(verdict)["unscannable_attachment"] == {"corrupt"}
-    assert verdict.action is Action.WARN
+    # Read as one text, the body still holds the attachment's base64, decoded as such.
+    assert kinds(verdict)["nir"] == {"attachment:part-1.txt/document-1"}
+    assert verdict.action is Action.ENCRYPT
     found = guard.check(multipart(b'multipart/mixed; boundary="b1"'))
     assert "unscannable_attachment" not in found.kinds()
 

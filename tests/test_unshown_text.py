@@ -514,6 +514,79 @@ def test_zip_comments_are_read() -> None:
     assert _nirs(msg.as_bytes()) == {"attachment:a.zip": PLAIN, "attachment:a.zip/a.txt": PLAIN}
 
 
+# --------------------------------------------------------------------------- base64 in a text
+
+
+def _text_attachment(text: str, name: str = "notes.txt") -> dict[str, str | None]:
+    msg = _mail()
+    msg.add_attachment(text.encode(), maintype="text", subtype="plain", filename=name)
+    return _nirs(msg.as_bytes())
+
+
+def _hl7(report: bytes, segments: int = 0) -> str:
+    """An HL7 v2 result whose OBX segment carries ``report`` as encapsulated data."""
+    filler = "".join(f"NTE|{i}||Commentaire du laboratoire numero {i}\r" for i in range(segments))
+    data = base64.b64encode(report).decode()
+    return (
+        "MSH|^~\\&|LAB|CLINIQUE|DPI|CH|20261206||ORU^R01|1|P|2.5\r"
+        "PID|1||IPP123^^^CLINIQUE||DUPONT^JEAN\r"
+        f"{filler}OBX|1|ED|PDF^Compte rendu||^application^pdf^Base64^{data}||||||F\r"
+    )
+
+
+def test_an_hl7_results_pdf_is_read() -> None:
+    from docs_factory import make_pdf
+
+    pdf = make_pdf(["Compte rendu de biologie", f"NIR {NIR_SPACED}"])
+    found = _text_attachment(_hl7(pdf), "resultat.hl7")
+    assert found == {"attachment:resultat.hl7/document-1": PLAIN}
+    # However long the file: the field is found by its encoding's name.
+    long = _hl7(pdf, segments=8000)
+    assert len(long) > 300_000
+    assert _text_attachment(long, "resultats.hl7") == {"attachment:resultats.hl7/document-1": PLAIN}
+
+
+def test_a_file_pasted_in_base64_is_read() -> None:
+    from docs_factory import make_pdf
+
+    pdf = base64.encodebytes(make_pdf([f"NIR {NIR_SPACED}"])).decode()
+    text = f"Voici le fichier :\n{pdf}Cordialement\n"
+    assert _text_attachment(text) == {"attachment:notes.txt/document-1": PLAIN}
+    body = f"Bonjour,\nle dossier : {base64.b64encode(f'NIR {NIR_SPACED}'.encode()).decode()}\n"
+    assert _nirs(_mail(body).as_bytes()) == {"attachment:document-1": PLAIN}
+
+
+def test_base64_that_is_no_document_is_left() -> None:
+    import hashlib
+
+    noise = [
+        hashlib.sha256(b"x").hexdigest(),
+        base64.b64encode(hashlib.sha512(b"y").digest()).decode(),
+        "anticonstitutionnellementXYZ",
+        "-----BEGIN PUBLIC KEY-----\n"
+        + base64.encodebytes(bytes(range(200))).decode()
+        + "-----END PUBLIC KEY-----",
+    ]
+    raw = _mail("\n".join(noise) + f"\nNIR {NIR_SPACED}\n").as_bytes()
+    found = list(scan(raw, fingerprinter=FP))
+    assert {(f.kind, str(f.location)) for f in found} == {("nir", "body")}
+
+
+def test_a_uuencoded_base64_file_is_read_once() -> None:
+    data = base64.encodebytes(f"NIR {NIR_SPACED}\n".encode()).decode()
+    text = f"begin-base64 644 fiche.txt\n{data}====\n"
+    assert _text_attachment(text) == {"attachment:notes.txt/fiche.txt": PLAIN}
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, max_codepoint=0x7E), max_size=80))
+def test_a_text_encoded_in_base64_is_read(words: str) -> None:
+    encoded = base64.b64encode(f"{words} NIR {NIR_SPACED}".encode()).decode()
+    assert _nirs(_mail(f"Bonjour,\n{encoded}\nMerci.\n").as_bytes()) == {
+        "attachment:document-1": PLAIN
+    }
+
+
 # --------------------------------------------------------------------------- URL escapes
 
 

@@ -559,7 +559,8 @@ def _body_items(
             yield from html_items(other, where, budget)
         else:
             yield from text_items(other, where, budget, ctype)
-    for written in encoded_files(text, budget.limits.max_part_bytes):
+    html = ctype == "text/html"
+    for written in encoded_files(text, budget.limits.max_part_bytes, base64=not html):
         # A file uuencoded (yEnc, BinHex) into the text: mail programs show it as an
         # attachment, and it is read as one.
         inside = where.child(written.name)
