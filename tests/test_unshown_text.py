@@ -554,6 +554,11 @@ def test_a_file_pasted_in_base64_is_read() -> None:
     assert _text_attachment(text) == {"attachment:notes.txt/document-1": PLAIN}
     body = f"Bonjour,\nle dossier : {base64.b64encode(f'NIR {NIR_SPACED}'.encode()).decode()}\n"
     assert _nirs(_mail(body).as_bytes()) == {"attachment:document-1": PLAIN}
+    # A text in Latin-1, as an older script encodes it.
+    latin = base64.b64encode(f"Numéro de sécurité sociale : {NIR_SPACED}".encode("cp1252"))
+    assert _nirs(_mail(f"Données : {latin.decode()}\n").as_bytes()) == {
+        "attachment:document-1": PLAIN
+    }
 
 
 def test_base64_that_is_no_document_is_left() -> None:
@@ -563,10 +568,16 @@ def test_base64_that_is_no_document_is_left() -> None:
         hashlib.sha256(b"x").hexdigest(),
         base64.b64encode(hashlib.sha512(b"y").digest()).decode(),
         "anticonstitutionnellementXYZ",
+        # A run of letters is base64 too, of bytes no one wrote.
+        "a" * 3000,
         "-----BEGIN PUBLIC KEY-----\n"
         + base64.encodebytes(bytes(range(200))).decode()
         + "-----END PUBLIC KEY-----",
     ]
+    from leakguard.extract.encoded import encoded_files
+
+    for text in noise:
+        assert encoded_files(f"Bonjour,\n{text}\nMerci.", 1 << 20) == []
     raw = _mail("\n".join(noise) + f"\nNIR {NIR_SPACED}\n").as_bytes()
     found = list(scan(raw, fingerprinter=FP))
     assert {(f.kind, str(f.location)) for f in found} == {("nir", "body")}

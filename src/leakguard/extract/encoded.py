@@ -89,14 +89,37 @@ def _base64_files(text: str, limit: int, known: set[bytes]) -> list[EncodedFile]
 
 
 def _decoded_document(block: str) -> bytes | None:
-    """What a base64 block decodes to when that is a document or a text; a block whose
-    last line is a word after it ("Cordialement") is tried without that line."""
+    """What a base64 block decodes to when that is a document or a readable text; a
+    block whose last line is a word after it ("Cordialement") is tried without that
+    line."""
     from leakguard.extract.text_formats import base64_document
 
     data = base64_document(block)
     if data is None and "\n" in block:
         data = base64_document(block.rsplit("\n", 1)[0])
-    return data
+    if data is None or not _looks_textual(data):
+        return data
+    return data if _readable(data) else None
+
+
+def _looks_textual(data: bytes) -> bool:
+    from leakguard.extract.sniff import sniff
+
+    return sniff(data) == "text"
+
+
+def _readable(data: bytes) -> bool:
+    """Whether decoded bytes read as a text: nine characters in ten printable in UTF-8,
+    or nine bytes in ten printable ASCII (a Latin-1 text). A run of letters in a text
+    ("aaaa…") is base64 too, of bytes no one wrote."""
+    sample = data[:4096]
+    try:
+        text = sample.decode("utf-8")
+    except UnicodeDecodeError:
+        ascii_printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
+        return ascii_printable >= len(sample) * 0.9
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return printable >= len(text) * 0.9
 
 
 def _uudecoded(text: str, limit: int) -> list[EncodedFile]:
