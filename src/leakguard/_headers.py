@@ -60,11 +60,10 @@ ADDRESS_FIELDS = frozenset(
         "resent-bcc",
     }
 )
-# Other fields servers and clients need to route, thread and list the message.
 # Who a message goes to: To, Cc, Bcc, and their Resent- copies (a message sent again, a
 # "redirect", goes to those: a script's ``smtplib.send_message`` sends it there).
 RECIPIENT_FIELDS = ("to", "cc", "bcc", "resent-to", "resent-cc", "resent-bcc")
-
+# Other fields servers and clients need to route, thread and list the message.
 ROUTING_FIELDS = frozenset(
     {
         "date",

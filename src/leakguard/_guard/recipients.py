@@ -28,11 +28,6 @@ class Recipient:
         return self.address.rpartition("@")[2].lower()
 
 
-# Both the fields and their Resent- copies are read: which of them a program sends to
-# is its own choice.
-_RECIPIENT_HEADERS = RECIPIENT_FIELDS
-
-
 def read_recipients(
     msg: Message, envelope: Sequence[str] | None, max_chars: int
 ) -> tuple[list[Recipient], list[Finding]]:
@@ -52,9 +47,11 @@ def read_recipients(
             seen.add(address.lower())
             out.append(Recipient(name.strip(), address, location))
 
-    raw = fields(msg, *_RECIPIENT_HEADERS)
+    # Both the fields and their Resent- copies: which of them a program sends to is its
+    # own choice.
+    raw = fields(msg, *RECIPIENT_FIELDS)
     room = max_chars
-    for header in _RECIPIENT_HEADERS:
+    for header in RECIPIENT_FIELDS:
         location = Location.header(header)
         for name, value in raw:
             if name != header:

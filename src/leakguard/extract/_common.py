@@ -12,7 +12,7 @@ from urllib.parse import unquote_plus
 from leakguard.core import Location
 from leakguard.extract._types import Budget, Problem, TextChunk
 
-__all__ = ["Context", "Item", "Unreadable", "inner_items", "text_items"]
+__all__ = ["Context", "Item", "Unreadable", "inner_items", "mostly_printable", "text_items"]
 
 Item = TextChunk | Problem
 
@@ -50,6 +50,13 @@ class Context:
     depth: int = 0
     filename: str | None = None
     messages: MessageReader | None = None
+
+
+def mostly_printable(text: str, /) -> bool:
+    """Whether nine characters of ``text`` in ten are printable (tabs and line breaks
+    count as such): bytes decoded from a format's raw value read as a text, not noise."""
+    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
+    return bool(text) and printable >= len(text) * 0.9
 
 
 def url_text(value: str, /) -> str:

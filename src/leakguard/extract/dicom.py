@@ -20,7 +20,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
+from leakguard.extract._common import (
+    Context,
+    Item,
+    Unreadable,
+    inner_items,
+    mostly_printable,
+    text_items,
+)
 from leakguard.extract._types import DICOM_TYPE, Problem
 from leakguard.extract._xml import MAX_NESTING
 
@@ -31,9 +38,8 @@ __all__ = ["read_dicom"]
 _TEXT = frozenset(
     {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "LT", "PN", "SH", "ST", "TM", "UC", "UR", "UT"}
 )
-# An element of unknown representation (a private one in an implicit-VR file) is read as
-# text when it is short and printable.
-_UNKNOWN = frozenset({"UN"})
+# An element of unknown representation ("UN": a private one in an implicit-VR file) is
+# read as text when it is short and printable.
 _MAX_UNKNOWN = 1 << 16
 # Elements read from one file: more is no image's header, and the rest is reported.
 _MAX_ELEMENTS = 100_000
@@ -160,7 +166,7 @@ class _Walk:
                 value = element.value
                 if isinstance(value, bytes) and value:
                     self.documents.append(value)
-            elif vr in _TEXT or vr in _UNKNOWN:
+            elif vr in _TEXT or vr == "UN":
                 text = _text(element.value, vr)
                 if text:
                     self.lines.append(f"{element.keyword or element.tag}: {text}")
@@ -200,10 +206,7 @@ def _text(value: Any, vr: str) -> str:
         if len(value) > _MAX_UNKNOWN:
             return ""
         text = value.decode("latin-1").strip("\x00 ")
-        printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
-        if not text or printable < len(text) * 0.9:
-            return ""
-        return " ".join(text.split())
+        return " ".join(text.split()) if mostly_printable(text) else ""
     if isinstance(value, list | tuple | MultiValue):
         text = " ".join(str(v) for v in value)
     else:

@@ -16,6 +16,8 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from leakguard.extract._common import mostly_printable
+
 __all__ = ["BASE64_TEXT_MAX", "EncodedFile", "encoded_files"]
 
 _UU_BEGIN = re.compile(r"^begin(?:-base64)? [0-7]{3,4} ([^\r\n]{1,255})\r?$", re.MULTILINE)
@@ -89,23 +91,23 @@ def _base64_files(text: str, limit: int, known: set[bytes]) -> list[EncodedFile]
 
 
 def _decoded_document(block: str) -> bytes | None:
-    """What a base64 block decodes to when that is a document or a readable text; a
-    block whose last line is a word after it ("Cordialement") is tried without that
-    line."""
-    from leakguard.extract.text_formats import base64_document
-
-    data = base64_document(block)
-    if data is None and "\n" in block:
-        data = base64_document(block.rsplit("\n", 1)[0])
-    if data is None or not _looks_textual(data):
-        return data
-    return data if _readable(data) else None
-
-
-def _looks_textual(data: bytes) -> bool:
+    """What a base64 block decodes to when that is a document or a readable text (the
+    JSON and XML readers' rule, with the text's own test); a block whose last line is a
+    word after it ("Cordialement") is tried without that line."""
     from leakguard.extract.sniff import sniff
+    from leakguard.extract.text_formats import base64_bytes
 
-    return sniff(data) == "text"
+    candidates = [block, block.rsplit("\n", 1)[0]] if "\n" in block else [block]
+    for candidate in candidates:
+        data = base64_bytes(candidate)
+        if data is None:
+            continue
+        family = sniff(data)
+        if family == "text":
+            return data if _readable(data) else None
+        if family != "binary":
+            return data
+    return None
 
 
 def _readable(data: bytes) -> bool:
@@ -114,12 +116,10 @@ def _readable(data: bytes) -> bool:
     ("aaaa…") is base64 too, of bytes no one wrote."""
     sample = data[:4096]
     try:
-        text = sample.decode("utf-8")
+        return mostly_printable(sample.decode("utf-8"))
     except UnicodeDecodeError:
-        ascii_printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in sample)
-        return ascii_printable >= len(sample) * 0.9
-    printable = sum(ch.isprintable() or ch in "\t\r\n" for ch in text)
-    return printable >= len(text) * 0.9
+        # Bytes past ASCII count as unprintable here.
+        return mostly_printable(sample.decode("ascii", "replace").replace("\ufffd", "\x00"))
 
 
 def _uudecoded(text: str, limit: int) -> list[EncodedFile]:
