@@ -62,6 +62,33 @@ def test_other_expressions_are_another_file(
     assert _hits(other) == [0]
 
 
+def test_another_engine_version_or_processor_is_another_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A database is only read back by the engine and processor family that wrote it.
+    import hyperscan
+
+    _fresh(monkeypatch, tmp_path)
+    monkeypatch.setattr(hyperscan, "__version__", "0.0.1", raising=False)
+    _fresh(monkeypatch, tmp_path)
+    monkeypatch.setattr(_engine, "_machine", lambda: "another-cpu")
+    _fresh(monkeypatch, tmp_path)
+    assert len(list(tmp_path.glob("test-*.hsdb"))) == 3
+
+
+def test_starting_the_engine_reads_no_package_metadata() -> None:
+    # Reading the installed packages' metadata costs a hundredth of a second at every
+    # start: the engine's version comes from the module.
+    code = (
+        "import sys\n"
+        "from leakguard.detectors import HEALTH, forms\n"
+        "forms.label_places(b'n ss 1'); HEALTH.categories('ordonnance')\n"
+        "print('importlib.metadata' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr[-500:]
+
+
 @pytest.mark.parametrize(
     "damage",
     [

@@ -83,17 +83,15 @@ def database(expressions: list[bytes], flags: list[int], *, name: str) -> hypers
 
 def _key(expressions: list[bytes], flags: list[int]) -> str:
     """What the compiled database depends on: the expressions, their flags, the engine
-    (the wheel's version and the library's) and the processor family."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    (its version) and the processor family."""
     import hyperscan
 
-    try:
-        wheel = version("hyperscan")
-    except PackageNotFoundError:  # pragma: no cover - installed without metadata
-        wheel = "?"
+    # The wheel's version as the module gives it (reading the installed packages'
+    # metadata instead cost a hundredth of a second at every start). It is hashed twice,
+    # as the metadata's and the module's were, so databases cached before stay valid.
+    wheel = str(getattr(hyperscan, "__version__", "?"))
     digest = hashlib.sha256()
-    for part in (wheel, getattr(hyperscan, "__version__", ""), sys.platform, _machine()):
+    for part in (wheel, wheel, sys.platform, _machine()):
         digest.update(part.encode() + b"\0")
     for expression, flag in zip(expressions, flags, strict=True):
         digest.update(b"%d\0%d\0" % (len(expression), flag) + expression)
@@ -101,6 +99,8 @@ def _key(expressions: list[bytes], flags: list[int]) -> str:
 
 
 def _machine() -> str:
+    if hasattr(os, "uname"):
+        return os.uname().machine  # what ``platform.machine()`` reads, without its import
     import platform
 
     return platform.machine()
