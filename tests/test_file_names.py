@@ -92,3 +92,37 @@ def test_the_location_of_a_name_is_the_files_place() -> None:
     (found,) = _nirs(_mail((archive, "application/zip", "a.zip")))
     same = found.location == Location.attachment("a.zip").child(f"{NIR}.txt")
     assert same, "the finding is not at the member's place"
+
+
+def test_the_content_types_name_is_read_when_it_differs_from_the_filename() -> None:
+    # Mail readers show Content-Disposition's filename or Content-Type's name: a liar
+    # gives a harmless filename and the patient's number as the other name.
+    msg = _mail((b"rien", "application/octet-stream", "document.pdf"))
+    attachment = msg.get_payload()[1]
+    attachment.set_param("name", f"compte rendu {NIR_SPACED}.pdf")
+    (found,) = _nirs(msg)
+    assert found.fingerprint == PLAIN
+    assert found.location == Location.attachment("document.pdf")
+
+
+def test_a_name_given_only_by_the_content_type_names_the_file() -> None:
+    msg = _mail()
+    msg.add_attachment(b"rien", maintype="application", subtype="octet-stream")
+    attachment = msg.get_payload()[1]
+    attachment.set_param("name", f"{NIR}.pdf")
+    del attachment["Content-Disposition"]
+    (found,) = _nirs(msg)
+    assert str(found.location).startswith("attachment:") and NIR not in str(found.location)
+
+
+def test_an_encoded_name_and_an_empty_filename() -> None:
+    # RFC 2231 and encoded words in either parameter; an empty filename gives the floor
+    # to the other name.
+    msg = _mail()
+    msg.add_attachment(b"rien", maintype="application", subtype="octet-stream")
+    attachment = msg.get_payload()[1]
+    del attachment["Content-Disposition"]
+    attachment["Content-Disposition"] = 'attachment; filename=""'
+    attachment.set_param("name", f"=?utf-8?q?dossier_{NIR}?=.pdf")
+    (found,) = _nirs(msg)
+    assert found.fingerprint == PLAIN

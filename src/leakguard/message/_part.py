@@ -65,14 +65,33 @@ def _param(part: email.message.Message, name: str) -> str | None:
     return str(value).strip().lower() if value else None
 
 
+def _names(part: email.message.Message) -> list[str]:
+    """The names a part gives its file, each once: Content-Disposition's ``filename``
+    first (the one :func:`_filename` gives), then Content-Type's ``name`` when it says
+    something else. Mail readers show one or the other, so both leave with the mail."""
+    names: list[str] = []
+    for param, field in (("filename", "content-disposition"), ("name", "content-type")):
+        try:
+            value = _shadow(part).get_param(param, None, field)
+        except Exception:
+            continue
+        if not value:
+            continue
+        name = _shown_name(str(email.utils.collapse_rfc2231_value(value)).strip())
+        if name and name not in names:
+            names.append(name)
+    return names
+
+
 def _filename(part: email.message.Message) -> str | None:
-    try:
-        name = _shadow(part).get_filename()
-    except Exception:
-        name = None
-    if not name:
-        return None
-    name = header_text(str(name))
+    names = _names(part)
+    return names[0] if names else None
+
+
+def _shown_name(raw: str) -> str:
+    """A file name as a person sees it: encoded words decoded, the last component of a
+    path, at most ``_MAX_NAME`` characters (its extension kept)."""
+    name = header_text(raw)
     # A path sent by some clients ("C:\\Users\\...\\scan.pdf"): the last component names it.
     name = re.split(r"[\\/]", name)[-1].strip()
     if len(name) > _MAX_NAME:
@@ -80,7 +99,7 @@ def _filename(part: email.message.Message) -> str | None:
         stem, dot, ext = name.rpartition(".")
         ext = dot + ext if stem and len(ext) <= 16 else ""
         name = name[: _MAX_NAME - len(ext)] + ext
-    return name or None
+    return name
 
 
 def _disposition(part: email.message.Message) -> str | None:

@@ -29,6 +29,7 @@ from leakguard.message._part import (
     _content_type,
     _disposition,
     _filename,
+    _names,
     _param,
     _payload,
     _transfer_encoding,
@@ -227,6 +228,12 @@ def _header_items(
             yield from text_items(other, location, budget, identifiers_only=identifiers_only)
 
 
+def _name_items(part: email.message.Message, where: Location, budget: Budget) -> Iterator[Item]:
+    """Every name the part gives its file (:func:`_names`), read as text at ``where``."""
+    for name in _names(part):
+        yield from name_items(name, where, budget)
+
+
 def _attachment_location(base: Location | None, name: str) -> Location:
     return base.child(name) if base is not None else Location.attachment(name)
 
@@ -261,7 +268,7 @@ def _part_items(
         counter[0] += 1
         named = _filename(part)
         where = _attachment_location(base, named or f"part-{counter[0]}")
-        yield from name_items(named, where, budget)
+        yield from _name_items(part, where, budget)
         yield Problem(where, "unsupported")
         return
     if ctype in _REPORT_TYPES or ctype == "message/partial":
@@ -286,7 +293,7 @@ def _part_items(
     index = counter[0]
     name = _filename(part)
     if name is not None:
-        yield from name_items(name, _attachment_location(base, name), budget)
+        yield from _name_items(part, _attachment_location(base, name), budget)
     if not root:
         # A part's own fields (its description), at the part's place.
         at = _attachment_location(base, name) if name is not None else here
@@ -375,7 +382,7 @@ def _quoted_items(
     counter[0] += 1
     named = _filename(part)
     where = _attachment_location(base, named or f"part-{counter[0]}.txt")
-    yield from name_items(named, where, budget)
+    yield from _name_items(part, where, budget)
     payload = part.get_payload()
     blocks = payload if isinstance(payload, list) else [payload]
     lines: list[str] = []
