@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from docs_factory import make_docx, make_zip
+from docs_factory import make_docx, make_xlsx, make_zip
 from helpers import NIR, NIR_SPACED
 from leakguard.content import _escaped_tokens, scan_text
 from leakguard.core import Deadline, DeadlineExceeded, Finding, Fingerprinter, Location
@@ -419,6 +419,65 @@ def test_formula_text_with_entities_and_a_prefix_is_read() -> None:
     assert _formula_lines(sheet.encode()) == [f'"NIR"&" {NIR_SPACED}"']
     assert _formula_lines(sheet.encode("utf-16")) == [f'"NIR"&" {NIR_SPACED}"']
     assert _formula_lines(b"<worksheet><sheetData/></worksheet>") == []
+
+
+def _rezipped(data: bytes, change: dict[str, bytes]) -> bytes:
+    change = dict(change)
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            zout.writestr(info, change.pop(info.filename, zin.read(info.filename)))
+        for name, content in change.items():
+            zout.writestr(name, content)
+    return out.getvalue()
+
+
+_MAIN = 'xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"'
+_GUIDE = f'<rPh sb="0" eb="1"><t>{NIR_SPACED}</t></rPh>'
+
+
+def _book_with_shared(second: str, guide: str = "", *, cell: str = "") -> bytes:
+    """A workbook whose row is "Patient" and ``second`` (a shared string followed by
+    ``guide``), and ``cell`` added to the row."""
+    book = make_xlsx([["Patient", "x"]])
+    with zipfile.ZipFile(io.BytesIO(book)) as z:
+        sheet = z.read("xl/worksheets/sheet1.xml").decode()
+    sheet = sheet.replace('t="inlineStr"><is><t>x</t></is>', 't="s"><v>0</v>')
+    sheet = sheet.replace("</row>", cell + "</row>", 1)
+    shared = f'<sst {_MAIN} count="1" uniqueCount="1"><si><t>{second}</t>{guide}</si></sst>'
+    return _rezipped(
+        book,
+        {"xl/worksheets/sheet1.xml": sheet.encode(), "xl/sharedStrings.xml": shared.encode()},
+    )
+
+
+@pytest.mark.parametrize("where", ["shared string", "inline string", "comment"])
+def test_a_workbooks_phonetic_guides_are_read(where: str) -> None:
+    # A phonetic guide (a reading aid a spreadsheet shows on demand over East Asian
+    # text) holds the only copy of the number: the cell shows "Dupont".
+    if where == "shared string":
+        book = _book_with_shared("Dupont", _GUIDE)
+    elif where == "inline string":
+        inline = f'<c r="C1" t="inlineStr"><is><t>Dupont</t>{_GUIDE}</is></c>'
+        book = _book_with_shared("Dupont", cell=inline)
+    else:
+        comments = (
+            f'<comments {_MAIN}><commentList><comment ref="B1"><text><t>vu</t>{_GUIDE}'
+            "</text></comment></commentList></comments>"
+        )
+        book = _rezipped(_book_with_shared("Dupont"), {"xl/comments1.xml": comments.encode()})
+    assert _sent(book, "liste.xlsx", _XLSX) == {"attachment:liste.xlsx": PLAIN}, where
+    assert _sent(_book_with_shared("Dupont"), "liste.xlsx", _XLSX) == {}
+
+
+def test_a_cell_shows_its_text_without_its_phonetic_guide() -> None:
+    from leakguard.extract._types import TextChunk
+    from leakguard.message import document_content
+
+    book = _book_with_shared("山田", '<rPh sb="0" eb="2"><t>ヤマダ</t></rPh>')
+    texts = [c.text for c in document_content(book, name="a.xlsx") if isinstance(c, TextChunk)]
+    assert texts[0].splitlines() == ["Patient\t山田"]
+    assert "ヤマダ" not in texts[0] and any("ヤマダ" in t for t in texts[1:])
 
 
 _ODS = "vnd.oasis.opendocument.spreadsheet"

@@ -334,6 +334,21 @@ def _text_of(elem: Element) -> str:
     return "".join(parts)
 
 
+def _phonetic_lines(xml: bytes) -> list[str]:
+    """The texts of the phonetic guides (``rPh``, a reading aid over East Asian text that
+    a spreadsheet shows on demand) in a part: cells, shared strings and comments are read
+    without them, as they show; the guides are read apart, since a liar may write a
+    number there alone."""
+    if b"rPh" not in xml:
+        return []
+    lines: list[str] = []
+    for guide in iter_end(xml, frozenset({"rPh"})):
+        text = "".join(node.text or "" for node in guide.iter() if local(node.tag) == "t")
+        if text.strip():
+            lines.append(" ".join(text.split()))
+    return lines
+
+
 def _shared_strings(xml: bytes) -> list[str]:
     try:
         quick = quick_shared_strings(xml)
@@ -580,8 +595,11 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
         ):
             raise Unreadable("corrupt")
         shared = _SharedStrings([])
+        guides: list[str] = []
         if "xl/sharedStrings.xml" in names:
-            shared = _SharedStrings(_shared_strings(_member(zf, "xl/sharedStrings.xml", budget)))
+            xml = _member(zf, "xl/sharedStrings.xml", budget)
+            shared = _SharedStrings(_shared_strings(xml))
+            guides = _phonetic_lines(xml)
         order = _sheet_order(zf, names, budget)
         for sheet in order:
             if budget.expired():
@@ -593,15 +611,18 @@ def read_xlsx(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
             formulas = _formula_lines(xml)
             if formulas:
                 yield from text_items("\n".join(formulas), location, budget, _XLSX)
+            guides += _phonetic_lines(xml)  # an inline string's
         unused = shared.unused()
         if unused:
             yield from text_items("\n".join(unused), location, budget, _XLSX)
         comments = _numbered(names, r"xl/comments(\d*)\.xml")
         for name in comments:
-            text = "\n".join(
-                _text_of(c) for c in iter_end(_member(zf, name, budget), frozenset({"comment"}))
-            )
+            xml = _member(zf, name, budget)
+            text = "\n".join(_text_of(c) for c in iter_end(xml, frozenset({"comment"})))
             yield from text_items(text, location, budget, _XLSX)
+            guides += _phonetic_lines(xml)
+        if guides:
+            yield from text_items("\n".join(guides), location, budget, _XLSX)
         # The workbook part itself is read with the rest: its sheet names and defined names.
         done = {"xl/sharedStrings.xml", *order, *comments}
         yield from _leftovers(zf, done, location, ctx, _XLSX)
