@@ -561,6 +561,48 @@ def test_a_pdf_outline_is_read_in_order_and_once() -> None:
         doc.close()
 
 
+def _pdf_with_names(labels: bytes, destinations: bytes) -> bytes:
+    """A one-page PDF whose page label and named destinations are given."""
+    return _pdf(
+        b"<</Type/Catalog/Pages 2 0 R/PageLabels<</Nums[0<<" + labels + b">>]>>"
+        b"/Names<</Dests<</Names[" + destinations + b"]>>>>>>",
+        b"<</Type/Pages/Kids[3 0 R]/Count 1>>",
+        b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 200 200]>>",
+    )
+
+
+def test_a_pdfs_page_labels_and_destination_names_are_read() -> None:
+    # A reader shows the page label in its page box; a destination's name can be listed.
+    spaced = NIR_SPACED.encode()
+    labelled = _pdf_with_names(b"/P(" + spaced + b" - )/S/D", b"(intro)[3 0 R/Fit]")
+    assert _sent(labelled, "cr.pdf", "pdf") == {"attachment:cr.pdf": PLAIN}
+    named = _pdf_with_names(b"/S/r", b"(patient " + spaced + b")[3 0 R/Fit]")
+    assert _sent(named, "cr.pdf", "pdf") == {"attachment:cr.pdf": PLAIN}
+
+
+def test_many_destination_names_are_read_and_more_are_said_unread() -> None:
+    import pypdfium2
+
+    from leakguard.extract._pdf_parts import destination_names, page_label
+
+    # Sorted as a name tree must be; the last holds the number.
+    names = b"".join(b"(page.%05d)[3 0 R/Fit]" % i for i in range(3000))
+    pdf = _pdf_with_names(b"/S/D/St 7", names + b"(zz " + NIR_SPACED.encode() + b")[3 0 R/Fit]")
+    doc = pypdfium2.PdfDocument(pdf)
+    try:
+        assert page_label(doc, 0) == "7"
+        found, more = destination_names(doc, 5000)
+        assert (len(found), found[0], found[-1][:3], more) == (3001, "page.00000", "zz ", False)
+        assert destination_names(doc, 10) == ([f"page.{i:05d}" for i in range(10)], True)
+    finally:
+        doc.close()
+    # A LaTeX book's thousands of names are read without a word; the number is found.
+    msg = _mail()
+    msg.add_attachment(pdf, maintype="application", subtype="pdf", filename="livre.pdf")
+    found = scan(msg.as_bytes(), fingerprinter=FP)
+    assert [(f.kind, f.fingerprint) for f in found] == [("nir", PLAIN)]
+
+
 def test_zip_comments_are_read() -> None:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:

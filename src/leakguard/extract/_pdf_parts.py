@@ -196,6 +196,38 @@ def outline_lines(doc: Any, max_items: int) -> tuple[list[str], bool]:
     return lines, False
 
 
+def page_label(doc: Any, index: int) -> str:
+    """The label a reader shows for page ``index`` in its page box ("iv", "A-3", or any
+    text the document gives), or "" when the document gives none."""
+    import pypdfium2.raw as c
+
+    return _wide(c.FPDF_GetPageLabel, doc.raw, index)
+
+
+def destination_names(doc: Any, max_items: int) -> tuple[list[str], bool]:
+    """The names of the document's named destinations (places a link or another
+    document can open by name; some readers list them): at most ``max_items``, the flag
+    saying there were more."""
+    import pypdfium2.raw as c
+
+    count = int(c.FPDF_CountNamedDests(doc.raw))
+    names: list[str] = []
+    for index in range(min(count, max_items)):
+        size = ctypes.c_long(0)
+        c.FPDF_GetNamedDest(doc.raw, index, None, ctypes.byref(size))
+        if size.value <= 2:
+            continue
+        size.value = min(size.value, _MAX_STRING)
+        buffer = ctypes.create_string_buffer(size.value)
+        if not c.FPDF_GetNamedDest(doc.raw, index, buffer, ctypes.byref(size)):
+            continue
+        name = buffer.raw[: max(0, size.value - 2)].decode("utf-16-le", "replace")
+        name = name.split("\x00", 1)[0]
+        if name.strip():
+            names.append(name)
+    return names, count > max_items
+
+
 def xfa_packets(doc: Any, max_bytes: int) -> list[bytes]:
     """The XML packets of an XFA form (its template, with the static text printed on the
     form, and its datasets, with what was typed in); the configuration is left out."""

@@ -1,7 +1,7 @@
 """PDF text with pypdfium2, page by page in the order PDFium reads it, then what a PDF
-carries besides its pages: form field values, comments, attached files, XFA form data,
-the bookmarks' titles, the document's properties and XMP metadata, and the pages of its
-earlier revisions.
+carries besides its pages: form field values, comments, page labels, attached files,
+XFA form data, the bookmarks' titles, the names of its destinations, the document's
+properties and XMP metadata, and the pages of its earlier revisions.
 
 A password-protected PDF is reported encrypted, a damaged one corrupt; pages beyond the
 limit are reported, not silently dropped. Pages without a text layer (scans) are rendered
@@ -19,9 +19,11 @@ from leakguard.core import Location
 from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items
 from leakguard.extract._pdf_parts import (
     PageParts,
+    destination_names,
     document_files,
     metadata_lines,
     outline_lines,
+    page_label,
     page_parts,
     xfa_packets,
 )
@@ -99,6 +101,10 @@ _XMP_TECHNICAL = frozenset(
      "Manifest", "VersionID", "RenditionClass", "Thumbnails"}
 )  # fmt: skip
 _TAGS = re.compile(r"<[^>]{0,4096}>")
+# A document made by LaTeX names a destination for every page, section, figure and
+# citation (a book, ten thousand): short names, read by the thousand before any is
+# said unread.
+_NAMES_PER_MEMBER = 50
 # Earlier revisions read, newest first: a form saved a few times, a signed document.
 _MAX_REVISIONS = 8
 _EOF = b"%%EOF"
@@ -163,8 +169,11 @@ def _document(
             packets = xfa_packets(doc, budget.limits.max_part_bytes)
             properties = metadata_lines(doc)
             outline, more_marks = outline_lines(doc, budget.limits.max_members)
+            destinations, more_names = destination_names(
+                doc, _NAMES_PER_MEMBER * budget.limits.max_members
+            )
         attached += documents
-        if more or more_marks:
+        if more or more_marks or more_names:
             yield Problem(location, "too_many_members")
         for packet in packets:
             try:
@@ -175,6 +184,7 @@ def _document(
             yield from text_items("\n".join(lines), location, budget, "application/pdf")
         yield from text_items("\n".join(properties), location, budget, "application/pdf")
         yield from text_items("\n".join(outline), location, budget, "application/pdf")
+        yield from text_items("\n".join(destinations), location, budget, "application/pdf")
     finally:
         with PDFIUM_LOCK:
             doc.close()
@@ -323,6 +333,9 @@ def _page_text(doc: Any, index: int, max_bytes: int) -> tuple[str, PageParts]:
             finally:
                 textpage.close()
             parts = page_parts(doc, page, max_bytes)
+            label = page_label(doc, index)
+            if label.strip():
+                parts.texts.append(label)
         finally:
             page.close()
     return _NOISE.sub("", text), parts
