@@ -220,6 +220,113 @@ def test_the_shown_text_keeps_its_layout_and_the_unshown_is_apart() -> None:
     assert unshown.splitlines() == ["td { padding: 2px }", "https://x.fr/a?b=1"]
 
 
+_HIDING = [
+    'style="font-size:0"',
+    'style="display:none"',
+    'style="color:#ffffff"',
+    'style="mso-hide:all"',
+    "hidden",
+    'class="cache"',
+]
+
+
+# White text is hidden only on a white background (which the page does not say): its
+# letter is read apart from the number when glued before or after it, not inside it.
+_GLUES = [
+    (hiding, side)
+    for hiding in _HIDING
+    for side in ("before", "after", "inside")
+    if not (side == "inside" and "color" in hiding)
+]
+
+
+@pytest.mark.parametrize(("hiding", "side"), _GLUES)
+def test_a_hidden_element_glued_to_a_number_does_not_hide_it(hiding: str, side: str) -> None:
+    # The reader sees "NIR 1 85 05 …" alone; the page holds a letter against it.
+    glue = f"<span {hiding}>x</span>"
+    number = {
+        "before": glue + NIR_SPACED,
+        "after": NIR_SPACED + glue + "merci",
+        "inside": NIR_SPACED[:8] + glue + NIR_SPACED[8:],
+    }[side]
+    html = f"<style>.cache {{ display: none }}</style><p>Bonjour, NIR {number}</p>"
+    assert _nirs(_mail(html=html).as_bytes()) == {"body": PLAIN}
+
+
+def test_the_visible_reading_leaves_out_what_hidden_elements_hold() -> None:
+    html = (
+        "<style>p { margin: 0 } .pre, .x { display: none }</style>"
+        '<p>Bonjour <span class="pre">aperçu <b>caché</b></span>Madame '
+        '<span style="FONT-SIZE: 0PX !important">rien</span>Dupont<span hidden>x</span></p>'
+        '<div style="display:none"><p>bloc</div><p>fin</p>'
+    )
+    shown, unshown = html_texts(html)
+    assert shown == "Bonjour aperçu cachéMadame rienDupontx\nbloc\nfin"
+    # After the style's code and the attributes' values: the page as a reader sees it.
+    assert unshown.splitlines()[-2:] == ["Bonjour Madame Dupont", "fin"]
+    # Styles that show the text: nothing more is read.
+    for style in ("font-size:10px", "opacity:0.5", "display:block", "font-size:0.8em"):
+        assert html_texts(f'<p>a <span style="{style}">b</span> c</p>') == ("a b c", style)
+
+
+def test_the_shown_text_has_no_mark_of_inline_elements() -> None:
+    shown, unshown = html_texts("<p>Or<b>don</b>nance <i>n°</i>12<wbr>34, <span>réf</span></p>")
+    assert shown == "Ordonnance n°1234, réf"
+    # A digit against another element's text: read a second time with spaces between.
+    assert unshown == "Or don nance n° 12 34, réf"
+    shown, unshown = html_texts("<p>Bonjour <b>Madame</b> <i>Dupont</i>, le <b>12</b> mai</p>")
+    assert (shown, unshown) == ("Bonjour Madame Dupont, le 12 mai", "")
+    assert "\ue000" not in html_texts("<p>a\ue000<b>1</b></p>")[0]
+
+
+def _docx_body(paragraph: str) -> bytes:
+    document = (
+        '<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main">'
+        f"<w:body><w:p>{paragraph}</w:p></w:body></w:document>"
+    )
+    return _rezipped(make_docx(["x"]), {"word/document.xml": document.encode()})
+
+
+@pytest.mark.parametrize(
+    "hidden",
+    ["<w:vanish/>", '<w:sz w:val="1"/>', '<w:color w:val="FFFFFF"/>', '<w:rStyle w:val="Cache"/>'],
+)
+def test_a_hidden_run_glued_to_a_number_does_not_hide_it(hidden: str) -> None:
+    runs = (
+        '<w:r><w:t xml:space="preserve">NIR </w:t></w:r>'
+        f"<w:r><w:rPr>{hidden}</w:rPr><w:t>x</w:t></w:r>"
+        f"<w:r><w:t>{NIR_SPACED}</w:t></w:r>"
+    )
+    assert _sent(_docx_body(runs), "a.docx", _DOCX) == {"attachment:a.docx": PLAIN}
+    if "vanish" in hidden:
+        # Hidden text between two groups of the number: read as Word shows it.
+        inside = (
+            f'<w:r><w:t xml:space="preserve">NIR {NIR_SPACED[:8]}</w:t></w:r>'
+            f"<w:r><w:rPr>{hidden}</w:rPr><w:t>x</w:t></w:r>"
+            f"<w:r><w:t>{NIR_SPACED[8:]}</w:t></w:r>"
+        )
+        assert _sent(_docx_body(inside), "a.docx", _DOCX) == {"attachment:a.docx": PLAIN}
+        shown = inside.replace("<w:vanish/>", '<w:vanish w:val="0"/>')
+        assert _sent(_docx_body(shown), "a.docx", _DOCX) == {}
+    # A number written in several runs is read whole, as before.
+    split = "".join(f"<w:r><w:t>{c}</w:t></w:r>" for c in NIR)
+    assert _sent(_docx_body("<w:r><w:t>NIR </w:t></w:r>" + split), "a.docx", _DOCX) == {
+        "attachment:a.docx": PLAIN
+    }
+
+
+def test_a_hidden_span_of_an_opendocument_text_does_not_glue() -> None:
+    from leakguard.extract.odf import odf_lines
+
+    xml = (
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
+        f'<office:text><text:p>NIR <text:span text:style-name="Cache">x</text:span>{NIR}'
+        "</text:p></office:text></office:body></office:document-content>"
+    )
+    assert odf_lines(xml.encode()) == [f"NIR x{NIR}", f"NIR  x {NIR}"]
+
+
 def test_a_link_with_ordinary_numbers_is_no_finding() -> None:
     html = (
         '<p><a href="https://suivi.example.fr/c?u=1733512345678&id=4815162342">Suivi</a>'
@@ -383,6 +490,7 @@ def _sent(data: bytes, name: str, subtype: str) -> dict[str, str | None]:
 
 
 _XLSX = "vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+_DOCX = "vnd.openxmlformats-officedocument.wordprocessingml.document"
 
 
 def test_a_workbooks_formulas_are_read_when_no_value_was_worked_out() -> None:

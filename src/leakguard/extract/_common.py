@@ -4,6 +4,7 @@ exception a reader raises to say a part cannot be read (and why).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
@@ -50,6 +51,47 @@ class Context:
     depth: int = 0
     filename: str | None = None
     messages: MessageReader | None = None
+
+
+# Marks put in a text as it is read: where an inline element starts or ends (an HTML
+# ``<span>``, a Word run), and around what a hidden element holds. They are taken out
+# of the text read; :func:`without_marks` makes the other readings from them.
+EDGE, HIDE, SHOW = "\ue000", "\ue001", "\ue002"
+MARKS = re.compile("[\ue000-\ue002]")
+# An edge between a digit and a letter or another digit: what hidden text may glue.
+_GLUED = re.compile(rf"[^\W_]{EDGE}+[0-9]|[0-9]{EDGE}+[^\W_]")
+_HIDING = re.compile(f"[{HIDE}{SHOW}]")
+
+
+def without_marks(text: str, /) -> tuple[str, list[str]]:
+    """``text`` with its marks taken out, and the other readings to read apart: the text
+    as a reader sees it, without what hidden elements hold (when it has any), and the
+    text with a space at each edge (when an edge lies between a digit and a letter or
+    another digit). Hidden text must not glue itself to a number the reader sees alone
+    ("<span style=font-size:0>x</span>" before it, or inside it between two groups)."""
+    others: list[str] = []
+    if HIDE in text:
+        others.append(_visible(text).replace(EDGE, ""))
+        text = _HIDING.sub("", text)
+    if EDGE in text:
+        if _GLUED.search(text) is not None:
+            others.append(text.replace(EDGE, " "))
+        text = text.replace(EDGE, "")
+    return text, others
+
+
+def _visible(text: str) -> str:
+    """``text`` without what lies between a :data:`HIDE` and its :data:`SHOW`."""
+    out: list[str] = []
+    depth = pos = 0
+    for mark in _HIDING.finditer(text):
+        if depth == 0:
+            out.append(text[pos : mark.start()])
+        depth = depth + 1 if mark.group() == HIDE else max(0, depth - 1)
+        pos = mark.end()
+    if depth == 0:
+        out.append(text[pos:])
+    return "".join(out)
 
 
 def mostly_printable(text: str, /) -> bool:

@@ -17,7 +17,18 @@ from html.parser import HTMLParser
 from urllib.parse import unquote
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items, url_text
+from leakguard.extract._common import (
+    EDGE,
+    HIDE,
+    MARKS,
+    SHOW,
+    Context,
+    Item,
+    Unreadable,
+    text_items,
+    url_text,
+    without_marks,
+)
 from leakguard.extract._types import Budget
 from leakguard.extract.text import readings
 
@@ -44,6 +55,19 @@ _VOID = frozenset(
     {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param",
      "source", "track", "wbr"}
 )  # fmt: skip
+# Inline styles that show nothing of an element, and the rules of a style sheet (the
+# classes a rule names, the declarations it makes).
+_HIDDEN_STYLE = re.compile(
+    r"(?:^|[;{\s])(?:display\s*:\s*none|visibility\s*:\s*hidden|mso-hide\s*:\s*all"
+    r"|(?:font-size|opacity)\s*:\s*(?:0+(?:\.0*)?|\.0+)(?:px|pt|em|rem|%)?\s*"
+    r"(?:!\s*important\s*)?(?:;|$))",
+    re.IGNORECASE,
+)
+_RULE = re.compile(r"([^{}]*)\{([^{}]*)\}")
+_CLASS = re.compile(r"\.(-?[_a-zA-Z][-\w]*)")
+# Open elements remembered (for their ends), and how deep an end tag is looked for.
+_MAX_OPEN = 4096
+_END_REACH = 64
 _FEED = 64 * 1024
 _SPACES = re.compile(r"[^\S\t\n]+")
 _TAB_SPACES = re.compile(r" ?\t ?")
@@ -75,6 +99,32 @@ class _TextParser(HTMLParser):
         self.skip = 0
         self.cell = 0
         self.row_has_cell = False
+        # Elements open (name, hidden), the style sheets' text, the classes they hide.
+        self.open: list[tuple[str, bool]] = []
+        self.sheet: list[str] | None = None
+        self.hidden_classes: set[str] = set()
+
+    def _hides(self, attrs: list[tuple[str, str | None]]) -> bool:
+        """Whether an element with ``attrs`` shows nothing of its content: the ``hidden``
+        attribute, an inline style, or a class a style sheet of the page hides."""
+        for key, value in attrs:
+            if key == "hidden":
+                return True
+            if not value:
+                continue
+            if key == "style" and _HIDDEN_STYLE.search(value) is not None:
+                return True
+            hidden = self.hidden_classes
+            if key == "class" and hidden and not hidden.isdisjoint(value.split()):
+                return True
+        return False
+
+    def _sheet_read(self) -> None:
+        """The classes the style sheet just read hides (simple rules: ``.name {…}``)."""
+        for rule in _RULE.finditer("".join(self.sheet or ())):
+            if _HIDDEN_STYLE.search(rule.group(2)) is not None:
+                self.hidden_classes.update(_CLASS.findall(rule.group(1)))
+        self.sheet = None
 
     def _newline(self) -> None:
         # Inside a cell a block boundary is only a space: a cell's paragraphs stay on its row.
@@ -84,7 +134,14 @@ class _TextParser(HTMLParser):
         self._attributes(tag, attrs)
         if tag in _SKIP:
             self.skip += 1
+            if tag == "style":
+                self.sheet = []
             return
+        if tag not in _VOID and len(self.open) < _MAX_OPEN:
+            hides = self._hides(attrs)
+            self.open.append((tag, hides))
+            if hides:
+                self.out.append(HIDE)
         if tag in _CELL:
             if self.row_has_cell:
                 self.out.append("\t")
@@ -95,11 +152,15 @@ class _TextParser(HTMLParser):
             self.row_has_cell = False
         elif tag == "br" or tag in _BLOCK:
             self._newline()
+        else:
+            self.out.append(EDGE)
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self._attributes(tag, attrs)
         if tag == "br" or tag in _BLOCK:
             self._newline()
+        elif tag not in _CELL and tag != "tr":
+            self.out.append(EDGE)
 
     def _attributes(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         for key, value in attrs:
@@ -122,21 +183,48 @@ class _TextParser(HTMLParser):
         if not self.skip and data.strip():
             self.out.append("\n" + _TAG.sub(" ", data) + "\n")
 
+    def _closed(self, tag: str) -> None:
+        """The element ``tag`` ends, with any left open inside it."""
+        reach = self.open[-_END_REACH:]
+        if all(name != tag for name, _ in reach):
+            return  # an end tag without its start: nothing closes
+        while self.open:
+            name, hides = self.open.pop()
+            if hides:
+                self.out.append(SHOW)
+            if name == tag:
+                return
+
+    def close(self) -> None:
+        super().close()
+        self.out.extend(SHOW for _, hides in self.open if hides)
+        self.open.clear()
+
     def handle_endtag(self, tag: str) -> None:
+        if tag == "style" and self.sheet is not None:
+            self._sheet_read()
         if tag in _SKIP:
             self.skip = max(0, self.skip - 1)
-        elif tag in _CELL:
+            return
+        self._closed(tag)
+        if tag in _CELL:
             self.cell = max(0, self.cell - 1)
         elif tag == "tr":
             self.out.append("\n")
             self.row_has_cell = False
         elif tag in _BLOCK:
             self._newline()
+        elif not self.skip:
+            self.out.append(EDGE)
 
     def handle_data(self, data: str) -> None:
         if self.skip:
             self.unshown.append(data)
+            if self.sheet is not None:
+                self.sheet.append(data)
             return
+        if EDGE in data or HIDE in data or SHOW in data:
+            data = MARKS.sub("", data)
         if self.cell:
             data = data.replace("\n", " ").replace("\r", " ")
         self.out.append(data)
@@ -148,6 +236,14 @@ def html_texts(html: str, *, expired: Callable[[], bool] | None = None) -> tuple
     its other attributes (links, sources, data), one per line. Never raises on bad
     markup.
 
+    Two more readings end the unshown text when they differ from the shown one: the
+    text without what hidden elements hold (hidden by the ``hidden`` attribute, an
+    inline style or a class of the page's style sheets), as a reader sees it, and, when
+    an inline element's edge lies between a digit and a letter or another digit, the
+    text with a space at each such edge
+    (:func:`leakguard.extract._common.without_marks`): hidden text must not glue itself
+    to a number the reader sees alone.
+
     ``expired`` is asked between slices of input so a huge page stops on time
     (:class:`Unreadable` ``timeout``).
     """
@@ -158,9 +254,16 @@ def html_texts(html: str, *, expired: Callable[[], bool] | None = None) -> tuple
         parser.feed(html[start : start + _FEED])
     parser.close()
     text = "".join(parser.out)
+    unshown = [v.strip() for v in parser.unshown if v and not v.isspace()]
+    text, others = without_marks(text)
+    unshown += (_lines(other) for other in others)
+    return _lines(text), "\n".join(unshown)
+
+
+def _lines(text: str) -> str:
+    """``text`` with runs of blanks made one space, around a tab none, empty lines left."""
     lines = (_TAB_SPACES.sub("\t", _SPACES.sub(" ", line)).strip(" ") for line in text.split("\n"))
-    unshown = "\n".join(v.strip() for v in parser.unshown if v and not v.isspace())
-    return "\n".join(line for line in lines if line.strip()), unshown
+    return "\n".join(line for line in lines if line.strip())
 
 
 def html_to_text(html: str, *, expired: Callable[[], bool] | None = None) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, text_items
+from leakguard.extract._common import EDGE, Context, Item, Unreadable, text_items, without_marks
 from leakguard.extract._package import leftover_items
 from leakguard.extract._types import Problem
 from leakguard.extract._xml import MAX_NESTING, attr, element_lines, local, parse
@@ -45,6 +45,9 @@ class _Lines:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        # Paragraphs read again with a space at each span's edge, when one lies between
+        # a digit and a letter or digit (a hidden span may glue them).
+        self.glued: list[str] = []
 
     def block(self, elem: Element, depth: int) -> None:
         if depth > MAX_NESTING:
@@ -54,7 +57,10 @@ class _Lines:
             parts: list[str] = []
             nested: list[Element] = []
             self.inline(elem, parts, nested, depth + 1)
-            self.lines.extend("".join(parts).split("\n"))
+            text, others = without_marks("".join(parts))
+            self.lines.extend(text.split("\n"))
+            for other in others:
+                self.glued.extend(other.split("\n"))
             for child in nested:
                 self.block(child, depth + 1)
         elif name == "table":
@@ -85,6 +91,10 @@ class _Lines:
                 parts.append("\n")
             elif name in _NESTED:
                 nested.append(child)
+            elif name == "span":
+                parts.append(EDGE)
+                self.inline(child, parts, nested, depth + 1)
+                parts.append(EDGE)
             elif name not in _SKIP:
                 self.inline(child, parts, nested, depth + 1)
             if child.tail:
@@ -110,6 +120,7 @@ class _Lines:
             inner = _Lines()
             for child in cell:
                 inner.block(child, depth + 1)
+            self.glued += inner.glued
             text = " ".join(" ".join(line.split()) for line in inner.lines if line.strip())
             # The cell's value as stored, when the paragraph shows something else (a
             # number in exponent form, a currency; some writers omit the paragraph), and
@@ -127,7 +138,7 @@ def odf_lines(xml: bytes) -> list[str]:
     """The text lines of one ODF XML part (``content.xml``, ``styles.xml``)."""
     walker = _Lines()
     walker.block(parse(xml), 0)
-    return [line for line in walker.lines if line.strip()]
+    return [line for line in walker.lines + walker.glued if line.strip()]
 
 
 def read_odf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:

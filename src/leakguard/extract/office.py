@@ -15,11 +15,22 @@ from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, Unreadable, inner_items, text_items, url_text
+from leakguard.extract._common import (
+    EDGE,
+    HIDE,
+    SHOW,
+    Context,
+    Item,
+    Unreadable,
+    inner_items,
+    text_items,
+    url_text,
+    without_marks,
+)
 from leakguard.extract._package import leftover_items
 from leakguard.extract._sheet_quick import quick_rows, quick_shared_strings
 from leakguard.extract._types import Budget, Problem
-from leakguard.extract._xml import MAX_NESTING, element_lines, iter_end, local, parse
+from leakguard.extract._xml import MAX_NESTING, attr, element_lines, iter_end, local, parse
 from leakguard.extract.archive import open_zip, read_member
 from leakguard.extract.encryption import ole_clear_content, ole_encrypted
 from leakguard.extract.text import decode_text
@@ -35,6 +46,23 @@ _NESTED = frozenset({"txbxContent", "p", "tbl"})
 _CODES = frozenset({"instrText", "delInstrText"})
 
 
+# Run properties that hide a run's text on screen (hidden text, a hidden paragraph mark,
+# text hidden in web layout).
+_HIDDEN = frozenset({"vanish", "specVanish", "webHidden"})
+_OFF = frozenset({"0", "false", "off"})
+
+
+def _hidden_run(run: Element) -> bool:
+    """Whether a run's properties hide its text."""
+    for child in run:
+        if local(child.tag) == "rPr":
+            return any(
+                local(prop.tag) in _HIDDEN and (attr(prop, "val") or "true") not in _OFF
+                for prop in child
+            )
+    return False
+
+
 def _skipped(name: str) -> bool:
     return name in _SKIP or name.endswith("Pr")
 
@@ -44,6 +72,10 @@ class _Lines:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
+        # Paragraphs read again as shown (without their hidden runs) and with a space
+        # between runs when an edge lies between a digit and a letter or digit: a
+        # hidden run must not glue itself to a number (``without_marks``).
+        self.glued: list[str] = []
 
     def block(self, elem: Element, depth: int) -> None:
         if depth > MAX_NESTING:
@@ -62,7 +94,10 @@ class _Lines:
         nested: list[Element] = []
         codes: list[str] = []
         self.runs(para, parts, nested, depth + 1, codes)
-        self.lines.extend("".join(parts).split("\n"))
+        text, others = without_marks("".join(parts))
+        self.lines.extend(text.split("\n"))
+        for other in others:
+            self.glued.extend(other.split("\n"))
         if codes:
             self.lines.append("".join(codes))
         for elem in nested:
@@ -94,6 +129,11 @@ class _Lines:
             elif name in _NESTED:
                 # A text box or a table anchored in the paragraph: its own lines, after.
                 nested.append(child)
+            elif name == "r":
+                hidden = _hidden_run(child)
+                parts.append(HIDE if hidden else EDGE)
+                self.runs(child, parts, nested, depth + 1, codes)
+                parts.append(SHOW if hidden else EDGE)
             elif not _skipped(name):
                 self.runs(child, parts, nested, depth + 1, codes)
 
@@ -115,6 +155,7 @@ class _Lines:
                 inner = _Lines()
                 for elem in child:
                     inner.block(elem, depth + 1)
+                self.glued += inner.glued
                 yield " ".join(" ".join(line.split()) for line in inner.lines if line.strip())
             elif not _skipped(name):
                 yield from self.cells(child, depth + 1)
@@ -164,7 +205,7 @@ def _hover_texts(root: Element) -> list[str]:
 def _tree_lines(root: Element) -> list[str]:
     walker = _Lines()
     walker.block(root, 0)
-    return [line for line in walker.lines if line.strip()]
+    return [line for line in walker.lines + walker.glued if line.strip()]
 
 
 def _numbered(names: list[str], pattern: str) -> list[str]:
