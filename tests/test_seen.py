@@ -89,13 +89,23 @@ def test_a_decomposed_accent_reads_as_the_letter() -> None:
 
 
 def test_text_with_nothing_to_change_is_returned_itself() -> None:
-    for text in ("plain ASCII 123", "déjà vu, 12 ", "l’hôpital 😀 — 12 € ①"):
+    for text in ("plain ASCII 123", "déjà vu, 12 ", "l’hôpital 😀 — 12 € ⑩"):
         assert as_seen(text) is text
 
 
-def test_look_alikes_that_are_not_decimal_digits_stay() -> None:
-    # Superscripts, circled and Roman numerals are no digits of a number.
-    assert as_seen("m² ① Ⅻ ¹") == "m² ① Ⅻ ¹"
+def test_digits_written_otherwise_are_read_as_digits() -> None:
+    # A superscript, subscript or circled digit shows as the digit it is: a number
+    # written with them is read. Roman numerals and circled numbers past nine are no
+    # digits; a Latin-1 text's superscript one, two and three stay (a number of those
+    # alone is no identifier), and read as digits in a text beyond Latin-1.
+    sup = NIR.translate(str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹"))
+    sub = NIR.translate(str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉"))
+    circled = NIR.translate(str.maketrans("0123456789", "⓪①②③④⑤⑥⑦⑧⑨"))
+    for written in (sup, sub, circled):
+        assert as_seen(f"NIR {written}") == f"NIR {NIR}"
+        assert _kinds(f"NIR {written}") == PLAIN_NIR
+    assert as_seen("45 m² ¹ déjà") == "45 m² ¹ déjà"
+    assert as_seen("m² ① Ⅻ ⑩ ¹") == "m2 1 Ⅻ ⑩ 1"
     assert seen_as(ord("é")) == ord("é")
 
 

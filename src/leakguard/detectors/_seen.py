@@ -11,14 +11,16 @@ they show:
   (soft hyphen, zero-width spaces and joiners, direction marks, word joiner, byte-order
   mark, variation selectors, tags…) and the marks written over the character before
   them (a decomposed "é" reads as "e", as the detectors' folded copy reads it anyway);
-* every decimal digit (category Nd: Arabic-Indic, Devanagari, full-width,
-  mathematical…) is the ASCII digit of the same value;
+* every digit (a decimal digit of any script: Arabic-Indic, Devanagari, full-width,
+  mathematical…; or a digit written otherwise: superscript, subscript, circled) is the
+  ASCII digit of the same value;
 * full-width ASCII forms are their ASCII character, the ideographic space a space.
 
 The answer serves the detectors only: offsets into it are not offsets into the text
 given. A text in plain ASCII, or in Latin-1 without a soft hyphen, is returned as it is
-without being copied; any other text is read once, a megabyte of characters at a time,
-with numpy.
+without being copied (its superscript one, two and three stay: a number written with
+those alone is no identifier's); any other text is read once, a megabyte of characters
+at a time, with numpy.
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ def seen_as(code: int, /) -> int:
     if code == 0x3000:
         return 0x20
     char = chr(code)
-    digit = unicodedata.decimal(char, -1)
+    # A decimal digit of any script, or a digit written otherwise (superscript,
+    # subscript, circled, with a full stop): it shows as the digit it is.
+    digit = unicodedata.digit(char, -1)
     if digit >= 0:
         return 0x30 + digit
     if unicodedata.category(char) == "Mn":
@@ -117,7 +121,10 @@ def _wide(text: str) -> str:
     for lo in range(0, len(text), _STEP):
         piece = text[lo : lo + _STEP]
         points = np.frombuffer(piece.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        where = np.flatnonzero((points > 0xFF) | (points == 0xAD))
+        # Beyond Latin-1, and the few characters of it that read otherwise: the soft
+        # hyphen, and the superscript one, two and three.
+        latin = (points == 0xAD) | (points == 0xB2) | (points == 0xB3) | (points == 0xB9)
+        where = np.flatnonzero((points > 0xFF) | latin)
         codes = points.take(where)
         mapped = _read_as(codes)
         if bool((mapped == codes).all()):
