@@ -900,3 +900,9 @@ def test_short_texts_find_the_medical_terms_long_ones_do() -> None:
         padded = text + " " * (health_data._QUICK_MAX + 10)
         assert health_data.categories(text) == health_data.categories(padded), text
         assert len(text) <= health_data._QUICK_MAX
+
+
+def test_hidden_text_after_many_elements_never_closed_is_still_left_out() -> None:
+    padding = "<p>x" * 10_000
+    html = f"{padding}<p>NIR {NIR_SPACED[:8]}<span hidden>x</span>{NIR_SPACED[8:]}</p>"
+    assert _nirs(_mail(html=html).as_bytes()) == {"body": PLAIN}

@@ -137,7 +137,11 @@ class _TextParser(HTMLParser):
             if tag == "style":
                 self.sheet = []
             return
-        if tag not in _VOID and len(self.open) < _MAX_OPEN:
+        if tag not in _VOID:
+            if len(self.open) >= _MAX_OPEN:
+                # Elements never closed (``<p>`` after ``<p>``): only the hidden ones
+                # are still waited for.
+                self.open = [entry for entry in self.open if entry[1]][-_MAX_OPEN // 2 :]
             hides = self._hides(attrs)
             self.open.append((tag, hides))
             if hides:
