@@ -99,7 +99,8 @@ class _TextParser(HTMLParser):
         self.skip = 0
         self.cell = 0
         self.row_has_cell = False
-        # Elements open (name, hidden), the style sheets' text, the classes they hide.
+        # Elements open within a hidden one (name, hidden), the style sheets' text, the
+        # classes they hide.
         self.open: list[tuple[str, bool]] = []
         self.sheet: list[str] | None = None
         self.hidden_classes: set[str] = set()
@@ -112,10 +113,10 @@ class _TextParser(HTMLParser):
                 return True
             if not value:
                 continue
-            if key == "style" and _HIDDEN_STYLE.search(value) is not None:
-                return True
-            hidden = self.hidden_classes
-            if key == "class" and hidden and not hidden.isdisjoint(value.split()):
+            if key == "style":
+                if _HIDDEN_STYLE.search(value) is not None:
+                    return True
+            elif key == "class" and not self.hidden_classes.isdisjoint(value.split()):
                 return True
         return False
 
@@ -138,12 +139,15 @@ class _TextParser(HTMLParser):
                 self.sheet = []
             return
         if tag not in _VOID:
-            if len(self.open) >= _MAX_OPEN:
-                # Elements never closed (``<p>`` after ``<p>``): only the hidden ones
-                # are still waited for.
-                self.open = [entry for entry in self.open if entry[1]][-_MAX_OPEN // 2 :]
-            hides = self._hides(attrs)
-            self.open.append((tag, hides))
+            hides = bool(attrs) and self._hides(attrs)
+            # Elements are remembered from a hidden one on, until it ends: its end tag
+            # is told from those of the elements it holds.
+            if hides or self.open:
+                if len(self.open) >= _MAX_OPEN:
+                    # Elements never closed (``<p>`` after ``<p>``): only the hidden ones
+                    # are still waited for.
+                    self.open = [entry for entry in self.open if entry[1]][-_MAX_OPEN // 2 :]
+                self.open.append((tag, hides))
             if hides:
                 self.out.append(HIDE)
         if tag in _CELL:
@@ -189,8 +193,14 @@ class _TextParser(HTMLParser):
 
     def _closed(self, tag: str) -> None:
         """The element ``tag`` ends, with any left open inside it."""
-        reach = self.open[-_END_REACH:]
-        if all(name != tag for name, _ in reach):
+        opened = self.open
+        if not opened:
+            return  # no hidden element open: nothing to tell
+        if opened[-1][0] == tag:  # the usual case
+            if opened.pop()[1]:
+                self.out.append(SHOW)
+            return
+        if all(name != tag for name, _ in opened[-_END_REACH:]):
             return  # an end tag without its start: nothing closes
         while self.open:
             name, hides = self.open.pop()
@@ -227,7 +237,7 @@ class _TextParser(HTMLParser):
             if self.sheet is not None:
                 self.sheet.append(data)
             return
-        if EDGE in data or HIDE in data or SHOW in data:
+        if not data.isascii() and MARKS.search(data) is not None:
             data = MARKS.sub("", data)
         if self.cell:
             data = data.replace("\n", " ").replace("\r", " ")

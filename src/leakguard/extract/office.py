@@ -47,20 +47,19 @@ _CODES = frozenset({"instrText", "delInstrText"})
 
 
 # Run properties that hide a run's text on screen (hidden text, a hidden paragraph mark,
-# text hidden in web layout).
-_HIDDEN = frozenset({"vanish", "specVanish", "webHidden"})
+# text hidden in web layout), as the ends of their tags.
+_HIDDEN = ("}vanish", "}specVanish", "}webHidden")
 _OFF = frozenset({"0", "false", "off"})
 
 
 def _hidden_run(run: Element) -> bool:
-    """Whether a run's properties hide its text."""
-    for child in run:
-        if local(child.tag) == "rPr":
-            return any(
-                local(prop.tag) in _HIDDEN and (attr(prop, "val") or "true") not in _OFF
-                for prop in child
-            )
-    return False
+    """Whether a run's properties (its first child, when it has them) hide its text."""
+    props = run[0] if len(run) else None
+    if props is None or not props.tag.endswith("}rPr"):
+        return False
+    return any(
+        prop.tag.endswith(_HIDDEN) and (attr(prop, "val") or "true") not in _OFF for prop in props
+    )
 
 
 def _skipped(name: str) -> bool:
