@@ -228,7 +228,7 @@ class _TextParser(HTMLParser):
             self.row_has_cell = False
         elif tag in _BLOCK:
             self._newline()
-        elif not self.skip:
+        else:
             self.out.append(EDGE)
 
     def handle_data(self, data: str) -> None:

@@ -383,7 +383,7 @@ def _phonetic_lines(xml: bytes) -> list[str]:
         return []
     lines: list[str] = []
     for guide in iter_end(xml, frozenset({"rPh"})):
-        text = "".join(node.text or "" for node in guide.iter() if local(node.tag) == "t")
+        text = "".join(_text_of(node) for node in guide)
         if text.strip():
             lines.append(" ".join(text.split()))
     return lines

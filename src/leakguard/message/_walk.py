@@ -228,9 +228,9 @@ def _header_items(
             yield from text_items(other, location, budget, identifiers_only=identifiers_only)
 
 
-def _name_items(part: email.message.Message, where: Location, budget: Budget) -> Iterator[Item]:
-    """Every name the part gives its file (:func:`_names`), read as text at ``where``."""
-    for name in _names(part):
+def _name_items(names: list[str], where: Location, budget: Budget) -> Iterator[Item]:
+    """Every name a part gives its file (:func:`_names`), read as text at ``where``."""
+    for name in names:
         yield from name_items(name, where, budget)
 
 
@@ -266,9 +266,9 @@ def _part_items(
     if ctype == "message/external-body":
         # The content lives elsewhere (a cloud link): nothing of it could be read here.
         counter[0] += 1
-        named = _filename(part)
-        where = _attachment_location(base, named or f"part-{counter[0]}")
-        yield from _name_items(part, where, budget)
+        names = _names(part)
+        where = _attachment_location(base, names[0] if names else f"part-{counter[0]}")
+        yield from _name_items(names, where, budget)
         yield Problem(where, "unsupported")
         return
     if ctype in _REPORT_TYPES or ctype == "message/partial":
@@ -291,9 +291,10 @@ def _part_items(
         yield Problem(here, "corrupt")
     counter[0] += 1
     index = counter[0]
-    name = _filename(part)
+    names = _names(part)
+    name = names[0] if names else None
     if name is not None:
-        yield from _name_items(part, _attachment_location(base, name), budget)
+        yield from _name_items(names, _attachment_location(base, name), budget)
     if not root:
         # A part's own fields (its description), at the part's place.
         at = _attachment_location(base, name) if name is not None else here
@@ -380,9 +381,9 @@ def _quoted_items(
     for what text it shows and reported ``unsupported``: the message it belongs to is
     whole only with the other fragments, sent apart."""
     counter[0] += 1
-    named = _filename(part)
-    where = _attachment_location(base, named or f"part-{counter[0]}.txt")
-    yield from _name_items(part, where, budget)
+    names = _names(part)
+    where = _attachment_location(base, names[0] if names else f"part-{counter[0]}.txt")
+    yield from _name_items(names, where, budget)
     payload = part.get_payload()
     blocks = payload if isinstance(payload, list) else [payload]
     lines: list[str] = []
