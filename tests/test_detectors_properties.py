@@ -607,6 +607,43 @@ def test_fast_path_equals_naive_numbers_far_apart(text: Opaque, piece: int) -> N
     )
 
 
+@SETTINGS
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(["patient ", "le dossier ", "\n", "  "]),
+            st.text(DIGIT, min_size=1, max_size=20),
+        ),
+        max_size=300,
+    ).map("".join),
+    st.sampled_from([1, 7, 64, 512]),
+)
+def test_pieces_cover_the_text_with_their_digits_and_grow_only_where_sparse(
+    text: str, piece: int
+) -> None:
+    # A piece grows past PIECE only while the stretches read around its digit runs stay
+    # within PIECE; whatever its length, it brings the places of its own digits.
+    whole = np.frombuffer(_bulk.one_byte(text), dtype=np.uint8)
+    saved = _bulk.PIECE
+    _bulk.PIECE = piece
+    try:
+        lo = 0
+        while lo < len(text):
+            hi, digits = _bulk._piece_end(whole, lo)
+            assert lo < hi <= min(len(text), lo + _bulk.GROW * piece)
+            assert digits.tolist() == [i for i in range(lo, hi) if text[i] in DIGIT]
+            if hi - lo > piece:
+                runs = sum(
+                    1
+                    for i in range(lo, hi)
+                    if text[i] in DIGIT and (i == lo or text[i - 1] not in DIGIT)
+                )
+                assert runs * (_bulk._BEFORE + _bulk._AFTER) <= piece
+            lo = hi
+    finally:
+        _bulk.PIECE = saved
+
+
 # --------------------------------------------------------------------------- masks
 
 

@@ -32,6 +32,7 @@ from leakguard.core import Deadline
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
 from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, bare, fold_tokens
+from leakguard.detectors._present import holding
 
 __all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
 
@@ -51,6 +52,10 @@ SMALL = 1 << 14
 # read on each side of it.
 PIECE = 1 << 20
 MARGIN = 256
+# Where digits are sparse, a piece grows up to this many times ``PIECE`` while the
+# stretches read around its digits stay within ``PIECE`` characters: the numpy steps'
+# fixed cost is paid less often, for about the same memory.
+GROW = 8
 # Around each digit, what is read. A match starts at most this far before its first
 # digit (a NAM's four letters and a separator)…
 _BEFORE = 16
@@ -284,10 +289,10 @@ class _Piece:
     ``comp[ccum[g]:ccum[g + 1]]``.
     """
 
-    def __init__(self, copy: bytes, xlo: int, xhi: int) -> None:
-        whole = np.frombuffer(copy, dtype=np.uint8, count=xhi - xlo, offset=xlo)
-        is_digit = (whole - np.uint8(48)) < 10
-        count = int(np.count_nonzero(is_digit))
+    def __init__(self, copy: bytes, xlo: int, xhi: int, digits: I64 | None = None) -> None:
+        if digits is None:
+            digits = _digits_at(np.frombuffer(copy, dtype=np.uint8), xlo, xhi)
+        count = len(digits)
         self.digits = count > 0
         self.copy = copy
         if not count:
@@ -295,7 +300,7 @@ class _Piece:
         lo, hi = np.array([xlo]), np.array([xhi])
         if count * 8 < xhi - xlo:
             # Few digits: only the stretches around them, when they are short enough.
-            a, b = _stretches(copy, xlo, xhi, np.flatnonzero(is_digit) + xlo)
+            a, b = _stretches(copy, xlo, xhi, digits)
             if int((b - a).sum()) * 5 < (xhi - xlo) * 3:
                 lo, hi = a, b
         # The stretches in a row, each between two bytes for what lies outside it.
@@ -1169,18 +1174,16 @@ def iter_found(
     after = dict.fromkeys(RANK, 0)
     held: Found | None = None
     # A labelled RIB always says "guichet" (see ``rib.labelled``).
-    labelled = folded.find(b"guichet") >= 0
+    labelled = bool(holding(folded, (b"guichet",)))
     whole = np.frombuffer(copy, dtype=np.uint8)
     lo = 0
     while lo < n:
         if deadline is not None:
             deadline.check()
-        # Where digits are dense, smaller pieces: what numpy holds at once stays small.
-        ahead = whole[lo : lo + PIECE]
-        dense = int(np.count_nonzero((ahead - np.uint8(48)) < 10)) * 8 >= len(ahead)
-        hi = min(n, lo + (max(1, PIECE // 4) if dense else PIECE))
+        hi, digits = _piece_end(whole, lo)
         xlo, xhi = max(0, lo - MARGIN), min(n, hi + MARGIN)
-        piece = _Piece(copy, xlo, xhi)
+        digits = np.concatenate((_digits_at(whole, xlo, lo), digits, _digits_at(whole, hi, xhi)))
+        piece = _Piece(copy, xlo, xhi, digits)
         hits: list[_Hits] = []
         if piece.digits:
             # Mistyped accounts covering a match may start before the piece.
@@ -1202,6 +1205,41 @@ def iter_found(
         lo = hi
     if held is not None:
         yield [held]
+
+
+def _digits_at(whole: U8, lo: int, hi: int) -> I64:
+    """Where the digits of ``whole[lo:hi]`` are."""
+    return np.flatnonzero((whole[lo:hi] - np.uint8(48)) < 10) + lo
+
+
+def _piece_end(whole: U8, lo: int) -> tuple[int, I64]:
+    """Where the piece starting at ``lo`` ends, and where its digits are: a quarter of
+    ``PIECE`` where digits are dense (what numpy holds at once stays small), else
+    ``PIECE``, grown by as many more (up to ``GROW`` in all) as keep the stretches
+    read around its digit runs (``_BEFORE + _AFTER`` each, at most, but for an IBAN's)
+    within ``PIECE``."""
+    n = len(whole)
+    step = max(1, PIECE)
+    read = 0
+    hi = lo
+    found: list[I64] = []
+    for k in range(GROW):
+        digit = (whole[hi : hi + step] - np.uint8(48)) < 10
+        if int(np.count_nonzero(digit)) * 8 >= len(digit):
+            if k:
+                break
+            end = min(n, hi + max(1, PIECE // 4))
+            return end, np.flatnonzero(digit[: end - hi]) + hi
+        at = np.flatnonzero(digit) + hi
+        runs = int(np.count_nonzero(np.diff(at) > 1)) + 1 if len(at) else 0
+        read += runs * (_BEFORE + _AFTER)
+        if k and read > step:
+            break
+        found.append(at)
+        hi = min(n, hi + step)
+        if hi >= n or read * 2 > step:
+            break  # (a block like this one would not fit: it is not looked at)
+    return hi, np.concatenate(found) if len(found) > 1 else found[0]
 
 
 def _drop_covered(

@@ -104,7 +104,7 @@ def _read_as(points: npt.NDArray[np.uint32]) -> npt.NDArray[np.int64]:
     new = _BMP.take(lookup).astype(np.int64)
     unknown = (new == _UNKNOWN) & bmp
     if unknown.any():
-        for code in np.unique(lookup[unknown]).tolist():
+        for code in set(lookup[unknown].tolist()):
             _BMP[code] = seen_as(code)
         new = _BMP.take(lookup).astype(np.int64)
     if not bmp.all():

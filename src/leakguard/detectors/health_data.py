@@ -889,7 +889,9 @@ def _local_stretch(
         local = local + u
         # Conservative: the edges of the window and ``here`` count as places too.
         edges = [here, *([u] if u > 0 else []), *([trusted] if v < n else [])]
-        seq = np.unique(np.concatenate((local[local < trusted], edges)))
+        seq = np.sort(np.concatenate((local[local < trusted], edges)))
+        # Each place once (``np.unique`` would load numpy's masked arrays for this).
+        seq = seq[np.concatenate(([True], seq[1:] != seq[:-1]))]
         k = int(np.searchsorted(seq, here))
         wide = np.flatnonzero(np.diff(seq) >= gap)
         left, right = wide[wide < k], wide[wide >= k]

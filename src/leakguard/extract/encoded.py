@@ -16,6 +16,7 @@ import binascii
 import re
 from dataclasses import dataclass
 
+from leakguard.detectors._present import holding
 from leakguard.extract._common import mostly_printable
 
 __all__ = ["BASE64_TEXT_MAX", "EncodedFile", "encoded_files"]
@@ -28,6 +29,8 @@ _Y_END = re.compile(r"^=yend\b", re.MULTILINE)
 _HQX_MARK = "(This file must be converted with BinHex"
 _HQX = "!\"#$%&'()*+,-012345689@ABCDEFGHIJKLMNPQRSTUVXYZ[`abcdefhijklmpqr"
 _HQX_VALUE = {ch: i for i, ch in enumerate(_HQX)}
+# "begin" is in both the uuencode and the yEnc markers.
+_MARKERS = (b"begin", _HQX_MARK.encode("ascii"))
 # More blocks than this in one text is not mail: the rest is left as text.
 _MAX_FILES = 64
 # A base64 block: at least 24 characters on one line (a short text encoded), then any
@@ -56,12 +59,14 @@ def encoded_files(text: str, limit: int, *, base64: bool = True) -> list[Encoded
     damaged). Cheap on ordinary text: a marker is looked for first. An HTML part's
     base64 is read by the HTML reader (``data:`` URLs): it passes ``base64=False``."""
     found: list[EncodedFile] = []
-    if "begin" in text:  # both markers hold it: one pass over a long text, not two
+    # The markers of the three encodings, looked for in one pass over a long text.
+    held = holding(text, _MARKERS)
+    if b"begin" in held:
         if "begin " in text or "begin-base64 " in text:
             found += _uudecoded(text, limit)
         if "=ybegin" in text:
             found += _ydecoded(text, limit)
-    if _HQX_MARK in text:
+    if _HQX_MARK.encode("ascii") in held:
         found += _binhex(text, limit)
     if base64 and len(found) < _MAX_FILES:
         found += _base64_files(text, limit, {f.data for f in found})
