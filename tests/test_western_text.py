@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from docs_factory import SAMPLE_NIR, make_docx, mask
 from leakguard.core import Action
 from leakguard.extract.ocr import available as ocr_available
-from leakguard.extract.text import decode_text
+from leakguard.extract.text import decode_text, looks_ebcdic, readings
 from mime_liars import HEAD, NIR, assert_caught, multipart, nir_found
 
 # --------------------------------------------------------------------------- charsets
@@ -77,11 +77,13 @@ def test_latin1_body_without_a_trustworthy_charset(
 def test_latin1_attachment_without_a_charset(
     text: str, content_type: bytes, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    raw = multipart(
-        b"Content-Type: " + content_type + b"\nContent-Transfer-Encoding: base64\n",
-        base64.encodebytes(text.encode("latin-1")),
-    )
-    assert_caught(raw, capsys, tmp_path)
+    assert_caught(attached_as(content_type, text.encode("latin-1")), capsys, tmp_path)
+
+
+def attached_as(content_type: bytes, data: bytes) -> bytes:
+    """A message with ``data`` attached in base64 under ``content_type``."""
+    head = b"Content-Type: " + content_type + b"\nContent-Transfer-Encoding: base64\n"
+    return multipart(head, base64.encodebytes(data))
 
 
 @pytest.mark.parametrize("text", LATIN_TEXTS[:3])
@@ -267,3 +269,65 @@ def test_a_latin1_subject_in_encoded_words_under_any_label(
         word = "".join(f"={b:02X}" if b > 126 or b in b" =?_" else chr(b) for b in data)
     raw = HEAD.replace(b"Subject: Dossier", f"Subject: =?{charset}?{encoding}?{word}?=".encode())
     assert_caught(raw + b"\nBonjour\n", capsys, tmp_path)
+
+
+# --------------------------------------------------------------------------- EBCDIC
+
+# A mainframe's export: records of numbers, or lines of text, in EBCDIC. Read as 8-bit
+# Western text, its digits are the letters "ðñòóôõö÷øù" and its spaces "@".
+EBCDIC_EXPORTS = [
+    f"ASSURE DUPONT JEAN NIR {NIR} CAISSE 441 MONTANT 23,50",
+    f"Patient : Mme Martin, n° de sécurité sociale {NIR}, remboursement effectué.",
+    "\n".join(f"{NIR.replace(' ', '')};{d:08d};{d % 97:02d}" for d in range(20)),
+]
+
+
+@pytest.mark.parametrize("text", EBCDIC_EXPORTS)
+@pytest.mark.parametrize(
+    "content_type",
+    [b"application/octet-stream; name=export.dat", b"text/plain; charset=us-ascii"],
+)
+def test_an_ebcdic_export_is_read_in_ebcdic(
+    text: str, content_type: bytes, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert_caught(attached_as(content_type, text.encode("cp500")), capsys, tmp_path)
+
+
+WESTERN_WORDS = st.lists(
+    st.sampled_from(
+        ["le", "patient", "élève", "reçu", "à", "N°", "ðñòó", "@", "a@b.fr", "1 85", ";", "-"]
+    ),
+    min_size=4,
+    max_size=40,
+).map(" ".join)
+# Prose as a mainframe would hold it: words, a few accents, numbers, little punctuation.
+PROSE_WORDS = st.lists(
+    st.sampled_from(
+        ["le", "patient", "dossier", "numéro", "reçu", "madame", "remboursement", "1 85 05"]
+    ),
+    min_size=3,
+    max_size=40,
+).map(" ".join)
+
+
+@settings(max_examples=200, deadline=None)
+@given(WESTERN_WORDS, st.sampled_from(["latin-1", "utf-8", "cp1252"]))
+def test_western_text_is_not_taken_for_ebcdic(text: str, charset: str) -> None:
+    # Words and spaces (even "@" and the letters EBCDIC digits read as, on purpose):
+    # the ASCII space is there, so the text is read as it was written.
+    data = text.encode(charset)
+    assert not looks_ebcdic(data)
+    assert readings(data)[0] == decode_text(data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(PROSE_WORDS.filter(lambda t: len(t) >= 16))
+def test_ebcdic_text_reads_back_as_written(text: str) -> None:
+    data = text.encode("cp500")
+    assert looks_ebcdic(data)
+    assert readings(data)[0] == text
+
+
+def test_binary_data_is_not_taken_for_ebcdic() -> None:
+    rng = __import__("random").Random(7)
+    assert not any(looks_ebcdic(rng.randbytes(4096)) for _ in range(2000))

@@ -139,13 +139,50 @@ def readings(data: bytes, declared: str | None = None) -> tuple[str, str | None]
     label over a French text turns its accents and non-breaking spaces into letters
     glued to an identifier, and a mail program can be told to show the text in any
     charset. What such a label hides is read this way as well, as a transfer encoding
-    that lies is.
+    that lies is. Bytes that read as EBCDIC (:func:`looks_ebcdic`) under no label, or
+    under an ASCII one, are read in EBCDIC first and as the label says after.
     """
     text, used = _decode(data, declared)
+    if (not used or _ascii_compatible(used)) and looks_ebcdic(data):
+        # A mainframe's export in EBCDIC: read as 8-bit Western text its digits and
+        # spaces are letters. Its EBCDIC reading first, the other kept as well.
+        return data.decode(_EBCDIC, "replace"), text
     if used in _SAFE_CODECS or data.isascii():
         return text, None
     other = _western(data)
     return text, None if other == text else other
+
+
+# The international EBCDIC code page: digits, the space and the Latin letters are where
+# every Western EBCDIC page has them (accented letters may differ from the French one,
+# which Python does not carry).
+_EBCDIC = "cp500"
+# In EBCDIC the space is 0x40, letters and digits are bytes 0x81 and above, and the
+# ASCII space is a control character no text holds.
+_EBCDIC_SPACE = 0x40
+_HIGH = bytes(range(0x80, 0x100))
+_EBCDIC_DIGITS = bytes(range(0xF0, 0xFA))
+_ASCII_WORDS = b" 0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def looks_ebcdic(data: bytes) -> bool:
+    """Whether ``data`` reads as EBCDIC, on its first 4 KB: a text (one byte in thirty
+    at least is the EBCDIC space, nearly none the ASCII one, most of the others are the
+    bytes EBCDIC gives letters and digits), or records of numbers (three bytes in ten
+    are EBCDIC digits, which are rare letters in Western text, and hardly any byte an
+    ASCII letter, digit or space). A Western text has spaces; binary data has as many
+    of these bytes as of any other."""
+    sample = data[:4096]
+    size = len(sample)
+    if size < 16:
+        return False
+    spaces = sample.count(_EBCDIC_SPACE)
+    if spaces * 30 >= size and sample.count(0x20) * 20 <= spaces:
+        high = size - len(sample.translate(None, _HIGH))
+        return high * 2 >= size - spaces
+    digits = size - len(sample.translate(None, _EBCDIC_DIGITS))
+    ascii_words = size - len(sample.translate(None, _ASCII_WORDS))
+    return digits * 10 >= size * 3 and ascii_words * 20 < size
 
 
 # Charsets whose reading keeps ASCII, the non-breaking space and Latin letters as they are.
