@@ -291,8 +291,11 @@ class _Piece:
 
     def __init__(self, copy: bytes, xlo: int, xhi: int, digits: I64 | None = None) -> None:
         if digits is None:
-            digits = _digits_at(np.frombuffer(copy, dtype=np.uint8), xlo, xhi)
-        count = len(digits)
+            whole = np.frombuffer(copy, dtype=np.uint8, count=xhi - xlo, offset=xlo)
+            is_digit = (whole - np.uint8(48)) < 10
+            count = int(np.count_nonzero(is_digit))
+        else:
+            count = len(digits)
         self.digits = count > 0
         self.copy = copy
         if not count:
@@ -300,6 +303,8 @@ class _Piece:
         lo, hi = np.array([xlo]), np.array([xhi])
         if count * 8 < xhi - xlo:
             # Few digits: only the stretches around them, when they are short enough.
+            if digits is None:
+                digits = np.flatnonzero(is_digit) + xlo
             a, b = _stretches(copy, xlo, xhi, digits)
             if int((b - a).sum()) * 5 < (xhi - xlo) * 3:
                 lo, hi = a, b
@@ -1182,7 +1187,10 @@ def iter_found(
             deadline.check()
         hi, digits = _piece_end(whole, lo)
         xlo, xhi = max(0, lo - MARGIN), min(n, hi + MARGIN)
-        digits = np.concatenate((_digits_at(whole, xlo, lo), digits, _digits_at(whole, hi, xhi)))
+        if digits is not None:
+            digits = np.concatenate(
+                (_digits_at(whole, xlo, lo), digits, _digits_at(whole, hi, xhi))
+            )
         piece = _Piece(copy, xlo, xhi, digits)
         hits: list[_Hits] = []
         if piece.digits:
@@ -1212,12 +1220,12 @@ def _digits_at(whole: U8, lo: int, hi: int) -> I64:
     return np.flatnonzero((whole[lo:hi] - np.uint8(48)) < 10) + lo
 
 
-def _piece_end(whole: U8, lo: int) -> tuple[int, I64]:
-    """Where the piece starting at ``lo`` ends, and where its digits are: a quarter of
-    ``PIECE`` where digits are dense (what numpy holds at once stays small), else
-    ``PIECE``, grown by as many more (up to ``GROW`` in all) as keep the stretches
-    read around its digit runs (``_BEFORE + _AFTER`` each, at most, but for an IBAN's)
-    within ``PIECE``."""
+def _piece_end(whole: U8, lo: int) -> tuple[int, I64 | None]:
+    """Where the piece starting at ``lo`` ends, and where its digits are. Where digits
+    are dense, a quarter of ``PIECE`` (what numpy holds at once stays small), read
+    whole: ``None`` for its digits. Else ``PIECE``, grown by as many more (up to
+    ``GROW`` in all) as keep the stretches read around its digit runs (``_BEFORE +
+    _AFTER`` each, at most, but for an IBAN's) within ``PIECE``."""
     n = len(whole)
     step = max(1, PIECE)
     read = 0
@@ -1228,8 +1236,7 @@ def _piece_end(whole: U8, lo: int) -> tuple[int, I64]:
         if int(np.count_nonzero(digit)) * 8 >= len(digit):
             if k:
                 break
-            end = min(n, hi + max(1, PIECE // 4))
-            return end, np.flatnonzero(digit[: end - hi]) + hi
+            return min(n, hi + max(1, PIECE // 4)), None
         at = np.flatnonzero(digit) + hi
         runs = int(np.count_nonzero(np.diff(at) > 1)) + 1 if len(at) else 0
         read += runs * (_BEFORE + _AFTER)
