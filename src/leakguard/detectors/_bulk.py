@@ -479,7 +479,9 @@ class _Piece:
         seps = self.sep_or_end
         for k in range(most):
             c = ccum.take(g + 1) - base
-            bits = np.where((c < longest) & (g + 1 < count), seps.take(g), np.uint8(0))
+            # (A chain's group is never past the last: the separator after the last is 0.)
+            bits = seps.take(g)
+            bits[c >= longest] = 0
             hit = wanted.take(np.minimum(c, len(wanted) - 1)) if sizes else None
             if alive is None:
                 cum[k] = c
