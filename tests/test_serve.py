@@ -282,6 +282,37 @@ def test_broken_json_and_unknown_content_type(
     assert error.items() <= answer.json().items()
 
 
+@pytest.mark.parametrize(
+    ("content", "shown"),
+    [
+        # The NIR first, "Bonjour" last: a parser keeping the last value reads no NIR.
+        (
+            b'{"to": [{"address": "x@gmail.com"}], "body": {"text": "NIR %s", "text": "Bonjour"}}',
+            '"text"',
+        ),
+        (b'{"to": [{"address": "x@gmail.com"}], "body": {"text": "x"}, "to": []}', '"to"'),
+        (
+            b'{"to": [{"address": "x@gmail.com"}], "body": {"text": "x"},'
+            b' "attachments": [{"name": "a.txt", "content_base64": "TklS", "name": "b.txt"}]}',
+            '"name"',
+        ),
+        (b'{"to": [{"address": "x@gmail.com"}], "%s": 1, "%s": 2}', "a field"),
+    ],
+)
+def test_a_field_given_twice_is_refused_not_half_read(
+    base: str, content: bytes, shown: str
+) -> None:
+    content = content.replace(b"%s", NIR.encode())
+    headers = {**AUTH, "Content-Type": "application/json"}
+    answer = httpx.post(f"{base}/v1/check", content=content, headers=headers, timeout=30)
+    assert answer.status_code == 422
+    got = answer.json()
+    assert got["field"] == "body"
+    assert got["message"] == f"body: {shown} is given twice in one object"
+    # A name that is not one of the schema's is not repeated: it may be anything.
+    assert NIR not in answer.text, "the answer repeats the client's field name"
+
+
 def test_healthz_and_openapi(base: str) -> None:
     health = httpx.get(f"{base}/healthz", timeout=30)
     assert health.status_code == 200

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -117,32 +118,41 @@ _LISTS = {"to": MAX_RECIPIENTS, "cc": MAX_RECIPIENTS, "bcc": MAX_RECIPIENTS}
 _LISTS["attachments"] = MAX_ATTACHMENTS
 
 
-class _TooMany(Exception):
+class _Refused(Exception):
     def __init__(self, field: str, message: str) -> None:
         super().__init__(message)
         self.field = field
 
 
-def _too_many(data: bytes) -> tuple[int, bytes] | None:
+# A field's name shown in an answer: the schema's names look like this (a name that
+# does not may be anything the client put there, a number included).
+_NAME = re.compile(r"[a-z_]{1,40}")
+
+
+def _refused(data: bytes) -> tuple[int, bytes] | None:
     """422 when the JSON holds more objects, keys or list items than any valid request
-    could; None when it may be valid (the schema then says). Cheap: a body without that
-    many commas and braces is not even parsed here."""
-    if data.count(b",") + data.count(b"{") < _MAX_OBJECTS:
-        return None
+    could, or a field twice in one object (the schema's parser would keep the last and
+    leave the other unread); None when it may be valid (the schema then says)."""
     objects = 0
 
     def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
         nonlocal objects
         objects += 1
         if objects > _MAX_OBJECTS:
-            raise _TooMany("body", f"more than {_MAX_OBJECTS} objects")
+            raise _Refused("body", f"more than {_MAX_OBJECTS} objects")
         if len(items) > _MAX_KEYS:
-            raise _TooMany("body", f"an object with more than {_MAX_KEYS} fields")
-        return dict(items)
+            raise _Refused("body", f"an object with more than {_MAX_KEYS} fields")
+        made = dict(items)
+        if len(made) < len(items):
+            names = [name for name, _ in items]
+            twice = next(name for i, name in enumerate(names) if name in names[:i])
+            shown = f'"{twice}"' if _NAME.fullmatch(twice) else "a field"
+            raise _Refused("body", f"{shown} is given twice in one object")
+        return made
 
     try:
         parsed = json.loads(data, object_pairs_hook=pairs)
-    except _TooMany as exc:
+    except _Refused as exc:
         err = {"field": exc.field, "message": str(exc)}
         return 422, error_body("invalid", f"body: {exc}", field=exc.field, errors=[err])
     except (ValueError, RecursionError):
@@ -162,7 +172,7 @@ def judge(
 ) -> tuple[int, bytes]:
     """The status and JSON body answering one request of ``kind`` (``json`` or ``eml``)."""
     if kind == "json":
-        refused = _too_many(data)
+        refused = _refused(data)
         if refused is not None:
             return refused
         try:
