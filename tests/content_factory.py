@@ -829,6 +829,12 @@ def make_json(value: str) -> bytes:
     ).encode()
 
 
+def make_json_twice(value: str) -> bytes:
+    """A JSON object that gives its identifier's key twice, the number first: a reader
+    of the file sees both values, a parser's dictionary keeps the last."""
+    return ('{"patient": {"nir": "' + value + '", "nir": "inconnu"}}').encode()
+
+
 def make_fhir_attachment(value: str) -> bytes:
     """A FHIR DocumentReference carrying a CSV as base64 (``attachment.data``)."""
     data = base64.b64encode(make_csv([["nom", "nir"], ["DUPONT", value]])).decode()

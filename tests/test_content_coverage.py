@@ -320,11 +320,18 @@ def test_calendar_attachment_carried_inline_in_base64() -> None:
     ("build", "name", "ctype"),
     [
         (lambda: cf.make_json(NIR), "patient.json", "application/fhir+json"),
+        (lambda: cf.make_json_twice(NIR_SPACED), "patient.json", "application/json"),
         (lambda: cf.make_fhir_attachment(NIR_SPACED), "doc.json", "application/json"),
         (lambda: cf.make_cda(NIR_SPACED), "cda.xml", "text/xml"),
         (lambda: cf.make_xml_charrefs(NIR), "export.xml", "application/xml"),
     ],
-    ids=["json_escapes", "fhir_base64_attachment", "cda_base64_pdf", "xml_character_references"],
+    ids=[
+        "json_escapes",
+        "json_key_given_twice",
+        "fhir_base64_attachment",
+        "cda_base64_pdf",
+        "xml_character_references",
+    ],
 )
 def test_health_exchange_formats(build: Callable[[], bytes], name: str, ctype: str) -> None:
     _assert_read(_findings(_attached(build(), name, ctype)))

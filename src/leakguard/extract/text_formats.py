@@ -141,7 +141,7 @@ def _json(text: str, limit: int) -> Reshaped | None:
     """JSON: one line per value, named by its key (escapes undone, so ``\\u0031`` is a
     ``1``); a long base64 string is a document carried inside (a FHIR attachment)."""
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=_Members)
     except (ValueError, RecursionError):
         return None
     lines: list[str] = []
@@ -156,12 +156,17 @@ def _json(text: str, limit: int) -> Reshaped | None:
     return Reshaped("\n".join(lines), documents[:_MAX_DOCUMENTS])
 
 
+class _Members(list[tuple[str, Any]]):
+    """A JSON object's members, each kept: a key given twice keeps both values (a
+    reader of the file sees both; a dictionary would keep the last)."""
+
+
 def _walk(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
     stack: list[tuple[str, Any]] = [(key, value)]
     while stack:
         name, item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(reversed([(str(k), v) for k, v in item.items()]))
+        if isinstance(item, _Members):
+            stack.extend(reversed([(str(k), v) for k, v in item]))
         elif isinstance(item, list):
             stack.extend(reversed([(name, v) for v in item]))
         elif item is not None and not isinstance(item, bool):
