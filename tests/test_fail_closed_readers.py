@@ -6,6 +6,7 @@ hostile input (inflation bombs, lying sizes, damaged TNEF and PST, mbox look-ali
 from __future__ import annotations
 
 import base64
+import io
 import json
 import os
 import random
@@ -15,6 +16,7 @@ import struct
 import subprocess
 import sys
 import time
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable
@@ -39,6 +41,7 @@ from docs_factory import (
     make_odt,
     make_pdf,
     make_pgp_eml,
+    make_xlsx,
     make_zip,
 )
 from gateway_parts import Sink, free_port, wait_port
@@ -578,6 +581,45 @@ def test_a_zip_member_that_lies_about_its_size_is_read_to_its_end() -> None:
     items = _items(data, "liste.zip")
     assert NIRS[2] in _text(items).replace(" ", "")
     assert ("corrupt", "None") in _problems(items)
+
+
+def _with_a_twin(package: bytes, member: str, first: bytes) -> bytes:
+    """``package`` with a member of the name ``member`` holding ``first`` written before
+    its own: two members of one name, which the package formats forbid."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as zin, zipfile.ZipFile(out, "w") as zout:
+        for info in zin.infolist():
+            if info.filename == member:
+                zout.writestr(member, first)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # zipfile warns of the duplicate name
+                zout.writestr(info, zin.read(info.filename))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("build", "member", "name"),
+    [
+        (lambda: make_docx(["Bonjour"]), "word/document.xml", "lettre.docx"),
+        (lambda: make_xlsx([["Bonjour"]]), "xl/worksheets/sheet1.xml", "liste.xlsx"),
+        (lambda: make_odt(["Bonjour"]), "content.xml", "lettre.odt"),
+    ],
+    ids=["docx", "xlsx", "odt"],
+)
+def test_a_package_holding_a_part_twice_is_reported_corrupt(
+    build: Callable[[], bytes], member: str, name: str
+) -> None:
+    # Its reader takes one of the two parts (the last); the NIR in the other is not read,
+    # and the document is not passed as read whole.
+    package = build()
+    with zipfile.ZipFile(io.BytesIO(package)) as zf:
+        own = zf.read(member)
+    twin = own.replace(b"Bonjour", f"NIR {NIRS[0]}".encode())
+    items = _items(_with_a_twin(package, member, twin), name)
+    assert ("corrupt", "None") in _problems(items)
+    assert "Bonjour" in _text(items)
+    # The same package without its twin: read, nothing reported.
+    assert _problems(_items(package, name)) == []
 
 
 # ------------------------------------------------------------------ TNEF and LZFU

@@ -170,6 +170,22 @@ def _mislabelled(location: Location, claim: str) -> Problem:
     return Problem(location, "mislabelled", claim)
 
 
+# The documents kept as ZIP packages whose parts are read by name.
+_PACKAGES = frozenset({"docx", "xlsx", "pptx", "odt", "ods", "odp"})
+
+
+def _shadowed(data: bytes, budget: Budget) -> bool:
+    """Whether a package holds two members of the same name (its format forbids it)."""
+    from leakguard.extract.archive import open_zip
+
+    try:
+        with open_zip(data, budget) as zf:
+            names = zf.namelist()
+    except Unreadable:
+        return False  # the reader says what is wrong
+    return len(set(names)) < len(names)
+
+
 def _read_text(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
     from leakguard.extract.text import read_text
 
@@ -214,6 +230,10 @@ def extract(
     sealed = False
     try:
         family = sniff(data, filename=filename, declared_type=declared_type)
+        if family in _PACKAGES and _shadowed(data, budget):
+            # Two members of one name: a package's reader takes one, whatever opens the
+            # file may show the other. What the first holds is not read: reported.
+            yield Problem(location, "corrupt")
         for item in _read(family, data, location, ctx, declared_type):
             if isinstance(item, Problem) and item.location == location:
                 sealed = sealed or item.reason in ("encrypted", "mislabelled")
