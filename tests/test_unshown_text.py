@@ -486,6 +486,67 @@ def test_an_rtf_documents_bookmark_names_are_read() -> None:
     assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {"attachment:lettre.rtf": PLAIN}
 
 
+_RTF_HEAD = "{\\rtf1\\ansi{\\colortbl;\\red0\\green0\\blue0;\\red255\\green255\\blue255;}"
+_RTF_GLUES = [
+    # Hidden, tiny or white text glued before the number, after it, or between groups.
+    f"NIR {{\\v x}}{NIR_SPACED}",
+    f"NIR {NIR_SPACED}{{\\v x}}",
+    f"NIR {NIR_SPACED[:8]}{{\\v x}}{NIR_SPACED[8:]}",
+    f"NIR {NIR_SPACED[:8]}\\v x\\v0 {NIR_SPACED[8:]}",
+    f"NIR {NIR_SPACED[:8]}{{\\b\\v x\\plain}}{NIR_SPACED[8:]}",
+    f"NIR {{\\fs1 x}}{NIR_SPACED}",
+    f"NIR {{\\cf2 x}}{NIR_SPACED}",
+]
+
+
+@pytest.mark.parametrize("body", _RTF_GLUES)
+def test_hidden_rtf_text_glued_to_a_number_does_not_hide_it(body: str) -> None:
+    rtf = f"{_RTF_HEAD}{body}\\par}}"
+    assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {"attachment:lettre.rtf": PLAIN}
+    # An Outlook item's RTF body is read the same way.
+    item = make_msg(OutlookItem(subject="Courrier", rtf=rtf.encode()))
+    msg = _mail()
+    msg.add_attachment(item, maintype="application", subtype="vnd.ms-outlook", filename="c.msg")
+    assert PLAIN in _nirs(msg.as_bytes()).values()
+
+
+def test_shown_rtf_text_glued_to_a_number_stays_a_reference() -> None:
+    # Letters a reader sees glued to the digits make a reference, not a NIR, as in plain
+    # text: in a document that can hide nothing, a group's edge changes nothing either.
+    glued = f"{_RTF_HEAD}NIR x{NIR_SPACED}\\par}}"
+    plain = f"{{\\rtf1\\ansi NIR {{\\b x}}{NIR}\\par}}"
+    for rtf in (glued, plain):
+        assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {}, rtf
+
+
+RTF_PIECES = st.sampled_from(
+    [
+        "Bonjour ", "1 85 05 ", "75", "{\\b ", "{\\i 12}", "}", "{", "\\par ", "\\'e9",
+        "\\u233?", "{\\uc0\\u233 e}", "{\\*\\bkmkstart b}", "\\tab ", "{\\f1 x}",
+        "\\\\", "\\{", "\\}", "caf\\'e9 ", "{\\fs20 9}",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(RTF_PIECES, max_size=30).map("".join))
+def test_the_marked_reading_of_an_rtf_document_reads_its_text(body: str) -> None:
+    # Marks at every group's edge are invisible: taken out, the text is the document's.
+    from leakguard.extract._common import MARKS
+    from leakguard.extract.rtf import _marked, rtf_text
+
+    rtf = ("{\\rtf1\\ansi{\\fonttbl{\\f0 Arial;}{\\f1 Symbol;}}" + body + "}").encode()
+
+    def lines(text: str) -> list[str]:
+        # (A mark may end a line, or stand on a last line of its own.)
+        out = [line.rstrip("\t ") for line in MARKS.sub("", text).split("\n")]
+        while out and not out[-1]:
+            out.pop()
+        return out
+
+    assert lines(rtf_text(_marked(rtf))) == lines(rtf_text(rtf))
+
+
 def _sent(data: bytes, name: str, subtype: str) -> dict[str, str | None]:
     msg = _mail()
     msg.add_attachment(data, maintype="application", subtype=subtype, filename=name)

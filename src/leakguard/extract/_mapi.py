@@ -191,7 +191,7 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
     ``too_many_members``.
     """
     from leakguard.extract.html import html_items
-    from leakguard.extract.rtf import rtf_text
+    from leakguard.extract.rtf import rtf_texts
     from leakguard.extract.text import decode_text
 
     budget = ctx.budget
@@ -205,7 +205,8 @@ def message_items(message: MapiMessage, location: Location, ctx: Context) -> Ite
         room = min(budget.limits.max_part_bytes, budget.limits.max_total_bytes - budget.bytes_used)
         rtf, short = lzfu_decompress(message.rtf_compressed, max(room, 0), budget.expired)
         budget.take_bytes(len(rtf))
-        yield from text_items(rtf_text(rtf), location, budget, "application/rtf")
+        for text in rtf_texts(rtf):
+            yield from text_items(text, location, budget, "application/rtf")
         if short is not None:
             yield Problem(location, short)
     if message.damage is not None:

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterator
 from typing import cast
 
 from leakguard.core import Location
-from leakguard.extract._common import Context, Item, inner_items, text_items
+from leakguard.extract._common import Context, Item, inner_items, text_items, without_marks
 from leakguard.extract._types import Problem
 
-__all__ = ["embedded_objects", "read_rtf", "rtf_text"]
+__all__ = ["embedded_objects", "read_rtf", "rtf_text", "rtf_texts"]
 
 # Rewritten before striprtf sees the document: a cell end becomes a tab, a row end a
 # paragraph end. The look-ahead keeps ``\cellx`` (a cell width) and ``\rowd`` intact.
@@ -97,10 +97,84 @@ def rtf_text(data: bytes) -> str:
     return "\n".join(line.rstrip("\t ") for line in text.splitlines())
 
 
+def rtf_texts(data: bytes) -> list[str]:
+    """:func:`rtf_text`, then, where the document can hide text (hidden text, a tiny
+    font, white in its colour table) and holds a digit, the readings of the lines where
+    that matters: as shown (hidden text left out), and with a space at each group's
+    edge beside a digit. Hidden or unseen text glued to a number must not hide it."""
+    texts = [rtf_text(data)]
+    if _DIGIT.search(data) is not None and _can_hide(data):
+        texts += without_marks(rtf_text(_marked(data)))[1]
+    return texts
+
+
+# What can keep a reader from seeing text: the hidden switch, a font of at most 1.5
+# points; and white text (a colour of the colour table used as the text's).
+_HIDING = re.compile(rb"\\v(?![A-Za-z0-9])|\\v[1-9]|\\fs[0-3](?![0-9])")
+_DIGIT = re.compile(rb"[0-9]")
+_COLOURS = re.compile(rb"\{\\colortbl([^{}]*)\}")
+_WHITE = re.compile(rb"\\red255\s*\\green255\s*\\blue255")
+
+
+def _can_hide(data: bytes) -> bool:
+    """Whether the document uses hidden text, a tiny font, or white text."""
+    if _HIDING.search(data) is not None:
+        return True
+    table = _COLOURS.search(data)
+    if table is None:
+        return False
+    white = [i for i, entry in enumerate(table.group(1).split(b";")) if _WHITE.search(entry)]
+    return any(re.search(rb"\\cf%d(?![0-9])" % i, data) is not None for i in white)
+
+
+# What marking needs: group braces, the hidden switch and ``\plain`` (which ends it),
+# escaped braces and backslashes (no braces), ``\binN`` (N bytes of data follow).
+_TOKENS = re.compile(rb"\\bin(\d+) ?|\\v(-?\d+)?(?![A-Za-z])|\\plain(?![A-Za-z])|\\[\\{}]|[{}]")
+# The marks as RTF: each a group of its own, whose Unicode escape skips its one fallback
+# character whatever the document's ``\uc`` says (U+E000 to U+E002: EDGE, HIDE, SHOW).
+_EDGE_RTF = rb"{\uc1\u-8192?}"
+_HIDE_RTF = rb"{\uc1\u-8191?}"
+_SHOW_RTF = rb"{\uc1\u-8190?}"
+
+
+def _marked(data: bytes) -> bytes:
+    """``data`` with a mark at each group's edges, and marks around hidden text."""
+    out: list[bytes] = []
+    pos = at = 0
+    hidden = [False]  # per open group, whether its text is hidden
+    while (m := _TOKENS.search(data, at)) is not None:
+        token, at = m.group(), m.end()
+        if m.group(1) is not None:
+            at += int(m.group(1))  # binary data: nothing to read in it
+        elif token == b"{":
+            # (None around the document's own group: a reader stops at its end.)
+            edge = [_EDGE_RTF] if len(hidden) > 1 else []
+            out += [data[pos : m.start()], *edge, token]
+            hidden.append(hidden[-1])
+            pos = at
+        elif token == b"}":
+            closing = hidden.pop() if len(hidden) > 1 else hidden[-1]
+            out.append(data[pos:at])
+            if len(hidden) > 1:
+                out.append(_EDGE_RTF)
+                if closing and not hidden[-1]:
+                    out.append(_SHOW_RTF)
+            pos = at
+        elif token.startswith((b"\\v", b"\\plain")):
+            on = token.startswith(b"\\v") and m.group(2) != b"0"
+            if on != hidden[-1]:
+                out += [data[pos:at], _HIDE_RTF if on else _SHOW_RTF]
+                pos = at
+            hidden[-1] = on
+    out.append(data[pos:])
+    return b"".join(out)
+
+
 def read_rtf(data: bytes, location: Location, ctx: Context) -> Iterator[Item]:
-    """An RTF file: its text, its pictures by OCR when it is installed, then the files of
-    its embedded objects."""
-    yield from text_items(rtf_text(data), location, ctx.budget, "application/rtf")
+    """An RTF file: its text (and the readings of what hidden text touches), its pictures
+    by OCR when it is installed, then the files of its embedded objects."""
+    for text in rtf_texts(data):
+        yield from text_items(text, location, ctx.budget, "application/rtf")
     yield from _pictures(data, location, ctx)
     budget = ctx.budget
     for count, (name, content) in enumerate(embedded_objects(data, budget.limits.max_part_bytes)):
