@@ -1,7 +1,7 @@
 """Every command given a wrong input says so on one line naming it, with the documented
 exit status and never a traceback: missing files and folders, a folder where a file is
-expected, binary files, a full disk (/dev/full), Ctrl-C, and the pytest plugin's wrong
-policy file."""
+expected, binary files, a device or a named pipe, a full disk (/dev/full), Ctrl-C, and the
+pytest plugin's wrong policy file."""
 
 from __future__ import annotations
 
@@ -43,7 +43,10 @@ def places(tmp_path: Path) -> dict[str, str]:
     bad_toml.write_text("[actions\nx = ", encoding="utf-8")
     certs = tmp_path / "certs"
     certs.mkdir()
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)  # nobody writes to it: reading it would wait for ever
     return {
+        "pipe": str(pipe),
         "missing": str(tmp_path / "missing"),
         "folder": str(tmp_path),
         "binary": str(binary),
@@ -172,6 +175,10 @@ CASES: dict[str, tuple[str, str, int, str]] = {
     "check-report-is-a-folder": ("check -j1 --report {folder} {allowed}", "{folder}", 2, "err"),
     "check-report-disk-full": ("check -j1 --report {full} {allowed}", "{full}", 2, "err"),
     "scan-input-missing": ("scan -j1 {missing}/m.eml", "{missing}/m.eml", 2, "out"),
+    # A device or a pipe: reading it may never end.
+    "check-input-named-pipe": ("check -j1 {pipe}", "{pipe}", 2, "out"),
+    "scan-input-named-pipe": ("scan -j1 {pipe}", "{pipe}", 2, "out"),
+    "scan-input-device": ("scan -j1 /dev/zero", "/dev/zero", 2, "out"),
     "scan-report-folder-missing": (
         "scan -j1 --report {missing}/r.html {allowed}",
         "{missing}/r.html",
@@ -355,3 +362,15 @@ def test_the_relay_refuses_a_recipient_cap_below_one(
     assert stop.value.code == 2 and out == ""
     assert f"--max-recipients: a whole number of at least 1, not '{value}'" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("lang", ["en", "fr"])
+@pytest.mark.parametrize("command", ["check", "scan"])
+def test_a_device_or_a_named_pipe_is_said_to_be_one(
+    command: str, lang: str, places: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Not "no such file": it is there, and it is not read (it may never end).
+    reason = "pas un fichier ordinaire" if lang == "fr" else "not a regular file"
+    for target in (places["pipe"], "/dev/zero"):
+        code, out, _ = run(capsys, "--lang", lang, command, "-j1", target)
+        assert code == 2 and f"{target}" in out and reason in out, out

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -162,7 +163,8 @@ class FileList:
                 return Item(raw, b"", error=exc)
         try:
             if not path.is_file():
-                return Item(raw, b"", error=_file_error(errno.ENOENT, None))
+                why = not_regular(path) or _file_error(errno.ENOENT, None)
+                return Item(raw, b"", error=why)
             data = path.read_bytes()
         except OSError as exc:
             return Item(raw, b"", error=_file_error(exc.errno, exc))
@@ -241,6 +243,26 @@ def _file_error(code: int | None, exc: OSError | None, *, writing: bool = False)
     return InputError(why, fr="erreur d'écriture" if writing else "erreur de lecture")
 
 
+def not_regular(p: Place) -> InputError | None:
+    """Why ``p`` is not read when it is a device, a pipe or a socket (reading one may
+    never end: ``/dev/zero``, a named pipe nobody writes to); None for a file, a folder,
+    or nothing there."""
+    if not isinstance(p, Path):
+        return None  # a store behind a URL holds files and folders only
+    try:
+        mode = p.stat().st_mode
+    except OSError:
+        return None  # said when it is read
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    return InputError(
+        "not a regular file (a device, a pipe or a socket); "
+        "for what a program writes, give `-` and pipe it to standard input",
+        fr="ce n'est pas un fichier ordinaire (un périphérique, un tube ou une socket) ; "
+        "pour ce qu'écrit un programme, indiquez `-` et envoyez-le sur l'entrée standard",
+    )
+
+
 def file_problem(exc: OSError, *, writing: bool = False) -> InputError:
     """Why a file could not be read (``no such file``, ``permission denied``...), or with
     ``writing`` written, in English and French."""
@@ -284,6 +306,11 @@ def _input(raw: str, reading: Reading, size: int) -> Iterator[Shard | Failed | E
         return
     if not there:
         yield Failed(raw, _file_error(errno.ENOENT, None))
+        yield End(raw)
+        return
+    special = not_regular(p)
+    if special is not None:
+        yield Failed(raw, special)
         yield End(raw)
         return
     try:
