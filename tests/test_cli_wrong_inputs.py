@@ -374,3 +374,49 @@ def test_a_device_or_a_named_pipe_is_said_to_be_one(
     for target in (places["pipe"], "/dev/zero"):
         code, out, _ = run(capsys, "--lang", lang, command, "-j1", target)
         assert code == 2 and f"{target}" in out and reason in out, out
+
+
+def test_a_message_file_too_large_to_read_is_refused_unread(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from leakguard.archives._read import MAX_MESSAGE_BYTES
+
+    big = tmp_path / "big.eml"
+    with big.open("wb") as fh:  # sparse: no disk taken
+        fh.truncate(MAX_MESSAGE_BYTES + 1)
+    folder = tmp_path / "sent"
+    folder.mkdir()
+    (folder / "big.eml").symlink_to(big)
+    for target in (big, folder):
+        code, out, _ = run(capsys, "--lang", "fr", "check", "-j1", str(target))
+        assert code == 2 and "trop gros pour être lu : 300 Mo" in out, out
+
+
+def test_a_document_too_large_is_reported_without_being_read_whole(tmp_path: Path) -> None:
+    # A 3 GB file given to scan: what a document is read to, and a byte more, is all
+    # that is read; its reader reports it too large.
+    import json
+
+    big = tmp_path / "scan.pdf"
+    with big.open("wb") as fh:
+        fh.truncate(3 << 30)
+    # The scan in a child that says, after it, the most memory it held (kB).
+    child = (
+        "import resource, sys\n"
+        "from leakguard.cli import main\n"
+        "status = main(sys.argv[1:])\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "sys.exit(status)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, "scan", "-j1", "--format", "json", str(big)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    (found,) = json.loads(done.stdout)["messages"][0]["findings"]
+    assert (found["kind"], found["detail"]) == ("unscannable_attachment", "too_large")
+    peak = int(done.stderr.split()[-1])
+    assert peak < 600 * 1024, f"the scan held {peak // 1024} MB"

@@ -146,11 +146,38 @@ def iter_messages(path: str | os.PathLike[str]) -> Iterator[ArchivedMessage]:
 # --------------------------------------------------------------------------- formats
 
 
+#: A message file larger than this is not read: its parts could not all be read (they
+#: are read up to 200 MB in all, and base64 takes a third more), and a mail parser holds
+#: several times what it reads.
+MAX_MESSAGE_BYTES = 300 * 1024 * 1024
+_MB = 1024 * 1024
+
+
+def file_size(p: Place) -> int:
+    """The size of the file at ``p``, as its file system says."""
+    return p.stat().st_size if isinstance(p, Path) else p.size()
+
+
+def message_too_large(size: int) -> InputError | None:
+    """Why a message file of ``size`` bytes is not read, or None when it is."""
+    if size <= MAX_MESSAGE_BYTES:
+        return None
+    most = MAX_MESSAGE_BYTES // _MB
+    return InputError(
+        f"too large to read: {size // _MB} MB (a message file is read up to {most} MB)",
+        fr=f"trop gros pour être lu : {size // _MB} Mo (un message est lu jusqu'à {most} Mo)",
+    )
+
+
 def _eml(p: Place) -> ArchivedMessage:
     try:
-        data = p.read_bytes()
+        large = message_too_large(file_size(p))
+        if large is None:
+            data = p.read_bytes()
     except OSError as exc:
         raise _unreadable(p, exc) from None
+    if large is not None:
+        raise ArchiveError(f"{p}: {large.message('en')}.", fr=f"{p} : {large.message('fr')}.")
     _, date = _id_and_date(data)
     return ArchivedMessage(str(p), data, date)
 

@@ -27,13 +27,16 @@ from leakguard.archives._read import (
     _eml,
     _mbox,
     _unreadable,
+    file_size,
     maildir_files,
     maildir_folders,
     maildir_message,
+    message_too_large,
     remote_pst,
     walk_tree,
 )
 from leakguard.errors import InputError, LeakguardError
+from leakguard.extract._types import Limits
 
 __all__ = [
     "End",
@@ -58,6 +61,8 @@ Reading = Literal["check", "scan", "learn"]
 
 _ARCHIVES = frozenset({"mbox", "maildir", "pst"})
 _MESSAGE_SUFFIXES = frozenset({".eml", ".msg822", ".mbox"})
+# What is read of a document at most (past it, its reader reports it too large).
+_DOCUMENT_BYTES = Limits().max_part_bytes
 _SAMPLE = 1 << 20  # bytes read at the head of an mbox to guess its message size
 _SEEK_CHUNK = 1 << 16
 _MIN_STEP = 4096  # bytes: no smaller ranges, however small the messages
@@ -161,14 +166,23 @@ class FileList:
                 return _item(_eml(path))
             except ArchiveError as exc:
                 return Item(raw, b"", error=exc)
+        is_message = self.how == "plain" or path.suffix.lower() in _MESSAGE_SUFFIXES
         try:
             if not path.is_file():
                 why = not_regular(path) or _file_error(errno.ENOENT, None)
                 return Item(raw, b"", error=why)
-            data = path.read_bytes()
+            if is_message:
+                large = message_too_large(file_size(path))
+                if large is not None:
+                    return Item(raw, b"", error=large)
+                data = path.read_bytes()
+            else:
+                # A document past what is read of one is reported too large by its
+                # reader: a byte more than that is all it needs.
+                with path.open("rb") as fh:
+                    data = fh.read(_DOCUMENT_BYTES + 1)
         except OSError as exc:
             return Item(raw, b"", error=_file_error(exc.errno, exc))
-        is_message = self.how == "plain" or path.suffix.lower() in _MESSAGE_SUFFIXES
         return Item(raw, data, is_message=is_message, name=path.name)
 
 
