@@ -390,6 +390,18 @@ def test_a_message_file_too_large_to_read_is_refused_unread(
     for target in (big, folder):
         code, out, _ = run(capsys, "--lang", "fr", "check", "-j1", str(target))
         assert code == 2 and "trop gros pour être lu : 300 Mo" in out, out
+    # On standard input: no more than the limit and a byte is read.
+    with big.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "leakguard.cli", "--lang", "en", "check", "-"],
+            stdin=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    assert done.returncode == 2, done.stderr
+    assert "-: error: too large to read: more than 300 MB" in done.stdout, done.stdout
 
 
 def test_a_document_too_large_is_reported_without_being_read_whole(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from leakguard.archives import ArchiveError, archive_kind
 from leakguard.archives import _pst as pst
 from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.archives._read import (
+    MAX_MESSAGE_BYTES,
     ArchivedMessage,
     _eml,
     _mbox,
@@ -353,9 +354,20 @@ def _input(raw: str, reading: Reading, size: int) -> Iterator[Shard | Failed | E
 
 def _stdin() -> Inline | Failed:
     try:
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
     except OSError as exc:
         return Failed("-", file_problem(exc))
+    if len(data) > MAX_MESSAGE_BYTES:
+        # What is past the limit is not read: a message that large is not judged.
+        most = MAX_MESSAGE_BYTES >> 20
+        return Failed(
+            "-",
+            InputError(
+                f"too large to read: more than {most} MB (a message is read up to {most} MB)",
+                fr=f"trop gros pour être lu : plus de {most} Mo (un message est lu jusqu'à "
+                f"{most} Mo)",
+            ),
+        )
     return Inline("-", data, is_message=True)
 
 
