@@ -144,6 +144,14 @@ CASES: dict[str, tuple[str, str, int, str]] = {
         "err",
     ),
     "check-policy-not-toml": ("check --policy {bad_toml} {allowed}", "{bad_toml}", 2, "err"),
+    "check-policy-device": ("check --policy /dev/zero {allowed}", "/dev/zero", 2, "err"),
+    "check-directory-device": ("check --directory /dev/zero {allowed}", "/dev/zero", 2, "err"),
+    "protect-input-device": (
+        "protect --certificates {certs} /dev/zero -o {out}",
+        "/dev/zero",
+        2,
+        "err",
+    ),
     "check-policy-binary": ("check --policy {binary} {allowed}", "{binary}", 2, "err"),
     "check-policy-is-a-folder": ("check --policy {folder} {allowed}", "{folder}", 2, "err"),
     "check-directory-missing": (
@@ -387,7 +395,11 @@ def test_a_message_file_too_large_to_read_is_refused_unread(
     folder = tmp_path / "sent"
     folder.mkdir()
     (folder / "big.eml").symlink_to(big)
-    for target in (big, folder):
+    maildir = tmp_path / "Maildir"
+    for sub in ("cur", "new", "tmp"):
+        (maildir / sub).mkdir(parents=True)
+    (maildir / "cur" / "1700000000.1.host:2,S").symlink_to(big)
+    for target in (big, folder, maildir):
         code, out, _ = run(capsys, "--lang", "fr", "check", "-j1", str(target))
         assert code == 2 and "trop gros pour être lu : 300 Mo" in out, out
     # On standard input: no more than the limit and a byte is read.

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
+from leakguard._files import NotRegular, TooLarge, read_limited
 from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
@@ -139,6 +140,8 @@ unread_timeout = "defer"
 DEFAULT_OUTER_SUBJECT = "Message chiffré / Encrypted message"
 
 _ACTION_KEYS = KINDS | {"unscannable_encrypted"}
+# A policy file is a page of settings: past this it is no policy.
+_MAX_POLICY_BYTES = 1024 * 1024
 
 _SCHEMA: Mapping[str, Mapping[str, str]] = {
     "organisation": {"internal_domains": "list of domains", "secure_domains": "list of domains"},
@@ -222,7 +225,7 @@ class Policy:
         """Read a policy file; settings it leaves out keep their default value."""
         p = Path(path)
         try:
-            text = p.read_text(encoding="utf-8")
+            text = read_limited(p, _MAX_POLICY_BYTES).decode("utf-8")
         except OSError as exc:
             raise PolicyError(
                 f"{p}: cannot read the policy file ({exc.strerror or exc}).",
@@ -352,6 +355,10 @@ def _allowed_fr(allowed: str) -> str:
 
 
 def _os_reason_fr(exc: OSError) -> str:
+    if isinstance(exc, NotRegular):
+        return "ce n'est pas un fichier ordinaire"
+    if isinstance(exc, TooLarge):
+        return "le fichier est trop gros"
     if isinstance(exc, FileNotFoundError):
         return "fichier introuvable"
     if isinstance(exc, IsADirectoryError):

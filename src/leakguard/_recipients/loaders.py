@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from leakguard._files import NotRegular, TooLarge, read_limited
 from leakguard.errors import DirectoryError
 
 __all__ = ["DirectoryLoadError", "RawEntry", "RawProblem", "read_directory_file"]
@@ -453,13 +454,19 @@ def read_directory_file(path: str | os.PathLike[str], /) -> tuple[str, Parsed]:
     file = Path(path)
     shown = str(path)
     try:
-        size = file.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise DirectoryLoadError(
-                f"The colleagues' directory {shown} is larger than 512 MB.",
-                f"L'annuaire des collègues {shown} dépasse 512 Mo.",
-            )
-        data = file.read_bytes()
+        data = read_limited(file, MAX_FILE_BYTES)
+    except TooLarge:
+        raise DirectoryLoadError(
+            f"The colleagues' directory {shown} is larger than 512 MB.",
+            f"L'annuaire des collègues {shown} dépasse 512 Mo.",
+        ) from None
+    except NotRegular:
+        raise DirectoryLoadError(
+            f"Cannot read the colleagues' directory {shown}: not a regular file (a device, "
+            "a pipe or a socket).",
+            f"Impossible de lire l'annuaire des collègues {shown} : ce n'est pas un fichier "
+            "ordinaire (un périphérique, un tube ou une socket).",
+        ) from None
     except FileNotFoundError:
         raise DirectoryLoadError(
             f"Cannot read the colleagues' directory {shown}: file not found.",

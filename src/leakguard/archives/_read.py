@@ -292,9 +292,13 @@ def _listing(p: Place) -> list[Place]:
 def maildir_message(p: Place, number: int, f: Place) -> ArchivedMessage:
     """Message file ``f``, the ``number``-th of Maildir folder ``p``."""
     try:
-        data = f.read_bytes()
+        large = message_too_large(file_size(f))
+        if large is None:
+            data = f.read_bytes()
     except OSError as exc:
         raise _unreadable(f, exc) from None
+    if large is not None:
+        raise ArchiveError(f"{f}: {large.message('en')}.", fr=f"{f} : {large.message('fr')}.")
     message_id, date = _id_and_date(data)
     if date is None:
         date = _maildir_date(f.name)

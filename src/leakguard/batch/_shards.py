@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Literal, cast
 
+from leakguard._files import NotRegular
 from leakguard.archives import ArchiveError, archive_kind
 from leakguard.archives import _pst as pst
 from leakguard.archives._fs import FsPath, Place, UrlError, place
@@ -251,6 +252,11 @@ _FILE_ERRORS = {
 
 def _file_error(code: int | None, exc: OSError | None, *, writing: bool = False) -> InputError:
     """Why a file could not be read (or written), in both languages."""
+    if isinstance(exc, NotRegular):
+        return InputError(
+            "not a regular file (a device, a pipe or a socket)",
+            fr="ce n'est pas un fichier ordinaire (un périphérique, un tube ou une socket)",
+        )
     if code in _FILE_ERRORS:
         en, fr = _FILE_ERRORS[code]
         return InputError(en, fr=fr)

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from leakguard._files import read_limited
+from leakguard.archives._read import MAX_MESSAGE_BYTES
 from leakguard.cli._common import (
     EXIT_ERROR,
     EXIT_FAIL,
@@ -108,7 +110,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     src = Path(args.input)
     colon = t(": ", " : ")
     try:
-        data = src.read_bytes()
+        data = read_limited(src, MAX_MESSAGE_BYTES)
     except OSError as exc:
         say(f"{src}{colon}{os_reason(exc)}")
         return EXIT_ERROR

@@ -1,0 +1,61 @@
+"""Reading a file a person names within a limit (``leakguard._files``): only a regular
+file, no more of it than the limit and a byte."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+from leakguard._files import NotRegular, TooLarge, read_limited
+
+
+def test_a_file_within_the_limit_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_bytes(b"x" * 100)
+    assert read_limited(path, 100) == b"x" * 100
+
+
+def test_a_file_past_the_limit_is_too_large(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    with path.open("wb") as fh:
+        fh.truncate(1 << 40)  # a terabyte, sparse: no more than the limit is read
+    with pytest.raises(TooLarge):
+        read_limited(path, 1000)
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/null"])
+def test_a_device_that_is_no_terminal_is_not_read(device: str) -> None:
+    with pytest.raises(NotRegular):
+        read_limited(device, 1000)
+
+
+def test_a_pipe_is_read_as_far_as_the_limit(tmp_path: Path) -> None:
+    # What a program writes (``/dev/stdin``, a named pipe): read, and no further than the
+    # limit and a byte however much it writes.
+    pipe = tmp_path / "pipe"
+    os.mkfifo(pipe)
+
+    def write(size: int) -> None:
+        with contextlib.suppress(BrokenPipeError), pipe.open("wb") as fh:
+            fh.write(b"x" * size)
+
+    writer = threading.Thread(target=write, args=(500,))
+    writer.start()
+    assert read_limited(pipe, 1000) == b"x" * 500
+    writer.join()
+    writer = threading.Thread(target=write, args=(1 << 20,))
+    writer.start()
+    with pytest.raises(TooLarge):
+        read_limited(pipe, 1000)
+    writer.join()
+
+
+def test_a_folder_and_a_missing_file_are_the_usual_errors(tmp_path: Path) -> None:
+    with pytest.raises(IsADirectoryError):
+        read_limited(tmp_path, 1000)
+    with pytest.raises(FileNotFoundError):
+        read_limited(tmp_path / "missing", 1000)
