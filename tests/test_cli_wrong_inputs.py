@@ -146,12 +146,6 @@ CASES: dict[str, tuple[str, str, int, str]] = {
     "check-policy-not-toml": ("check --policy {bad_toml} {allowed}", "{bad_toml}", 2, "err"),
     "check-policy-device": ("check --policy /dev/zero {allowed}", "/dev/zero", 2, "err"),
     "check-directory-device": ("check --directory /dev/zero {allowed}", "/dev/zero", 2, "err"),
-    "protect-input-device": (
-        "protect --certificates {certs} /dev/zero -o {out}",
-        "/dev/zero",
-        2,
-        "err",
-    ),
     "check-policy-binary": ("check --policy {binary} {allowed}", "{binary}", 2, "err"),
     "check-policy-is-a-folder": ("check --policy {folder} {allowed}", "{folder}", 2, "err"),
     "check-directory-missing": (
