@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from leakguard.archives import ArchiveError, archive_kind, iter_messages
+from leakguard.archives import _read as archives_read
 from leakguard.guard import Guard
 from leakguard.policy import Policy
 from leakguard.recipients import Directory
@@ -101,10 +102,32 @@ def test_mbox_split_agrees_with_python_mailbox(tmp_path: Path, bodies: list[list
     reference.close()
     got = list(iter_messages(path))
     assert [g.data for g in got] == expected
+    # Lines read in pieces of a few bytes (as a line longer than a megabyte is): the
+    # same messages ("From " begins a message only at the start of a line).
+    saved = archives_read._LINE_PIECE
+    archives_read._LINE_PIECE = 8
+    try:
+        assert [g.data for g in iter_messages(path)] == expected
+    finally:
+        archives_read._LINE_PIECE = saved
     # (A bare CR before "From" makes Python's writer start a message there: numbering
     # follows the file as written.)
     assert [g.source.split(" ")[0] for g in got] == [f"{path}#{k}" for k in range(1, len(got) + 1)]
     assert got[0].source == f"{path}#1 <p0@x>"
+
+
+def test_a_message_too_large_in_an_mbox_is_said_unread_and_the_next_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its lines are let go past the limit (a 1 GB message had held 12 GB of memory).
+    monkeypatch.setattr(archives_read, "MAX_MESSAGE_BYTES", 1000)
+    path = tmp_path / "big.mbox"
+    raw = [b"Subject: big\n\n" + b"x" * 5000 + b"\n", b"Subject: small\n\nbody\n"]
+    _mbox(path, raw)
+    big, small = iter_messages(path)
+    assert big.data == b"" and big.error is not None
+    assert "too large to read" in big.error.message("en")
+    assert small.error is None and small.data == raw[1]
 
 
 def test_maildir_reads_new_and_cur_then_sub_folders(tmp_path: Path) -> None:

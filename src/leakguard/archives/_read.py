@@ -331,37 +331,69 @@ def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[Archived
         number = 0
         lines: list[bytes] = []
         envelope: bytes | None = None
+        # The bytes of the message being read; past the limit its lines are let go.
+        held = 0
+        # Whether the piece read last was of the separator line, not yet ended.
+        separator = False
         try:
             if start:
                 fh.seek(start)
-            lines_in = fh if end is None else _lines_upto(fh, end - start)
-            for count, line in enumerate(lines_in):
+            for count, (line, begins) in enumerate(_lines_upto(fh, end, start)):
                 if count == 0 and not start:
                     line = line.removeprefix(_BOM)
-                if line.startswith(b"From "):
+                if begins and line.startswith(b"From "):
                     if envelope is not None:
                         number += 1
-                        yield _mbox_message(p, number, envelope, lines)
-                    envelope, lines = line, []
+                        yield _mbox_message(p, number, envelope, lines, held)
+                    envelope, lines, held = line, [], 0
+                    separator = not line.endswith(b"\n")
+                elif separator and envelope is not None:
+                    # The rest of a long separator line (only its start tells a date).
+                    envelope += line[: max(0, _SEPARATOR_KEPT - len(envelope))]
+                    separator = not line.endswith(b"\n")
                 elif envelope is not None:
-                    lines.append(line)
+                    held += len(line)
+                    if held <= MAX_MESSAGE_BYTES:
+                        lines.append(line)
+                    elif lines:
+                        lines = []
         except OSError as exc:
             raise _unreadable(p, exc) from None
         if envelope is not None:
             number += 1
-            yield _mbox_message(p, number, envelope, lines)
+            yield _mbox_message(p, number, envelope, lines, held)
 
 
-def _lines_upto(fh: BinaryIO, size: int) -> Iterator[bytes]:
-    """The lines of ``fh`` that start within its next ``size`` bytes."""
-    for line in fh:
-        if size <= 0:
+# A line is read in pieces of at most this many bytes (a file without line breaks is no
+# reason to hold it whole); of a separator line, this much is kept.
+_LINE_PIECE = 1 << 20
+_SEPARATOR_KEPT = 1024
+
+
+def _lines_upto(fh: BinaryIO, end: int | None, start: int) -> Iterator[tuple[bytes, bool]]:
+    """The lines of ``fh`` that start before ``end`` (to its end: ``None``), reading from
+    ``start``; a long line in pieces, each with whether it begins a line."""
+    size = None if end is None else end - start
+    begins = True
+    while piece := fh.readline(_LINE_PIECE):
+        if begins and size is not None and size <= 0:
             return
-        size -= len(line)
-        yield line
+        if size is not None:
+            size -= len(piece)
+        yield piece, begins
+        begins = piece.endswith(b"\n")
 
 
-def _mbox_message(p: Place, number: int, envelope: bytes, lines: list[bytes]) -> ArchivedMessage:
+def _mbox_message(
+    p: Place, number: int, envelope: bytes, lines: list[bytes], size: int
+) -> ArchivedMessage:
+    large = message_too_large(size)
+    if large is not None:
+        where = _source(p, number, None)
+        error = ArchiveError(
+            f"{where}: {large.message('en')}.", fr=f"{where} : {large.message('fr')}."
+        )
+        return ArchivedMessage(where, b"", _envelope_date(envelope), error=error)
     if lines and lines[-1] in (b"\n", b"\r\n"):
         lines = lines[:-1]
     data = b"".join(lines)
