@@ -59,3 +59,21 @@ def test_a_folder_and_a_missing_file_are_the_usual_errors(tmp_path: Path) -> Non
         read_limited(tmp_path, 1000)
     with pytest.raises(FileNotFoundError):
         read_limited(tmp_path / "missing", 1000)
+
+
+def test_the_patient_registers_that_are_devices_are_refused_on_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from cli_helpers import run
+    from leakguard.core import Fingerprinter
+    from leakguard.errors import LeakguardError
+    from leakguard.register import PatientRegister
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    argv = ["--lang", "fr", "affected", "--domain", "x.fr", "--register", "/dev/zero"]
+    code, _, err = run(capsys, *argv, str(examples))
+    assert code == 2 and err.count("\n") == 1, err
+    assert "/dev/zero" in err and "ce n'est pas un fichier ordinaire" in err, err
+    with pytest.raises(LeakguardError) as caught:
+        PatientRegister.load("/dev/zero", fingerprinter=Fingerprinter(b"k"))
+    assert "ce n'est pas un fichier ordinaire" in caught.value.message("fr")

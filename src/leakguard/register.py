@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from leakguard._files import NotRegular, TooLarge, read_limited
 from leakguard.core import Fingerprinter
 from leakguard.detectors import as_seen, nir
 from leakguard.errors import DirectoryError
@@ -42,6 +43,11 @@ class Patient:
         return f"Patient(email={self.email!r}, name={self.name!r})"
 
 
+#: A patient register larger than this is not read (a large hospital's holds some
+#: hundreds of thousands of rows: tens of megabytes).
+MAX_REGISTER_BYTES = 512 * 1024 * 1024
+
+
 class PatientRegister:
     """Patients by e-mail address, with the fingerprint of their NIR."""
 
@@ -54,9 +60,17 @@ class PatientRegister:
     ) -> PatientRegister:
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = read_limited(p, MAX_REGISTER_BYTES)
         except OSError as exc:
-            pourquoi = "fichier introuvable" if isinstance(exc, FileNotFoundError) else "erreur"
+            pourquoi = (
+                "fichier introuvable"
+                if isinstance(exc, FileNotFoundError)
+                else "le fichier est trop gros"
+                if isinstance(exc, TooLarge)
+                else "ce n'est pas un fichier ordinaire"
+                if isinstance(exc, NotRegular)
+                else "erreur"
+            )
             raise DirectoryError(
                 f"{p}: cannot read the patient register ({exc.strerror or exc}).",
                 fr=f"{p} : impossible de lire le registre des patients ({pourquoi}).",

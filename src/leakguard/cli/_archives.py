@@ -201,8 +201,12 @@ def limits_of(args: argparse.Namespace) -> Limits:
 
 def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
     """``path: <en> (<why>).`` in English, the same in French, for a file the CLI needs."""
-    why = exc.strerror or type(exc).__name__
-    return LeakguardError(f"{path}: {en} ({why}).", fr=f"{path} : {fr} ({why}).")
+    from leakguard.batch._shards import file_problem
+
+    why = file_problem(exc)
+    return LeakguardError(
+        f"{path}: {en} ({why.message('en')}).", fr=f"{path} : {fr} ({why.message('fr')})."
+    )
 
 
 def interrupted(en: str, fr: str) -> int:

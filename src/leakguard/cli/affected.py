@@ -199,12 +199,13 @@ class Register:
 
     @classmethod
     def load(cls, path: str | Path, /, *, fingerprinter: Fingerprinter) -> Register:
+        from leakguard._files import read_limited
         from leakguard.detectors import as_seen, find_identifiers, get
-        from leakguard.register import read_table
+        from leakguard.register import MAX_REGISTER_BYTES, read_table
 
         p = Path(path)
         try:
-            raw = p.read_bytes()
+            raw = read_limited(p, MAX_REGISTER_BYTES)
         except OSError as exc:
             raise file_error(
                 p,
