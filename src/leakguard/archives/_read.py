@@ -158,26 +158,38 @@ def file_size(p: Place) -> int:
     return p.stat().st_size if isinstance(p, Path) else p.size()
 
 
-def message_too_large(size: int) -> InputError | None:
-    """Why a message file of ``size`` bytes is not read, or None when it is."""
+def message_too_large(size: int, *, more: bool = False) -> InputError | None:
+    """Why a message of ``size`` bytes (``more``: of more than that) is not read, or
+    None when it is."""
     if size <= MAX_MESSAGE_BYTES:
         return None
     most = MAX_MESSAGE_BYTES // _MB
+    en, fr = (f"more than {most}", f"plus de {most}") if more else (size // _MB, size // _MB)
     return InputError(
-        f"too large to read: {size // _MB} MB (a message file is read up to {most} MB)",
-        fr=f"trop gros pour être lu : {size // _MB} Mo (un message est lu jusqu'à {most} Mo)",
+        f"too large to read: {en} MB (a message is read up to {most} MB)",
+        fr=f"trop gros pour être lu : {fr} Mo (un message est lu jusqu'à {most} Mo)",
     )
 
 
-def _eml(p: Place) -> ArchivedMessage:
+def _too_large(where: object, large: InputError) -> ArchiveError:
+    return ArchiveError(f"{where}: {large.message('en')}.", fr=f"{where} : {large.message('fr')}.")
+
+
+def _message_file(p: Place) -> bytes:
+    """The bytes of the message file ``p``; :class:`ArchiveError` when it cannot be read
+    or is too large to be."""
     try:
         large = message_too_large(file_size(p))
-        if large is None:
-            data = p.read_bytes()
+        data = p.read_bytes() if large is None else b""
     except OSError as exc:
         raise _unreadable(p, exc) from None
     if large is not None:
-        raise ArchiveError(f"{p}: {large.message('en')}.", fr=f"{p} : {large.message('fr')}.")
+        raise _too_large(p, large)
+    return data
+
+
+def _eml(p: Place) -> ArchivedMessage:
+    data = _message_file(p)
     _, date = _id_and_date(data)
     return ArchivedMessage(str(p), data, date)
 
@@ -291,14 +303,7 @@ def _listing(p: Place) -> list[Place]:
 
 def maildir_message(p: Place, number: int, f: Place) -> ArchivedMessage:
     """Message file ``f``, the ``number``-th of Maildir folder ``p``."""
-    try:
-        large = message_too_large(file_size(f))
-        if large is None:
-            data = f.read_bytes()
-    except OSError as exc:
-        raise _unreadable(f, exc) from None
-    if large is not None:
-        raise ArchiveError(f"{f}: {large.message('en')}.", fr=f"{f} : {large.message('fr')}.")
+    data = _message_file(f)
     message_id, date = _id_and_date(data)
     if date is None:
         date = _maildir_date(f.name)
@@ -333,6 +338,8 @@ def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[Archived
         envelope: bytes | None = None
         # The bytes of the message being read; past the limit its lines are let go.
         held = 0
+        # Whether its last line read is blank (a whole line, not a long line's end).
+        blank = False
         # Whether the piece read last was of the separator line, not yet ended.
         separator = False
         try:
@@ -344,7 +351,7 @@ def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[Archived
                 if begins and line.startswith(b"From "):
                     if envelope is not None:
                         number += 1
-                        yield _mbox_message(p, number, envelope, lines, held)
+                        yield _mbox_message(p, number, envelope, lines, held, blank)
                     envelope, lines, held = line, [], 0
                     separator = not line.endswith(b"\n")
                 elif separator and envelope is not None:
@@ -353,6 +360,7 @@ def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[Archived
                     separator = not line.endswith(b"\n")
                 elif envelope is not None:
                     held += len(line)
+                    blank = begins and line in (b"\n", b"\r\n")
                     if held <= MAX_MESSAGE_BYTES:
                         lines.append(line)
                     elif lines:
@@ -361,7 +369,7 @@ def _mbox(p: Place, start: int = 0, end: int | None = None) -> Iterator[Archived
             raise _unreadable(p, exc) from None
         if envelope is not None:
             number += 1
-            yield _mbox_message(p, number, envelope, lines, held)
+            yield _mbox_message(p, number, envelope, lines, held, blank)
 
 
 # A line is read in pieces of at most this many bytes (a file without line breaks is no
@@ -385,16 +393,15 @@ def _lines_upto(fh: BinaryIO, end: int | None, start: int) -> Iterator[tuple[byt
 
 
 def _mbox_message(
-    p: Place, number: int, envelope: bytes, lines: list[bytes], size: int
+    p: Place, number: int, envelope: bytes, lines: list[bytes], size: int, blank: bool
 ) -> ArchivedMessage:
+    """The message of ``lines`` (``size`` bytes, its last line ``blank`` or not)."""
     large = message_too_large(size)
     if large is not None:
         where = _source(p, number, None)
-        error = ArchiveError(
-            f"{where}: {large.message('en')}.", fr=f"{where} : {large.message('fr')}."
-        )
+        error = _too_large(where, large)
         return ArchivedMessage(where, b"", _envelope_date(envelope), error=error)
-    if lines and lines[-1] in (b"\n", b"\r\n"):
+    if lines and blank:
         lines = lines[:-1]
     data = b"".join(lines)
     message_id, date = _id_and_date(data)

@@ -363,17 +363,10 @@ def _stdin() -> Inline | Failed:
         data = sys.stdin.buffer.read(MAX_MESSAGE_BYTES + 1)
     except OSError as exc:
         return Failed("-", file_problem(exc))
-    if len(data) > MAX_MESSAGE_BYTES:
+    large = message_too_large(len(data), more=True)
+    if large is not None:
         # What is past the limit is not read: a message that large is not judged.
-        most = MAX_MESSAGE_BYTES >> 20
-        return Failed(
-            "-",
-            InputError(
-                f"too large to read: more than {most} MB (a message is read up to {most} MB)",
-                fr=f"trop gros pour être lu : plus de {most} Mo (un message est lu jusqu'à "
-                f"{most} Mo)",
-            ),
-        )
+        return Failed("-", large)
     return Inline("-", data, is_message=True)
 
 
