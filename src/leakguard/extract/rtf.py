@@ -98,8 +98,8 @@ def rtf_text(data: bytes) -> str:
 
 
 def rtf_texts(data: bytes) -> list[str]:
-    """:func:`rtf_text`, then, where the document can hide text (hidden text, a tiny
-    font, white in its colour table) and holds a digit, the readings of the lines where
+    """:func:`rtf_text`, then, where the document hides text (hidden text, a tiny font,
+    white text) and holds a digit, the readings of the lines where
     that matters: as shown (hidden text left out), and with a space at each group's
     edge beside a digit. Hidden or unseen text glued to a number must not hide it."""
     texts = [rtf_text(data)]
