@@ -344,7 +344,7 @@ def test_bad_jobs_and_unwritable_outputs_are_clear_errors(
     assert (code, stdout, err) == (
         2,
         "",
-        f"leakguard: {out}: cannot write the list (No such file or directory).\n",
+        f"leakguard: {out}: cannot write the list (its folder does not exist).\n",
     )
 
 

@@ -11,6 +11,7 @@ left) is drawn on standard error when it is a terminal, and nothing at all other
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import closing
@@ -199,14 +200,19 @@ def limits_of(args: argparse.Namespace) -> Limits:
     return Limits() if budget is None else Limits(max_seconds=budget)
 
 
-def file_error(path: object, exc: OSError, en: str, fr: str) -> LeakguardError:
-    """``path: <en> (<why>).`` in English, the same in French, for a file the CLI needs."""
+def file_error(
+    path: object, exc: OSError, en: str, fr: str, *, writing: bool = False
+) -> LeakguardError:
+    """``path: <en> (<why>).`` in English, the same in French, for a file the CLI needs
+    (or, with ``writing``, writes)."""
     from leakguard.batch._shards import file_problem
 
-    why = file_problem(exc)
-    return LeakguardError(
-        f"{path}: {en} ({why.message('en')}).", fr=f"{path} : {fr} ({why.message('fr')})."
-    )
+    if writing and exc.errno == errno.ENOENT:
+        why_en, why_fr = "its folder does not exist", "son dossier n'existe pas"
+    else:
+        problem = file_problem(exc, writing=writing)
+        why_en, why_fr = problem.message("en"), problem.message("fr")
+    return LeakguardError(f"{path}: {en} ({why_en}).", fr=f"{path} : {fr} ({why_fr}).")
 
 
 def interrupted(en: str, fr: str) -> int:

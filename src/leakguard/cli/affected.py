@@ -334,7 +334,7 @@ def _open(path: str) -> TextIO:
         return Path(path).open("w", encoding="utf-8", newline="")
     except OSError as exc:
         raise file_error(
-            path, exc, "cannot write the list", "impossible d'écrire la liste"
+            path, exc, "cannot write the list", "impossible d'écrire la liste", writing=True
         ) from None
 
 
