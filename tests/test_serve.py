@@ -298,6 +298,7 @@ def test_broken_json_and_unknown_content_type(
         ),
         (b'{"to": [{"address": "x@gmail.com"}], "%s": 1, "%s": 2}', "a field"),
     ],
+    ids=["body-text", "to", "attachment-name", "unknown-name"],
 )
 def test_a_field_given_twice_is_refused_not_half_read(
     base: str, content: bytes, shown: str

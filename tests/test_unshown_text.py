@@ -499,7 +499,11 @@ _RTF_GLUES = [
 ]
 
 
-@pytest.mark.parametrize("body", _RTF_GLUES)
+@pytest.mark.parametrize(
+    "body",
+    _RTF_GLUES,
+    ids=["hidden-before", "hidden-after", "hidden-inside", "switch", "plain", "tiny", "white"],
+)
 def test_hidden_rtf_text_glued_to_a_number_does_not_hide_it(body: str) -> None:
     rtf = f"{_RTF_HEAD}{body}\\par}}"
     assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {"attachment:lettre.rtf": PLAIN}
@@ -515,8 +519,8 @@ def test_shown_rtf_text_glued_to_a_number_stays_a_reference() -> None:
     # text: in a document that can hide nothing, a group's edge changes nothing either.
     glued = f"{_RTF_HEAD}NIR x{NIR_SPACED}\\par}}"
     plain = f"{{\\rtf1\\ansi NIR {{\\b x}}{NIR}\\par}}"
-    for rtf in (glued, plain):
-        assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {}, rtf
+    for name, rtf in (("glued", glued), ("plain", plain)):
+        assert _sent(rtf.encode(), "lettre.rtf", "rtf") == {}, name
 
 
 RTF_PIECES = st.sampled_from(

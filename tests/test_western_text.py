@@ -282,10 +282,11 @@ EBCDIC_EXPORTS = [
 ]
 
 
-@pytest.mark.parametrize("text", EBCDIC_EXPORTS)
+@pytest.mark.parametrize("text", EBCDIC_EXPORTS, ids=["record", "letter", "rows"])
 @pytest.mark.parametrize(
     "content_type",
     [b"application/octet-stream; name=export.dat", b"text/plain; charset=us-ascii"],
+    ids=["octet-stream", "us-ascii"],
 )
 def test_an_ebcdic_export_is_read_in_ebcdic(
     text: str, content_type: bytes, capsys: pytest.CaptureFixture[str], tmp_path: Path
