@@ -410,14 +410,17 @@ def test_a_message_file_too_large_to_read_is_refused_unread(
     assert "-: error: too large to read: more than 300 MB" in done.stdout, done.stdout
 
 
-def test_a_document_too_large_is_reported_without_being_read_whole(tmp_path: Path) -> None:
-    # A 3 GB file given to scan: what a document is read to, and a byte more, is all
-    # that is read; its reader reports it too large.
+def test_a_document_too_large_to_read_is_refused_unread(tmp_path: Path) -> None:
+    # A 3 GB file given to scan is not read (0.4 s, the memory of the start); one of
+    # 100 MB is read, and its reader reports it too large for its part limit.
     import json
 
     big = tmp_path / "scan.pdf"
     with big.open("wb") as fh:
         fh.truncate(3 << 30)
+    middle = tmp_path / "middle.pdf"
+    with middle.open("wb") as fh:
+        fh.truncate(100 << 20)
     # The scan in a child that says, after it, the most memory it held (kB).
     child = (
         "import resource, sys\n"
@@ -426,15 +429,18 @@ def test_a_document_too_large_is_reported_without_being_read_whole(tmp_path: Pat
         "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
         "sys.exit(status)\n"
     )
+    args = ["--lang", "en", "scan", "-j1", "--format", "json", str(big), str(middle)]
     done = subprocess.run(
-        [sys.executable, "-c", child, "scan", "-j1", "--format", "json", str(big)],
+        [sys.executable, "-c", child, *args],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
-    assert done.returncode == 0, done.stderr
-    (found,) = json.loads(done.stdout)["messages"][0]["findings"]
+    assert done.returncode == 2, done.stderr
+    first, second = json.loads(done.stdout)["messages"]
+    assert "too large to read: 3072 MB (a file is read up to 300 MB)" in first["error"]
+    (found,) = second["findings"]
     assert (found["kind"], found["detail"]) == ("unscannable_attachment", "too_large")
     peak = int(done.stderr.split()[-1])
     assert peak < 600 * 1024, f"the scan held {peak // 1024} MB"

@@ -77,3 +77,28 @@ def test_the_patient_registers_that_are_devices_are_refused_on_one_line(
     with pytest.raises(LeakguardError) as caught:
         PatientRegister.load("/dev/zero", fingerprinter=Fingerprinter(b"k"))
     assert "ce n'est pas un fichier ordinaire" in caught.value.message("fr")
+
+
+def test_a_batch_with_a_larger_part_limit_reads_a_larger_document(tmp_path: Path) -> None:
+    # What is read of a document given to a batch is bounded by the most a caller may
+    # ask of it, not by the default part limit: a NIR after 55 MB of text is found when
+    # the caller's limits take the whole file, and the file is said too large otherwise.
+    from helpers import NIR
+    from leakguard import batch
+    from leakguard.extract import Limits
+
+    big = tmp_path / "export.txt"
+    big.write_bytes(b"ligne sans chiffre\n" * ((55 << 20) // 19) + f"NIR {NIR}\n".encode())
+
+    def kinds(limits: Limits | None) -> list[tuple[str, str | None]]:
+        (outcome,) = batch.scan([str(big)], limits=limits, jobs=1)
+        return [(f.kind, f.detail) for f in outcome.findings]
+
+    assert kinds(None) == [("unscannable_attachment", "too_large")]
+    wide = Limits(
+        max_part_bytes=100 << 20,
+        max_total_bytes=200 << 20,
+        max_text_chars=100_000_000,
+        max_seconds=120,
+    )
+    assert kinds(wide) == [("nir", None)]

@@ -158,16 +158,19 @@ def file_size(p: Place) -> int:
     return p.stat().st_size if isinstance(p, Path) else p.size()
 
 
-def message_too_large(size: int, *, more: bool = False) -> InputError | None:
-    """Why a message of ``size`` bytes (``more``: of more than that) is not read, or
-    None when it is."""
+def message_too_large(
+    size: int, *, more: bool = False, document: bool = False
+) -> InputError | None:
+    """Why a message (or a ``document``) of ``size`` bytes (``more``: of more than that)
+    is not read, or None when it is."""
     if size <= MAX_MESSAGE_BYTES:
         return None
     most = MAX_MESSAGE_BYTES // _MB
     en, fr = (f"more than {most}", f"plus de {most}") if more else (size // _MB, size // _MB)
+    what_en, what_fr = ("a file", "un fichier") if document else ("a message", "un message")
     return InputError(
-        f"too large to read: {en} MB (a message is read up to {most} MB)",
-        fr=f"trop gros pour être lu : {fr} Mo (un message est lu jusqu'à {most} Mo)",
+        f"too large to read: {en} MB ({what_en} is read up to {most} MB)",
+        fr=f"trop gros pour être lu : {fr} Mo ({what_fr} est lu jusqu'à {most} Mo)",
     )
 
 

@@ -38,7 +38,6 @@ from leakguard.archives._read import (
     walk_tree,
 )
 from leakguard.errors import InputError, LeakguardError
-from leakguard.extract._types import Limits
 
 __all__ = [
     "End",
@@ -63,8 +62,6 @@ Reading = Literal["check", "scan", "learn"]
 
 _ARCHIVES = frozenset({"mbox", "maildir", "pst"})
 _MESSAGE_SUFFIXES = frozenset({".eml", ".msg822", ".mbox"})
-# What is read of a document at most (past it, its reader reports it too large).
-_DOCUMENT_BYTES = Limits().max_part_bytes
 _SAMPLE = 1 << 20  # bytes read at the head of an mbox to guess its message size
 _SEEK_CHUNK = 1 << 16
 _MIN_STEP = 4096  # bytes: no smaller ranges, however small the messages
@@ -173,16 +170,13 @@ class FileList:
             if not path.is_file():
                 why = not_regular(path) or _file_error(errno.ENOENT, None)
                 return Item(raw, b"", error=why)
-            if is_message:
-                large = message_too_large(file_size(path))
-                if large is not None:
-                    return Item(raw, b"", error=large)
-                data = path.read_bytes()
-            else:
-                # A document past what is read of one is reported too large by its
-                # reader: a byte more than that is all it needs.
-                with path.open("rb") as fh:
-                    data = fh.read(_DOCUMENT_BYTES + 1)
+            # Past the limit a file is not read (its reader could not read it whole
+            # under any limits a batch may be given); below it, a document past its
+            # reader's limit is reported too large by the reader.
+            large = message_too_large(file_size(path), document=not is_message)
+            if large is not None:
+                return Item(raw, b"", error=large)
+            data = path.read_bytes()
         except OSError as exc:
             return Item(raw, b"", error=_file_error(exc.errno, exc))
         return Item(raw, data, is_message=is_message, name=path.name)
