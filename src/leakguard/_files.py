@@ -12,7 +12,7 @@ import os
 import stat
 from pathlib import Path
 
-__all__ = ["NotRegular", "TooLarge", "read_limited"]
+__all__ = ["NotRegular", "TooLarge", "read_limited", "reason_fr"]
 
 
 class NotRegular(OSError):
@@ -38,3 +38,12 @@ def read_limited(path: str | os.PathLike[str], most: int) -> bytes:
     if len(data) > most:
         raise TooLarge(errno.EFBIG, os.strerror(errno.EFBIG), str(file))
     return data
+
+
+def reason_fr(exc: OSError) -> str | None:
+    """Why :func:`read_limited` refused a file, in French (None for any other error)."""
+    if isinstance(exc, NotRegular):
+        return "ce n'est pas un fichier ordinaire"
+    if isinstance(exc, TooLarge):
+        return "le fichier est trop gros"
+    return None

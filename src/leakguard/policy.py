@@ -16,7 +16,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal
 
-from leakguard._files import NotRegular, TooLarge, read_limited
+from leakguard._files import read_limited, reason_fr
 from leakguard._recipients.typo_domains import is_public_mailbox
 from leakguard.core import IDENTIFIER_KINDS, KINDS, Action
 from leakguard.errors import PolicyError
@@ -355,10 +355,9 @@ def _allowed_fr(allowed: str) -> str:
 
 
 def _os_reason_fr(exc: OSError) -> str:
-    if isinstance(exc, NotRegular):
-        return "ce n'est pas un fichier ordinaire"
-    if isinstance(exc, TooLarge):
-        return "le fichier est trop gros"
+    own = reason_fr(exc)
+    if own is not None:
+        return own
     if isinstance(exc, FileNotFoundError):
         return "fichier introuvable"
     if isinstance(exc, IsADirectoryError):

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from leakguard._files import NotRegular, TooLarge, read_limited
+from leakguard._files import read_limited, reason_fr
 from leakguard.core import Fingerprinter
 from leakguard.detectors import as_seen, nir
 from leakguard.errors import DirectoryError
@@ -62,14 +62,8 @@ class PatientRegister:
         try:
             raw = read_limited(p, MAX_REGISTER_BYTES)
         except OSError as exc:
-            pourquoi = (
-                "fichier introuvable"
-                if isinstance(exc, FileNotFoundError)
-                else "le fichier est trop gros"
-                if isinstance(exc, TooLarge)
-                else "ce n'est pas un fichier ordinaire"
-                if isinstance(exc, NotRegular)
-                else "erreur"
+            pourquoi = reason_fr(exc) or (
+                "fichier introuvable" if isinstance(exc, FileNotFoundError) else "erreur"
             )
             raise DirectoryError(
                 f"{p}: cannot read the patient register ({exc.strerror or exc}).",
