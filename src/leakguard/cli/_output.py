@@ -66,43 +66,38 @@ class Findings:
         return f"Findings({len(self.findings)} findings)"
 
 
-def _plain(value: str) -> bool:
-    """True when JSON writes ``value`` as it is (``ensure_ascii=False`` escapes only
-    quotes, backslashes and control characters)."""
-    return value.isprintable() and '"' not in value and "\\" not in value
-
-
-def _templated(f: Finding) -> bool:
-    """True when ``f`` is written from its kind's template: only the fields an
-    identifier finding carries, and values JSON writes as they are."""
-    return (
-        f.kind in IDENTIFIER_KINDS
-        and f.masked is not None
-        and f.fingerprint is not None
-        and f.detail is None
-        and f.count is None
-        and f.recipient is None
-        and f.similar_to is None
-        and f.distance is None
-        and f.last_seen is None
-        and f.directory_date is None
-        and not f.suggestions
-        and _plain(f.masked)
-        and _plain(f.fingerprint)
-    )
-
-
 def _finding_bodies(findings: Sequence[Finding], lang: Lang, level: int) -> Iterator[str]:
     """The members of each finding as the C encoder at ``level`` writes them (see
     :func:`_flat_list`), identifier findings from a template made once per kind and
-    place."""
+    place: those that carry only the fields an identifier finding carries, with values
+    JSON writes as they are (``ensure_ascii=False`` escapes only quotes, backslashes and
+    control characters). The test is written out in the loop: a scan of an export
+    writes a million findings."""
     encoder = _flat_encoder(level)
     sep = ",\n" + "  " * (level + 1)
+    kinds = IDENTIFIER_KINDS
     # By kind, place and severity: the place by identity (every finding is alive while
     # written), whose hash and comparison are made in C.
     templates: dict[tuple[str, int, str], str] = {}
     for f in findings:
-        if not _templated(f):
+        masked, fingerprint = f.masked, f.fingerprint
+        if (
+            masked is None
+            or fingerprint is None
+            or f.detail is not None
+            or f.count is not None
+            or f.recipient is not None
+            or f.similar_to is not None
+            or f.distance is not None
+            or f.last_seen is not None
+            or f.directory_date is not None
+            or f.suggestions
+            or f.kind not in kinds
+            # Values JSON writes as they are, both at once.
+            or not (both := masked + fingerprint).isprintable()
+            or '"' in both
+            or "\\" in both
+        ):
             yield encoder.encode(f.to_dict(lang))[1:-1]
             continue
         key = (f.kind, id(f.location), f.severity._value_)
@@ -120,7 +115,7 @@ def _finding_bodies(findings: Sequence[Finding], lang: Lang, level: int) -> Iter
                     '"message": ' + sentence.replace("%", "%%").replace("%%s", "%s", 1),
                 )
             )
-        yield template % (f.masked, f.fingerprint, f.masked)
+        yield template % (masked, fingerprint, masked)
 
 
 _LEVEL = {"high": "error", "medium": "warning", "low": "note"}
