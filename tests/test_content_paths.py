@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import random
+import sys
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from leakguard import _child
 from leakguard.content import scan_text
-from leakguard.core import Fingerprinter, Location
-from leakguard.detectors import health_data
+from leakguard.core import Deadline, Fingerprinter, Location
+from leakguard.detectors import _bulk, health_data
 
 LINES = [
     "Consultation médicale du 12/03/2024, tél 02 35 12 34 56.",
@@ -62,3 +64,39 @@ def test_long_text_categories_in_order(compiled: bool) -> None:
         "diagnosis",
         "medical_code",
     ]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+@pytest.mark.parametrize("unique", [True, False], ids=["distinct-people", "same-people-again"])
+def test_a_long_text_read_by_two_processes_gives_the_same_findings(
+    monkeypatch: pytest.MonkeyPatch, unique: bool
+) -> None:
+    # The masks and fingerprints of the second half are made in the child: they come
+    # back through its answer (a failure there would be read again here, unseen).
+    rnd = random.Random(3)
+    rows = []
+    for i in range(3000):
+        body = f"{rnd.randint(1, 2)}{rnd.randint(0, 99):02d}{rnd.randint(1, 12):02d}"
+        body += f"{rnd.randint(1, 95):02d}{rnd.randint(1, 999):03d}{rnd.randint(1, 999):03d}"
+        rows.append(f"{i};{body}{97 - int(body) % 97:02d};{LINES[i % 4]}")
+    if not unique:
+        rows = rows[:1500] * 2
+    text = "\n".join(rows)
+    monkeypatch.setenv(_child.ENV, "1")
+    alone = _scan(text, compiled=True)
+    monkeypatch.delenv(_child.ENV)
+    monkeypatch.setattr(_bulk, "SPLIT", 0)
+    monkeypatch.setattr(_child, "_one_thread", lambda: True)
+    monkeypatch.setattr(_child, "_cores", lambda: 2)
+    answers: list[str] = []
+    result = _child.Child.result
+
+    def spied(self: _child.Child[object], deadline: Deadline | None = None) -> object:
+        answer = result(self, deadline)
+        answers.append("answered")
+        return answer
+
+    monkeypatch.setattr(_child.Child, "result", spied)
+    split = _scan(text, compiled=True)
+    assert answers == ["answered"]
+    assert len(split) == len(alone) and split == alone

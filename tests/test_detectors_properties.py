@@ -6,13 +6,28 @@ the same numbers with a wrong key are not; the fast path equals the naive one.
 from __future__ import annotations
 
 import calendar
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from leakguard.detectors import _bulk, find_identifiers, naive_find_identifiers
+from leakguard import _child
+from leakguard.core import Deadline, DeadlineExceeded
+from leakguard.detectors import (
+    Found,
+    _bulk,
+    find_identifiers,
+    naive_find_identifiers,
+    one_byte_copies,
+)
 from leakguard.detectors import be_niss as be_niss_module
 from leakguard.detectors import ca_sin as ca_sin_module
 from leakguard.detectors import nir as nir_module
@@ -629,7 +644,7 @@ def test_pieces_cover_the_text_with_their_digits_and_grow_only_where_sparse(
     try:
         lo = 0
         while lo < len(text):
-            hi, digits = _bulk._piece_end(whole, lo)
+            hi, digits = _bulk._piece_end(whole, lo, len(text))
             assert lo < hi <= min(len(text), lo + _bulk.GROW * piece)
             if digits is None:  # dense digits: a quarter piece, read whole
                 assert hi - lo <= max(1, piece // 4)
@@ -749,3 +764,202 @@ def test_a_label_is_looked_for_wherever_one_may_end(before: str, sep: str) -> No
     asked = bool(_bulk._label_may_end(_bulk.one_byte(text), np.array([at]))[0])
     found = other_number_labels().search(text, max(0, at - LABEL_RADIUS), at) is not None
     assert asked or not found, "a label went unseen before a number"
+
+
+# ------------------------------------------------------- a long text read by two processes
+
+
+@contextmanager
+def _split_everything(share: float) -> Iterator[list[str]]:
+    """Every text read by two processes (this one and a forked child), cut after the
+    first line end past ``share`` of it; gives what became of each child's answer."""
+    saved = _bulk.SPLIT, _bulk.SHARE, _child._one_thread, _child._cores
+    seen: list[str] = []
+    result = _child.Child.result
+
+    def spied(self: _child.Child[Any], deadline: Deadline | None = None) -> Any:
+        try:
+            answer = result(self, deadline)
+        except _child.ChildFailed:
+            seen.append("failed")
+            raise
+        seen.append("answered")
+        return answer
+
+    _bulk.SPLIT, _bulk.SHARE = 0, share
+    # Threads other tests left do not matter to what is tested here.
+    _child._one_thread = lambda: True  # type: ignore[assignment]
+    _child._cores = lambda: 2  # type: ignore[assignment]
+    _child.Child.result = spied  # type: ignore[method-assign]
+    try:
+        yield seen
+    finally:
+        _bulk.SPLIT, _bulk.SHARE, _child._one_thread, _child._cores = saved
+        _child.Child.result = result  # type: ignore[method-assign]
+
+
+def _read_alone(text: str, then: Any = None) -> list[Any]:
+    copy, folded = one_byte_copies(text)
+    old = os.environ.pop(_child.ENV, None)
+    os.environ[_child.ENV] = "1"
+    try:
+        return [f for part in _bulk.iter_found(text, copy, folded, then=then) for f in part]
+    finally:
+        del os.environ[_child.ENV]
+        if old is not None:
+            os.environ[_child.ENV] = old
+
+
+def _read_split(text: str, share: float, then: Any = None) -> tuple[list[Any], list[str]]:
+    copy, folded = one_byte_copies(text)
+    with _split_everything(share) as seen:
+        found = [f for part in _bulk.iter_found(text, copy, folded, then=then) for f in part]
+    return found, seen
+
+
+SPLIT_SETTINGS = settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+@SPLIT_SETTINGS
+@given(
+    st.one_of(MIXES, NEW_MIXES),
+    st.floats(0.0, 1.0),
+    st.sampled_from([7, 64, 1 << 16]),
+)
+def test_a_text_read_by_two_processes_gives_what_one_reading_gives(
+    text: Opaque, share: float, piece: int
+) -> None:
+    # Cut anywhere (a line end when there is one, else inside a number as often as
+    # not): the child's answer stands only where it is the same.
+    saved = _bulk.PIECE
+    _bulk.PIECE = piece
+    try:
+        alone = _read_alone(text)
+        split, seen = _read_split(text, share)
+    finally:
+        _bulk.PIECE = saved
+    same = split == alone
+    assert same, f"two processes and one disagree on a {len(text)}-character text"
+    assert "failed" not in seen
+
+
+def _rows(count: int, seed: int) -> str:
+    """An export: a NIR and an IBAN on each line, then a line without digits."""
+    import random
+
+    rnd = random.Random(seed)
+    lines = []
+    for i in range(count):
+        body = f"{rnd.randint(1, 2)}{rnd.randint(0, 99):02d}{rnd.randint(1, 12):02d}"
+        body += f"{rnd.randint(1, 95):02d}{rnd.randint(1, 999):03d}{rnd.randint(1, 999):03d}"
+        key = 97 - int(body) % 97
+        lines.append(f"ligne {i};{body}{key:02d};{_iban(rnd)};fin\nsans chiffre\n")
+    return "".join(lines)
+
+
+def _iban(rnd: Any) -> str:
+    account = "".join(rnd.choice(DIGIT) for _ in range(18))
+    check = 98 - int(account + "131400") % 97
+    return f"DE{check:02d}{account}"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_the_childs_answer_stands_where_the_cut_falls_between_numbers() -> None:
+    text = _rows(400, 5)
+    alone = _read_alone(text)
+    count = len(alone)
+    assert count == 800, "the export's numbers are not all found"
+    for share in (0.1, 0.45, 0.5, 0.9):
+        split, seen = _read_split(text, share)
+        same = split == alone
+        assert same, f"cut at {share}: two processes and one disagree"
+        assert seen == ["answered"], f"cut at {share}: {seen}"
+
+
+def _masked(part: list[Found]) -> list[tuple[str, int, int, int]]:
+    # What a caller makes of each piece: made by whichever process read it.
+    return [(kind, start, end, os.getpid()) for kind, start, end, _value, _sure in part]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_what_the_caller_makes_of_each_piece_is_made_by_the_process_that_read_it() -> None:
+    text = _rows(400, 6)
+    places = [f[:3] for f in _read_alone(text)]
+    split, seen = _read_split(text, 0.45, _masked)
+    assert seen == ["answered"]
+    assert [f[:3] for f in split] == places
+    makers = [f[3] for f in split]
+    assert makers[0] == os.getpid() and makers[-1] != os.getpid()
+    # The first half's pieces in this process, then the second half's in the child.
+    assert sorted(set(makers), key=makers.index) == [makers[0], makers[-1]]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_a_child_that_fails_has_this_process_read_the_second_half() -> None:
+    text = _rows(300, 7)
+    parent = os.getpid()
+
+    def fails_in_the_child(part: list[Found]) -> list[Found]:
+        if os.getpid() != parent:
+            raise RuntimeError("the child fails")
+        return part
+
+    split, seen = _read_split(text, 0.5, fails_in_the_child)
+    assert seen == ["failed"]
+    same = split == _read_alone(text)
+    assert same, "the second half read again differs from one reading"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_a_deadline_passing_in_the_child_ends_the_reading_after_what_was_found() -> None:
+    text = _rows(300, 8)
+    whole = _read_alone(text)
+    parent = os.getpid()
+
+    def slow_in_the_child(part: list[Found]) -> list[Found]:
+        if os.getpid() != parent:
+            time.sleep(0.3)
+        return part
+
+    saved = _bulk.PIECE
+    _bulk.PIECE = 256
+    found: list[Found] = []
+    begin = time.monotonic()
+    try:
+        copy, folded = one_byte_copies(text)
+        with _split_everything(0.5), pytest.raises(DeadlineExceeded):
+            deadline = Deadline.after(0.5)
+            for part in _bulk.iter_found(
+                text, copy, folded, deadline=deadline, then=slow_in_the_child
+            ):
+                found.extend(part)
+    finally:
+        _bulk.PIECE = saved
+    assert time.monotonic() - begin < 10
+    # What was given before the deadline is what one reading gives first.
+    first = bool(found) and len(found) < len(whole) and found == whole[: len(found)]
+    assert first, f"{len(found)} of {len(whole)} found before the deadline, or others"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_a_labelled_rib_across_the_cut_is_one_finding() -> None:
+    # Its fields on four lines, the cut after the second: the child, reading from the
+    # cut, sees the account alone (a valid Belgian number); one reading sees the RIB.
+    niss = "850730033" + f"{97 - 850730033 % 97:02d}"
+    fields = (
+        f"Code banque\t30006\nCode guichet\t00001\nN° de compte\t{niss}\n"
+        f"Clé RIB\t{rib_module.calc_key('30006', '00001', niss)}\n"
+    )
+    text = _rows(200, 9) + fields + _rows(200, 10)
+    alone = _read_alone(text)
+    kinds = [f[0] for f in alone]
+    assert "rib" in kinds and "be_niss" not in kinds
+    share = text.index("Code guichet") / len(text)
+    split, seen = _read_split(text, share)
+    same = split == alone
+    assert same, "two processes and one disagree around a labelled RIB"
+    # This process's last finding reaches past the cut: it read the rest itself.
+    assert seen == []

@@ -23,6 +23,7 @@ from leakguard.core import (
 from leakguard.detectors import (
     HEALTH,
     IDENTIFIER_DETECTORS,
+    Found,
     as_seen,
     iter_identifiers,
     one_byte_copies,
@@ -152,25 +153,24 @@ def _identifier_findings(
     """Append a finding for each identifier of ``text`` whose fingerprint is not in
     ``seen`` yet (one finding per distinct value; the findings keep the fingerprints
     anyway). A long export holds a million of them: the loop keeps what it calls at
-    hand."""
+    hand, and the masks and fingerprints are made a piece at a time by the process that
+    read the piece (a long text's second half may be read by a child process)."""
     remember, append, make = seen.add, out.append, identifier_finding
-    severity, mask = _SEVERITY, _MASK
-    for part in iter_identifiers(text, copies=copies, deadline=deadline):
-        for kind, _start, _end, compact, confidence in part:
-            fingerprint = fingerprinter(kind, compact)
+    severity = _SEVERITY
+
+    def shown(part: list[Found]) -> list[tuple[str, str, str, float]]:
+        mask = _MASK
+        return [
+            (kind, mask[kind](compact), fingerprinter(kind, compact), confidence)
+            for kind, _start, _end, compact, confidence in part
+        ]
+
+    for part in iter_identifiers(text, copies=copies, deadline=deadline, then=shown):
+        for kind, masked, fingerprint, confidence in part:
             if fingerprint in seen:
                 continue
             remember(fingerprint)
-            append(
-                make(
-                    kind,
-                    location,
-                    severity[kind],
-                    mask[kind](compact),
-                    fingerprint,
-                    confidence,
-                )
-            )
+            append(make(kind, location, severity[kind], masked, fingerprint, confidence))
 
 
 _HEX = frozenset("0123456789abcdefABCDEF")

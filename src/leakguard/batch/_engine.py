@@ -29,6 +29,7 @@ from dataclasses import dataclass, replace
 from itertools import chain
 from typing import TYPE_CHECKING, Any, Protocol
 
+from leakguard import _child
 from leakguard.batch._context import Context, ContextRef, Recipe, install, new_token, uninstall
 from leakguard.batch._shards import End, Failed, MboxRange, Reading, Shard, plan
 from leakguard.batch._tasks import Outcome, ShardResult, Task, execute, listing
@@ -189,6 +190,8 @@ def _start_worker(token: str, context: Context | Recipe) -> None:
     # Ctrl-C at a terminal reaches the whole process group: the parent alone decides,
     # stops the workers and writes what was finished; workers print nothing.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Its siblings use the other cores: a long text is read in this process alone.
+    _child.forbid()
     install(token, context)
 
 

@@ -8,9 +8,9 @@ numbers that pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import ModuleType
-from typing import cast
+from typing import Any, TypeVar, cast, overload
 
 from leakguard.core import Deadline
 from leakguard.detectors import _bulk, be_niss, ca_sin, forms, health_data, iban, nir, qc_nam, rib
@@ -103,16 +103,47 @@ def one_byte_copies(text: str, /) -> tuple[bytes, bytes]:
     return copy, health_data.folded_copy(copy)
 
 
+T = TypeVar("T")
+
+
+@overload
 def iter_identifiers(
     text: str,
     /,
     *,
     copies: tuple[bytes, bytes] | None = None,
     deadline: Deadline | None = None,
-) -> Iterator[list[Found]]:
+    then: None = None,
+) -> Iterator[list[Found]]: ...
+
+
+@overload
+def iter_identifiers(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+    then: Callable[[list[Found]], list[T]],
+) -> Iterator[list[T]]: ...
+
+
+def iter_identifiers(
+    text: str,
+    /,
+    *,
+    copies: tuple[bytes, bytes] | None = None,
+    deadline: Deadline | None = None,
+    then: Callable[[list[Found]], list[Any]] | None = None,
+) -> Iterator[list[Any]]:
     """:func:`find_identifiers`'s answer a piece of text at a time, as plain tuples
     ``(kind, start, end, compact, confidence)``: what was found before ``deadline``
     passed is given before ``DeadlineExceeded`` is raised.
+
+    With ``then``, each piece's list is given as ``then`` makes it. A long text's second
+    half may be read by a child process (see ``_bulk.iter_found``), which then applies
+    ``then`` itself: ``then`` must make what ``marshal`` writes (tuples, strings,
+    numbers), and may use anything this process holds when the search starts.
 
     A text with form-field labels (``forms``) is answered in one piece: its fields are
     read over the whole text, and a field whose number fails its check hides the other
@@ -120,26 +151,30 @@ def iter_identifiers(
     """
     if not isinstance(text, str) or not text:
         return iter(())
+    make: Callable[[list[Found]], list[Any]] = then if then is not None else _bulk._same
     if len(text) < _bulk.SMALL:
         # A short text: the detectors' own patterns answer in less time than the bulk
         # search's fixed cost (the same answer; the property tests compare them).
         small = _with_fields(text, _naive(text), copies, deadline)
         found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in small]
-        return iter([found] if found else [])
+        return iter([make(found)] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
-    pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
     places = forms.label_places(folded)
-    if not places:
-        return pieces
-    read = forms.fields(text, copies=(copy, folded), deadline=deadline, places=places)
-    if not read[0] and not read[1]:
-        # Labels, but no field the detectors do not read already (a table's header
-        # over numbers written whole): their answer as it is, a piece at a time.
-        return pieces
+    read = (
+        forms.fields(text, copies=(copy, folded), deadline=deadline, places=places)
+        if places
+        else None
+    )
+    if read is None or (not read[0] and not read[1]):
+        # No labels, or labels but no field the detectors do not read already (a
+        # table's header over numbers written whole): their answer as it is, a piece
+        # at a time.
+        return _bulk.iter_found(text, copy, folded, deadline=deadline, then=then)
+    pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
     bulk = [Match(*f) for part in pieces for f in part]
     labelled = _with_fields(text, bulk, None, deadline, read)
     found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in labelled]
-    return iter([found] if found else [])
+    return iter([make(found)] if found else [])
 
 
 def _with_fields(

@@ -24,11 +24,13 @@ import operator
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from leakguard.core import Deadline
+from leakguard._child import Child, ChildFailed
+from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
 from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, bare, fold_tokens
@@ -1169,52 +1171,143 @@ _DIGIT_SIZES = frozenset({9, 11, 13, 15, 23})
 
 
 def iter_found(
-    text: str, copy: bytes, folded: bytes, *, deadline: Deadline | None = None
-) -> Iterator[list[Found]]:
+    text: str,
+    copy: bytes,
+    folded: bytes,
+    *,
+    deadline: Deadline | None = None,
+    then: Callable[[list[Found]], list[Any]] | None = None,
+) -> Iterator[list[Any]]:
     """The identifiers of ``text``, a piece at a time, in order: together, what
-    ``find_identifiers`` answers.
+    ``find_identifiers`` answers; with ``then``, what ``then`` makes of each piece's
+    list (made by whichever process read the piece: it must give what ``marshal``
+    writes).
 
     ``copy`` is :func:`one_byte` of ``text`` and ``folded`` its folded copy. Raises
     ``DeadlineExceeded`` between pieces once ``deadline`` has passed.
+
+    A text of ``SPLIT`` characters or more has its second half read by a child process
+    where one may run (``leakguard._child``), while this one reads the first. The halves
+    join as one reading would: what the child found stands when nothing this process
+    found reaches past the cut (a match across it, rare, has this process read the
+    second half itself).
     """
+    make = then if then is not None else _same
     n = len(text)
-    after = dict.fromkeys(RANK, 0)
-    held: Found | None = None
-    # A labelled RIB always says "guichet" (see ``rib.labelled``).
-    labelled = bool(holding(folded, (b"guichet",)))
-    whole = np.frombuffer(copy, dtype=np.uint8)
-    lo = 0
-    while lo < n:
-        if deadline is not None:
-            deadline.check()
-        hi, digits = _piece_end(whole, lo)
-        xlo, xhi = max(0, lo - MARGIN), min(n, hi + MARGIN)
-        if digits is not None:
-            digits = np.concatenate(
-                (_digits_at(whole, xlo, lo), digits, _digits_at(whole, hi, xhi))
-            )
-        piece = _Piece(copy, xlo, xhi, digits)
-        hits: list[_Hits] = []
-        if piece.digits:
-            # Mistyped accounts covering a match may start before the piece.
-            walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23, _DIGIT_SIZES)
-            for kind, finder in _FINDERS:
-                found, after[kind] = finder(piece, walk, text, lo, hi, after[kind])
+    reader = _Reader(text, copy, folded, deadline)
+    cut = _cut(copy, n) if n >= SPLIT else n
+    child = Child.start(functools.partial(_second_half, reader, cut, make)) if cut < n else None
+    try:
+        for part in reader.pieces(0, cut):
+            yield make(part)
+        if child is not None and reader.clear_at(cut):
+            try:
+                parts, late = child.result(deadline)
+            except ChildFailed:
+                pass
+            else:
+                if reader.held is not None:
+                    yield make([reader.held])
+                yield from parts
+                if late:
+                    raise DeadlineExceeded
+                return
+        for part in reader.pieces(cut, n):
+            yield make(part)
+        if reader.held is not None:
+            yield make([reader.held])
+    finally:
+        if child is not None:
+            child.close()
+
+
+# A text this long (in characters) is read by two processes where they may run: below
+# it, the fork and the answer's way back would cost about what the second core saves.
+SPLIT = 1 << 22
+# The share of such a text this process reads: less than half, since it also makes the
+# findings of both halves.
+SHARE = 0.45
+
+
+def _same(part: list[Found]) -> list[Found]:
+    return part
+
+
+def _cut(copy: bytes, n: int) -> int:
+    """Where a long text is cut in two: after the first line end past ``SHARE`` of it
+    (a number is seldom written across a line end), else there."""
+    at = int(n * SHARE)
+    end = copy.find(b"\n", at, at + 4096)
+    return end + 1 if end >= 0 else at
+
+
+def _second_half(
+    reader: _Reader, cut: int, make: Callable[[list[Found]], list[Any]]
+) -> tuple[list[list[Any]], bool]:
+    """In the child: what ``make`` makes of each piece from ``cut`` to the end, and
+    whether the deadline ended the reading (what was read before it is sent)."""
+    parts: list[list[Any]] = []
+    try:
+        for part in reader.pieces(cut, len(reader.text)):
+            parts.append(make(part))
+        if reader.held is not None:
+            parts.append(make([reader.held]))
+    except DeadlineExceeded:
+        return parts, True
+    return parts, False
+
+
+class _Reader:
+    """The piece by piece reading of one text, and what it carries from a piece to the
+    next: where the last match of each kind ended, and the last finding held back."""
+
+    def __init__(self, text: str, copy: bytes, folded: bytes, deadline: Deadline | None) -> None:
+        self.text, self.copy, self.folded, self.deadline = text, copy, folded, deadline
+        self.after = dict.fromkeys(RANK, 0)
+        self.held: Found | None = None
+        # A labelled RIB always says "guichet" (see ``rib.labelled``).
+        self.labelled = bool(holding(folded, (b"guichet",)))
+        self.whole = np.frombuffer(copy, dtype=np.uint8)
+
+    def clear_at(self, cut: int) -> bool:
+        """True when nothing read so far reaches past ``cut``: a reading starting there
+        afresh finds what this one would."""
+        held = self.held
+        return all(end <= cut for end in self.after.values()) and (held is None or held[2] <= cut)
+
+    def pieces(self, lo: int, stop: int) -> Iterator[list[Found]]:
+        """The findings of the pieces from ``lo`` to ``stop`` (the last held back)."""
+        text, copy, folded, whole, after = self.text, self.copy, self.folded, self.whole, self.after
+        deadline, n = self.deadline, len(text)
+        while lo < stop:
+            if deadline is not None:
+                deadline.check()
+            hi, digits = _piece_end(whole, lo, stop)
+            xlo, xhi = max(0, lo - MARGIN), min(n, hi + MARGIN)
+            if digits is not None:
+                digits = np.concatenate(
+                    (_digits_at(whole, xlo, lo), digits, _digits_at(whole, hi, xhi))
+                )
+            piece = _Piece(copy, xlo, xhi, digits)
+            hits: list[_Hits] = []
+            if piece.digits:
+                # Mistyped accounts covering a match may start before the piece.
+                walk = piece.walk(piece.starting(xlo, hi, DIGIT), _DIGIT_LED, 23, _DIGIT_SIZES)
+                for kind, finder in _FINDERS:
+                    found, after[kind] = finder(piece, walk, text, lo, hi, after[kind])
+                    hits.append(found)
+                found, after["qc_nam"] = _nam(piece, text, lo, hi, after["qc_nam"])
                 hits.append(found)
-            found, after["qc_nam"] = _nam(piece, text, lo, hi, after["qc_nam"])
-            hits.append(found)
-            shapes = _iban_shapes(piece, xlo, hi)
-            found, after["iban"] = _iban(text, shapes, lo, after["iban"])
-            hits.append(found)
-            _drop_covered(hits, piece, walk, shapes, xlo, hi)
-        if labelled and folded.find(b"guichet", xlo, xhi) >= 0:
-            hits.append(_labelled(text, lo, hi))
-        out, held = _resolve(hits, held)
-        if out:
-            yield out
-        lo = hi
-    if held is not None:
-        yield [held]
+                shapes = _iban_shapes(piece, xlo, hi)
+                found, after["iban"] = _iban(text, shapes, lo, after["iban"])
+                hits.append(found)
+                _drop_covered(hits, piece, walk, shapes, xlo, hi)
+            if self.labelled and folded.find(b"guichet", xlo, xhi) >= 0:
+                hits.append(_labelled(text, lo, hi))
+            out, self.held = _resolve(hits, self.held)
+            if out:
+                yield out
+            lo = hi
 
 
 def _digits_at(whole: U8, lo: int, hi: int) -> I64:
@@ -1222,19 +1315,20 @@ def _digits_at(whole: U8, lo: int, hi: int) -> I64:
     return np.flatnonzero((whole[lo:hi] - np.uint8(48)) < 10) + lo
 
 
-def _piece_end(whole: U8, lo: int) -> tuple[int, I64 | None]:
+def _piece_end(whole: U8, lo: int, stop: int) -> tuple[int, I64 | None]:
     """Where the piece starting at ``lo`` ends, and where its digits are. Where digits
     are dense, a quarter of ``PIECE`` (what numpy holds at once stays small), read
     whole: ``None`` for its digits. Else ``PIECE``, grown by as many more (up to
     ``GROW`` in all) as keep the stretches read around its digit runs (``_BEFORE +
-    _AFTER`` each, at most, but for an IBAN's) within ``PIECE``."""
-    n = len(whole)
+    _AFTER`` each, at most, but for an IBAN's) within ``PIECE``. No piece ends past
+    ``stop``."""
+    n = stop
     step = max(1, PIECE)
     read = 0
     hi = lo
     found: list[I64] = []
     for k in range(GROW):
-        digit = (whole[hi : hi + step] - np.uint8(48)) < 10
+        digit = (whole[hi : min(n, hi + step)] - np.uint8(48)) < 10
         if int(np.count_nonzero(digit)) * 8 >= len(digit):
             if k:
                 break

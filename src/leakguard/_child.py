@@ -1,0 +1,185 @@
+"""Work done beside this process, on a second processor core, by a forked child.
+
+A long text's identifier search is cut in two: this process reads the first half while
+a child, forked at that moment (it shares the text without a copy), reads the second
+and sends back what it found. Nothing here is needed for a right answer: wherever a
+child cannot be used, :meth:`Child.start` answers ``None`` and the caller does the
+work itself; wherever a child fails (it died, was killed, sent something unreadable),
+:meth:`Child.result` raises :class:`ChildFailed` and the caller does the work itself.
+
+A child is forked only:
+
+- on Linux (fork is the system's own way there; elsewhere a fresh interpreter would
+  cost more than it saves);
+- when this process runs one Python thread (a lock held by another thread at the
+  moment of the fork would stay locked in the child; a service answering requests on
+  several threads reads each text itself);
+- when this process may run on two processor cores at least;
+- when ``LEAKGUARD_PROCESSES`` is not ``1`` (set it to keep every search in the calling
+  process), and in no batch worker (``--jobs`` already gives each core a message).
+
+The child ends with ``os._exit``: it never runs this process's exit handlers nor
+writes its buffers. Ctrl-C ends it at once (the terminal sends the signal to both);
+this process kills it when it no longer wants its answer, and always waits for it, so
+no process is left behind.
+"""
+
+from __future__ import annotations
+
+import gc
+import marshal
+import os
+import select
+import signal
+import sys
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from leakguard.core import Deadline, DeadlineExceeded
+
+__all__ = ["ENV", "Child", "ChildFailed", "allowed", "forbid"]
+
+T = TypeVar("T")
+
+#: The environment variable that keeps every search in the calling process when "1".
+ENV = "LEAKGUARD_PROCESSES"
+_forbidden = False
+
+
+class ChildFailed(Exception):
+    """The child sent no answer: the caller does the work itself."""
+
+
+def forbid() -> None:
+    """No child from this process on (a batch worker: its siblings use the cores)."""
+    global _forbidden
+    _forbidden = True
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - Linux has it
+        return os.cpu_count() or 1
+
+
+def _one_thread() -> bool:
+    return threading.active_count() == 1
+
+
+def allowed() -> bool:
+    """True when a child may be forked now (see the module's documentation)."""
+    return (
+        not _forbidden
+        and sys.platform == "linux"
+        and os.environ.get(ENV, "").strip() != "1"
+        and _one_thread()
+        and _cores() >= 2
+    )
+
+
+class Child(Generic[T]):
+    """A forked child computing ``work()``; its answer, made of what ``marshal`` writes
+    (tuples, lists, strings, numbers), is read with :meth:`result`."""
+
+    __slots__ = ("_fd", "_pid")
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self._pid: int | None = pid
+        self._fd: int | None = fd
+
+    @classmethod
+    def start(cls, work: Callable[[], T]) -> Child[T] | None:
+        """``work()`` started in a forked child, or ``None`` where no child is allowed
+        (or the system refuses one)."""
+        if not allowed():
+            return None
+        try:
+            read, write = os.pipe()
+        except OSError:
+            return None
+        try:
+            with warnings.catch_warnings():
+                # Python 3.12 and later warn of threads the system counts (a numeric
+                # library's own); the child runs none of their work.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:
+            os.close(read)
+            os.close(write)
+            return None
+        if pid == 0:  # pragma: no cover - the child's side, measured by its answers
+            os.close(read)
+            _serve(work, write)
+        os.close(write)
+        return cls(pid, read)
+
+    def result(self, deadline: Deadline | None = None) -> T:
+        """The child's answer, once it has sent it all. Raises :class:`ChildFailed`
+        when it ends without one, and ``DeadlineExceeded`` (the child killed) when
+        ``deadline`` passes first."""
+        fd = self._fd
+        if fd is None:
+            raise ChildFailed
+        data: list[bytes] = []
+        try:
+            while True:
+                if deadline is not None:
+                    left = deadline.at - time.monotonic()
+                    if left <= 0:
+                        raise DeadlineExceeded
+                    if not select.select([fd], [], [], min(left, 3600.0))[0]:
+                        continue
+                block = os.read(fd, 1 << 20)
+                if not block:
+                    break
+                data.append(block)
+        finally:
+            self.close()
+        if not data or data[0][:1] != b"+":
+            raise ChildFailed
+        try:
+            answer: Any = marshal.loads(b"".join(data)[1:])
+        except (EOFError, ValueError, TypeError) as exc:
+            raise ChildFailed from exc
+        return answer  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Kill the child if it still runs, and wait for it (nothing is left behind)."""
+        fd, pid = self._fd, self._pid
+        self._fd = self._pid = None
+        if fd is not None:
+            os.close(fd)
+        if pid is not None:
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+                if not done:
+                    os.kill(pid, signal.SIGKILL)
+                    os.waitpid(pid, 0)
+            except (ChildProcessError, ProcessLookupError):  # pragma: no cover
+                pass
+
+    def __del__(self) -> None:
+        if self._pid is not None:  # pragma: no cover - callers close their child
+            self.close()
+
+
+def _serve(work: Callable[[], Any], fd: int) -> None:  # pragma: no cover - in the child
+    """The child: compute, send ``+`` and the answer, end without running anything of
+    the parent's (its exit handlers, its buffered output)."""
+    status = 1
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        gc.freeze()  # the inherited objects are never scanned (nor copied by it)
+        data = memoryview(b"+" + marshal.dumps(work()))
+        while data:
+            data = data[os.write(fd, data) :]
+        status = 0
+    except BaseException:  # whatever failed, the parent does the work itself
+        status = 1
+    finally:
+        os._exit(status)

@@ -1,0 +1,153 @@
+"""The forked child that reads a long text's second half: its answer comes back whole,
+a failure of any kind leaves the caller to do the work, and no process outlives it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from leakguard import _child
+from leakguard.core import Deadline, DeadlineExceeded
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+
+
+@pytest.fixture(autouse=True)
+def _may_fork(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The test process may hold a thread another test left (a server's): the rule is
+    # tested on its own below; here a child is always allowed.
+    monkeypatch.setattr(_child, "_one_thread", lambda: True)
+    monkeypatch.delenv(_child.ENV, raising=False)
+    monkeypatch.setattr(_child, "_forbidden", False)
+    monkeypatch.setattr(_child, "_cores", lambda: 2)
+    yield
+
+
+def _gone(pid: int) -> bool:
+    """True when ``pid`` is no child of this process any more (it was waited for)."""
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return False
+
+
+def _started(work: object) -> _child.Child[object]:
+    child = _child.Child.start(work)  # type: ignore[arg-type]
+    assert child is not None
+    return child
+
+
+def test_the_answer_comes_back_whole_and_the_child_is_waited_for() -> None:
+    answer = [("nir", "1 ** ** ** *** *** 42", "ab" * 10, 0.9)] * 50_000 + [(1, 2.5, None)]
+    child = _started(lambda: (answer, False))
+    pid = child._pid
+    assert pid is not None and pid != os.getpid()
+    assert child.result() == (answer, False)
+    assert _gone(pid)
+
+
+def test_the_child_computes_in_its_own_process() -> None:
+    parent = os.getpid()
+    assert _started(os.getpid).result() != parent
+
+
+@pytest.mark.parametrize(
+    "work",
+    [
+        pytest.param(lambda: 1 / 0, id="raises"),
+        pytest.param(lambda: object(), id="answer-marshal-cannot-write"),
+        pytest.param(lambda: os.kill(os.getpid(), 9), id="killed"),
+        pytest.param(lambda: os._exit(0), id="ends-without-a-word"),
+        pytest.param(lambda: sys.exit(3), id="exits"),
+    ],
+)
+def test_a_child_that_fails_leaves_the_work_to_the_caller(work: object) -> None:
+    child = _started(work)
+    pid = child._pid
+    with pytest.raises(_child.ChildFailed):
+        child.result()
+    assert pid is not None and _gone(pid)
+
+
+def test_a_deadline_passing_while_waiting_kills_the_child() -> None:
+    child = _started(lambda: time.sleep(30))
+    pid = child._pid
+    begin = time.monotonic()
+    with pytest.raises(DeadlineExceeded):
+        child.result(Deadline.after(0.3))
+    assert time.monotonic() - begin < 5
+    assert pid is not None and _gone(pid)
+
+
+def test_closing_kills_a_child_still_at_work_and_waits_for_it() -> None:
+    child = _started(lambda: time.sleep(30))
+    pid = child._pid
+    begin = time.monotonic()
+    child.close()
+    assert time.monotonic() - begin < 5
+    assert pid is not None and _gone(pid)
+    with pytest.raises(_child.ChildFailed):
+        child.result()
+    child.close()  # twice: nothing more
+
+
+def test_no_child_where_the_rules_forbid_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _child.allowed()
+    monkeypatch.setenv(_child.ENV, "1")
+    assert not _child.allowed() and _child.Child.start(lambda: 1) is None
+    monkeypatch.setenv(_child.ENV, "2")
+    assert _child.allowed()
+    monkeypatch.setattr(_child, "_cores", lambda: 1)
+    assert not _child.allowed()
+    monkeypatch.setattr(_child, "_cores", lambda: 4)
+    _child.forbid()
+    assert not _child.allowed()
+
+
+def test_no_child_beside_a_second_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    monkeypatch.undo()  # the real rule
+    monkeypatch.setattr(_child, "_cores", lambda: 2)
+    monkeypatch.delenv(_child.ENV, raising=False)
+    monkeypatch.setattr(_child, "_forbidden", False)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert not _child.allowed()
+        assert _child.Child.start(lambda: 1) is None
+    finally:
+        stop.set()
+        other.join()
+
+
+_BUFFERS = """
+import atexit, sys
+from leakguard import _child
+atexit.register(lambda: sys.stdout.write("[exit handler]"))
+sys.stdout.write("[written before the fork]")  # held in the buffer of a pipe
+child = _child.Child.start(lambda: 7)
+print("[answer %s]" % (child.result() if child else "none"))
+"""
+
+
+def test_the_child_runs_no_exit_handler_and_writes_no_buffer() -> None:
+    env = dict(os.environ)
+    env.pop(_child.ENV, None)
+    done = subprocess.run(
+        [sys.executable, "-c", _BUFFERS],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    answer = "7" if len(os.sched_getaffinity(0)) >= 2 else "none"
+    assert done.stdout == f"[written before the fork][answer {answer}]\n[exit handler]"
