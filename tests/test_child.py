@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -151,3 +152,49 @@ def test_the_child_runs_no_exit_handler_and_writes_no_buffer() -> None:
     )
     answer = "7" if len(os.sched_getaffinity(0)) >= 2 else "none"
     assert done.stdout == f"[written before the fork][answer {answer}]\n[exit handler]"
+
+
+_ORPHAN = """
+import sys, time
+from leakguard import _child
+child = _child.Child.start(lambda: time.sleep(60))
+print(child._pid if child else "none", flush=True)
+time.sleep(60)
+"""
+
+
+def _dead(pid: int) -> bool:
+    """True when ``pid`` has ended (gone, or a zombie nobody has waited for yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGKILL", "SIGTERM"])
+def test_the_child_ends_when_its_parent_is_killed(signal_name: str) -> None:
+    import signal
+
+    env = dict(os.environ)
+    env.pop(_child.ENV, None)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", _ORPHAN], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert parent.stdout is not None
+        line = parent.stdout.readline().strip()
+        if len(os.sched_getaffinity(0)) < 2:
+            assert line == "none"
+            return
+        pid = int(line)
+        assert not _dead(pid)
+        parent.send_signal(getattr(signal, signal_name))
+        parent.wait(timeout=10)
+        limit = time.monotonic() + 5
+        while not _dead(pid) and time.monotonic() < limit:
+            time.sleep(0.02)
+        assert _dead(pid), "the child outlived its parent"
+    finally:
+        parent.kill()
+        parent.communicate()

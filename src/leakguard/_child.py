@@ -20,8 +20,9 @@ A child is forked only:
 
 The child ends with ``os._exit``: it never runs this process's exit handlers nor
 writes its buffers. Ctrl-C ends it at once (the terminal sends the signal to both);
-this process kills it when it no longer wants its answer, and always waits for it, so
-no process is left behind.
+this process kills it when it no longer wants its answer, and always waits for it; and
+the system kills it when this process ends first, however it ends: no process is left
+behind.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ class Child(Generic[T]):
         (or the system refuses one)."""
         if not allowed():
             return None
+        parent = os.getpid()
         try:
             read, write = os.pipe()
         except OSError:
@@ -113,7 +115,7 @@ class Child(Generic[T]):
             return None
         if pid == 0:  # pragma: no cover - the child's side, measured by its answers
             os.close(read)
-            _serve(work, write)
+            _serve(work, write, parent)
         os.close(write)
         return cls(pid, read)
 
@@ -167,13 +169,15 @@ class Child(Generic[T]):
             self.close()
 
 
-def _serve(work: Callable[[], Any], fd: int) -> None:  # pragma: no cover - in the child
+def _serve(work: Callable[[], Any], fd: int, parent: int) -> None:  # pragma: no cover
     """The child: compute, send ``+`` and the answer, end without running anything of
-    the parent's (its exit handlers, its buffered output)."""
+    the parent's (its exit handlers, its buffered output). It is killed by the system
+    when the parent ends first, whatever ends it (a SIGKILL, a SIGTERM)."""
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with(parent)
         gc.freeze()  # the inherited objects are never scanned (nor copied by it)
         data = memoryview(b"+" + marshal.dumps(work()))
         while data:
@@ -183,3 +187,18 @@ def _serve(work: Callable[[], Any], fd: int) -> None:  # pragma: no cover - in t
         status = 1
     finally:
         os._exit(status)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with(parent: int) -> None:  # pragma: no cover - in the child
+    """Have the system kill this process when ``parent`` ends (Linux's
+    ``PR_SET_PDEATHSIG``), and end now if it already has."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl")
+    if os.getppid() != parent:
+        raise ProcessLookupError("the parent has ended")

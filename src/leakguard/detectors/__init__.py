@@ -159,17 +159,24 @@ def iter_identifiers(
         found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in small]
         return iter([make(found)] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
-    places = forms.label_places(folded)
-    read = (
-        forms.fields(text, copies=(copy, folded), deadline=deadline, places=places)
-        if places
-        else None
-    )
+    # Started first: a long text's second half is read by a child meanwhile.
+    pieces = _bulk.iter_found(text, copy, folded, deadline=deadline, then=then)
+    try:
+        places = forms.label_places(folded)
+        read = (
+            forms.fields(text, copies=(copy, folded), deadline=deadline, places=places)
+            if places
+            else None
+        )
+    except BaseException:
+        pieces.close()
+        raise
     if read is None or (not read[0] and not read[1]):
         # No labels, or labels but no field the detectors do not read already (a
         # table's header over numbers written whole): their answer as it is, a piece
         # at a time.
-        return _bulk.iter_found(text, copy, folded, deadline=deadline, then=then)
+        return pieces
+    pieces.close()
     pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
     bulk = [Match(*f) for part in pieces for f in part]
     labelled = _with_fields(text, bulk, None, deadline, read)

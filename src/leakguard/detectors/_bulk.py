@@ -36,7 +36,16 @@ from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
 from leakguard.detectors._lexicon import OTHER_NUMBER_LABELS, bare, fold_tokens
 from leakguard.detectors._present import holding
 
-__all__ = ["PIECE", "RANK", "SMALL", "Found", "iter_found", "one_byte", "separator_kinds"]
+__all__ = [
+    "PIECE",
+    "RANK",
+    "SMALL",
+    "Found",
+    "Pieces",
+    "iter_found",
+    "one_byte",
+    "separator_kinds",
+]
 
 I64 = npt.NDArray[np.int64]
 U8 = npt.NDArray[np.uint8]
@@ -1177,7 +1186,7 @@ def iter_found(
     *,
     deadline: Deadline | None = None,
     then: Callable[[list[Found]], list[Any]] | None = None,
-) -> Iterator[list[Any]]:
+) -> Pieces:
     """The identifiers of ``text``, a piece at a time, in order: together, what
     ``find_identifiers`` answers; with ``then``, what ``then`` makes of each piece's
     list (made by whichever process read the piece: it must give what ``marshal``
@@ -1187,22 +1196,59 @@ def iter_found(
     ``DeadlineExceeded`` between pieces once ``deadline`` has passed.
 
     A text of ``SPLIT`` characters or more has its second half read by a child process
-    where one may run (``leakguard._child``), while this one reads the first. The halves
+    where one may run (``leakguard._child``), started at once (the caller may do other
+    work before it reads the first piece), while this one reads the first. The halves
     join as one reading would: what the child found stands when nothing this process
     found reaches past the cut (a match across it, rare, has this process read the
-    second half itself).
+    second half itself). ``close`` the answer when it is not read to its end.
     """
     make = then if then is not None else _same
     n = len(text)
     reader = _Reader(text, copy, folded, deadline)
     cut = _cut(copy, n) if n >= SPLIT else n
     child = Child.start(functools.partial(_second_half, reader, cut, make)) if cut < n else None
+    return Pieces(_joined(reader, cut, child, make), child)
+
+
+class Pieces(Iterator[list[Any]]):
+    """The findings of :func:`iter_found`, a piece at a time."""
+
+    __slots__ = ("_child", "_pieces")
+
+    def __init__(self, pieces: Iterator[list[Any]], child: Child[Any] | None) -> None:
+        self._pieces, self._child = pieces, child
+
+    def __next__(self) -> list[Any]:
+        return next(self._pieces)
+
+    def close(self) -> None:
+        """Stop: the child, if any, is ended and waited for."""
+        close = getattr(self._pieces, "close", None)
+        if close is not None:
+            close()
+        if self._child is not None:
+            self._child.close()
+
+    def __del__(self) -> None:
+        if self._child is not None:
+            self._child.close()
+
+
+def _joined(
+    reader: _Reader,
+    cut: int,
+    child: Child[tuple[list[list[Any]], bool]] | None,
+    make: Callable[[list[Found]], list[Any]],
+) -> Iterator[list[Any]]:
+    """This process's pieces up to ``cut``, then the child's answer when it stands,
+    else the pieces after ``cut`` read here."""
+    n = len(reader.text)
     try:
         for part in reader.pieces(0, cut):
             yield make(part)
         if child is not None and reader.clear_at(cut):
             try:
-                parts, late = child.result(deadline)
+                parts, late = child.result(reader.deadline)
             except ChildFailed:
                 pass
             else:
@@ -1212,6 +1258,8 @@ def iter_found(
                 if late:
                     raise DeadlineExceeded
                 return
+        if child is not None:
+            child.close()  # its answer is not needed: it stops using a core
         for part in reader.pieces(cut, n):
             yield make(part)
         if reader.held is not None:
