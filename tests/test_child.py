@@ -1,4 +1,4 @@
-"""The forked child that reads a long text's second half: its answer comes back whole,
+"""The forked child that reads a long text's second part: its answer comes back whole,
 a failure of any kind leaves the caller to do the work, and no process outlives it."""
 
 from __future__ import annotations
@@ -198,3 +198,29 @@ def test_the_child_ends_when_its_parent_is_killed(signal_name: str) -> None:
     finally:
         parent.kill()
         parent.communicate()
+
+
+def test_the_answer_is_read_whatever_the_number_of_open_files() -> None:
+    # A process holding more than a thousand descriptors (a service's sockets, a batch's
+    # files) gets a pipe ``select`` could not watch.
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1200
+    if soft < wanted and (hard == resource.RLIM_INFINITY or hard >= wanted):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    held: list[int] = []
+    try:
+        with Path(os.devnull).open("rb") as null:
+            while len(held) < 1100:
+                try:
+                    held.append(os.dup(null.fileno()))
+                except OSError:
+                    break
+            child = _started(lambda: "answer")
+            assert child._fd is not None and (len(held) < 1100 or child._fd > 1024)
+            assert child.result(Deadline.after(30)) == "answer"
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))

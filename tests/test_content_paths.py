@@ -71,7 +71,7 @@ def test_long_text_categories_in_order(compiled: bool) -> None:
 def test_a_long_text_read_by_two_processes_gives_the_same_findings(
     monkeypatch: pytest.MonkeyPatch, unique: bool
 ) -> None:
-    # The masks and fingerprints of the second half are made in the child: they come
+    # The masks and fingerprints of the second part are made in the child: they come
     # back through its answer (a failure there would be read again here, unseen).
     rnd = random.Random(3)
     rows = []

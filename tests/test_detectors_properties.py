@@ -893,12 +893,12 @@ def test_what_the_caller_makes_of_each_piece_is_made_by_the_process_that_read_it
     assert [f[:3] for f in split] == places
     makers = [f[3] for f in split]
     assert makers[0] == os.getpid() and makers[-1] != os.getpid()
-    # The first half's pieces in this process, then the second half's in the child.
+    # The first part's pieces in this process, then the second part's in the child.
     assert sorted(set(makers), key=makers.index) == [makers[0], makers[-1]]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
-def test_a_child_that_fails_has_this_process_read_the_second_half() -> None:
+def test_a_child_that_fails_has_this_process_read_the_second_part() -> None:
     text = _rows(300, 7)
     parent = os.getpid()
 
@@ -910,7 +910,7 @@ def test_a_child_that_fails_has_this_process_read_the_second_half() -> None:
     split, seen = _read_split(text, 0.5, fails_in_the_child)
     assert seen == ["failed"]
     same = split == _read_alone(text)
-    assert same, "the second half read again differs from one reading"
+    assert same, "the second part read again differs from one reading"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")

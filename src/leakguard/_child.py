@@ -1,6 +1,6 @@
 """Work done beside this process, on a second processor core, by a forked child.
 
-A long text's identifier search is cut in two: this process reads the first half while
+A long text's identifier search is cut in two: this process reads the first part while
 a child, forked at that moment (it shares the text without a copy), reads the second
 and sends back what it found. Nothing here is needed for a right answer: wherever a
 child cannot be used, :meth:`Child.start` answers ``None`` and the caller does the
@@ -27,6 +27,7 @@ behind.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import marshal
 import os
@@ -127,13 +128,17 @@ class Child(Generic[T]):
         if fd is None:
             raise ChildFailed
         data: list[bytes] = []
+        # ``poll`` rather than ``select``: a process holding a thousand files or sockets
+        # gets descriptors ``select`` cannot watch.
+        ready = select.poll()
+        ready.register(fd, select.POLLIN)
         try:
             while True:
                 if deadline is not None:
                     left = deadline.at - time.monotonic()
                     if left <= 0:
                         raise DeadlineExceeded
-                    if not select.select([fd], [], [], min(left, 3600.0))[0]:
+                    if not ready.poll(min(left, 3600.0) * 1000):
                         continue
                 block = os.read(fd, 1 << 20)
                 if not block:
@@ -166,7 +171,8 @@ class Child(Generic[T]):
 
     def __del__(self) -> None:
         if self._pid is not None:  # pragma: no cover - callers close their child
-            self.close()
+            with contextlib.suppress(Exception):
+                self.close()
 
 
 def _serve(work: Callable[[], Any], fd: int, parent: int) -> None:  # pragma: no cover

@@ -154,7 +154,7 @@ def _identifier_findings(
     ``seen`` yet (one finding per distinct value; the findings keep the fingerprints
     anyway). A long export holds a million of them: the loop keeps what it calls at
     hand, and the masks and fingerprints are made a piece at a time by the process that
-    read the piece (a long text's second half may be read by a child process)."""
+    read the piece (a long text's second part may be read by a child process)."""
     remember, append, make = seen.add, out.append, identifier_finding
     severity = _SEVERITY
 

@@ -141,7 +141,7 @@ def iter_identifiers(
     passed is given before ``DeadlineExceeded`` is raised.
 
     With ``then``, each piece's list is given as ``then`` makes it. A long text's second
-    half may be read by a child process (see ``_bulk.iter_found``), which then applies
+    part may be read by a child process (see ``_bulk.iter_found``), which then applies
     ``then`` itself: ``then`` must make what ``marshal`` writes (tuples, strings,
     numbers), and may use anything this process holds when the search starts.
 
@@ -159,7 +159,7 @@ def iter_identifiers(
         found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in small]
         return iter([make(found)] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
-    # Started first: a long text's second half is read by a child meanwhile.
+    # Started first: a long text's second part is read by a child meanwhile.
     pieces = _bulk.iter_found(text, copy, folded, deadline=deadline, then=then)
     try:
         places = forms.label_places(folded)

@@ -17,6 +17,7 @@ pattern, and any mistyped account covering a match starting in the piece.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import itertools
@@ -1195,18 +1196,19 @@ def iter_found(
     ``copy`` is :func:`one_byte` of ``text`` and ``folded`` its folded copy. Raises
     ``DeadlineExceeded`` between pieces once ``deadline`` has passed.
 
-    A text of ``SPLIT`` characters or more has its second half read by a child process
-    where one may run (``leakguard._child``), started at once (the caller may do other
-    work before it reads the first piece), while this one reads the first. The halves
-    join as one reading would: what the child found stands when nothing this process
-    found reaches past the cut (a match across it, rare, has this process read the
-    second half itself). ``close`` the answer when it is not read to its end.
+    A text of ``SPLIT`` characters or more is cut in two (see :func:`_cut`): a child
+    process, where one may run (``leakguard._child``), reads the second part, started
+    at once (the caller may do other work before it reads the first piece), while this
+    one reads the first. The parts join as one reading would: what the child found
+    stands when nothing this process found reaches past the cut (a match across it,
+    rare, has this process read the second part itself). ``close`` the answer when it
+    is not read to its end.
     """
     make = then if then is not None else _same
     n = len(text)
     reader = _Reader(text, copy, folded, deadline)
     cut = _cut(copy, n) if n >= SPLIT else n
-    child = Child.start(functools.partial(_second_half, reader, cut, make)) if cut < n else None
+    child = Child.start(functools.partial(_second_part, reader, cut, make)) if cut < n else None
     return Pieces(_joined(reader, cut, child, make), child)
 
 
@@ -1230,8 +1232,10 @@ class Pieces(Iterator[list[Any]]):
             self._child.close()
 
     def __del__(self) -> None:
+        # Not read to its end nor closed (an error between the start and the reading).
         if self._child is not None:
-            self._child.close()
+            with contextlib.suppress(Exception):
+                self._child.close()
 
 
 def _joined(
@@ -1289,7 +1293,7 @@ def _cut(copy: bytes, n: int) -> int:
     return end + 1 if end >= 0 else at
 
 
-def _second_half(
+def _second_part(
     reader: _Reader, cut: int, make: Callable[[list[Found]], list[Any]]
 ) -> tuple[list[list[Any]], bool]:
     """In the child: what ``make`` makes of each piece from ``cut`` to the end, and
