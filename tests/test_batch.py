@@ -558,3 +558,19 @@ def test_a_pool_stopped_at_once_leaves_the_exit_hook_nothing_to_fail_on() -> Non
         inner.wakeup()
     _QuietWakeup(inner).wakeup()
     inner._reader.close()
+
+
+def _may_fork_a_child() -> bool:
+    from leakguard import _child
+
+    return _child.allowed()
+
+
+def test_a_batch_worker_forks_no_child_of_its_own() -> None:
+    # Its siblings use the other cores: a long text is read in the worker alone.
+    backend = Processes(2, new_token(), Context(Fingerprinter()))
+    try:
+        answers = [backend.submit(_may_fork_a_child).result(timeout=60) for _ in range(4)]
+    finally:
+        backend.close(cancel=False)
+    assert answers == [False] * 4
