@@ -5,7 +5,12 @@ those they were not made for (handed to the tree, or refused as damaged alike)."
 from __future__ import annotations
 
 import io
+import os
+import sys
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -27,6 +32,7 @@ from leakguard.extract.office import (
     _column,
     _row_values,
     _shared_strings,
+    _SharedStrings,
     _sheet_rows,
     _tree_shared_strings,
     _tree_sheet_rows,
@@ -278,3 +284,139 @@ def test_a_cell_naming_no_shared_string_shows_nothing_and_the_string_is_read(
     # damaged), and the string it meant is read anyway.
     lines = _workbook_text(_shared_workbook(["nom", NIR], ["0", index]))
     assert lines[0] == "nom" and NIR in lines, "the unshown string was not read"
+
+
+# ------------------------------------------------------- a long sheet read by two processes
+
+
+@contextmanager
+def _rows_split(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every sheet read by two processes where a row ends and the next begins past its
+    middle; gives what became of each child's answer."""
+    from leakguard import _child
+    from leakguard.extract import _sheet_quick
+
+    monkeypatch.setattr(_sheet_quick, "LONG_TEXT", 0)
+    monkeypatch.setattr(_child, "_one_thread", lambda: True)
+    monkeypatch.setattr(_child, "_cores", lambda: 2)
+    monkeypatch.delenv(_child.ENV, raising=False)
+    seen: list[str] = []
+    result = _child.Child.result
+
+    def spied(self: _child.Child[Any], deadline: Any = None) -> Any:
+        try:
+            answer = result(self, deadline)
+        except _child.ChildFailed:
+            seen.append("failed")
+            raise
+        seen.append("answered")
+        return answer
+
+    monkeypatch.setattr(_child.Child, "result", spied)
+    yield seen
+    monkeypatch.undo()
+
+
+def _rows_and_shown(xml: bytes, strings: list[str]) -> tuple[object, bytes]:
+    shared = _SharedStrings(strings)
+    return _read(_sheet_rows, xml, shared, Budget(Limits())), bytes(shared.used)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+@given(st.one_of(sheets(), ordered_sheets()))
+@settings(max_examples=80, deadline=None)
+def test_a_sheet_read_by_two_processes_gives_what_one_reading_gives(xml: bytes) -> None:
+    alone = _rows_and_shown(xml, SHARED)
+    with pytest.MonkeyPatch.context() as mp, _rows_split(mp):
+        split = _rows_and_shown(xml, SHARED)
+    assert split == alone
+
+
+def _long_sheet(rows: int, nested: bool = False) -> bytes:
+    body = []
+    for n in range(1, rows + 1):
+        shown = n % 5 if n < rows - 10 else 5  # the last string: on the last rows only
+        cells = f'<c r="A{n}" t="s"><v>{shown}</v></c><c r="B{n}"><v>{n}</v></c>'
+        if nested and n % 7 == 0:
+            # A row inside a row: well formed, not what a spreadsheet program writes.
+            cells += f'<row r="{n}"><c r="C{n}" t="s"><v>4</v></c></row>'
+        body.append(f'<row r="{n}">{cells}</row>')
+    data = "<sheetData>" + "".join(body) + "</sheetData>" + FOOTER
+    xml = f'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{NS}">{data}</worksheet>'
+    return xml.encode("utf-8")
+
+
+STRINGS = ["zéro", "un", "deux", "trois", "quatre", "à la fin", "jamais montré"]
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+@pytest.mark.parametrize("nested", [False, True], ids=["rows", "rows-inside-rows"])
+def test_the_childs_rows_and_shown_strings_join_this_process_rows(
+    monkeypatch: pytest.MonkeyPatch, nested: bool
+) -> None:
+    xml = _long_sheet(3000, nested)
+    alone = _rows_and_shown(xml, STRINGS)
+    with _rows_split(monkeypatch) as seen:
+        split = _rows_and_shown(xml, STRINGS)
+    assert seen == ["answered"]
+    assert split == alone
+    # The strings shown only by rows the child read are marked shown here.
+    assert split[1] == b"\x01" * 6 + b"\x00"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_a_child_that_fails_has_this_process_read_the_rest_of_the_sheet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from leakguard.extract import _sheet_quick
+
+    xml = _long_sheet(2000)
+    alone = _rows_and_shown(xml, STRINGS)
+    parent = os.getpid()
+    far = _sheet_quick._far_rows
+
+    def fails_in_the_child(*args: Any) -> Any:
+        if os.getpid() != parent:
+            os._exit(3)
+        return far(*args)
+
+    with _rows_split(monkeypatch) as seen:
+        monkeypatch.setattr(_sheet_quick, "_far_rows", fails_in_the_child)
+        split = _rows_and_shown(xml, STRINGS)
+    assert seen == ["failed"]
+    assert split == alone
+
+
+@st.composite
+def nested_rows(draw: st.DrawFn) -> str:
+    """Rows, some holding rows of their own (well formed, not what a spreadsheet
+    program writes), some self-closing, with white space or nothing between them."""
+
+    def row(depth: int) -> str:
+        inner = "".join(
+            draw(st.sampled_from(['<c r="A1"><v>1</v></c>', "<c/>", "x", ""]))
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        if depth < 2 and draw(st.booleans()):
+            inner += "".join(row(depth + 1) for _ in range(draw(st.integers(1, 2))))
+        tag = draw(st.sampled_from(["<row", '<row r="1"', "<row\t"]))
+        if not inner and draw(st.booleans()):
+            return tag + "/>"
+        return f"{tag}>{inner}</row>" + draw(st.sampled_from(["", "", " ", "\n"]))
+
+    return "<sheetData>" + "".join(row(0) for _ in range(draw(st.integers(1, 12)))) + "</sheetData>"
+
+
+@given(nested_rows())
+@settings(max_examples=400, deadline=None)
+def test_a_sheet_is_cut_only_where_one_reading_ends_a_row(text: str) -> None:
+    from leakguard.extract._sheet_quick import _ROW_OR_HEADER, _row_cut
+
+    cut = _row_cut(text)
+    if cut is None:
+        return
+    whole = [(m.start(), m.end()) for m in _ROW_OR_HEADER.finditer(text)]
+    assert not any(start < cut < end for start, end in whole)
+    parts = [(m.start(), m.end()) for m in _ROW_OR_HEADER.finditer(text, 0, cut)]
+    parts += [(m.start(), m.end()) for m in _ROW_OR_HEADER.finditer(text, cut)]
+    assert parts == whole

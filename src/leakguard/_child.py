@@ -42,12 +42,15 @@ from typing import Any, Generic, TypeVar
 
 from leakguard.core import Deadline, DeadlineExceeded
 
-__all__ = ["ENV", "Child", "ChildFailed", "allowed", "forbid"]
+__all__ = ["ENV", "LONG_TEXT", "Child", "ChildFailed", "allowed", "forbid"]
 
 T = TypeVar("T")
 
 #: The environment variable that keeps every search in the calling process when "1".
 ENV = "LEAKGUARD_PROCESSES"
+#: A text this long (in characters) is read by two processes where they may run: below
+#: it, the fork and the answer's way back cost about what the second core saves.
+LONG_TEXT = 1 << 22
 _forbidden = False
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from leakguard._child import Child, ChildFailed
+from leakguard._child import LONG_TEXT, Child, ChildFailed
 from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
@@ -1273,9 +1273,8 @@ def _joined(
             child.close()
 
 
-# A text this long (in characters) is read by two processes where they may run: below
-# it, the fork and the answer's way back would cost about what the second core saves.
-SPLIT = 1 << 22
+# A text this long (in characters) is read by two processes where they may run.
+SPLIT = LONG_TEXT
 # The share of such a text this process reads: less than half, since it also makes the
 # findings of both halves.
 SHARE = 0.45

@@ -16,6 +16,11 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from xml.parsers import expat
 
+import numpy as np
+
+from leakguard._child import LONG_TEXT, Child, ChildFailed
+from leakguard.core import Deadline
+
 __all__ = ["quick_rows", "quick_shared_strings"]
 
 # What these expressions were not made for (each looked for on its own: one pattern
@@ -200,17 +205,88 @@ def quick_rows(
     max_skip: int,
     check: Callable[[], None],
     row: Callable[[Sequence[str], Sequence[str], list[str]], list[str]],
+    deadline: Deadline | None = None,
 ) -> Iterator[str] | None:
     """The sheet's lines as the tree reader makes them (``header`` lays out a header's
         text, ``cell`` a cell's value from its type, its ``v`` text and its inline text),
         or ``None`` when the part is not one these expressions read; :class:`ValueError`
         when it is not well formed. ``check`` is called every thousand rows (it raises
     when the time is up). ``row`` makes the values of a row of plainly written cells at
-    once from their types ("" for none) and ``v`` texts, as ``cell`` makes each."""
+    once from their types ("" for none) and ``v`` texts, as ``cell`` makes each.
+
+    A sheet of ``LONG_TEXT`` characters or more is cut between two rows: a child
+    process, where one may run (``leakguard._child``), reads the rows after the cut
+    while this one reads those before; the shared strings its cells showed are marked
+    here as shown (``shared.used``). A child that fails has this process read them.
+    ``DeadlineExceeded`` when ``deadline`` passes while the child's rows are awaited."""
     text = _text(xml)
     if text is None:
         return None
-    return _rows(text, shared, header, cell, row, column, max_skip, check)
+    rows = functools.partial(_rows, text, shared, header, cell, row, column, max_skip, check)
+    cut = _row_cut(text) if len(text) >= LONG_TEXT else None
+    if cut is None:
+        return rows(0, len(text))
+    lines = getattr(shared, "lines", None)
+    if callable(lines):
+        lines()  # the strings as cells show them, made once before the two readings
+    child = Child.start(functools.partial(_far_rows, rows, cut, len(text), shared))
+    if child is None:
+        return rows(0, len(text))
+    return _joined_rows(rows, cut, len(text), shared, child, deadline)
+
+
+# Where the rows of a long sheet are cut: between a row's end tag and the next row,
+# where nothing but a row can start (see ``_row_cut``).
+_BETWEEN_ROWS = "</row><row"
+
+
+def _row_cut(text: str) -> int | None:
+    """A place near the middle of ``text`` where one row ends and the next begins
+    (``</row><row`` and a space, ``/`` or ``>``), or ``None``. A reading from there
+    meets what a reading from the start meets: the expression of a row ends at the
+    first ``</row>`` after its start, so a row's end tag is always the end of a row
+    read, or outside every row read."""
+    at = text.find(_BETWEEN_ROWS, len(text) // 2)
+    while 0 <= at < len(text) * 3 // 4:
+        cut = at + len("</row>")
+        if text[cut + 4 : cut + 5] in (" ", "\t", "\n", "/", ">"):
+            return cut
+        at = text.find(_BETWEEN_ROWS, at + 1)
+    return None
+
+
+def _far_rows(
+    rows: Callable[[int, int], Iterator[str]], cut: int, end: int, shared: list[str]
+) -> tuple[list[str], bytes | None]:
+    """In the child: the lines of the rows after ``cut``, and which shared strings they
+    showed."""
+    lines = list(rows(cut, end))
+    used = getattr(shared, "used", None)
+    return lines, None if used is None else bytes(used)
+
+
+def _joined_rows(
+    rows: Callable[[int, int], Iterator[str]],
+    cut: int,
+    end: int,
+    shared: list[str],
+    child: Child[tuple[list[str], bytes | None]],
+    deadline: Deadline | None,
+) -> Iterator[str]:
+    try:
+        yield from rows(0, cut)
+        try:
+            lines, shown = child.result(deadline)
+        except ChildFailed:
+            yield from rows(cut, end)
+            return
+        used = getattr(shared, "used", None)
+        if used is not None and shown is not None and len(shown) == len(used):
+            mine = np.frombuffer(used, dtype=np.uint8)
+            used[:] = (mine | np.frombuffer(shown, dtype=np.uint8)).tobytes()
+        yield from lines
+    finally:
+        child.close()
 
 
 def _rows(
@@ -222,8 +298,10 @@ def _rows(
     column: Callable[[str], int | None],
     max_skip: int,
     check: Callable[[], None],
+    start: int,
+    end: int,
 ) -> Iterator[str]:
-    for n, m in enumerate(_ROW_OR_HEADER.finditer(text)):
+    for n, m in enumerate(_ROW_OR_HEADER.finditer(text, start, end)):
         if n % 1000 == 0:
             check()
         if m.group(2) is not None:

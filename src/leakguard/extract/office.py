@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from decimal import Decimal, InvalidOperation
 from xml.etree.ElementTree import Element
 
-from leakguard.core import Location
+from leakguard.core import DeadlineExceeded, Location
 from leakguard.extract._common import (
     EDGE,
     HIDE,
@@ -540,10 +540,20 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
             column=_column,
             max_skip=_MAX_SKIP,
             check=check,
+            deadline=budget.until,
         )
     except ValueError:
         raise Unreadable("corrupt") from None
-    return quick if quick is not None else _tree_sheet_rows(xml, shared, budget)
+    return _timed(quick) if quick is not None else _tree_sheet_rows(xml, shared, budget)
+
+
+def _timed(lines: Iterator[str]) -> Iterator[str]:
+    """``lines``, the deadline passing while a child reads some of them told as the
+    reader's ``timeout``."""
+    try:
+        yield from lines
+    except DeadlineExceeded:
+        raise Unreadable("timeout") from None
 
 
 def _tree_sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
