@@ -9,9 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from child_helpers import watched_children
 from leakguard import _child
 from leakguard.content import scan_text
-from leakguard.core import Deadline, Fingerprinter, Location
+from leakguard.core import Fingerprinter, Location
 from leakguard.detectors import _bulk, health_data
 
 LINES = [
@@ -84,19 +85,8 @@ def test_a_long_text_read_by_two_processes_gives_the_same_findings(
     text = "\n".join(rows)
     monkeypatch.setenv(_child.ENV, "1")
     alone = _scan(text, compiled=True)
-    monkeypatch.delenv(_child.ENV)
     monkeypatch.setattr(_bulk, "SPLIT", 0)
-    monkeypatch.setattr(_child, "_one_thread", lambda: True)
-    monkeypatch.setattr(_child, "_cores", lambda: 2)
-    answers: list[str] = []
-    result = _child.Child.result
-
-    def spied(self: _child.Child[object], deadline: Deadline | None = None) -> object:
-        answer = result(self, deadline)
-        answers.append("answered")
-        return answer
-
-    monkeypatch.setattr(_child.Child, "result", spied)
-    split = _scan(text, compiled=True)
+    with watched_children() as answers:
+        split = _scan(text, compiled=True)
     assert answers == ["answered"]
     assert len(split) == len(alone) and split == alone

@@ -19,6 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from child_helpers import watched_children
 from leakguard import _child
 from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import (
@@ -773,29 +774,13 @@ def test_a_label_is_looked_for_wherever_one_may_end(before: str, sep: str) -> No
 def _split_everything(share: float) -> Iterator[list[str]]:
     """Every text read by two processes (this one and a forked child), cut after the
     first line end past ``share`` of it; gives what became of each child's answer."""
-    saved = _bulk.SPLIT, _bulk.SHARE, _child._one_thread, _child._cores
-    seen: list[str] = []
-    result = _child.Child.result
-
-    def spied(self: _child.Child[Any], deadline: Deadline | None = None) -> Any:
-        try:
-            answer = result(self, deadline)
-        except _child.ChildFailed:
-            seen.append("failed")
-            raise
-        seen.append("answered")
-        return answer
-
+    saved = _bulk.SPLIT, _bulk.SHARE
     _bulk.SPLIT, _bulk.SHARE = 0, share
-    # Threads other tests left do not matter to what is tested here.
-    _child._one_thread = lambda: True  # type: ignore[assignment]
-    _child._cores = lambda: 2  # type: ignore[assignment]
-    _child.Child.result = spied  # type: ignore[method-assign]
     try:
-        yield seen
+        with watched_children() as seen:
+            yield seen
     finally:
-        _bulk.SPLIT, _bulk.SHARE, _child._one_thread, _child._cores = saved
-        _child.Child.result = result  # type: ignore[method-assign]
+        _bulk.SPLIT, _bulk.SHARE = saved
 
 
 def _read_alone(text: str, then: Any = None) -> list[Any]:

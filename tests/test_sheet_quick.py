@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from child_helpers import watched_children
 from docs_factory import make_xlsx
 from helpers import NIR
 from leakguard.extract import Limits, TextChunk
@@ -293,28 +294,11 @@ def test_a_cell_naming_no_shared_string_shows_nothing_and_the_string_is_read(
 def _rows_split(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Every sheet read by two processes where a row ends and the next begins past its
     middle; gives what became of each child's answer."""
-    from leakguard import _child
     from leakguard.extract import _sheet_quick
 
     monkeypatch.setattr(_sheet_quick, "LONG_TEXT", 0)
-    monkeypatch.setattr(_child, "_one_thread", lambda: True)
-    monkeypatch.setattr(_child, "_cores", lambda: 2)
-    monkeypatch.delenv(_child.ENV, raising=False)
-    seen: list[str] = []
-    result = _child.Child.result
-
-    def spied(self: _child.Child[Any], deadline: Any = None) -> Any:
-        try:
-            answer = result(self, deadline)
-        except _child.ChildFailed:
-            seen.append("failed")
-            raise
-        seen.append("answered")
-        return answer
-
-    monkeypatch.setattr(_child.Child, "result", spied)
-    yield seen
-    monkeypatch.undo()
+    with watched_children() as seen:
+        yield seen
 
 
 def _rows_and_shown(xml: bytes, strings: list[str]) -> tuple[object, bytes]:
