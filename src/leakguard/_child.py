@@ -28,6 +28,7 @@ behind.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import marshal
 import os
@@ -104,6 +105,7 @@ class Child(Generic[T]):
             return None
         parent = os.getpid()
         try:
+            prctl = _prctl()
             read, write = os.pipe()
         except OSError:
             return None
@@ -119,7 +121,7 @@ class Child(Generic[T]):
             return None
         if pid == 0:  # pragma: no cover - the child's side, measured by its answers
             os.close(read)
-            _serve(work, write, parent)
+            _serve(work, write, parent, prctl)
         os.close(write)
         return cls(pid, read)
 
@@ -178,7 +180,9 @@ class Child(Generic[T]):
                 self.close()
 
 
-def _serve(work: Callable[[], Any], fd: int, parent: int) -> None:  # pragma: no cover
+def _serve(
+    work: Callable[[], Any], fd: int, parent: int, prctl: Callable[..., int]
+) -> None:  # pragma: no cover - in the child
     """The child: compute, send ``+`` and the answer, end without running anything of
     the parent's (its exit handlers, its buffered output). It is killed by the system
     when the parent ends first, whatever ends it (a SIGKILL, a SIGTERM)."""
@@ -186,7 +190,9 @@ def _serve(work: Callable[[], Any], fd: int, parent: int) -> None:  # pragma: no
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with(parent)
+        # Linux's PR_SET_PDEATHSIG; then end now if the parent has already ended.
+        if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
+            raise ProcessLookupError("the parent has ended, or cannot be followed")
         gc.freeze()  # the inherited objects are never scanned (nor copied by it)
         data = memoryview(b"+" + marshal.dumps(work()))
         while data:
@@ -201,13 +207,15 @@ def _serve(work: Callable[[], Any], fd: int, parent: int) -> None:  # pragma: no
 _PR_SET_PDEATHSIG = 1
 
 
-def _die_with(parent: int) -> None:  # pragma: no cover - in the child
-    """Have the system kill this process when ``parent`` ends (Linux's
-    ``PR_SET_PDEATHSIG``), and end now if it already has."""
+@functools.cache
+def _prctl() -> Callable[..., int]:
+    """The system's ``prctl``, found in this process before any fork: the child only
+    calls it (loading a library after a fork could wait on a lock another thread held).
+    ``OSError`` where the C library cannot be loaded."""
     import ctypes
 
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl")
-    if os.getppid() != parent:
-        raise ProcessLookupError("the parent has ended")
+    try:
+        prctl: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except AttributeError as exc:  # pragma: no cover - every Linux C library has it
+        raise OSError("prctl is missing") from exc
+    return prctl
