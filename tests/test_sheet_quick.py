@@ -404,3 +404,19 @@ def test_a_sheet_is_cut_only_where_one_reading_ends_a_row(text: str) -> None:
     parts = [(m.start(), m.end()) for m in _ROW_OR_HEADER.finditer(text, 0, cut)]
     parts += [(m.start(), m.end()) for m in _ROW_OR_HEADER.finditer(text, cut)]
     assert parts == whole
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+@pytest.mark.parametrize("where", [0.1, 0.9], ids=["damage-before-the-cut", "damage-after-it"])
+def test_a_long_sheet_damaged_anywhere_is_corrupt_when_two_processes_read_it(
+    monkeypatch: pytest.MonkeyPatch, where: float
+) -> None:
+    # The child checks the whole part while this process reads the rows before the cut:
+    # the damage is told after them, and nothing of the sheet is given.
+    xml = _long_sheet(3000)
+    at = xml.index(b"<row", int(len(xml) * where))
+    damaged = xml[:at] + b"<c>" + xml[at:]  # an element never closed
+    assert _rows_and_shown(damaged, STRINGS)[0] == "corrupt"
+    with _rows_split(monkeypatch) as seen:
+        assert _rows_and_shown(damaged, STRINGS)[0] == "corrupt"
+    assert seen == ["answered"]

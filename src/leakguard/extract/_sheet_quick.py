@@ -72,6 +72,15 @@ _DECLARATION = re.compile(r"<\?xml\s[^>]*?encoding\s*=\s*[\"']([^\"']*)[\"']")
 def _text(xml: bytes) -> str | None:
     """The part as text when the expressions can read it, else ``None``; raises
     :class:`ValueError` when it is not well-formed XML."""
+    text = _readable(xml)
+    if text is not None:
+        _well_formed(xml)
+    return text
+
+
+def _readable(xml: bytes) -> str | None:
+    """The part as text when the expressions can read it (well formed or not), else
+    ``None``."""
     try:
         text = xml.decode("utf-8")
     except UnicodeDecodeError:
@@ -82,12 +91,16 @@ def _text(xml: bytes) -> str | None:
         return None
     if _unusual(text):
         return None
+    return text
+
+
+def _well_formed(xml: bytes) -> None:
+    """:class:`ValueError` when the part is not well-formed XML (expat says)."""
     parser = expat.ParserCreate()
     try:
         parser.Parse(xml, True)
     except expat.ExpatError as exc:
         raise ValueError("not well formed") from exc
-    return text
 
 
 _ENTITY = re.compile(r"&(#x[0-9a-fA-F]+|#[0-9]+|lt|gt|amp|quot|apos);")
@@ -215,24 +228,27 @@ def quick_rows(
     once from their types ("" for none) and ``v`` texts, as ``cell`` makes each.
 
     A sheet of ``LONG_TEXT`` characters or more is cut between two rows: a child
-    process, where one may run (``leakguard._child``), reads the rows after the cut
-    while this one reads those before; the shared strings its cells showed are marked
-    here as shown (``shared.used``). A child that fails has this process read them.
-    ``DeadlineExceeded`` when ``deadline`` passes while the child's rows are awaited."""
-    text = _text(xml)
+    process, where one may run (``leakguard._child``), checks the whole part is well
+    formed and reads the rows after the cut, while this one reads those before; the
+    shared strings the child's cells showed are marked here as shown (``shared.used``).
+    A child that fails has this process do its work. Then the :class:`ValueError` of
+    a damaged part comes after the lines before the cut; and ``DeadlineExceeded`` when
+    ``deadline`` passes while the child's answer is awaited."""
+    text = _readable(xml)
     if text is None:
         return None
     rows = functools.partial(_rows, text, shared, header, cell, row, column, max_skip, check)
     cut = _row_cut(text) if len(text) >= LONG_TEXT else None
-    if cut is None:
+    child = None
+    if cut is not None:
+        lines = getattr(shared, "lines", None)
+        if callable(lines):
+            lines()  # the strings as cells show them, made once before the two readings
+        child = Child.start(functools.partial(_far_rows, xml, rows, cut, len(text), shared))
+    if cut is None or child is None:
+        _well_formed(xml)
         return rows(0, len(text))
-    lines = getattr(shared, "lines", None)
-    if callable(lines):
-        lines()  # the strings as cells show them, made once before the two readings
-    child = Child.start(functools.partial(_far_rows, rows, cut, len(text), shared))
-    if child is None:
-        return rows(0, len(text))
-    return _joined_rows(rows, cut, len(text), shared, child, deadline)
+    return _joined_rows(xml, rows, cut, len(text), shared, child, deadline)
 
 
 # Where the rows of a long sheet are cut: between a row's end tag and the next row,
@@ -241,13 +257,13 @@ _BETWEEN_ROWS = "</row><row"
 
 
 def _row_cut(text: str) -> int | None:
-    """A place near the middle of ``text`` where one row ends and the next begins
+    """A place past ``CUT_AT`` of ``text`` where one row ends and the next begins
     (``</row><row`` and a space, ``/`` or ``>``), or ``None``. A reading from there
     meets what a reading from the start meets: the expression of a row ends at the
     first ``</row>`` after its start, so a row's end tag is always the end of a row
     read, or outside every row read."""
-    at = text.find(_BETWEEN_ROWS, len(text) // 2)
-    while 0 <= at < len(text) * 3 // 4:
+    at = text.find(_BETWEEN_ROWS, int(len(text) * CUT_AT))
+    while 0 <= at < len(text) * 7 // 8:
         cut = at + len("</row>")
         if text[cut + 4 : cut + 5] in (" ", "\t", "\n", "/", ">"):
             return cut
@@ -255,31 +271,48 @@ def _row_cut(text: str) -> int | None:
     return None
 
 
+# The share of a long sheet this process reads: more than half, since the child also
+# checks the whole part is well formed.
+CUT_AT = 0.6
+
+
 def _far_rows(
-    rows: Callable[[int, int], Iterator[str]], cut: int, end: int, shared: list[str]
-) -> tuple[list[str], bytes | None]:
-    """In the child: the lines of the rows after ``cut``, and which shared strings they
-    showed."""
-    lines = list(rows(cut, end))
-    used = getattr(shared, "used", None)
-    return lines, None if used is None else bytes(used)
-
-
-def _joined_rows(
+    xml: bytes,
     rows: Callable[[int, int], Iterator[str]],
     cut: int,
     end: int,
     shared: list[str],
-    child: Child[tuple[list[str], bytes | None]],
+) -> tuple[bool, list[str], bytes | None]:
+    """In the child: whether the part is well formed, the lines of the rows after
+    ``cut``, and which shared strings they showed."""
+    try:
+        _well_formed(xml)
+    except ValueError:
+        return False, [], None
+    lines = list(rows(cut, end))
+    used = getattr(shared, "used", None)
+    return True, lines, None if used is None else bytes(used)
+
+
+def _joined_rows(
+    xml: bytes,
+    rows: Callable[[int, int], Iterator[str]],
+    cut: int,
+    end: int,
+    shared: list[str],
+    child: Child[tuple[bool, list[str], bytes | None]],
     deadline: Deadline | None,
 ) -> Iterator[str]:
     try:
         yield from rows(0, cut)
         try:
-            lines, shown = child.result(deadline)
+            whole, lines, shown = child.result(deadline)
         except ChildFailed:
+            _well_formed(xml)
             yield from rows(cut, end)
             return
+        if not whole:
+            raise ValueError("not well formed")
         used = getattr(shared, "used", None)
         if used is not None and shown is not None and len(shown) == len(used):
             mine = np.frombuffer(used, dtype=np.uint8)

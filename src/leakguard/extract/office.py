@@ -549,11 +549,14 @@ def _sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
 
 def _timed(lines: Iterator[str]) -> Iterator[str]:
     """``lines``, the deadline passing while a child reads some of them told as the
-    reader's ``timeout``."""
+    reader's ``timeout``, and a part found damaged after the first lines (a child
+    checks a long sheet while this process reads it) as ``corrupt``."""
     try:
         yield from lines
     except DeadlineExceeded:
         raise Unreadable("timeout") from None
+    except ValueError:
+        raise Unreadable("corrupt") from None
 
 
 def _tree_sheet_rows(xml: bytes, shared: list[str], budget: Budget) -> Iterator[str]:
