@@ -157,13 +157,20 @@ def _identifier_findings(
     read the piece (a long text's second part may be read by a child process)."""
     remember, append, make = seen.add, out.append, identifier_finding
     severity = _SEVERITY
+    # The values the process making them (this one, or a child) has made already: a
+    # value met again is not masked again, nor sent back (the loop below would drop it).
+    made: set[str] = set()
 
     def shown(part: list[Found]) -> list[tuple[str, str, str, float]]:
-        mask = _MASK
-        return [
-            (kind, mask[kind](compact), fingerprinter(kind, compact), confidence)
-            for kind, _start, _end, compact, confidence in part
-        ]
+        mask, known, note = _MASK, made, made.add
+        out: list[tuple[str, str, str, float]] = []
+        keep = out.append
+        for kind, _start, _end, compact, confidence in part:
+            fingerprint = fingerprinter(kind, compact)
+            if fingerprint not in known:
+                note(fingerprint)
+                keep((kind, mask[kind](compact), fingerprint, confidence))
+        return out
 
     for part in iter_identifiers(text, copies=copies, deadline=deadline, then=shown):
         for kind, masked, fingerprint, confidence in part:

@@ -244,13 +244,17 @@ _FILE_ERRORS = {
 }
 
 
+# What a device, a pipe or a socket named as a file is, in English and French.
+_NOT_REGULAR = (
+    "not a regular file (a device, a pipe or a socket)",
+    "ce n'est pas un fichier ordinaire (un périphérique, un tube ou une socket)",
+)
+
+
 def _file_error(code: int | None, exc: OSError | None, *, writing: bool = False) -> InputError:
     """Why a file could not be read (or written), in both languages."""
     if isinstance(exc, NotRegular):
-        return InputError(
-            "not a regular file (a device, a pipe or a socket)",
-            fr="ce n'est pas un fichier ordinaire (un périphérique, un tube ou une socket)",
-        )
+        return InputError(_NOT_REGULAR[0], fr=_NOT_REGULAR[1])
     if code in _FILE_ERRORS:
         en, fr = _FILE_ERRORS[code]
         return InputError(en, fr=fr)
@@ -271,10 +275,9 @@ def not_regular(p: Place) -> InputError | None:
     if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
     return InputError(
-        "not a regular file (a device, a pipe or a socket); "
-        "for what a program writes, give `-` and pipe it to standard input",
-        fr="ce n'est pas un fichier ordinaire (un périphérique, un tube ou une socket) ; "
-        "pour ce qu'écrit un programme, indiquez `-` et envoyez-le sur l'entrée standard",
+        f"{_NOT_REGULAR[0]}; for what a program writes, give `-` and pipe it to standard input",
+        fr=f"{_NOT_REGULAR[1]} ; pour ce qu'écrit un programme, indiquez `-` et envoyez-le "
+        "sur l'entrée standard",
     )
 
 

@@ -17,13 +17,12 @@ pattern, and any mistyped account covering a match starting in the piece.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import functools
 import itertools
 import operator
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -1217,25 +1216,18 @@ class Pieces(Iterator[list[Any]]):
 
     __slots__ = ("_child", "_pieces")
 
-    def __init__(self, pieces: Iterator[list[Any]], child: Child[Any] | None) -> None:
+    def __init__(self, pieces: Generator[list[Any]], child: Child[Any] | None) -> None:
         self._pieces, self._child = pieces, child
 
     def __next__(self) -> list[Any]:
         return next(self._pieces)
 
     def close(self) -> None:
-        """Stop: the child, if any, is ended and waited for."""
-        close = getattr(self._pieces, "close", None)
-        if close is not None:
-            close()
+        """Stop: the child, if any, is ended and waited for (also when no piece was
+        read: a generator not started runs no ``finally``)."""
+        self._pieces.close()
         if self._child is not None:
             self._child.close()
-
-    def __del__(self) -> None:
-        # Not read to its end nor closed (an error between the start and the reading).
-        if self._child is not None:
-            with contextlib.suppress(Exception):
-                self._child.close()
 
 
 def _joined(
@@ -1243,7 +1235,7 @@ def _joined(
     cut: int,
     child: Child[tuple[list[list[Any]], bool]] | None,
     make: Callable[[list[Found]], list[Any]],
-) -> Iterator[list[Any]]:
+) -> Generator[list[Any]]:
     """This process's pieces up to ``cut``, then the child's answer when it stands,
     else the pieces after ``cut`` read here."""
     n = len(reader.text)
