@@ -1,4 +1,4 @@
-"""The forked child that reads a long text's second part: its answer comes back whole,
+"""The forked child that reads most of a long text: its answer comes back whole,
 a failure of any kind leaves the caller to do the work, and no process outlives it."""
 
 from __future__ import annotations
@@ -224,3 +224,19 @@ def test_the_answer_is_read_whatever_the_number_of_open_files() -> None:
         for fd in held:
             os.close(fd)
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_each_turn_is_taken_by_one_process_only() -> None:
+    # Both take turns as fast as they can: together they take each one, once.
+    for _ in range(20):
+        turns = _child.Turns(200)
+        child = _started(lambda turns=turns: sum(turns.take() for _ in range(300)))
+        mine = sum(turns.take() for _ in range(300))
+        theirs = child.result()
+        turns.close()
+        assert mine + theirs == 200, f"{mine} + {theirs} turns taken of 200"
+    # None left, or closed: no turn, at once.
+    turns = _child.Turns(1)
+    assert turns.take() and not turns.take()
+    turns.close()
+    assert not turns.take()

@@ -6,6 +6,7 @@ the same numbers with a wrong key are not; the fast path equals the naive one.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import os
 import sys
 import time
@@ -771,16 +772,17 @@ def test_a_label_is_looked_for_wherever_one_may_end(before: str, sep: str) -> No
 
 
 @contextmanager
-def _split_everything(share: float) -> Iterator[list[str]]:
-    """Every text read by two processes (this one and a forked child), cut after the
-    first line end past ``share`` of it; gives what became of each child's answer."""
-    saved = _bulk.SPLIT, _bulk.SHARE
-    _bulk.SPLIT, _bulk.SHARE = 0, share
+def _split_everything(first: float, segments: int = 24) -> Iterator[list[str]]:
+    """Every text shared by two processes (this one and a forked child): this one reads
+    up to the first line end past ``first`` of it, the rest is cut in ``segments``;
+    gives what became of each child's answer."""
+    saved = _bulk.SPLIT, _bulk.FIRST, _bulk.SEGMENTS
+    _bulk.SPLIT, _bulk.FIRST, _bulk.SEGMENTS = 0, first, segments
     try:
         with watched_children() as seen:
             yield seen
     finally:
-        _bulk.SPLIT, _bulk.SHARE = saved
+        _bulk.SPLIT, _bulk.FIRST, _bulk.SEGMENTS = saved
 
 
 def _read_alone(text: str, then: Any = None) -> list[Any]:
@@ -795,11 +797,30 @@ def _read_alone(text: str, then: Any = None) -> list[Any]:
             os.environ[_child.ENV] = old
 
 
-def _read_split(text: str, share: float, then: Any = None) -> tuple[list[Any], list[str]]:
+def _read_split(
+    text: str, first: float, then: Any = None, segments: int = 24
+) -> tuple[list[Any], list[str]]:
     copy, folded = one_byte_copies(text)
-    with _split_everything(share) as seen:
+    with _split_everything(first, segments) as seen:
         found = [f for part in _bulk.iter_found(text, copy, folded, then=then) for f in part]
     return found, seen
+
+
+def _slow_in(who: str, pause: float = 0.002, times: int = 20) -> Any:
+    """A ``then`` that gives each piece as it is, after a pause in the first ``times``
+    pieces made by ``who`` ("parent" or "child"; "neither"): the other process then
+    takes more of the segments."""
+    parent = os.getpid()
+    made = [0]
+
+    def then(part: list[Found]) -> list[Found]:
+        mine = "parent" if os.getpid() == parent else "child"
+        if mine == who and made[0] < times:
+            made[0] += 1
+            time.sleep(pause)
+        return part
+
+    return then
 
 
 SPLIT_SETTINGS = settings(
@@ -813,17 +834,20 @@ SPLIT_SETTINGS = settings(
     st.one_of(MIXES, NEW_MIXES),
     st.floats(0.0, 1.0),
     st.sampled_from([7, 64, 1 << 16]),
+    st.sampled_from([1, 2, 5, 24]),
+    st.sampled_from(["neither", "parent", "child"]),
 )
 def test_a_text_read_by_two_processes_gives_what_one_reading_gives(
-    text: Opaque, share: float, piece: int
+    text: Opaque, first: float, piece: int, segments: int, slow: str
 ) -> None:
     # Cut anywhere (a line end when there is one, else inside a number as often as
-    # not): the child's answer stands only where it is the same.
+    # not), the segments taken by either process: each part stands only where the
+    # reading it joins is the same.
     saved = _bulk.PIECE
     _bulk.PIECE = piece
     try:
         alone = _read_alone(text)
-        split, seen = _read_split(text, share)
+        split, seen = _read_split(text, first, _slow_in(slow), segments)
     finally:
         _bulk.PIECE = saved
     same = split == alone
@@ -864,22 +888,81 @@ def test_the_childs_answer_stands_where_the_cut_falls_between_numbers() -> None:
         assert seen == ["answered"], f"cut at {share}: {seen}"
 
 
-def _masked(part: list[Found]) -> list[tuple[str, int, int, int]]:
+def _masked(slow: str) -> Any:
     # What a caller makes of each piece: made by whichever process read it.
-    return [(kind, start, end, os.getpid()) for kind, start, end, _value, _sure in part]
+    then = _slow_in(slow, pause=0.01, times=5)
+
+    def made(part: list[Found]) -> list[tuple[str, int, int, int]]:
+        return [(kind, start, end, os.getpid()) for kind, start, end, _v, _s in then(part)]
+
+    return made
+
+
+def _runs(makers: list[int]) -> list[int]:
+    """The makers in the order they follow each other, each run once."""
+    return [m for i, m in enumerate(makers) if i == 0 or makers[i - 1] != m]
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
 def test_what_the_caller_makes_of_each_piece_is_made_by_the_process_that_read_it() -> None:
-    text = _rows(400, 6)
+    text = _rows(2000, 6)
     places = [f[:3] for f in _read_alone(text)]
-    split, seen = _read_split(text, 0.45, _masked)
+    parent = os.getpid()
+    # This process slow: the child takes the segments after the first part.
+    split, seen = _read_split(text, 0.1, _masked("parent"))
     assert seen == ["answered"]
     assert [f[:3] for f in split] == places
-    makers = [f[3] for f in split]
-    assert makers[0] == os.getpid() and makers[-1] != os.getpid()
-    # The first part's pieces in this process, then the second part's in the child.
-    assert sorted(set(makers), key=makers.index) == [makers[0], makers[-1]]
+    runs = _runs([f[3] for f in split])
+    assert runs[0] == parent and runs[1] != parent, f"{len(runs)} runs"
+    assert len(runs) in (2, 3) and runs[-1] in (parent, runs[1])
+    # The child slow: this process takes the last segments, from the end, and gives
+    # them after the child's part.
+    split, seen = _read_split(text, 0.1, _masked("child"))
+    assert seen == ["answered"]
+    assert [f[:3] for f in split] == places
+    runs = _runs([f[3] for f in split])
+    assert runs[0] == parent and runs[-1] == parent
+    assert len(runs) in (1, 3), f"{len(runs)} runs"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_each_segment_is_read_by_one_process_once() -> None:
+    # Pieces of 64 characters: each made once, by one of the two, whoever is slow.
+    text = _rows(1000, 11)
+    saved = _bulk.PIECE
+    _bulk.PIECE = 64
+    try:
+        places = [f[:3] for f in _read_alone(text)]
+        for slow in ("parent", "child", "neither"):
+            split, seen = _read_split(text, 0.2, _masked(slow), segments=7)
+            assert seen == ["answered"], slow
+            made = [f[:3] for f in split]
+            assert made == places, f"{slow} slow: {len(made)} made, {len(places)} expected"
+    finally:
+        _bulk.PIECE = saved
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_without_a_free_descriptor_this_process_reads_it_all() -> None:
+    import resource
+
+    text = _rows(300, 12)
+    alone = _read_alone(text)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    held: list[int] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 512), hard))
+    try:
+        with contextlib.suppress(OSError):
+            while len(held) < 600:
+                held.append(os.open(os.devnull, os.O_RDONLY))
+        split, seen = _read_split(text, 0.3)
+    finally:
+        for fd in held:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert seen == [], "a child was asked for an answer"
+    same = split == alone
+    assert same, "one process alone gave another answer"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
@@ -948,3 +1031,86 @@ def test_a_labelled_rib_across_the_cut_is_one_finding() -> None:
     assert same, "two processes and one disagree around a labelled RIB"
     # This process's last finding reaches past the cut: it read the rest itself.
     assert seen == []
+
+
+class _Dealt:
+    """Turns dealt in advance: the child takes the first ``child`` segments, this
+    process the others (from the last on), whatever their speeds."""
+
+    def __init__(self, parent: int, child: int, count: int) -> None:
+        self.parent, self.child, self.count, self.taken = parent, child, count, 0
+
+    def take(self) -> bool:
+        mine = os.getpid() == self.parent
+        if self.taken < (self.count - self.child if mine else self.child):
+            self.taken += 1
+            return True
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_a_labelled_rib_across_any_cut_is_one_finding_whoever_reads_the_segments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Four segments after the first part; the RIB's lines cut at each of the cuts in
+    # turn, the segments dealt in every way: the reading that joins a part read afresh
+    # at a cut inside the RIB must see it, and read on itself.
+    niss = "850730033" + f"{97 - 850730033 % 97:02d}"
+    fields = (
+        f"Code banque\t30006\nCode guichet\t00001\nN° de compte\t{niss}\n"
+        f"Clé RIB\t{rib_module.calc_key('30006', '00001', niss)}\n"
+    )
+    before, after = _rows(40, 13), _rows(40, 14)
+    text = before + fields + after
+    alone = _read_alone(text)
+    assert "be_niss" not in [f[0] for f in alone] and "rib" in [f[0] for f in alone]
+    inside = text.index("N° de compte")
+    step = len(before) // 3
+    parent = os.getpid()
+    for j in range(5):
+        # Cut j falls inside the RIB; the others at line ends around it.
+        cuts = sorted({*(text.index("\n", step * (i + 1)) + 1 for i in range(5) if i != j)})
+        cuts = sorted({*(c for c in cuts if abs(c - inside) > 200), inside, len(text)})
+        segments = len(cuts) - 1
+        monkeypatch.setattr(_bulk, "_cuts", lambda copy, n, cuts=cuts: cuts)
+        for child in range(segments + 1):
+            monkeypatch.setattr(
+                _bulk, "Turns", lambda count, child=child: _Dealt(parent, child, count)
+            )
+            split, seen = _read_split(text, 0.0)
+            same = split == alone
+            assert same, f"cut {cuts.index(inside)} in the RIB, {child} segments to the child"
+            assert "failed" not in seen
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_the_callers_other_work_is_done_while_the_child_reads(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from leakguard.detectors import iter_identifiers
+
+    text = _rows(300, 15)
+    parent = os.getpid()
+    events: list[str] = []
+
+    def made(part: list[Found]) -> list[Found]:
+        if os.getpid() == parent:
+            events.append("piece")
+        return part
+
+    with _split_everything(0.1) as seen:
+        pieces = iter_identifiers(text, then=made, meanwhile=lambda: events.append("other"))
+        shared = [f for part in pieces for f in part]
+    assert seen == ["answered"]
+    # Once, after this process's first part.
+    assert events.count("other") == 1 and events[0] == "piece", events[:3]
+    monkeypatch.setenv(_child.ENV, "1")
+    events.clear()
+    pieces = iter_identifiers(text, meanwhile=lambda: events.append("other"))
+    alone = [f for part in pieces for f in part]
+    # Not called when this process reads it all: its caller does that work after.
+    assert events == []
+    assert shared == alone

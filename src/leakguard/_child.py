@@ -1,11 +1,12 @@
 """Work done beside this process, on a second processor core, by a forked child.
 
-A long text's identifier search is cut in two: this process reads the first part while
-a child, forked at that moment (it shares the text without a copy), reads the second
-and sends back what it found. Nothing here is needed for a right answer: wherever a
-child cannot be used, :meth:`Child.start` answers ``None`` and the caller does the
-work itself; wherever a child fails (it died, was killed, sent something unreadable),
-:meth:`Child.result` raises :class:`ChildFailed` and the caller does the work itself.
+A long text's identifier search is shared: a child, forked at the start (it shares the
+text without a copy), reads the segments it takes (:class:`Turns`) and sends back what
+it found, while this process reads the others. Nothing here is needed for a right
+answer: wherever a child cannot be used, :meth:`Child.start` answers ``None`` and the
+caller does the work itself; wherever a child fails (it died, was killed, sent
+something unreadable), :meth:`Child.result` raises :class:`ChildFailed` and the caller
+does the work itself.
 
 A child is forked only:
 
@@ -43,7 +44,7 @@ from typing import Any, Generic, TypeVar
 
 from leakguard.core import Deadline, DeadlineExceeded
 
-__all__ = ["ENV", "LONG_TEXT", "Child", "ChildFailed", "allowed", "forbid"]
+__all__ = ["ENV", "LONG_TEXT", "Child", "ChildFailed", "Turns", "allowed", "forbid"]
 
 T = TypeVar("T")
 
@@ -178,6 +179,47 @@ class Child(Generic[T]):
         if self._pid is not None:  # pragma: no cover - callers close their child
             with contextlib.suppress(Exception):
                 self.close()
+
+
+class Turns:
+    """``count`` turns that this process and its child take one at a time, each turn
+    taken by one of them only, whoever asks first: the work they share is cut in
+    ``count`` parts and a part goes to whoever takes its turn.
+
+    The turns are bytes in a pipe that nobody writes to any more (made before the
+    fork, inherited by the child): reading one byte is atomic, and once they are all
+    read a read answers at once that there is none left.
+    """
+
+    __slots__ = ("_fd",)
+
+    def __init__(self, count: int) -> None:
+        """``count`` below 4096 (what a pipe takes in one write). Raises ``OSError``
+        when the system gives no pipe (too many open files)."""
+        read, write = os.pipe()
+        try:
+            os.write(write, bytes(count))
+        except OSError:
+            os.close(read)
+            raise
+        finally:
+            os.close(write)
+        self._fd: int | None = read
+
+    def take(self) -> bool:
+        """True when this process took a turn; False when none is left (or closed)."""
+        fd = self._fd
+        if fd is None:
+            return False
+        try:
+            return bool(os.read(fd, 1))
+        except OSError:  # pragma: no cover - a pipe with no writer answers at once
+            return False
+
+    def close(self) -> None:
+        fd, self._fd = self._fd, None
+        if fd is not None:
+            os.close(fd)
 
 
 def _serve(

@@ -7,7 +7,7 @@ distinct value per location, with masked values and keyed fingerprints only.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
@@ -120,8 +120,16 @@ def _scan_text(
     # The one-byte copies of the text serve the fast paths of both detectors.
     copies = one_byte_copies(text)
 
+    # Health categories, in the order they first occur: looked for while a child
+    # process reads most of a long text's identifiers, else after them.
+    found: list[tuple[list[str], bool]] = []
+
+    def categories() -> None:
+        found.append(HEALTH.categories_until(text, copies=copies, deadline=deadline))
+
     seen: set[str] = set()
-    _identifier_findings(text, copies, location, fingerprinter, deadline, seen, out)
+    meanwhile = categories if health else None
+    _identifier_findings(text, copies, location, fingerprinter, deadline, seen, out, meanwhile)
     # A link written with URL escapes ("?nir=1%2085%2005…", "1+85+05…"): its tokens
     # are read decoded too.
     escaped = as_seen(_escaped_tokens(text, deadline))
@@ -131,11 +139,12 @@ def _scan_text(
 
     if not health:
         return
-    # Health categories, in the order they first occur.
-    categories, whole = HEALTH.categories_until(text, copies=copies, deadline=deadline)
+    if not found:
+        categories()
+    cats, whole = found[0]
     out.extend(
         Finding(kind="health_data", location=location, severity=Severity.MEDIUM, detail=cat)
-        for cat in categories
+        for cat in cats
     )
     if not whole:
         raise DeadlineExceeded
@@ -149,20 +158,22 @@ def _identifier_findings(
     deadline: Deadline | None,
     seen: set[str],
     out: list[Finding],
+    meanwhile: Callable[[], object] | None = None,
 ) -> None:
     """Append a finding for each identifier of ``text`` whose fingerprint is not in
     ``seen`` yet (one finding per distinct value; the findings keep the fingerprints
     anyway). A long export holds a million of them: the loop keeps what it calls at
     hand, and the masks and fingerprints are made a piece at a time by the process that
-    read the piece (a long text's second part may be read by a child process)."""
+    read the piece (most of a long text may be read by a child process, which then
+    leaves this one time for ``meanwhile``: see ``iter_identifiers``)."""
     remember, append, make = seen.add, out.append, identifier_finding
     severity = _SEVERITY
-    # The values the process making them (this one, or a child) has made already: a
-    # value met again is not masked again, nor sent back (the loop below would drop it).
-    made: set[str] = set()
 
     def shown(part: list[Found]) -> list[tuple[str, str, str, float]]:
-        mask, known, note = _MASK, made, made.add
+        # A value met again in the piece is not masked again nor sent back (the loop
+        # below would drop it). Each piece on its own: pieces may be made in any order.
+        mask, known = _MASK, set[str]()
+        note = known.add
         out: list[tuple[str, str, str, float]] = []
         keep = out.append
         for kind, _start, _end, compact, confidence in part:
@@ -172,7 +183,10 @@ def _identifier_findings(
                 keep((kind, mask[kind](compact), fingerprint, confidence))
         return out
 
-    for part in iter_identifiers(text, copies=copies, deadline=deadline, then=shown):
+    pieces = iter_identifiers(
+        text, copies=copies, deadline=deadline, then=shown, meanwhile=meanwhile
+    )
+    for part in pieces:
         for kind, masked, fingerprint, confidence in part:
             if fingerprint in seen:
                 continue

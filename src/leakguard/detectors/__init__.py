@@ -114,6 +114,7 @@ def iter_identifiers(
     copies: tuple[bytes, bytes] | None = None,
     deadline: Deadline | None = None,
     then: None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[list[Found]]: ...
 
 
@@ -125,6 +126,7 @@ def iter_identifiers(
     copies: tuple[bytes, bytes] | None = None,
     deadline: Deadline | None = None,
     then: Callable[[list[Found]], list[T]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[list[T]]: ...
 
 
@@ -135,15 +137,21 @@ def iter_identifiers(
     copies: tuple[bytes, bytes] | None = None,
     deadline: Deadline | None = None,
     then: Callable[[list[Found]], list[Any]] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Iterator[list[Any]]:
     """:func:`find_identifiers`'s answer a piece of text at a time, as plain tuples
     ``(kind, start, end, compact, confidence)``: what was found before ``deadline``
     passed is given before ``DeadlineExceeded`` is raised.
 
-    With ``then``, each piece's list is given as ``then`` makes it. A long text's second
-    part may be read by a child process (see ``_bulk.iter_found``), which then applies
+    With ``then``, each piece's list is given as ``then`` makes it. Most of a long text
+    may be read by a child process (see ``_bulk.iter_found``), which then applies
     ``then`` itself: ``then`` must make what ``marshal`` writes (tuples, strings,
-    numbers), and may use anything this process holds when the search starts.
+    numbers), may use anything this process holds when the search starts, and must make
+    each piece's list from that piece alone (pieces may be made out of order).
+
+    ``meanwhile`` is called when a child process shares the reading, once this process
+    has read the first part of the text (the caller's other work on it, done while the
+    child reads: this process then reads less of the rest); not called otherwise.
 
     A text with form-field labels (``forms``) is answered in one piece: its fields are
     read over the whole text, and a field whose number fails its check hides the other
@@ -159,8 +167,8 @@ def iter_identifiers(
         found = [(m.kind, m.start, m.end, m.compact, m.confidence) for m in small]
         return iter([make(found)] if found else [])
     copy, folded = one_byte_copies(text) if copies is None else copies
-    # Started first: a long text's second part is read by a child meanwhile.
-    pieces = _bulk.iter_found(text, copy, folded, deadline=deadline, then=then)
+    # Started first: most of a long text is read by a child meanwhile.
+    pieces = _bulk.iter_found(text, copy, folded, deadline=deadline, then=then, meanwhile=meanwhile)
     try:
         places = forms.label_places(folded)
         read = (
@@ -168,14 +176,14 @@ def iter_identifiers(
             if places
             else None
         )
+        if read is None or (not read[0] and not read[1]):
+            # No labels, or labels but no field the detectors do not read already (a
+            # table's header over numbers written whole): their answer as it is, a
+            # piece at a time.
+            return pieces
     except BaseException:
         pieces.close()
         raise
-    if read is None or (not read[0] and not read[1]):
-        # No labels, or labels but no field the detectors do not read already (a
-        # table's header over numbers written whole): their answer as it is, a piece
-        # at a time.
-        return pieces
     pieces.close()
     pieces = _bulk.iter_found(text, copy, folded, deadline=deadline)
     bulk = [Match(*f) for part in pieces for f in part]

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from leakguard._child import LONG_TEXT, Child, ChildFailed
+from leakguard._child import LONG_TEXT, Child, ChildFailed, Turns
 from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
@@ -1186,6 +1186,7 @@ def iter_found(
     *,
     deadline: Deadline | None = None,
     then: Callable[[list[Found]], list[Any]] | None = None,
+    meanwhile: Callable[[], object] | None = None,
 ) -> Pieces:
     """The identifiers of ``text``, a piece at a time, in order: together, what
     ``find_identifiers`` answers; with ``then``, what ``then`` makes of each piece's
@@ -1193,22 +1194,39 @@ def iter_found(
     writes).
 
     ``copy`` is :func:`one_byte` of ``text`` and ``folded`` its folded copy. Raises
-    ``DeadlineExceeded`` between pieces once ``deadline`` has passed.
+    ``DeadlineExceeded`` between pieces once ``deadline`` has passed. ``then`` may be
+    called on the pieces in any order (the segments below): it must make each piece's
+    list from that piece alone.
 
-    A text of ``SPLIT`` characters or more is cut in two (see :func:`_cut`): a child
-    process, where one may run (``leakguard._child``), reads the second part, started
-    at once (the caller may do other work before it reads the first piece), while this
-    one reads the first. The parts join as one reading would: what the child found
-    stands when nothing this process found reaches past the cut (a match across it,
-    rare, has this process read the second part itself). ``close`` the answer when it
-    is not read to its end.
+    A text of ``SPLIT`` characters or more is shared with a child process, where one
+    may run (``leakguard._child``), started at once (the caller may do other work
+    before it reads the first piece): this process reads the text up to ``FIRST`` of
+    it, and the rest is cut in ``SEGMENTS`` segments (see :func:`_cuts`) that the child
+    takes from the first on and this process from the last on, one at a time, each
+    taking the next where the other has not: whichever has more work besides reads
+    less. The parts join as one reading would: each part stands when nothing read
+    before its start reaches past it (a match across a cut, rare, has this process read
+    the rest itself). ``meanwhile``, the caller's other work, is called when a child
+    shares the reading, once this process has read its first part: this process then
+    reads less of the rest. ``close`` the answer when it is not read to its end.
     """
     make = then if then is not None else _same
     n = len(text)
     reader = _Reader(text, copy, folded, deadline)
-    cut = _cut(copy, n) if n >= SPLIT else n
-    child = Child.start(functools.partial(_second_part, reader, cut, make)) if cut < n else None
-    return Pieces(_joined(reader, cut, child, make), child)
+    cuts = _cuts(copy, n) if n >= SPLIT else [n]
+    child: Child[_Answer] | None = None
+    turns: Turns | None = None
+    if len(cuts) > 1:
+        try:
+            turns = Turns(len(cuts) - 1)
+        except OSError:
+            turns = None
+        else:
+            child = Child.start(functools.partial(_first_segments, reader, cuts, turns, make))
+            if child is None:
+                turns.close()
+                turns = None
+    return Pieces(_joined(reader, cuts, child, turns, make, meanwhile), child)
 
 
 class Pieces(Iterator[list[Any]]):
@@ -1230,74 +1248,130 @@ class Pieces(Iterator[list[Any]]):
             self._child.close()
 
 
+# The child's answer: what ``make`` made of its pieces, where its reading stopped,
+# whether nothing it read reaches past that point, whether the deadline ended it.
+_Answer = tuple[list[list[Any]], int, bool, bool]
+
+
 def _joined(
     reader: _Reader,
-    cut: int,
-    child: Child[tuple[list[list[Any]], bool]] | None,
+    cuts: list[int],
+    child: Child[_Answer] | None,
+    turns: Turns | None,
     make: Callable[[list[Found]], list[Any]],
+    meanwhile: Callable[[], object] | None = None,
 ) -> Generator[list[Any]]:
-    """This process's pieces up to ``cut``, then the child's answer when it stands,
-    else the pieces after ``cut`` read here."""
+    """This process's pieces up to the first cut, then the child's answer and the
+    segments this process took from the end, when they join as one reading would;
+    else the pieces after the first cut read here."""
     n = len(reader.text)
+    first = cuts[0]
     try:
-        for part in reader.pieces(0, cut):
+        for part in reader.pieces(0, first):
             yield make(part)
-        if child is not None and reader.clear_at(cut):
-            try:
-                parts, late = child.result(reader.deadline)
-            except ChildFailed:
-                pass
-            else:
-                if reader.held is not None:
-                    yield make([reader.held])
-                yield from parts
-                if late:
-                    raise DeadlineExceeded
-                return
+        if child is not None and meanwhile is not None:
+            meanwhile()
+        if child is not None and turns is not None and reader.clear_at(first):
+            start, tail = _last_segments(reader, cuts, turns, make)
+            if start >= 0:
+                try:
+                    parts, stop, clear, late = child.result(reader.deadline)
+                except ChildFailed:
+                    pass
+                else:
+                    if late or (stop == start and clear):
+                        if reader.held is not None:
+                            yield make([reader.held])
+                        yield from parts
+                        if late:
+                            raise DeadlineExceeded
+                        yield from tail
+                        return
         if child is not None:
             child.close()  # its answer is not needed: it stops using a core
-        for part in reader.pieces(cut, n):
+        for part in reader.pieces(first, n):
             yield make(part)
         if reader.held is not None:
             yield make([reader.held])
     finally:
         if child is not None:
             child.close()
+        if turns is not None:
+            turns.close()
+
+
+def _last_segments(
+    reader: _Reader, cuts: list[int], turns: Turns, make: Callable[[list[Found]], list[Any]]
+) -> tuple[int, list[list[Any]]]:
+    """The segments this process takes, from the last on, while the child has not taken
+    them: where the first it took starts (the text's end when none), and what ``make``
+    makes of their pieces, in order; -1 when a segment's reading reaches past its end
+    (the next one, read afresh, may not join)."""
+    read: list[list[list[Any]]] = []
+    i = len(cuts) - 2
+    while i >= 0 and turns.take():
+        fresh = reader.fresh()
+        hi = cuts[i + 1]
+        made = [make(part) for part in fresh.pieces(cuts[i], hi)]
+        if not fresh.clear_at(hi):
+            return -1, []
+        if fresh.held is not None:
+            made.append(make([fresh.held]))
+        read.append(made)
+        i -= 1
+    return cuts[i + 1], [part for made in reversed(read) for part in made]
 
 
 # A text this long (in characters) is read by two processes where they may run.
 SPLIT = LONG_TEXT
-# The share of such a text this process reads: less than half, since it also makes the
-# findings of both halves.
-SHARE = 0.45
+# The share of such a text this process reads first (it also looks for form labels,
+# and its caller may have other work meanwhile); the rest is cut in this many segments.
+FIRST = 0.1
+SEGMENTS = 24
 
 
 def _same(part: list[Found]) -> list[Found]:
     return part
 
 
-def _cut(copy: bytes, n: int) -> int:
-    """Where a long text is cut in two: after the first line end past ``SHARE`` of it
-    (a number is seldom written across a line end), else there."""
-    at = int(n * SHARE)
-    end = copy.find(b"\n", at, at + 4096)
-    return end + 1 if end >= 0 else at
+def _cuts(copy: bytes, n: int) -> list[int]:
+    """Where a long text is cut: after the first line end past ``FIRST`` of it, then
+    past each of ``SEGMENTS`` equal steps of the rest (a number is seldom written across
+    a line end; where no line end comes soon, at the step itself); the last is ``n``."""
+    cuts: list[int] = []
+    for k in range(SEGMENTS):
+        at = int(n * (FIRST + (1 - FIRST) * k / SEGMENTS))
+        end = copy.find(b"\n", at, at + 4096)
+        cut = end + 1 if end >= 0 else at
+        if cut >= n:
+            break
+        if not cuts or cut > cuts[-1]:
+            cuts.append(cut)
+    return [*cuts, n]
 
 
-def _second_part(
-    reader: _Reader, cut: int, make: Callable[[list[Found]], list[Any]]
-) -> tuple[list[list[Any]], bool]:
-    """In the child: what ``make`` makes of each piece from ``cut`` to the end, and
-    whether the deadline ended the reading (what was read before it is sent)."""
+def _first_segments(
+    reader: _Reader, cuts: list[int], turns: Turns, make: Callable[[list[Found]], list[Any]]
+) -> _Answer:
+    """In the child: what ``make`` makes of each piece of the segments it takes, from
+    the first on, while this process has not taken them; where it stopped; whether
+    nothing read reaches past there; whether the deadline ended the reading (what was
+    read before it is sent)."""
     parts: list[list[Any]] = []
+    stop = cuts[0]
     try:
-        for part in reader.pieces(cut, len(reader.text)):
-            parts.append(make(part))
-        if reader.held is not None:
+        for i in range(len(cuts) - 1):
+            if not turns.take():
+                break
+            for part in reader.pieces(cuts[i], cuts[i + 1]):
+                parts.append(make(part))
+            stop = cuts[i + 1]
+        clear = reader.clear_at(stop)
+        if clear and reader.held is not None:
             parts.append(make([reader.held]))
     except DeadlineExceeded:
-        return parts, True
-    return parts, False
+        return parts, stop, False, True
+    return parts, stop, clear, False
 
 
 class _Reader:
@@ -1311,6 +1385,15 @@ class _Reader:
         # A labelled RIB always says "guichet" (see ``rib.labelled``).
         self.labelled = bool(holding(folded, (b"guichet",)))
         self.whole = np.frombuffer(copy, dtype=np.uint8)
+
+    def fresh(self) -> _Reader:
+        """A reading of the same text starting afresh (nothing carried)."""
+        other = _Reader.__new__(_Reader)
+        other.text, other.copy, other.folded = self.text, self.copy, self.folded
+        other.deadline, other.labelled, other.whole = self.deadline, self.labelled, self.whole
+        other.after = dict.fromkeys(RANK, 0)
+        other.held = None
+        return other
 
     def clear_at(self, cut: int) -> bool:
         """True when nothing read so far reaches past ``cut``: a reading starting there
