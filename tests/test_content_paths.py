@@ -90,3 +90,39 @@ def test_a_long_text_read_by_two_processes_gives_the_same_findings(
         split = _scan(text, compiled=True)
     assert answers == ["answered"]
     assert len(split) == len(alone) and split == alone
+
+
+def _nir(body: str) -> str:
+    return f"{body[0]} {body[1:3]} {body[3:5]} {body[5:7]} {body[7:10]} {body[10:13]} " + (
+        f"{97 - int(body) % 97:02d}"
+    )
+
+
+def test_a_place_read_in_several_chunks_tells_each_value_once() -> None:
+    from leakguard.content import scan_chunks
+    from leakguard.extract._types import DICOM_TYPE, TextChunk
+
+    fp = Fingerprinter(b"k" * 32)
+    here, there = Location.attachment("a.txt"), Location.attachment("b.txt")
+    first, second = _nir("1850575112345"), _nir("2900133045012")
+    chunks = [
+        TextChunk(here, f"NIR {first}\nConsultation médicale du 12/03/2024."),
+        TextChunk(here, f"NIR {first} puis {second}.\nSuivi médical régulier."),
+        TextChunk(there, f"NIR {first}"),
+    ]
+    found = scan_chunks(chunks, fingerprinter=fp).findings
+    told = [(f.location, f.kind, f.fingerprint or f.detail) for f in found]
+    assert told == [
+        (here, "nir", fp("nir", first.replace(" ", ""))),
+        (here, "health_data", "medical_act"),
+        (here, "nir", fp("nir", second.replace(" ", ""))),
+        (here, "health_data", "care"),
+        (there, "nir", fp("nir", first.replace(" ", ""))),
+    ], f"{len(told)} findings"
+    # One chunk alone: what scan_text finds there.
+    alone = scan_chunks(chunks[:1], fingerprinter=fp).findings
+    assert alone == scan_text(chunks[0].text, here, fingerprinter=fp)
+    # A medical image whose text names a medical act: the act once.
+    image = TextChunk(here, "Acte : radiographie, compte rendu opératoire.", DICOM_TYPE)
+    acts = [f.detail for f in scan_chunks([image], fingerprinter=fp).findings]
+    assert acts.count("medical_act") == 1, acts

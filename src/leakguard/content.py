@@ -94,11 +94,24 @@ def scan_text(
     When ``deadline`` passes before the text is read through, what was found so far is
     returned with an ``unscannable_attachment`` finding (``timeout``) at ``location``.
     """
+    return _text_findings(text, location, fingerprinter, deadline, health, set())
+
+
+def _text_findings(
+    text: str,
+    location: Location,
+    fingerprinter: Fingerprinter,
+    deadline: Deadline | None,
+    health: bool,
+    seen: set[str],
+) -> list[Finding]:
+    """:func:`scan_text`'s findings; ``seen`` gets the fingerprints of its identifier
+    findings, which come first, one for each."""
     if deadline is not None and deadline.expired():
         return [_timeout(location)]
     out: list[Finding] = []
     try:
-        _scan_text(text, location, fingerprinter, deadline, out, health)
+        _scan_text(text, location, fingerprinter, deadline, out, health, seen)
     except DeadlineExceeded:
         out.append(_timeout(location))
     return out
@@ -110,10 +123,12 @@ def _scan_text(
     fingerprinter: Fingerprinter,
     deadline: Deadline | None,
     out: list[Finding],
-    health: bool = True,
+    health: bool,
+    seen: set[str],
 ) -> None:
     """Append the findings of ``text`` to ``out`` as they are made (what was found
-    stays there when ``DeadlineExceeded`` ends the reading)."""
+    stays there when ``DeadlineExceeded`` ends the reading); ``seen`` gets the
+    fingerprints of the identifiers."""
     # Read as it shows: a digit of another script, or a soft hyphen or zero-width space
     # between two digits, does not hide a number from the detectors.
     text = as_seen(text)
@@ -127,7 +142,6 @@ def _scan_text(
     def categories() -> None:
         found.append(HEALTH.categories_until(text, copies=copies, deadline=deadline))
 
-    seen: set[str] = set()
     meanwhile = categories if health else None
     _identifier_findings(text, copies, location, fingerprinter, deadline, seen, out, meanwhile)
     # A link written with URL escapes ("?nir=1%2085%2005…", "1+85+05…"): its tokens
@@ -297,12 +311,9 @@ def scan_chunks(
             continue
         if keep_texts and chunk.location.is_attachment:
             report.texts.setdefault(chunk.location.top_level, []).append(chunk.text)
-        found = scan_text(
-            chunk.text,
-            chunk.location,
-            fingerprinter=fingerprinter,
-            deadline=deadline,
-            health=not chunk.identifiers_only,
+        ids: set[str] = set()
+        found = _text_findings(
+            chunk.text, chunk.location, fingerprinter, deadline, not chunk.identifiers_only, ids
         )
         if chunk.content_type == DICOM_TYPE:
             # A medical image (an exam, a medical act) is health data whatever its words.
@@ -317,8 +328,11 @@ def scan_chunks(
         here = seen.get(chunk.location)
         if here is None:
             # The first chunk of its place: with nothing said twice (the usual case, and
-            # an export's hundreds of thousands of findings), all of it at once.
-            keys = {f.fingerprint or f"{f.kind}:{f.detail or ''}" for f in found}
+            # an export's hundreds of thousands of findings), all of it at once. Its
+            # identifiers are there once each already (their fingerprints are ``ids``);
+            # the rest are few.
+            keys = ids
+            keys.update(f.fingerprint or f"{f.kind}:{f.detail or ''}" for f in found[len(ids) :])
             if len(keys) == len(found):
                 seen[chunk.location] = keys
                 report.findings.extend(found)
