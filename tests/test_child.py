@@ -240,3 +240,41 @@ def test_each_turn_is_taken_by_one_process_only() -> None:
     assert turns.take() and not turns.take()
     turns.close()
     assert not turns.take()
+
+
+def test_what_the_child_sends_as_it_goes_comes_before_its_answer() -> None:
+    def work() -> str:
+        for i in range(3):
+            _child.send([i, "x" * 200_000])  # more than a pipe holds at once
+        time.sleep(0.3)
+        return "done"
+
+    child = _started(work)
+    time.sleep(0.15)
+    child.receive()  # while the child still works: what it sent is taken in
+    assert [item[0] for item in child.sent] == [0, 1, 2]
+    assert child.result() == "done"
+    assert [item[0] for item in child.sent] == [0, 1, 2]
+
+
+def test_a_child_that_sends_what_no_child_writes_fails() -> None:
+    def work() -> str:
+        _child.send("first")
+        fd = _child._sending
+        assert fd is not None
+        os.write(fd, b"?" * 64)
+        return "never read"
+
+    child = _started(work)
+    time.sleep(0.1)
+    child.receive()  # ends the child, says nothing
+    with pytest.raises(_child.ChildFailed):
+        child.result()
+    child = _started(work)
+    with pytest.raises(_child.ChildFailed):
+        child.result()
+
+
+def test_send_is_for_a_child_only() -> None:
+    with pytest.raises(RuntimeError):
+        _child.send("x")

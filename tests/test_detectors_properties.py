@@ -966,19 +966,32 @@ def test_without_a_free_descriptor_this_process_reads_it_all() -> None:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
-def test_a_child_that_fails_has_this_process_read_the_second_part() -> None:
-    text = _rows(300, 7)
+@pytest.mark.parametrize("after", [0, 40], ids=["at-once", "after-sending-segments"])
+def test_a_child_that_fails_has_this_process_read_the_rest(after: int) -> None:
+    # At its first piece, or after it sent several segments' findings (this process
+    # took them in): they are dropped and the rest read here.
+    text = _rows(1200, 7)
     parent = os.getpid()
+    made = [0]
 
     def fails_in_the_child(part: list[Found]) -> list[Found]:
+        made[0] += 1
         if os.getpid() != parent:
-            raise RuntimeError("the child fails")
+            if made[0] > after:
+                raise RuntimeError("the child fails")
+        elif made[0] <= 3:
+            time.sleep(0.05)  # this process slow at first: the child takes segments
         return part
 
-    split, seen = _read_split(text, 0.5, fails_in_the_child)
+    saved = _bulk.PIECE
+    _bulk.PIECE = 512
+    try:
+        split, seen = _read_split(text, 0.1, fails_in_the_child)
+    finally:
+        _bulk.PIECE = saved
     assert seen == ["failed"]
     same = split == _read_alone(text)
-    assert same, "the second part read again differs from one reading"
+    assert same, "the rest read again differs from one reading"
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")

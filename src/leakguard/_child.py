@@ -2,11 +2,11 @@
 
 A long text's identifier search is shared: a child, forked at the start (it shares the
 text without a copy), reads the segments it takes (:class:`Turns`) and sends back what
-it found, while this process reads the others. Nothing here is needed for a right
-answer: wherever a child cannot be used, :meth:`Child.start` answers ``None`` and the
-caller does the work itself; wherever a child fails (it died, was killed, sent
-something unreadable), :meth:`Child.result` raises :class:`ChildFailed` and the caller
-does the work itself.
+it found as it goes (:func:`send`), while this process reads the others. Nothing here
+is needed for a right answer: wherever a child cannot be used, :meth:`Child.start`
+answers ``None`` and the caller does the work itself; wherever a child fails (it died,
+was killed, sent something unreadable), :meth:`Child.result` raises
+:class:`ChildFailed` and the caller does the work itself.
 
 A child is forked only:
 
@@ -35,6 +35,7 @@ import marshal
 import os
 import select
 import signal
+import struct
 import sys
 import threading
 import time
@@ -44,7 +45,7 @@ from typing import Any, Generic, TypeVar
 
 from leakguard.core import Deadline, DeadlineExceeded
 
-__all__ = ["ENV", "LONG_TEXT", "Child", "ChildFailed", "Turns", "allowed", "forbid"]
+__all__ = ["ENV", "LONG_TEXT", "Child", "ChildFailed", "Turns", "allowed", "forbid", "send"]
 
 T = TypeVar("T")
 
@@ -92,11 +93,15 @@ class Child(Generic[T]):
     """A forked child computing ``work()``; its answer, made of what ``marshal`` writes
     (tuples, lists, strings, numbers), is read with :meth:`result`."""
 
-    __slots__ = ("_fd", "_pid")
+    __slots__ = ("_answer", "_buffer", "_fd", "_pid", "sent")
 
     def __init__(self, pid: int, fd: int) -> None:
         self._pid: int | None = pid
         self._fd: int | None = fd
+        self._buffer = bytearray()
+        self._answer: Any = _NONE
+        #: What the child sent with :func:`send` and this process has received, in order.
+        self.sent: list[Any] = []
 
     @classmethod
     def start(cls, work: Callable[[], T]) -> Child[T] | None:
@@ -110,6 +115,12 @@ class Child(Generic[T]):
             read, write = os.pipe()
         except OSError:
             return None
+        with contextlib.suppress(OSError, AttributeError, ImportError):
+            # A larger pipe (Linux lets a process ask for 1 MiB): what the child sends as
+            # it goes seldom waits for this process to read it.
+            import fcntl
+
+            fcntl.fcntl(write, fcntl.F_SETPIPE_SZ, _PIPE_SIZE)
         try:
             with warnings.catch_warnings():
                 # Python 3.12 and later warn of threads the system counts (a numeric
@@ -126,14 +137,33 @@ class Child(Generic[T]):
         os.close(write)
         return cls(pid, read)
 
+    def receive(self) -> None:
+        """Take in, without waiting, what the child has sent so far: the items it sent
+        with :func:`send` are added to :attr:`sent`. A child whose frames are not what
+        a child writes is ended (:meth:`result` then raises :class:`ChildFailed`)."""
+        fd = self._fd
+        if fd is None:
+            return
+        ready = select.poll()
+        ready.register(fd, select.POLLIN)
+        while ready.poll(0):
+            block = os.read(fd, 1 << 20)
+            if not block:
+                break
+            self._buffer += block
+        try:
+            self._frames()
+        except ChildFailed:
+            self.close()
+
     def result(self, deadline: Deadline | None = None) -> T:
-        """The child's answer, once it has sent it all. Raises :class:`ChildFailed`
-        when it ends without one, and ``DeadlineExceeded`` (the child killed) when
-        ``deadline`` passes first."""
+        """The child's answer, once it has sent it all (what it sent before with
+        :func:`send` is in :attr:`sent`). Raises :class:`ChildFailed` when it ends
+        without one, and ``DeadlineExceeded`` (the child killed) when ``deadline``
+        passes first."""
         fd = self._fd
         if fd is None:
             raise ChildFailed
-        data: list[bytes] = []
         # ``poll`` rather than ``select``: a process holding a thousand files or sockets
         # gets descriptors ``select`` cannot watch.
         ready = select.poll()
@@ -149,16 +179,39 @@ class Child(Generic[T]):
                 block = os.read(fd, 1 << 20)
                 if not block:
                     break
-                data.append(block)
+                self._buffer += block
         finally:
             self.close()
-        if not data or data[0][:1] != b"+":
+        self._frames()
+        if self._answer is _NONE or self._buffer:
             raise ChildFailed
+        return self._answer  # type: ignore[no-any-return]
+
+    def _frames(self) -> None:
+        """The whole frames at the head of what was received, taken out: each item
+        sent added to :attr:`sent`, the answer kept. ``ChildFailed`` when a frame is
+        not what the child writes."""
+        buffer, at = self._buffer, 0
+        view = memoryview(buffer)
         try:
-            answer: Any = marshal.loads(b"".join(data)[1:])
+            while len(buffer) - at >= _HEAD.size and self._answer is _NONE:
+                tag, size = _HEAD.unpack_from(buffer, at)
+                end = at + _HEAD.size + size
+                if tag not in (_ITEM, _ANSWER):
+                    raise ChildFailed
+                if len(buffer) < end:
+                    break
+                value = marshal.loads(view[at + _HEAD.size : end])
+                if tag == _ITEM:
+                    self.sent.append(value)
+                else:
+                    self._answer = value
+                at = end
         except (EOFError, ValueError, TypeError) as exc:
             raise ChildFailed from exc
-        return answer  # type: ignore[no-any-return]
+        finally:
+            view.release()
+        del buffer[:at]
 
     def close(self) -> None:
         """Kill the child if it still runs, and wait for it (nothing is left behind)."""
@@ -228,6 +281,7 @@ def _serve(
     """The child: compute, send ``+`` and the answer, end without running anything of
     the parent's (its exit handlers, its buffered output). It is killed by the system
     when the parent ends first, whatever ends it (a SIGKILL, a SIGTERM)."""
+    global _sending
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_DFL)
@@ -236,9 +290,8 @@ def _serve(
         if prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0 or os.getppid() != parent:
             raise ProcessLookupError("the parent has ended, or cannot be followed")
         gc.freeze()  # the inherited objects are never scanned (nor copied by it)
-        data = memoryview(b"+" + marshal.dumps(work()))
-        while data:
-            data = data[os.write(fd, data) :]
+        _sending = fd
+        _write(fd, _ANSWER, work())
         status = 0
     except BaseException:  # whatever failed, the parent does the work itself
         status = 1
@@ -247,6 +300,30 @@ def _serve(
 
 
 _PR_SET_PDEATHSIG = 1
+# The child's pipe: what it writes at once. Each frame: a tag (an item sent as the work
+# goes, or the answer), the length, then the value as ``marshal`` writes it.
+_PIPE_SIZE = 1 << 20
+_HEAD = struct.Struct("<cQ")
+_ITEM, _ANSWER = b"-", b"+"
+_NONE = object()
+# In a child: where it sends what it has (``None`` in any other process).
+_sending: int | None = None
+
+
+def send(item: Any) -> None:
+    """From the work running in a child: send ``item`` (made of what ``marshal``
+    writes) to the parent now, before the answer; the parent finds it in
+    :attr:`Child.sent`. Outside a child, ``RuntimeError``."""
+    if _sending is None:
+        raise RuntimeError("send() is for the work running in a child")
+    _write(_sending, _ITEM, item)
+
+
+def _write(fd: int, tag: bytes, value: Any) -> None:
+    data = marshal.dumps(value)
+    for out in (memoryview(_HEAD.pack(tag, len(data))), memoryview(data)):
+        while out:
+            out = out[os.write(fd, out) :]
 
 
 @functools.cache

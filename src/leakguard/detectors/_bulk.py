@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from leakguard._child import LONG_TEXT, Child, ChildFailed, Turns
+from leakguard._child import LONG_TEXT, Child, ChildFailed, Turns, send
 from leakguard.core import Deadline, DeadlineExceeded
 from leakguard.detectors import be_niss, ca_sin, iban, nir, qc_nam, rib
 from leakguard.detectors._base import KEYSEP, LABEL_RADIUS, SEP, fits_fast_path
@@ -1272,7 +1272,7 @@ def _joined(
         if child is not None and meanwhile is not None:
             meanwhile()
         if child is not None and turns is not None and reader.clear_at(first):
-            start, tail = _last_segments(reader, cuts, turns, make)
+            start, tail = _last_segments(reader, cuts, turns, make, child)
             if start >= 0:
                 try:
                     parts, stop, clear, late = child.result(reader.deadline)
@@ -1282,6 +1282,8 @@ def _joined(
                     if late or (stop == start and clear):
                         if reader.held is not None:
                             yield make([reader.held])
+                        for sent in child.sent:
+                            yield from sent
                         yield from parts
                         if late:
                             raise DeadlineExceeded
@@ -1301,15 +1303,21 @@ def _joined(
 
 
 def _last_segments(
-    reader: _Reader, cuts: list[int], turns: Turns, make: Callable[[list[Found]], list[Any]]
+    reader: _Reader,
+    cuts: list[int],
+    turns: Turns,
+    make: Callable[[list[Found]], list[Any]],
+    child: Child[Any],
 ) -> tuple[int, list[list[Any]]]:
     """The segments this process takes, from the last on, while the child has not taken
     them: where the first it took starts (the text's end when none), and what ``make``
     makes of their pieces, in order; -1 when a segment's reading reaches past its end
-    (the next one, read afresh, may not join)."""
+    (the next one, read afresh, may not join). What the child sent meanwhile is taken
+    in between two segments."""
     read: list[list[list[Any]]] = []
     i = len(cuts) - 2
     while i >= 0 and turns.take():
+        child.receive()
         fresh = reader.fresh()
         hi = cuts[i + 1]
         made = [make(part) for part in fresh.pieces(cuts[i], hi)]
@@ -1354,9 +1362,9 @@ def _first_segments(
     reader: _Reader, cuts: list[int], turns: Turns, make: Callable[[list[Found]], list[Any]]
 ) -> _Answer:
     """In the child: what ``make`` makes of each piece of the segments it takes, from
-    the first on, while this process has not taken them; where it stopped; whether
-    nothing read reaches past there; whether the deadline ended the reading (what was
-    read before it is sent)."""
+    the first on, while this process has not taken them (sent segment by segment, the
+    rest in the answer); where it stopped; whether nothing read reaches past there;
+    whether the deadline ended the reading (what was read before it is sent)."""
     parts: list[list[Any]] = []
     stop = cuts[0]
     try:
@@ -1366,6 +1374,10 @@ def _first_segments(
             for part in reader.pieces(cuts[i], cuts[i + 1]):
                 parts.append(make(part))
             stop = cuts[i + 1]
+            if parts:
+                # Sent as it is read: this process takes it in between its own segments.
+                send(parts)
+                parts = []
         clear = reader.clear_at(stop)
         if clear and reader.held is not None:
             parts.append(make([reader.held]))
