@@ -144,13 +144,9 @@ class Child(Generic[T]):
         fd = self._fd
         if fd is None:
             return
-        ready = select.poll()
-        ready.register(fd, select.POLLIN)
-        while ready.poll(0):
-            block = os.read(fd, 1 << 20)
-            if not block:
-                break
-            self._buffer += block
+        ready = _watched(fd)
+        while ready.poll(0) and self._take(fd):
+            pass
         try:
             self._frames()
         except ChildFailed:
@@ -164,10 +160,7 @@ class Child(Generic[T]):
         fd = self._fd
         if fd is None:
             raise ChildFailed
-        # ``poll`` rather than ``select``: a process holding a thousand files or sockets
-        # gets descriptors ``select`` cannot watch.
-        ready = select.poll()
-        ready.register(fd, select.POLLIN)
+        ready = _watched(fd)
         try:
             while True:
                 if deadline is not None:
@@ -176,16 +169,21 @@ class Child(Generic[T]):
                         raise DeadlineExceeded
                     if not ready.poll(min(left, 3600.0) * 1000):
                         continue
-                block = os.read(fd, 1 << 20)
-                if not block:
+                if not self._take(fd):
                     break
-                self._buffer += block
         finally:
             self.close()
         self._frames()
         if self._answer is _NONE or self._buffer:
             raise ChildFailed
         return self._answer  # type: ignore[no-any-return]
+
+    def _take(self, fd: int) -> bool:
+        """What the pipe holds (up to 1 MiB) added to what was received; False at its
+        end (the child has closed it)."""
+        block = os.read(fd, 1 << 20)
+        self._buffer += block
+        return bool(block)
 
     def _frames(self) -> None:
         """The whole frames at the head of what was received, taken out: each item
@@ -232,6 +230,14 @@ class Child(Generic[T]):
         if self._pid is not None:  # pragma: no cover - callers close their child
             with contextlib.suppress(Exception):
                 self.close()
+
+
+def _watched(fd: int) -> select.poll:
+    # ``poll`` rather than ``select``: a process holding a thousand files or sockets gets
+    # descriptors ``select`` cannot watch.
+    ready = select.poll()
+    ready.register(fd, select.POLLIN)
+    return ready
 
 
 class Turns:
