@@ -150,11 +150,10 @@ def _text_of(path: Path) -> str:
 
 # The pure path in a child process: the compiled engine switched off before scanning.
 _PURE = (
-    "import sys\n"
     "import leakguard.detectors.health_data as h\n"
     "h.COMPILED = False\n"
-    "from leakguard.cli import main\n"
-    "sys.exit(main(sys.argv[1:]))\n"
+    "from leakguard.cli import run\n"
+    "run()\n"
 )
 
 

@@ -1,5 +1,5 @@
 """``python -m leakguard.cli``."""
 
-from leakguard.cli import main
+from leakguard.cli import run
 
-raise SystemExit(main())
+run()
