@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -1127,3 +1128,18 @@ def test_the_callers_other_work_is_done_while_the_child_reads(
     # Not called when this process reads it all: its caller does that work after.
     assert events == []
     assert shared == alone
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="children are forked on Linux")
+def test_an_answer_closed_before_its_first_piece_leaves_no_descriptor_open() -> None:
+    # As when form fields have the text read in one piece: the shared reading started,
+    # then closed unread.
+    text = _rows(300, 16)
+    copy, folded = one_byte_copies(text)
+    descriptors = Path("/proc/self/fd")
+    before = len(list(descriptors.iterdir()))
+    with _split_everything(0.1) as seen:
+        for _ in range(5):
+            _bulk.iter_found(text, copy, folded).close()
+    assert seen == []
+    assert len(list(descriptors.iterdir())) == before

@@ -1226,26 +1226,30 @@ def iter_found(
             if child is None:
                 turns.close()
                 turns = None
-    return Pieces(_joined(reader, cuts, child, turns, make, meanwhile), child)
+    return Pieces(_joined(reader, cuts, child, turns, make, meanwhile), child, turns)
 
 
 class Pieces(Iterator[list[Any]]):
     """The findings of :func:`iter_found`, a piece at a time."""
 
-    __slots__ = ("_child", "_pieces")
+    __slots__ = ("_child", "_pieces", "_turns")
 
-    def __init__(self, pieces: Generator[list[Any]], child: Child[Any] | None) -> None:
-        self._pieces, self._child = pieces, child
+    def __init__(
+        self, pieces: Generator[list[Any]], child: Child[Any] | None, turns: Turns | None
+    ) -> None:
+        self._pieces, self._child, self._turns = pieces, child, turns
 
     def __next__(self) -> list[Any]:
         return next(self._pieces)
 
     def close(self) -> None:
-        """Stop: the child, if any, is ended and waited for (also when no piece was
-        read: a generator not started runs no ``finally``)."""
+        """Stop: the child, if any, is ended and waited for, and the turns' pipe closed
+        (also when no piece was read: a generator not started runs no ``finally``)."""
         self._pieces.close()
         if self._child is not None:
             self._child.close()
+        if self._turns is not None:
+            self._turns.close()
 
 
 # The child's answer: what ``make`` made of its pieces, where its reading stopped,
