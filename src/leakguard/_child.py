@@ -91,7 +91,8 @@ def allowed() -> bool:
 
 class Child(Generic[T]):
     """A forked child computing ``work()``; its answer, made of what ``marshal`` writes
-    (tuples, lists, strings, numbers), is read with :meth:`result`."""
+    (tuples, lists, strings, numbers), is read with :meth:`result`, and what the work
+    sends before it (:func:`send`) is taken in by :meth:`receive` and :meth:`result`."""
 
     __slots__ = ("_answer", "_buffer", "_fd", "_pid", "sent")
 
@@ -284,8 +285,9 @@ class Turns:
 def _serve(
     work: Callable[[], Any], fd: int, parent: int, prctl: Callable[..., int]
 ) -> None:  # pragma: no cover - in the child
-    """The child: compute, send ``+`` and the answer, end without running anything of
-    the parent's (its exit handlers, its buffered output). It is killed by the system
+    """The child: compute (what the work sends as it goes written at once), write the
+    answer, end without running anything of the parent's (its exit handlers, its
+    buffered output). It is killed by the system
     when the parent ends first, whatever ends it (a SIGKILL, a SIGTERM)."""
     global _sending
     status = 1
