@@ -230,16 +230,20 @@ def test_each_turn_is_taken_by_one_process_only() -> None:
     # Both take turns as fast as they can: together they take each one, once.
     for _ in range(20):
         turns = _child.Turns(200)
-        child = _started(lambda turns=turns: sum(turns.take() for _ in range(300)))
-        mine = sum(turns.take() for _ in range(300))
+        child = _started(lambda turns=turns: sum(turns.take(1 + i % 3) for i in range(300)))
+        mine = sum(turns.take(1 + i % 2) for i in range(300))
         theirs = child.result()
         turns.close()
         assert mine + theirs == 200, f"{mine} + {theirs} turns taken of 200"
-    # None left, or closed: no turn, at once.
-    turns = _child.Turns(1)
-    assert turns.take() and not turns.take()
+    # Several at once, as many as are left at most; how many are left; none left, or
+    # closed: no turn, at once.
+    turns = _child.Turns(10)
+    assert turns.left() == 10
+    assert turns.take(4) == 4 and turns.left() == 6
+    assert turns.take(8) == 6 and turns.left() == 0
+    assert turns.take() == 0
     turns.close()
-    assert not turns.take()
+    assert turns.take() == 0 and turns.left() == 0
 
 
 def test_what_the_child_sends_as_it_goes_comes_before_its_answer() -> None:

@@ -1054,12 +1054,14 @@ class _Dealt:
     def __init__(self, parent: int, child: int, count: int) -> None:
         self.parent, self.child, self.count, self.taken = parent, child, count, 0
 
-    def take(self) -> bool:
+    def take(self, most: int = 1) -> int:
         mine = os.getpid() == self.parent
-        if self.taken < (self.count - self.child if mine else self.child):
-            self.taken += 1
-            return True
-        return False
+        took = min(most, (self.count - self.child if mine else self.child) - self.taken)
+        self.taken += max(0, took)
+        return max(0, took)
+
+    def left(self) -> int:
+        return self.count
 
     def close(self) -> None:
         pass

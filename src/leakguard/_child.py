@@ -266,15 +266,31 @@ class Turns:
             os.close(write)
         self._fd: int | None = read
 
-    def take(self) -> bool:
-        """True when this process took a turn; False when none is left (or closed)."""
+    def take(self, most: int = 1) -> int:
+        """How many turns this process took, ``most`` at most: 0 when none is left (or
+        closed). Those it takes follow each other (one read of the pipe)."""
         fd = self._fd
         if fd is None:
-            return False
+            return 0
         try:
-            return bool(os.read(fd, 1))
+            return len(os.read(fd, max(1, most)))
         except OSError:  # pragma: no cover - a pipe with no writer answers at once
-            return False
+            return 0
+
+    def left(self) -> int:
+        """How many turns are left at this moment (either process may take some next);
+        1 where the system does not say."""
+        fd = self._fd
+        if fd is None:
+            return 0
+        try:
+            import fcntl
+            import termios
+
+            held = fcntl.ioctl(fd, termios.FIONREAD, b"\0\0\0\0")
+        except (ImportError, OSError):  # pragma: no cover - Linux says
+            return 1
+        return int(struct.unpack("i", held)[0])
 
     def close(self) -> None:
         fd, self._fd = self._fd, None

@@ -1273,6 +1273,8 @@ def _joined(
     try:
         for part in reader.pieces(0, first):
             yield make(part)
+            if child is not None:
+                child.receive()
         if child is not None and meanwhile is not None:
             meanwhile()
         if child is not None and turns is not None and reader.clear_at(first):
@@ -1315,23 +1317,36 @@ def _last_segments(
 ) -> tuple[int, list[list[Any]]]:
     """The segments this process takes, from the last on, while the child has not taken
     them: where the first it took starts (the text's end when none), and what ``make``
-    makes of their pieces, in order; -1 when a segment's reading reaches past its end
-    (the next one, read afresh, may not join). What the child sent meanwhile is taken
-    in between two segments."""
+    makes of their pieces, in order; -1 when a run of segments read afresh reaches past
+    its end (the next one, read afresh, may not join). What the child sent meanwhile is
+    taken in between two pieces."""
     read: list[list[list[Any]]] = []
-    i = len(cuts) - 2
-    while i >= 0 and turns.take():
-        child.receive()
-        fresh = reader.fresh()
-        hi = cuts[i + 1]
-        made = [make(part) for part in fresh.pieces(cuts[i], hi)]
+    end = len(cuts) - 1  # where the segments not taken yet by this process end
+    while end > 0:
+        took = turns.take(_run_of(turns))
+        if not took:
+            break
+        fresh, start = reader.fresh(), max(0, end - took)
+        hi = cuts[end]
+        made = []
+        for part in fresh.pieces(cuts[start], hi):
+            made.append(make(part))
+            child.receive()
         if not fresh.clear_at(hi):
             return -1, []
         if fresh.held is not None:
             made.append(make([fresh.held]))
         read.append(made)
-        i -= 1
-    return cuts[i + 1], [part for made in reversed(read) for part in made]
+        end = start
+    return cuts[end], [part for made in reversed(read) for part in made]
+
+
+def _run_of(turns: Turns) -> int:
+    """How many segments to take at once: a quarter of those left, one at the end. Each
+    run of segments is read as one stretch (a sparse text's pieces grow up to
+    ``GROW`` times ``PIECE``: a segment at a time cost a third more), and the last are
+    taken one by one, so the two processes end together."""
+    return max(1, turns.left() // 4)
 
 
 # A text this long (in characters) is read by two processes where they may run.
@@ -1366,22 +1381,23 @@ def _first_segments(
     reader: _Reader, cuts: list[int], turns: Turns, make: Callable[[list[Found]], list[Any]]
 ) -> _Answer:
     """In the child: what ``make`` makes of each piece of the segments it takes, from
-    the first on, while this process has not taken them (sent segment by segment, the
-    rest in the answer); where it stopped; whether nothing read reaches past there;
-    whether the deadline ended the reading (what was read before it is sent)."""
+    the first on, while this process has not taken them (sent piece by piece, the last
+    finding held back in the answer); where it stopped; whether nothing read reaches
+    past there; whether the deadline ended the reading (what was read before it is
+    sent)."""
     parts: list[list[Any]] = []
+    done, last = 0, len(cuts) - 1  # the segments read, and how many there are
     stop = cuts[0]
     try:
-        for i in range(len(cuts) - 1):
-            if not turns.take():
+        while done < last:
+            took = turns.take(_run_of(turns))
+            if not took:
                 break
-            for part in reader.pieces(cuts[i], cuts[i + 1]):
-                parts.append(make(part))
-            stop = cuts[i + 1]
-            if parts:
-                # Sent as it is read: this process takes it in between its own segments.
-                send(parts)
-                parts = []
+            done = min(last, done + took)
+            for part in reader.pieces(stop, cuts[done]):
+                # Sent as it is read: this process takes it in between its own pieces.
+                send([make(part)])
+            stop = cuts[done]
         clear = reader.clear_at(stop)
         if clear and reader.held is not None:
             parts.append(make([reader.held]))
