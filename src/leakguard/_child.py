@@ -242,9 +242,9 @@ def _watched(fd: int) -> select.poll:
 
 
 class Turns:
-    """``count`` turns that this process and its child take one at a time, each turn
-    taken by one of them only, whoever asks first: the work they share is cut in
-    ``count`` parts and a part goes to whoever takes its turn.
+    """``count`` turns that this process and its child take, one or several at a time,
+    each turn taken by one of them only, whoever asks first: the work they share is cut
+    in ``count`` parts and a part goes to whoever takes its turn.
 
     The turns are bytes in a pipe that nobody writes to any more (made before the
     fork, inherited by the child): reading one byte is atomic, and once they are all

@@ -1252,8 +1252,9 @@ class Pieces(Iterator[list[Any]]):
             self._turns.close()
 
 
-# The child's answer: what ``make`` made of its pieces, where its reading stopped,
-# whether nothing it read reaches past that point, whether the deadline ended it.
+# The child's answer: what ``make`` made of the pieces it did not send already (the
+# finding held back at the end), where its reading stopped, whether nothing it read
+# reaches past that point, whether the deadline ended it.
 _Answer = tuple[list[list[Any]], int, bool, bool]
 
 
