@@ -23,6 +23,7 @@ import itertools
 import operator
 import re
 from collections.abc import Callable, Generator, Iterator
+from copy import copy as _shallow
 from dataclasses import dataclass
 from typing import Any
 
@@ -1289,8 +1290,7 @@ def _joined(
                     if late or (stop == start and clear):
                         if reader.held is not None:
                             yield make([reader.held])
-                        for sent in child.sent:
-                            yield from sent
+                        yield from child.sent
                         yield from parts
                         if late:
                             raise DeadlineExceeded
@@ -1386,7 +1386,6 @@ def _first_segments(
     finding held back in the answer); where it stopped; whether nothing read reaches
     past there; whether the deadline ended the reading (what was read before it is
     sent)."""
-    parts: list[list[Any]] = []
     done, last = 0, len(cuts) - 1  # the segments read, and how many there are
     stop = cuts[0]
     try:
@@ -1397,14 +1396,13 @@ def _first_segments(
             done = min(last, done + took)
             for part in reader.pieces(stop, cuts[done]):
                 # Sent as it is read: this process takes it in between its own pieces.
-                send([make(part)])
+                send(make(part))
             stop = cuts[done]
         clear = reader.clear_at(stop)
-        if clear and reader.held is not None:
-            parts.append(make([reader.held]))
     except DeadlineExceeded:
-        return parts, stop, False, True
-    return parts, stop, clear, False
+        return [], stop, False, True
+    held = [make([reader.held])] if clear and reader.held is not None else []
+    return held, stop, clear, False
 
 
 class _Reader:
@@ -1421,9 +1419,7 @@ class _Reader:
 
     def fresh(self) -> _Reader:
         """A reading of the same text starting afresh (nothing carried)."""
-        other = _Reader.__new__(_Reader)
-        other.text, other.copy, other.folded = self.text, self.copy, self.folded
-        other.deadline, other.labelled, other.whole = self.deadline, self.labelled, self.whole
+        other = _shallow(self)
         other.after = dict.fromkeys(RANK, 0)
         other.held = None
         return other
