@@ -45,6 +45,29 @@ def test_the_compiled_pass_answers_what_each_search_answers(text: str) -> None:
 
 
 @needs_engine
+@settings(max_examples=200, deadline=None)
+@given(TEXTS, st.integers(1, 60))
+def test_a_text_read_a_slice_at_a_time_answers_the_same(text: str, size: int) -> None:
+    # A long text goes to the engine in slices: a needle across any cut is found.
+    saved = _present._LONG, _present._SLICE
+    _present._LONG, _present._SLICE = 0, size
+    try:
+        assert _present.holding(text, NEEDLES) == _pure(text)
+    finally:
+        _present._LONG, _present._SLICE = saved
+
+
+@needs_engine
+def test_a_needle_across_each_cut_is_found() -> None:
+    cut = _present._SLICE
+    for needle in NEEDLES:
+        word = needle.decode("ascii")
+        for back in range(1, len(word)):
+            text = "x" * (cut - back) + word + " patient" * 10_000
+            assert _present.holding(text, NEEDLES) == {needle}, (word[:5], back)
+
+
+@needs_engine
 def test_a_character_beyond_latin1_inside_a_word_does_not_make_it() -> None:
     filler = "patient " * 20_000  # a long text: the compiled pass reads it
     assert _present.holding(filler + "beg\u0101in", NEEDLES) == frozenset()

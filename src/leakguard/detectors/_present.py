@@ -13,12 +13,18 @@ import threading
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import hyperscan
 
 __all__ = ["holding"]
 
 # Shorter texts are searched word by word: the engine's fixed cost is not repaid.
 _LONG = 1 << 16
+# A long text is given to the engine as Latin-1 this many characters at a time: a copy
+# of the whole text would take as much new memory as the text (on 20 MB, putting that
+# memory in place costs more than the search).
+_SLICE = 1 << 18
 # Hyperscan's scratch space serves one scan at a time: one per thread and database.
 _SCRATCH = threading.local()
 
@@ -32,11 +38,22 @@ def holding(data: bytes | str, needles: tuple[bytes, ...]) -> frozenset[bytes]:
         if isinstance(data, str):
             return frozenset(n for n in needles if n.decode("ascii") in data)
         return frozenset(n for n in needles if n in data)
-    raw = data.encode("latin-1", "replace") if isinstance(data, str) else data
-    return _compiled(raw, needles)
+    scan = _compiled(needles)
+    if isinstance(data, bytes):
+        return scan(data)
+    # Slices overlap by a needle's length less one: a needle across a cut is whole in
+    # one of them.
+    overlap = max(map(len, needles)) - 1
+    found: frozenset[bytes] = frozenset()
+    for at in range(0, len(data), _SLICE):
+        found |= scan(data[at : at + _SLICE + overlap].encode("latin-1", "replace"))
+        if len(found) == len(needles):
+            break
+    return found
 
 
-def _compiled(raw: bytes, needles: tuple[bytes, ...]) -> frozenset[bytes]:
+def _compiled(needles: tuple[bytes, ...]) -> Callable[[bytes], frozenset[bytes]]:
+    """The compiled engine's search for ``needles``: which of them a byte string holds."""
     import hyperscan
 
     from leakguard.detectors._engine import database
@@ -49,10 +66,14 @@ def _compiled(raw: bytes, needles: tuple[bytes, ...]) -> frozenset[bytes]:
     scratch = spaces.get(id(db))
     if scratch is None:
         scratch = spaces[id(db)] = hyperscan.Scratch(db)
-    found: set[bytes] = set()
 
-    def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
-        found.add(needles[number])
+    def scan(raw: bytes) -> frozenset[bytes]:
+        found: set[bytes] = set()
 
-    db.scan(raw, match_event_handler=seen, scratch=scratch)
-    return frozenset(found)
+        def seen(number: int, start: int, end: int, flags: int, context: object) -> None:
+            found.add(needles[number])
+
+        db.scan(raw, match_event_handler=seen, scratch=scratch)
+        return frozenset(found)
+
+    return scan
