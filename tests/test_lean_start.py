@@ -16,6 +16,19 @@ from pathlib import Path
 # ``--jobs``.
 NOT_NEEDED = ("stdnum", "ssl", "pydoc", "multiprocessing", "concurrent.futures.process")
 
+# Loaded only for the inputs that need them, never for a plain text document: the mail
+# parser (``email``, with ``socket`` and ``calendar`` behind it) for a message or a
+# document whose bytes are one, ``zipfile`` for ZIP and office files, the HTML and XML
+# parsers for those formats, and the standard library's futures for work that runs in
+# worker processes or on a cluster.
+NOT_NEEDED_FOR_TEXT = (
+    "email",
+    "zipfile",
+    "html.parser",
+    "xml.etree.ElementTree",
+    "concurrent.futures",
+)
+
 _PROBE = """
 import contextlib, io, json, os, sys
 from leakguard.cli import main
@@ -30,9 +43,11 @@ print(json.dumps({
 """
 
 
-def _probe(path: Path, env: dict[str, str] | None = None) -> dict[str, object]:
+def _probe(
+    path: Path, env: dict[str, str] | None = None, modules: tuple[str, ...] = NOT_NEEDED
+) -> dict[str, object]:
     run = subprocess.run(
-        [sys.executable, "-c", _PROBE, str(path), *NOT_NEEDED],
+        [sys.executable, "-c", _PROBE, str(path), *modules],
         capture_output=True,
         text=True,
         check=True,
@@ -53,6 +68,18 @@ def test_scanning_one_file_loads_neither_stdnum_nor_a_process_pool(tmp_path: Pat
     assert seen["loaded"] == [], seen["loaded"]
     # numpy's BLAS threads are not started for array arithmetic.
     assert seen["blas"] == "1"
+
+
+def test_a_text_document_is_scanned_without_the_mail_zip_html_or_xml_readers(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "courrier.txt"
+    path.write_text(
+        "IBAN FR76 3000 6000 0112 3456 7890 189\nNIR 1 85 05 75 112 345 29\n", encoding="utf-8"
+    )
+    seen = _probe(path, modules=NOT_NEEDED_FOR_TEXT)
+    assert seen["findings"] == 2 and seen["status"] == 0
+    assert seen["loaded"] == [], seen["loaded"]
 
 
 def test_a_blas_thread_count_the_user_set_is_kept(tmp_path: Path) -> None:

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import email.utils
 import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.parser import BytesHeaderParser
-from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -465,6 +462,10 @@ def _source(container: Place, number: int, message_id: str | None) -> str:
 
 def _id_and_date(data: bytes) -> tuple[str | None, datetime | None]:
     """The Message-ID and Date of a raw message, reading its header block only."""
+    # The mail parser only here: deciding what a path is and reading a document need none.
+    from email.parser import BytesHeaderParser
+    from email.policy import compat32
+
     end = _HEADER_END.search(data)
     head = data[: end.end()] if end else data
     headers = BytesHeaderParser(policy=compat32).parsebytes(head)
@@ -483,8 +484,10 @@ def parse_date(raw: object) -> datetime | None:
     """An RFC 5322 date as an aware datetime (UTC when the zone is missing), or ``None``."""
     if raw is None:
         return None
+    from email.utils import parsedate_to_datetime
+
     try:
-        value = email.utils.parsedate_to_datetime(str(raw))
+        value = parsedate_to_datetime(str(raw))
     except (TypeError, ValueError, IndexError, OverflowError):
         return None
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Generator, Iterator, Sequence
-from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -56,6 +55,8 @@ from leakguard.batch._tasks import (
 from leakguard.core import Fingerprinter, Lang
 
 if TYPE_CHECKING:
+    from concurrent.futures import Executor
+
     from leakguard.extract._types import Limits
     from leakguard.guard import Guard
 

@@ -17,17 +17,10 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import (
-    FIRST_COMPLETED,
-    BrokenExecutor,
-    Executor,
-    Future,
-    wait,
-)
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import chain
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from leakguard import _child
 from leakguard.batch._context import Context, ContextRef, Recipe, install, new_token, uninstall
@@ -37,7 +30,9 @@ from leakguard.core import Lang
 from leakguard.errors import LeakguardError
 
 if TYPE_CHECKING:
-    from concurrent.futures import ProcessPoolExecutor
+    # Loaded by the backends that run work elsewhere: one file read in this process
+    # (``Inline``) needs no futures from the standard library.
+    from concurrent.futures import Executor, Future, ProcessPoolExecutor
 
 __all__ = [
     "Backend",
@@ -46,7 +41,9 @@ __all__ = [
     "ExecutorBackend",
     "Inline",
     "Interrupted",
+    "Pending",
     "Processes",
+    "Ran",
     "check_address",
     "cores",
     "dask_backend",
@@ -57,6 +54,17 @@ __all__ = [
 _AHEAD = 4  # shards in flight per worker: bounded memory, workers never idle
 _POLL = 0.2  # seconds between looks at the futures: Ctrl-C is noticed at once
 _STALL_POLL = 5.0  # seconds without a result before asking whether work can go on
+
+
+class Pending(Protocol):
+    """A call handed to a backend: a ``concurrent.futures.Future``, or a call already
+    made in this process (:class:`Ran`)."""
+
+    def done(self) -> bool: ...
+
+    def result(self, timeout: float | None = None) -> Any: ...
+
+    def cancel(self) -> bool: ...
 
 
 class Backend(Protocol):
@@ -70,7 +78,7 @@ class Backend(Protocol):
     #: those are then run again one at a time to find the one at fault.
     isolate: bool
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]: ...
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Pending: ...
 
     def lost(self, exc: BaseException) -> bool:
         """Whether ``exc`` says the task's worker died (rather than the task failing)."""
@@ -174,16 +182,47 @@ class Inline(_Steady):
         self.ref = ContextRef(token)
         install(token, context)
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
-        future: Future[Any] = Future()
-        try:
-            future.set_result(fn(*args))
-        except Exception as exc:
-            future.set_exception(exc)
-        return future
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Ran:
+        return Ran(fn, *args)
 
     def close(self, *, cancel: bool) -> None:
         uninstall(self.ref.token)
+
+
+class Ran:
+    """A call made at once, in this process: its result, or the exception it raised,
+    given back as a finished ``Future`` gives them."""
+
+    __slots__ = ("_error", "_value")
+
+    def __init__(self, fn: Callable[..., Any], /, *args: Any) -> None:
+        self._value: Any = None
+        self._error: Exception | None = None
+        try:
+            self._value = fn(*args)
+        except Exception as exc:
+            self._error = exc
+
+    def done(self) -> bool:
+        return True
+
+    def result(self, timeout: float | None = None) -> Any:
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+    def cancel(self) -> bool:
+        return False  # finished: too late, as for a finished future
+
+
+def _finished(futures: list[Pending]) -> Collection[Pending]:
+    """Those of ``futures`` that are done, waiting up to ``_POLL`` seconds for the first."""
+    if all(isinstance(f, Ran) for f in futures):
+        return futures  # made here, done already: nothing to wait for
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    waited = cast("list[Future[Any]]", futures)
+    return wait(waited, timeout=_POLL, return_when=FIRST_COMPLETED).done
 
 
 def _start_worker(token: str, context: Context | Recipe) -> None:
@@ -235,6 +274,8 @@ class Processes:
         )
 
     def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        from concurrent.futures import BrokenExecutor, Future
+
         try:
             return self._pool.submit(fn, *args)
         except BrokenExecutor as exc:  # a worker died since the last look
@@ -243,6 +284,8 @@ class Processes:
             return future
 
     def lost(self, exc: BaseException) -> bool:
+        from concurrent.futures import BrokenExecutor
+
         return isinstance(exc, BrokenExecutor)
 
     def renew(self) -> None:
@@ -413,7 +456,7 @@ class _Run:
 
     def all(self, plan: Iterator[Shard | Failed | End]) -> Iterator[Done]:
         limit = max(2, self.backend.slots * _AHEAD)
-        pending: dict[Future[Any], tuple[int, Shard]] = {}
+        pending: dict[Pending, tuple[int, Shard]] = {}
         ready: dict[int, Done] = {}
         planned = emitted = 0
         exhausted = False
@@ -444,7 +487,7 @@ class _Run:
                 return
             if not pending:
                 continue
-            done, _ = wait(list(pending), timeout=_POLL, return_when=FIRST_COMPLETED)
+            done = _finished(list(pending))
             if not done and (why := self._stalled()) is not None:
                 # Nothing can run: what is left is reported, not waited for forever.
                 for future, (seq, shard) in pending.items():
@@ -575,7 +618,7 @@ class _Run:
         died, or the exception it raised."""
         future = self.backend.submit(fn, *args)
         while not future.done():
-            wait([future], timeout=_POLL)
+            _finished([future])
         try:
             return future.result()
         except Exception as exc:

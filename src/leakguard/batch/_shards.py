@@ -17,11 +17,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Literal, cast
+from typing import TYPE_CHECKING, BinaryIO, Literal, cast
 
 from leakguard._files import NotRegular
 from leakguard.archives import ArchiveError, archive_kind
-from leakguard.archives import _pst as pst
 from leakguard.archives._fs import FsPath, Place, UrlError, place
 from leakguard.archives._read import (
     MAX_MESSAGE_BYTES,
@@ -38,6 +37,10 @@ from leakguard.archives._read import (
     walk_tree,
 )
 from leakguard.errors import InputError, LeakguardError
+
+if TYPE_CHECKING:
+    # Imported where a PST file is read: it rebuilds messages with the mail package.
+    from leakguard.archives import _pst as pst
 
 __all__ = [
     "End",
@@ -132,6 +135,8 @@ class PstRange:
     part: pst.PstPart | None = None
 
     def items(self) -> Iterator[Item]:
+        from leakguard.archives import _pst as pst
+
         try:
             for m in pst.read(Path(self.path), self.part):
                 yield _item(m)
@@ -468,6 +473,8 @@ def _below(f: Place, folder: Place) -> str:
 
 
 def _pst_ranges(p: Place, size: int) -> Iterator[PstRange | Failed]:
+    from leakguard.archives import _pst as pst
+
     if isinstance(p, FsPath):  # the PST reader opens local files only
         yield Failed(str(p), remote_pst())
         return

@@ -211,14 +211,18 @@ def scan_item(item: Item, how: tuple[Context, Limits | None]) -> tuple[Finding, 
     scan reports what it had no time to read)."""
     from leakguard.content import scan_chunks
     from leakguard.extract._types import Budget, Limits
-    from leakguard.message import document_content, iter_content, load_message
 
     context, limits = how
     limits = limits or Limits()
     budget = Budget(limits)
     if item.is_message:
+        from leakguard.message import iter_content, load_message
+
         chunks = iter_content(load_message(item.data), budget=budget)
     else:
+        # A document loads the mail parser only if its bytes turn out to be a message.
+        from leakguard.message import document_content
+
         chunks = document_content(item.data, name=item.name, limits=limits)
     report = scan_chunks(chunks, fingerprinter=context.fingerprinter, deadline=budget.until)
     return tuple(report.findings)

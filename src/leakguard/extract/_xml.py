@@ -8,10 +8,14 @@ from __future__ import annotations
 import functools
 import io
 from collections.abc import Iterator
-from typing import Any
-from xml.etree.ElementTree import Element
+from typing import TYPE_CHECKING, Any
 
 from leakguard.extract._common import Unreadable
+
+if TYPE_CHECKING:
+    # The parser is loaded by ``parse`` and ``iter_end``, when there is XML to read:
+    # the text reader imports these helpers for the few text files that are XML.
+    from xml.etree.ElementTree import Element
 
 __all__ = ["MAX_NESTING", "attr", "element_lines", "iter_end", "local", "parse", "text_lines"]
 

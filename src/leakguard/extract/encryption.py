@@ -7,17 +7,22 @@ what it claims and the bytes it says are encrypted do not read as clear content.
 
 from __future__ import annotations
 
-import email.message
 import io
 import re
 import struct
 import threading
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 from leakguard.extract._types import Limits
 from leakguard.extract.openpgp import PGP_BEGIN, PGP_END, read_openpgp
+
+if TYPE_CHECKING:
+    # Imported by the functions that read a message's parts or a ZIP file: the claims
+    # of a plain document are judged without either.
+    import email.message
+    import zipfile
 
 __all__ = [
     "OLE_MAGIC",
@@ -122,6 +127,8 @@ def pgp_mime_encrypted(
     """Whether a ``multipart/encrypted`` part is PGP/MIME for real (RFC 3156): its
     ``protocol`` parameter, the ``Version: 1`` part, then an OpenPGP message that parses
     as encrypted, and nothing else. ``payload`` decodes a child part's bytes."""
+    import email.message
+
     if protocol != "application/pgp-encrypted":
         return False
     if not isinstance(children, list) or len(children) != 2:
@@ -231,6 +238,8 @@ def zip_member_encrypted(info: zipfile.ZipInfo, /) -> bool:
 
 
 def _zip_kind(data: bytes, lim: Limits) -> str | None:
+    import zipfile
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
@@ -309,6 +318,8 @@ def _aes_extra(extra: bytes) -> tuple[int, int] | None:
 
 
 def _clear_payload(candidate: bytes, method: int, crc: int, limit: int) -> bytes | None:
+    import zipfile
+
     if len(candidate) < 8:
         return None
     if method == zipfile.ZIP_STORED:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-import zipfile
 
 from leakguard.extract.encryption import OLE_MAGIC, zip_member_encrypted
 from leakguard.extract.text import looks_utf16
@@ -53,6 +52,8 @@ _SAMPLE = 8192
 
 
 def _zip_family(data: bytes) -> str:
+    import zipfile  # only for a ZIP: not loaded to tell a text file
+
     names: list[str] = []
     mimetype = b""
     try:

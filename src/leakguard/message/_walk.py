@@ -112,28 +112,12 @@ def iter_embedded(
     yield from _message_items(msg, location, budget, depth + 1)
 
 
-def document_content(
-    data: bytes, /, *, name: str, limits: Limits | None = None
-) -> Iterator[TextChunk | Problem]:
-    """A single document given on its own, read at ``attachment:<name>``.
-
-    When the bytes are an RFC 822 message they are read as a message instead (subject,
-    body, attachments). Never raises.
-    """
-    budget = Budget(limits if limits is not None else Limits())
-    location = Location.attachment(name)
-    try:
-        if not budget.take_bytes(len(data)):
-            yield Problem(location, "too_large")
-            return
-        if sniff(data, filename=name) == "eml":
-            msg = _parse(data)
-            yield from _unparsed(msg, location)
-            yield from _message_items(msg, None, budget, 0)
-            return
-        yield from extract(data, location, budget=budget, filename=name, messages=iter_embedded)
-    except Exception:
-        yield Problem(location, "corrupt")
+def document_message(data: bytes, location: Location, budget: Budget) -> Iterator[Item]:
+    """A document whose bytes are a message, read as one: subject, body, attachments
+    (:func:`leakguard.message._document.document_content`)."""
+    msg = _parse(data)
+    yield from _unparsed(msg, location)
+    yield from _message_items(msg, None, budget, 0)
 
 
 def _safe(items: Iterator[Item], location: Location) -> Iterator[Item]:
