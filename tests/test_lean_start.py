@@ -20,13 +20,20 @@ NOT_NEEDED = ("stdnum", "ssl", "pydoc", "multiprocessing", "concurrent.futures.p
 # parser (``email``, with ``socket`` and ``calendar`` behind it) for a message or a
 # document whose bytes are one, ``zipfile`` for ZIP and office files, the HTML and XML
 # parsers for those formats, and the standard library's futures for work that runs in
-# worker processes or on a cluster.
+# worker processes or on a cluster; ``logging`` when there is something to log (an
+# engine compiled, a cache file refused), the HTML report's writer for ``--report``, and
+# ``secrets`` (with ``random`` behind it) never: the random bytes come from ``os``.
 NOT_NEEDED_FOR_TEXT = (
     "email",
     "zipfile",
     "html.parser",
     "xml.etree.ElementTree",
     "concurrent.futures",
+    "logging",
+    "html",
+    "leakguard.cli._report",
+    "secrets",
+    "random",
 )
 
 _PROBE = """

@@ -11,7 +11,6 @@ import functools
 import hashlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -304,7 +303,7 @@ class Fingerprinter:
     def __init__(self, key: bytes | str | None = None) -> None:
         if key is None:
             env = os.environ.get("LEAKGUARD_FINGERPRINT_KEY")
-            key = env if env else secrets.token_bytes(32)
+            key = env if env else os.urandom(32)  # what secrets.token_bytes reads
         self._key = key.encode("utf-8") if isinstance(key, str) else bytes(key)
         # HMAC (RFC 2104) with the padded key hashed in once: each value then costs two
         # copies of these states (a large batch of findings makes millions of them).

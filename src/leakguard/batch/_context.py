@@ -5,7 +5,7 @@ picklable recipe that the worker builds into a guard when it joins.
 
 from __future__ import annotations
 
-import secrets
+import os
 from dataclasses import dataclass, fields, replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -119,7 +119,7 @@ _INSTALLED: dict[str, Context] = {}
 
 
 def new_token() -> str:
-    return "leakguard-" + secrets.token_hex(8)
+    return "leakguard-" + os.urandom(8).hex()
 
 
 def install(token: str, context: Context | Recipe) -> None:

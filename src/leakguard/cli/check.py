@@ -21,7 +21,6 @@ from leakguard.cli._common import (
     t,
 )
 from leakguard.cli._output import check_summary, dump_json, json_doc, print_text, sarif_doc
-from leakguard.cli._report import write_report
 from leakguard.core import Action
 
 
@@ -101,6 +100,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         partial = True  # what was finished is written out below, marked partial
     if args.report:
+        from leakguard.cli._report import write_report  # only with --report
+
         write_report(args.report, checked, lang(), with_action=True, partial=partial)
     status = EXIT_INTERRUPTED if partial else EXIT_ERROR if unreadable else status
     if args.format == "json":

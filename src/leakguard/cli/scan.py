@@ -18,7 +18,6 @@ from leakguard.cli._common import (
     t,
 )
 from leakguard.cli._output import dump_json, json_doc, print_text, scan_summary
-from leakguard.cli._report import write_report
 from leakguard.core import Fingerprinter, Severity
 
 
@@ -88,6 +87,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     except KeyboardInterrupt:
         partial = True  # what was finished is written out below, marked partial
     if args.report:
+        from leakguard.cli._report import write_report  # only with --report
+
         write_report(args.report, checked, lang(), with_action=False, partial=partial)
     status = EXIT_INTERRUPTED if partial else EXIT_ERROR if unreadable else status
     if args.format == "json":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import logging
 import marshal
 import re
 import sys
@@ -22,11 +21,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from leakguard.detectors._engine import cache_folder, read_kept, store_kept
+from leakguard.detectors._engine import cache_folder, info, read_kept, store_kept
 
 __all__ = ["compiled"]
 
-_log = logging.getLogger(__name__)
 _MAGIC = b"leakguard-re1\n"
 _LOCK = threading.Lock()
 
@@ -94,5 +92,7 @@ def _load(path: Path, pattern: str) -> re.Pattern[str] | None:
         found: re.Pattern[str] = _sre.compile(pattern, flags, code, groups, names, index)
         return found
     except Exception:  # the engine refuses the program: compiled again
-        _log.info("detectors: kept pattern %s refused by the engine; compiling", path.name)
+        info(
+            "detectors: kept pattern %s refused by the engine; compiling", path.name, name=__name__
+        )
         return None
