@@ -4,7 +4,6 @@ that show no number in clear, a few messages."""
 from __future__ import annotations
 
 import os
-import re
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +12,9 @@ import pytest
 from hypothesis import settings
 
 from helpers import NIR, NIR_SPACED, message
+
+# Test names and failure reports show no number in clear (see hidden_numbers.py).
+from hidden_numbers import pytest_make_parametrize_id, pytest_runtest_makereport  # noqa: F401
 
 # In CI the property tests draw the same examples on every run, so a result depends on
 # the code and not on the draw; locally they explore new examples each time.
@@ -25,26 +27,6 @@ if os.environ.get("CI"):
 # nothing. Caught here, it is the default again in every program the tests start.
 if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
-
-# A parameter holding this many digits or more may be an identifier (a test vector is
-# still a number in the shape of one): its test's name shows it with every digit as 9.
-_MANY_DIGITS = 6
-_DIGIT = re.compile(r"[0-9]")
-
-
-def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
-    """Test names (``test_x[…]``, printed by every run and every failure) never show a
-    number in clear: a text, bytes or a number with six digits or more is shown with
-    each digit as 9, which keeps its layout (spaces, dots, letters) readable."""
-    if isinstance(val, bytes):
-        val = val.decode("latin-1")
-    elif isinstance(val, int) and not isinstance(val, bool):
-        val = str(val)
-    if not isinstance(val, str) or len(_DIGIT.findall(val)) < _MANY_DIGITS:
-        return None
-    shown = _DIGIT.sub("9", val)
-    return shown.encode("unicode_escape").decode("ascii") if not shown.isprintable() else shown
-
 
 _LOCALE_VARS = ("LC_ALL", "LC_MESSAGES", "LANG", "LANGUAGE")
 
