@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import workloads  # noqa: E402
+from compiled import up_to_date  # noqa: E402
 from docs_factory import make_docx, make_pdf  # noqa: E402
 from leakguard import _child  # noqa: E402
 from leakguard.content import scan_chunks  # noqa: E402
@@ -297,28 +298,10 @@ def bench_pdf(pages: int) -> None:
 
 
 def _uncompiled() -> int:
-    """How many of leakguard's modules have no up-to-date compiled cache (Python's
-    check: the source's modification time and size in the cache's header, or its hash)."""
-    import importlib.util
-
+    """How many of leakguard's modules have no up-to-date compiled cache."""
     import leakguard
 
-    count = 0
-    for source in Path(leakguard.__file__).parent.rglob("*.py"):
-        cached = Path(importlib.util.cache_from_source(str(source)))
-        try:
-            head = cached.read_bytes()[:16]
-        except OSError:
-            count += 1
-            continue
-        flags, header = head[4:8], head[8:16]
-        if any(flags):
-            continue  # checked against the source's hash by Python itself
-        info = source.stat()
-        made = (int(info.st_mtime) & 0xFFFFFFFF, info.st_size & 0xFFFFFFFF)
-        if (int.from_bytes(header[:4], "little"), int.from_bytes(header[4:], "little")) != made:
-            count += 1
-    return count
+    return sum(not up_to_date(p) for p in Path(leakguard.__file__).parent.rglob("*.py"))
 
 
 def main() -> None:

@@ -5,7 +5,6 @@ which compiles as it installs."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -13,6 +12,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from compiled import up_to_date
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,24 +44,11 @@ def _modules(root: Path) -> list[Path]:
     return sorted((root / "src" / "leakguard").rglob("*.py"))
 
 
-def _fresh(source: Path) -> bool:
-    """Whether the compiled module next to ``source`` is there and was made from it as
-    it is (Python's check: the source's modification time and size)."""
-    cached = Path(importlib.util.cache_from_source(str(source)))
-    if not cached.is_file():
-        return False
-    header = cached.read_bytes()[:16]
-    info = source.stat()
-    mtime = int.from_bytes(header[8:12], "little")
-    size = int.from_bytes(header[12:16], "little")
-    return mtime == int(info.st_mtime) & 0xFFFFFFFF and size == info.st_size & 0xFFFFFFFF
-
-
 def test_an_editable_build_compiles_every_module(tmp_path: Path) -> None:
     root = _project(tmp_path)
-    assert not any(_fresh(p) for p in _modules(root))
+    assert not any(up_to_date(p) for p in _modules(root))
     assert _build(root, "build_editable")
-    stale = [str(p.relative_to(root)) for p in _modules(root) if not _fresh(p)]
+    stale = [str(p.relative_to(root)) for p in _modules(root) if not up_to_date(p)]
     assert not stale, stale
     assert len(_modules(root)) > 100
 
